@@ -1,0 +1,154 @@
+/**
+ * The backbone: one durable, ordered event log that every observation and command passes through.
+ *
+ * The model is Kafka's, so that the embedded log and Apache Kafka are interchangeable behind this interface:
+ * named topics split into partitions; each partition an append-only sequence of keyed records numbered by
+ * offsets (0, 1, 2, ... — compaction may leave gaps); a record's partition chosen from its key with Kafka's
+ * murmur2 (see `partitioner.ts`) so Java clients, ksqlDB and we agree. Topics are either `delete` (records
+ * expire by time or size) or `compact` (the latest record per key is kept; a null value is a tombstone).
+ *
+ * Every implementation passes the contract suite in `src/testing/contract.ts`.
+ */
+
+/** Record keys and values: text (written as UTF-8) or bytes. */
+export type RecordData = string | Uint8Array
+
+export interface ProducerRecord {
+  /** The key; records with one key go to one partition, in order. Null or absent: spread over partitions. */
+  readonly key?: RecordData | null
+  /** The value; null is a tombstone (deletes the key from a compacted topic). */
+  readonly value: RecordData | null
+  readonly headers?: Readonly<Record<string, RecordData>>
+  /** Epoch milliseconds; default: the time of the append. */
+  readonly timestamp?: number
+  /** Forces a partition; default: murmur2 of the key. */
+  readonly partition?: number
+}
+
+/** A record as read back. Buffers may share memory with the log's read buffers: copy them to keep them. */
+export interface LogRecord {
+  readonly topic: string
+  readonly partition: number
+  readonly offset: number
+  readonly timestamp: number
+  readonly key: Buffer | null
+  readonly value: Buffer | null
+  readonly headers: Readonly<Record<string, Buffer>>
+}
+
+/** Where an appended record landed. */
+export interface RecordMetadata {
+  readonly topic: string
+  readonly partition: number
+  readonly offset: number
+  readonly timestamp: number
+}
+
+export type CleanupPolicy = 'delete' | 'compact' | 'compact,delete'
+
+export interface TopicSpec {
+  readonly name: string
+  readonly partitions: number
+  /** Copies kept (Kafka); the embedded log keeps one and records the number. Default 1. */
+  readonly replicationFactor?: number
+  /** Default `delete`. */
+  readonly cleanupPolicy?: CleanupPolicy
+  /** Records older than this are deleted (whole segments at a time); -1 keeps them forever. Default 7 days. */
+  readonly retentionMs?: number
+  /** A partition larger than this loses its oldest segments; -1 for no limit. Default -1. */
+  readonly retentionBytes?: number
+  /** Segment size at which a new segment starts. Default 128 MiB (embedded). */
+  readonly segmentBytes?: number
+}
+
+export interface PartitionState {
+  readonly partition: number
+  /** The first offset still held (moves up with retention). */
+  readonly startOffset: number
+  /** The offset the next record will get: every record below it is durable and readable. */
+  readonly endOffset: number
+}
+
+export interface TopicDescription extends Required<TopicSpec> {
+  readonly partitionStates: readonly PartitionState[]
+}
+
+export interface ReadOptions {
+  /** Stop after this many records (default 10 000). */
+  readonly maxRecords?: number
+  /** Stop after about this many bytes (default 8 MiB); at least one record is returned if one exists. */
+  readonly maxBytes?: number
+}
+
+/** Where to start reading a partition: its start, its end (only new records), or an offset. */
+export type StartPosition = 'earliest' | 'latest' | number
+
+export interface FollowOptions {
+  /** Partitions to follow; default all. */
+  readonly partitions?: readonly number[]
+  /** Default `earliest`. A number applies to every followed partition; a map gives each its own offset. */
+  readonly from?: StartPosition | Readonly<Record<number, number>>
+  readonly signal?: AbortSignal
+  readonly maxRecords?: number
+}
+
+export interface TopicPartitionOffset {
+  readonly topic: string
+  readonly partition: number
+  /** The next offset to read (Kafka's committed-offset convention). */
+  readonly offset: number
+}
+
+export interface ConsumerOptions {
+  readonly group: string
+  readonly topics: readonly string[]
+  /** Where a partition with no committed offset starts. Default `earliest`: never skip data silently. */
+  readonly resetTo?: 'earliest' | 'latest'
+  readonly signal?: AbortSignal
+  readonly maxRecords?: number
+  /** A member silent for this long leaves the group and its partitions move to others. */
+  readonly sessionTimeoutMs?: number
+}
+
+/**
+ * A member of a consumer group. Partitions of its topics are shared among the group's members; when members
+ * join or leave, partitions move (a rebalance) and reading resumes from the committed offsets.
+ *
+ * Lifecycle: created by `EventLog.consumer`, it joins the group on the first iteration; iterate to receive
+ * batches; `commit()` after processing; `close()` (or the signal) leaves the group. Delivery is
+ * at-least-once: records after the last commit are delivered again after a rebalance or restart.
+ */
+export interface GroupConsumer extends AsyncIterable<LogRecord[]> {
+  readonly group: string
+  /** Commits the given offsets, or, without arguments, the position after every record delivered so far. */
+  commit(offsets?: readonly TopicPartitionOffset[]): Promise<void>
+  /** The partitions this member owns now. */
+  assignment(): readonly { topic: string; partition: number }[]
+  close(): Promise<void>
+}
+
+/**
+ * The backbone interface. Lifecycle: open it with its implementation's factory (`openEmbeddedLog`, ...),
+ * use it, `close()` it; a closed log rejects every call with `OFA_LOG_CLOSED`.
+ */
+export interface EventLog {
+  readonly kind: 'embedded' | 'kafka'
+  /** Creates a topic; creating one that exists with the same partition count does nothing. */
+  createTopic(spec: TopicSpec): Promise<void>
+  listTopics(): Promise<string[]>
+  describeTopic(name: string): Promise<TopicDescription>
+  /**
+   * Appends records and resolves once they are durable (on disk, or acknowledged by all in-sync replicas),
+   * with each record's partition and offset, in input order. Records with one key keep their order.
+   */
+  append(topic: string, records: readonly ProducerRecord[]): Promise<RecordMetadata[]>
+  /** Reads records of one partition from an offset; an empty array at the end. */
+  read(topic: string, partition: number, offset: number, opts?: ReadOptions): Promise<LogRecord[]>
+  /** Reads and keeps following: yields batches as they become durable, until the signal aborts. */
+  follow(topic: string, opts?: FollowOptions): AsyncIterable<LogRecord[]>
+  /** A consumer-group member (see `GroupConsumer`). */
+  consumer(opts: ConsumerOptions): GroupConsumer
+  /** Committed offsets of a group, per partition (absent where nothing was committed). */
+  committedOffsets(group: string, topic: string): Promise<Map<number, number>>
+  close(): Promise<void>
+}

@@ -1,0 +1,105 @@
+/**
+ * Coded errors. Every error OpenFactory raises on purpose carries one code from `ERROR_CODES`; the list is
+ * documented in docs/reference/errors.md and a test keeps the two equal both ways.
+ *
+ * Three kinds of failure, each handled its own way (see CONVENTIONS.md):
+ * - configuration and programmer errors throw an `OpenFactoryError` (with `where` for files and SQL);
+ * - transient I/O errors are `OpenFactoryError`s with `retryable: true` (a supervisor owns the backoff);
+ * - bad data from a machine is not an exception: it becomes an observation marked UNAVAILABLE with a reason.
+ */
+
+export const ERROR_CODES = [
+  // configuration
+  'OFA_CONFIG_INVALID',
+  'OFA_CONFIG_FILE',
+  'OFA_CONFIG_YAML',
+  'OFA_CONFIG_UNKNOWN_FIELD',
+  'OFA_CONFIG_MISSING_FIELD',
+  'OFA_CONFIG_TYPE',
+  'OFA_CONFIG_VALUE',
+  'OFA_CONFIG_ENV_UNSET',
+  'OFA_CONFIG_DUPLICATE_UUID',
+  'OFA_CONFIG_DUPLICATE_IP',
+  'OFA_CONFIG_KIND_UNKNOWN',
+  'OFA_UNS_SCHEMA',
+  'OFA_UNS_MISSING_SCHEMA',
+  'OFA_UNS_INVALID',
+  // model and wire format
+  'OFA_OBSERVATION_INVALID',
+  'OFA_COMMAND_INVALID',
+  // event log
+  'OFA_LOG_INVALID_ARGUMENT',
+  'OFA_LOG_LOCKED',
+  'OFA_LOG_READ_ONLY',
+  'OFA_LOG_CLOSED',
+  'OFA_LOG_UNKNOWN_TOPIC',
+  'OFA_LOG_TOPIC_CONFLICT',
+  'OFA_LOG_OFFSET_OUT_OF_RANGE',
+  'OFA_LOG_RECORD_TOO_LARGE',
+  'OFA_LOG_CORRUPT',
+  'OFA_LOG_IO',
+  // command line
+  'OFA_CLI_USAGE',
+] as const
+
+export type ErrorCode = (typeof ERROR_CODES)[number]
+
+/** Where in a file (or SQL text) a problem was found. Lines and columns count from 1, as editors show them. */
+export interface Where {
+  readonly file?: string
+  readonly line?: number
+  readonly column?: number
+  /** Dotted field path inside the file, e.g. `devices.cnc-1.connector.port`. */
+  readonly path?: string
+  /** Byte offset inside a binary file (segment files of the event log). */
+  readonly offset?: number
+}
+
+export interface OpenFactoryErrorOptions {
+  readonly cause?: unknown
+  readonly retryable?: boolean
+  readonly retryAfterMs?: number
+  readonly where?: Where
+  /** For an error that collects several problems (configuration validation): every one of them. */
+  readonly problems?: readonly OpenFactoryError[]
+}
+
+export class OpenFactoryError extends Error {
+  readonly code: ErrorCode
+  readonly retryable: boolean
+  readonly retryAfterMs?: number
+  readonly where?: Where
+  readonly problems: readonly OpenFactoryError[]
+
+  constructor(code: ErrorCode, message: string, opts: OpenFactoryErrorOptions = {}) {
+    super(message, { cause: opts.cause })
+    this.name = 'OpenFactoryError'
+    this.code = code
+    this.retryable = opts.retryable ?? false
+    this.retryAfterMs = opts.retryAfterMs
+    this.where = opts.where
+    this.problems = opts.problems ?? []
+  }
+
+  /** `file:line:column: OFA_CODE message` — the one-line form every tool prints. */
+  format(): string {
+    return `${formatWhere(this.where)}${this.code} ${this.message}`
+  }
+
+  toJSON(): { code: ErrorCode; message: string; where?: Where } {
+    return this.where ? { code: this.code, message: this.message, where: this.where } : { code: this.code, message: this.message }
+  }
+}
+
+export function formatWhere(where: Where | undefined): string {
+  if (!where?.file) return ''
+  let s = where.file
+  if (where.line !== undefined) s += `:${where.line}`
+  if (where.line !== undefined && where.column !== undefined) s += `:${where.column}`
+  if (where.offset !== undefined) s += `@${where.offset}`
+  return `${s}: `
+}
+
+export function isOpenFactoryError(err: unknown, code?: ErrorCode): err is OpenFactoryError {
+  return err instanceof OpenFactoryError && (code === undefined || err.code === code)
+}

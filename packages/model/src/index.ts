@@ -1,0 +1,12 @@
+// @openfactory/model — the nouns every other package speaks.
+
+// Coded errors (OFA_*), documented in docs/reference/errors.md.
+export * from './errors.ts'
+// Assets, data items, methods, UNS placement.
+export * from './asset.ts'
+// Observations in the reference OpenFactory wire format.
+export * from './observation.ts'
+// Conditions: active sets per item.
+export * from './condition.ts'
+// Commands (<Method>_CMD) and their results (<Method>_RESULT).
+export * from './command.ts'

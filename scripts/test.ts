@@ -1,0 +1,16 @@
+// The whole test suite, as the README and CI run it: lint and format check, type check, then every test.
+// Later capabilities add the real servers their tests need (each started here by its own script).
+import { spawnSync } from 'node:child_process'
+
+function run(cmd: string, args: string[]): void {
+  console.log(`\n$ ${cmd} ${args.join(' ')}`)
+  const r = spawnSync(cmd, args, { stdio: 'inherit', env: process.env })
+  if (r.status !== 0) {
+    console.error(`\n${cmd} ${args.join(' ')} failed (exit ${r.status ?? r.signal})`)
+    process.exit(r.status ?? 1)
+  }
+}
+
+run('npx', ['biome', 'check', '.'])
+run('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit'])
+run(process.execPath, ['--test', '--test-concurrency=2', 'packages/*/test/**/*.test.ts'])
