@@ -1,0 +1,187 @@
+/**
+ * `ofa log topics|tail|produce|verify|repair`: inspect and repair an embedded log's data directory.
+ * Inspection opens the directory read-only, so it works beside the process that owns it; `produce` and
+ * `repair` need the directory for themselves and fail with OFA_LOG_LOCKED while an owner runs.
+ */
+import { resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import { Readable } from 'node:stream'
+import { parseArgs } from 'node:util'
+import { type LogRecord, openEmbeddedLog, repairLog, verifyLog } from '@openfactory/log'
+import type { CliIo } from '../io.ts'
+import { EXIT } from '../io.ts'
+import { usageError } from '../usage.ts'
+
+export const DEFAULT_DATA_DIR = '.ofa-data'
+
+function dataDir(io: CliIo, value: string | undefined): string {
+  return resolve(io.cwd, value ?? DEFAULT_DATA_DIR)
+}
+
+function intOption(name: string, value: string | undefined, min: number): number | undefined {
+  if (value === undefined) return undefined
+  const n = Number(value)
+  if (!Number.isSafeInteger(n) || n < min) throw usageError(`--${name} must be an integer ≥ ${min}, got "${value}"`)
+  return n
+}
+
+/** One record as a JSON line: keys and values as UTF-8 text, the timestamp in ISO-8601. */
+export function recordToJson(r: LogRecord): string {
+  const headers: Record<string, string> = {}
+  for (const [k, v] of Object.entries(r.headers)) headers[k] = v.toString('utf8')
+  return JSON.stringify({
+    topic: r.topic,
+    partition: r.partition,
+    offset: r.offset,
+    timestamp: new Date(r.timestamp).toISOString(),
+    key: r.key === null ? null : r.key.toString('utf8'),
+    value: r.value === null ? null : r.value.toString('utf8'),
+    ...(Object.keys(headers).length > 0 ? { headers } : {}),
+  })
+}
+
+export async function logCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const [sub, ...rest] = args
+  switch (sub) {
+    case 'topics':
+      return topics(rest, io)
+    case 'tail':
+      return tail(rest, io)
+    case 'produce':
+      return produce(rest, io)
+    case 'verify':
+      return verify(rest, io)
+    case 'repair':
+      return repair(rest, io)
+    default:
+      throw usageError(
+        sub === undefined ? 'ofa log needs a subcommand: topics, tail, produce, verify, repair' : `unknown subcommand "log ${sub}"`,
+      )
+  }
+}
+
+async function topics(args: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({ args: [...args], options: { data: { type: 'string' } }, allowPositionals: true })
+  if (positionals.length > 0) throw usageError(`ofa log topics takes no arguments, got "${positionals[0]}"`)
+  const log = await openEmbeddedLog({ dir: dataDir(io, values.data), readOnly: true })
+  try {
+    for (const name of await log.listTopics()) {
+      const d = await log.describeTopic(name)
+      const records = d.partitionStates.reduce((n, p) => n + (p.endOffset - p.startOffset), 0)
+      io.stdout.write(`${name}\tpartitions=${d.partitions}\tpolicy=${d.cleanupPolicy}\trecords=${records}\n`)
+      for (const p of d.partitionStates) io.stdout.write(`  ${p.partition}\tstart=${p.startOffset}\tend=${p.endOffset}\n`)
+    }
+  } finally {
+    await log.close()
+  }
+  return EXIT.ok
+}
+
+async function tail(args: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    options: {
+      data: { type: 'string' },
+      partition: { type: 'string' },
+      from: { type: 'string' },
+      limit: { type: 'string' },
+      follow: { type: 'boolean', short: 'f' },
+    },
+    allowPositionals: true,
+  })
+  if (positionals.length !== 1) throw usageError('ofa log tail needs exactly one TOPIC')
+  const topic = positionals[0] as string
+  const partition = intOption('partition', values.partition, 0)
+  const limit = intOption('limit', values.limit, 1) ?? Number.POSITIVE_INFINITY
+  const fromText = values.from ?? 'earliest'
+  const from = fromText === 'earliest' || fromText === 'latest' ? fromText : intOption('from', fromText, 0)
+  const log = await openEmbeddedLog({ dir: dataDir(io, values.data), readOnly: true })
+  let printed = 0
+  try {
+    const d = await log.describeTopic(topic)
+    if (partition !== undefined && partition >= d.partitions) {
+      throw usageError(`--partition ${partition} is out of range: ${topic} has ${d.partitions} partitions`)
+    }
+    const partitions = partition === undefined ? d.partitionStates.map((p) => p.partition) : [partition]
+    if (values.follow) {
+      for await (const batch of log.follow(topic, { partitions, from, signal: io.signal })) {
+        for (const r of batch) {
+          io.stdout.write(`${recordToJson(r)}\n`)
+          if (++printed >= limit) return EXIT.ok
+        }
+      }
+      return EXIT.ok
+    }
+    for (const p of partitions) {
+      const state = d.partitionStates[p]
+      if (!state) continue
+      let offset = from === 'earliest' ? state.startOffset : from === 'latest' ? state.endOffset : from
+      while (printed < limit) {
+        const batch = await log.read(topic, p, offset, { maxRecords: Math.min(10_000, limit - printed) })
+        if (batch.length === 0) break
+        for (const r of batch) io.stdout.write(`${recordToJson(r)}\n`)
+        printed += batch.length
+        offset = (batch.at(-1) as LogRecord).offset + 1
+      }
+    }
+  } finally {
+    await log.close()
+  }
+  return EXIT.ok
+}
+
+async function produce(args: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    options: { data: { type: 'string' }, key: { type: 'string' }, partitions: { type: 'string' } },
+    allowPositionals: true,
+  })
+  const [topic, ...given] = positionals
+  if (topic === undefined) throw usageError('ofa log produce needs a TOPIC')
+  const partitions = intOption('partitions', values.partitions, 1) ?? 6
+  let lines = given
+  if (lines.length === 0) {
+    lines = []
+    const rl = createInterface({ input: Readable.from(io.stdin), crlfDelay: Number.POSITIVE_INFINITY })
+    for await (const line of rl) if (line !== '') lines.push(line)
+  }
+  const log = await openEmbeddedLog({ dir: dataDir(io, values.data) })
+  try {
+    if (!(await log.listTopics()).includes(topic)) await log.createTopic({ name: topic, partitions })
+    const key = values.key ?? null
+    const meta = await log.append(
+      topic,
+      lines.map((value) => ({ key, value })),
+    )
+    for (const m of meta) io.stdout.write(`${m.topic}\t${m.partition}\t${m.offset}\n`)
+  } finally {
+    await log.close()
+  }
+  return EXIT.ok
+}
+
+async function verify(args: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({ args: [...args], options: { data: { type: 'string' } }, allowPositionals: true })
+  if (positionals.length > 0) throw usageError(`ofa log verify takes no arguments, got "${positionals[0]}"`)
+  const report = await verifyLog(dataDir(io, values.data))
+  let problems = 0
+  for (const p of report.partitions) {
+    io.stdout.write(`${p.topic}/${p.partition}\tsegments=${p.segments}\trecords=${p.records}\t${p.problems.length === 0 ? 'ok' : 'DAMAGED'}\n`)
+    for (const e of p.problems) io.stderr.write(`${e.format()}\n`)
+    problems += p.problems.length
+  }
+  if (problems > 0) {
+    io.stderr.write(`${problems} problem${problems === 1 ? '' : 's'}; "ofa log repair" moves damaged segments aside\n`)
+    return EXIT.failed
+  }
+  io.stdout.write('log verified: no damage\n')
+  return EXIT.ok
+}
+
+async function repair(args: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({ args: [...args], options: { data: { type: 'string' } }, allowPositionals: true })
+  if (positionals.length > 0) throw usageError(`ofa log repair takes no arguments, got "${positionals[0]}"`)
+  const report = await repairLog(dataDir(io, values.data))
+  io.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
+  return EXIT.ok
+}

@@ -1,0 +1,62 @@
+/**
+ * `ofa`: the OpenFactory command line. Thin: each command parses its arguments and calls a package.
+ * Exit statuses: 0 success, 1 the command ran and found problems (or failed), 2 usage error.
+ */
+import { isOpenFactoryError } from '@openfactory/model'
+import { logCommand } from './commands/log.ts'
+import { validateCommand } from './commands/validate.ts'
+import { versionCommand } from './commands/version.ts'
+import { type CliIo, EXIT } from './io.ts'
+import { HELP } from './usage.ts'
+
+export type { CliIo } from './io.ts'
+
+function processIo(): CliIo {
+  const controller = new AbortController()
+  const stop = () => controller.abort()
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+    cwd: process.cwd(),
+    signal: controller.signal,
+  }
+}
+
+export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  const [command, ...rest] = argv
+  try {
+    switch (command) {
+      case 'validate':
+        return await validateCommand(rest, io)
+      case 'version':
+      case '--version':
+        return await versionCommand(rest, io)
+      case 'log':
+        return await logCommand(rest, io)
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        io.stdout.write(HELP)
+        return command === undefined ? EXIT.usage : EXIT.ok
+      default:
+        io.stderr.write(`OFA_CLI_USAGE unknown command "${command}"; run "ofa help"\n`)
+        return EXIT.usage
+    }
+  } catch (err) {
+    if (isOpenFactoryError(err)) {
+      io.stderr.write(`${err.format()}\n`)
+      for (const p of err.problems) io.stderr.write(`${p.format()}\n`)
+      return err.code === 'OFA_CLI_USAGE' ? EXIT.usage : EXIT.failed
+    }
+    if (err instanceof TypeError && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.stderr.write(`OFA_CLI_USAGE ${err.message}; run "ofa help"\n`)
+      return EXIT.usage
+    }
+    throw err
+  }
+}

@@ -1,0 +1,30 @@
+import { OpenFactoryError } from '@openfactory/model'
+
+export function usageError(message: string): OpenFactoryError {
+  return new OpenFactoryError('OFA_CLI_USAGE', message)
+}
+
+export const HELP = `ofa — OpenFactory command line
+
+Usage:
+  ofa validate [--uns FILE] PATH...     check factory files (files or folders); exit 0 valid, 1 problems, 2 usage
+  ofa version                           print the versions of ofa and Node.js
+  ofa log topics [--data DIR]           list the topics of an embedded log, with partitions and offsets
+  ofa log tail TOPIC [options]          print records as JSON lines
+      --data DIR          data directory (default ./.ofa-data)
+      --partition N       only this partition (default all)
+      --from WHERE        earliest (default), latest, or an offset
+      --limit N           stop after N records
+      --follow, -f        keep printing new records until Ctrl-C
+  ofa log produce TOPIC [options] [VALUE...]
+                                        append VALUEs (or stdin lines) durably; prints partition/offset of each
+      --data DIR          data directory (default ./.ofa-data)
+      --key KEY           record key (partition chosen by Kafka's murmur2)
+      --partitions N      partitions when the topic is created (default 6)
+  ofa log verify [--data DIR]           check every segment's checksums; exit 1 when damage is found
+  ofa log repair [--data DIR]           cut torn tails and move damaged segments aside (the owner must be stopped)
+  ofa help                              this text
+
+The UNS schema for validate comes from --uns, else factory.yaml's uns, else OPENFACTORY_UNS_SCHEMA,
+else uns_schema.yml / uns.yml in the factory folder.
+`
