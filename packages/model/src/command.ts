@@ -12,7 +12,7 @@
  * failed | rejected | timeout. `signature` stays null until authentication exists.
  */
 import { OpenFactoryError } from './errors.ts'
-import { type Observation, isoTimestamp } from './observation.ts'
+import { isoTimestamp, type Observation } from './observation.ts'
 
 export interface CommandHeader {
   readonly correlation_id: string
@@ -120,7 +120,10 @@ export function parseCommand(o: Observation): { method: string; envelope: Comman
 /** Reads a `<Method>_RESULT` observation. */
 export function parseCommandResult(o: Observation): { method: string; result: CommandResult } {
   if (!o.id.endsWith(RESULT_SUFFIX)) {
-    throw new OpenFactoryError('OFA_COMMAND_INVALID', `${o.id} is not a command result (expected <Method>${RESULT_SUFFIX})`)
+    throw new OpenFactoryError(
+      'OFA_COMMAND_INVALID',
+      `${o.id} is not a command result (expected <Method>${RESULT_SUFFIX})`,
+    )
   }
   const v = parseJsonValue(o.value, `result ${o.id}`)
   if (typeof v.correlation_id !== 'string') {

@@ -27,9 +27,16 @@ export const ERROR_CODES = [
   // model and wire format
   'OFA_OBSERVATION_INVALID',
   'OFA_COMMAND_INVALID',
+  'OFA_COMMAND_REJECTED',
+  'OFA_COMMAND_FAILED',
+  'OFA_COMMAND_TIMEOUT',
+  // connectors
+  'OFA_CONNECTOR_CONFIG',
+  'OFA_MTCONNECT_XML',
   // event log
   'OFA_LOG_INVALID_ARGUMENT',
   'OFA_LOG_LOCKED',
+  'OFA_LOG_NOT_FOUND',
   'OFA_LOG_READ_ONLY',
   'OFA_LOG_CLOSED',
   'OFA_LOG_UNKNOWN_TOPIC',
@@ -38,6 +45,18 @@ export const ERROR_CODES = [
   'OFA_LOG_RECORD_TOO_LARGE',
   'OFA_LOG_CORRUPT',
   'OFA_LOG_IO',
+  // serving layer (HTTP, WebSocket, SSE)
+  'OFA_SERVE_REQUEST_INVALID',
+  'OFA_SERVE_ROUTE_NOT_FOUND',
+  'OFA_SERVE_ASSET_NOT_FOUND',
+  'OFA_SERVE_METHOD_NOT_FOUND',
+  'OFA_SERVE_COMMAND_NOT_FOUND',
+  'OFA_SERVE_ARGUMENTS_INVALID',
+  'OFA_SERVE_CURSOR_INVALID',
+  'OFA_SERVE_MESSAGE_INVALID',
+  'OFA_SERVE_SLOW_CONSUMER',
+  'OFA_SERVE_UNAVAILABLE',
+  'OFA_SERVE_INTERNAL',
   // command line
   'OFA_CLI_USAGE',
 ] as const
@@ -87,7 +106,9 @@ export class OpenFactoryError extends Error {
   }
 
   toJSON(): { code: ErrorCode; message: string; where?: Where } {
-    return this.where ? { code: this.code, message: this.message, where: this.where } : { code: this.code, message: this.message }
+    return this.where
+      ? { code: this.code, message: this.message, where: this.where }
+      : { code: this.code, message: this.message }
   }
 }
 

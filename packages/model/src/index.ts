@@ -1,4 +1,5 @@
 // @openfactory/model — the nouns every other package speaks.
+// biome-ignore-all assist/source/organizeImports: the exports read as a table of contents, in layer order.
 
 // Coded errors (OFA_*), documented in docs/reference/errors.md.
 export * from './errors.ts'
@@ -10,3 +11,7 @@ export * from './observation.ts'
 export * from './condition.ts'
 // Commands (<Method>_CMD) and their results (<Method>_RESULT).
 export * from './command.ts'
+// Topics on every backbone, availability constants.
+export * from './topics.ts'
+// Configuration files: loading and validating a factory (reference formats and factory.yaml), the UNS schema.
+export * from './config/index.ts'

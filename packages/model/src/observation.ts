@@ -90,7 +90,8 @@ function invalid(message: string, cause?: unknown): OpenFactoryError {
 export function decodeObservation(input: Uint8Array | string | Record<string, unknown>): Observation {
   let obj: unknown = input
   if (typeof input === 'string' || input instanceof Uint8Array) {
-    const text = typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('utf8')
+    const text =
+      typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('utf8')
     try {
       obj = JSON.parse(text)
     } catch (err) {
@@ -106,12 +107,14 @@ export function decodeObservation(input: Uint8Array | string | Record<string, un
     throw invalid(`observation ${id} has TYPE ${JSON.stringify(type)}; expected one of ${OBSERVATION_TYPES.join(', ')}`)
   }
   const tag = f.get('tag')
-  if (tag !== undefined && tag !== null && typeof tag !== 'string') throw invalid(`observation ${id} has a non-string TAG`)
+  if (tag !== undefined && tag !== null && typeof tag !== 'string')
+    throw invalid(`observation ${id} has a non-string TAG`)
   let value = f.get('value')
   if (value === undefined || value === null) value = UNAVAILABLE
   else if (typeof value === 'boolean') value = String(value)
   else if (typeof value === 'object') value = JSON.stringify(value)
-  else if (typeof value !== 'number' && typeof value !== 'string') throw invalid(`observation ${id} has an unsupported VALUE`)
+  else if (typeof value !== 'number' && typeof value !== 'string')
+    throw invalid(`observation ${id} has an unsupported VALUE`)
   const rawAttrs = f.get('attributes')
   if (rawAttrs !== undefined && (rawAttrs === null || typeof rawAttrs !== 'object' || Array.isArray(rawAttrs))) {
     throw invalid(`observation ${id} has attributes that are not an object`)
@@ -121,7 +124,13 @@ export function decodeObservation(input: Uint8Array | string | Record<string, un
     const ts = Object.keys(attributes).find((k) => k.toLowerCase() === 'timestamp')
     attributes.timestamp = ts && typeof attributes[ts] === 'string' ? (attributes[ts] as string) : ''
   }
-  return { id, value: value as ObservationValue, tag: (tag as string | undefined) ?? '', type: type as ObservationType, attributes }
+  return {
+    id,
+    value: value as ObservationValue,
+    tag: (tag as string | undefined) ?? '',
+    type: type as ObservationType,
+    attributes,
+  }
 }
 
 /** An observation saying a data item has no valid value, with the reason why. */

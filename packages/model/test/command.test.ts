@@ -11,7 +11,13 @@ import { isOpenFactoryError } from '../src/errors.ts'
 import { decodeObservation, encodeObservation } from '../src/observation.ts'
 
 test('a command is <Method>_CMD with the envelope as JSON text, and parses back', () => {
-  const cmd = createCommand({ method: 'SetSpeed', senderUuid: 'ofa-api', arguments: { rpm: 1200 }, correlationId: 'c-1', at: 0 })
+  const cmd = createCommand({
+    method: 'SetSpeed',
+    senderUuid: 'ofa-api',
+    arguments: { rpm: 1200 },
+    correlationId: 'c-1',
+    at: 0,
+  })
   assert.equal(cmd.id, 'SetSpeed_CMD')
   assert.equal(cmd.type, 'OpenFactory')
   assert.equal(cmd.tag, 'Method.Command')
@@ -33,7 +39,12 @@ test('a command whose VALUE is an object (not text) is read as well', () => {
     attributes: { timestamp: 't' },
   })
   assert.equal(envelope.header.correlation_id, 'x')
-  const o = decodeObservation({ ID: 'Start_CMD', TYPE: 'OpenFactory', VALUE: { header: { correlation_id: 'y' } }, attributes: {} })
+  const o = decodeObservation({
+    ID: 'Start_CMD',
+    TYPE: 'OpenFactory',
+    VALUE: { header: { correlation_id: 'y' } },
+    attributes: {},
+  })
   assert.equal(parseCommand(o).envelope.header.correlation_id, 'y')
 })
 
@@ -56,7 +67,11 @@ test('bad envelopes get OFA_COMMAND_INVALID', () => {
     { ...base, id: 'Start_CMD', value: '{"arguments":{}}' },
     { ...base, id: 'Start_CMD', value: '{"header":{"correlation_id":"a"},"arguments":[1]}' },
   ]) {
-    assert.throws(() => parseCommand(o), (e) => isOpenFactoryError(e, 'OFA_COMMAND_INVALID'), o.id + o.value)
+    assert.throws(
+      () => parseCommand(o),
+      (e) => isOpenFactoryError(e, 'OFA_COMMAND_INVALID'),
+      o.id + o.value,
+    )
   }
   assert.throws(
     () => parseCommandResult({ ...base, id: 'Start_RESULT', value: '{"correlation_id":"a","status":"done"}' }),
@@ -65,7 +80,13 @@ test('bad envelopes get OFA_COMMAND_INVALID', () => {
 })
 
 test('a method is published with TYPE Method and its JSON contract', () => {
-  const o = methodObservation({ name: 'SetSpeed', description: 'spindle speed', arguments: [{ name: 'rpm', description: 'rev/min' }] }, 0)
+  const o = methodObservation(
+    { name: 'SetSpeed', description: 'spindle speed', arguments: [{ name: 'rpm', description: 'rev/min' }] },
+    0,
+  )
   assert.equal(o.type, 'Method')
-  assert.deepEqual(JSON.parse(String(o.value)), { description: 'spindle speed', arguments: [{ name: 'rpm', description: 'rev/min' }] })
+  assert.deepEqual(JSON.parse(String(o.value)), {
+    description: 'spindle speed',
+    arguments: [{ name: 'rpm', description: 'rev/min' }],
+  })
 })

@@ -8,7 +8,11 @@ const cond = (value: string, nativeCode?: string, message?: string): Observation
   value,
   tag: 'System',
   type: 'Condition',
-  attributes: { timestamp: '2025-01-01T00:00:00.000Z', ...(nativeCode ? { nativeCode } : {}), ...(message ? { message } : {}) },
+  attributes: {
+    timestamp: '2025-01-01T00:00:00.000Z',
+    ...(nativeCode ? { nativeCode } : {}),
+    ...(message ? { message } : {}),
+  },
 })
 
 test('several faults are active at once and cleared one by one by native code', () => {

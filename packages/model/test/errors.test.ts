@@ -25,6 +25,8 @@ test('an error prints file:line:column: CODE message', () => {
 })
 
 test('segment damage prints the byte offset', () => {
-  const err = new OpenFactoryError('OFA_LOG_CORRUPT', 'checksum mismatch', { where: { file: 'a/0/0.log', offset: 4096 } })
+  const err = new OpenFactoryError('OFA_LOG_CORRUPT', 'checksum mismatch', {
+    where: { file: 'a/0/0.log', offset: 4096 },
+  })
   assert.equal(err.format(), 'a/0/0.log@4096: OFA_LOG_CORRUPT checksum mismatch')
 })

@@ -19,7 +19,9 @@ test('encodes the reference wire format with fields in order and numbers as numb
 })
 
 test('decodes field names case-insensitively and keeps numbers', () => {
-  const o = decodeObservation('{"id":"rpm","Value":1200,"tag":"RotaryVelocity","type":"Samples","Attributes":{"timestamp":"2025-01-01T00:00:00.000Z"}}')
+  const o = decodeObservation(
+    '{"id":"rpm","Value":1200,"tag":"RotaryVelocity","type":"Samples","Attributes":{"timestamp":"2025-01-01T00:00:00.000Z"}}',
+  )
   assert.equal(o.id, 'rpm')
   assert.equal(o.value, 1200)
   assert.equal(o.tag, 'RotaryVelocity')
@@ -27,13 +29,25 @@ test('decodes field names case-insensitively and keeps numbers', () => {
 })
 
 test('decodes bytes, and a missing VALUE is UNAVAILABLE', () => {
-  const o = decodeObservation(Buffer.from('{"ID":"exec","TYPE":"Events","TAG":"Execution","attributes":{"timestamp":"x"}}'))
+  const o = decodeObservation(
+    Buffer.from('{"ID":"exec","TYPE":"Events","TAG":"Execution","attributes":{"timestamp":"x"}}'),
+  )
   assert.equal(o.value, 'UNAVAILABLE')
 })
 
 test('rejects what is not an observation with OFA_OBSERVATION_INVALID', () => {
-  for (const bad of ['not json', '[]', '{"VALUE":1,"TYPE":"Samples"}', '{"ID":"a","TYPE":"Bogus"}', '{"ID":"a","TYPE":"Samples","attributes":5}']) {
-    assert.throws(() => decodeObservation(bad), (e) => isOpenFactoryError(e, 'OFA_OBSERVATION_INVALID'), bad)
+  for (const bad of [
+    'not json',
+    '[]',
+    '{"VALUE":1,"TYPE":"Samples"}',
+    '{"ID":"a","TYPE":"Bogus"}',
+    '{"ID":"a","TYPE":"Samples","attributes":5}',
+  ]) {
+    assert.throws(
+      () => decodeObservation(bad),
+      (e) => isOpenFactoryError(e, 'OFA_OBSERVATION_INVALID'),
+      bad,
+    )
   }
 })
 

@@ -1,0 +1,119 @@
+/**
+ * App files, in the reference OpenFactory format:
+ *
+ *   apps:
+ *     <name>:
+ *       uuid: DASHBOARD
+ *       image: ghcr.io/acme/dashboard:1.2
+ *       image_pull_policy: missing | always
+ *       runtime_uid: 1000            # with runtime_gid, or neither
+ *       runtime_gid: 1000
+ *       uns: {area: Machining}
+ *       environment: [NAME=value]
+ *       storage: {<name>: {type: nfs | local, ...}}
+ *       routing: {expose: true, port: 8000, hostname: dashboard}
+ *       metrics: {port: 4000, path: /metrics}
+ *       networks: [factory-net]
+ *       deploy: {...}
+ *
+ * Older reference versions had a single storage backend (`storage: {type: nfs, ...}`); it is accepted too.
+ */
+import { type Static, Type } from '@sinclair/typebox'
+import { isPlainObject, type Refine } from './check-value.ts'
+import { AssetUuid, DeploySpec, EnvironmentList, NonEmptyString, Port } from './common-schema.ts'
+import { UnsLevels } from './device-schema.ts'
+
+const MountPoint = Type.String({
+  pattern: '^(?!.*\\.\\.)/[A-Za-z0-9._/-]{0,254}$',
+  expected: 'an absolute path inside the container (letters, digits, ._-/; no ..)',
+})
+const AbsolutePath = Type.String({ pattern: '^\\s*/', expected: 'an absolute path' })
+
+export const NfsStorage = Type.Object(
+  {
+    type: Type.Literal('nfs'),
+    description: Type.Optional(Type.String()),
+    server: Type.String({
+      pattern: '^\\s*(?:(?:[a-zA-Z0-9-]+\\.)*[a-zA-Z0-9-]+|\\[[0-9a-fA-F:]+\\])\\s*$',
+      expected: 'a host name, an IPv4 address or an IPv6 address in [brackets]',
+    }),
+    remote_path: AbsolutePath,
+    mount_point: MountPoint,
+    mount_options: Type.Optional(Type.Array(Type.String())),
+  },
+  { additionalProperties: false },
+)
+
+export const LocalStorage = Type.Object(
+  {
+    type: Type.Literal('local'),
+    description: Type.Optional(Type.String()),
+    local_path: AbsolutePath,
+    mount_point: MountPoint,
+  },
+  { additionalProperties: false },
+)
+
+export const StorageBackend = Type.Union([NfsStorage, LocalStorage], { discriminator: 'type' })
+
+const StorageMap = Type.Record(Type.String({ pattern: '^[a-zA-Z0-9_-]+$' }), StorageBackend, {
+  keyExpected: 'letters, digits, _ and -',
+})
+
+export const RoutingSpec = Type.Object(
+  {
+    expose: Type.Optional(Type.Boolean()),
+    port: Type.Optional(Port),
+    hostname: Type.Optional(Type.String()),
+    // Computed by the reference, but declared fields of its schema: accepted and ignored.
+    canonical_hostname: Type.Optional(Type.String()),
+    alias_hostname: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+)
+
+export const MetricsSpec = Type.Object(
+  { port: Port, path: Type.Optional(Type.String({ pattern: '^/', expected: 'an HTTP path like /metrics' })) },
+  { additionalProperties: false },
+)
+
+const refineApp: Refine = (v: { runtime_uid?: number; runtime_gid?: number }, report) => {
+  if ((v.runtime_uid === undefined) !== (v.runtime_gid === undefined)) {
+    const missing = v.runtime_uid === undefined ? 'runtime_uid' : 'runtime_gid'
+    report(
+      [missing],
+      'OFA_CONFIG_MISSING_FIELD',
+      'runtime_uid and runtime_gid go together: give both or neither',
+      'parent',
+    )
+  }
+}
+
+export const AppSpec = Type.Object(
+  {
+    uuid: AssetUuid,
+    image: NonEmptyString,
+    image_pull_policy: Type.Optional(
+      Type.Union([Type.Literal('missing'), Type.Literal('always')], { default: 'missing' }),
+    ),
+    runtime_uid: Type.Optional(Type.Integer({ minimum: 1 })),
+    runtime_gid: Type.Optional(Type.Integer({ minimum: 1 })),
+    uns: Type.Optional(UnsLevels),
+    environment: Type.Optional(EnvironmentList),
+    storage: Type.Optional(
+      Type.Union([StorageMap, StorageBackend], {
+        expected: 'a map of named storage backends',
+        // A map with a `type` text is the older single-backend form.
+        pick: (v: unknown) => (isPlainObject(v) && typeof v.type === 'string' ? 1 : 0),
+      }),
+    ),
+    routing: Type.Optional(RoutingSpec),
+    metrics: Type.Optional(MetricsSpec),
+    networks: Type.Optional(Type.Array(Type.String({ pattern: '\\S', expected: 'a network name' }))),
+    deploy: Type.Optional(DeploySpec),
+  },
+  { additionalProperties: false, refine: refineApp },
+)
+
+/** One entry of an `apps:` map, as written (defaults applied). */
+export type AppSpec = Static<typeof AppSpec>

@@ -1,0 +1,315 @@
+/**
+ * Device files, in the reference OpenFactory format:
+ *
+ *   devices:
+ *     <name>:                      # local to the file; the uuid is what must be unique
+ *       uuid: CNC-001
+ *       uns: {area: Machining}     # levels of the UNS schema (optional)
+ *       connector: {type: mtconnect | opcua | shdr | modbus | mqtt | simulator, ...}
+ *       ksql_tables: [device, producer, agent]
+ *
+ * The older shape, still found in the field, has `agent:` (an MTConnect agent) directly under the device
+ * instead of `connector:`, an optional `supervisor:`, and may carry UNS levels as top-level keys of the
+ * device. `modbus`, `mqtt` and `simulator` are ours; their shapes are open for now and will be tightened
+ * by the connectors that read them.
+ */
+import { statSync } from 'node:fs'
+import { isAbsolute, resolve } from 'node:path'
+import { type Static, Type } from '@sinclair/typebox'
+import type { ExactlyOne, Refine } from './check-value.ts'
+import { AssetUuid, DeploySpec, EnvironmentList, NonEmptyString, Port } from './common-schema.ts'
+
+/** `github://org:repo@/path` and other URIs the reference can open are not checked on disk. */
+const URI = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//
+
+/** Resolves a path named in a file relative to that file's folder; URIs are kept as they are. */
+export function resolveFileRef(dir: string, ref: string): string {
+  return URI.test(ref) || isAbsolute(ref) ? ref : resolve(dir, ref)
+}
+
+function isFile(p: string): boolean {
+  try {
+    return statSync(p).isFile()
+  } catch {
+    return false
+  }
+}
+
+/** Exactly one of two fields (the walker's `exactlyOne` option). */
+function exactlyOne(a: string, b: string, why: string): ExactlyOne {
+  return {
+    fields: [a, b],
+    missing: `missing required field: give ${a} or ${b} (${why})`,
+    both: `${a} and ${b} exclude each other: give only one`,
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// MTConnect
+
+export const MTConnectAdapter = Type.Object(
+  {
+    ip: Type.Optional(NonEmptyString),
+    image: Type.Optional(NonEmptyString),
+    port: Port,
+    environment: Type.Optional(EnvironmentList),
+    deploy: Type.Optional(DeploySpec),
+  },
+  {
+    additionalProperties: false,
+    exactlyOne: exactlyOne('ip', 'image', 'ip: an adapter running elsewhere; image: an adapter to deploy'),
+  },
+)
+
+const refineAgent: Refine = (v: { ip?: string; device_xml?: string; adapter?: unknown }, report, ctx) => {
+  if (v.ip !== undefined) {
+    for (const f of ['device_xml', 'adapter'] as const) {
+      if (v[f] !== undefined) report([f], 'OFA_CONFIG_VALUE', `not allowed for an external agent (ip is set)`, 'key')
+    }
+    return
+  }
+  for (const f of ['device_xml', 'adapter'] as const) {
+    if (v[f] === undefined) {
+      report(
+        [f],
+        'OFA_CONFIG_MISSING_FIELD',
+        'missing required field (an agent without ip needs device_xml and adapter)',
+        'parent',
+      )
+    }
+  }
+  if (v.device_xml !== undefined) {
+    const p = resolveFileRef(ctx.dir, v.device_xml)
+    if (!URI.test(p) && !isFile(p)) report(['device_xml'], 'OFA_CONFIG_FILE', `file not found: ${v.device_xml}`)
+    return { ...v, device_xml: p }
+  }
+  return undefined
+}
+
+export const MTConnectAgent = Type.Object(
+  {
+    ip: Type.Optional(NonEmptyString),
+    port: Port,
+    device_xml: Type.Optional(NonEmptyString),
+    adapter: Type.Optional(MTConnectAdapter),
+    deploy: Type.Optional(DeploySpec),
+  },
+  { additionalProperties: false, refine: refineAgent },
+)
+
+export const MTConnectConnector = Type.Object(
+  { type: Type.Literal('mtconnect'), agent: MTConnectAgent },
+  { additionalProperties: false },
+)
+
+// ---------------------------------------------------------------------------------------------------------
+// OPC UA
+
+const NodeId = Type.String({ pattern: '^ns=\\d+;[isgb]=.+$', expected: 'a node id like ns=2;i=1001 or ns=2;s=Name' })
+const BrowsePath = Type.String({
+  pattern: '^0:Root(?:/\\d+:[^/\\s](?:[^/]*[^/\\s])?)*$',
+  expected: 'a browse path like 0:Root/0:Objects/2:Sensors/2:Temperature',
+})
+
+const nodeFields = { node_id: Type.Optional(NodeId), browse_path: Type.Optional(BrowsePath) }
+const nodeOptions = { additionalProperties: false, exactlyOne: exactlyOne('node_id', 'browse_path', 'the node to use') }
+
+export const OpcuaConstant = Type.Object({ ...nodeFields, tag: NonEmptyString }, nodeOptions)
+export const OpcuaVariable = Type.Object(
+  {
+    ...nodeFields,
+    tag: NonEmptyString,
+    access_level: Type.Optional(Type.Union([Type.Literal('ro'), Type.Literal('rw')])),
+    deadband: Type.Optional(Type.Number({ minimum: 0 })),
+    queue_size: Type.Optional(Type.Integer({ minimum: 0 })),
+    sampling_interval: Type.Optional(
+      Type.Number({ minimum: -1, expected: 'milliseconds (-1: the publishing interval)' }),
+    ),
+  },
+  nodeOptions,
+)
+export const OpcuaNode = Type.Object(nodeFields, nodeOptions)
+
+export const OpcuaSubscription = Type.Object(
+  {
+    publishing_interval: Type.Optional(Type.Number({ minimum: 0, expected: 'milliseconds' })),
+    queue_size: Type.Optional(Type.Integer({ minimum: 0 })),
+    sampling_interval: Type.Optional(
+      Type.Number({ minimum: -1, expected: 'milliseconds (-1: the publishing interval)' }),
+    ),
+  },
+  { additionalProperties: false },
+)
+
+export const OpcuaServer = Type.Object(
+  {
+    uri: Type.String({ pattern: '^opc\\.(?:tcp|https|wss)://\\S+$', expected: 'an endpoint like opc.tcp://host:4840' }),
+    subscription: Type.Optional(OpcuaSubscription),
+  },
+  { additionalProperties: false },
+)
+
+const OPCUA_SECTIONS = ['constants', 'variables', 'events', 'methods'] as const
+
+/** Local names are unique across sections; a node appears at most once per section. */
+const refineOpcua: Refine = (v: Record<string, unknown>, report) => {
+  const seen = new Map<string, string>()
+  for (const section of OPCUA_SECTIONS) {
+    const entries = v[section] as Record<string, { node_id?: string; browse_path?: string }> | undefined
+    if (!entries) continue
+    const nodes = new Map<string, string>()
+    for (const [name, node] of Object.entries(entries)) {
+      const other = seen.get(name)
+      if (other !== undefined) report([section, name], 'OFA_CONFIG_VALUE', `local name already used in ${other}`, 'key')
+      else seen.set(name, section)
+      const id = node.node_id ?? node.browse_path ?? ''
+      const first = nodes.get(id)
+      if (first !== undefined) report([section, name], 'OFA_CONFIG_VALUE', `same node as ${section}.${first} (${id})`)
+      else nodes.set(id, name)
+    }
+  }
+}
+
+export const OpcuaConnector = Type.Object(
+  {
+    type: Type.Literal('opcua'),
+    server: OpcuaServer,
+    constants: Type.Optional(Type.Record(Type.String(), OpcuaConstant)),
+    variables: Type.Optional(Type.Record(Type.String(), OpcuaVariable)),
+    events: Type.Optional(Type.Record(Type.String(), OpcuaNode)),
+    methods: Type.Optional(Type.Record(Type.String(), OpcuaNode)),
+  },
+  { additionalProperties: false, refine: refineOpcua },
+)
+
+// ---------------------------------------------------------------------------------------------------------
+// SHDR (MTConnect adapter protocol, read directly)
+
+export const ShdrDataItem = Type.Object(
+  {
+    tag: NonEmptyString,
+    // Condition is ours: the reference reads Samples and Events only.
+    type: Type.Union([Type.Literal('Samples'), Type.Literal('Events'), Type.Literal('Condition')]),
+  },
+  { additionalProperties: false },
+)
+
+export const ShdrConnector = Type.Object(
+  {
+    type: Type.Literal('shdr'),
+    host: NonEmptyString,
+    port: Port,
+    data: Type.Optional(Type.Record(Type.String(), ShdrDataItem)),
+  },
+  { additionalProperties: false },
+)
+
+// ---------------------------------------------------------------------------------------------------------
+// Ours: Modbus, MQTT, simulator. Open shapes for now: known fields are typed, others are kept.
+
+export const ModbusRegister = Type.Object(
+  {
+    address: Type.Integer({ minimum: 0, maximum: 65535, expected: 'a register address (0-65535)' }),
+    tag: Type.Optional(NonEmptyString),
+  },
+  { additionalProperties: true },
+)
+
+export const ModbusConnector = Type.Object(
+  {
+    type: Type.Literal('modbus'),
+    host: NonEmptyString,
+    port: Type.Optional(Port),
+    unit_id: Type.Optional(Type.Integer({ minimum: 0, maximum: 255, expected: 'a unit id (0-255)' })),
+    registers: Type.Optional(Type.Record(Type.String(), ModbusRegister)),
+  },
+  { additionalProperties: true },
+)
+
+export const MqttConnector = Type.Object(
+  {
+    type: Type.Literal('mqtt'),
+    broker: Type.Optional(NonEmptyString),
+    url: Type.Optional(
+      Type.String({ pattern: '^(?:mqtts?|wss?|tcp|ssl)://\\S+$', expected: 'a URL like mqtt://host:1883' }),
+    ),
+    topics: Type.Optional(Type.Union([Type.Array(NonEmptyString), Type.Record(Type.String(), Type.Unknown())])),
+  },
+  { additionalProperties: true, exactlyOne: exactlyOne('broker', 'url', 'the broker to connect to') },
+)
+
+export const SimulatorConnector = Type.Object({ type: Type.Literal('simulator') }, { additionalProperties: true })
+
+export const Connector = Type.Union(
+  [MTConnectConnector, OpcuaConnector, ShdrConnector, ModbusConnector, MqttConnector, SimulatorConnector],
+  { discriminator: 'type' },
+)
+
+export type MTConnectAgent = Static<typeof MTConnectAgent>
+export type MTConnectAdapter = Static<typeof MTConnectAdapter>
+export type MTConnectConnector = Static<typeof MTConnectConnector>
+export type OpcuaConnector = Static<typeof OpcuaConnector>
+export type ShdrConnector = Static<typeof ShdrConnector>
+export type ModbusConnector = Static<typeof ModbusConnector> & Record<string, unknown>
+export type MqttConnector = Static<typeof MqttConnector> & Record<string, unknown>
+export type SimulatorConnector = Static<typeof SimulatorConnector> & Record<string, unknown>
+export type ConnectorConfig =
+  | MTConnectConnector
+  | OpcuaConnector
+  | ShdrConnector
+  | ModbusConnector
+  | MqttConnector
+  | SimulatorConnector
+export type ConnectorType = ConnectorConfig['type']
+export const CONNECTOR_TYPES: readonly ConnectorType[] = ['mtconnect', 'opcua', 'shdr', 'modbus', 'mqtt', 'simulator']
+
+// ---------------------------------------------------------------------------------------------------------
+// Device
+
+/** UNS level values: text (numbers are taken as their text, as the reference does). */
+export const UnsLevels = Type.Record(
+  Type.String(),
+  Type.Union([Type.String(), Type.Number(), Type.Boolean()], { expected: 'a level value (text)' }),
+)
+
+/** The supervisor of the older format: a container that forwards commands through its own adapter. */
+export const Supervisor = Type.Object(
+  { image: NonEmptyString, adapter: MTConnectAdapter, deploy: Type.Optional(DeploySpec) },
+  { additionalProperties: false },
+)
+
+/** Older format: InfluxDB export settings, accepted and ignored. */
+export const InfluxDb = Type.Object(
+  {
+    url: Type.Optional(Type.String()),
+    organisation: Type.Optional(Type.String()),
+    token: Type.Optional(Type.String()),
+    bucket: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+)
+
+export const KsqlTable = Type.Union([Type.Literal('device'), Type.Literal('producer'), Type.Literal('agent')])
+
+export const DeviceSpec = Type.Object(
+  {
+    uuid: AssetUuid,
+    uns: Type.Optional(UnsLevels),
+    connector: Type.Optional(Connector),
+    agent: Type.Optional(MTConnectAgent),
+    supervisor: Type.Optional(Supervisor),
+    ksql_tables: Type.Optional(Type.Array(KsqlTable)),
+    influxdb: Type.Optional(InfluxDb),
+  },
+  {
+    additionalProperties: false,
+    exactlyOne: {
+      fields: ['connector', 'agent'],
+      missing: 'missing required field',
+      both: 'agent (the older format) and connector exclude each other: use connector',
+    },
+  },
+)
+
+/** One entry of a `devices:` map, as written (defaults applied, paths resolved). */
+export type DeviceSpec = Static<typeof DeviceSpec>

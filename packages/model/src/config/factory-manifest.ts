@@ -1,0 +1,253 @@
+/**
+ * `factory.yaml`: our root manifest (not a reference format). Its keys are camelCase and equal the
+ * TypeScript option names below.
+ *
+ *   name: demo-factory                 # default: the folder's name
+ *   uns: uns/uns_schema.yml            # the UNS schema, relative to this file
+ *   backbone:
+ *     type: embedded                   # default
+ *     dataDir: .ofa-data               # default, relative to this file
+ *   # backbone: {type: kafka, bootstrapServers: [broker-1:9092], clientId: openfactory,
+ *   #            security: {protocol: SASL_SSL, sasl: {mechanism: SCRAM-SHA-512, username, password},
+ *   #                       tls: {ca: certs/ca.pem, rejectUnauthorized: true}}}
+ *   topics:
+ *     defaults: {replicationFactor: 3} # applies to every topic
+ *     ofa_assets: {partitions: 12, retentionMs: 604800000}
+ *   include: [devices/*.yml, apps.yml] # default: every .yml/.yaml in the folder tree
+ */
+import { statSync } from 'node:fs'
+import { basename, resolve } from 'node:path'
+import { type Static, Type } from '@sinclair/typebox'
+import type { Refine } from './check-value.ts'
+import { resolveFileRef } from './device-schema.ts'
+
+export const KAFKA_SECURITY_PROTOCOLS = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'] as const
+export const KAFKA_SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const
+
+/** `host:port`, `[v6]:port`. */
+const HOST_PORT = /^(?:[A-Za-z0-9_.-]+|\[[0-9a-fA-F:.]+\]):(\d{1,5})$/
+
+const refineServers: Refine = (v: string | string[], report) => {
+  const list = (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter((s) => s !== '')
+  if (list.length === 0) report([], 'OFA_CONFIG_VALUE', 'expected at least one host:port')
+  list.forEach((s) => {
+    const m = HOST_PORT.exec(s)
+    if (!m || Number(m[1]) < 1 || Number(m[1]) > 65535) {
+      report(Array.isArray(v) ? [v.indexOf(s)] : [], 'OFA_CONFIG_VALUE', `expected host:port, got ${JSON.stringify(s)}`)
+    }
+  })
+  return list
+}
+
+export const KafkaSasl = Type.Object(
+  {
+    mechanism: Type.Union(KAFKA_SASL_MECHANISMS.map((m) => Type.Literal(m))),
+    username: Type.String({ minLength: 1 }),
+    password: Type.String(),
+  },
+  { additionalProperties: false },
+)
+
+/** A PEM file (relative to the manifest) or PEM text. */
+const Pem = Type.String({ minLength: 1, expected: 'a PEM file path or PEM text' })
+
+export const KafkaTls = Type.Object(
+  {
+    ca: Type.Optional(Pem),
+    cert: Type.Optional(Pem),
+    key: Type.Optional(Pem),
+    rejectUnauthorized: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+)
+
+const refineSecurity: Refine = (
+  v: { protocol?: string; sasl?: unknown; tls?: Record<string, string> },
+  report,
+  ctx,
+) => {
+  const protocol = v.protocol ?? 'PLAINTEXT'
+  const usesSasl = protocol.startsWith('SASL_')
+  const usesTls = protocol.endsWith('SSL')
+  if (usesSasl && v.sasl === undefined)
+    report(['sasl'], 'OFA_CONFIG_MISSING_FIELD', `missing required field (protocol is ${protocol})`, 'parent')
+  if (!usesSasl && v.sasl !== undefined)
+    report(['sasl'], 'OFA_CONFIG_VALUE', `needs protocol SASL_PLAINTEXT or SASL_SSL, not ${protocol}`, 'key')
+  if (!usesTls && v.tls !== undefined)
+    report(['tls'], 'OFA_CONFIG_VALUE', `needs protocol SSL or SASL_SSL, not ${protocol}`, 'key')
+  const tls = v.tls ? { ...v.tls } : undefined
+  for (const f of ['ca', 'cert', 'key'] as const) {
+    const ref = tls?.[f]
+    if (tls === undefined || ref === undefined || ref.includes('-----BEGIN')) continue
+    const p = resolveFileRef(ctx.dir, ref)
+    let ok = false
+    try {
+      ok = statSync(p).isFile()
+    } catch {}
+    if (!ok) report(['tls', f], 'OFA_CONFIG_FILE', `file not found: ${ref}`)
+    tls[f] = p
+  }
+  return { ...v, protocol, ...(tls ? { tls: { rejectUnauthorized: true, ...tls } } : {}) }
+}
+
+export const KafkaSecurity = Type.Object(
+  {
+    protocol: Type.Optional(Type.Union(KAFKA_SECURITY_PROTOCOLS.map((p) => Type.Literal(p)))),
+    sasl: Type.Optional(KafkaSasl),
+    tls: Type.Optional(KafkaTls),
+  },
+  { additionalProperties: false, refine: refineSecurity },
+)
+
+export const EmbeddedBackboneSpec = Type.Object(
+  { type: Type.Literal('embedded'), dataDir: Type.Optional(Type.String({ minLength: 1 })) },
+  { additionalProperties: false },
+)
+
+export const KafkaBackboneSpec = Type.Object(
+  {
+    type: Type.Literal('kafka'),
+    bootstrapServers: Type.Union([Type.String(), Type.Array(Type.String(), { minItems: 1 })], {
+      expected: 'a list of host:port',
+      refine: refineServers,
+    }),
+    clientId: Type.Optional(Type.String({ minLength: 1 })),
+    security: Type.Optional(KafkaSecurity),
+  },
+  { additionalProperties: false },
+)
+
+export const TopicSettingsSpec = Type.Object(
+  {
+    partitions: Type.Optional(Type.Integer({ minimum: 1 })),
+    replicationFactor: Type.Optional(Type.Integer({ minimum: 1 })),
+    retentionMs: Type.Optional(Type.Integer({ minimum: -1, expected: 'milliseconds (-1: forever)' })),
+    retentionBytes: Type.Optional(Type.Integer({ minimum: -1, expected: 'bytes (-1: no limit)' })),
+  },
+  { additionalProperties: false },
+)
+
+export const FactoryManifestSpec = Type.Object(
+  {
+    name: Type.Optional(
+      Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', expected: 'a name (letters, digits, _.-)' }),
+    ),
+    uns: Type.Optional(Type.String({ minLength: 1 })),
+    backbone: Type.Optional(Type.Union([EmbeddedBackboneSpec, KafkaBackboneSpec], { discriminator: 'type' })),
+    topics: Type.Optional(
+      Type.Record(Type.String({ pattern: '^[A-Za-z0-9._-]{1,249}$' }), TopicSettingsSpec, {
+        keyExpected: 'a topic name (letters, digits, ._-) or defaults',
+      }),
+    ),
+    include: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }))])),
+  },
+  { additionalProperties: false },
+)
+
+/** factory.yaml as written. */
+export type FactoryManifestSpec = Static<typeof FactoryManifestSpec>
+
+export type KafkaSecurityProtocol = (typeof KAFKA_SECURITY_PROTOCOLS)[number]
+export type KafkaSaslMechanism = (typeof KAFKA_SASL_MECHANISMS)[number]
+
+export interface EmbeddedBackboneOptions {
+  readonly type: 'embedded'
+  /** Absolute path of the log's data directory (default `.ofa-data` next to factory.yaml). */
+  readonly dataDir: string
+}
+
+export interface KafkaBackboneOptions {
+  readonly type: 'kafka'
+  /** `host:port` of one or more brokers (a comma-separated text is split). */
+  readonly bootstrapServers: readonly string[]
+  /** Default `openfactory`. */
+  readonly clientId: string
+  readonly security: {
+    /** Default PLAINTEXT. */
+    readonly protocol: KafkaSecurityProtocol
+    readonly sasl?: { readonly mechanism: KafkaSaslMechanism; readonly username: string; readonly password: string }
+    /** `ca`, `cert`, `key`: absolute file paths or PEM text. `rejectUnauthorized` defaults to true. */
+    readonly tls?: {
+      readonly ca?: string
+      readonly cert?: string
+      readonly key?: string
+      readonly rejectUnauthorized: boolean
+    }
+  }
+}
+
+export type BackboneOptions = EmbeddedBackboneOptions | KafkaBackboneOptions
+
+export interface TopicSettings {
+  readonly partitions?: number
+  readonly replicationFactor?: number
+  /** How long records are kept; -1 forever. */
+  readonly retentionMs?: number
+  /** How many bytes a partition keeps; -1 no limit. */
+  readonly retentionBytes?: number
+}
+
+/** The manifest with defaults applied. */
+export interface FactoryManifest {
+  /** Absolute path of factory.yaml; undefined when the factory has none (every default then applies). */
+  readonly file?: string
+  /** The factory folder: relative paths start here. */
+  readonly dir: string
+  readonly name: string
+  /** Absolute path of the UNS schema named by `uns`, if any. */
+  readonly uns?: string
+  readonly backbone: BackboneOptions
+  /** Per-topic settings; the key `defaults` applies to every topic. Resolve with `topicSettings`. */
+  readonly topics: Readonly<Record<string, TopicSettings>>
+  /** Files, folders and globs making up the factory, relative to `dir`; undefined means the whole folder tree. */
+  readonly include?: readonly string[]
+}
+
+export const ASSETS_TOPIC = 'ofa_assets'
+
+/**
+ * The settings of one topic: its own entry, else `defaults`, else built-in defaults (6 partitions for
+ * `ofa_assets`, 1 for other topics; replication factor 1; retention left to the backbone).
+ */
+export function topicSettings(
+  manifest: Pick<FactoryManifest, 'topics'>,
+  topic: string,
+): TopicSettings & { partitions: number; replicationFactor: number } {
+  const own = manifest.topics[topic] ?? {}
+  const defaults = manifest.topics.defaults ?? {}
+  const retentionMs = own.retentionMs ?? defaults.retentionMs
+  const retentionBytes = own.retentionBytes ?? defaults.retentionBytes
+  return {
+    partitions: own.partitions ?? defaults.partitions ?? (topic === ASSETS_TOPIC ? 6 : 1),
+    replicationFactor: own.replicationFactor ?? defaults.replicationFactor ?? 1,
+    ...(retentionMs !== undefined ? { retentionMs } : {}),
+    ...(retentionBytes !== undefined ? { retentionBytes } : {}),
+  }
+}
+
+/** Applies defaults to a validated manifest. `dir` is the factory folder, `file` the manifest's path. */
+export function resolveManifest(spec: FactoryManifestSpec, dir: string, file?: string): FactoryManifest {
+  const b = spec.backbone
+  let backbone: BackboneOptions
+  if (b?.type === 'kafka') {
+    const security = (b.security ?? {}) as Partial<KafkaBackboneOptions['security']>
+    backbone = {
+      type: 'kafka',
+      bootstrapServers: b.bootstrapServers as string[],
+      clientId: b.clientId ?? 'openfactory',
+      security: { ...security, protocol: security.protocol ?? 'PLAINTEXT' },
+    }
+  } else {
+    backbone = { type: 'embedded', dataDir: resolve(dir, b?.dataDir ?? '.ofa-data') }
+  }
+  const include = spec.include === undefined ? undefined : Array.isArray(spec.include) ? spec.include : [spec.include]
+  return {
+    ...(file !== undefined ? { file } : {}),
+    dir,
+    name: spec.name ?? basename(dir),
+    ...(spec.uns !== undefined ? { uns: resolveFileRef(dir, spec.uns) } : {}),
+    backbone,
+    topics: spec.topics ?? {},
+    ...(include !== undefined ? { include } : {}),
+  }
+}

@@ -1,0 +1,66 @@
+// Configuration: the factory's YAML files (the reference OpenFactory's formats plus our factory.yaml), read,
+// checked, and reported with file, line, column and field path.
+// biome-ignore-all assist/source/organizeImports: the exports read as a table of contents, most used first.
+
+// Loading a whole factory: validateFactory collects problems, loadFactory throws them.
+export {
+  type AppConfig,
+  type ConfigFile,
+  type ConfigKind,
+  type DeviceConfig,
+  type Factory,
+  type Infrastructure,
+  loadFactory,
+  type NetworkConfig,
+  type NodeConfig,
+  type ValidateFactoryOptions,
+  type ValidateFactoryResult,
+  type VolumeConfig,
+  validateFactory,
+} from './validate-factory.ts'
+// factory.yaml: name, UNS schema, backbone, topics, include; defaults and per-topic settings.
+export {
+  ASSETS_TOPIC,
+  type BackboneOptions,
+  type EmbeddedBackboneOptions,
+  type FactoryManifest,
+  FactoryManifestSpec,
+  KAFKA_SASL_MECHANISMS,
+  KAFKA_SECURITY_PROTOCOLS,
+  type KafkaBackboneOptions,
+  type KafkaSaslMechanism,
+  type KafkaSecurityProtocol,
+  type TopicSettings,
+  topicSettings,
+} from './factory-manifest.ts'
+// The UNS schema and placing assets in it.
+export {
+  checkUnsPlacement,
+  parseUnsSchema,
+  placeAsset,
+  type UnsConstraint,
+  type UnsLevel,
+  type UnsProblem,
+  type UnsSchema,
+  UnsSchemaSpec,
+} from './uns-schema.ts'
+// The reference formats as TypeBox schemas, with the types derived from them (snake_case, as written).
+export {
+  CONNECTOR_TYPES,
+  type ConnectorConfig,
+  type ConnectorType,
+  DeviceSpec,
+  type ModbusConnector,
+  type MqttConnector,
+  type MTConnectAdapter,
+  type MTConnectAgent,
+  type MTConnectConnector,
+  type OpcuaConnector,
+  type ShdrConnector,
+  type SimulatorConnector,
+} from './device-schema.ts'
+export { AppSpec } from './app-schema.ts'
+export { NetworkSpec, SwarmNodeSpec, VolumeSpec } from './infra-schema.ts'
+export { DeploySpec, memoryBytes, normalizeConstraint } from './common-schema.ts'
+// ${VAR} and ${VAR:-default} expansion.
+export { type Env, expandEnv } from './expand-env.ts'

@@ -1,0 +1,714 @@
+/**
+ * Loading a factory: finds its files, reads each one, tells their kinds apart by their top-level keys,
+ * checks everything, and reports every problem at once with its file, line, column and field path.
+ *
+ * Kinds (a file may hold sections of several kinds, as reference files were sometimes written):
+ * - `devices:`                                  device file (device-schema.ts)
+ * - `apps:`                                     app file (app-schema.ts)
+ * - `nodes:` / `networks:` / `volumes:`          infrastructure file (infra-schema.ts)
+ * - `namespace_structure:` / `uns_template:`    UNS schema (uns-schema.ts)
+ * - a file named factory.yaml / factory.yml     our manifest (factory-manifest.ts)
+ *
+ * Which UNS schema applies: the `uns` option (`--uns`), else factory.yaml's `uns`, else the environment
+ * variable OPENFACTORY_UNS_SCHEMA, else `uns_schema.yml` / `uns.yml` in the factory folder.
+ */
+import type { Dirent } from 'node:fs'
+import { glob, readdir, readFile, stat } from 'node:fs/promises'
+import { basename, dirname, isAbsolute, relative, resolve } from 'node:path'
+import { type TSchema, Type } from '@sinclair/typebox'
+import type { UnsPlacement } from '../asset.ts'
+import { OpenFactoryError, type Where } from '../errors.ts'
+import { type AppSpec, AppSpec as AppSpecSchema } from './app-schema.ts'
+import {
+  type Anchor,
+  checkValue,
+  describeValue,
+  formatPath,
+  INVALID,
+  type Issue,
+  isPlainObject,
+  type PathSegment,
+  unknownFieldMessage,
+} from './check-value.ts'
+import {
+  type ConnectorConfig,
+  type DeviceSpec,
+  DeviceSpec as DeviceSpecSchema,
+  type MTConnectAgent,
+} from './device-schema.ts'
+import type { Env } from './expand-env.ts'
+import type {
+  AppConfig,
+  ConfigFile,
+  ConfigKind,
+  Declared,
+  DeviceConfig,
+  Factory,
+  NetworkConfig,
+  NodeConfig,
+  ValidateFactoryOptions,
+  ValidateFactoryResult,
+  VolumeConfig,
+} from './factory.ts'
+import { type FactoryManifest, FactoryManifestSpec, resolveManifest } from './factory-manifest.ts'
+import { canonicalIp, NetworkSpec, NodesSpec, type SwarmNodeSpec, VolumeSpec } from './infra-schema.ts'
+import { buildUnsSchema, checkUnsPlacement, type UnsSchema, UnsSchemaSpec, unsSchemaIssues } from './uns-schema.ts'
+import { issueToError, parseSource, type SourceFile, whereIn } from './yaml-source.ts'
+
+export type * from './factory.ts'
+
+const MANIFEST_NAMES = new Set(['factory.yaml', 'factory.yml'])
+const UNS_SCHEMA_NAMES = ['uns_schema.yml', 'uns.yml']
+const SKIPPED_FOLDERS = new Set(['node_modules', 'broken'])
+const YAML_FILE = /\.ya?ml$/i
+const GLOB_CHARS = /[*?[\]{}]/
+const URI = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//
+
+const SECTION_KINDS: Readonly<Record<string, ConfigKind>> = {
+  devices: 'devices',
+  apps: 'apps',
+  nodes: 'infrastructure',
+  networks: 'infrastructure',
+  volumes: 'infrastructure',
+  namespace_structure: 'uns-schema',
+  uns_template: 'uns-schema',
+}
+
+const NetworksSpec = Type.Record(Type.String(), NetworkSpec)
+const VolumesSpec = Type.Record(Type.String(), VolumeSpec)
+
+/**
+ * Reads and checks a factory. `paths` are files or folders (folders are walked for .yml/.yaml files, or read
+ * through their factory.yaml's `include`). Never throws for a bad configuration: problems are returned, and
+ * `factory` holds everything that is valid.
+ */
+export async function validateFactory(
+  paths: readonly string[],
+  opts: ValidateFactoryOptions = {},
+): Promise<ValidateFactoryResult> {
+  return new FactoryReader(opts).read(paths)
+}
+
+/** Reads a factory and throws `OFA_CONFIG_INVALID` carrying every problem when there is any. */
+export async function loadFactory(paths: readonly string[], opts: ValidateFactoryOptions = {}): Promise<Factory> {
+  const { factory, problems } = await validateFactory(paths, opts)
+  if (problems.length > 0) {
+    const n = problems.length
+    throw new OpenFactoryError(
+      'OFA_CONFIG_INVALID',
+      `${n} problem${n === 1 ? '' : 's'} in the factory configuration:\n${problems.map((p) => `  ${p.format()}`).join('\n')}`,
+      { problems },
+    )
+  }
+  return factory
+}
+
+/**
+ * Every .yml/.yaml file under a folder, skipping hidden folders, node_modules and folders named `broken`.
+ * A folder that cannot be read is passed to `onError` and skipped.
+ */
+async function walkFolder(dir: string, onError: (dir: string, err: Error) => void): Promise<string[]> {
+  const out: string[] = []
+  let entries: Dirent[]
+  try {
+    entries = await readdir(dir, { withFileTypes: true })
+  } catch (err) {
+    onError(dir, err as Error)
+    return out
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  for (const e of entries) {
+    if (e.name.startsWith('.')) continue
+    const p = resolve(dir, e.name)
+    if (e.isDirectory()) {
+      if (!SKIPPED_FOLDERS.has(e.name)) out.push(...(await walkFolder(p, onError)))
+    } else if (e.isFile() && YAML_FILE.test(e.name)) {
+      out.push(p)
+    }
+  }
+  return out
+}
+
+async function kindOfPath(p: string): Promise<'file' | 'dir' | undefined> {
+  try {
+    const s = await stat(p)
+    return s.isDirectory() ? 'dir' : s.isFile() ? 'file' : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** True when the formatted field path `p` is `prefix` or inside it. */
+function isUnder(p: string, prefix: string): boolean {
+  return prefix === '' || p === prefix || p.startsWith(`${prefix}.`) || p.startsWith(`${prefix}[`)
+}
+
+/** A file's sections, once its kinds are known. */
+interface Sections {
+  readonly src: SourceFile
+  readonly value: Record<string, unknown>
+  readonly kinds: ReadonlySet<ConfigKind>
+}
+
+/** The first declaration of a uuid, IP or name, to point at when another one repeats it. */
+interface FirstSeen {
+  readonly src: SourceFile
+  readonly path: readonly PathSegment[]
+}
+
+/** One run of `validateFactory`: the phases in the order `read` calls them, and what they collect. */
+class FactoryReader {
+  readonly #cwd: string
+  readonly #env: Env
+  readonly #unsOption?: string
+  /** Problems that are not walker issues (files that cannot be read, YAML syntax, variables). */
+  readonly #problems: OpenFactoryError[] = []
+  readonly #issues: { src: SourceFile; issue: Issue }[] = []
+  readonly #sources = new Map<string, SourceFile>()
+  #manifestSrc?: SourceFile
+  #manifest!: FactoryManifest
+  /** The UNS schema file that applies, where it was named, and its state once read. */
+  #uns: { path?: string; from: string; where?: Where; state: 'none' | 'broken' | UnsSchema } = {
+    from: '',
+    state: 'none',
+  }
+  readonly #uuids = new Map<string, FirstSeen>()
+  readonly #ips = new Map<string, FirstSeen>()
+  readonly #names = new Map<string, FirstSeen>()
+  readonly #devices: DeviceConfig[] = []
+  readonly #apps: AppConfig[] = []
+  readonly #nodes: NodeConfig[] = []
+  readonly #networks: NetworkConfig[] = []
+  readonly #volumes: VolumeConfig[] = []
+
+  constructor(opts: ValidateFactoryOptions) {
+    this.#cwd = resolve(opts.cwd ?? process.cwd())
+    this.#env = opts.env ?? process.env
+    this.#unsOption = opts.uns
+  }
+
+  async read(paths: readonly string[]): Promise<ValidateFactoryResult> {
+    const inputs = await this.#inputs(paths)
+    const manifestPath = await this.#findManifest(inputs)
+    const dir = manifestPath
+      ? dirname(manifestPath)
+      : (inputs.find((i) => i.type === 'dir')?.abs ?? (inputs[0] ? dirname(inputs[0].abs) : this.#cwd))
+    await this.#readManifest(manifestPath, dir)
+    const files = await this.#collectFiles(inputs, manifestPath)
+    await this.#chooseUnsSchema(dir, files)
+    await Promise.all(files.map((f) => this.#read(f)))
+    const { configFiles, sections } = this.#classify(files, manifestPath)
+    this.#buildUnsSchemas(sections)
+    for (const s of sections) {
+      if (s.kinds.has('devices')) this.#checkDevices(s)
+      if (s.kinds.has('apps')) this.#checkApps(s)
+      if (s.kinds.has('infrastructure')) this.#checkInfrastructure(s)
+    }
+    const schema = this.#schema
+    const factory: Factory = {
+      dir,
+      manifest: this.#manifest,
+      ...(schema ? { uns: schema } : {}),
+      devices: this.#devices,
+      apps: this.#apps,
+      infrastructure: { nodes: this.#nodes, networks: this.#networks, volumes: this.#volumes },
+      files: configFiles,
+    }
+    return { factory, problems: this.#sortedProblems() }
+  }
+
+  // --- helpers -------------------------------------------------------------------------------------------
+
+  #display(p: string): string {
+    const r = relative(this.#cwd, p)
+    return r !== '' && !r.startsWith('..') && !isAbsolute(r) ? r : p
+  }
+
+  #fileProblem(message: string, where: Where): void {
+    this.#problems.push(new OpenFactoryError('OFA_CONFIG_FILE', message, { where }))
+  }
+
+  #issue(src: SourceFile, code: Issue['code'], path: PathSegment[], message: string, anchor: Anchor = 'value'): void {
+    this.#issues.push({ src, issue: { code, path, message, anchor } })
+  }
+
+  /** Checks a value against a schema; its issues are kept with their file. */
+  #check(src: SourceFile, schema: TSchema, value: unknown, path: PathSegment[]): unknown {
+    const ctx = { dir: dirname(src.path), issues: [] as Issue[] }
+    const out = checkValue(schema, value, path, ctx)
+    for (const issue of ctx.issues) this.#issues.push({ src, issue })
+    return out
+  }
+
+  /** True when an issue was found under one of `paths` since the `from`-th issue. */
+  #issuesUnder(from: number, ...paths: PathSegment[][]): boolean {
+    return this.#issues.slice(from).some((x) => paths.some((p) => isUnder(formatPath(x.issue.path), formatPath(p))))
+  }
+
+  #declared(src: SourceFile, path: PathSegment[]): Declared {
+    return { file: src.path, where: whereIn(src, path, 'key') }
+  }
+
+  /** Remembers the first place of a value that must be unique; returns that place when `key` repeats it. */
+  #seen(map: Map<string, FirstSeen>, key: string, src: SourceFile, path: PathSegment[]): string | undefined {
+    const first = map.get(key)
+    if (!first) {
+      map.set(key, { src, path })
+      return undefined
+    }
+    const w = whereIn(first.src, first.path, 'key')
+    return `${formatPath(first.path)} (${w.file}:${w.line}:${w.column})`
+  }
+
+  async #read(abs: string): Promise<SourceFile | undefined> {
+    const known = this.#sources.get(abs)
+    if (known) return known
+    let text: string
+    try {
+      text = await readFile(abs, 'utf8')
+    } catch (err) {
+      this.#fileProblem(`cannot read: ${(err as Error).message}`, { file: this.#display(abs) })
+      return undefined
+    }
+    const src = parseSource(text, { path: abs, display: this.#display(abs), env: this.#env })
+    this.#sources.set(abs, src)
+    return src
+  }
+
+  #walk(folder: string): Promise<string[]> {
+    return walkFolder(folder, (d, err) =>
+      this.#fileProblem(`cannot read folder: ${err.message}`, { file: this.#display(d) }),
+    )
+  }
+
+  get #schema(): UnsSchema | undefined {
+    return typeof this.#uns.state === 'object' ? this.#uns.state : undefined
+  }
+
+  // --- phases --------------------------------------------------------------------------------------------
+
+  async #inputs(paths: readonly string[]): Promise<{ abs: string; type: 'file' | 'dir' }[]> {
+    const inputs: { abs: string; type: 'file' | 'dir' }[] = []
+    for (const p of paths.length > 0 ? paths : ['.']) {
+      const abs = resolve(this.#cwd, p)
+      const type = await kindOfPath(abs)
+      if (type === undefined) this.#fileProblem(`no such file or folder: ${p}`, { file: this.#display(abs) })
+      else inputs.push({ abs, type })
+    }
+    return inputs
+  }
+
+  /** factory.yaml given as a file, else the first folder given that has one. */
+  async #findManifest(inputs: readonly { abs: string; type: 'file' | 'dir' }[]): Promise<string | undefined> {
+    const given = inputs.find((i) => i.type === 'file' && MANIFEST_NAMES.has(basename(i.abs)))
+    if (given) return given.abs
+    for (const i of inputs) {
+      if (i.type !== 'dir') continue
+      for (const name of MANIFEST_NAMES) {
+        if ((await kindOfPath(resolve(i.abs, name))) === 'file') return resolve(i.abs, name)
+      }
+    }
+    return undefined
+  }
+
+  /** Field by field, so that one bad setting does not hide the others (include, uns) from the rest. */
+  async #readManifest(manifestPath: string | undefined, dir: string): Promise<void> {
+    const spec: Record<string, unknown> = {}
+    const src = manifestPath ? await this.#read(manifestPath) : undefined
+    this.#manifestSrc = src
+    const v = src?.value
+    if (src && v !== undefined && v !== null) {
+      if (!isPlainObject(v)) {
+        this.#issue(
+          src,
+          'OFA_CONFIG_TYPE',
+          [],
+          'a factory manifest is a map of settings (name, uns, backbone, topics, include)',
+        )
+      } else {
+        const props = FactoryManifestSpec.properties as Record<string, TSchema>
+        for (const [k, raw] of Object.entries(v)) {
+          if (!Object.hasOwn(props, k)) {
+            this.#issue(src, 'OFA_CONFIG_UNKNOWN_FIELD', [k], unknownFieldMessage(k, Object.keys(props)), 'key')
+            continue
+          }
+          if (raw === null) continue
+          // A backbone without a type is the embedded one.
+          const value =
+            k === 'backbone' && isPlainObject(raw) && raw.type === undefined ? { type: 'embedded', ...raw } : raw
+          const out = this.#check(src, props[k]!, value, [k])
+          if (out !== INVALID) spec[k] = out
+          else if (k === 'uns') this.#uns.state = 'broken'
+        }
+      }
+    }
+    this.#manifest = resolveManifest(spec as FactoryManifestSpec, dir, manifestPath)
+  }
+
+  /** The manifest's `include` (or its whole folder), plus the other files and folders given. */
+  async #collectFiles(
+    inputs: readonly { abs: string; type: 'file' | 'dir' }[],
+    manifestPath?: string,
+  ): Promise<string[]> {
+    const manifest = this.#manifest
+    const files: string[] = []
+    const add = (p: string) => {
+      if (p !== manifestPath && !files.includes(p)) files.push(p)
+    }
+    if (manifestPath && manifest.include) {
+      const src = this.#manifestSrc
+      // `include: x.yml` (one text) has no index.
+      const listed = isPlainObject(src?.value) && Array.isArray(src.value.include)
+      const where = (i: number): Where =>
+        src ? whereIn(src, listed ? ['include', i] : ['include']) : { file: this.#display(manifestPath) }
+      for (const [i, entry] of manifest.include.entries()) {
+        const abs = resolve(manifest.dir, entry)
+        let n = 0
+        if (GLOB_CHARS.test(entry)) {
+          try {
+            for await (const m of glob(entry, { cwd: manifest.dir })) {
+              const p = resolve(manifest.dir, m)
+              const t = await kindOfPath(p)
+              if (t === 'dir') for (const f of await this.#walk(p)) add(f)
+              else if (t === 'file' && YAML_FILE.test(p)) add(p)
+              else continue
+              n++
+            }
+          } catch {
+            // An unreadable folder on the way: reported as matching nothing.
+          }
+          if (n === 0) this.#fileProblem(`include: ${entry} matches no file`, where(i))
+        } else {
+          const t = await kindOfPath(abs)
+          if (t === 'dir') for (const f of await this.#walk(abs)) add(f)
+          else if (t === 'file') add(abs)
+          else this.#fileProblem(`include: no such file or folder: ${entry}`, where(i))
+        }
+      }
+    } else if (manifestPath) {
+      for (const f of await this.#walk(manifest.dir)) add(f)
+    }
+    for (const i of inputs) {
+      if (i.type === 'file') add(i.abs)
+      else if (!(manifestPath && i.abs === manifest.dir)) for (const f of await this.#walk(i.abs)) add(f)
+    }
+    for (const f of files) {
+      if (!MANIFEST_NAMES.has(basename(f))) continue
+      const theirs = manifestPath ? ` (the factory's is ${this.#display(manifestPath)})` : ''
+      this.#fileProblem(`a second factory manifest${theirs}; give one factory at a time`, { file: this.#display(f) })
+    }
+    return files.filter((f) => !MANIFEST_NAMES.has(basename(f)))
+  }
+
+  /** Which UNS schema file applies; it joins the files to read. */
+  async #chooseUnsSchema(dir: string, files: string[]): Promise<void> {
+    const fromCwd = (p: string) => (URI.test(p) ? p : resolve(this.#cwd, p))
+    const uns = this.#uns
+    if (this.#unsOption !== undefined) {
+      uns.path = fromCwd(this.#unsOption)
+      uns.from = 'the uns option'
+    } else if (this.#manifest.uns !== undefined) {
+      uns.path = this.#manifest.uns
+      uns.from = 'factory.yaml'
+      if (this.#manifestSrc) uns.where = whereIn(this.#manifestSrc, ['uns'])
+    } else if (this.#env.OPENFACTORY_UNS_SCHEMA) {
+      uns.path = fromCwd(this.#env.OPENFACTORY_UNS_SCHEMA)
+      uns.from = 'OPENFACTORY_UNS_SCHEMA'
+    } else {
+      for (const name of UNS_SCHEMA_NAMES) {
+        if ((await kindOfPath(resolve(dir, name))) === 'file') {
+          uns.path = resolve(dir, name)
+          break
+        }
+      }
+    }
+    if (uns.path === undefined) return
+    if (URI.test(uns.path)) {
+      this.#fileProblem(
+        `UNS schema ${uns.path} (from ${uns.from}): only local files are supported`,
+        uns.where ?? { file: uns.path },
+      )
+      uns.state = 'broken'
+    } else if ((await kindOfPath(uns.path)) !== 'file') {
+      const display = this.#display(uns.path)
+      this.#fileProblem(`UNS schema not found: ${display} (from ${uns.from})`, uns.where ?? { file: display })
+      uns.state = 'broken'
+    } else if (!files.includes(uns.path)) {
+      files.push(uns.path)
+    }
+  }
+
+  /** Tells each file's kinds from its top-level keys. */
+  #classify(files: readonly string[], manifestPath?: string): { configFiles: ConfigFile[]; sections: Sections[] } {
+    const configFiles: ConfigFile[] = []
+    const sections: Sections[] = []
+    if (manifestPath && this.#sources.has(manifestPath)) configFiles.push({ path: manifestPath, kinds: ['manifest'] })
+    for (const f of files) {
+      const src = this.#sources.get(f)
+      if (!src) continue
+      const v = src.value
+      const kinds = new Set<ConfigKind>()
+      if (isPlainObject(v)) {
+        for (const k of Object.keys(v)) if (Object.hasOwn(SECTION_KINDS, k)) kinds.add(SECTION_KINDS[k]!)
+      }
+      configFiles.push({ path: f, kinds: [...kinds] })
+      if (v === undefined) continue // broken YAML, already reported
+      if (kinds.size === 0) {
+        const what =
+          v === null
+            ? 'the file is empty'
+            : isPlainObject(v)
+              ? `top-level keys ${Object.keys(v).join(', ')}`
+              : 'not a map'
+        this.#issue(
+          src,
+          'OFA_CONFIG_KIND_UNKNOWN',
+          [],
+          `not a known kind of file (${what}): expected devices, apps, nodes/networks/volumes, or namespace_structure/uns_template`,
+        )
+        continue
+      }
+      const value = v as Record<string, unknown>
+      for (const k of Object.keys(value)) {
+        if (!Object.hasOwn(SECTION_KINDS, k)) {
+          this.#issue(src, 'OFA_CONFIG_UNKNOWN_FIELD', [k], unknownFieldMessage(k, Object.keys(SECTION_KINDS)), 'key')
+        }
+      }
+      sections.push({ src, value, kinds })
+    }
+    return { configFiles, sections }
+  }
+
+  /** Checks every UNS schema among the files; the one that applies places devices and apps. */
+  #buildUnsSchemas(sections: readonly Sections[]): void {
+    const uns = this.#uns
+    for (const { src, value, kinds } of sections) {
+      if (!kinds.has('uns-schema')) continue
+      const picked: Record<string, unknown> = {}
+      for (const k of ['namespace_structure', 'uns_template']) if (Object.hasOwn(value, k)) picked[k] = value[k]
+      const spec = this.#check(src, UnsSchemaSpec, picked, [])
+      if (spec === INVALID) {
+        if (src.path === uns.path) uns.state = 'broken'
+        continue
+      }
+      const built = buildUnsSchema(spec as UnsSchemaSpec, src.path)
+      for (const issue of unsSchemaIssues(built.problems)) this.#issues.push({ src, issue })
+      if (src.path === uns.path) uns.state = built.schema ?? 'broken'
+    }
+    if (uns.path !== undefined && uns.state === 'none') {
+      const src = this.#sources.get(uns.path)
+      if (src?.value !== undefined) {
+        this.#issue(
+          src,
+          'OFA_UNS_SCHEMA',
+          [],
+          `not a UNS schema (from ${uns.from}): expected namespace_structure and uns_template`,
+        )
+      }
+      uns.state = 'broken'
+    }
+    this.#unsFound = sections.find((s) => s.kinds.has('uns-schema'))?.src.display
+  }
+
+  #unsFound?: string
+
+  /**
+   * Places an asset in the UNS. `base` is where its levels are written: its `uns` map, or the device itself
+   * in the older format. Returns INVALID when the placement has problems (they are reported).
+   */
+  #place(
+    src: SourceFile,
+    path: PathSegment[],
+    uuid: string,
+    uns: Record<string, unknown> | undefined,
+    base: PathSegment[],
+  ): UnsPlacement | undefined | typeof INVALID {
+    const schema = this.#schema
+    if (!schema) {
+      if (uns === undefined || Object.keys(uns).length === 0 || this.#uns.state === 'broken') return undefined
+      const hint = this.#unsFound ? `; ${this.#unsFound} is one: name it with uns in factory.yaml or --uns` : ''
+      this.#issue(
+        src,
+        'OFA_UNS_MISSING_SCHEMA',
+        base,
+        `UNS levels are given but no UNS schema applies (use --uns, uns in factory.yaml, OPENFACTORY_UNS_SCHEMA, or a uns_schema.yml in the factory folder${hint})`,
+        'key',
+      )
+      return INVALID
+    }
+    const { placement, problems } = checkUnsPlacement(schema, uuid, uns)
+    for (const p of problems) {
+      if (p.level === undefined) this.#issue(src, 'OFA_UNS_INVALID', base, p.message, 'key')
+      else if (p.level === 'asset' && uns?.asset === undefined) {
+        this.#issue(src, 'OFA_UNS_INVALID', [...path, 'uuid'], `uns.asset: ${p.message}`)
+      } else {
+        const known = schema.template.includes(p.level) && p.level !== 'attribute'
+        this.#issue(src, 'OFA_UNS_INVALID', [...base, p.level], p.message, known ? 'value' : 'key')
+      }
+    }
+    return placement ?? INVALID
+  }
+
+  /** Notes an asset's uuid (devices and apps share one space); a repeated one is a problem. */
+  #noteUuid(src: SourceFile, path: PathSegment[], raw: unknown): void {
+    if (!isPlainObject(raw) || typeof raw.uuid !== 'string') return
+    const first = this.#seen(this.#uuids, raw.uuid, src, path)
+    if (first) {
+      this.#issue(
+        src,
+        'OFA_CONFIG_DUPLICATE_UUID',
+        [...path, 'uuid'],
+        `uuid ${JSON.stringify(raw.uuid)} is already used by ${first}`,
+      )
+    }
+  }
+
+  /** The entries of a `devices:` or `apps:` section, or nothing (with a problem) when it is not a map. */
+  #entries(src: SourceFile, value: unknown, section: string): [string, unknown][] {
+    if (isPlainObject(value)) return Object.entries(value)
+    if (value !== null)
+      this.#issue(src, 'OFA_CONFIG_TYPE', [section], `expected a map of ${section}, got ${describeValue(value)}`)
+    return []
+  }
+
+  #checkDevices({ src, value }: Sections): void {
+    const schema = this.#schema
+    for (const [name, raw] of this.#entries(src, value.devices, 'devices')) {
+      const path = ['devices', name]
+      this.#noteUuid(src, path, raw)
+      let entry = raw
+      let legacyLevels: Record<string, unknown> | undefined
+      if (
+        schema &&
+        isPlainObject(raw) &&
+        raw.connector === undefined &&
+        raw.agent !== undefined &&
+        raw.uns === undefined
+      ) {
+        // The older format wrote UNS levels as keys of the device itself.
+        const levels = schema.template.filter(
+          (t) => t !== 'attribute' && !Object.hasOwn(DeviceSpecSchema.properties, t),
+        )
+        const found = Object.entries(raw).filter(([k]) => levels.includes(k))
+        if (found.length > 0) {
+          legacyLevels = Object.fromEntries(found)
+          entry = Object.fromEntries(Object.entries(raw).filter(([k]) => !levels.includes(k)))
+        }
+      }
+      const before = this.#issues.length
+      const spec = this.#check(src, DeviceSpecSchema, entry, path) as DeviceSpec | typeof INVALID
+      const uuid = isPlainObject(raw) && typeof raw.uuid === 'string' ? raw.uuid : undefined
+      let placement: UnsPlacement | undefined | typeof INVALID
+      if (uuid !== undefined && !this.#issuesUnder(before, [...path, 'uns'], [...path, 'uuid'])) {
+        const uns = legacyLevels ?? (isPlainObject(raw) && isPlainObject(raw.uns) ? raw.uns : undefined)
+        placement = this.#place(src, path, uuid, uns, legacyLevels ? path : [...path, 'uns'])
+      }
+      if (spec === INVALID || placement === INVALID) continue
+      const connector = (spec.connector ?? {
+        type: 'mtconnect',
+        agent: spec.agent as MTConnectAgent,
+      }) as ConnectorConfig
+      this.#devices.push({
+        ...this.#declared(src, path),
+        name,
+        uuid: spec.uuid,
+        connector,
+        ...(placement ? { uns: placement } : {}),
+        legacyFormat: spec.connector === undefined,
+        spec,
+      })
+    }
+  }
+
+  #checkApps({ src, value }: Sections): void {
+    for (const [name, raw] of this.#entries(src, value.apps, 'apps')) {
+      const path = ['apps', name]
+      this.#noteUuid(src, path, raw)
+      const before = this.#issues.length
+      const spec = this.#check(src, AppSpecSchema, raw, path) as AppSpec | typeof INVALID
+      const uuid = isPlainObject(raw) && typeof raw.uuid === 'string' ? raw.uuid : undefined
+      let placement: UnsPlacement | undefined | typeof INVALID
+      if (uuid !== undefined && !this.#issuesUnder(before, [...path, 'uns'], [...path, 'uuid'])) {
+        const uns = isPlainObject(raw) && isPlainObject(raw.uns) ? raw.uns : undefined
+        placement = this.#place(src, path, uuid, uns, [...path, 'uns'])
+      }
+      if (spec === INVALID || placement === INVALID) continue
+      this.#apps.push({
+        ...this.#declared(src, path),
+        name,
+        uuid: spec.uuid,
+        ...(placement ? { uns: placement } : {}),
+        spec,
+      })
+    }
+  }
+
+  /** Nodes, networks and volumes; IPs and names are unique across every infrastructure file. */
+  #checkInfrastructure({ src, value }: Sections): void {
+    const uniqueName = (kind: string, name: string, path: PathSegment[]): boolean => {
+      const first = this.#seen(this.#names, `${kind}\u0000${name}`, src, path)
+      if (first) this.#issue(src, 'OFA_CONFIG_VALUE', path, `${kind} ${name} is already defined at ${first}`, 'key')
+      return first === undefined
+    }
+    if (value.nodes !== undefined && value.nodes !== null) {
+      const out = this.#check(src, NodesSpec, value.nodes, ['nodes'])
+      const raw = isPlainObject(value.nodes) ? value.nodes : {}
+      for (const role of ['managers', 'workers'] as const) {
+        const group = raw[role]
+        if (!isPlainObject(group)) continue
+        for (const [name, node] of Object.entries(group)) {
+          const path = ['nodes', role, name]
+          const fresh = uniqueName('node', name, path)
+          const ip = isPlainObject(node) && typeof node.ip === 'string' ? canonicalIp(node.ip) : undefined
+          const first = ip === undefined ? undefined : this.#seen(this.#ips, ip, src, path)
+          if (first)
+            this.#issue(src, 'OFA_CONFIG_DUPLICATE_IP', [...path, 'ip'], `ip ${ip} is already used by ${first}`)
+          const valid =
+            out === INVALID ? undefined : (out as Record<string, Record<string, SwarmNodeSpec>>)[role]?.[name]
+          if (!valid || !fresh) continue
+          const nodeRole = role === 'managers' ? 'manager' : 'worker'
+          this.#nodes.push({
+            ...this.#declared(src, path),
+            name,
+            role: nodeRole,
+            ip: valid.ip,
+            labels: valid.labels ?? {},
+          })
+        }
+      }
+    }
+    if (value.networks !== undefined && value.networks !== null) {
+      const out = this.#check(src, NetworksSpec, value.networks, ['networks'])
+      for (const name of isPlainObject(value.networks) ? Object.keys(value.networks) : []) {
+        const fresh = uniqueName('network', name, ['networks', name])
+        const spec = out === INVALID ? undefined : (out as Record<string, NetworkSpec>)[name]
+        if (spec && fresh) this.#networks.push({ ...this.#declared(src, ['networks', name]), name, spec })
+      }
+    }
+    if (value.volumes !== undefined && value.volumes !== null) {
+      const out = this.#check(src, VolumesSpec, value.volumes, ['volumes'])
+      for (const name of isPlainObject(value.volumes) ? Object.keys(value.volumes) : []) {
+        const fresh = uniqueName('volume', name, ['volumes', name])
+        if (out === INVALID || !fresh) continue
+        const driverOpts = (out as Record<string, VolumeSpec>)[name]?.driver_opts ?? {}
+        this.#volumes.push({ ...this.#declared(src, ['volumes', name]), name, driverOpts })
+      }
+    }
+  }
+
+  /** Every problem, those caused by an unset variable already reported left out, sorted by place. */
+  #sortedProblems(): OpenFactoryError[] {
+    const problems = [...this.#problems]
+    for (const { src, issue } of this.#issues) {
+      const p = formatPath(issue.path)
+      if (![...src.unsetPaths].some((u) => isUnder(p, u))) problems.push(issueToError(src, issue))
+    }
+    for (const src of this.#sources.values()) problems.push(...src.problems)
+    return problems.sort((a, b) => {
+      const fa = a.where?.file ?? ''
+      const fb = b.where?.file ?? ''
+      if (fa !== fb) return fa < fb ? -1 : 1
+      return (a.where?.line ?? 0) - (b.where?.line ?? 0) || (a.where?.column ?? 0) - (b.where?.column ?? 0)
+    })
+  }
+}

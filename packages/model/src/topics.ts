@@ -1,0 +1,25 @@
+/**
+ * The topics every OpenFactory backbone carries.
+ *
+ * - `ofa_assets` — everything about assets: observations, availability, method contracts, commands and their
+ *   results, keyed by asset UUID. The reference OpenFactory's topic and format. Never compacted.
+ * - `ofa_registry` — the declared model of each asset (data items with units and constraints, methods, UNS,
+ *   references), keyed by asset UUID, value the `Asset` as JSON; compacted (latest declaration wins, a
+ *   tombstone removes the asset).
+ * - `ofa_asset_documents` — documents devices send about physical assets (MTConnect `@ASSET@`: cutting
+ *   tools, parts), keyed by document asset id; compacted.
+ */
+export const TOPICS = {
+  assets: 'ofa_assets',
+  registry: 'ofa_registry',
+  documents: 'ofa_asset_documents',
+} as const
+
+export const DEFAULT_ASSETS_PARTITIONS = 6
+
+/** Attribute ids of availability: `avail` for the asset itself, `agent_avail` for the agent serving it. */
+export const AVAIL_ID = 'avail'
+export const AVAILABLE = 'AVAILABLE'
+/** Heartbeat interval and TTL of `avail` (DESIGN §3): re-published every 5 s, expires after 15 s. */
+export const DEFAULT_HEARTBEAT_MS = 5000
+export const DEFAULT_AVAIL_TTL_MS = 15000

@@ -1,0 +1,116 @@
+/**
+ * Every file under examples/broken has one known problem (several-problems.yml has several): each must be
+ * reported with its exact code, file, line, column and field path.
+ */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { validateFactory } from '../../src/config/index.ts'
+import { isOpenFactoryError } from '../../src/errors.ts'
+import { brief, EXAMPLE_UNS, ROOT } from './helpers.ts'
+
+const B = 'examples/broken'
+
+/** path given to validateFactory → expected problems (`file:line:column CODE field.path`). */
+const CASES: { path: string; uns?: boolean; expect: string[] }[] = [
+  {
+    path: `${B}/unknown-field.yml`,
+    expect: [`${B}/unknown-field.yml:11:11 OFA_CONFIG_UNKNOWN_FIELD devices.cnc-1.connector.agent.deploy.replica`],
+  },
+  {
+    path: `${B}/wrong-type.yml`,
+    expect: [`${B}/wrong-type.yml:9:15 OFA_CONFIG_TYPE devices.cnc-1.connector.agent.port`],
+  },
+  {
+    path: `${B}/missing-field.yml`,
+    expect: [`${B}/missing-field.yml:7:7 OFA_CONFIG_MISSING_FIELD devices.sensor.connector.server.uri`],
+  },
+  { path: `${B}/yaml-syntax.yml`, expect: [`${B}/yaml-syntax.yml:8:1 OFA_CONFIG_YAML`] },
+  {
+    path: `${B}/env-unset.yml`,
+    expect: [`${B}/env-unset.yml:7:13 OFA_CONFIG_ENV_UNSET devices.lathe-1.connector.host`],
+  },
+  {
+    path: `${B}/duplicate-uuid`,
+    expect: [`${B}/duplicate-uuid/second.yml:4:11 OFA_CONFIG_DUPLICATE_UUID apps.monitor.uuid`],
+  },
+  {
+    path: `${B}/duplicate-ip.yml`,
+    expect: [`${B}/duplicate-ip.yml:10:11 OFA_CONFIG_DUPLICATE_IP nodes.workers.worker-2.ip`],
+  },
+  {
+    path: `${B}/uns-value-not-allowed.yml`,
+    uns: true,
+    expect: [`${B}/uns-value-not-allowed.yml:6:13 OFA_UNS_INVALID devices.robot.uns.area`],
+  },
+  { path: `${B}/uns-gap.yml`, uns: true, expect: [`${B}/uns-gap.yml:5:5 OFA_UNS_INVALID devices.robot.uns`] },
+  {
+    path: `${B}/uns-constant.yml`,
+    uns: true,
+    expect: [`${B}/uns-constant.yml:6:12 OFA_UNS_INVALID devices.robot.uns.inc`],
+  },
+  {
+    path: `${B}/uns-missing-schema.yml`,
+    expect: [`${B}/uns-missing-schema.yml:5:5 OFA_UNS_MISSING_SCHEMA devices.robot.uns`],
+  },
+  {
+    path: `${B}/device-xml-not-found.yml`,
+    expect: [`${B}/device-xml-not-found.yml:9:21 OFA_CONFIG_FILE devices.cnc-1.connector.agent.device_xml`],
+  },
+  {
+    path: `${B}/bad-memory.yml`,
+    expect: [`${B}/bad-memory.yml:9:19 OFA_CONFIG_VALUE apps.historian.deploy.resources.limits.memory`],
+  },
+  { path: `${B}/unknown-kind.yml`, expect: [`${B}/unknown-kind.yml:2:1 OFA_CONFIG_KIND_UNKNOWN`] },
+  { path: `${B}/uns-schema-template.yml`, expect: [`${B}/uns-schema-template.yml:7:15 OFA_UNS_SCHEMA uns_template`] },
+  {
+    path: `${B}/external-agent-with-adapter.yml`,
+    expect: [`${B}/external-agent-with-adapter.yml:10:9 OFA_CONFIG_VALUE devices.cnc-1.connector.agent.adapter`],
+  },
+  {
+    path: `${B}/opcua-two-node-ids.yml`,
+    expect: [
+      `${B}/opcua-two-node-ids.yml:12:11 OFA_CONFIG_VALUE devices.sensor.connector.variables.temperature.browse_path`,
+    ],
+  },
+  {
+    path: `${B}/kafka-factory`,
+    expect: [`${B}/kafka-factory/factory.yaml:3:1 OFA_CONFIG_MISSING_FIELD backbone.bootstrapServers`],
+  },
+  {
+    path: `${B}/several-problems.yml`,
+    expect: [
+      `${B}/several-problems.yml:8:15 OFA_CONFIG_VALUE devices.cnc-1.connector.agent.port`,
+      `${B}/several-problems.yml:12:11 OFA_CONFIG_VALUE devices.cnc-1.connector.agent.adapter.image`,
+      `${B}/several-problems.yml:15:11 OFA_CONFIG_VALUE devices.sensor.uuid`,
+      `${B}/several-problems.yml:19:14 OFA_CONFIG_VALUE devices.sensor.connector.server.uri`,
+      `${B}/several-problems.yml:22:20 OFA_CONFIG_VALUE devices.sensor.connector.variables.temp.node_id`,
+      `${B}/several-problems.yml:24:25 OFA_CONFIG_VALUE devices.sensor.connector.variables.temp.access_level`,
+      `${B}/several-problems.yml:25:3 OFA_CONFIG_MISSING_FIELD devices.lathe.connector`,
+      `${B}/several-problems.yml:27:5 OFA_CONFIG_UNKNOWN_FIELD devices.lathe.conector`,
+    ],
+  },
+]
+
+for (const c of CASES) {
+  test(`${c.path}: ${c.expect.map((e) => e.split(' ')[1]).join(', ')}`, async () => {
+    const { problems } = await validateFactory([c.path], { cwd: ROOT, env: {}, ...(c.uns ? { uns: EXAMPLE_UNS } : {}) })
+    assert.deepEqual(brief(problems), c.expect)
+    for (const p of problems) {
+      assert.ok(isOpenFactoryError(p))
+      // The one-line form starts with the place, and the message names the field path.
+      assert.ok(p.format().startsWith(`${p.where?.file}:${p.where?.line}:${p.where?.column}: ${p.code} `))
+      if (p.where?.path) assert.ok(p.message.startsWith(`${p.where.path}: `), p.message)
+    }
+  })
+}
+
+test('messages say what was expected and what was found', async () => {
+  const { problems } = await validateFactory([`${B}/wrong-type.yml`, `${B}/unknown-field.yml`], { cwd: ROOT, env: {} })
+  assert.deepEqual(
+    problems.map((p) => p.message),
+    [
+      'devices.cnc-1.connector.agent.deploy.replica: unknown field (did you mean "replicas"?)',
+      'devices.cnc-1.connector.agent.port: expected a port number, got "abc"',
+    ],
+  )
+})
