@@ -1,0 +1,82 @@
+/**
+ * The connector interface: what every protocol connector (simulator, SHDR/MTConnect, OPC UA, Modbus, MQTT)
+ * implements, and what the supervisor gives it.
+ *
+ * Lifecycle, driven by the supervisor (`supervisor.ts`):
+ * 1. `start(ctx)` — connect and begin publishing. Resolve once running; a connector that loses its device
+ *    later reconnects on its own (with backoff) and reports it through `ctx.setAvailable`. Reject when it
+ *    cannot start at all: the supervisor calls `stop()` and tries again after a backoff.
+ * 2. While running: `ctx.publish` observations; `execute` runs commands the supervisor received for the
+ *    connector's assets; `ctx.fail(err)` reports a failure the connector cannot recover from (the supervisor
+ *    stops it and restarts it with backoff).
+ * 3. `stop()` — release every resource (sockets, timers). Called exactly once per `start`, also after a
+ *    failure. `ctx.signal` is aborted before `stop()` is called.
+ *
+ * A connector never talks to the event log: the supervisor owns writing (buffering while the log cannot
+ * accept writes), availability heartbeats and command results.
+ */
+import type { Asset, CommandEnvelope, Observation } from '@openfactory/model'
+
+export interface ConnectorLogger {
+  debug(message: string, fields?: Record<string, unknown>): void
+  info(message: string, fields?: Record<string, unknown>): void
+  warn(message: string, fields?: Record<string, unknown>): void
+  error(message: string, fields?: Record<string, unknown>): void
+}
+
+/** A document an MTConnect adapter sent with `@ASSET@` (a cutting tool, a part...), stored per asset id. */
+export interface AssetDocument {
+  readonly assetId: string
+  /** The MTConnect asset type (`CuttingTool`, `Part`, ...). */
+  readonly type: string
+  /** UUID of the device it came from. */
+  readonly deviceUuid: string
+  readonly timestamp: string
+  /** The document as sent (XML for MTConnect adapters). */
+  readonly body: string
+  /** True when the adapter removed it (`@REMOVE_ASSET@`). */
+  readonly removed?: boolean
+}
+
+export interface ConnectorContext {
+  /** Aborted when the supervisor stops this connector. */
+  readonly signal: AbortSignal
+  readonly log: ConnectorLogger
+  /** Declares the assets this connector virtualises (data items, methods, UNS); may be called again when they change. */
+  declareAssets(assets: readonly Asset[]): void
+  /**
+   * Hands observations of one asset to the supervisor, which appends them to the log in order. Never blocks
+   * and never throws for log trouble: the supervisor buffers while the log cannot accept writes.
+   */
+  publish(assetUuid: string, observations: readonly Observation[]): void
+  /** Stores (or removes) an asset document sent by a device. */
+  putDocument(doc: AssetDocument): void
+  /**
+   * The connection to the device that serves this asset is up (true) or down (false, with a reason). Up: the
+   * supervisor publishes `avail` AVAILABLE and heartbeats. Down: `avail` UNAVAILABLE, and the connector should
+   * also publish its items as UNAVAILABLE.
+   */
+  setAvailable(assetUuid: string, available: boolean, reason?: string): void
+  /** Reports an unrecoverable failure: the supervisor stops the connector and restarts it after a backoff. */
+  fail(err: Error): void
+}
+
+export interface CommandRequest {
+  readonly assetUuid: string
+  readonly method: string
+  readonly arguments: Readonly<Record<string, unknown>>
+  readonly envelope: CommandEnvelope
+}
+
+export interface Connector {
+  /** The connector's name: the UUID of the device it serves (unique in a factory). */
+  readonly name: string
+  start(ctx: ConnectorContext): Promise<void>
+  stop(): Promise<void>
+  /**
+   * Runs a method on the device. Resolve with the method's result (the supervisor answers `completed`); throw
+   * an `OpenFactoryError` to answer `failed` with its code (or `rejected` for `OFA_COMMAND_REJECTED`).
+   * Absent: every command to this connector's assets is rejected.
+   */
+  execute?(request: CommandRequest): Promise<unknown>
+}

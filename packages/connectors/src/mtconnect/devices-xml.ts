@@ -1,0 +1,358 @@
+/**
+ * MTConnect device descriptions (Devices.xml, the document an agent serves at `/probe`) read into our model.
+ *
+ * Format (MTConnect Standard Part 2, Device Information Model): `MTConnectDevices/Devices/Device`; a Device and
+ * each of its components hold `DataItems/DataItem` and `Components/<ComponentType>` (Axes, Linear, Rotary,
+ * Controller, Path, Systems, Sensor...), nested to any depth. A DataItem has the required attributes `id`, `category`
+ * (SAMPLE | EVENT | CONDITION) and `type` (UPPER_SNAKE_CASE, e.g. `POSITION`, optionally namespaced `x:MY_TYPE`),
+ * and optional `name`, `subType`, `units`, `nativeUnits`, `representation` (VALUE, TIME_SERIES, DATA_SET, TABLE;
+ * DISCRETE before 1.5), plus child elements `Source`, `Constraints` (`Value`, `Minimum`, `Maximum`, `Nominal`) and
+ * `ResetTrigger`. Devices need `id` and `name` (and should have `uuid`).
+ *
+ * The observation TAG is the type in PascalCase (`POSITION` → `Position`), with `TimeSeries`, `DataSet` or `Table`
+ * appended for those representations — the element name an MTConnect agent streams, hence what the reference
+ * OpenFactory puts on the wire. An SHDR key finds its data item by `name`, then `id`, then `Source` text.
+ */
+import { readFileSync } from 'node:fs'
+import {
+  type Asset,
+  type DataItem,
+  type DataItemCategory,
+  type DataItemConstraints,
+  OpenFactoryError,
+  type UnsPlacement,
+} from '@openfactory/model'
+import { localName, parseXml, type XmlElement } from './xml.ts'
+
+export type MTConnectCategory = 'SAMPLE' | 'EVENT' | 'CONDITION'
+export type MTConnectRepresentation = 'VALUE' | 'TIME_SERIES' | 'DATA_SET' | 'TABLE'
+
+export interface MTConnectDataItem {
+  readonly id: string
+  readonly name?: string
+  /** As written in the file. */
+  readonly mtCategory: MTConnectCategory
+  /** Our category: SAMPLE → Samples, EVENT → Events, CONDITION → Condition. */
+  readonly category: DataItemCategory
+  /** As written, e.g. `POSITION`, `x:SPINDLE_LOAD`. */
+  readonly type: string
+  /** The observation TAG: `Position`, `PositionTimeSeries`, `x:SpindleLoad`. */
+  readonly tag: string
+  readonly subType?: string
+  readonly units?: string
+  readonly nativeUnits?: string
+  readonly representation: MTConnectRepresentation
+  readonly constraints?: DataItemConstraints
+  /** Text of the `Source` element: another name an adapter may use as key. */
+  readonly source?: string
+  /** `ResetTrigger` element: the item accepts `value:TRIGGER` in SHDR. */
+  readonly resetTrigger?: string
+  /** Component path inside the device: `Axes[base]/Linear[X]`, empty for the device itself. */
+  readonly componentPath: string
+  readonly line: number
+}
+
+export interface MTConnectComponent {
+  readonly id: string
+  /** Element name: `Axes`, `Linear`, `Controller`, `Path`... */
+  readonly type: string
+  readonly name?: string
+  /** `Axes[base]/Linear[X]`: each step is the type with the name (or id) in brackets. */
+  readonly path: string
+  readonly line: number
+}
+
+export interface MTConnectDeviceModel {
+  readonly id: string
+  readonly name: string
+  readonly uuid?: string
+  /** Every component, depth first, in document order. */
+  readonly components: readonly MTConnectComponent[]
+  /** Every data item of the device and its components, in document order. */
+  readonly dataItems: readonly MTConnectDataItem[]
+  readonly line: number
+}
+
+/** `POSITION` → `Position`, `PART_COUNT` → `PartCount`, `x:SPINDLE_LOAD` → `x:SpindleLoad`. */
+export function mtconnectTypeToTag(type: string): string {
+  const colon = type.indexOf(':')
+  const prefix = colon >= 0 ? type.slice(0, colon + 1) : ''
+  const body = colon >= 0 ? type.slice(colon + 1) : type
+  let out = ''
+  for (const part of body.split('_')) {
+    if (part) out += part[0]?.toUpperCase() + part.slice(1).toLowerCase()
+  }
+  return prefix + out
+}
+
+const CATEGORIES: Record<string, DataItemCategory> = { SAMPLE: 'Samples', EVENT: 'Events', CONDITION: 'Condition' }
+const REPRESENTATION_SUFFIX: Record<MTConnectRepresentation, string> = {
+  VALUE: '',
+  TIME_SERIES: 'TimeSeries',
+  DATA_SET: 'DataSet',
+  TABLE: 'Table',
+}
+
+function child(el: XmlElement, name: string): XmlElement | undefined {
+  return el.children.find((c) => localName(c.name) === name)
+}
+function children(el: XmlElement, name: string): XmlElement[] {
+  return el.children.filter((c) => localName(c.name) === name)
+}
+function nonEmpty(s: string | undefined): string | undefined {
+  return s === undefined || s.trim() === '' ? undefined : s.trim()
+}
+
+/**
+ * Reads a Devices.xml text into one model per device. Throws `OFA_MTCONNECT_XML` (with `where` file/line/column)
+ * for malformed XML, and one `OFA_MTCONNECT_XML` carrying every problem (`problems`) for missing or invalid
+ * attributes and duplicate ids.
+ */
+export function parseDevicesXml(xml: string, opts: { file: string }): MTConnectDeviceModel[] {
+  const root = parseXml(xml, { file: opts.file })
+  const problems: OpenFactoryError[] = []
+  const problem = (el: XmlElement, message: string): void => {
+    problems.push(
+      new OpenFactoryError('OFA_MTCONNECT_XML', message, {
+        where: { file: opts.file, line: el.line, column: el.column },
+      }),
+    )
+  }
+
+  let deviceEls: XmlElement[]
+  const rootName = localName(root.name)
+  if (rootName === 'MTConnectDevices') {
+    const devices = child(root, 'Devices')
+    if (!devices) {
+      problem(root, '<MTConnectDevices> has no <Devices> element')
+      deviceEls = []
+    } else deviceEls = children(devices, 'Device')
+  } else if (rootName === 'Devices') deviceEls = children(root, 'Device')
+  else if (rootName === 'Device') deviceEls = [root]
+  else {
+    problem(root, `root element <${root.name}> is not <MTConnectDevices>, <Devices> or <Device>`)
+    deviceEls = []
+  }
+  if (deviceEls.length === 0 && problems.length === 0) problem(root, 'the file describes no <Device>')
+
+  const models: MTConnectDeviceModel[] = []
+  const seenNames = new Set<string>()
+  for (const d of deviceEls) {
+    const id = nonEmpty(d.attributes.id)
+    const name = nonEmpty(d.attributes.name)
+    if (!id) problem(d, '<Device> has no id attribute')
+    if (!name) problem(d, '<Device> has no name attribute')
+    else if (seenNames.has(name)) problem(d, `two devices are named '${name}'`)
+    else seenNames.add(name)
+    const components: MTConnectComponent[] = []
+    const dataItems: MTConnectDataItem[] = []
+    const ids = new Map<string, number>()
+    const checkId = (el: XmlElement, what: string, value: string | undefined): void => {
+      if (!value) return
+      const prev = ids.get(value)
+      if (prev !== undefined) problem(el, `${what} id '${value}' is already used at line ${prev}`)
+      else ids.set(value, el.line)
+    }
+    checkId(d, 'device', id)
+
+    const readDataItems = (owner: XmlElement, path: string): void => {
+      for (const group of children(owner, 'DataItems')) {
+        for (const di of children(group, 'DataItem')) {
+          const item = readDataItem(di, path, problem)
+          if (item) {
+            checkId(di, 'data item', item.id)
+            dataItems.push(item)
+          }
+        }
+      }
+    }
+    const walk = (owner: XmlElement, path: string): void => {
+      readDataItems(owner, path)
+      for (const group of children(owner, 'Components')) {
+        for (const c of group.children) {
+          const type = localName(c.name)
+          const cid = nonEmpty(c.attributes.id)
+          const cname = nonEmpty(c.attributes.name)
+          if (!cid) problem(c, `component <${c.name}> has no id attribute`)
+          checkId(c, 'component', cid)
+          const step = `${type}[${cname ?? cid ?? '?'}]`
+          const cpath = path ? `${path}/${step}` : step
+          components.push({ id: cid ?? '', type, ...(cname ? { name: cname } : {}), path: cpath, line: c.line })
+          walk(c, cpath)
+        }
+      }
+    }
+    walk(d, '')
+    const uuid = nonEmpty(d.attributes.uuid)
+    models.push({ id: id ?? '', name: name ?? '', ...(uuid ? { uuid } : {}), components, dataItems, line: d.line })
+  }
+
+  if (problems.length === 1) throw problems[0]
+  if (problems.length > 1) {
+    const first = problems[0] as OpenFactoryError
+    throw new OpenFactoryError(
+      'OFA_MTCONNECT_XML',
+      `${opts.file} has ${problems.length} problems; the first: ${first.message}`,
+      { where: first.where, problems },
+    )
+  }
+  return models
+}
+
+function readDataItem(
+  el: XmlElement,
+  componentPath: string,
+  problem: (el: XmlElement, message: string) => void,
+): MTConnectDataItem | undefined {
+  const a = el.attributes
+  const id = nonEmpty(a.id)
+  const type = nonEmpty(a.type)
+  const rawCategory = nonEmpty(a.category)
+  let ok = true
+  if (!id) {
+    problem(el, '<DataItem> has no id attribute')
+    ok = false
+  }
+  if (!type) {
+    problem(el, `<DataItem id="${id ?? ''}"> has no type attribute`)
+    ok = false
+  }
+  const category = rawCategory ? CATEGORIES[rawCategory.toUpperCase()] : undefined
+  if (!rawCategory) {
+    problem(el, `<DataItem id="${id ?? ''}"> has no category attribute`)
+    ok = false
+  } else if (!category) {
+    problem(el, `<DataItem id="${id ?? ''}"> has category '${rawCategory}'; expected SAMPLE, EVENT or CONDITION`)
+    ok = false
+  }
+  let representation: MTConnectRepresentation = 'VALUE'
+  const rawRep = nonEmpty(a.representation)?.toUpperCase()
+  if (rawRep === 'TIME_SERIES' || rawRep === 'DATA_SET' || rawRep === 'TABLE') representation = rawRep
+  else if (rawRep !== undefined && rawRep !== 'VALUE' && rawRep !== 'DISCRETE') {
+    problem(
+      el,
+      `<DataItem id="${id ?? ''}"> has representation '${a.representation}'; expected VALUE, TIME_SERIES, DATA_SET or TABLE`,
+    )
+    ok = false
+  }
+  if (!ok || !id || !type || !category) return undefined
+
+  let constraints: DataItemConstraints | undefined
+  const c = child(el, 'Constraints')
+  if (c) {
+    const num = (name: string): number | undefined => {
+      const t = nonEmpty(child(c, name)?.text)
+      if (t === undefined) return undefined
+      const v = Number(t)
+      if (!Number.isFinite(v)) {
+        problem(child(c, name) as XmlElement, `<${name}> of data item '${id}' is not a number: '${t}'`)
+        return undefined
+      }
+      return v
+    }
+    const values = children(c, 'Value')
+      .map((v) => v.text.trim())
+      .filter((v) => v !== '')
+    const minimum = num('Minimum')
+    const maximum = num('Maximum')
+    const nominal = num('Nominal')
+    constraints = {
+      ...(minimum !== undefined ? { minimum } : {}),
+      ...(maximum !== undefined ? { maximum } : {}),
+      ...(nominal !== undefined ? { nominal } : {}),
+      ...(values.length > 0 ? { values } : {}),
+    }
+    if (Object.keys(constraints).length === 0) constraints = undefined
+  }
+  const name = nonEmpty(a.name)
+  const subType = nonEmpty(a.subType)
+  const units = nonEmpty(a.units)
+  const nativeUnits = nonEmpty(a.nativeUnits)
+  const source = nonEmpty(child(el, 'Source')?.text)
+  const resetTrigger = nonEmpty(child(el, 'ResetTrigger')?.text)
+  const mtCategory = rawCategory?.toUpperCase() as MTConnectCategory
+  return {
+    id,
+    ...(name ? { name } : {}),
+    mtCategory,
+    category,
+    type,
+    tag: mtconnectTypeToTag(type) + REPRESENTATION_SUFFIX[representation],
+    ...(subType ? { subType } : {}),
+    ...(units ? { units } : {}),
+    ...(nativeUnits ? { nativeUnits } : {}),
+    representation,
+    ...(constraints ? { constraints } : {}),
+    ...(source ? { source } : {}),
+    ...(resetTrigger ? { resetTrigger } : {}),
+    componentPath,
+    line: el.line,
+  }
+}
+
+/** Reads and parses a Devices.xml file; a missing or unreadable file is `OFA_CONFIG_FILE`. */
+export function readDevicesXml(file: string): MTConnectDeviceModel[] {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new OpenFactoryError('OFA_CONFIG_FILE', `cannot read device_xml ${file}: ${(err as Error).message}`, {
+      cause: err,
+      where: { file },
+    })
+  }
+  return parseDevicesXml(text, { file })
+}
+
+/**
+ * True for the device's own AVAILABILITY item (directly on the Device, not on a component). Its values drive the
+ * asset's `avail` (a reserved attribute) through `ctx.setAvailable` instead of being published as data.
+ */
+export function isDeviceAvailability(item: MTConnectDataItem): boolean {
+  return item.type === 'AVAILABILITY' && item.componentPath === ''
+}
+
+export function dataItemFromMTConnect(item: MTConnectDataItem): DataItem {
+  return {
+    id: item.id,
+    category: item.category,
+    tag: item.tag,
+    ...(item.subType ? { subType: item.subType } : {}),
+    ...(item.units ? { units: item.units } : {}),
+    ...(item.nativeUnits ? { nativeUnits: item.nativeUnits } : {}),
+    ...(item.representation !== 'VALUE' ? { representation: item.representation } : {}),
+    ...(item.name ? { name: item.name } : {}),
+    ...(item.constraints ? { constraints: item.constraints } : {}),
+  }
+}
+
+/**
+ * One MTConnect device as an OpenFactory asset (`type: Device`), under the OpenFactory uuid the device file gives
+ * it. The device's own AVAILABILITY item is left out: it drives `avail` (see `isDeviceAvailability`).
+ */
+export function mtconnectDeviceToAsset(
+  device: MTConnectDeviceModel,
+  opts: { uuid: string; uns?: UnsPlacement; referencesAbove?: readonly string[] },
+): Asset {
+  return {
+    uuid: opts.uuid,
+    type: 'Device',
+    ...(opts.uns ? { uns: opts.uns } : {}),
+    referencesAbove: opts.referencesAbove ?? [],
+    referencesBelow: [],
+    dataItems: device.dataItems.filter((d) => !isDeviceAvailability(d)).map(dataItemFromMTConnect),
+    methods: [],
+  }
+}
+
+/**
+ * The SHDR key → data item map of a device, as the agent resolves keys: by `name` first, then `id`, then the
+ * `Source` text (a later rule never overrides an earlier one).
+ */
+export function mtconnectKeyMap(device: MTConnectDeviceModel): Map<string, MTConnectDataItem> {
+  const map = new Map<string, MTConnectDataItem>()
+  for (const d of device.dataItems) if (d.name && !map.has(d.name)) map.set(d.name, d)
+  for (const d of device.dataItems) if (!map.has(d.id)) map.set(d.id, d)
+  for (const d of device.dataItems) if (d.source && !map.has(d.source)) map.set(d.source, d)
+  return map
+}

@@ -1,0 +1,185 @@
+/**
+ * `connector.type: mtconnect` with `agent.device_xml` and `agent.adapter {ip, port}`: we are the agent. The
+ * Devices.xml gives the devices and their data items (the asset model); the adapter speaks SHDR over TCP and is
+ * ingested by the same engine as `connector.type: shdr` (../shdr/shdr-connector.ts), keys resolved as the agent
+ * resolves them (name, then id, then Source).
+ *
+ * One OpenFactory uuid per device: a single uuid serves the first (usually only) device of the file; a map from
+ * MTConnect device name or uuid to OpenFactory uuid serves a multi-device adapter (`mill-2:Xpos` keys, or
+ * `* device: mill-2`). Devices the map leaves out are not ingested (their keys are unknown keys).
+ */
+import { isAbsolute, resolve } from 'node:path'
+import { OpenFactoryError, type UnsPlacement } from '@openfactory/model'
+import type { ShdrDevice, ShdrItem, ShdrItemKind } from '../shdr/mapper.ts'
+import { ShdrConnector, type ShdrTimings } from '../shdr/shdr-connector.ts'
+import {
+  isDeviceAvailability,
+  type MTConnectDataItem,
+  type MTConnectDeviceModel,
+  mtconnectDeviceToAsset,
+  mtconnectKeyMap,
+  parseDevicesXml,
+  readDevicesXml,
+} from './devices-xml.ts'
+
+/** Sample types whose value is a vector of numbers (kept as the space-separated text). */
+const VECTOR_TYPES = new Set([
+  'PATH_POSITION',
+  'ORIENTATION',
+  'PATH_FEEDRATE_PER_REVOLUTION',
+  'ROTATION',
+  'TRANSLATION',
+])
+
+function kindOf(d: MTConnectDataItem): ShdrItemKind {
+  if (d.category === 'Condition') return 'condition'
+  if (isDeviceAvailability(d)) return 'availability'
+  if (d.representation === 'TIME_SERIES') return 'time-series'
+  if (d.representation === 'DATA_SET') return 'data-set'
+  if (d.representation === 'TABLE') return 'table'
+  if (d.category === 'Events' && d.type === 'MESSAGE') return 'message'
+  if (d.category === 'Events' && d.type === 'ALARM') return 'alarm'
+  if (d.category === 'Samples' && (VECTOR_TYPES.has(d.type) || d.units?.endsWith('_3D'))) return 'vector'
+  return 'value'
+}
+
+/** How the SHDR mapper treats one MTConnect data item. */
+export function shdrItemFromMTConnect(d: MTConnectDataItem): ShdrItem {
+  return {
+    id: d.id,
+    tag: d.tag,
+    category: d.category,
+    kind: kindOf(d),
+    ...(d.units ? { units: d.units } : {}),
+    ...(d.subType ? { subType: d.subType } : {}),
+    ...(d.constraints ? { constraints: d.constraints } : {}),
+    ...(d.resetTrigger ? { resetTrigger: true } : {}),
+  }
+}
+
+/** The SHDR view of one device: its keys (name, id, Source) and the names `dev:` prefixes may use. */
+export function shdrDeviceFromMTConnect(device: MTConnectDeviceModel, assetUuid: string): ShdrDevice {
+  const keys = new Map<string, ShdrItem>()
+  const items = new Map<string, ShdrItem>()
+  for (const [key, d] of mtconnectKeyMap(device)) {
+    let item = items.get(d.id)
+    if (!item) {
+      item = shdrItemFromMTConnect(d)
+      items.set(d.id, item)
+    }
+    keys.set(key, item)
+  }
+  const aliases = [device.name, device.id, ...(device.uuid ? [device.uuid] : [])].filter((a) => a !== '')
+  return { assetUuid, aliases, keys }
+}
+
+export interface MTConnectConnectorOptions {
+  /** Absolute path of the Devices.xml (relative paths are resolved against the working directory). */
+  readonly deviceXmlFile?: string
+  /** Or the Devices.xml text itself (`deviceXmlFile` then only names it in errors). */
+  readonly deviceXml?: string
+  readonly adapter: { readonly host: string; readonly port: number }
+  /** The OpenFactory uuid of the device, or MTConnect device name/uuid → OpenFactory uuid for several. */
+  readonly uuid: string | Readonly<Record<string, string>>
+  /** UNS placement per OpenFactory uuid. */
+  readonly uns?: Readonly<Record<string, UnsPlacement>>
+  readonly shdrVersion?: number
+  readonly timings?: ShdrTimings
+  /** The connector's name (default: the first uuid). */
+  readonly name?: string
+}
+
+function configError(message: string): OpenFactoryError {
+  return new OpenFactoryError('OFA_CONNECTOR_CONFIG', message)
+}
+
+/**
+ * Builds the connector: reads and validates the Devices.xml now (`OFA_MTCONNECT_XML`, `OFA_CONFIG_FILE`) and binds
+ * devices to uuids (`OFA_CONNECTOR_CONFIG` for a map entry that names no device).
+ */
+export function createMTConnectConnector(opts: MTConnectConnectorOptions): ShdrConnector {
+  const { host, port } = opts.adapter ?? {}
+  if (typeof host !== 'string' || host === '') throw configError('agent.adapter.ip must be a non-empty string')
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw configError(`agent.adapter.port must be an integer 1..65535, got ${JSON.stringify(port)}`)
+  }
+  let models: MTConnectDeviceModel[]
+  if (opts.deviceXml !== undefined)
+    models = parseDevicesXml(opts.deviceXml, { file: opts.deviceXmlFile ?? 'Devices.xml' })
+  else if (opts.deviceXmlFile !== undefined) models = readDevicesXml(resolve(opts.deviceXmlFile))
+  else throw configError('agent.device_xml is required')
+
+  const bound: { model: MTConnectDeviceModel; uuid: string }[] = []
+  if (typeof opts.uuid === 'string') {
+    if (opts.uuid === '') throw configError('the device uuid is required')
+    bound.push({ model: models[0] as MTConnectDeviceModel, uuid: opts.uuid })
+  } else {
+    for (const [ref, uuid] of Object.entries(opts.uuid)) {
+      const model = models.find((m) => m.name === ref || m.uuid === ref || m.id === ref)
+      if (!model) {
+        throw configError(
+          `'${ref}' names no device of the Devices.xml (devices: ${models.map((m) => m.name).join(', ')})`,
+        )
+      }
+      if (bound.some((b) => b.model === model)) throw configError(`device '${model.name}' is given two uuids`)
+      bound.push({ model, uuid })
+    }
+    if (bound.length === 0) throw configError('the uuid map is empty')
+  }
+  return new ShdrConnector({
+    name: opts.name ?? (bound[0] as { uuid: string }).uuid,
+    host,
+    port,
+    devices: bound.map((b) => shdrDeviceFromMTConnect(b.model, b.uuid)),
+    assets: bound.map((b) => {
+      const uns = opts.uns?.[b.uuid]
+      return mtconnectDeviceToAsset(b.model, { uuid: b.uuid, ...(uns ? { uns } : {}) })
+    }),
+    ...(opts.shdrVersion !== undefined ? { shdrVersion: opts.shdrVersion } : {}),
+    ...(opts.timings ? { timings: opts.timings } : {}),
+  })
+}
+
+/** `devices.<name>.connector` of type mtconnect, as the reference YAML gives it (the fields this connector reads). */
+export interface MTConnectConnectorConfig {
+  readonly type: 'mtconnect'
+  readonly agent: {
+    readonly ip?: string
+    readonly port?: number
+    readonly device_xml?: string
+    readonly adapter?: { readonly ip?: string; readonly image?: string; readonly port: number }
+  }
+}
+
+/**
+ * Builds the connector of a device whose `connector.type` is `mtconnect` (what `ofa up` calls). `baseDir` is the
+ * folder of the device file: a relative `device_xml` is resolved against it. An external agent (`agent.ip`) or an
+ * adapter given as a container image (`adapter.image`) is not something this connector can run:
+ * `OFA_CONNECTOR_CONFIG`.
+ */
+export function mtconnectConnectorFromConfig(
+  config: MTConnectConnectorConfig,
+  opts: { uuid: string; baseDir?: string; uns?: UnsPlacement; timings?: ShdrTimings },
+): ShdrConnector {
+  if (config.type !== 'mtconnect') throw configError(`connector.type is ${JSON.stringify(config.type)}, not mtconnect`)
+  const agent = config.agent
+  if (!agent) throw configError('connector.agent is required')
+  if (agent.ip) {
+    throw configError(
+      'connector.agent.ip names an external MTConnect agent; this connector ingests an adapter (device_xml + adapter)',
+    )
+  }
+  if (!agent.device_xml) throw configError('connector.agent.device_xml is required')
+  if (!agent.adapter) throw configError('connector.agent.adapter is required')
+  if (!agent.adapter.ip) {
+    throw configError('connector.agent.adapter.ip is required (an adapter given as an image must be started elsewhere)')
+  }
+  const file = isAbsolute(agent.device_xml) ? agent.device_xml : resolve(opts.baseDir ?? '.', agent.device_xml)
+  return createMTConnectConnector({
+    deviceXmlFile: file,
+    adapter: { host: agent.adapter.ip, port: agent.adapter.port },
+    uuid: opts.uuid,
+    ...(opts.uns ? { uns: { [opts.uuid]: opts.uns } } : {}),
+    ...(opts.timings ? { timings: opts.timings } : {}),
+  })
+}

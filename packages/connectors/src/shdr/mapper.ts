@@ -1,0 +1,596 @@
+/**
+ * From parsed SHDR data lines to observations in our wire format (model/observation.ts), per asset.
+ *
+ * The mapper knows the device model: which SHDR key names which data item, and so how many fields each key takes
+ * (MTConnect Part 1 "Adapter Agent Protocol"): a value 1; a condition 5 (level|nativeCode|nativeSeverity|
+ * qualifier|message); a message 2 (nativeCode|text); a legacy alarm 5 (code|nativeCode|severity|state|text); a
+ * time series 3 (count|rate|"v1 v2 ..."); a data set or table 1 (`k=v k2=v2`, `k={a=1 b=2}`). With SHDR version
+ * 1 (the default) an observation that takes more than one field ends its line; version 2 (`* shdrVersion: 2`)
+ * lets several follow each other. Keys may carry a device prefix (`mill-2:Xpos`) on multi-device adapters; the
+ * default device is the first one, or the one `* device: <name|uuid>` names.
+ *
+ * What comes out:
+ * - Samples: VALUE a number; a value that is not a number becomes `UNAVAILABLE` with `quality: BAD` and a reason
+ *   (bad data is an observation, never an exception). Three-space samples (`PathPosition`, units `*_3D`) keep the
+ *   space-separated text. Events: VALUE the text as sent.
+ * - `UNAVAILABLE` (any case) or an empty field: VALUE `UNAVAILABLE`.
+ * - Out of the item's constraints (minimum/maximum, allowed values): `quality: UNCERTAIN` with a reason.
+ * - Conditions: TYPE `Condition`, VALUE the level, `nativeCode`, `nativeSeverity`, `qualifier`, `message` attributes.
+ * - Messages: TYPE `Events`, VALUE the text, `nativeCode` attribute. Alarms: VALUE the text; code, nativeCode,
+ *   severity, state attributes.
+ * - Time series: VALUE the samples as MTConnect streams them (`"1 2 3"`), `sampleCount`, `sampleRate` attributes.
+ * - Data sets and tables: VALUE the JSON text of the entries (`{"a":1,"b":null}`: null removes an entry),
+ *   `resetTriggered` when the field started with `:TRIGGER`.
+ * - Every observation: `attributes.timestamp` (the line's time, ISO ms Z; the receive time when the line has none),
+ *   `ingestion_timestamp` (receive time), `units` and `subType` of its item, `duration` when the line gave one.
+ * - The device's own AVAILABILITY item is not published: it is returned as an availability change.
+ * - Unknown keys are skipped with one field (the value they most likely carry), counted, and reported once per key.
+ */
+import {
+  type ConditionLevel,
+  type DataItemCategory,
+  type DataItemConstraints,
+  isoTimestamp,
+  type Observation,
+  type ObservationAttributes,
+  type ObservationType,
+  UNAVAILABLE,
+  unavailableObservation,
+} from '@openfactory/model'
+import type { ShdrDataLine } from './parser.ts'
+import { isShdrNumber } from './parser.ts'
+
+/** How many SHDR fields an item takes and how they become an observation. */
+export type ShdrItemKind =
+  | 'value'
+  | 'vector'
+  | 'condition'
+  | 'message'
+  | 'alarm'
+  | 'time-series'
+  | 'data-set'
+  | 'table'
+  | 'availability'
+
+export interface ShdrItem {
+  /** The observation ID (the MTConnect data item id, or the SHDR key for `connector.type: shdr`). */
+  readonly id: string
+  readonly tag: string
+  readonly category: DataItemCategory
+  readonly kind: ShdrItemKind
+  readonly units?: string
+  readonly subType?: string
+  readonly constraints?: DataItemConstraints
+  /** The item accepts `value:TRIGGER` (MTConnect ResetTrigger). */
+  readonly resetTrigger?: boolean
+}
+
+/** One device an adapter feeds: its asset, the names a `device:` prefix may use, and its keys. */
+export interface ShdrDevice {
+  readonly assetUuid: string
+  /** MTConnect device name, uuid... what `dev:key` and `* device:` may say. */
+  readonly aliases: readonly string[]
+  /** SHDR key → item. Several keys (name, id, Source) may name one item. */
+  readonly keys: ReadonlyMap<string, ShdrItem>
+}
+
+export interface ShdrMapperOptions {
+  /** At least one; the first is the default device. */
+  readonly devices: readonly ShdrDevice[]
+  /** 1 (default) or 2; see the module comment. `* shdrVersion:` changes it at run time. */
+  readonly shdrVersion?: number
+}
+
+export type ShdrEntryProblemReason =
+  | 'missing-value'
+  | 'bad-condition-level'
+  | 'bad-number'
+  | 'bad-time-series'
+  | 'constraint'
+
+export interface ShdrEntryProblem {
+  readonly lineNo: number
+  readonly key: string
+  readonly reason: ShdrEntryProblemReason
+  readonly message: string
+}
+
+export interface ShdrObservationGroup {
+  readonly assetUuid: string
+  readonly observations: Observation[]
+}
+
+export interface ShdrAvailabilityChange {
+  readonly assetUuid: string
+  readonly available: boolean
+  readonly timestamp: string
+}
+
+export interface ShdrMapResult {
+  /** Observations by asset, in the order of the line; usually one group. */
+  readonly groups: ShdrObservationGroup[]
+  readonly availability: ShdrAvailabilityChange[]
+  /** Keys seen for the first time that name no item. */
+  readonly newUnknownKeys: string[]
+  /** Fields that could not be read as their item wants (the observation, if any, says UNAVAILABLE or UNCERTAIN). */
+  readonly problems: ShdrEntryProblem[]
+}
+
+export interface ShdrMapperStats {
+  readonly lines: number
+  readonly observations: number
+  readonly unknownKeys: Readonly<Record<string, number>>
+  readonly problems: number
+}
+
+interface Resolved {
+  readonly device: ShdrDevice
+  readonly item: ShdrItem
+}
+
+const LEVELS: Readonly<Record<string, ConditionLevel>> = {
+  NORMAL: 'NORMAL',
+  WARNING: 'WARNING',
+  FAULT: 'FAULT',
+  UNAVAILABLE: 'UNAVAILABLE',
+}
+
+function isUnavailable(t: string): boolean {
+  return t.length === 11 && (t === UNAVAILABLE || t.toUpperCase() === UNAVAILABLE)
+}
+
+/** `2024-05-04T12:34:56.789Z`: already what we write. */
+function isCanonicalIso(s: string): boolean {
+  return (
+    s.length === 24 && s.charCodeAt(23) === 90 /* Z */ && s.charCodeAt(19) === 46 /* . */ && s.charCodeAt(10) === 84
+  )
+}
+
+export class ShdrMapper {
+  readonly #devices: readonly ShdrDevice[]
+  readonly #byAlias = new Map<string, ShdrDevice>()
+  #default: ShdrDevice
+  #version: number
+  #cache = new Map<string, Resolved | null>()
+  readonly #unknown = new Map<string, number>()
+  #relBase: number | undefined
+  #lastIsoMs = Number.NaN
+  #lastIso = ''
+  #lines = 0
+  #observations = 0
+  #problems = 0
+
+  constructor(opts: ShdrMapperOptions) {
+    if (opts.devices.length === 0) throw new TypeError('ShdrMapper needs at least one device')
+    this.#devices = opts.devices
+    this.#default = opts.devices[0] as ShdrDevice
+    for (const d of opts.devices) {
+      this.#byAlias.set(d.assetUuid, d)
+      for (const a of d.aliases) if (!this.#byAlias.has(a)) this.#byAlias.set(a, d)
+    }
+    this.#version = opts.shdrVersion ?? 1
+  }
+
+  get shdrVersion(): number {
+    return this.#version
+  }
+
+  set shdrVersion(v: number) {
+    this.#version = v >= 2 ? 2 : 1
+  }
+
+  get defaultDevice(): ShdrDevice {
+    return this.#default
+  }
+
+  /** `* device: <name|uuid>`: the device unprefixed keys belong to. False when no device has that name. */
+  setDefaultDevice(nameOrUuid: string): boolean {
+    const d = this.#byAlias.get(nameOrUuid)
+    if (!d) return false
+    if (d !== this.#default) {
+      this.#default = d
+      this.#cache.clear()
+    }
+    return true
+  }
+
+  /** Forgets the base of relative timestamps (a new connection starts a new base). */
+  resetRelativeTime(): void {
+    this.#relBase = undefined
+  }
+
+  /** Every item of a device once (a key map may name one item several times). */
+  items(assetUuid: string): ShdrItem[] {
+    const d = this.#byAlias.get(assetUuid)
+    if (!d) return []
+    const seen = new Map<string, ShdrItem>()
+    for (const item of d.keys.values()) if (!seen.has(item.id)) seen.set(item.id, item)
+    return [...seen.values()]
+  }
+
+  /** Every item of the device as UNAVAILABLE (conditions too), e.g. when the adapter went away. */
+  unavailableAll(assetUuid: string, reason: string, at: number = Date.now()): Observation[] {
+    const out: Observation[] = []
+    const ingestion = isoTimestamp(at)
+    for (const item of this.items(assetUuid)) {
+      if (item.kind === 'availability') continue
+      const o = unavailableObservation({ id: item.id, tag: item.tag, type: item.category }, reason, at)
+      o.attributes.ingestion_timestamp = ingestion
+      out.push(o)
+    }
+    return out
+  }
+
+  stats(): ShdrMapperStats {
+    return {
+      lines: this.#lines,
+      observations: this.#observations,
+      unknownKeys: Object.fromEntries(this.#unknown),
+      problems: this.#problems,
+    }
+  }
+
+  /** Maps one data line. `receivedAt` is when it arrived (epoch ms). */
+  map(line: ShdrDataLine, receivedAt: number = Date.now()): ShdrMapResult {
+    this.#lines++
+    const result: ShdrMapResult = { groups: [], availability: [], newUnknownKeys: [], problems: [] }
+    const ingestion = this.#iso(receivedAt)
+    let timestamp: string
+    if (line.time === 'absolute') timestamp = isCanonicalIso(line.timestamp) ? line.timestamp : this.#iso(line.timeMs)
+    else if (line.time === 'relative') {
+      if (this.#relBase === undefined) this.#relBase = receivedAt - line.timeMs
+      timestamp = this.#iso(this.#relBase + line.timeMs)
+    } else timestamp = ingestion
+
+    const tokens = line.tokens
+    const n = tokens.length
+    let group: ShdrObservationGroup | undefined
+    let i = 0
+    while (i < n) {
+      const key = tokens[i++] as string
+      if (key === '') continue
+      const r = this.#resolve(key)
+      if (!r) {
+        const seen = this.#unknown.get(key)
+        this.#unknown.set(key, (seen ?? 0) + 1)
+        if (seen === undefined) result.newUnknownKeys.push(key)
+        i++ // skip the value it most likely carries
+        continue
+      }
+      const { device, item } = r
+      if (i >= n) {
+        this.#problem(result, line.lineNo, key, 'missing-value', `${key} has no value`)
+        break
+      }
+      const start = i
+      let obs: Observation | undefined
+      switch (item.kind) {
+        case 'condition': {
+          obs = this.#condition(item, tokens, i, timestamp, ingestion, line, key, result)
+          i += 5
+          break
+        }
+        case 'message': {
+          const code = i + 1 < n ? (tokens[i] as string) : ''
+          const text = i + 1 < n ? (tokens[i + 1] as string) : (tokens[i] as string)
+          obs = this.#base(item, text === '' || isUnavailable(text) ? UNAVAILABLE : text, timestamp, ingestion, line)
+          if (code !== '') obs.attributes.nativeCode = code
+          i += 2
+          break
+        }
+        case 'alarm': {
+          const [code, nativeCode, severity, state, text] = tokens.slice(i, i + 5) as (string | undefined)[]
+          obs = this.#base(item, !text || isUnavailable(text) ? UNAVAILABLE : text, timestamp, ingestion, line)
+          const a = obs.attributes
+          if (code) {
+            if (isUnavailable(code)) obs = this.#base(item, UNAVAILABLE, timestamp, ingestion, line)
+            else a.code = code
+          }
+          if (nativeCode) a.nativeCode = nativeCode
+          if (severity) a.severity = severity
+          if (state) a.state = state
+          i += 5
+          break
+        }
+        case 'time-series': {
+          obs = this.#timeSeries(item, tokens, i, timestamp, ingestion, line, key, result)
+          i += 3
+          break
+        }
+        case 'availability': {
+          const v = tokens[i++] as string
+          result.availability.push({
+            assetUuid: device.assetUuid,
+            available: v.toUpperCase() === 'AVAILABLE',
+            timestamp,
+          })
+          break
+        }
+        case 'data-set':
+        case 'table': {
+          obs = this.#dataSet(item, tokens[i++] as string, timestamp, ingestion, line)
+          break
+        }
+        default: {
+          obs = this.#value(item, tokens[i++] as string, timestamp, ingestion, line, key, result)
+        }
+      }
+      if (obs) {
+        this.#observations++
+        if (!group || group.assetUuid !== device.assetUuid) {
+          group = result.groups.find((g) => g.assetUuid === device.assetUuid)
+          if (!group) {
+            group = { assetUuid: device.assetUuid, observations: [] }
+            result.groups.push(group)
+          }
+        }
+        group.observations.push(obs)
+      }
+      if (this.#version < 2 && i - start > 1) break // SHDR 1: a multi-field observation ends the line
+    }
+    return result
+  }
+
+  #resolve(key: string): Resolved | undefined {
+    const cached = this.#cache.get(key)
+    if (cached !== undefined) return cached ?? undefined
+    let r: Resolved | null = null
+    const item = this.#default.keys.get(key)
+    if (item) r = { device: this.#default, item }
+    else {
+      const colon = key.indexOf(':')
+      if (colon > 0) {
+        const device = this.#byAlias.get(key.slice(0, colon))
+        const it = device?.keys.get(key.slice(colon + 1))
+        if (device && it) r = { device, item: it }
+      }
+    }
+    if (this.#cache.size < 100_000) this.#cache.set(key, r)
+    return r ?? undefined
+  }
+
+  #iso(ms: number): string {
+    if (ms === this.#lastIsoMs) return this.#lastIso
+    const s = Number.isFinite(ms) ? isoTimestamp(ms) : isoTimestamp()
+    this.#lastIsoMs = ms
+    this.#lastIso = s
+    return s
+  }
+
+  #problem(result: ShdrMapResult, lineNo: number, key: string, reason: ShdrEntryProblemReason, message: string): void {
+    this.#problems++
+    result.problems.push({ lineNo, key, reason, message })
+  }
+
+  #base(item: ShdrItem, value: string | number, timestamp: string, ingestion: string, line: ShdrDataLine): Observation {
+    const attributes: ObservationAttributes = { timestamp, ingestion_timestamp: ingestion }
+    if (item.units !== undefined) attributes.units = item.units
+    if (item.subType !== undefined) attributes.subType = item.subType
+    if (line.duration !== undefined) attributes.duration = line.duration
+    return { id: item.id, value, tag: item.tag, type: item.category as ObservationType, attributes }
+  }
+
+  #value(
+    item: ShdrItem,
+    raw: string,
+    timestamp: string,
+    ingestion: string,
+    line: ShdrDataLine,
+    key: string,
+    result: ShdrMapResult,
+  ): Observation {
+    let token = raw
+    let trigger: string | undefined
+    if (item.resetTrigger) {
+      const colon = token.lastIndexOf(':')
+      if (colon >= 0) {
+        trigger = token.slice(colon + 1).toUpperCase()
+        token = token.slice(0, colon)
+      }
+    }
+    let obs: Observation
+    if (token === '' || isUnavailable(token)) obs = this.#base(item, UNAVAILABLE, timestamp, ingestion, line)
+    else if (item.category === 'Samples') {
+      if (item.kind === 'vector') {
+        const parts = token.split(/\s+/)
+        if (parts.every(isShdrNumber)) obs = this.#base(item, parts.join(' '), timestamp, ingestion, line)
+        else obs = this.#bad(item, token, timestamp, ingestion, line, key, result)
+      } else if (isShdrNumber(token)) {
+        const v = Number(token)
+        obs = this.#base(item, v, timestamp, ingestion, line)
+        const c = item.constraints
+        if (c && ((c.minimum !== undefined && v < c.minimum) || (c.maximum !== undefined && v > c.maximum))) {
+          obs.attributes.quality = 'UNCERTAIN'
+          obs.attributes.reason = `${v} is outside [${c.minimum ?? '-∞'}, ${c.maximum ?? '∞'}]`
+          this.#problem(result, line.lineNo, key, 'constraint', obs.attributes.reason)
+        }
+      } else obs = this.#bad(item, token, timestamp, ingestion, line, key, result)
+    } else {
+      obs = this.#base(item, token, timestamp, ingestion, line)
+      const allowed = item.constraints?.values
+      if (allowed && allowed.length > 0 && !allowed.includes(token)) {
+        obs.attributes.quality = 'UNCERTAIN'
+        obs.attributes.reason = `'${token}' is not one of ${allowed.join(', ')}`
+        this.#problem(result, line.lineNo, key, 'constraint', obs.attributes.reason)
+      }
+    }
+    if (trigger) obs.attributes.resetTriggered = trigger
+    return obs
+  }
+
+  #bad(
+    item: ShdrItem,
+    token: string,
+    timestamp: string,
+    ingestion: string,
+    line: ShdrDataLine,
+    key: string,
+    result: ShdrMapResult,
+  ): Observation {
+    const obs = this.#base(item, UNAVAILABLE, timestamp, ingestion, line)
+    const shown = token.length > 40 ? `${token.slice(0, 40)}…` : token
+    obs.attributes.quality = 'BAD'
+    obs.attributes.reason = `not a number: '${shown}'`
+    this.#problem(result, line.lineNo, key, 'bad-number', `${key}: not a number: '${shown}'`)
+    return obs
+  }
+
+  #condition(
+    item: ShdrItem,
+    tokens: readonly string[],
+    i: number,
+    timestamp: string,
+    ingestion: string,
+    line: ShdrDataLine,
+    key: string,
+    result: ShdrMapResult,
+  ): Observation | undefined {
+    const rawLevel = tokens[i] as string
+    const level = LEVELS[rawLevel.toUpperCase()]
+    if (!level) {
+      this.#problem(
+        result,
+        line.lineNo,
+        key,
+        'bad-condition-level',
+        `${key}: '${rawLevel}' is not NORMAL, WARNING, FAULT or UNAVAILABLE`,
+      )
+      return undefined
+    }
+    const obs = this.#base(item, level, timestamp, ingestion, line)
+    if (level === 'UNAVAILABLE') return obs
+    const a = obs.attributes
+    const nativeCode = tokens[i + 1]
+    const nativeSeverity = tokens[i + 2]
+    const qualifier = tokens[i + 3]
+    const message = tokens[i + 4]
+    if (nativeCode) a.nativeCode = nativeCode
+    if (nativeSeverity) a.nativeSeverity = nativeSeverity
+    if (qualifier) a.qualifier = qualifier
+    if (message) a.message = message
+    return obs
+  }
+
+  #timeSeries(
+    item: ShdrItem,
+    tokens: readonly string[],
+    i: number,
+    timestamp: string,
+    ingestion: string,
+    line: ShdrDataLine,
+    key: string,
+    result: ShdrMapResult,
+  ): Observation {
+    const countText = tokens[i] as string
+    const rateText = tokens[i + 1] ?? ''
+    const valuesText = (tokens[i + 2] ?? '').trim()
+    if (isUnavailable(countText) || isUnavailable(valuesText) || (valuesText === '' && countText === '')) {
+      return this.#base(item, UNAVAILABLE, timestamp, ingestion, line)
+    }
+    const values = valuesText === '' ? [] : valuesText.split(/\s+/)
+    const count = /^\d+$/.test(countText) ? Number(countText) : Number.NaN
+    const rate = rateText === '' ? undefined : isShdrNumber(rateText) ? Number(rateText) : Number.NaN
+    if (Number.isNaN(count) || (rate !== undefined && Number.isNaN(rate)) || !values.every(isShdrNumber)) {
+      const obs = this.#base(item, UNAVAILABLE, timestamp, ingestion, line)
+      obs.attributes.quality = 'BAD'
+      obs.attributes.reason = `not a time series: '${countText}|${rateText}|${valuesText.slice(0, 40)}'`
+      this.#problem(result, line.lineNo, key, 'bad-time-series', `${key}: ${obs.attributes.reason}`)
+      return obs
+    }
+    const obs = this.#base(item, values.map(Number).join(' '), timestamp, ingestion, line)
+    obs.attributes.sampleCount = count
+    if (rate !== undefined) obs.attributes.sampleRate = rate
+    if (count !== values.length) {
+      obs.attributes.quality = 'UNCERTAIN'
+      obs.attributes.reason = `sampleCount ${count} but ${values.length} values`
+      this.#problem(result, line.lineNo, key, 'bad-time-series', `${key}: ${obs.attributes.reason}`)
+    }
+    return obs
+  }
+
+  #dataSet(item: ShdrItem, raw: string, timestamp: string, ingestion: string, line: ShdrDataLine): Observation {
+    if (isUnavailable(raw)) return this.#base(item, UNAVAILABLE, timestamp, ingestion, line)
+    const { entries, resetTriggered } = parseShdrDataSet(raw, item.kind === 'table')
+    const numeric = item.category === 'Samples'
+    const value: Record<string, unknown> = {}
+    const convert = (v: string | null): unknown => (v !== null && numeric && isShdrNumber(v) ? Number(v) : v)
+    for (const [k, v] of entries) {
+      if (v !== null && typeof v === 'object') {
+        const row: Record<string, unknown> = {}
+        for (const [rk, rv] of Object.entries(v)) row[rk] = convert(rv)
+        value[k] = row
+      } else value[k] = convert(v)
+    }
+    const obs = this.#base(item, JSON.stringify(value), timestamp, ingestion, line)
+    obs.attributes.count = entries.length
+    if (resetTriggered) obs.attributes.resetTriggered = resetTriggered
+    return obs
+  }
+}
+
+export type ShdrDataSetValue = string | null | Record<string, string | null>
+
+/**
+ * Reads a DATA_SET or TABLE field: `[:TRIGGER ]k=v k2="a b" k3 k4=` — space separated entries; a value may be
+ * quoted with "...", '...' or {...} (`\` escapes the closing character); an entry with no value or an empty one
+ * removes the key (null). In a TABLE each value is itself a data set: `row={a=1 b=2}`.
+ */
+export function parseShdrDataSet(
+  text: string,
+  table = false,
+): { entries: [string, ShdrDataSetValue][]; resetTriggered?: string } {
+  let s = text.trim()
+  let resetTriggered: string | undefined
+  if (s.startsWith(':')) {
+    const sp = s.search(/\s/)
+    resetTriggered = (sp < 0 ? s.slice(1) : s.slice(1, sp)).toUpperCase()
+    s = sp < 0 ? '' : s.slice(sp + 1)
+  }
+  const entries: [string, ShdrDataSetValue][] = []
+  const n = s.length
+  let i = 0
+  while (i < n) {
+    while (i < n && /\s/.test(s[i] as string)) i++
+    if (i >= n) break
+    const keyStart = i
+    while (i < n && s[i] !== '=' && !/\s/.test(s[i] as string)) i++
+    const key = s.slice(keyStart, i)
+    if (s[i] !== '=') {
+      entries.push([key, null])
+      continue
+    }
+    i++
+    let value = ''
+    const open = s[i]
+    const close = open === '"' ? '"' : open === "'" ? "'" : open === '{' ? '}' : undefined
+    if (close) {
+      i++
+      let depth = 0
+      while (i < n) {
+        const c = s[i] as string
+        if (c === '\\' && i + 1 < n) {
+          value += s[i + 1]
+          i += 2
+          continue
+        }
+        if (open === '{' && c === '{') depth++
+        if (c === close) {
+          if (depth === 0) break
+          depth--
+        }
+        value += c
+        i++
+      }
+      i++ // closing character
+    } else {
+      while (i < n && !/\s/.test(s[i] as string)) value += s[i++]
+    }
+    if (value === '' && !close) entries.push([key, null])
+    else if (table && open === '{') {
+      const inner: Record<string, string | null> = {}
+      for (const [k, v] of parseShdrDataSet(value).entries) inner[k] = typeof v === 'string' || v === null ? v : null
+      entries.push([key, inner])
+    } else entries.push([key, value])
+  }
+  return resetTriggered ? { entries, resetTriggered } : { entries }
+}

@@ -1,0 +1,437 @@
+/**
+ * Connectors that ingest an SHDR adapter over TCP.
+ *
+ * `ShdrConnector` is the engine both `connector.type: shdr` (keys declared in YAML, `createShdrConnector`) and
+ * `connector.type: mtconnect` with `agent.device_xml` + `agent.adapter` (keys from Devices.xml, see
+ * ../mtconnect/mtconnect-connector.ts) run on: client (TCP, heartbeat, reconnect) → stream (lines, multi-line
+ * assets, malformed lines) → mapper (observations per asset) → `ctx`.
+ *
+ * Lifecycle (see connector.ts): `start(ctx)` declares the assets and starts connecting; it resolves at once — an
+ * adapter that is not there yet is retried with backoff, not a failed start. Connected: `ctx.setAvailable(uuid,
+ * true)` for every asset. Each data line: `ctx.publish` per asset, in line order. `@ASSET@` documents:
+ * `ctx.putDocument`. Connection lost (closed, refused, heartbeat timeout): every item of every asset is published
+ * UNAVAILABLE (conditions too) and `ctx.setAvailable(uuid, false, reason)`. `stop()` closes the socket.
+ * Malformed lines are counted (`stats()`) and logged with their line number, never ending the connection.
+ */
+import type { Asset, DataItem, UnsPlacement } from '@openfactory/model'
+import { isoTimestamp, OpenFactoryError } from '@openfactory/model'
+import type { BackoffOptions } from '../backoff.ts'
+import type { Connector, ConnectorContext } from '../connector.ts'
+import { ShdrClient } from './client.ts'
+import { type ShdrDevice, type ShdrItem, ShdrMapper, type ShdrMapResult } from './mapper.ts'
+import { type ShdrCommandLine, type ShdrLine, type ShdrMalformedLine, ShdrStream } from './parser.ts'
+
+/** Timings, all injectable so tests can run in milliseconds. */
+export interface ShdrTimings {
+  /** Overrides the heartbeat the adapter announces in `* PONG <ms>`. */
+  readonly heartbeatMs?: number
+  /** Silence after which an adapter that never answered PING is declared dead (default 600 000 ms). */
+  readonly legacyTimeoutMs?: number
+  /** Connection attempt timeout (default 5000 ms). */
+  readonly connectTimeoutMs?: number
+  /** Reconnect delays (default 500 ms doubling to 30 s, ±20 % jitter). */
+  readonly backoff?: BackoffOptions
+}
+
+export interface ShdrConnectorCoreOptions {
+  /** The connector's name (default: the first asset's uuid). */
+  readonly name?: string
+  readonly host: string
+  readonly port: number
+  /** The devices the adapter feeds, the first being the default one. */
+  readonly devices: readonly ShdrDevice[]
+  /** What `declareAssets` announces at start. */
+  readonly assets: readonly Asset[]
+  /** SHDR version until the adapter says otherwise (default 1). */
+  readonly shdrVersion?: number
+  readonly timings?: ShdrTimings
+  /** Malformed lines and field problems logged one by one per connection before only counting (default 100). */
+  readonly maxLoggedProblems?: number
+}
+
+export interface ShdrConnectorStats {
+  readonly connected: boolean
+  readonly connects: number
+  readonly disconnects: number
+  readonly lines: number
+  readonly malformed: number
+  readonly malformedByReason: Readonly<Record<string, number>>
+  readonly observations: number
+  readonly unknownKeys: Readonly<Record<string, number>>
+  readonly fieldProblems: number
+  readonly documents: number
+  /** The heartbeat the adapter announced, if it did. */
+  readonly heartbeatMs?: number
+}
+
+/** Commands the agent understands; their values are kept in `adapterInfo()`. */
+const KNOWN_COMMANDS = new Set([
+  'shdrversion',
+  'device',
+  'uuid',
+  'relativetime',
+  'conversionrequired',
+  'realtime',
+  'adapterversion',
+  'mtconnectversion',
+  'calibration',
+  'manufacturer',
+  'serialnumber',
+  'station',
+  'description',
+  'nativename',
+  'message',
+])
+
+export class ShdrConnector implements Connector {
+  readonly name: string
+  readonly #opts: ShdrConnectorCoreOptions
+  readonly #mapper: ShdrMapper
+  readonly #stream = new ShdrStream()
+  readonly #uuids: string[]
+  #client: ShdrClient | undefined
+  #ctx: ConnectorContext | undefined
+  /** Per asset: up (true), down (false), not yet known (absent). */
+  readonly #up = new Map<string, boolean>()
+  readonly #assetTypes = new Map<string, string>()
+  readonly #adapterInfo = new Map<string, string>()
+  readonly #warnedCommands = new Set<string>()
+  #logged = 0
+  #documents = 0
+
+  constructor(opts: ShdrConnectorCoreOptions) {
+    if (opts.devices.length === 0) {
+      throw new OpenFactoryError('OFA_CONNECTOR_CONFIG', 'an SHDR connector needs at least one device')
+    }
+    this.#opts = opts
+    this.#mapper = new ShdrMapper({ devices: opts.devices, shdrVersion: opts.shdrVersion ?? 1 })
+    this.#uuids = opts.devices.map((d) => d.assetUuid)
+    this.name = opts.name ?? (this.#uuids[0] as string)
+  }
+
+  /** Header values the adapter sent (`* adapterVersion: 1.2` → `adapterVersion: '1.2'`). */
+  adapterInfo(): Readonly<Record<string, string>> {
+    return Object.fromEntries(this.#adapterInfo)
+  }
+
+  stats(): ShdrConnectorStats {
+    const s = this.#stream.stats()
+    const m = this.#mapper.stats()
+    const c = this.#client?.stats()
+    const hb = this.#client?.heartbeatMs
+    return {
+      connected: this.#client?.connected ?? false,
+      connects: c?.connects ?? 0,
+      disconnects: c?.disconnects ?? 0,
+      lines: s.lines,
+      malformed: s.malformed,
+      malformedByReason: s.byReason as Record<string, number>,
+      observations: m.observations,
+      unknownKeys: m.unknownKeys,
+      fieldProblems: m.problems,
+      documents: this.#documents,
+      ...(hb !== undefined ? { heartbeatMs: hb } : {}),
+    }
+  }
+
+  async start(ctx: ConnectorContext): Promise<void> {
+    if (this.#client) throw new Error(`connector ${this.name} is already started`)
+    this.#ctx = ctx
+    ctx.declareAssets(this.#opts.assets)
+    const t = this.#opts.timings ?? {}
+    const where = `${this.#opts.host}:${this.#opts.port}`
+    this.#client = new ShdrClient({
+      host: this.#opts.host,
+      port: this.#opts.port,
+      ...(t.heartbeatMs !== undefined ? { heartbeatMs: t.heartbeatMs } : {}),
+      ...(t.legacyTimeoutMs !== undefined ? { legacyTimeoutMs: t.legacyTimeoutMs } : {}),
+      ...(t.connectTimeoutMs !== undefined ? { connectTimeoutMs: t.connectTimeoutMs } : {}),
+      ...(t.backoff !== undefined ? { backoff: t.backoff } : {}),
+      onConnect: () => this.#onConnect(where),
+      onLine: (line, at) => this.#onLine(line, at),
+      onPong: (hb) => ctx.log.debug('SHDR adapter heartbeat', { adapter: where, heartbeatMs: hb }),
+      onDisconnect: (reason) => this.#down(`adapter ${where}: ${reason}`),
+      onConnectFailed: (reason, retryInMs) => {
+        ctx.log.debug('SHDR adapter connection failed', { adapter: where, reason, retryInMs })
+        this.#down(`adapter ${where}: ${reason}`)
+      },
+      onOverflow: (chars) =>
+        this.#malformed(this.#stream.pushMalformed('line-too-long', `a line of ${chars} characters was dropped`)),
+    })
+    this.#client.start()
+  }
+
+  async stop(): Promise<void> {
+    const client = this.#client
+    this.#client = undefined
+    if (client) await client.stop()
+    this.#ctx = undefined
+  }
+
+  #onConnect(where: string): void {
+    const ctx = this.#ctx
+    if (!ctx) return
+    this.#logged = 0
+    this.#mapper.resetRelativeTime()
+    this.#mapper.shdrVersion = this.#opts.shdrVersion ?? 1
+    this.#mapper.setDefaultDevice(this.#uuids[0] as string)
+    ctx.log.info('SHDR adapter connected', { adapter: where, assets: this.#uuids })
+    for (const uuid of this.#uuids) {
+      this.#up.set(uuid, true)
+      ctx.setAvailable(uuid, true)
+    }
+  }
+
+  #down(reason: string): void {
+    const ctx = this.#ctx
+    if (!ctx) return
+    const tail = this.#stream.end()
+    if (tail) this.#malformed(tail)
+    const at = Date.now()
+    let changed = false
+    for (const uuid of this.#uuids) {
+      if (this.#up.get(uuid) === false) continue
+      changed = true
+      this.#up.set(uuid, false)
+      const obs = this.#mapper.unavailableAll(uuid, reason, at)
+      if (obs.length > 0) ctx.publish(uuid, obs)
+      ctx.setAvailable(uuid, false, reason)
+    }
+    if (changed) ctx.log.warn('SHDR adapter unavailable', { reason })
+  }
+
+  #onLine(text: string, receivedAt: number): void {
+    const ctx = this.#ctx
+    if (!ctx) return
+    const line = this.#stream.push(text)
+    if (!line) return
+    switch (line.kind) {
+      case 'data':
+        this.#publish(ctx, this.#mapper.map(line, receivedAt), line.lineNo)
+        return
+      case 'command':
+        this.#command(ctx, line)
+        return
+      case 'asset':
+        this.#assetTypes.set(line.assetId, line.assetType)
+        this.#document(ctx, { assetId: line.assetId, type: line.assetType, body: line.body }, line, receivedAt)
+        return
+      case 'remove-asset':
+        this.#document(
+          ctx,
+          { assetId: line.assetId, type: this.#assetTypes.get(line.assetId) ?? '', body: '', removed: true },
+          line,
+          receivedAt,
+        )
+        this.#assetTypes.delete(line.assetId)
+        return
+      case 'remove-all-assets':
+        for (const [id, type] of [...this.#assetTypes]) {
+          if (line.assetType !== undefined && type !== line.assetType) continue
+          this.#document(ctx, { assetId: id, type, body: '', removed: true }, line, receivedAt)
+          this.#assetTypes.delete(id)
+        }
+        return
+      case 'update-asset':
+        this.#warnOnce(ctx, '@UPDATE_ASSET@', 'SHDR @UPDATE_ASSET@ (partial asset updates) is not supported; ignored', {
+          lineNo: line.lineNo,
+          assetId: line.assetId,
+        })
+        return
+      case 'malformed':
+        this.#malformed(line)
+        return
+      default:
+        return // empty lines, PING, PONG (the client keeps the heartbeat)
+    }
+  }
+
+  #publish(ctx: ConnectorContext, r: ShdrMapResult, lineNo: number): void {
+    for (const g of r.groups) ctx.publish(g.assetUuid, g.observations)
+    for (const a of r.availability) {
+      if (a.available) ctx.setAvailable(a.assetUuid, true)
+      else ctx.setAvailable(a.assetUuid, false, 'the adapter reports the device UNAVAILABLE')
+    }
+    for (const key of r.newUnknownKeys) {
+      ctx.log.info('SHDR key names no data item; skipped (reported once per key)', { key, lineNo })
+    }
+    for (const p of r.problems) {
+      if (p.reason === 'constraint') ctx.log.debug('SHDR value outside its constraints', { ...p })
+      else if (this.#budget(ctx)) ctx.log.warn(`SHDR line ${p.lineNo}: ${p.message}`, { ...p })
+    }
+  }
+
+  #command(ctx: ConnectorContext, line: ShdrCommandLine): void {
+    const { key, name, value } = line
+    if (!KNOWN_COMMANDS.has(key)) {
+      this.#warnOnce(ctx, `command:${key}`, `SHDR command '${name}' is unknown; ignored`, {
+        lineNo: line.lineNo,
+        value,
+      })
+      return
+    }
+    this.#adapterInfo.set(name, value)
+    if (key === 'shdrversion') {
+      const v = Number.parseInt(value, 10)
+      this.#mapper.shdrVersion = Number.isFinite(v) ? v : 1
+    } else if (key === 'device') {
+      if (!this.#mapper.setDefaultDevice(value)) {
+        this.#warnOnce(ctx, `device:${value}`, `SHDR '* device: ${value}' names no device of this connector`, {
+          lineNo: line.lineNo,
+        })
+      }
+    } else if (key === 'message') ctx.log.info('SHDR adapter message', { message: value })
+    else ctx.log.debug('SHDR adapter header', { [name]: value })
+  }
+
+  #document(
+    ctx: ConnectorContext,
+    doc: { assetId: string; type: string; body: string; removed?: boolean },
+    line: ShdrLine & { time: string; timeMs: number },
+    receivedAt: number,
+  ): void {
+    this.#documents++
+    ctx.putDocument({
+      assetId: doc.assetId,
+      type: doc.type,
+      deviceUuid: this.#mapper.defaultDevice.assetUuid,
+      timestamp: isoTimestamp(line.time === 'absolute' ? line.timeMs : receivedAt),
+      body: doc.body,
+      ...(doc.removed ? { removed: true } : {}),
+    })
+  }
+
+  #malformed(m: ShdrMalformedLine): void {
+    const ctx = this.#ctx
+    if (!ctx || !this.#budget(ctx)) return
+    ctx.log.warn(`SHDR line ${m.lineNo} malformed (${m.reason}): ${m.message}`, {
+      lineNo: m.lineNo,
+      reason: m.reason,
+      text: m.text,
+    })
+  }
+
+  #budget(ctx: ConnectorContext): boolean {
+    const max = this.#opts.maxLoggedProblems ?? 100
+    this.#logged++
+    if (this.#logged === max + 1) {
+      ctx.log.warn(`SHDR: more than ${max} problems on this connection; further ones are counted, not logged`)
+    }
+    return this.#logged <= max
+  }
+
+  #warnOnce(ctx: ConnectorContext, what: string, message: string, fields: Record<string, unknown>): void {
+    if (this.#warnedCommands.has(what)) return
+    this.#warnedCommands.add(what)
+    ctx.log.warn(message, fields)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// connector.type: shdr — keys declared in YAML
+
+/** One entry of the reference's `data:` map: `{tag, type: Samples|Events}`. */
+export interface ShdrDataPoint {
+  readonly tag: string
+  readonly type: 'Samples' | 'Events'
+}
+
+export interface ShdrConnectorOptions {
+  /** The OpenFactory uuid of the device. */
+  readonly uuid: string
+  readonly host: string
+  readonly port: number
+  /** SHDR key → tag and type; the key is the observation ID. */
+  readonly data: Readonly<Record<string, ShdrDataPoint>>
+  readonly uns?: UnsPlacement
+  readonly shdrVersion?: number
+  readonly timings?: ShdrTimings
+}
+
+function configError(message: string, path?: string): OpenFactoryError {
+  return new OpenFactoryError('OFA_CONNECTOR_CONFIG', message, path ? { where: { path } } : {})
+}
+
+/** The device of a `connector.type: shdr` config: one item per `data` key, the key being the observation ID. */
+export function shdrDeviceFromData(uuid: string, data: Readonly<Record<string, ShdrDataPoint>>): ShdrDevice {
+  const keys = new Map<string, ShdrItem>()
+  for (const [key, point] of Object.entries(data)) {
+    keys.set(key, { id: key, tag: point.tag, category: point.type, kind: 'value' })
+  }
+  return { assetUuid: uuid, aliases: [uuid], keys }
+}
+
+/** The asset a `connector.type: shdr` device declares. */
+export function shdrAssetFromData(
+  uuid: string,
+  data: Readonly<Record<string, ShdrDataPoint>>,
+  uns?: UnsPlacement,
+): Asset {
+  const dataItems: DataItem[] = Object.entries(data).map(([key, p]) => ({ id: key, category: p.type, tag: p.tag }))
+  return {
+    uuid,
+    type: 'Device',
+    ...(uns ? { uns } : {}),
+    referencesAbove: [],
+    referencesBelow: [],
+    dataItems,
+    methods: [],
+  }
+}
+
+function checkEndpoint(host: unknown, port: unknown, path: string): void {
+  if (typeof host !== 'string' || host === '') throw configError(`${path}: host must be a non-empty string`, path)
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw configError(`${path}: port must be an integer 1..65535, got ${JSON.stringify(port)}`, path)
+  }
+}
+
+/** `connector.type: shdr`: an SHDR adapter whose keys the device file declares. Validates the options. */
+export function createShdrConnector(opts: ShdrConnectorOptions): ShdrConnector {
+  checkEndpoint(opts.host, opts.port, 'connector')
+  if (!opts.uuid) throw configError('connector: the device uuid is required')
+  for (const [key, p] of Object.entries(opts.data ?? {})) {
+    const path = `connector.data.${key}`
+    if (key === '' || key.includes('|'))
+      throw configError(`${path}: an SHDR key must be non-empty and hold no '|'`, path)
+    if (!p || typeof p.tag !== 'string' || p.tag === '')
+      throw configError(`${path}.tag must be a non-empty string`, path)
+    if (p.type !== 'Samples' && p.type !== 'Events') {
+      throw configError(`${path}.type must be Samples or Events, got ${JSON.stringify(p.type)}`, path)
+    }
+  }
+  const data = opts.data ?? {}
+  return new ShdrConnector({
+    name: opts.uuid,
+    host: opts.host,
+    port: opts.port,
+    devices: [shdrDeviceFromData(opts.uuid, data)],
+    assets: [shdrAssetFromData(opts.uuid, data, opts.uns)],
+    ...(opts.shdrVersion !== undefined ? { shdrVersion: opts.shdrVersion } : {}),
+    ...(opts.timings ? { timings: opts.timings } : {}),
+  })
+}
+
+/** `devices.<name>.connector` of type shdr, as the reference YAML gives it. */
+export interface ShdrConnectorConfig {
+  readonly type: 'shdr'
+  readonly host: string
+  readonly port: number
+  readonly data?: Readonly<Record<string, ShdrDataPoint>>
+}
+
+/** Builds the connector of a device whose `connector.type` is `shdr` (what `ofa up` calls). */
+export function shdrConnectorFromConfig(
+  config: ShdrConnectorConfig,
+  opts: { uuid: string; uns?: UnsPlacement; timings?: ShdrTimings },
+): ShdrConnector {
+  if (config.type !== 'shdr') throw configError(`connector.type is ${JSON.stringify(config.type)}, not shdr`)
+  return createShdrConnector({
+    uuid: opts.uuid,
+    host: config.host,
+    port: config.port,
+    data: config.data ?? {},
+    ...(opts.uns ? { uns: opts.uns } : {}),
+    ...(opts.timings ? { timings: opts.timings } : {}),
+  })
+}

@@ -1,0 +1,425 @@
+/**
+ * The supervisor runs connectors: it starts them, restarts a failing one with backoff, writes everything they
+ * publish to the log through one buffered writer, keeps each asset's availability alive with heartbeats, and
+ * delivers commands to them and their answers back.
+ *
+ * What it puts on the log (keyed by asset UUID on `ofa_assets` unless said otherwise):
+ * - on `declareAssets`: the `Asset` JSON on the compacted `ofa_registry`; the reference's attributes
+ *   `AssetType`, `uns_id`, `references_above`, `references_below`; one `TYPE: "Method"` per method; and every
+ *   data item as UNAVAILABLE until the device says otherwise (as an MTConnect agent does);
+ * - `avail` (`TYPE: "Events"`, `TAG: "Availability"`): AVAILABLE with `ttl_ms` every heartbeat while the
+ *   connector says its device is up; UNAVAILABLE with a reason when it goes down, fails or stops. A process
+ *   that dies stops its heartbeats, and the state layer expires the asset after `ttl_ms` by itself;
+ * - `<Method>_RESULT` for every `<Method>_CMD` addressed to one of its assets: completed, failed, rejected,
+ *   or timeout (not executed because it waited longer than `commandExpiryMs`, or ran longer than
+ *   `commandTimeoutMs`).
+ */
+import type { EventLog, LogRecord } from '@openfactory/log'
+import {
+  AVAIL_ID,
+  AVAILABLE,
+  type Asset,
+  type CommandResult,
+  createCommandResult,
+  DEFAULT_AVAIL_TTL_MS,
+  DEFAULT_HEARTBEAT_MS,
+  decodeObservation,
+  encodeObservation,
+  isOpenFactoryError,
+  isoTimestamp,
+  methodObservation,
+  type Observation,
+  parseCommand,
+  TOPICS,
+  UNAVAILABLE,
+  unavailableObservation,
+} from '@openfactory/model'
+import { Backoff, type BackoffOptions, sleep } from './backoff.ts'
+import { BufferedWriter, type BufferedWriterStats } from './buffered-writer.ts'
+import type { AssetDocument, Connector, ConnectorContext, ConnectorLogger } from './connector.ts'
+import { consoleLogger } from './logger.ts'
+
+export interface SupervisorOptions {
+  readonly log: EventLog
+  /** Consumer group reading commands; one per process that runs connectors (default `ofa-connectors`). */
+  readonly group?: string
+  readonly heartbeatMs?: number
+  readonly ttlMs?: number
+  /** Restart policy for failing connectors. */
+  readonly restartBackoff?: BackoffOptions
+  /** A connector that ran this long without failing gets its backoff reset (default 30 s). */
+  readonly stableAfterMs?: number
+  /** A method still running after this long is answered `timeout` (default 30 s). */
+  readonly commandTimeoutMs?: number
+  /** A command older than this when it reaches the connector is not executed but answered `timeout` (default 60 s). */
+  readonly commandExpiryMs?: number
+  readonly maxBuffered?: number
+  readonly logger?: ConnectorLogger
+}
+
+export type ConnectorState = 'idle' | 'starting' | 'running' | 'backoff' | 'stopping' | 'stopped'
+
+export interface ConnectorStatus {
+  readonly name: string
+  readonly state: ConnectorState
+  readonly restarts: number
+  readonly lastError?: string
+  readonly assets: readonly string[]
+}
+
+interface Slot {
+  readonly connector: Connector
+  state: ConnectorState
+  restarts: number
+  lastError?: string
+  assets: Map<string, Asset>
+  available: Set<string>
+  run: AbortController | null
+  loop: Promise<void> | null
+}
+
+export class Supervisor {
+  readonly #log: EventLog
+  readonly #writer: BufferedWriter
+  readonly #logger: ConnectorLogger
+  readonly #opts: Required<Pick<SupervisorOptions, 'heartbeatMs' | 'ttlMs' | 'stableAfterMs' | 'commandTimeoutMs' | 'commandExpiryMs' | 'group'>>
+  readonly #restartBackoff: BackoffOptions
+  readonly #slots = new Map<string, Slot>()
+  /** Asset UUID → the slot of the connector that serves it. */
+  readonly #owners = new Map<string, Slot>()
+  readonly #stop = new AbortController()
+  #heartbeat: NodeJS.Timeout | null = null
+  #commands: Promise<void> | null = null
+  #started = false
+
+  constructor(opts: SupervisorOptions) {
+    this.#log = opts.log
+    this.#logger = opts.logger ?? consoleLogger('supervisor')
+    this.#writer = new BufferedWriter({ log: opts.log, maxBuffered: opts.maxBuffered, logger: this.#logger })
+    this.#opts = {
+      group: opts.group ?? 'ofa-connectors',
+      heartbeatMs: opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
+      ttlMs: opts.ttlMs ?? DEFAULT_AVAIL_TTL_MS,
+      stableAfterMs: opts.stableAfterMs ?? 30_000,
+      commandTimeoutMs: opts.commandTimeoutMs ?? 30_000,
+      commandExpiryMs: opts.commandExpiryMs ?? 60_000,
+    }
+    this.#restartBackoff = opts.restartBackoff ?? {}
+  }
+
+  add(connector: Connector): void {
+    if (this.#slots.has(connector.name)) throw new Error(`connector ${connector.name} added twice`)
+    const slot: Slot = { connector, state: 'idle', restarts: 0, assets: new Map(), available: new Set(), run: null, loop: null }
+    this.#slots.set(connector.name, slot)
+    if (this.#started) slot.loop = this.#runLoop(slot)
+  }
+
+  /** Starts every connector (each retries on its own) and the command reader. Resolves at once. */
+  async start(): Promise<void> {
+    if (this.#started) return
+    this.#started = true
+    for (const slot of this.#slots.values()) slot.loop = this.#runLoop(slot)
+    this.#heartbeat = setInterval(() => this.#beat(), this.#opts.heartbeatMs)
+    this.#heartbeat.unref()
+    this.#commands = this.#readCommands()
+  }
+
+  status(): ConnectorStatus[] {
+    return [...this.#slots.values()].map((s) => ({
+      name: s.connector.name,
+      state: s.state,
+      restarts: s.restarts,
+      ...(s.lastError ? { lastError: s.lastError } : {}),
+      assets: [...s.assets.keys()],
+    }))
+  }
+
+  writerStats(): BufferedWriterStats {
+    return this.#writer.stats()
+  }
+
+  /** Resolves once everything published so far is durable in the log. */
+  flush(): Promise<void> {
+    return this.#writer.flush()
+  }
+
+  /** Stops every connector, marks their assets UNAVAILABLE, flushes the log writes. */
+  async stop(): Promise<void> {
+    if (this.#stop.signal.aborted) return
+    this.#stop.abort()
+    if (this.#heartbeat) clearInterval(this.#heartbeat)
+    for (const slot of this.#slots.values()) slot.run?.abort()
+    await Promise.all([...this.#slots.values()].map((s) => s.loop))
+    await this.#commands?.catch(() => {})
+    await this.#writer.close()
+  }
+
+  // --- connector lifecycle -------------------------------------------------------------------------------
+
+  async #runLoop(slot: Slot): Promise<void> {
+    const backoff = new Backoff(this.#restartBackoff)
+    while (!this.#stop.signal.aborted) {
+      const run = new AbortController()
+      slot.run = run
+      const stopAll = () => run.abort()
+      this.#stop.signal.addEventListener('abort', stopAll, { once: true })
+      let failure: Error | null = null
+      const failed = new Promise<void>((resolve) => {
+        run.signal.addEventListener('abort', () => resolve(), { once: true })
+      })
+      const ctx = this.#context(slot, run.signal, (err) => {
+        failure ??= err
+        run.abort()
+      })
+      slot.state = 'starting'
+      const startedAt = Date.now()
+      try {
+        await slot.connector.start(ctx)
+        if (!run.signal.aborted) {
+          slot.state = 'running'
+          this.#logger.info('connector running', { connector: slot.connector.name })
+          await failed
+        }
+      } catch (err) {
+        failure ??= err as Error
+        run.abort()
+      }
+      this.#stop.signal.removeEventListener('abort', stopAll)
+      slot.state = 'stopping'
+      try {
+        await slot.connector.stop()
+      } catch (err) {
+        this.#logger.warn('connector stop failed', { connector: slot.connector.name, error: (err as Error).message })
+      }
+      const reason = this.#stop.signal.aborted
+        ? 'connector stopped'
+        : `connector failed: ${(failure as Error | null)?.message ?? 'unknown error'}`
+      for (const uuid of slot.assets.keys()) this.#setAvailable(slot, uuid, false, reason)
+      if (this.#stop.signal.aborted) break
+      slot.restarts++
+      slot.lastError = (failure as Error | null)?.message
+      if (Date.now() - startedAt >= this.#opts.stableAfterMs) backoff.reset()
+      const delay = backoff.next()
+      slot.state = 'backoff'
+      this.#logger.warn('connector failed; restarting', { connector: slot.connector.name, error: slot.lastError, retryInMs: delay })
+      await sleep(delay, this.#stop.signal)
+    }
+    slot.state = 'stopped'
+    slot.run = null
+  }
+
+  #context(slot: Slot, signal: AbortSignal, fail: (err: Error) => void): ConnectorContext {
+    const name = slot.connector.name
+    const logger = this.#logger
+    const child: ConnectorLogger = {
+      debug: (m, f) => logger.debug(m, { connector: name, ...f }),
+      info: (m, f) => logger.info(m, { connector: name, ...f }),
+      warn: (m, f) => logger.warn(m, { connector: name, ...f }),
+      error: (m, f) => logger.error(m, { connector: name, ...f }),
+    }
+    return {
+      signal,
+      log: child,
+      declareAssets: (assets) => {
+        if (signal.aborted) return
+        for (const asset of assets) this.#declare(slot, asset)
+      },
+      publish: (uuid, observations) => {
+        if (signal.aborted) return
+        for (const o of observations) this.#writeObservation(uuid, o)
+      },
+      putDocument: (doc: AssetDocument) => {
+        if (signal.aborted) return
+        this.#writer.write(TOPICS.documents, { key: doc.assetId, value: JSON.stringify(doc) })
+      },
+      setAvailable: (uuid, available, reason) => {
+        if (signal.aborted) return
+        this.#setAvailable(slot, uuid, available, reason)
+      },
+      fail: (err) => {
+        if (!signal.aborted) fail(err)
+      },
+    }
+  }
+
+  #declare(slot: Slot, asset: Asset): void {
+    const other = this.#owners.get(asset.uuid)
+    if (other && other !== slot) {
+      this.#logger.error('asset declared by two connectors; ignoring the second', {
+        asset: asset.uuid,
+        connectors: [other.connector.name, slot.connector.name],
+      })
+      return
+    }
+    this.#owners.set(asset.uuid, slot)
+    slot.assets.set(asset.uuid, asset)
+    this.#writer.write(TOPICS.registry, { key: asset.uuid, value: JSON.stringify(asset) })
+    const now = Date.now()
+    const ts = isoTimestamp(now)
+    const attr = (id: string, tag: string, value: string): Observation => ({
+      id,
+      value,
+      tag,
+      type: 'OpenFactory',
+      attributes: { timestamp: ts },
+    })
+    this.#writeObservation(asset.uuid, attr('AssetType', 'AssetType', asset.type))
+    if (asset.uns) this.#writeObservation(asset.uuid, attr('uns_id', 'UNS', asset.uns.unsId))
+    this.#writeObservation(asset.uuid, attr('references_above', 'AssetsReferences', asset.referencesAbove.join(',')))
+    this.#writeObservation(asset.uuid, attr('references_below', 'AssetsReferences', asset.referencesBelow.join(',')))
+    for (const m of asset.methods) this.#writeObservation(asset.uuid, methodObservation(m, now))
+    for (const item of asset.dataItems) {
+      const o = unavailableObservation({ id: item.id, tag: item.tag, type: item.category }, 'not yet reported', now)
+      if (item.units) o.attributes.units = item.units
+      if (item.subType) o.attributes.subType = item.subType
+      this.#writeObservation(asset.uuid, o)
+    }
+  }
+
+  #writeObservation(uuid: string, o: Observation): void {
+    if (o.attributes.ingestion_timestamp === undefined) o.attributes.ingestion_timestamp = isoTimestamp()
+    this.#writer.write(TOPICS.assets, { key: uuid, value: encodeObservation(o) })
+  }
+
+  #availObservation(available: boolean, reason?: string): Observation {
+    const attributes: Observation['attributes'] = { timestamp: isoTimestamp() }
+    if (available) attributes.ttl_ms = this.#opts.ttlMs
+    else if (reason) attributes.reason = reason
+    return { id: AVAIL_ID, value: available ? AVAILABLE : UNAVAILABLE, tag: 'Availability', type: 'Events', attributes }
+  }
+
+  #setAvailable(slot: Slot, uuid: string, available: boolean, reason?: string): void {
+    const was = slot.available.has(uuid)
+    if (available) slot.available.add(uuid)
+    else slot.available.delete(uuid)
+    if (was === available && available) return // heartbeats keep it alive
+    if (!available && !was && reason === undefined) return
+    this.#writeObservation(uuid, this.#availObservation(available, reason))
+  }
+
+  #beat(): void {
+    for (const slot of this.#slots.values()) {
+      for (const uuid of slot.available) this.#writeObservation(uuid, this.#availObservation(true))
+    }
+  }
+
+  // --- commands -----------------------------------------------------------------------------------------
+
+  async #readCommands(): Promise<void> {
+    const marker = Buffer.from('_CMD"')
+    while (!this.#stop.signal.aborted) {
+      try {
+        const consumer = this.#log.consumer({
+          group: this.#opts.group,
+          topics: [TOPICS.assets],
+          resetTo: 'latest',
+          signal: this.#stop.signal,
+        })
+        try {
+          for await (const batch of consumer) {
+            for (const r of batch) {
+              if (r.value === null || r.key === null || r.value.indexOf(marker) < 0) continue
+              await this.#onCommandRecord(r)
+            }
+            await consumer.commit()
+          }
+        } finally {
+          await consumer.close()
+        }
+      } catch (err) {
+        if (this.#stop.signal.aborted) break
+        this.#logger.error('command reader failed; restarting it', { error: (err as Error).message })
+        await sleep(1000, this.#stop.signal)
+      }
+    }
+  }
+
+  async #onCommandRecord(r: LogRecord): Promise<void> {
+    const uuid = (r.key as Buffer).toString('utf8')
+    const slot = this.#owners.get(uuid)
+    if (!slot) return // another process's asset
+    let observation: Observation
+    try {
+      observation = decodeObservation(r.value as Buffer)
+    } catch {
+      return
+    }
+    if (!observation.id.endsWith('_CMD')) return
+    let parsed: ReturnType<typeof parseCommand>
+    try {
+      parsed = parseCommand(observation)
+    } catch (err) {
+      this.#logger.warn('ignoring a malformed command', { asset: uuid, offset: r.offset, error: (err as Error).message })
+      return
+    }
+    const { method, envelope } = parsed
+    const answer = (result: Omit<CommandResult, 'correlation_id'>) =>
+      this.#writeObservation(uuid, createCommandResult(method, { correlation_id: envelope.header.correlation_id, ...result }))
+    const asset = slot.assets.get(uuid)
+    const contract = asset?.methods.find((m) => m.name === method)
+    if (!contract || !slot.connector.execute) {
+      answer({ status: 'rejected', error: { code: 'OFA_COMMAND_REJECTED', message: `${uuid} has no method ${method}` } })
+      return
+    }
+    const sentAt = Date.parse(envelope.header.timestamp)
+    if (Number.isFinite(sentAt) && Date.now() - sentAt > this.#opts.commandExpiryMs) {
+      answer({
+        status: 'timeout',
+        error: { code: 'OFA_COMMAND_TIMEOUT', message: `not executed: the command waited ${Date.now() - sentAt} ms` },
+      })
+      return
+    }
+    for (const arg of contract.arguments) {
+      if (arg.required && !(arg.name in envelope.arguments)) {
+        answer({ status: 'rejected', error: { code: 'OFA_COMMAND_REJECTED', message: `argument ${arg.name} is required` } })
+        return
+      }
+    }
+    if (slot.state !== 'running') {
+      answer({ status: 'rejected', error: { code: 'OFA_COMMAND_REJECTED', message: `connector ${slot.connector.name} is ${slot.state}` } })
+      return
+    }
+    // Run without holding up the reader; the result is answered whenever it comes.
+    void this.#execute(slot, uuid, method, envelope, answer)
+  }
+
+  async #execute(
+    slot: Slot,
+    uuid: string,
+    method: string,
+    envelope: ReturnType<typeof parseCommand>['envelope'],
+    answer: (r: Omit<CommandResult, 'correlation_id'>) => void,
+  ): Promise<void> {
+    const execute = slot.connector.execute as NonNullable<Connector['execute']>
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.#opts.commandTimeoutMs)
+    })
+    try {
+      const outcome = await Promise.race([
+        execute.call(slot.connector, { assetUuid: uuid, method, arguments: envelope.arguments, envelope }).then((result) => ({ result })),
+        timeout,
+      ])
+      if (outcome === 'timeout') {
+        answer({
+          status: 'timeout',
+          error: { code: 'OFA_COMMAND_TIMEOUT', message: `${method} did not finish within ${this.#opts.commandTimeoutMs} ms` },
+        })
+      } else {
+        answer({ status: 'completed', ...(outcome.result === undefined ? {} : { result: outcome.result }) })
+      }
+    } catch (err) {
+      const code = isOpenFactoryError(err) ? err.code : 'OFA_COMMAND_FAILED'
+      answer({
+        status: code === 'OFA_COMMAND_REJECTED' ? 'rejected' : 'failed',
+        error: { code, message: (err as Error).message },
+      })
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+}
+
+export function createSupervisor(opts: SupervisorOptions): Supervisor {
+  return new Supervisor(opts)
+}

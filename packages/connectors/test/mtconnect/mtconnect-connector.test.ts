@@ -1,0 +1,231 @@
+// connector.type: mtconnect with device_xml + adapter, end to end over TCP on 127.0.0.1.
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { describe, test } from 'node:test'
+import { applyCondition, isOpenFactoryError, type Observation } from '@openfactory/model'
+import { createMTConnectConnector, mtconnectConnectorFromConfig } from '../../src/mtconnect/index.ts'
+import { shdrLines } from '../../src/shdr/index.ts'
+import { FAST, last, startAdapter, startConnector, waitFor } from '../shdr/helpers.ts'
+
+const FIXTURE_XML = new URL('../fixtures/mtconnect/mill-3axis.xml', import.meta.url).pathname
+const FIXTURE_SHDR = new URL('../fixtures/shdr/mill-3axis.shdr', import.meta.url).pathname
+
+const PRESSES = `<?xml version="1.0"?>
+<MTConnectDevices><Devices>
+  <Device id="p1" name="press-1" uuid="uuid-press-1">
+    <DataItems>
+      <DataItem id="p1_avail" category="EVENT" type="AVAILABILITY"/>
+      <DataItem id="p1_msg" name="msg" category="EVENT" type="MESSAGE"/>
+    </DataItems>
+    <Components><Linear id="p1_ram" name="ram"><DataItems>
+      <DataItem id="p1_pos" name="pos" category="SAMPLE" type="POSITION" units="MILLIMETER"/>
+      <DataItem id="p1_hyd" name="hyd" category="CONDITION" type="HYDRAULIC"/>
+    </DataItems></Linear></Components>
+  </Device>
+  <Device id="p2" name="press-2" uuid="uuid-press-2">
+    <Components><Linear id="p2_ram" name="ram"><DataItems>
+      <DataItem id="p2_pos" name="pos" category="SAMPLE" type="POSITION" units="MILLIMETER"/>
+      <DataItem id="p2_hyd" name="hyd" category="CONDITION" type="HYDRAULIC"/>
+    </DataItems></Linear></Components>
+  </Device>
+</Devices></MTConnectDevices>`
+
+function active(obs: readonly Observation[], id: string): string[] {
+  let set: ReturnType<typeof applyCondition> = []
+  for (const o of obs) if (o.id === id) set = applyCondition(set, o)
+  return set.map((c) => `${c.level}:${c.nativeCode}`)
+}
+
+describe('connector.type: mtconnect over TCP', () => {
+  test('a multi-device adapter: dev:key, * device:, conditions raised and cleared, assets, availability', async (t) => {
+    const server = await startAdapter(t, { heartbeatMs: 1000, headerLines: ['* shdrVersion: 2'] })
+    const connector = createMTConnectConnector({
+      deviceXml: PRESSES,
+      deviceXmlFile: 'presses.xml',
+      adapter: { host: '127.0.0.1', port: server.port },
+      uuid: { 'press-1': 'PRESS-A', 'uuid-press-2': 'PRESS-B' },
+      timings: FAST,
+    })
+    const ctx = await startConnector(t, connector)
+    const declared = ctx.calls[0]
+    assert.ok(declared?.call === 'declareAssets')
+    assert.deepEqual(
+      declared.assets.map((a) => [a.uuid, a.dataItems.map((d) => d.id)]),
+      [
+        ['PRESS-A', ['p1_msg', 'p1_pos', 'p1_hyd']],
+        ['PRESS-B', ['p2_pos', 'p2_hyd']],
+      ],
+    )
+    await waitFor(() => ctx.availability('PRESS-B').at(-1)?.available === true, 'both connected')
+    assert.equal(ctx.availability('PRESS-A').at(-1)?.available, true)
+
+    const send = [
+      '2025-02-01T10:00:00.000Z|press-1:pos|10.5|press-2:pos|20.5|pos|11',
+      '2025-02-01T10:00:01.000Z|hyd|FAULT|HP-1|3|HIGH|Pressure high|hyd|WARNING|OIL-2||LOW|Oil low|pos|12',
+      '2025-02-01T10:00:02.000Z|press-2:hyd|FAULT|HP-9|3||Pressure high on 2',
+      '2025-02-01T10:00:03.000Z|hyd|NORMAL|HP-1|||',
+      '2025-02-01T10:00:04.000Z|msg|M-1|Die change due|press-9:pos|1',
+      '* device: press-2',
+      '2025-02-01T10:00:05.000Z|pos|99|hyd|NORMAL||||',
+      '* device: uuid-press-1',
+      '2025-02-01T10:00:06.000Z|@ASSET@|DIE-7|Part|--multiline--D7',
+      '<Part assetId="DIE-7">',
+      '  <Description>Stamping die | rev B</Description>',
+      '</Part>',
+      '--multiline--D7',
+      '2025-02-01T10:00:07.000Z|@ASSET@|DIE-8|Part|<Part assetId="DIE-8"/>',
+      '2025-02-01T10:00:08.000Z|@REMOVE_ASSET@|DIE-7',
+      '2025-02-01T10:00:09.000Z|p1_avail|UNAVAILABLE',
+      '2025-02-01T10:00:10.000Z|press-1:p1_avail|AVAILABLE|pos|13',
+    ]
+    for (const l of send) server.send(l)
+    await waitFor(() => last(ctx.observations('PRESS-A'), 'p1_pos')?.value === 13, 'the last line')
+
+    const a = ctx.observations('PRESS-A')
+    const b = ctx.observations('PRESS-B')
+    assert.deepEqual(
+      a.filter((o) => o.id === 'p1_pos').map((o) => o.value),
+      [10.5, 11, 12, 13],
+    )
+    assert.deepEqual(
+      b.filter((o) => o.id === 'p2_pos').map((o) => o.value),
+      [20.5, 99],
+    )
+    assert.deepEqual(active(a, 'p1_hyd'), ['WARNING:OIL-2'], 'HP-1 cleared by its code, OIL-2 still active')
+    assert.deepEqual(active(b, 'p2_hyd'), [], 'NORMAL without a code clears them all')
+    assert.deepEqual(
+      a.filter((o) => o.id === 'p1_hyd').map((o) => [o.value, o.tag, o.type, o.attributes.nativeCode]),
+      [
+        ['FAULT', 'Hydraulic', 'Condition', 'HP-1'],
+        ['WARNING', 'Hydraulic', 'Condition', 'OIL-2'],
+        ['NORMAL', 'Hydraulic', 'Condition', 'HP-1'],
+      ],
+    )
+    const msg = last(a, 'p1_msg')
+    assert.deepEqual([msg?.value, msg?.attributes.nativeCode, msg?.tag], ['Die change due', 'M-1', 'Message'])
+    assert.deepEqual(connector.stats().unknownKeys, { 'press-9:pos': 1 })
+
+    const docs = ctx.documents()
+    assert.deepEqual(
+      docs.map((d) => [d.assetId, d.type, d.deviceUuid, d.timestamp, d.removed ?? false]),
+      [
+        ['DIE-7', 'Part', 'PRESS-A', '2025-02-01T10:00:06.000Z', false],
+        ['DIE-8', 'Part', 'PRESS-A', '2025-02-01T10:00:07.000Z', false],
+        ['DIE-7', 'Part', 'PRESS-A', '2025-02-01T10:00:08.000Z', true],
+      ],
+    )
+    assert.equal(docs[0]?.body, '<Part assetId="DIE-7">\n  <Description>Stamping die | rev B</Description>\n</Part>')
+
+    // The device's own AVAILABILITY drives avail.
+    assert.deepEqual(ctx.availability('PRESS-A').slice(-2), [
+      { available: false, reason: 'the adapter reports the device UNAVAILABLE' },
+      { available: true },
+    ])
+    assert.equal(connector.adapterInfo().shdrVersion, '2')
+  })
+
+  test('replays the 3-axis mill log: state and history as the file says', async (t) => {
+    const server = await startAdapter(t, { heartbeatMs: 1000 })
+    const connector = mtconnectConnectorFromConfig(
+      {
+        type: 'mtconnect',
+        agent: { port: 5000, device_xml: 'mill-3axis.xml', adapter: { ip: '127.0.0.1', port: server.port } },
+      },
+      { uuid: 'MILL-1', baseDir: dirname(FIXTURE_XML), timings: FAST },
+    )
+    const ctx = await startConnector(t, connector)
+    await server.waitForClients(1, 3000)
+    const lines = shdrLines(readFileSync(FIXTURE_SHDR, 'utf8'))
+    const played = await server.play({ lines, speed: Number.POSITIVE_INFINITY, rewriteTimestamps: false })
+    assert.equal(played.lines, lines.length)
+    await waitFor(
+      () => last(ctx.observations('MILL-1'), 'execution')?.attributes.timestamp === '2025-03-14T08:04:00.000Z',
+      'the end of the log',
+    )
+    await waitFor(
+      () => last(ctx.observations('MILL-1'), 'msg')?.value === 'Shift end: machine ready',
+      'the last message',
+    )
+
+    const obs = ctx.observations('MILL-1')
+    assert.equal(connector.stats().malformed, 0)
+    assert.deepEqual(connector.stats().unknownKeys, {})
+    assert.deepEqual(
+      obs.filter((o) => o.id === 'part_count').map((o) => o.value),
+      ['0', '1', '2', '3', '4', '5'],
+    )
+    assert.deepEqual([...new Set(obs.filter((o) => o.id === 'program').map((o) => o.value))], ['O1001', 'O1002'])
+    // Timestamps never go backwards in the history of one item.
+    for (const id of ['x_pos', 'execution', 's_speed']) {
+      const ts = obs.filter((o) => o.id === id).map((o) => o.attributes.timestamp)
+      assert.deepEqual(ts, [...ts].sort(), id)
+    }
+    // The servo fault was raised and cleared; the temperature warning too.
+    assert.ok(obs.some((o) => o.id === 'system' && o.value === 'FAULT' && o.attributes.nativeCode === 'E-2301'))
+    assert.deepEqual(active(obs, 'system'), [])
+    assert.deepEqual(active(obs, 's_temp_cond'), [])
+    assert.deepEqual(active(obs, 'y_travel'), [])
+    // The unavailable spell: the device said so, and its items were UNAVAILABLE.
+    assert.deepEqual(
+      ctx.availability('MILL-1').map((a) => a.available),
+      [true, true, false, true],
+    )
+    assert.ok(obs.some((o) => o.id === 'x_pos' && o.value === 'UNAVAILABLE'))
+    assert.equal(typeof last(obs, 'x_pos')?.value, 'number')
+    // Samples are numbers, the vibration a time series, the tool an asset document.
+    assert.equal(last(obs, 's_vib')?.attributes.sampleCount, 8)
+    assert.deepEqual(JSON.parse(String(last(obs, 'vars')?.value)), { spindle_override: '100' })
+    assert.deepEqual(
+      ctx.documents().map((d) => [d.assetId, d.type]),
+      [['T1.EM10', 'CuttingTool']],
+    )
+    assert.match(ctx.documents()[0]?.body ?? '', /^<CuttingTool assetId="T1.EM10"[\s\S]*<\/CuttingTool>$/)
+  })
+
+  test('configuration errors', () => {
+    const cases: [() => unknown, string, RegExp][] = [
+      [
+        () => mtconnectConnectorFromConfig({ type: 'mtconnect', agent: { ip: '10.0.0.1', port: 5000 } }, { uuid: 'U' }),
+        'OFA_CONNECTOR_CONFIG',
+        /external MTConnect agent/,
+      ],
+      [
+        () =>
+          mtconnectConnectorFromConfig(
+            { type: 'mtconnect', agent: { device_xml: 'x.xml', adapter: { image: 'adapter:1', port: 7878 } } },
+            { uuid: 'U' },
+          ),
+        'OFA_CONNECTOR_CONFIG',
+        /adapter.ip is required/,
+      ],
+      [
+        () =>
+          mtconnectConnectorFromConfig(
+            { type: 'mtconnect', agent: { device_xml: 'missing.xml', adapter: { ip: '127.0.0.1', port: 7878 } } },
+            { uuid: 'U', baseDir: '/nonexistent' },
+          ),
+        'OFA_CONFIG_FILE',
+        /\/nonexistent\/missing.xml/,
+      ],
+      [
+        () =>
+          createMTConnectConnector({ deviceXml: PRESSES, adapter: { host: 'h', port: 1 }, uuid: { 'press-3': 'X' } }),
+        'OFA_CONNECTOR_CONFIG',
+        /'press-3' names no device .*press-1, press-2/,
+      ],
+      [
+        () => createMTConnectConnector({ deviceXml: '<Devices><Device>', adapter: { host: 'h', port: 1 }, uuid: 'X' }),
+        'OFA_MTCONNECT_XML',
+        /not closed/,
+      ],
+    ]
+    for (const [fn, code, message] of cases) {
+      assert.throws(
+        fn,
+        (err) => isOpenFactoryError(err) && err.code === code && message.test(err.message),
+        String(message),
+      )
+    }
+  })
+})

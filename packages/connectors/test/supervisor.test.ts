@@ -1,0 +1,174 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import type { EventLog } from '@openfactory/log'
+import { createCommand, encodeObservation, parseCommandResult, TOPICS } from '@openfactory/model'
+import type { Connector, ConnectorContext } from '../src/connector.ts'
+import { silentLogger } from '../src/logger.ts'
+import { parseSimulatorConfig } from '../src/simulator/config.ts'
+import { createSimulatorConnector } from '../src/simulator/simulator-connector.ts'
+import { createSupervisor } from '../src/supervisor.ts'
+import { createTestLog, eventually, observationsOf, readAll } from './helpers.ts'
+
+const SIM = parseSimulatorConfig({
+  type: 'simulator',
+  interval_ms: 20,
+  items: {
+    speed: { tag: 'RotaryVelocity', category: 'Samples', units: 'REVOLUTION/MINUTE', signal: 'sine', offset: 100, amplitude: 10, period_s: 5 },
+    execution: { tag: 'Execution', category: 'Events', value: 'READY' },
+  },
+  methods: { SetSpeed: { description: 'set speed', arguments: [{ name: 'rpm', type: 'number', required: true }], set: { speed: '$rpm' } } },
+})
+
+function supervisorFor(log: EventLog, extra: Partial<Parameters<typeof createSupervisor>[0]> = {}) {
+  return createSupervisor({ log, logger: silentLogger, heartbeatMs: 50, ttlMs: 200, restartBackoff: { initialMs: 10, maxMs: 50 }, ...extra })
+}
+
+async function sendCommand(log: EventLog, uuid: string, method: string, args: Record<string, unknown>, at?: number) {
+  const cmd = createCommand({ method, senderUuid: 'test', arguments: args, ...(at === undefined ? {} : { at }) })
+  await log.append(TOPICS.assets, [{ key: uuid, value: encodeObservation(cmd) }])
+  return JSON.parse(String(cmd.value)).header.correlation_id as string
+}
+
+async function resultFor(log: EventLog, uuid: string, correlationId: string) {
+  return eventually(async () => {
+    for (const o of await observationsOf(log, uuid)) {
+      if (!o.id.endsWith('_RESULT')) continue
+      const { result } = parseCommandResult(o)
+      if (result.correlation_id === correlationId) return result
+    }
+    return undefined
+  }, 10_000, `result of ${correlationId}`)
+}
+
+test('a supervised simulator declares its asset and streams observations into the log', async (t) => {
+  const { log } = await createTestLog(t)
+  const sup = supervisorFor(log)
+  sup.add(createSimulatorConnector({ uuid: 'SIM-A', config: SIM }))
+  await sup.start()
+  await eventually(async () => ((await observationsOf(log, 'SIM-A')).filter((o) => o.id === 'speed').length >= 5 ? true : undefined))
+  await sup.stop()
+
+  const registry = await readAll(log, TOPICS.registry)
+  assert.equal(registry.length, 1)
+  assert.equal(registry[0]?.key?.toString(), 'SIM-A')
+  assert.deepEqual(JSON.parse(registry[0]?.value?.toString() ?? '').dataItems.map((d: { id: string }) => d.id), ['speed', 'execution'])
+
+  const obs = await observationsOf(log, 'SIM-A')
+  const ids = obs.map((o) => o.id)
+  for (const id of ['AssetType', 'references_above', 'references_below', 'SetSpeed', 'avail', 'speed', 'execution']) {
+    assert.ok(ids.includes(id), `${id} published`)
+  }
+  assert.equal(obs.find((o) => o.id === 'speed')?.value, 'UNAVAILABLE', 'every item starts UNAVAILABLE')
+  const numeric = obs.filter((o) => o.id === 'speed' && typeof o.value === 'number')
+  assert.ok(numeric.length >= 4)
+  assert.equal(numeric[0]?.attributes.units, 'REVOLUTION/MINUTE')
+  assert.ok(numeric[0]?.attributes.ingestion_timestamp)
+  const avail = obs.filter((o) => o.id === 'avail')
+  assert.equal(avail[0]?.value, 'AVAILABLE')
+  assert.equal(avail[0]?.attributes.ttl_ms, 200)
+  assert.ok(avail.filter((o) => o.value === 'AVAILABLE').length >= 2, 'heartbeats repeat AVAILABLE')
+  assert.equal(avail.at(-1)?.value, 'UNAVAILABLE', 'a stopped connector leaves its asset UNAVAILABLE')
+  assert.equal(avail.at(-1)?.attributes.reason, 'connector stopped')
+})
+
+test('commands run the method and are answered on the log', async (t) => {
+  const { log } = await createTestLog(t)
+  const sup = supervisorFor(log)
+  sup.add(createSimulatorConnector({ uuid: 'SIM-B', config: SIM }))
+  await sup.start()
+  t.after(() => sup.stop())
+  await eventually(() => (sup.status()[0]?.state === 'running' ? true : undefined))
+  // the command reader starts from the end of the log: give it a moment to join before sending
+  await sup.flush()
+  await new Promise((r) => setTimeout(r, 100))
+
+  const ok = await resultFor(log, 'SIM-B', await sendCommand(log, 'SIM-B', 'SetSpeed', { rpm: 500 }))
+  assert.deepEqual(ok.status, 'completed')
+  assert.deepEqual(ok.result, { speed: 500 })
+  const speeds = await eventually(async () => {
+    const v = (await observationsOf(log, 'SIM-B')).filter((o) => o.id === 'speed' && typeof o.value === 'number').at(-1)?.value as number
+    return v > 400 ? v : undefined
+  })
+  assert.ok(speeds >= 490 && speeds <= 510)
+
+  const unknown = await resultFor(log, 'SIM-B', await sendCommand(log, 'SIM-B', 'Explode', {}))
+  assert.equal(unknown.status, 'rejected')
+  assert.equal(unknown.error?.code, 'OFA_COMMAND_REJECTED')
+
+  const missing = await resultFor(log, 'SIM-B', await sendCommand(log, 'SIM-B', 'SetSpeed', {}))
+  assert.equal(missing.status, 'rejected')
+
+  const wrongType = await resultFor(log, 'SIM-B', await sendCommand(log, 'SIM-B', 'SetSpeed', { rpm: 'fast' }))
+  assert.equal(wrongType.status, 'rejected')
+
+  const stale = await resultFor(log, 'SIM-B', await sendCommand(log, 'SIM-B', 'SetSpeed', { rpm: 1 }, Date.now() - 3_600_000))
+  assert.equal(stale.status, 'timeout', 'a command that waited an hour is not executed')
+  await sup.stop()
+})
+
+test('a failing connector is restarted with backoff and its assets go UNAVAILABLE meanwhile', async (t) => {
+  const { log } = await createTestLog(t)
+  let starts = 0
+  let ctxOf: ConnectorContext | null = null
+  const flaky: Connector = {
+    name: 'FLAKY',
+    async start(ctx) {
+      starts++
+      ctxOf = ctx
+      ctx.declareAssets([{ uuid: 'FLAKY', type: 'Device', referencesAbove: [], referencesBelow: [], dataItems: [], methods: [] }])
+      if (starts <= 2) throw new Error(`start ${starts} failed`)
+      ctx.setAvailable('FLAKY', true)
+    },
+    async stop() {},
+  }
+  const sup = supervisorFor(log)
+  sup.add(flaky)
+  await sup.start()
+  await eventually(() => (sup.status()[0]?.state === 'running' ? true : undefined))
+  assert.equal(starts, 3)
+  assert.equal(sup.status()[0]?.restarts, 2)
+  ;(ctxOf as ConnectorContext | null)?.fail(new Error('device went away'))
+  await eventually(() => (starts === 4 && sup.status()[0]?.state === 'running' ? true : undefined))
+  await sup.stop()
+  const avail = (await observationsOf(log, 'FLAKY')).filter((o) => o.id === 'avail')
+  assert.ok(avail.some((o) => o.value === 'UNAVAILABLE' && o.attributes.reason === 'connector failed: device went away'))
+  assert.ok(avail.some((o) => o.value === 'AVAILABLE'))
+})
+
+test('observations published while the log refuses writes are kept and written in order later', async (t) => {
+  const { log } = await createTestLog(t)
+  let refuse = true
+  const flakyLog: EventLog = new Proxy(log, {
+    get(target, prop, receiver) {
+      if (prop === 'append') {
+        return (topic: string, records: unknown[]) =>
+          refuse ? Promise.reject(new Error('disk full')) : target.append(topic, records as never)
+      }
+      const v = Reflect.get(target, prop, receiver)
+      return typeof v === 'function' ? v.bind(target) : v
+    },
+  })
+  let ctxOf: ConnectorContext | null = null
+  const sup = supervisorFor(flakyLog)
+  sup.add({
+    name: 'PUMP',
+    async start(ctx) {
+      ctxOf = ctx
+    },
+    async stop() {},
+  })
+  await sup.start()
+  await eventually(() => (ctxOf ? true : undefined))
+  const ctx = ctxOf as unknown as ConnectorContext
+  for (let i = 0; i < 500; i++) {
+    ctx.publish('PUMP', [{ id: 'n', value: i, tag: 'Count', type: 'Samples', attributes: { timestamp: new Date().toISOString() } }])
+  }
+  await eventually(() => (sup.writerStats().failedAppends >= 2 ? true : undefined))
+  assert.equal(sup.writerStats().buffered, 500)
+  refuse = false
+  await sup.flush()
+  await sup.stop()
+  const n = (await observationsOf(log, 'PUMP')).filter((o) => o.id === 'n').map((o) => o.value)
+  assert.deepEqual(n, Array.from({ length: 500 }, (_, i) => i))
+  assert.equal(sup.writerStats().dropped, 0)
+})
