@@ -4,6 +4,7 @@
  */
 import { isOpenFactoryError } from '@openfactory/model'
 import { logCommand } from './commands/log.ts'
+import { upCommand } from './commands/up.ts'
 import { validateCommand } from './commands/validate.ts'
 import { versionCommand } from './commands/version.ts'
 import { type CliIo, EXIT } from './io.ts'
@@ -30,6 +31,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   const [command, ...rest] = argv
   try {
     switch (command) {
+      case 'up':
+        return await upCommand(rest, io)
       case 'validate':
         return await validateCommand(rest, io)
       case 'version':

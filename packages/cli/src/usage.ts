@@ -7,6 +7,11 @@ export function usageError(message: string): OpenFactoryError {
 export const HELP = `ofa — OpenFactory command line
 
 Usage:
+  ofa up FACTORY-DIR [options]          run the factory in one process on the embedded log; Ctrl-C stops
+      --port N            HTTP port (default 8080)
+      --host H            listen address (default 127.0.0.1)
+      --data DIR          data directory (default factory.yaml's backbone.dataDir, else ./.ofa-data)
+      --uns FILE          UNS schema
   ofa validate [--uns FILE] PATH...     check factory files (files or folders); exit 0 valid, 1 problems, 2 usage
   ofa version                           print the versions of ofa and Node.js
   ofa log topics [--data DIR]           list the topics of an embedded log, with partitions and offsets

@@ -94,7 +94,7 @@ async function tail(args: readonly string[], io: CliIo): Promise<number> {
   const partition = intOption('partition', values.partition, 0)
   const limit = intOption('limit', values.limit, 1) ?? Number.POSITIVE_INFINITY
   const fromText = values.from ?? 'earliest'
-  const from = fromText === 'earliest' || fromText === 'latest' ? fromText : intOption('from', fromText, 0)
+  const from = fromText === 'earliest' || fromText === 'latest' ? fromText : (intOption('from', fromText, 0) as number)
   const log = await openEmbeddedLog({ dir: dataDir(io, values.data), readOnly: true })
   let printed = 0
   try {

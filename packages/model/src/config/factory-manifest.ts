@@ -6,7 +6,7 @@
  *   uns: uns/uns_schema.yml            # the UNS schema, relative to this file
  *   backbone:
  *     type: embedded                   # default
- *     dataDir: .ofa-data               # default, relative to this file
+ *     dataDir: .ofa-data               # relative to this file; default: ./.ofa-data where ofa up runs
  *   # backbone: {type: kafka, bootstrapServers: [broker-1:9092], clientId: openfactory,
  *   #            security: {protocol: SASL_SSL, sasl: {mechanism: SCRAM-SHA-512, username, password},
  *   #                       tls: {ca: certs/ca.pem, rejectUnauthorized: true}}}
@@ -152,8 +152,8 @@ export type KafkaSaslMechanism = (typeof KAFKA_SASL_MECHANISMS)[number]
 
 export interface EmbeddedBackboneOptions {
   readonly type: 'embedded'
-  /** Absolute path of the log's data directory (default `.ofa-data` next to factory.yaml). */
-  readonly dataDir: string
+  /** Absolute path of the log's data directory when factory.yaml sets it; `ofa up` defaults to `./.ofa-data`. */
+  readonly dataDir?: string
 }
 
 export interface KafkaBackboneOptions {
@@ -238,7 +238,7 @@ export function resolveManifest(spec: FactoryManifestSpec, dir: string, file?: s
       security: { ...security, protocol: security.protocol ?? 'PLAINTEXT' },
     }
   } else {
-    backbone = { type: 'embedded', dataDir: resolve(dir, b?.dataDir ?? '.ofa-data') }
+    backbone = b?.dataDir === undefined ? { type: 'embedded' } : { type: 'embedded', dataDir: resolve(dir, b.dataDir) }
   }
   const include = spec.include === undefined ? undefined : Array.isArray(spec.include) ? spec.include : [spec.include]
   return {

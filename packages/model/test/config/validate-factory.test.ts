@@ -116,7 +116,7 @@ describe('factory.yaml', () => {
       file: join(dir, 'factory.yaml'),
       dir,
       name: basename(dir),
-      backbone: { type: 'embedded', dataDir: join(dir, '.ofa-data') },
+      backbone: { type: 'embedded' },
       topics: {},
     })
     assert.deepEqual(topicSettings(factory.manifest, 'ofa_assets'), { partitions: 6, replicationFactor: 1 })
