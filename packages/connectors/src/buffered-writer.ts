@@ -96,7 +96,9 @@ export class BufferedWriter {
   async close(timeoutMs = 10_000): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    await Promise.race([this.flush(), sleep(timeoutMs)])
+    const timeout = new AbortController()
+    await Promise.race([this.flush(), sleep(timeoutMs, timeout.signal)])
+    timeout.abort() // do not keep the process alive for the rest of the timeout
     this.#stop.abort()
     await this.#pumping
     if (this.#queue.length > 0) {

@@ -1,0 +1,168 @@
+import assert from 'node:assert/strict'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { cp, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { type TestContext, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { silentLogger } from '@openfactory/connectors'
+import WebSocket from 'ws'
+import { startLocalRuntime } from '../src/runtime/local-runtime.ts'
+import { tempDir } from './helpers.ts'
+
+const DEMO = fileURLToPath(new URL('../../../examples/demo-factory/', import.meta.url))
+const BIN = fileURLToPath(new URL('../bin/ofa.js', import.meta.url))
+
+async function freePort(): Promise<number> {
+  const srv = createServer()
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
+  const port = (srv.address() as { port: number }).port
+  await new Promise((r) => srv.close(r))
+  return port
+}
+
+/** A copy of the demo factory whose replay adapter listens on a free port, and a data dir. */
+async function demoCopy(t: TestContext): Promise<{ dir: string; data: string }> {
+  const root = await tempDir(t, 'ofa-up-')
+  const dir = join(root, 'factory')
+  await cp(DEMO, dir, { recursive: true, filter: (src) => !src.includes('.ofa-data') })
+  const file = join(dir, 'devices', 'cnc-mtconnect.yml')
+  const { readFile } = await import('node:fs/promises')
+  await writeFile(file, (await readFile(file, 'utf8')).replace('port: 7878', `port: ${await freePort()}`))
+  return { dir, data: join(root, 'data') }
+}
+
+async function eventually<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = await check().catch(() => undefined)
+    if (v !== undefined) return v
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+async function getJson(url: string): Promise<any> {
+  const res = await fetch(url)
+  if (!res.ok) throw new Error(`${url}: ${res.status}`)
+  return res.json()
+}
+
+test('ofa up runs the demo factory: state changes, live streams, methods, restart keeps everything', async (t) => {
+  const { dir, data } = await demoCopy(t)
+  let rt = await startLocalRuntime({ paths: [dir], dataDir: data, port: 0, logger: silentLogger })
+  t.after(() => rt.stop())
+  const api = `${rt.url}/api`
+
+  // every device is running and AVAILABLE; the MTConnect mill came in over a real SHDR socket
+  const assets = await eventually(async () => {
+    const body = await getJson(`${api}/assets`)
+    const avail = body.items.filter((a: { availability: string }) => a.availability === 'AVAILABLE')
+    return avail.length === 3 ? body.items : undefined
+  }, 'three AVAILABLE assets')
+  assert.deepEqual(assets.map((a: { uuid: string }) => a.uuid).sort(), ['DEMO-CNC-SIM-001', 'DEMO-DHT-001', 'OFA-MILL-001'])
+  const mill = await eventually(async () => {
+    const m = await getJson(`${api}/assets/OFA-MILL-001`)
+    return m.state.some((s: { id: string; value: unknown }) => s.id === 'execution' && s.value !== 'UNAVAILABLE') ? m : undefined
+  }, 'mill execution from the SHDR adapter')
+  assert.ok(mill.dataItems.length > 20, 'the Devices.xml data items are the model')
+
+  // values change
+  const speed = async () =>
+    (await getJson(`${api}/assets/DEMO-CNC-SIM-001`)).state.find((s: { id: string }) => s.id === 'spindle_speed').value
+  const first = await speed()
+  await eventually(async () => ((await speed()) !== first ? true : undefined), 'spindle speed to change')
+
+  // a WebSocket client and an SSE client get a snapshot then live updates, by UNS wildcard
+  const ws = new WebSocket(`${rt.url.replace('http', 'ws')}/api/ws`)
+  t.after(() => ws.close())
+  const wsMessages: any[] = []
+  ws.on('message', (m) => wsMessages.push(JSON.parse(m.toString())))
+  await new Promise((r) => ws.once('open', r))
+  ws.send(JSON.stringify({ op: 'subscribe', id: 's1', uns: 'Demofactory/Machining/+/+/cnc-sim/#' }))
+  const sse = new AbortController()
+  t.after(() => sse.abort())
+  const sseRes = await fetch(`${api}/events?assets=DEMO-DHT-001`, { signal: sse.signal })
+  const reader = (sseRes.body as ReadableStream<Uint8Array>).getReader()
+  let sseText = ''
+  const sseDone = (async () => {
+    const decoder = new TextDecoder()
+    while (!sseText.includes('update')) {
+      const { value, done } = await reader.read()
+      if (done) break
+      sseText += decoder.decode(value)
+    }
+  })()
+  await eventually(async () => (wsMessages.some((m) => m.kind === 'update') ? true : undefined), 'a WebSocket update')
+  assert.equal(wsMessages[0].kind, 'snapshot')
+  assert.ok(wsMessages[0].data.length > 0)
+  assert.ok(wsMessages.every((m) => m.id === 's1'))
+  await Promise.race([sseDone, new Promise((_, rej) => setTimeout(() => rej(new Error('no SSE update')), 15_000))])
+  assert.match(sseText, /snapshot/)
+  assert.match(sseText, /DEMO-DHT-001/)
+
+  // calling the method changes the simulation and returns its result
+  const res = await fetch(`${api}/assets/DEMO-CNC-SIM-001/methods/SetSpeed`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ rpm: 1500 }),
+  })
+  assert.equal(res.status, 200)
+  const answer = await res.json()
+  assert.equal(answer.status, 'completed')
+  assert.deepEqual(answer.result, { spindle_speed: 1500 })
+  await eventually(async () => (Math.abs((await speed()) - 1500) < 500 ? true : undefined), 'the new spindle speed')
+
+  // stop cleanly and start again on the same data: history and state are there
+  const before = (await getJson(`${api}/assets/DEMO-CNC-SIM-001/history?id=spindle_speed&limit=1000`)).items.length
+  ws.close()
+  sse.abort()
+  await rt.stop()
+  rt = await startLocalRuntime({ paths: [dir], dataDir: data, port: 0, logger: silentLogger })
+  const api2 = `${rt.url}/api`
+  const history = (await getJson(`${api2}/assets/DEMO-CNC-SIM-001/history?id=spindle_speed&limit=1000`)).items
+  assert.ok(history.length >= before, `history kept: ${history.length} >= ${before}`)
+  const avail = (await getJson(`${api2}/assets/DEMO-CNC-SIM-001/history?id=avail&limit=1000`)).items
+  assert.ok(avail.some((o: { value: string; attributes: { reason?: string } }) => o.value === 'UNAVAILABLE' && o.attributes.reason === 'connector stopped'))
+})
+
+function startOfa(args: string[]): { child: ChildProcess; url: Promise<string> } {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const url = new Promise<string>((resolve, reject) => {
+    let out = ''
+    child.stdout?.on('data', (d) => {
+      out += d
+      const m = /API\s+(http:\/\/\S+)\/api\/assets/.exec(out)
+      if (m) resolve(m[1] as string)
+    })
+    child.once('exit', (code) => reject(new Error(`ofa up exited with ${code}`)))
+  })
+  return { child, url }
+}
+
+test('after kill -9 and a restart, history and state are all there', async (t) => {
+  const { dir, data } = await demoCopy(t)
+  const first = startOfa(['up', dir, '--port', '0', '--data', data])
+  t.after(() => first.child.kill('SIGKILL'))
+  const url1 = await first.url
+  const count = async (url: string) =>
+    (await getJson(`${url}/api/assets/DEMO-DHT-001/history?id=temperature&limit=1000`)).items.filter(
+      (o: { value: unknown }) => typeof o.value === 'number',
+    ).length
+  const seen = await eventually(async () => {
+    const n = await count(url1)
+    return n >= 3 ? n : undefined
+  }, 'a few temperatures')
+  first.child.kill('SIGKILL')
+  await new Promise((r) => first.child.once('exit', r))
+
+  const second = startOfa(['up', dir, '--port', '0', '--data', data])
+  t.after(() => second.child.kill('SIGKILL'))
+  const url2 = await second.url
+  assert.ok((await count(url2)) >= seen, 'every temperature served before the kill is still in the history')
+  const state = await getJson(`${url2}/api/assets/DEMO-DHT-001`)
+  assert.ok(state.state.some((s: { id: string; value: unknown }) => s.id === 'temperature' && typeof s.value === 'number'))
+  second.child.kill('SIGINT')
+  const code = await new Promise((r) => second.child.once('exit', r))
+  assert.equal(code, 0, 'Ctrl-C stops cleanly')
+})
