@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { test } from 'node:test'
+import { fileURLToPath } from 'node:url'
 import { ofa } from './helpers.ts'
 
 const bin = fileURLToPath(new URL('../bin/ofa.js', import.meta.url))
@@ -21,7 +21,15 @@ test('ofa help lists every command', async () => {
 })
 
 test('usage errors exit 2 with OFA_CLI_USAGE', async () => {
-  for (const args of [['frobnicate'], [], ['version', 'extra'], ['validate'], ['validate', '--bogus', 'x'], ['log'], ['log', 'nope']]) {
+  for (const args of [
+    ['frobnicate'],
+    [],
+    ['version', 'extra'],
+    ['validate'],
+    ['validate', '--bogus', 'x'],
+    ['log'],
+    ['log', 'nope'],
+  ]) {
     const r = await ofa(args)
     assert.equal(r.code, 2, args.join(' '))
     if (args.length > 0) assert.match(r.stderr, /OFA_CLI_USAGE/, args.join(' '))

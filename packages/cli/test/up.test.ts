@@ -60,10 +60,16 @@ test('ofa up runs the demo factory: state changes, live streams, methods, restar
     const avail = body.items.filter((a: { availability: string }) => a.availability === 'AVAILABLE')
     return avail.length === 3 ? body.items : undefined
   }, 'three AVAILABLE assets')
-  assert.deepEqual(assets.map((a: { uuid: string }) => a.uuid).sort(), ['DEMO-CNC-SIM-001', 'DEMO-DHT-001', 'OFA-MILL-001'])
+  assert.deepEqual(assets.map((a: { uuid: string }) => a.uuid).sort(), [
+    'DEMO-CNC-SIM-001',
+    'DEMO-DHT-001',
+    'OFA-MILL-001',
+  ])
   const mill = await eventually(async () => {
     const m = await getJson(`${api}/assets/OFA-MILL-001`)
-    return m.state.some((s: { id: string; value: unknown }) => s.id === 'execution' && s.value !== 'UNAVAILABLE') ? m : undefined
+    return m.state.some((s: { id: string; value: unknown }) => s.id === 'execution' && s.value !== 'UNAVAILABLE')
+      ? m
+      : undefined
   }, 'mill execution from the SHDR adapter')
   assert.ok(mill.dataItems.length > 20, 'the Devices.xml data items are the model')
 
@@ -108,7 +114,7 @@ test('ofa up runs the demo factory: state changes, live streams, methods, restar
     body: JSON.stringify({ rpm: 1500 }),
   })
   assert.equal(res.status, 200)
-  const answer = await res.json()
+  const answer = (await res.json()) as { status: string; result: unknown }
   assert.equal(answer.status, 'completed')
   assert.deepEqual(answer.result, { spindle_speed: 1500 })
   await eventually(async () => (Math.abs((await speed()) - 1500) < 500 ? true : undefined), 'the new spindle speed')
@@ -123,7 +129,12 @@ test('ofa up runs the demo factory: state changes, live streams, methods, restar
   const history = (await getJson(`${api2}/assets/DEMO-CNC-SIM-001/history?id=spindle_speed&limit=1000`)).items
   assert.ok(history.length >= before, `history kept: ${history.length} >= ${before}`)
   const avail = (await getJson(`${api2}/assets/DEMO-CNC-SIM-001/history?id=avail&limit=1000`)).items
-  assert.ok(avail.some((o: { value: string; attributes: { reason?: string } }) => o.value === 'UNAVAILABLE' && o.attributes.reason === 'connector stopped'))
+  assert.ok(
+    avail.some(
+      (o: { value: string; attributes: { reason?: string } }) =>
+        o.value === 'UNAVAILABLE' && o.attributes.reason === 'connector stopped',
+    ),
+  )
 })
 
 function startOfa(args: string[]): { child: ChildProcess; url: Promise<string> } {
@@ -161,7 +172,9 @@ test('after kill -9 and a restart, history and state are all there', async (t) =
   const url2 = await second.url
   assert.ok((await count(url2)) >= seen, 'every temperature served before the kill is still in the history')
   const state = await getJson(`${url2}/api/assets/DEMO-DHT-001`)
-  assert.ok(state.state.some((s: { id: string; value: unknown }) => s.id === 'temperature' && typeof s.value === 'number'))
+  assert.ok(
+    state.state.some((s: { id: string; value: unknown }) => s.id === 'temperature' && typeof s.value === 'number'),
+  )
   second.child.kill('SIGINT')
   const code = await new Promise((r) => second.child.once('exit', r))
   assert.equal(code, 0, 'Ctrl-C stops cleanly')

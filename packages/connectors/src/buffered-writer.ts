@@ -89,7 +89,12 @@ export class BufferedWriter {
   }
 
   stats(): BufferedWriterStats {
-    return { buffered: this.#queue.length + this.#inflight, written: this.#written, dropped: this.#dropped, failedAppends: this.#failedAppends }
+    return {
+      buffered: this.#queue.length + this.#inflight,
+      written: this.#written,
+      dropped: this.#dropped,
+      failedAppends: this.#failedAppends,
+    }
   }
 
   /** Flushes (waiting at most `timeoutMs`), then stops. Records still queued after the timeout are reported lost. */
@@ -137,9 +142,9 @@ export class BufferedWriter {
     // One append per topic, in queue order; records of one topic keep their relative order.
     const byTopic = new Map<string, ProducerRecord[]>()
     for (const e of batch) {
-      let list = byTopic.get(e.topic)
-      if (!list) byTopic.set(e.topic, (list = []))
-      list.push(e.record)
+      const list = byTopic.get(e.topic)
+      if (list) list.push(e.record)
+      else byTopic.set(e.topic, [e.record])
     }
     await Promise.all([...byTopic].map(([topic, records]) => this.#log.append(topic, records)))
   }

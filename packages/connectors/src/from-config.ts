@@ -5,11 +5,10 @@
  * `SHDR_SPEED`, default 1; `SHDR_LOOP`, default true) on 127.0.0.1 at the adapter's port.
  */
 import { dirname, isAbsolute, resolve } from 'node:path'
-import { type DeviceConfig, OpenFactoryError } from '@openfactory/model'
+import { type DeviceConfig, OpenFactoryError, parseSimulatorConfig } from '@openfactory/model'
 import type { Connector } from './connector.ts'
 import { type MTConnectConnectorConfig, mtconnectConnectorFromConfig } from './mtconnect/index.ts'
 import { type ShdrConnectorConfig, shdrConnectorFromConfig } from './shdr/index.ts'
-import { parseSimulatorConfig } from './simulator/config.ts'
 import { createSimulatorConnector } from './simulator/simulator-connector.ts'
 
 /** The image name of our SHDR replay adapter. */
@@ -38,20 +37,28 @@ function envMap(list: readonly string[] | undefined): Map<string, string> {
 }
 
 function builtinAdapter(device: DeviceConfig, cfg: MTConnectConnectorConfig): BuiltinAdapter | null {
-  const adapter = cfg.agent?.adapter as (MTConnectConnectorConfig['agent']['adapter'] & { environment?: string[] }) | undefined
+  const adapter = cfg.agent?.adapter as
+    | (MTConnectConnectorConfig['agent']['adapter'] & { environment?: string[] })
+    | undefined
   if (!adapter?.image) return null
   const image = adapter.image.replace(/:[^/:]*$/, '')
   if (image !== SHDR_REPLAY_IMAGE) return null
   const env = envMap(adapter.environment)
   const file = env.get('SHDR_FILE')
   if (!file) {
-    throw new OpenFactoryError('OFA_CONNECTOR_CONFIG', `${device.uuid}: the ${SHDR_REPLAY_IMAGE} adapter needs SHDR_FILE=<log file> in its environment`, {
-      where: device.where,
-    })
+    throw new OpenFactoryError(
+      'OFA_CONNECTOR_CONFIG',
+      `${device.uuid}: the ${SHDR_REPLAY_IMAGE} adapter needs SHDR_FILE=<log file> in its environment`,
+      {
+        where: device.where,
+      },
+    )
   }
   const speed = Number(env.get('SHDR_SPEED') ?? 1)
   if (!(speed > 0)) {
-    throw new OpenFactoryError('OFA_CONNECTOR_CONFIG', `${device.uuid}: SHDR_SPEED must be a positive number`, { where: device.where })
+    throw new OpenFactoryError('OFA_CONNECTOR_CONFIG', `${device.uuid}: SHDR_SPEED must be a positive number`, {
+      where: device.where,
+    })
   }
   return {
     deviceUuid: device.uuid,
@@ -70,21 +77,35 @@ export function planDevice(device: DeviceConfig): DevicePlan {
     case 'simulator':
       return {
         kind: 'run',
-        connector: createSimulatorConnector({ uuid: device.uuid, config: parseSimulatorConfig(c, `devices.${device.name}.connector`), ...uns }),
+        connector: createSimulatorConnector({
+          uuid: device.uuid,
+          config: parseSimulatorConfig(c, `devices.${device.name}.connector`),
+          ...uns,
+        }),
       }
     case 'shdr':
-      return { kind: 'run', connector: shdrConnectorFromConfig(c as ShdrConnectorConfig, { uuid: device.uuid, ...uns }) }
+      return {
+        kind: 'run',
+        connector: shdrConnectorFromConfig(c as ShdrConnectorConfig, { uuid: device.uuid, ...uns }),
+      }
     case 'mtconnect': {
       const cfg = c as unknown as MTConnectConnectorConfig
       const adapter = builtinAdapter(device, cfg)
       if (cfg.agent?.adapter?.image && !adapter) {
-        return { kind: 'skip', reason: `adapter image ${cfg.agent.adapter.image} runs only where containers run (ofa apply to Docker Swarm)` }
+        return {
+          kind: 'skip',
+          reason: `adapter image ${cfg.agent.adapter.image} runs only where containers run (ofa apply to Docker Swarm)`,
+        }
       }
       if (cfg.agent?.ip) return { kind: 'skip', reason: 'an external MTConnect agent (agent.ip) is not ingested yet' }
       const withIp: MTConnectConnectorConfig = adapter
         ? { ...cfg, agent: { ...cfg.agent, adapter: { ip: '127.0.0.1', port: adapter.port } } }
         : cfg
-      const connector = mtconnectConnectorFromConfig(withIp, { uuid: device.uuid, baseDir: dirname(device.file), ...uns })
+      const connector = mtconnectConnectorFromConfig(withIp, {
+        uuid: device.uuid,
+        baseDir: dirname(device.file),
+        ...uns,
+      })
       return adapter ? { kind: 'run', connector, adapter } : { kind: 'run', connector }
     }
     default:

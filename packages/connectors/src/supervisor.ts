@@ -16,9 +16,9 @@
  */
 import type { EventLog, LogRecord } from '@openfactory/log'
 import {
+  type Asset,
   AVAIL_ID,
   AVAILABLE,
-  type Asset,
   type CommandResult,
   createCommandResult,
   DEFAULT_AVAIL_TTL_MS,
@@ -82,7 +82,12 @@ export class Supervisor {
   readonly #log: EventLog
   readonly #writer: BufferedWriter
   readonly #logger: ConnectorLogger
-  readonly #opts: Required<Pick<SupervisorOptions, 'heartbeatMs' | 'ttlMs' | 'stableAfterMs' | 'commandTimeoutMs' | 'commandExpiryMs' | 'group'>>
+  readonly #opts: Required<
+    Pick<
+      SupervisorOptions,
+      'heartbeatMs' | 'ttlMs' | 'stableAfterMs' | 'commandTimeoutMs' | 'commandExpiryMs' | 'group'
+    >
+  >
   readonly #restartBackoff: BackoffOptions
   readonly #slots = new Map<string, Slot>()
   /** Asset UUID → the slot of the connector that serves it. */
@@ -109,7 +114,15 @@ export class Supervisor {
 
   add(connector: Connector): void {
     if (this.#slots.has(connector.name)) throw new Error(`connector ${connector.name} added twice`)
-    const slot: Slot = { connector, state: 'idle', restarts: 0, assets: new Map(), available: new Set(), run: null, loop: null }
+    const slot: Slot = {
+      connector,
+      state: 'idle',
+      restarts: 0,
+      assets: new Map(),
+      available: new Set(),
+      run: null,
+      loop: null,
+    }
     this.#slots.set(connector.name, slot)
     if (this.#started) slot.loop = this.#runLoop(slot)
   }
@@ -201,7 +214,11 @@ export class Supervisor {
       if (Date.now() - startedAt >= this.#opts.stableAfterMs) backoff.reset()
       const delay = backoff.next()
       slot.state = 'backoff'
-      this.#logger.warn('connector failed; restarting', { connector: slot.connector.name, error: slot.lastError, retryInMs: delay })
+      this.#logger.warn('connector failed; restarting', {
+        connector: slot.connector.name,
+        error: slot.lastError,
+        retryInMs: delay,
+      })
       await sleep(delay, this.#stop.signal)
     }
     slot.state = 'stopped'
@@ -349,16 +366,26 @@ export class Supervisor {
     try {
       parsed = parseCommand(observation)
     } catch (err) {
-      this.#logger.warn('ignoring a malformed command', { asset: uuid, offset: r.offset, error: (err as Error).message })
+      this.#logger.warn('ignoring a malformed command', {
+        asset: uuid,
+        offset: r.offset,
+        error: (err as Error).message,
+      })
       return
     }
     const { method, envelope } = parsed
     const answer = (result: Omit<CommandResult, 'correlation_id'>) =>
-      this.#writeObservation(uuid, createCommandResult(method, { correlation_id: envelope.header.correlation_id, ...result }))
+      this.#writeObservation(
+        uuid,
+        createCommandResult(method, { correlation_id: envelope.header.correlation_id, ...result }),
+      )
     const asset = slot.assets.get(uuid)
     const contract = asset?.methods.find((m) => m.name === method)
     if (!contract || !slot.connector.execute) {
-      answer({ status: 'rejected', error: { code: 'OFA_COMMAND_REJECTED', message: `${uuid} has no method ${method}` } })
+      answer({
+        status: 'rejected',
+        error: { code: 'OFA_COMMAND_REJECTED', message: `${uuid} has no method ${method}` },
+      })
       return
     }
     const sentAt = Date.parse(envelope.header.timestamp)
@@ -371,12 +398,18 @@ export class Supervisor {
     }
     for (const arg of contract.arguments) {
       if (arg.required && !(arg.name in envelope.arguments)) {
-        answer({ status: 'rejected', error: { code: 'OFA_COMMAND_REJECTED', message: `argument ${arg.name} is required` } })
+        answer({
+          status: 'rejected',
+          error: { code: 'OFA_COMMAND_REJECTED', message: `argument ${arg.name} is required` },
+        })
         return
       }
     }
     if (slot.state !== 'running') {
-      answer({ status: 'rejected', error: { code: 'OFA_COMMAND_REJECTED', message: `connector ${slot.connector.name} is ${slot.state}` } })
+      answer({
+        status: 'rejected',
+        error: { code: 'OFA_COMMAND_REJECTED', message: `connector ${slot.connector.name} is ${slot.state}` },
+      })
       return
     }
     // Run without holding up the reader; the result is answered whenever it comes.
@@ -397,13 +430,18 @@ export class Supervisor {
     })
     try {
       const outcome = await Promise.race([
-        execute.call(slot.connector, { assetUuid: uuid, method, arguments: envelope.arguments, envelope }).then((result) => ({ result })),
+        execute
+          .call(slot.connector, { assetUuid: uuid, method, arguments: envelope.arguments, envelope })
+          .then((result) => ({ result })),
         timeout,
       ])
       if (outcome === 'timeout') {
         answer({
           status: 'timeout',
-          error: { code: 'OFA_COMMAND_TIMEOUT', message: `${method} did not finish within ${this.#opts.commandTimeoutMs} ms` },
+          error: {
+            code: 'OFA_COMMAND_TIMEOUT',
+            message: `${method} did not finish within ${this.#opts.commandTimeoutMs} ms`,
+          },
         })
       } else {
         answer({ status: 'completed', ...(outcome.result === undefined ? {} : { result: outcome.result }) })

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { EventLog } from '@openfactory/log'
-import { createCommand, encodeObservation, parseCommandResult, TOPICS } from '@openfactory/model'
+import { createCommand, encodeObservation, parseCommandResult, parseSimulatorConfig, TOPICS } from '@openfactory/model'
 import type { Connector, ConnectorContext } from '../src/connector.ts'
 import { silentLogger } from '../src/logger.ts'
-import { parseSimulatorConfig } from '../src/simulator/config.ts'
 import { createSimulatorConnector } from '../src/simulator/simulator-connector.ts'
 import { createSupervisor } from '../src/supervisor.ts'
 import { createTestLog, eventually, observationsOf, readAll } from './helpers.ts'
@@ -13,14 +12,35 @@ const SIM = parseSimulatorConfig({
   type: 'simulator',
   interval_ms: 20,
   items: {
-    speed: { tag: 'RotaryVelocity', category: 'Samples', units: 'REVOLUTION/MINUTE', signal: 'sine', offset: 100, amplitude: 10, period_s: 5 },
+    speed: {
+      tag: 'RotaryVelocity',
+      category: 'Samples',
+      units: 'REVOLUTION/MINUTE',
+      signal: 'sine',
+      offset: 100,
+      amplitude: 10,
+      period_s: 5,
+    },
     execution: { tag: 'Execution', category: 'Events', value: 'READY' },
   },
-  methods: { SetSpeed: { description: 'set speed', arguments: [{ name: 'rpm', type: 'number', required: true }], set: { speed: '$rpm' } } },
+  methods: {
+    SetSpeed: {
+      description: 'set speed',
+      arguments: [{ name: 'rpm', type: 'number', required: true }],
+      set: { speed: '$rpm' },
+    },
+  },
 })
 
 function supervisorFor(log: EventLog, extra: Partial<Parameters<typeof createSupervisor>[0]> = {}) {
-  return createSupervisor({ log, logger: silentLogger, heartbeatMs: 50, ttlMs: 200, restartBackoff: { initialMs: 10, maxMs: 50 }, ...extra })
+  return createSupervisor({
+    log,
+    logger: silentLogger,
+    heartbeatMs: 50,
+    ttlMs: 200,
+    restartBackoff: { initialMs: 10, maxMs: 50 },
+    ...extra,
+  })
 }
 
 async function sendCommand(log: EventLog, uuid: string, method: string, args: Record<string, unknown>, at?: number) {
@@ -30,14 +50,18 @@ async function sendCommand(log: EventLog, uuid: string, method: string, args: Re
 }
 
 async function resultFor(log: EventLog, uuid: string, correlationId: string) {
-  return eventually(async () => {
-    for (const o of await observationsOf(log, uuid)) {
-      if (!o.id.endsWith('_RESULT')) continue
-      const { result } = parseCommandResult(o)
-      if (result.correlation_id === correlationId) return result
-    }
-    return undefined
-  }, 10_000, `result of ${correlationId}`)
+  return eventually(
+    async () => {
+      for (const o of await observationsOf(log, uuid)) {
+        if (!o.id.endsWith('_RESULT')) continue
+        const { result } = parseCommandResult(o)
+        if (result.correlation_id === correlationId) return result
+      }
+      return undefined
+    },
+    10_000,
+    `result of ${correlationId}`,
+  )
 }
 
 test('a supervised simulator declares its asset and streams observations into the log', async (t) => {
@@ -45,13 +69,18 @@ test('a supervised simulator declares its asset and streams observations into th
   const sup = supervisorFor(log)
   sup.add(createSimulatorConnector({ uuid: 'SIM-A', config: SIM }))
   await sup.start()
-  await eventually(async () => ((await observationsOf(log, 'SIM-A')).filter((o) => o.id === 'speed').length >= 5 ? true : undefined))
+  await eventually(async () =>
+    (await observationsOf(log, 'SIM-A')).filter((o) => o.id === 'speed').length >= 5 ? true : undefined,
+  )
   await sup.stop()
 
   const registry = await readAll(log, TOPICS.registry)
   assert.equal(registry.length, 1)
   assert.equal(registry[0]?.key?.toString(), 'SIM-A')
-  assert.deepEqual(JSON.parse(registry[0]?.value?.toString() ?? '').dataItems.map((d: { id: string }) => d.id), ['speed', 'execution'])
+  assert.deepEqual(
+    JSON.parse(registry[0]?.value?.toString() ?? '').dataItems.map((d: { id: string }) => d.id),
+    ['speed', 'execution'],
+  )
 
   const obs = await observationsOf(log, 'SIM-A')
   const ids = obs.map((o) => o.id)
@@ -86,7 +115,8 @@ test('commands run the method and are answered on the log', async (t) => {
   assert.deepEqual(ok.status, 'completed')
   assert.deepEqual(ok.result, { speed: 500 })
   const speeds = await eventually(async () => {
-    const v = (await observationsOf(log, 'SIM-B')).filter((o) => o.id === 'speed' && typeof o.value === 'number').at(-1)?.value as number
+    const v = (await observationsOf(log, 'SIM-B')).filter((o) => o.id === 'speed' && typeof o.value === 'number').at(-1)
+      ?.value as number
     return v > 400 ? v : undefined
   })
   assert.ok(speeds >= 490 && speeds <= 510)
@@ -101,7 +131,11 @@ test('commands run the method and are answered on the log', async (t) => {
   const wrongType = await resultFor(log, 'SIM-B', await sendCommand(log, 'SIM-B', 'SetSpeed', { rpm: 'fast' }))
   assert.equal(wrongType.status, 'rejected')
 
-  const stale = await resultFor(log, 'SIM-B', await sendCommand(log, 'SIM-B', 'SetSpeed', { rpm: 1 }, Date.now() - 3_600_000))
+  const stale = await resultFor(
+    log,
+    'SIM-B',
+    await sendCommand(log, 'SIM-B', 'SetSpeed', { rpm: 1 }, Date.now() - 3_600_000),
+  )
   assert.equal(stale.status, 'timeout', 'a command that waited an hour is not executed')
   await sup.stop()
 })
@@ -115,7 +149,9 @@ test('a failing connector is restarted with backoff and its assets go UNAVAILABL
     async start(ctx) {
       starts++
       ctxOf = ctx
-      ctx.declareAssets([{ uuid: 'FLAKY', type: 'Device', referencesAbove: [], referencesBelow: [], dataItems: [], methods: [] }])
+      ctx.declareAssets([
+        { uuid: 'FLAKY', type: 'Device', referencesAbove: [], referencesBelow: [], dataItems: [], methods: [] },
+      ])
       if (starts <= 2) throw new Error(`start ${starts} failed`)
       ctx.setAvailable('FLAKY', true)
     },
@@ -131,7 +167,9 @@ test('a failing connector is restarted with backoff and its assets go UNAVAILABL
   await eventually(() => (starts === 4 && sup.status()[0]?.state === 'running' ? true : undefined))
   await sup.stop()
   const avail = (await observationsOf(log, 'FLAKY')).filter((o) => o.id === 'avail')
-  assert.ok(avail.some((o) => o.value === 'UNAVAILABLE' && o.attributes.reason === 'connector failed: device went away'))
+  assert.ok(
+    avail.some((o) => o.value === 'UNAVAILABLE' && o.attributes.reason === 'connector failed: device went away'),
+  )
   assert.ok(avail.some((o) => o.value === 'AVAILABLE'))
 })
 
@@ -161,7 +199,9 @@ test('observations published while the log refuses writes are kept and written i
   await eventually(() => (ctxOf ? true : undefined))
   const ctx = ctxOf as unknown as ConnectorContext
   for (let i = 0; i < 500; i++) {
-    ctx.publish('PUMP', [{ id: 'n', value: i, tag: 'Count', type: 'Samples', attributes: { timestamp: new Date().toISOString() } }])
+    ctx.publish('PUMP', [
+      { id: 'n', value: i, tag: 'Count', type: 'Samples', attributes: { timestamp: new Date().toISOString() } },
+    ])
   }
   await eventually(() => (sup.writerStats().failedAppends >= 2 ? true : undefined))
   assert.equal(sup.writerStats().buffered, 500)
@@ -169,6 +209,9 @@ test('observations published while the log refuses writes are kept and written i
   await sup.flush()
   await sup.stop()
   const n = (await observationsOf(log, 'PUMP')).filter((o) => o.id === 'n').map((o) => o.value)
-  assert.deepEqual(n, Array.from({ length: 500 }, (_, i) => i))
+  assert.deepEqual(
+    n,
+    Array.from({ length: 500 }, (_, i) => i),
+  )
   assert.equal(sup.writerStats().dropped, 0)
 })

@@ -6,7 +6,7 @@ import { ERROR_CODES, OpenFactoryError } from '../src/errors.ts'
 const page = readFileSync(new URL('../../../docs/reference/errors.md', import.meta.url), 'utf8')
 
 test('docs/reference/errors.md documents exactly the codes in ERROR_CODES', () => {
-  const documented = [...page.matchAll(/^\| `(OFA_[A-Z0-9_]+)` \|/gm)].map((m) => m[1])
+  const documented = [...page.matchAll(/^\| `(OFA_[A-Z0-9_]+)`\s*\|/gm)].map((m) => m[1])
   assert.deepEqual([...documented].sort(), [...ERROR_CODES].sort())
   assert.equal(new Set(documented).size, documented.length, 'a code is documented twice')
 })

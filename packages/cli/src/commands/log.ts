@@ -55,13 +55,19 @@ export async function logCommand(args: readonly string[], io: CliIo): Promise<nu
       return repair(rest, io)
     default:
       throw usageError(
-        sub === undefined ? 'ofa log needs a subcommand: topics, tail, produce, verify, repair' : `unknown subcommand "log ${sub}"`,
+        sub === undefined
+          ? 'ofa log needs a subcommand: topics, tail, produce, verify, repair'
+          : `unknown subcommand "log ${sub}"`,
       )
   }
 }
 
 async function topics(args: readonly string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({ args: [...args], options: { data: { type: 'string' } }, allowPositionals: true })
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    options: { data: { type: 'string' } },
+    allowPositionals: true,
+  })
   if (positionals.length > 0) throw usageError(`ofa log topics takes no arguments, got "${positionals[0]}"`)
   const log = await openEmbeddedLog({ dir: dataDir(io, values.data), readOnly: true })
   try {
@@ -69,7 +75,8 @@ async function topics(args: readonly string[], io: CliIo): Promise<number> {
       const d = await log.describeTopic(name)
       const records = d.partitionStates.reduce((n, p) => n + (p.endOffset - p.startOffset), 0)
       io.stdout.write(`${name}\tpartitions=${d.partitions}\tpolicy=${d.cleanupPolicy}\trecords=${records}\n`)
-      for (const p of d.partitionStates) io.stdout.write(`  ${p.partition}\tstart=${p.startOffset}\tend=${p.endOffset}\n`)
+      for (const p of d.partitionStates)
+        io.stdout.write(`  ${p.partition}\tstart=${p.startOffset}\tend=${p.endOffset}\n`)
     }
   } finally {
     await log.close()
@@ -161,12 +168,18 @@ async function produce(args: readonly string[], io: CliIo): Promise<number> {
 }
 
 async function verify(args: readonly string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({ args: [...args], options: { data: { type: 'string' } }, allowPositionals: true })
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    options: { data: { type: 'string' } },
+    allowPositionals: true,
+  })
   if (positionals.length > 0) throw usageError(`ofa log verify takes no arguments, got "${positionals[0]}"`)
   const report = await verifyLog(dataDir(io, values.data))
   let problems = 0
   for (const p of report.partitions) {
-    io.stdout.write(`${p.topic}/${p.partition}\tsegments=${p.segments}\trecords=${p.records}\t${p.problems.length === 0 ? 'ok' : 'DAMAGED'}\n`)
+    io.stdout.write(
+      `${p.topic}/${p.partition}\tsegments=${p.segments}\trecords=${p.records}\t${p.problems.length === 0 ? 'ok' : 'DAMAGED'}\n`,
+    )
     for (const e of p.problems) io.stderr.write(`${e.format()}\n`)
     problems += p.problems.length
   }
@@ -179,7 +192,11 @@ async function verify(args: readonly string[], io: CliIo): Promise<number> {
 }
 
 async function repair(args: readonly string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({ args: [...args], options: { data: { type: 'string' } }, allowPositionals: true })
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    options: { data: { type: 'string' } },
+    allowPositionals: true,
+  })
   if (positionals.length > 0) throw usageError(`ofa log repair takes no arguments, got "${positionals[0]}"`)
   const report = await repairLog(dataDir(io, values.data))
   io.stdout.write(`${JSON.stringify(report, null, 2)}\n`)

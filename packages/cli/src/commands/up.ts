@@ -18,7 +18,8 @@ export async function upCommand(args: readonly string[], io: CliIo): Promise<num
   let port: number | undefined
   if (values.port !== undefined) {
     port = Number(values.port)
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw usageError(`--port must be 0..65535, got "${values.port}"`)
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw usageError(`--port must be 0..65535, got "${values.port}"`)
   }
   const runtime = await startLocalRuntime({
     paths: positionals,

@@ -22,7 +22,9 @@ export async function validateCommand(args: readonly string[], io: CliIo): Promi
   for (const p of problems) io.stderr.write(`${p.format()}\n`)
   const files = factory.files.length
   if (problems.length > 0) {
-    io.stderr.write(`${problems.length} problem${problems.length === 1 ? '' : 's'} in ${files} file${files === 1 ? '' : 's'}\n`)
+    io.stderr.write(
+      `${problems.length} problem${problems.length === 1 ? '' : 's'} in ${files} file${files === 1 ? '' : 's'}\n`,
+    )
     return EXIT.failed
   }
   io.stdout.write(

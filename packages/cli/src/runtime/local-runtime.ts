@@ -60,13 +60,19 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
   )
   const backbone = factory.manifest.backbone
   if (backbone.type !== 'embedded') {
-    throw new OpenFactoryError('OFA_CONFIG_VALUE', 'backbone kafka is not available in ofa up yet; use the embedded backbone', {
-      ...(factory.manifest.file ? { where: { file: factory.manifest.file } } : {}),
-    })
+    throw new OpenFactoryError(
+      'OFA_CONFIG_VALUE',
+      'backbone kafka is not available in ofa up yet; use the embedded backbone',
+      {
+        ...(factory.manifest.file ? { where: { file: factory.manifest.file } } : {}),
+      },
+    )
   }
   // Plan every device before touching anything: a device that cannot run stops the start with its reason.
   const plans = factory.devices.map((device) => ({ device, plan: planDevice(device) }))
-  const skipped = plans.flatMap(({ device, plan }) => (plan.kind === 'skip' ? [{ uuid: device.uuid, reason: plan.reason }] : []))
+  const skipped = plans.flatMap(({ device, plan }) =>
+    plan.kind === 'skip' ? [{ uuid: device.uuid, reason: plan.reason }] : [],
+  )
 
   const dataDir = opts.dataDir ? resolve(cwd, opts.dataDir) : (backbone.dataDir ?? resolve(cwd, '.ofa-data'))
   const log = await openEmbeddedLog({ dir: dataDir })
@@ -86,17 +92,28 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
   try {
     const assets = topicSettings(factory.manifest, TOPICS.assets)
     await ensureTopic(log, { name: TOPICS.assets, ...assets, cleanupPolicy: 'delete' })
-    await ensureTopic(log, { name: TOPICS.registry, ...topicSettings(factory.manifest, TOPICS.registry), cleanupPolicy: 'compact' })
-    await ensureTopic(log, { name: TOPICS.documents, ...topicSettings(factory.manifest, TOPICS.documents), cleanupPolicy: 'compact' })
+    await ensureTopic(log, {
+      name: TOPICS.registry,
+      ...topicSettings(factory.manifest, TOPICS.registry),
+      cleanupPolicy: 'compact',
+    })
+    await ensureTopic(log, {
+      name: TOPICS.documents,
+      ...topicSettings(factory.manifest, TOPICS.documents),
+      cleanupPolicy: 'compact',
+    })
 
     for (const { plan } of plans) {
       if (plan.kind !== 'run' || !plan.adapter) continue
       const a = plan.adapter
       const server = await createShdrAdapterServer({ host: '127.0.0.1', port: a.port })
       adapters.push(server)
-      playShdrFile(server, { file: a.file, speed: a.speed, loop: a.loop, signal: playing.signal }).catch((err: Error) => {
-        if (!playing.signal.aborted) logger.error('SHDR replay adapter stopped', { device: a.deviceUuid, error: err.message })
-      })
+      playShdrFile(server, { file: a.file, speed: a.speed, loop: a.loop, signal: playing.signal }).catch(
+        (err: Error) => {
+          if (!playing.signal.aborted)
+            logger.error('SHDR replay adapter stopped', { device: a.deviceUuid, error: err.message })
+        },
+      )
       logger.info('SHDR replay adapter listening', { device: a.deviceUuid, port: server.port, file: a.file })
     }
 

@@ -4,6 +4,8 @@
  * and raises and clears faults on their schedules. Samples are published every tick; events and conditions
  * only when they change. Methods change the simulation and answer with what they set.
  */
+
+import type { SimItemSpec, SimulatorConfig } from '@openfactory/model'
 import {
   type Asset,
   type DataItem,
@@ -14,7 +16,6 @@ import {
   type UnsPlacement,
 } from '@openfactory/model'
 import type { CommandRequest, Connector, ConnectorContext } from '../connector.ts'
-import type { SimItemSpec, SimulatorConfig } from './config.ts'
 import { createRandom, gaussian } from './random.ts'
 
 export interface SimulatorConnectorOptions {
@@ -62,7 +63,11 @@ export class SimulatorConnector implements Connector {
       tag: s.tag,
       ...(s.units ? { units: s.units } : {}),
       ...(s.subType ? { subType: s.subType } : {}),
-      ...(s.states ? { constraints: { values: [...s.states.keys()] } } : s.values ? { constraints: { values: s.values } } : {}),
+      ...(s.states
+        ? { constraints: { values: [...s.states.keys()] } }
+        : s.values
+          ? { constraints: { values: s.values } }
+          : {}),
     }))
     const methods: MethodContract[] = this.#opts.config.methods.map((m) => ({
       name: m.name,
@@ -125,7 +130,10 @@ export class SimulatorConnector implements Connector {
         continue
       }
       if (arg.type && typeof v !== arg.type) {
-        throw new OpenFactoryError('OFA_COMMAND_REJECTED', `argument ${arg.name} must be a ${arg.type}, got ${JSON.stringify(v)}`)
+        throw new OpenFactoryError(
+          'OFA_COMMAND_REJECTED',
+          `argument ${arg.name} must be a ${arg.type}, got ${JSON.stringify(v)}`,
+        )
       }
     }
     const now = this.#now()
@@ -137,7 +145,8 @@ export class SimulatorConnector implements Connector {
       if (value === undefined) continue
       if (rt.spec.category === 'Samples') {
         const n = Number(value)
-        if (!Number.isFinite(n)) throw new OpenFactoryError('OFA_COMMAND_REJECTED', `${id} needs a number, got ${JSON.stringify(value)}`)
+        if (!Number.isFinite(n))
+          throw new OpenFactoryError('OFA_COMMAND_REJECTED', `${id} needs a number, got ${JSON.stringify(value)}`)
         rt.offset = n
         rt.walk = n
         const o = this.#sample(rt, now)
@@ -146,7 +155,10 @@ export class SimulatorConnector implements Connector {
       } else {
         const text = String(value)
         if (rt.spec.states && !rt.spec.states.has(text)) {
-          throw new OpenFactoryError('OFA_COMMAND_REJECTED', `${id} has no state ${text}; states: ${[...rt.spec.states.keys()].join(', ')}`)
+          throw new OpenFactoryError(
+            'OFA_COMMAND_REJECTED',
+            `${id} has no state ${text}; states: ${[...rt.spec.states.keys()].join(', ')}`,
+          )
         }
         if (rt.spec.states) this.#enterState(rt, text, now)
         else rt.value = text
@@ -273,7 +285,13 @@ export class SimulatorConnector implements Connector {
     return { id: rt.spec.id, value: String(rt.value), tag: rt.spec.tag, type: 'Events', attributes }
   }
 
-  #condition(rt: ItemRuntime, level: 'NORMAL' | 'WARNING' | 'FAULT', now: number, nativeCode?: string, message?: string): Observation {
+  #condition(
+    rt: ItemRuntime,
+    level: 'NORMAL' | 'WARNING' | 'FAULT',
+    now: number,
+    nativeCode?: string,
+    message?: string,
+  ): Observation {
     const attributes: Observation['attributes'] = { timestamp: isoTimestamp(now) }
     if (nativeCode !== undefined) attributes.nativeCode = nativeCode
     if (message) attributes.message = message

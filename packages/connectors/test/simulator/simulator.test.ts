@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { isOpenFactoryError, type Observation } from '@openfactory/model'
-import { parseSimulatorConfig } from '../../src/simulator/config.ts'
+import { isOpenFactoryError, type Observation, parseSimulatorConfig } from '@openfactory/model'
 import { createSimulatorConnector } from '../../src/simulator/simulator-connector.ts'
 import { recordingContext } from '../fake-context.ts'
 
@@ -10,7 +9,15 @@ const CONFIG = {
   interval_ms: 20,
   seed: 1,
   items: {
-    spindle_speed: { tag: 'RotaryVelocity', category: 'Samples', units: 'REVOLUTION/MINUTE', signal: 'sine', offset: 1000, amplitude: 100, period_s: 10 },
+    spindle_speed: {
+      tag: 'RotaryVelocity',
+      category: 'Samples',
+      units: 'REVOLUTION/MINUTE',
+      signal: 'sine',
+      offset: 1000,
+      amplitude: 100,
+      period_s: 10,
+    },
     temp: { tag: 'Temperature', category: 'Samples', signal: 'random_walk', start: 20, step: 0.5, min: 15, max: 25 },
     load: { tag: 'Load', category: 'Samples', signal: 'ramp', from: 0, to: 100, period_s: 1 },
     execution: {
@@ -28,7 +35,11 @@ const CONFIG = {
     },
   },
   methods: {
-    SetSpeed: { description: 'Set spindle speed', arguments: [{ name: 'rpm', type: 'number', required: true }], set: { spindle_speed: '$rpm' } },
+    SetSpeed: {
+      description: 'Set spindle speed',
+      arguments: [{ name: 'rpm', type: 'number', required: true }],
+      set: { spindle_speed: '$rpm' },
+    },
     Stop: { description: 'Stop', set: { execution: 'READY' } },
   },
 }
@@ -63,7 +74,10 @@ test('declares its asset with data items and methods, and goes AVAILABLE', async
     ],
   )
   assert.deepEqual(asset?.dataItems.find((d) => d.id === 'execution')?.constraints, { values: ['READY', 'ACTIVE'] })
-  assert.deepEqual(asset?.methods.map((m) => m.name), ['SetSpeed', 'Stop'])
+  assert.deepEqual(
+    asset?.methods.map((m) => m.name),
+    ['SetSpeed', 'Stop'],
+  )
   assert.deepEqual(ctx.availability, [{ uuid: 'SIM-1', available: true }])
   assert.deepEqual(values(ctx.published, 'execution'), ['READY'])
   assert.deepEqual(values(ctx.published, 'system'), ['NORMAL'])
@@ -78,10 +92,15 @@ test('signals, state machines, cycles, counters and faults all move', async () =
   for (const v of values(ctx.published, 'load') as number[]) assert.ok(v >= 0 && v <= 100, `ramp in range: ${v}`)
   const exec = values(ctx.published, 'execution')
   assert.ok(exec.includes('ACTIVE') && exec.includes('READY'), `state machine moved: ${exec}`)
-  for (let i = 1; i < exec.length; i++) assert.notEqual(exec[i], exec[i - 1], 'an event is published only when it changes')
+  for (let i = 1; i < exec.length; i++)
+    assert.notEqual(exec[i], exec[i - 1], 'an event is published only when it changes')
   assert.ok(values(ctx.published, 'program').includes('O2'))
   const counts = values(ctx.published, 'part_count').map(Number)
-  assert.deepEqual(counts, counts.map((_, i) => i), 'the counter counts up by one from 0')
+  assert.deepEqual(
+    counts,
+    counts.map((_, i) => i),
+    'the counter counts up by one from 0',
+  )
   const system = ctx.published.filter((p) => p.observation.id === 'system').map((p) => p.observation)
   const fault = system.find((o) => o.value === 'FAULT')
   assert.equal(fault?.attributes.nativeCode, 'E1')
@@ -91,7 +110,10 @@ test('signals, state machines, cycles, counters and faults all move', async () =
 })
 
 test('methods change the simulation and answer with what they set', async () => {
-  const sim = createSimulatorConnector({ uuid: 'SIM-1', config: parseSimulatorConfig({ ...CONFIG, interval_ms: 10_000 }) })
+  const sim = createSimulatorConnector({
+    uuid: 'SIM-1',
+    config: parseSimulatorConfig({ ...CONFIG, interval_ms: 10_000 }),
+  })
   const ctx = recordingContext()
   await sim.start(ctx)
   const envelope = { header: { correlation_id: 'c', sender_uuid: 's', timestamp: '', signature: null }, arguments: {} }
@@ -103,9 +125,8 @@ test('methods change the simulation and answer with what they set', async () => 
     sim.execute({ assetUuid: 'SIM-1', method: 'SetSpeed', arguments: { rpm: 'fast' }, envelope }),
     (e) => isOpenFactoryError(e, 'OFA_COMMAND_REJECTED'),
   )
-  await assert.rejects(
-    sim.execute({ assetUuid: 'SIM-1', method: 'SetSpeed', arguments: {}, envelope }),
-    (e) => isOpenFactoryError(e, 'OFA_COMMAND_REJECTED'),
+  await assert.rejects(sim.execute({ assetUuid: 'SIM-1', method: 'SetSpeed', arguments: {}, envelope }), (e) =>
+    isOpenFactoryError(e, 'OFA_COMMAND_REJECTED'),
   )
   await sim.stop()
 })

@@ -18,6 +18,7 @@ import { isAbsolute, resolve } from 'node:path'
 import { type Static, Type } from '@sinclair/typebox'
 import type { ExactlyOne, Refine } from './check-value.ts'
 import { AssetUuid, DeploySpec, EnvironmentList, NonEmptyString, Port } from './common-schema.ts'
+import { readSimulatorConfig } from './simulator-config.ts'
 
 /** `github://org:repo@/path` and other URIs the reference can open are not checked on disk. */
 const URI = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//
@@ -238,7 +239,19 @@ export const MqttConnector = Type.Object(
   { additionalProperties: true, exactlyOne: exactlyOne('broker', 'url', 'the broker to connect to') },
 )
 
-export const SimulatorConnector = Type.Object({ type: Type.Literal('simulator') }, { additionalProperties: true })
+const refineSimulator: Refine = (v: unknown, report) => {
+  readSimulatorConfig(v, (path, message) => {
+    const anchor = message === 'is required' ? 'parent' : message.startsWith('is not a simulator') ? 'key' : 'value'
+    report(path, 'OFA_CONNECTOR_CONFIG', message, anchor)
+  })
+  return undefined
+}
+
+/** `connector.type: simulator`: checked by the simulator's own reader (simulator-config.ts). */
+export const SimulatorConnector = Type.Object(
+  { type: Type.Literal('simulator') },
+  { additionalProperties: true, refine: refineSimulator },
+)
 
 export const Connector = Type.Union(
   [MTConnectConnector, OpcuaConnector, ShdrConnector, ModbusConnector, MqttConnector, SimulatorConnector],

@@ -64,3 +64,5 @@ export { NetworkSpec, SwarmNodeSpec, VolumeSpec } from './infra-schema.ts'
 export { DeploySpec, memoryBytes, normalizeConstraint } from './common-schema.ts'
 // ${VAR} and ${VAR:-default} expansion.
 export { type Env, expandEnv } from './expand-env.ts'
+// The simulator connector's configuration (connector.type: simulator).
+export * from './simulator-config.ts'

@@ -26,6 +26,12 @@ const CASES: { path: string; uns?: boolean; expect: string[] }[] = [
   },
   { path: `${B}/yaml-syntax.yml`, expect: [`${B}/yaml-syntax.yml:8:1 OFA_CONFIG_YAML`] },
   {
+    path: `${B}/simulator-unknown-state.yml`,
+    expect: [
+      `${B}/simulator-unknown-state.yml:13:27 OFA_CONNECTOR_CONFIG devices.press.connector.items.execution.states.READY.next`,
+    ],
+  },
+  {
     path: `${B}/env-unset.yml`,
     expect: [`${B}/env-unset.yml:7:13 OFA_CONFIG_ENV_UNSET devices.lathe-1.connector.host`],
   },

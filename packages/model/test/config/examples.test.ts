@@ -72,7 +72,7 @@ test('loaded values: defaults, env defaults, resolved paths, normalized constrai
   const dashboard = factory.apps.find((a) => a.uuid === 'DASHBOARD')!
   assert.deepEqual(dashboard.spec.deploy?.placement?.constraints, ['node.role == manager'])
   assert.deepEqual(dashboard.spec.environment, ['LOG_LEVEL=info'])
-  assert.deepEqual(factory.manifest.backbone, { type: 'embedded' })
+  assert.deepEqual(factory.manifest.backbone, { type: 'embedded', dataDir: join(EXAMPLES, '.ofa-data') })
   assert.deepEqual(topicSettings(factory.manifest, 'ofa_assets'), {
     partitions: 6,
     replicationFactor: 1,

@@ -1,5 +1,6 @@
 /**
- * The simulator's configuration: `connector.type: simulator` in a device file. Keys are snake_case like
+ * The simulator's configuration: `connector.type: simulator` in a device file (the simulator itself lives in
+ * @openfactory/connectors; its configuration is here so that `ofa validate` checks it with file positions). Keys are snake_case like
  * their neighbours in the reference's device files.
  *
  *   connector:
@@ -29,8 +30,9 @@
  * A method's `set` changes items: `$arg` takes the argument's value; a Samples item gets a new offset
  * (the centre of its signal), an Events item a new value (a state machine jumps to that state).
  */
-import type { DataItemCategory, MethodArgument } from '@openfactory/model'
-import { OpenFactoryError } from '@openfactory/model'
+import type { DataItemCategory, MethodArgument } from '../asset.ts'
+import { OpenFactoryError } from '../errors.ts'
+import type { PathSegment } from './check-value.ts'
 
 export type SignalKind = 'sine' | 'random_walk' | 'ramp' | 'noise' | 'constant'
 
@@ -98,14 +100,28 @@ export interface SimulatorConfig {
 
 type Raw = Record<string, unknown>
 
+/** Receives each problem with its path relative to the connector block. */
+export type SimulatorReport = (path: readonly PathSegment[], message: string) => void
+
+/** Paths are written as dotted text (`items.a.states`) in this file and split here: item ids never hold dots. */
+function segments(at: string): PathSegment[] {
+  return at === ''
+    ? []
+    : at.split('.').flatMap((part) => {
+        const m = /^(.*)\[(\d+)\]$/.exec(part)
+        return m ? [m[1] as string, Number(m[2])] : [part]
+      })
+}
+
 class Reader {
-  readonly problems: OpenFactoryError[] = []
-  readonly #path: string
-  constructor(path: string) {
-    this.#path = path
+  readonly #report: SimulatorReport
+  count = 0
+  constructor(report: SimulatorReport) {
+    this.#report = report
   }
   fail(at: string, message: string): void {
-    this.problems.push(new OpenFactoryError('OFA_CONNECTOR_CONFIG', `${this.#path}.${at}: ${message}`, { where: { path: `${this.#path}.${at}` } }))
+    this.count++
+    this.#report(segments(at), message)
   }
   map(v: unknown, at: string): Raw {
     if (v === undefined || v === null) return {}
@@ -148,7 +164,29 @@ function range(r: Reader, v: unknown, at: string): [number, number] {
 
 /** Reads and checks a simulator block; throws OFA_CONFIG_INVALID listing every problem (each OFA_CONNECTOR_CONFIG). */
 export function parseSimulatorConfig(raw: unknown, path = 'connector'): SimulatorConfig {
-  const r = new Reader(path)
+  const problems: OpenFactoryError[] = []
+  const config = readSimulatorConfig(raw, (at, message) => {
+    const where = [path, ...at]
+      .map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`))
+      .join('')
+      .slice(1)
+    problems.push(new OpenFactoryError('OFA_CONNECTOR_CONFIG', `${where}: ${message}`, { where: { path: where } }))
+  })
+  if (problems.length > 0) {
+    throw new OpenFactoryError(
+      'OFA_CONFIG_INVALID',
+      `${path}: ${problems.length} problem(s) in the simulator configuration`,
+      {
+        problems,
+      },
+    )
+  }
+  return config
+}
+
+/** Reads a simulator block, reporting every problem; the result is only meaningful when nothing was reported. */
+export function readSimulatorConfig(raw: unknown, report: SimulatorReport): SimulatorConfig {
+  const r = new Reader(report)
   const c = r.map(raw, '')
   const items: SimItemSpec[] = []
   const rawItems = r.map(c.items, 'items')
@@ -226,7 +264,31 @@ export function parseSimulatorConfig(raw: unknown, path = 'connector'): Simulato
     }
     const values = it.values === undefined ? undefined : Array.isArray(it.values) ? it.values.map(String) : undefined
     if (it.values !== undefined && !values) r.fail(`${at}.values`, 'expected a list')
-    const known = new Set(['tag', 'category', 'units', 'sub_type', 'signal', 'offset', 'amplitude', 'period_s', 'from', 'to', 'start', 'step', 'noise', 'min', 'max', 'decimals', 'states', 'initial', 'values', 'every_s', 'counter', 'value', 'faults'])
+    const known = new Set([
+      'tag',
+      'category',
+      'units',
+      'sub_type',
+      'signal',
+      'offset',
+      'amplitude',
+      'period_s',
+      'from',
+      'to',
+      'start',
+      'step',
+      'noise',
+      'min',
+      'max',
+      'decimals',
+      'states',
+      'initial',
+      'values',
+      'every_s',
+      'counter',
+      'value',
+      'faults',
+    ])
     for (const k of Object.keys(it)) if (!known.has(k)) r.fail(`${at}.${k}`, 'is not a simulator item field')
     items.push({
       id,
@@ -244,7 +306,8 @@ export function parseSimulatorConfig(raw: unknown, path = 'connector'): Simulato
   }
   const ids = new Set(items.map((i) => i.id))
   for (const it of items) {
-    if (it.counter?.whileItem && !ids.has(it.counter.whileItem)) r.fail(`items.${it.id}.counter.while`, `names the unknown item ${it.counter.whileItem}`)
+    if (it.counter?.whileItem && !ids.has(it.counter.whileItem))
+      r.fail(`items.${it.id}.counter.while`, `names the unknown item ${it.counter.whileItem}`)
   }
   const methods: SimMethodSpec[] = []
   for (const [name, mv] of Object.entries(r.map(c.methods, 'methods'))) {
@@ -260,7 +323,9 @@ export function parseSimulatorConfig(raw: unknown, path = 'connector'): Simulato
       }
       args.push({
         name: r.str(a.name, `${at}.arguments[${i}].name`, `arg${i}`) as string,
-        ...(a.description !== undefined ? { description: r.str(a.description, `${at}.arguments[${i}].description`) } : {}),
+        ...(a.description !== undefined
+          ? { description: r.str(a.description, `${at}.arguments[${i}].description`) }
+          : {}),
         ...(type ? { type } : {}),
         ...(a.required !== undefined ? { required: a.required === true } : {}),
       })
@@ -278,11 +343,6 @@ export function parseSimulatorConfig(raw: unknown, path = 'connector'): Simulato
   const assetType = r.str(c.asset_type, 'asset_type', 'Device') as string
   const known = new Set(['type', 'interval_ms', 'seed', 'asset_type', 'items', 'methods'])
   for (const k of Object.keys(c)) if (!known.has(k)) r.fail(k, 'is not a simulator field')
-  if (r.problems.length > 0) {
-    throw new OpenFactoryError('OFA_CONFIG_INVALID', `${path}: ${r.problems.length} problem(s) in the simulator configuration`, {
-      problems: r.problems,
-    })
-  }
   return {
     intervalMs,
     ...(typeof c.seed === 'number' ? { seed: c.seed } : {}),
