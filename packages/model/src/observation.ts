@@ -99,28 +99,40 @@ export function decodeObservation(input: Uint8Array | string | Record<string, un
     }
   }
   if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw invalid('observation must be a JSON object')
-  const f = fieldsCaseInsensitive(obj as Record<string, unknown>)
-  const id = f.get('id')
+  const o = obj as Record<string, unknown>
+  // Fast path: the field names as we write them; any other spelling goes through a case-insensitive map.
+  let id: unknown = o.ID
+  let type: unknown = o.TYPE
+  let tag: unknown = o.TAG
+  let value: unknown = o.VALUE
+  let rawAttrs: unknown = o.attributes
+  if (id === undefined || type === undefined || value === undefined || rawAttrs === undefined) {
+    const f = fieldsCaseInsensitive(o)
+    id = f.get('id')
+    type = f.get('type')
+    tag = f.get('tag')
+    value = f.get('value')
+    rawAttrs = f.get('attributes')
+  }
   if (typeof id !== 'string' || id === '') throw invalid('observation has no ID')
-  const type = f.get('type')
   if (typeof type !== 'string' || !(OBSERVATION_TYPES as readonly string[]).includes(type)) {
     throw invalid(`observation ${id} has TYPE ${JSON.stringify(type)}; expected one of ${OBSERVATION_TYPES.join(', ')}`)
   }
-  const tag = f.get('tag')
   if (tag !== undefined && tag !== null && typeof tag !== 'string')
     throw invalid(`observation ${id} has a non-string TAG`)
-  let value = f.get('value')
   if (value === undefined || value === null) value = UNAVAILABLE
   else if (typeof value === 'boolean') value = String(value)
   else if (typeof value === 'object') value = JSON.stringify(value)
   else if (typeof value !== 'number' && typeof value !== 'string')
     throw invalid(`observation ${id} has an unsupported VALUE`)
-  const rawAttrs = f.get('attributes')
   if (rawAttrs !== undefined && (rawAttrs === null || typeof rawAttrs !== 'object' || Array.isArray(rawAttrs))) {
     throw invalid(`observation ${id} has attributes that are not an object`)
   }
-  const attributes = { ...((rawAttrs as Record<string, unknown>) ?? {}) } as ObservationAttributes
+  // Attributes parsed here from text are ours to keep; an object handed in by the caller is copied, not changed.
+  const owned = obj !== input && rawAttrs !== undefined
+  let attributes = (owned ? rawAttrs : { ...((rawAttrs as object) ?? {}) }) as ObservationAttributes
   if (typeof attributes.timestamp !== 'string') {
+    if (owned) attributes = { ...attributes }
     const ts = Object.keys(attributes).find((k) => k.toLowerCase() === 'timestamp')
     attributes.timestamp = ts && typeof attributes[ts] === 'string' ? (attributes[ts] as string) : ''
   }

@@ -1,0 +1,27 @@
+// @openfactory/log — the event log every observation and command passes through.
+
+// The backbone interface: topics, partitions, keyed records, offsets, followers, consumer groups.
+export * from './backbone.ts'
+// The embedded implementation: segment files in a data directory owned by one process.
+export {
+  type CompactionResult,
+  EmbeddedLog,
+  type EmbeddedLogOptions,
+  openEmbeddedLog,
+  type RetentionResult,
+} from './embedded-log.ts'
+export type { PartitionCompaction } from './internal/maintenance.ts'
+// Kafka's murmur2 key partitioning, so that every backbone and Java client agree on partitions.
+export { murmur2, partitionFor, toPositive } from './partitioner.ts'
+// Offline checks of a data directory: verify every checksum; repair torn tails and damaged segments.
+export {
+  type LostRange,
+  type PartitionReport,
+  type RepairAction,
+  type RepairReport,
+  repairLog,
+  type SegmentReport,
+  type TornTail,
+  type VerifyReport,
+  verifyLog,
+} from './verify.ts'

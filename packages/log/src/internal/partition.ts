@@ -1,0 +1,571 @@
+// One partition of the embedded log: its segments, the group-commit append pipeline, reads and change waiters.
+import { OpenFactoryError } from '@openfactory/model'
+import type { LogRecord, RecordData } from '../backbone.ts'
+import {
+  BatchBuilder,
+  type BatchHeader,
+  bodyCrcMatches,
+  decodeRecords,
+  HEADER_SIZE,
+  parseHeader,
+} from './batch-format.ts'
+import { recoverCompactions, SWAP_SUFFIX } from './compaction-recovery.ts'
+import { closedError, corrupt, ioError } from './errors.ts'
+import { fdatasync, fstat, fsyncDir, ftruncate, openFile, readAt, writeAll } from './fs-util.ts'
+import { listSegmentFiles, RetiredSegment, Segment, scanBatches } from './segment.ts'
+
+export interface PartitionConfig {
+  readonly topic: string
+  readonly partition: number
+  /** `<data dir>/topics/<topic>/<partition>` */
+  readonly dir: string
+  readonly readOnly: boolean
+  readonly fsync: boolean
+  readonly segmentBytes: number
+  readonly maxBatchBytes: number
+  readonly lingerMs: number
+}
+
+/** What a read returns: the records, and where the next read starts (past compaction gaps). */
+export interface ReadResult {
+  readonly records: LogRecord[]
+  readonly next: number
+}
+
+const READ_CHUNK = 1 << 20
+const MIN_READ = 64 * 1024
+
+export class Partition {
+  readonly topic: string
+  readonly id: number
+  readonly dir: string
+  /** Segments by base offset; the last one is the active segment (the only one written to). */
+  segments: Segment[] = []
+  /** The offset the next appended record gets. */
+  nextOffset = 0
+  /** Every offset below this is durable and readable. */
+  endOffset = 0
+  /** Set when the partition cannot be used (damage found on open, or a failed write): every use throws it. */
+  failure: OpenFactoryError | null = null
+  readonly #cfg: PartitionConfig
+  #open: BatchBuilder | null = null
+  #queue: BatchBuilder[] = []
+  #flushing = false
+  #flushScheduled = false
+  #spare: Buffer | null = null
+  #capacityHint = 16 * 1024
+  #idleWaiters: (() => void)[] = []
+  #waiters = new Set<() => void>()
+  #refreshing: Promise<void> | null = null
+  #maintenance: Promise<unknown> = Promise.resolve()
+  #closed = false
+
+  private constructor(cfg: PartitionConfig) {
+    this.#cfg = cfg
+    this.topic = cfg.topic
+    this.id = cfg.partition
+    this.dir = cfg.dir
+  }
+
+  get startOffset(): number {
+    return this.segments[0]?.base ?? this.endOffset
+  }
+
+  get active(): Segment {
+    return this.segments[this.segments.length - 1]!
+  }
+
+  /**
+   * Opens a partition. Never throws for damaged data: the partition then carries a `failure` that every use
+   * raises (one damaged partition does not stop the others). The writer cuts a torn tail here.
+   */
+  static async open(cfg: PartitionConfig): Promise<Partition> {
+    const p = new Partition(cfg)
+    try {
+      p.segments = await loadSegments(cfg)
+      p.endOffset = p.nextOffset = p.active.lastOffset + 1
+    } catch (err) {
+      for (const s of p.segments) await s.close()
+      p.segments = []
+      p.failure =
+        err instanceof OpenFactoryError ? err : ioError(`cannot open partition ${cfg.topic}/${cfg.partition}`, err)
+    }
+    return p
+  }
+
+  check(): void {
+    if (this.failure) throw this.failure
+  }
+
+  // ---- appending ---------------------------------------------------------------------------------------------
+
+  /**
+   * Encodes a record into the batch being built and returns that batch (its `done` settles when the batch is
+   * durable). The record's offset is `nextOffset - 1` afterwards.
+   */
+  enqueue(
+    key: RecordData | null | undefined,
+    value: RecordData | null,
+    headers: Readonly<Record<string, RecordData>> | undefined,
+    timestamp: number,
+    bound: number,
+  ): BatchBuilder {
+    let b = this.#open
+    if (b === null || (b.count > 0 && b.bytes + bound > this.#cfg.maxBatchBytes)) {
+      b = this.#newBuilder(bound)
+      this.#open = b
+      this.#queue.push(b)
+    }
+    b.add(this.nextOffset, timestamp, key, value, headers, bound)
+    this.nextOffset++
+    this.#scheduleFlush()
+    return b
+  }
+
+  #newBuilder(bound: number): BatchBuilder {
+    const spare = this.#spare
+    if (spare && spare.length >= bound + HEADER_SIZE) {
+      this.#spare = null
+      return new BatchBuilder(this.nextOffset, spare)
+    }
+    return new BatchBuilder(this.nextOffset, Buffer.allocUnsafe(Math.max(this.#capacityHint, bound + HEADER_SIZE)))
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushing || this.#flushScheduled) return
+    this.#flushScheduled = true
+    const run = (): void => {
+      this.#flushScheduled = false
+      void this.#flushLoop()
+    }
+    if (this.#cfg.lingerMs > 0) setTimeout(run, this.#cfg.lingerMs)
+    else queueMicrotask(run)
+  }
+
+  /**
+   * Group commit: one batch per write, one write + fdatasync at a time. Appends that arrive while a write is in
+   * flight build the next batch, which goes out as soon as the previous one is on disk.
+   */
+  async #flushLoop(): Promise<void> {
+    if (this.#flushing) return
+    this.#flushing = true
+    try {
+      while (this.#queue.length > 0) {
+        const b = this.#queue.shift()!
+        if (b === this.#open) this.#open = null
+        if (this.failure) {
+          b.reject(this.failure)
+          continue
+        }
+        const bytes = b.finish()
+        try {
+          await this.#writeBatch(bytes, b)
+        } catch (err) {
+          this.failure = ioError(
+            `write to ${this.topic}/${this.id} failed; the partition refuses further appends until the log is reopened`,
+            err,
+          )
+          b.reject(this.failure)
+          continue
+        }
+        this.#capacityHint = Math.min(
+          this.#cfg.maxBatchBytes + HEADER_SIZE,
+          Math.max(16 * 1024, Math.ceil(bytes.length * 1.25)),
+        )
+        if (!this.#spare || this.#spare.length < b.buf.length) this.#spare = b.buf
+        b.resolve()
+        this.#notify()
+      }
+    } finally {
+      this.#flushing = false
+      const idle = this.#idleWaiters
+      this.#idleWaiters = []
+      for (const w of idle) w()
+    }
+  }
+
+  async #writeBatch(bytes: Buffer, b: BatchBuilder): Promise<void> {
+    let seg = this.active
+    if (seg.size > 0 && seg.size + bytes.length > this.#cfg.segmentBytes) seg = await this.#roll(b.baseOffset)
+    const position = seg.size
+    await writeAll(seg.fd, bytes, position)
+    if (this.#cfg.fsync) await fdatasync(seg.fd)
+    seg.addBatch({
+      position,
+      length: bytes.length,
+      baseOffset: b.baseOffset,
+      lastOffset: b.lastOffset,
+      recordCount: b.count,
+      maxTimestamp: b.maxTimestamp,
+    })
+    this.endOffset = b.lastOffset + 1
+  }
+
+  /** Starts a new active segment at `base`; the file and its directory entry are durable before use. */
+  async #roll(base: number): Promise<Segment> {
+    const seg = new Segment(this.dir, base)
+    seg.setFd(await openFile(seg.file, 'wx+'))
+    if (this.#cfg.fsync) await fsyncDir(this.dir)
+    this.segments.push(seg)
+    return seg
+  }
+
+  /** Resolves once every enqueued record is durable (or failed). */
+  flushed(): Promise<void> {
+    if (!this.#flushing && !this.#flushScheduled && this.#queue.length === 0) return Promise.resolve()
+    return new Promise<void>((resolve) => this.#idleWaiters.push(resolve)).then(() => this.flushed())
+  }
+
+  // ---- change notification ----------------------------------------------------------------------------------
+
+  /** Calls `cb` once, the next time records become durable. Returns a function that cancels it. */
+  onChange(cb: () => void): () => void {
+    this.#waiters.add(cb)
+    return () => this.#waiters.delete(cb)
+  }
+
+  #notify(): void {
+    if (this.#waiters.size === 0) return
+    const ws = [...this.#waiters]
+    this.#waiters.clear()
+    for (const w of ws) w()
+  }
+
+  // ---- reading -----------------------------------------------------------------------------------------------
+
+  /** Reads records from `offset`: at most `maxRecords`, stopping after about `maxBytes`. */
+  async read(offset: number, maxRecords: number, maxBytes: number): Promise<ReadResult> {
+    if (this.#closed) throw closedError()
+    this.check()
+    // Read-only: look for the writer's new records only when reading past what is known (the descriptors held
+    // keep older segments readable even if the writer deletes or compacts them meanwhile).
+    if (this.#cfg.readOnly && offset >= this.endOffset) await this.refresh()
+    this.check()
+    if (offset < this.startOffset || offset > this.endOffset) {
+      throw new OpenFactoryError(
+        'OFA_LOG_OFFSET_OUT_OF_RANGE',
+        `offset ${offset} is outside ${this.topic}/${this.id}, which holds offsets ${this.startOffset} to ${this.endOffset} (exclusive)`,
+      )
+    }
+    const out: LogRecord[] = []
+    const end = this.endOffset
+    let next = offset
+    let bytes = 0
+    while (next < end && out.length < maxRecords && bytes < maxBytes) {
+      const seg = this.#segmentFor(next)
+      if (!seg) {
+        if (out.length > 0) break
+        throw new OpenFactoryError(
+          'OFA_LOG_OFFSET_OUT_OF_RANGE',
+          `offset ${next} of ${this.topic}/${this.id} was deleted by retention`,
+        )
+      }
+      let fd: number
+      try {
+        fd = await seg.acquire()
+      } catch (err) {
+        if (err instanceof RetiredSegment) {
+          if (this.#closed) throw closedError()
+          continue
+        }
+        throw ioError(`cannot read ${seg.file}`, err)
+      }
+      try {
+        const r = await this.#readSegment(seg, fd, next, maxRecords, maxBytes - bytes, out)
+        bytes += r.bytes
+        next = r.exhausted ? Math.max(next, this.#baseAfter(seg, end)) : r.next
+      } finally {
+        seg.release()
+      }
+    }
+    return { records: out, next: Math.min(next, end) }
+  }
+
+  /** The segment holding `offset`: the last one whose base is at or below it. */
+  #segmentFor(offset: number): Segment | undefined {
+    const segs = this.segments
+    let lo = 0
+    let hi = segs.length - 1
+    let best = -1
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1
+      if (segs[mid]!.base <= offset) {
+        best = mid
+        lo = mid + 1
+      } else hi = mid - 1
+    }
+    return best < 0 ? undefined : segs[best]
+  }
+
+  /** The base of the first segment after `seg` in the current list (or `end`). */
+  #baseAfter(seg: Segment, end: number): number {
+    for (const s of this.segments) if (s.base > seg.base) return s.base
+    return end
+  }
+
+  /**
+   * Reads batches of one segment from the batch holding `from`, in chunks; while a chunk decodes, the next one
+   * is already being read when the read will need it. Every batch delivered has its checksums verified.
+   */
+  async #readSegment(
+    seg: Segment,
+    fd: number,
+    from: number,
+    maxRecords: number,
+    maxBytes: number,
+    out: LogRecord[],
+  ): Promise<{ next: number; bytes: number; exhausted: boolean }> {
+    let pos = seg.positionFor(from)
+    const limit = seg.size
+    let bytes = 0
+    let next = from
+    const avg = seg.records > 0 ? seg.size / seg.records : 256
+    const chunkAt = (p: number, planned: number, plannedBytes: number): number => {
+      const want = Math.ceil((maxRecords - out.length - planned) * avg * 1.25) + HEADER_SIZE
+      return Math.min(
+        limit - p,
+        READ_CHUNK,
+        Math.max(MIN_READ, Math.min(want, maxBytes - bytes - plannedBytes + HEADER_SIZE)),
+      )
+    }
+    const target = { topic: this.topic, partition: this.id, minOffset: from, maxRecords, out, file: seg.file }
+    const headers: BatchHeader[] = []
+    let pending: Promise<Buffer> | null = pos < limit ? readAt(fd, pos, chunkAt(pos, 0, 0)) : null
+    try {
+      while (pending) {
+        const buf = await pending
+        pending = null
+        // The complete batches in this chunk.
+        headers.length = 0
+        let at = 0
+        let planned = 0
+        let plannedBytes = 0
+        while (at + HEADER_SIZE <= buf.length) {
+          const h = parseHeader(buf, at, pos + at)
+          if (typeof h === 'string') throw corrupt(seg.file, pos + at, h)
+          if (at + h.length > buf.length) {
+            if (at === 0) {
+              // A batch larger than the chunk: read it whole.
+              if (pos + h.length > limit) throw corrupt(seg.file, pos, 'batch runs past the valid end of the segment')
+              pending = readAt(fd, pos, h.length)
+            }
+            break
+          }
+          headers.push(h)
+          if (h.lastOffset >= from) {
+            planned += h.recordCount
+            plannedBytes += h.length
+          }
+          at += h.length
+        }
+        if (headers.length === 0) {
+          if (pending) continue
+          throw corrupt(seg.file, pos, 'segment file is shorter than its valid batches')
+        }
+        const chunkEnd = pos + at
+        if (chunkEnd < limit && out.length + planned < maxRecords && bytes + plannedBytes < maxBytes) {
+          pending = readAt(fd, chunkEnd, chunkAt(chunkEnd, planned, plannedBytes))
+        }
+        for (const h of headers) {
+          if (h.lastOffset < from) continue
+          const rel = h.position - pos
+          if (!bodyCrcMatches(buf, rel, h))
+            throw corrupt(seg.file, h.position, `batch checksum mismatch at offset ${h.baseOffset}`)
+          decodeRecords(buf, rel, h, target)
+          if (out.length >= maxRecords) {
+            const last = out[out.length - 1]!
+            return { next: last.offset + 1, bytes: bytes + h.length, exhausted: false }
+          }
+          bytes += h.length
+          next = h.lastOffset + 1
+          if (bytes >= maxBytes) return { next, bytes, exhausted: h.position + h.length >= limit }
+        }
+        if (buf.length < chunkEnd - pos)
+          throw corrupt(seg.file, chunkEnd, 'segment file is shorter than its valid batches')
+        pos = chunkEnd
+        if (!pending && pos < limit) pending = readAt(fd, pos, chunkAt(pos, 0, 0))
+      }
+    } finally {
+      // Never give the descriptor back with a read in flight.
+      if (pending) await pending.catch(() => {})
+    }
+    return { next, bytes, exhausted: true }
+  }
+
+  // ---- read-only mode --------------------------------------------------------------------------------------
+
+  /**
+   * Read-only mode: picks up what the owning process wrote since the last look. A grown active segment is
+   * scanned from where the last scan stopped; a changed set of segment files (roll, retention, compaction) is
+   * reloaded whole.
+   */
+  refresh(): Promise<void> {
+    if (!this.#cfg.readOnly || this.failure) return Promise.resolve()
+    if (!this.#refreshing) {
+      this.#refreshing = this.#refresh().finally(() => {
+        this.#refreshing = null
+      })
+    }
+    return this.#refreshing
+  }
+
+  async #refresh(): Promise<void> {
+    const before = this.endOffset
+    try {
+      const { bases } = await listSegmentFiles(this.dir)
+      const same = bases.length === this.segments.length && bases.every((b, i) => b === this.segments[i]!.base)
+      if (same) {
+        const seg = this.active
+        const fd = await seg.acquire()
+        try {
+          const size = (await fstat(fd)).size
+          if (size > seg.size) await scanActive(seg, fd, size, seg.size, seg.lastOffset)
+        } finally {
+          seg.release()
+        }
+      } else {
+        const fresh = await loadSegments(this.#cfg)
+        const old = this.segments
+        this.segments = fresh
+        for (const s of old) s.retire()
+      }
+      this.endOffset = this.nextOffset = this.active.lastOffset + 1
+    } catch (err) {
+      if (err instanceof RetiredSegment) return
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+      this.failure =
+        err instanceof OpenFactoryError ? err : ioError(`cannot read partition ${this.topic}/${this.id}`, err)
+      for (const s of this.segments) s.retire()
+    }
+    if (this.endOffset > before) this.#notify()
+  }
+
+  // ---- maintenance (compaction, retention) -----------------------------------------------------------------
+
+  /** Runs `fn` with no other maintenance on this partition at the same time. */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#maintenance.then(fn, fn)
+    this.#maintenance = run.catch(() => {})
+    return run
+  }
+
+  /** Replaces `old` (consecutive sealed segments) with `replacement`. */
+  replaceSegments(old: readonly Segment[], replacement: Segment): void {
+    const i = this.segments.indexOf(old[0]!)
+    if (i < 0) throw new Error('segments changed during maintenance')
+    this.segments.splice(i, old.length, replacement)
+    for (const s of old) s.retire()
+  }
+
+  /** Removes the oldest `n` segments from the list (retention); the caller deletes their files. */
+  dropOldest(n: number): Segment[] {
+    const dropped = this.segments.splice(0, n)
+    for (const s of dropped) s.retire()
+    return dropped
+  }
+
+  async close(): Promise<void> {
+    await this.flushed()
+    await this.#maintenance
+    this.#closed = true
+    this.#notify()
+    for (const s of this.segments) await s.close()
+  }
+}
+
+/**
+ * Opens the segments of a partition directory. Sealed segments get a header scan (their records' checksums are
+ * checked on every read); the active segment is scanned whole. In the active segment, the first invalid batch
+ * is a torn tail when no valid batch follows it — the writer has at most one unacknowledged batch per
+ * partition, always the last — and is cut (writer) or ignored (read-only). Any other damage raises
+ * `OFA_LOG_CORRUPT` naming the file and byte offset. A batch must lie inside its segment's range: above the
+ * previous batch, below the next segment's base offset.
+ */
+async function loadSegments(cfg: PartitionConfig): Promise<Segment[]> {
+  let bases: number[]
+  try {
+    bases = await settledSegmentBases(cfg.dir, cfg.readOnly)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw corrupt(cfg.dir, 0, 'partition directory is missing')
+    throw err
+  }
+  if (bases.length === 0) throw corrupt(cfg.dir, 0, 'partition directory holds no segment file')
+  const segments: Segment[] = []
+  try {
+    let after = -1
+    for (let i = 0; i < bases.length; i++) {
+      const seg = new Segment(cfg.dir, bases[i]!)
+      const isActive = i === bases.length - 1
+      const fd = await openFile(seg.file, isActive && !cfg.readOnly ? 'r+' : 'r')
+      seg.setFd(fd)
+      segments.push(seg)
+      const st = await fstat(fd)
+      if (isActive) {
+        await scanActive(seg, fd, st.size, 0, Math.max(after, seg.base - 1))
+        if (!cfg.readOnly && seg.size < st.size) {
+          await ftruncate(fd, seg.size)
+          if (cfg.fsync) await fdatasync(fd)
+        }
+      } else {
+        const r = await scanBatches(
+          fd,
+          0,
+          st.size,
+          {
+            checkBodies: false,
+            continueAfterDamage: false,
+            afterOffset: Math.max(after, seg.base - 1),
+            belowOffset: bases[i + 1]!,
+          },
+          (h) => seg.addBatch(h),
+        )
+        const d = r.damage[0]
+        if (d) throw corrupt(seg.file, d.position, d.reason)
+      }
+      after = Math.max(after, seg.lastOffset)
+    }
+  } catch (err) {
+    for (const s of segments) await s.close()
+    throw err
+  }
+  return segments
+}
+
+/**
+ * The base offsets of the partition's segments once interrupted compactions are accounted for: the writer
+ * finishes them (see `recoverCompactions`); a reader waits a little for a compaction in progress to finish,
+ * then leaves out what a finished swap replaced.
+ */
+async function settledSegmentBases(dir: string, readOnly: boolean): Promise<number[]> {
+  for (let attempt = 0; ; attempt++) {
+    const listing = await listSegmentFiles(dir)
+    const swapping = listing.others.some((n) => n.endsWith(SWAP_SUFFIX))
+    if (swapping && readOnly && attempt < 50) {
+      await new Promise((r) => setTimeout(r, 20))
+      continue
+    }
+    if (!swapping && readOnly) return listing.bases
+    const { ignore } = await recoverCompactions(dir, listing.others, readOnly)
+    if (readOnly) return listing.bases.filter((b) => !ignore.has(b))
+    return (await listSegmentFiles(dir)).bases
+  }
+}
+
+/**
+ * Scans the active segment from `from` (bytes before it are known valid), adding valid batches to `seg`.
+ * Damage with nothing valid after it is a torn tail: `seg.size` stays at its start, the caller cuts or ignores
+ * it. Damage followed by a valid batch is corruption.
+ */
+async function scanActive(seg: Segment, fd: number, size: number, from: number, afterOffset: number): Promise<void> {
+  const r = await scanBatches(
+    fd,
+    from,
+    size,
+    { checkBodies: true, continueAfterDamage: false, afterOffset, belowOffset: Number.POSITIVE_INFINITY },
+    (h) => seg.addBatch(h),
+  )
+  const d = r.damage[0]
+  if (d && d.end < size) {
+    throw corrupt(seg.file, d.position, `${d.reason}, and acknowledged batches follow it`)
+  }
+}

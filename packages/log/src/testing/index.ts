@@ -1,0 +1,12 @@
+// @openfactory/log/testing — what a backbone implementation tests itself with.
+
+// The backbone contract suite (node:test), and the helpers its tests use.
+export {
+  type BackboneHarness,
+  eventually,
+  rejectsWith,
+  runBackboneContract,
+  type Seen,
+  seen,
+  uniqueName,
+} from './contract.ts'
