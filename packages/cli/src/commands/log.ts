@@ -7,7 +7,7 @@ import { resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { Readable } from 'node:stream'
 import { parseArgs } from 'node:util'
-import { type LogRecord, openEmbeddedLog, repairLog, verifyLog } from '@openfactory/log'
+import { type LogRecord, type LostRange, openEmbeddedLog, repairLog, verifyLog } from '@openfactory/log'
 import type { CliIo } from '../io.ts'
 import { EXIT } from '../io.ts'
 import { usageError } from '../usage.ts'
@@ -70,9 +70,19 @@ async function topics(args: readonly string[], io: CliIo): Promise<number> {
   })
   if (positionals.length > 0) throw usageError(`ofa log topics takes no arguments, got "${positionals[0]}"`)
   const log = await openEmbeddedLog({ dir: dataDir(io, values.data), readOnly: true })
+  let failed = false
   try {
     for (const name of await log.listTopics()) {
-      const d = await log.describeTopic(name)
+      let d: Awaited<ReturnType<typeof log.describeTopic>>
+      try {
+        d = await log.describeTopic(name)
+      } catch (err) {
+        // One damaged topic must not hide the others.
+        io.stdout.write(`${name}\tUNREADABLE\n`)
+        io.stderr.write(`${(err as { format?: () => string }).format?.() ?? String(err)}\n`)
+        failed = true
+        continue
+      }
       const records = d.partitionStates.reduce((n, p) => n + (p.endOffset - p.startOffset), 0)
       io.stdout.write(`${name}\tpartitions=${d.partitions}\tpolicy=${d.cleanupPolicy}\trecords=${records}\n`)
       for (const p of d.partitionStates)
@@ -81,7 +91,7 @@ async function topics(args: readonly string[], io: CliIo): Promise<number> {
   } finally {
     await log.close()
   }
-  return EXIT.ok
+  return failed ? EXIT.failed : EXIT.ok
 }
 
 async function tail(args: readonly string[], io: CliIo): Promise<number> {
@@ -175,20 +185,28 @@ async function verify(args: readonly string[], io: CliIo): Promise<number> {
   })
   if (positionals.length > 0) throw usageError(`ofa log verify takes no arguments, got "${positionals[0]}"`)
   const report = await verifyLog(dataDir(io, values.data))
-  let problems = 0
   for (const p of report.partitions) {
-    io.stdout.write(
-      `${p.topic}/${p.partition}\tsegments=${p.segments}\trecords=${p.records}\t${p.problems.length === 0 ? 'ok' : 'DAMAGED'}\n`,
-    )
-    for (const e of p.problems) io.stderr.write(`${e.format()}\n`)
-    problems += p.problems.length
+    const state = p.problems.length > 0 ? 'DAMAGED' : p.tornTail ? 'torn tail (cut on next open)' : 'ok'
+    io.stdout.write(`${p.topic}/${p.partition}\tsegments=${p.segments.length}\trecords=${p.records}\t${state}\n`)
   }
-  if (problems > 0) {
-    io.stderr.write(`${problems} problem${problems === 1 ? '' : 's'}; "ofa log repair" moves damaged segments aside\n`)
+  for (const e of report.problems) io.stderr.write(`${e.format()}\n`)
+  if (!report.ok) {
+    const n = report.problems.length
+    io.stderr.write(`${n} problem${n === 1 ? '' : 's'}; "ofa log repair" moves damaged segments aside\n`)
     return EXIT.failed
   }
   io.stdout.write('log verified: no damage\n')
   return EXIT.ok
+}
+
+function describeLost(lost: readonly LostRange[]): string {
+  if (lost.length === 0) return 'nothing lost'
+  return lost
+    .map((l) => {
+      const offsets = l.fromOffset === null ? 'offsets unknown' : `offsets ${l.fromOffset}..${l.toOffset ?? '?'}`
+      return `${offsets}, ${l.bytes} bytes at ${l.position}: ${l.reason}`
+    })
+    .join('; ')
 }
 
 async function repair(args: readonly string[], io: CliIo): Promise<number> {
@@ -199,6 +217,12 @@ async function repair(args: readonly string[], io: CliIo): Promise<number> {
   })
   if (positionals.length > 0) throw usageError(`ofa log repair takes no arguments, got "${positionals[0]}"`)
   const report = await repairLog(dataDir(io, values.data))
-  io.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
-  return EXIT.ok
+  for (const a of report.actions) {
+    const where = a.topic === undefined ? a.file : `${a.topic}/${a.partition}`
+    const moved = a.movedTo ? ` -> ${a.movedTo}` : ''
+    io.stdout.write(`${a.action}\t${where}\t${a.file}${moved}\t${describeLost(a.lost)}\n`)
+  }
+  for (const e of report.unrepaired) io.stderr.write(`${e.format()}\n`)
+  if (report.actions.length === 0 && report.unrepaired.length === 0) io.stdout.write('nothing to repair\n')
+  return report.unrepaired.length > 0 ? EXIT.failed : EXIT.ok
 }
