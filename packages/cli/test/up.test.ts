@@ -7,7 +7,7 @@ import { type TestContext, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { silentLogger } from '@openfactory/connectors'
 import WebSocket from 'ws'
-import { startLocalRuntime } from '../src/runtime/local-runtime.ts'
+import { type LocalRuntime, startLocalRuntime } from '../src/runtime/local-runtime.ts'
 import { tempDir } from './helpers.ts'
 
 const DEMO = fileURLToPath(new URL('../../../examples/demo-factory/', import.meta.url))
@@ -48,10 +48,25 @@ async function getJson(url: string): Promise<any> {
   return res.json()
 }
 
-test('ofa up runs the demo factory: state changes, live streams, methods, restart keeps everything', async (t) => {
+test('ofa up runs the demo factory: state changes, live streams, methods, restart keeps everything', {
+  timeout: 120_000,
+}, async (t) => {
   const { dir, data } = await demoCopy(t)
   let rt = await startLocalRuntime({ paths: [dir], dataDir: data, port: 0, logger: silentLogger })
-  t.after(() => rt.stop())
+  // Stopped in the body, not in t.after: the temp dir's removal (an after hook) must come after it.
+  try {
+    await demoScenario(t, rt, async () => {
+      await rt.stop()
+      rt = await startLocalRuntime({ paths: [dir], dataDir: data, port: 0, logger: silentLogger })
+      return rt
+    })
+  } finally {
+    await rt.stop()
+  }
+})
+
+async function demoScenario(t: TestContext, initial: LocalRuntime, restart: () => Promise<LocalRuntime>): Promise<void> {
+  const rt = initial
   const api = `${rt.url}/api`
 
   // every device is running and AVAILABLE; the MTConnect mill came in over a real SHDR socket
@@ -123,9 +138,8 @@ test('ofa up runs the demo factory: state changes, live streams, methods, restar
   const before = (await getJson(`${api}/assets/DEMO-CNC-SIM-001/history?id=spindle_speed&limit=1000`)).items.length
   ws.close()
   sse.abort()
-  await rt.stop()
-  rt = await startLocalRuntime({ paths: [dir], dataDir: data, port: 0, logger: silentLogger })
-  const api2 = `${rt.url}/api`
+  const rt2 = await restart()
+  const api2 = `${rt2.url}/api`
   const history = (await getJson(`${api2}/assets/DEMO-CNC-SIM-001/history?id=spindle_speed&limit=1000`)).items
   assert.ok(history.length >= before, `history kept: ${history.length} >= ${before}`)
   const avail = (await getJson(`${api2}/assets/DEMO-CNC-SIM-001/history?id=avail&limit=1000`)).items
@@ -135,23 +149,34 @@ test('ofa up runs the demo factory: state changes, live streams, methods, restar
         o.value === 'UNAVAILABLE' && o.attributes.reason === 'connector stopped',
     ),
   )
-})
+}
 
 function startOfa(args: string[]): { child: ChildProcess; url: Promise<string> } {
   const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let err = ''
+  child.stderr?.on('data', (d) => {
+    err = (err + d).slice(-4000)
+  })
   const url = new Promise<string>((resolve, reject) => {
     let out = ''
+    const timer = setTimeout(() => reject(new Error(`ofa up printed no URL within 30 s; stderr:\n${err}`)), 30_000)
     child.stdout?.on('data', (d) => {
       out += d
       const m = /API\s+(http:\/\/\S+)\/api\/assets/.exec(out)
-      if (m) resolve(m[1] as string)
+      if (m) {
+        clearTimeout(timer)
+        resolve(m[1] as string)
+      }
     })
-    child.once('exit', (code) => reject(new Error(`ofa up exited with ${code}`)))
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`ofa up exited with ${code}; stderr:\n${err}`))
+    })
   })
   return { child, url }
 }
 
-test('after kill -9 and a restart, history and state are all there', async (t) => {
+test('after kill -9 and a restart, history and state are all there', { timeout: 120_000 }, async (t) => {
   const { dir, data } = await demoCopy(t)
   const first = startOfa(['up', dir, '--port', '0', '--data', data])
   t.after(() => first.child.kill('SIGKILL'))

@@ -81,11 +81,16 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
   let state: AssetState | null = null
   let app: FastifyInstance | null = null
   let supervisor: Supervisor | null = null
-  const stop = async (): Promise<void> => {
+  let stopping: Promise<void> | null = null
+  const stop = (): Promise<void> => {
+    stopping ??= shutdown()
+    return stopping
+  }
+  const shutdown = async (): Promise<void> => {
     playing.abort()
     await supervisor?.stop()
     await app?.close()
-    state?.close()
+    await state?.close()
     await Promise.all(adapters.map((a) => a.close()))
     await log.close()
   }

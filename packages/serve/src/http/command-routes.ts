@@ -1,0 +1,165 @@
+/**
+ * Method calls: `POST /api/assets/{uuid}/methods/{name}` sends `<name>_CMD` and waits (up to `timeout_ms`) for a
+ * final `<name>_RESULT` — 200 with it, else 202 with the command so far and a `Location` to poll;
+ * `GET /api/commands/{correlationId}` shows a command and its result.
+ */
+import type { MethodArgument, MethodContract } from '@openfactory/model'
+import { OpenFactoryError } from '@openfactory/model'
+import type { FastifyInstance } from 'fastify'
+import { isFinalStatus } from '../state/commands.ts'
+import { assetNotFound, sendJsonText } from './asset-routes.ts'
+import type { RouteContext } from './context.ts'
+import { errorResponses } from './schemas.ts'
+
+function typeOf(v: unknown): string {
+  if (v === null) return 'null'
+  if (Array.isArray(v)) return 'array'
+  return typeof v
+}
+
+/** Checks call arguments against the method's contract; every problem is named in one error. */
+export function checkArguments(method: MethodContract, args: Record<string, unknown>): void {
+  const problems: OpenFactoryError[] = []
+  const declared = new Map<string, MethodArgument>(method.arguments.map((a) => [a.name, a]))
+  for (const a of method.arguments) {
+    if (a.required === true && !(a.name in args)) {
+      problems.push(
+        new OpenFactoryError('OFA_SERVE_ARGUMENTS_INVALID', `argument ${a.name} is required`, {
+          where: { path: `body.${a.name}` },
+        }),
+      )
+    }
+  }
+  for (const [name, value] of Object.entries(args)) {
+    const a = declared.get(name)
+    if (!a) {
+      const known = method.arguments.map((x) => x.name).join(', ') || 'none'
+      problems.push(
+        new OpenFactoryError(
+          'OFA_SERVE_ARGUMENTS_INVALID',
+          `${method.name} has no argument ${name} (arguments: ${known})`,
+          {
+            where: { path: `body.${name}` },
+          },
+        ),
+      )
+    } else if (a.type !== undefined && typeOf(value) !== a.type) {
+      problems.push(
+        new OpenFactoryError(
+          'OFA_SERVE_ARGUMENTS_INVALID',
+          `argument ${name} must be a ${a.type}, got ${typeOf(value)}`,
+          {
+            where: { path: `body.${name}` },
+          },
+        ),
+      )
+    }
+  }
+  if (problems.length === 1) throw problems[0]
+  if (problems.length > 1) {
+    throw new OpenFactoryError('OFA_SERVE_ARGUMENTS_INVALID', problems.map((p) => p.message).join('; '), {
+      where: problems[0]?.where,
+      problems,
+    })
+  }
+}
+
+export function registerCommandRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const { state } = ctx
+
+  app.post<{
+    Params: { uuid: string; name: string }
+    Querystring: { timeout_ms?: number }
+    Body: Record<string, unknown>
+  }>(
+    '/api/assets/:uuid/methods/:name',
+    {
+      schema: {
+        summary: 'Call a method of an asset',
+        description:
+          'Sends `<name>_CMD` with the body as arguments and waits up to `timeout_ms` for a final `<name>_RESULT` (completed, failed, rejected, timeout): 200 with it. When none came in time: 202 with the command so far (`pending` or `accepted`); poll `Location`.',
+        tags: ['commands'],
+        params: {
+          type: 'object',
+          required: ['uuid', 'name'],
+          additionalProperties: false,
+          properties: { uuid: { type: 'string', minLength: 1 }, name: { type: 'string', minLength: 1 } },
+        },
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            timeout_ms: {
+              type: 'integer',
+              minimum: 0,
+              maximum: ctx.maxCommandTimeoutMs,
+              description: `How long to wait for the result (default ${ctx.commandTimeoutMs})`,
+            },
+          },
+        },
+        body: { type: 'object', additionalProperties: true, description: 'Arguments by name' },
+        response: {
+          200: { description: 'The command with its final result', $ref: 'Command#' },
+          202: { description: 'Sent; no final result yet', $ref: 'Command#' },
+          400: errorResponses[400],
+          404: errorResponses[404],
+        },
+      },
+      // A call without arguments may come without a body.
+      preValidation: async (request) => {
+        if (request.body === undefined || request.body === null) request.body = {}
+      },
+    },
+    async (request, reply) => {
+      const { uuid, name } = request.params
+      const view = state.asset(uuid)
+      if (!view) throw assetNotFound(uuid)
+      const method = view.methods.find((m) => m.name === name)
+      if (!method) {
+        const known = view.methods.map((m) => m.name).join(', ') || 'none'
+        throw new OpenFactoryError('OFA_SERVE_METHOD_NOT_FOUND', `${uuid} has no method ${name} (methods: ${known})`, {
+          where: { path: 'params.name' },
+        })
+      }
+      checkArguments(method, request.body)
+      const sent = await state.commands.send({ assetUuid: uuid, method: name, arguments: request.body })
+      const timeoutMs = request.query.timeout_ms ?? ctx.commandTimeoutMs
+      const abort = new AbortController()
+      const onClose = () => abort.abort()
+      reply.raw.once('close', onClose)
+      const record = (await state.commands.wait(sent.correlationId, { timeoutMs, signal: abort.signal })) ?? sent
+      reply.raw.off('close', onClose)
+      if (isFinalStatus(record.status)) return sendJsonText(reply, JSON.stringify(record))
+      reply.header('location', `/api/commands/${encodeURIComponent(record.correlationId)}`)
+      return sendJsonText(reply, JSON.stringify(record), 202)
+    },
+  )
+
+  app.get<{ Params: { correlationId: string } }>(
+    '/api/commands/:correlationId',
+    {
+      schema: {
+        summary: 'A command and its result',
+        tags: ['commands'],
+        params: {
+          type: 'object',
+          required: ['correlationId'],
+          additionalProperties: false,
+          properties: { correlationId: { type: 'string', minLength: 1 } },
+        },
+        response: { 200: { $ref: 'Command#' }, 404: errorResponses[404] },
+      },
+    },
+    async (request, reply) => {
+      const record = state.commands.get(request.params.correlationId)
+      if (!record) {
+        throw new OpenFactoryError(
+          'OFA_SERVE_COMMAND_NOT_FOUND',
+          `no command with correlation id ${JSON.stringify(request.params.correlationId)}`,
+          { where: { path: 'params.correlationId' } },
+        )
+      }
+      return sendJsonText(reply, JSON.stringify(record))
+    },
+  )
+}

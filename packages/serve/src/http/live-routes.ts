@@ -1,0 +1,217 @@
+/**
+ * Live streams: WebSocket `/api/ws` and Server-Sent Events `/api/events` (DESIGN §4).
+ *
+ * WebSocket, client → server (text frames, JSON):
+ *   {"op": "subscribe", "id": "s1", "assets"?: [uuid, ...], "items"?: [id, ...], "uns"?: "Demofactory/Machining/#"}
+ *   {"op": "unsubscribe", "id": "s1"}
+ * server → client:
+ *   {"id": "s1", "kind": "snapshot", "data": [ItemState, ...]}   once, right after subscribing
+ *   {"id": "s1", "kind": "update", "data": ItemState}            per change
+ *   {"id": "s1" | null, "kind": "error", "error": {"code", "message", "where"?}}
+ * A bad message gets an error message and the socket stays open. A client that does not keep up is sent an
+ * `OFA_SERVE_SLOW_CONSUMER` error and closed (code 1008); on shutdown, `OFA_SERVE_UNAVAILABLE` (code 1001).
+ *
+ * SSE: `GET /api/events?assets=a,b&items=x,y&uns=pattern&id=name` streams the same messages, each as an event
+ * whose name is the message's `kind` (`event: snapshot`, `event: update`, `event: error`) and whose `data` is
+ * the JSON; the subscription id is `id` (default `events`). A comment line every `sseKeepAliveMs` keeps
+ * proxies from closing the stream.
+ */
+
+import type { Socket } from 'node:net'
+import { isOpenFactoryError, OpenFactoryError } from '@openfactory/model'
+import type { FastifyInstance } from 'fastify'
+import type { WebSocket } from 'ws'
+import type { HubConnection, SubscriberSink } from '../state/subscriptions.ts'
+import { parseSubscriptionSpec } from '../state/subscriptions.ts'
+import type { RouteContext } from './context.ts'
+import { errorResponses } from './schemas.ts'
+
+const SUBSCRIBE_FIELDS = new Set(['op', 'id', 'assets', 'items', 'uns'])
+
+/** The OpenAPI description of `/api/ws` (WebSocket routes cannot be described by their route schema). */
+export const WS_OPENAPI_PATH = {
+  get: {
+    summary: 'Live state over WebSocket',
+    description:
+      'Upgrade to WebSocket, then send `{"op":"subscribe","id","assets"?,"items"?,"uns"?}` or `{"op":"unsubscribe","id"}` as text frames. The server answers `{"id","kind":"snapshot","data":[ItemState...]}` once, then `{"id","kind":"update","data":ItemState}` per change; a bad message gets `{"id","kind":"error","error":{"code","message","where"?}}` and the socket stays open. A client that does not keep up is sent `OFA_SERVE_SLOW_CONSUMER` and closed (1008).',
+    tags: ['live'],
+    responses: {
+      '101': { description: 'Switching to the WebSocket protocol' },
+      '404': { description: 'Not a WebSocket upgrade request' },
+    },
+  },
+}
+
+export function errorMessage(id: string | null, err: OpenFactoryError): string {
+  return JSON.stringify({ id, kind: 'error', error: err.toJSON() })
+}
+
+function closing(): OpenFactoryError {
+  return new OpenFactoryError('OFA_SERVE_UNAVAILABLE', 'the server is closing')
+}
+
+function invalid(message: string, path?: string): OpenFactoryError {
+  return new OpenFactoryError('OFA_SERVE_MESSAGE_INVALID', message, path ? { where: { path } } : {})
+}
+
+/** Handles one client message; returns the error to answer with, if any. */
+function handleMessage(conn: HubConnection, text: string): { id: string | null; error: OpenFactoryError } | null {
+  let msg: unknown
+  try {
+    msg = JSON.parse(text)
+  } catch {
+    return { id: null, error: invalid('message is not JSON') }
+  }
+  if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) {
+    return { id: null, error: invalid('message must be a JSON object') }
+  }
+  const m = msg as Record<string, unknown>
+  const id = typeof m.id === 'string' ? m.id : null
+  try {
+    if (m.op === 'subscribe') {
+      const unknown = Object.keys(m).find((k) => !SUBSCRIBE_FIELDS.has(k))
+      if (unknown !== undefined) throw invalid(`unknown field ${JSON.stringify(unknown)} in subscribe`, unknown)
+      conn.subscribe(parseSubscriptionSpec(m, 'OFA_SERVE_MESSAGE_INVALID'))
+    } else if (m.op === 'unsubscribe') {
+      if (id === null) throw invalid('unsubscribe needs the id of a subscription', 'id')
+      if (!conn.unsubscribe(id)) throw invalid(`no subscription ${JSON.stringify(id)}`, 'id')
+    } else {
+      throw invalid('op must be "subscribe" or "unsubscribe"', 'op')
+    }
+  } catch (err) {
+    if (isOpenFactoryError(err)) return { id, error: err }
+    throw err
+  }
+  return null
+}
+
+function list(text: string | undefined): string[] | undefined {
+  if (text === undefined) return undefined
+  const items = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+  return items.length > 0 ? items : undefined
+}
+
+export function registerLiveRoutes(app: FastifyInstance, ctx: RouteContext, live: Set<() => void>): void {
+  const { hub } = ctx
+
+  app.get(
+    '/api/ws',
+    // Documented by hand in the OpenAPI document (`WS_OPENAPI_PATH`): @fastify/websocket hides its routes.
+    { websocket: true },
+    (socket: WebSocket) => {
+      const raw = (socket as unknown as { _socket: Socket })._socket
+      let killTimer: NodeJS.Timeout | undefined
+      const sink: SubscriberSink = {
+        send: (text) => socket.send(text),
+        bufferedBytes: () => socket.bufferedAmount,
+        cork: () => raw.cork(),
+        uncork: () => raw.uncork(),
+        close: (err) => {
+          if (killTimer) return
+          try {
+            socket.send(errorMessage(null, err))
+            socket.close(err.code === 'OFA_SERVE_UNAVAILABLE' ? 1001 : 1008, err.code)
+          } catch {}
+          killTimer = setTimeout(() => socket.terminate(), 1000)
+          killTimer.unref()
+        },
+      }
+      const conn = hub.connect(sink)
+      const shutdown = () => {
+        conn.close()
+        sink.close(closing())
+      }
+      live.add(shutdown)
+      socket.on('message', (data, isBinary) => {
+        if (isBinary) {
+          socket.send(errorMessage(null, invalid('messages must be text frames')))
+          return
+        }
+        const answer = handleMessage(conn, data.toString())
+        if (answer && socket.readyState === socket.OPEN) socket.send(errorMessage(answer.id, answer.error))
+      })
+      socket.on('close', () => {
+        if (killTimer) clearTimeout(killTimer)
+        live.delete(shutdown)
+        conn.close()
+      })
+      socket.on('error', () => conn.close())
+    },
+  )
+
+  app.get<{ Querystring: { id?: string; assets?: string; items?: string; uns?: string } }>(
+    '/api/events',
+    {
+      schema: {
+        summary: 'Live state as Server-Sent Events',
+        description:
+          'Events `snapshot` (once) then `update` (per change), with the same JSON as the WebSocket messages; `error` before the server drops the stream.',
+        tags: ['live'],
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            id: { type: 'string', minLength: 1, description: 'Subscription id echoed in messages (default `events`)' },
+            assets: { type: 'string', description: 'Asset UUIDs, comma-separated' },
+            items: { type: 'string', description: 'Item ids, comma-separated' },
+            uns: { type: 'string', description: 'UNS pattern; `+` one level, `#` the rest' },
+          },
+        },
+        response: {
+          200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+          400: errorResponses[400],
+        },
+      },
+    },
+    (request, reply) => {
+      const q = request.query
+      const assets = list(q.assets)
+      const items = list(q.items)
+      const spec = parseSubscriptionSpec(
+        { id: q.id ?? 'events', ...(assets ? { assets } : {}), ...(items ? { items } : {}), uns: q.uns },
+        'OFA_SERVE_REQUEST_INVALID',
+      )
+      reply.hijack()
+      ctx.requests.add('GET', '/api/events', 200)
+      const res = reply.raw
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      })
+      let ended = false
+      const end = () => {
+        if (ended) return
+        ended = true
+        clearInterval(keepAlive)
+        live.delete(shutdown)
+        conn.close()
+      }
+      const sink: SubscriberSink = {
+        send: (text, kind) => {
+          res.write(`event: ${kind}\ndata: ${text}\n\n`)
+        },
+        bufferedBytes: () => res.writableLength,
+        cork: () => res.cork(),
+        uncork: () => res.uncork(),
+        close: (err) => {
+          if (!res.writableEnded) res.end(`event: error\ndata: ${errorMessage(spec.id, err)}\n\n`)
+          setTimeout(() => res.destroy(), 1000).unref()
+          end()
+        },
+      }
+      const conn = hub.connect(sink)
+      const shutdown = () => sink.close(closing())
+      live.add(shutdown)
+      const keepAlive = setInterval(() => res.write(': keepalive\n\n'), ctx.sseKeepAliveMs)
+      keepAlive.unref()
+      res.on('close', end)
+      res.on('error', end)
+      conn.subscribe(spec)
+    },
+  )
+}

@@ -1,0 +1,204 @@
+/** JSON Schemas of the HTTP API: they validate requests and document every route in the OpenAPI 3.1 document. */
+
+export const errorSchema = {
+  $id: 'Error',
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: {
+        code: { type: 'string', pattern: '^OFA_', description: 'See docs/reference/errors.md' },
+        message: { type: 'string' },
+        where: { type: 'object', additionalProperties: true, description: 'The field at fault (`path`)' },
+      },
+    },
+  },
+} as const
+
+export const itemStateSchema = {
+  $id: 'ItemState',
+  type: 'object',
+  description: 'One `uuid|id` entry of the current state',
+  required: ['assetUuid', 'id', 'value', 'tag', 'type', 'timestamp', 'attributes'],
+  properties: {
+    assetUuid: { type: 'string' },
+    id: { type: 'string' },
+    value: { type: ['number', 'string'], description: 'For a condition: the worst active level' },
+    tag: { type: 'string' },
+    type: { type: 'string', enum: ['Samples', 'Events', 'Condition', 'Method', 'OpenFactory', 'UNAVAILABLE'] },
+    timestamp: { type: 'string', description: 'Source time, ISO-8601 UTC' },
+    attributes: { type: 'object', additionalProperties: true },
+    conditions: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          level: { type: 'string', enum: ['WARNING', 'FAULT', 'UNAVAILABLE'] },
+          nativeCode: { type: 'string' },
+          nativeSeverity: { type: 'string' },
+          qualifier: { type: 'string' },
+          message: { type: 'string' },
+          timestamp: { type: 'string' },
+        },
+      },
+    },
+  },
+} as const
+
+const unsSchema = {
+  type: ['object', 'null'],
+  properties: { levels: { type: 'object', additionalProperties: { type: 'string' } }, unsId: { type: 'string' } },
+} as const
+
+const assetCommon = {
+  uuid: { type: 'string' },
+  type: { type: 'string' },
+  uns: unsSchema,
+  referencesAbove: { type: 'array', items: { type: 'string' } },
+  referencesBelow: { type: 'array', items: { type: 'string' } },
+  availability: { type: 'string', enum: ['AVAILABLE', 'UNAVAILABLE'] },
+  declared: { type: 'boolean', description: 'Declared in ofa_registry (else only seen on ofa_assets)' },
+} as const
+
+export const assetSummarySchema = {
+  $id: 'AssetSummary',
+  type: 'object',
+  required: ['uuid', 'type', 'uns', 'availability'],
+  properties: assetCommon,
+} as const
+
+export const assetSchema = {
+  $id: 'Asset',
+  type: 'object',
+  required: ['uuid', 'type', 'uns', 'availability', 'dataItems', 'methods', 'state'],
+  properties: {
+    ...assetCommon,
+    dataItems: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['id', 'category', 'tag'],
+        properties: {
+          id: { type: 'string' },
+          category: { type: 'string', enum: ['Samples', 'Events', 'Condition'] },
+          tag: { type: 'string' },
+          subType: { type: 'string' },
+          units: { type: 'string' },
+          nativeUnits: { type: 'string' },
+          representation: { type: 'string' },
+          name: { type: 'string' },
+          constraints: { type: 'object', additionalProperties: true },
+        },
+      },
+    },
+    methods: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['name', 'description', 'arguments'],
+        properties: {
+          name: { type: 'string' },
+          description: { type: 'string' },
+          arguments: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['name'],
+              properties: {
+                name: { type: 'string' },
+                description: { type: 'string' },
+                type: { type: 'string', enum: ['number', 'string', 'boolean', 'object'] },
+                required: { type: 'boolean' },
+              },
+            },
+          },
+        },
+      },
+    },
+    state: { type: 'array', items: { $ref: 'ItemState#' } },
+  },
+} as const
+
+export const commandSchema = {
+  $id: 'Command',
+  type: 'object',
+  required: ['correlationId', 'assetUuid', 'method', 'arguments', 'status'],
+  properties: {
+    correlationId: { type: 'string' },
+    assetUuid: { type: 'string' },
+    method: { type: 'string' },
+    arguments: { type: 'object', additionalProperties: true },
+    senderUuid: { type: 'string' },
+    sentAt: { type: 'string' },
+    status: { type: 'string', enum: ['pending', 'accepted', 'completed', 'failed', 'rejected', 'timeout'] },
+    result: { description: 'What the method returned (status completed)' },
+    error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
+    answeredAt: { type: 'string' },
+  },
+} as const
+
+export const historyItemSchema = {
+  $id: 'HistoryItem',
+  type: 'object',
+  required: ['assetUuid', 'id', 'value', 'tag', 'type', 'timestamp', 'attributes', 'offset'],
+  properties: {
+    assetUuid: { type: 'string' },
+    id: { type: 'string' },
+    value: { type: ['number', 'string'] },
+    tag: { type: 'string' },
+    type: { type: 'string' },
+    timestamp: { type: 'string' },
+    attributes: { type: 'object', additionalProperties: true },
+    offset: { type: 'integer', description: 'Offset of the record in its ofa_assets partition' },
+  },
+} as const
+
+export const healthSchema = {
+  $id: 'Health',
+  type: 'object',
+  required: ['status', 'log', 'ready', 'lag'],
+  properties: {
+    status: { type: 'string', enum: ['ok', 'unavailable'] },
+    log: { type: 'string', enum: ['ok', 'unreachable'] },
+    ready: { type: 'boolean', description: 'The state has caught up with the log' },
+    lag: { type: ['integer', 'null'], description: 'Records on the log not yet applied' },
+    error: { type: 'string' },
+  },
+} as const
+
+export const SHARED_SCHEMAS = [
+  healthSchema,
+  errorSchema,
+  itemStateSchema,
+  assetSummarySchema,
+  assetSchema,
+  commandSchema,
+  historyItemSchema,
+] as const
+
+export const errorResponses = {
+  400: { description: 'Bad request', $ref: 'Error#' },
+  404: { description: 'Not found', $ref: 'Error#' },
+} as const
+
+export const uuidParams = {
+  type: 'object',
+  required: ['uuid'],
+  additionalProperties: false,
+  properties: { uuid: { type: 'string', minLength: 1 } },
+} as const
+
+export const limitSchema = (max: number, dflt: number) =>
+  ({ type: 'integer', minimum: 1, maximum: max, default: dflt, description: `Page size (1–${max})` }) as const
+
+export const cursorSchema = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 1024,
+  description: 'Opaque: the `nextCursor` of the previous page',
+} as const
+
+export const timeSchema = (what: string) =>
+  ({ type: 'string', description: `${what}: ISO-8601 or epoch milliseconds` }) as const

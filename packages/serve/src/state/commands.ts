@@ -1,0 +1,278 @@
+/**
+ * Commands: sending `<Method>_CMD` to an asset and following its `<Method>_RESULT`.
+ *
+ * A command is appended to `ofa_assets`, keyed by the target asset's UUID (so it lands on the asset's partition,
+ * in order with its observations), with the envelope of DESIGN §3 (`createCommand`). The connector supervisor
+ * answers with `<Method>_RESULT` carrying the same `correlation_id`: `accepted` (on its way), then one final
+ * status — `completed`, `failed`, `rejected` or `timeout`.
+ *
+ * The tracker learns about commands and results from the state follower (`observe`), which reads the whole
+ * log: so commands sent by other processes are tracked too, and after a restart the tracker is rebuilt from the
+ * log. It keeps the most recent `maxCommands` (oldest dropped first).
+ */
+import type { EventLog } from '@openfactory/log'
+import {
+  COMMAND_SUFFIX,
+  type CommandStatus,
+  createCommand,
+  encodeObservation,
+  isoTimestamp,
+  type Observation,
+  parseCommand,
+  parseCommandResult,
+  RESULT_SUFFIX,
+  TOPICS,
+} from '@openfactory/model'
+
+export type CommandState = 'pending' | CommandStatus
+
+/** A command as the API shows it. */
+export interface CommandRecord {
+  readonly correlationId: string
+  readonly assetUuid: string
+  readonly method: string
+  readonly arguments: Readonly<Record<string, unknown>>
+  readonly senderUuid: string
+  /** When it was sent (the envelope's `header.timestamp`). */
+  readonly sentAt: string
+  /** `pending` until a result is seen; `accepted` is not final. */
+  readonly status: CommandState
+  readonly result?: unknown
+  readonly error?: { readonly code: string; readonly message: string }
+  /** The source timestamp of the latest result. */
+  readonly answeredAt?: string
+}
+
+export interface SendCommandOptions {
+  readonly assetUuid: string
+  readonly method: string
+  readonly arguments?: Record<string, unknown>
+  readonly correlationId?: string
+  /** Default: the tracker's `senderUuid`. */
+  readonly senderUuid?: string
+}
+
+export interface WaitOptions {
+  readonly timeoutMs: number
+  readonly signal?: AbortSignal
+}
+
+export interface CommandTrackerOptions {
+  readonly log: EventLog
+  /** `header.sender_uuid` of commands sent through this tracker (default `ofa-api`). */
+  readonly senderUuid?: string
+  /** Commands kept for lookups (default 10 000). */
+  readonly maxCommands?: number
+  readonly now?: () => number
+}
+
+/**
+ * Lifecycle: created by `createAssetState` (which feeds it every `_CMD`/`_RESULT` it reads), closed with it.
+ * `close()` releases every waiter.
+ */
+export interface CommandTracker {
+  /** Appends `<method>_CMD` (durable when this resolves) and tracks it as `pending`. */
+  send(opts: SendCommandOptions): Promise<CommandRecord>
+  /**
+   * Resolves with the command once it has a final result, or with its state so far when `timeoutMs` passes or
+   * the signal aborts; undefined for an unknown correlation id.
+   */
+  wait(correlationId: string, opts: WaitOptions): Promise<CommandRecord | undefined>
+  get(correlationId: string): CommandRecord | undefined
+  /** Feeds one observation read from `ofa_assets` (ignored unless it is a `_CMD` or `_RESULT`). */
+  observe(assetUuid: string, observation: Observation): void
+  readonly size: number
+  /** Commands sent through this tracker since it was created. */
+  readonly sent: number
+  close(): void
+}
+
+const FINAL: ReadonlySet<CommandState> = new Set<CommandState>(['completed', 'failed', 'rejected', 'timeout'])
+
+export function isFinalStatus(status: CommandState): boolean {
+  return FINAL.has(status)
+}
+
+interface Entry {
+  correlationId: string
+  assetUuid: string
+  method: string
+  arguments: Readonly<Record<string, unknown>>
+  senderUuid: string
+  sentAt: string
+  status: CommandState
+  result?: unknown
+  error?: { code: string; message: string }
+  answeredAt?: string
+}
+
+function view(e: Entry): CommandRecord {
+  return {
+    correlationId: e.correlationId,
+    assetUuid: e.assetUuid,
+    method: e.method,
+    arguments: e.arguments,
+    senderUuid: e.senderUuid,
+    sentAt: e.sentAt,
+    status: e.status,
+    ...(e.result !== undefined ? { result: e.result } : {}),
+    ...(e.error !== undefined ? { error: e.error } : {}),
+    ...(e.answeredAt !== undefined ? { answeredAt: e.answeredAt } : {}),
+  }
+}
+
+export function createCommandTracker(opts: CommandTrackerOptions): CommandTracker {
+  const log = opts.log
+  const senderUuid = opts.senderUuid ?? 'ofa-api'
+  const maxCommands = opts.maxCommands ?? 10_000
+  const now = opts.now ?? Date.now
+  const entries = new Map<string, Entry>()
+  const waiters = new Map<string, Set<() => void>>()
+  let sent = 0
+  let closed = false
+
+  function remember(e: Entry): void {
+    entries.delete(e.correlationId)
+    entries.set(e.correlationId, e)
+    while (entries.size > maxCommands) {
+      const oldest = entries.keys().next().value as string
+      entries.delete(oldest)
+    }
+  }
+
+  function wake(correlationId: string): void {
+    const set = waiters.get(correlationId)
+    if (!set) return
+    waiters.delete(correlationId)
+    for (const w of set) w()
+  }
+
+  return {
+    async send(o) {
+      const observation = createCommand({
+        method: o.method,
+        senderUuid: o.senderUuid ?? senderUuid,
+        arguments: o.arguments ?? {},
+        correlationId: o.correlationId,
+        at: now(),
+      })
+      const envelope = JSON.parse(observation.value as string) as {
+        header: { correlation_id: string; sender_uuid: string; timestamp: string }
+        arguments: Record<string, unknown>
+      }
+      const entry: Entry = {
+        correlationId: envelope.header.correlation_id,
+        assetUuid: o.assetUuid,
+        method: o.method,
+        arguments: envelope.arguments,
+        senderUuid: envelope.header.sender_uuid,
+        sentAt: envelope.header.timestamp,
+        status: 'pending',
+      }
+      // Known before it is on the log: a result read back before `append` resolves finds it.
+      if (!entries.has(entry.correlationId)) remember(entry)
+      try {
+        await log.append(TOPICS.assets, [{ key: o.assetUuid, value: encodeObservation(observation) }])
+      } catch (err) {
+        if (entries.get(entry.correlationId) === entry) entries.delete(entry.correlationId) // never sent
+        throw err
+      }
+      sent++
+      return view(entries.get(entry.correlationId) ?? entry)
+    },
+
+    wait(correlationId, w) {
+      const e = entries.get(correlationId)
+      if (!e) return Promise.resolve(undefined)
+      if (FINAL.has(e.status) || closed || w.timeoutMs <= 0 || w.signal?.aborted) return Promise.resolve(view(e))
+      return new Promise((resolve) => {
+        const done = () => {
+          clearTimeout(timer)
+          w.signal?.removeEventListener('abort', done)
+          const set = waiters.get(correlationId)
+          set?.delete(done)
+          if (set && set.size === 0) waiters.delete(correlationId)
+          const now = entries.get(correlationId)
+          resolve(now ? view(now) : view(e))
+        }
+        const timer = setTimeout(done, w.timeoutMs)
+        w.signal?.addEventListener('abort', done, { once: true })
+        let set = waiters.get(correlationId)
+        if (!set) {
+          set = new Set()
+          waiters.set(correlationId, set)
+        }
+        set.add(done)
+      })
+    },
+
+    get(correlationId) {
+      const e = entries.get(correlationId)
+      return e ? view(e) : undefined
+    },
+
+    observe(assetUuid, o) {
+      if (o.id.endsWith(COMMAND_SUFFIX)) {
+        let parsed: ReturnType<typeof parseCommand>
+        try {
+          parsed = parseCommand(o)
+        } catch {
+          return
+        }
+        const id = parsed.envelope.header.correlation_id
+        if (entries.has(id)) return // sent by us, or seen already; a result may have come first
+        remember({
+          correlationId: id,
+          assetUuid,
+          method: parsed.method,
+          arguments: parsed.envelope.arguments,
+          senderUuid: parsed.envelope.header.sender_uuid,
+          sentAt: parsed.envelope.header.timestamp,
+          status: 'pending',
+        })
+      } else if (o.id.endsWith(RESULT_SUFFIX)) {
+        let parsed: ReturnType<typeof parseCommandResult>
+        try {
+          parsed = parseCommandResult(o)
+        } catch {
+          return
+        }
+        const r = parsed.result
+        let e = entries.get(r.correlation_id)
+        if (!e) {
+          // A result whose command we no longer keep (or never saw): keep what the result says.
+          e = {
+            correlationId: r.correlation_id,
+            assetUuid,
+            method: parsed.method,
+            arguments: {},
+            senderUuid: '',
+            sentAt: '',
+            status: 'pending',
+          }
+          remember(e)
+        }
+        // A late `accepted` never overrides a final status.
+        if (FINAL.has(e.status) && !FINAL.has(r.status)) return
+        e.status = r.status
+        if (r.result !== undefined) e.result = r.result
+        if (r.error !== undefined) e.error = { code: String(r.error.code), message: String(r.error.message) }
+        e.answeredAt = o.attributes.timestamp || isoTimestamp(now())
+        if (FINAL.has(e.status)) wake(e.correlationId)
+      }
+    },
+
+    get size() {
+      return entries.size
+    },
+
+    get sent() {
+      return sent
+    },
+
+    close() {
+      closed = true
+      for (const id of [...waiters.keys()]) wake(id)
+    },
+  }
+}

@@ -1,0 +1,426 @@
+/**
+ * Live subscriptions: one change computation fanned out to every subscriber.
+ *
+ * A subscription selects `uuid|id` entries by asset UUIDs, item ids and a UNS pattern (`+`/`#` wildcards, see
+ * `uns-pattern.ts`); every given filter must hold, and no filter selects everything. A subscriber first gets a
+ * snapshot — the current state of every selected entry — then one update per change, in log order:
+ *
+ *   {"id": "s1", "kind": "snapshot", "data": [ItemState, ...]}
+ *   {"id": "s1", "kind": "update", "data": ItemState}
+ *
+ * The snapshot is taken synchronously when subscribing, so no change falls between it and the first update.
+ *
+ * Matching one change does not scan every subscription: each subscription sits in one index — by asset UUID
+ * when it names assets, else by asset for the assets its UNS pattern selects (kept up to date when assets
+ * appear or move), else by item id, else in the match-everything set — and only the candidates found there are
+ * checked against all their filters. The entry's JSON is built once per change (and cached by the state) and
+ * only when some subscriber wants it.
+ *
+ * Writes are batched: the updates a connection gets from one batch of log records go out in one write (the
+ * transport is corked from the first of them until the batch has been applied).
+ *
+ * Slow consumers: each connection's transport reports how many bytes it still has to send. When what is queued
+ * beyond the last snapshot exceeds `maxBufferedBytes` at the start of a log batch, the connection is dropped with
+ * `OFA_SERVE_SLOW_CONSUMER`, so a stalled client neither blocks the others nor grows memory without bound (a
+ * connection holds at most the bound plus one batch of updates).
+ */
+import { type ErrorCode, OpenFactoryError } from '@openfactory/model'
+import type { AssetState } from './asset-state.ts'
+import { matchUnsLevels, splitUns, type UnsMatch, validateUnsPattern } from './uns-pattern.ts'
+
+export interface SubscriptionSpec {
+  /** Chosen by the client; unique within its connection. */
+  readonly id: string
+  readonly assets?: readonly string[]
+  readonly items?: readonly string[]
+  readonly uns?: string
+}
+
+/** The transport of one connection (a WebSocket, an SSE response). */
+export interface SubscriberSink {
+  /** Queues one message (`kind` is the message's `kind`, for transports that label events); never blocks. */
+  send(text: string, kind: 'snapshot' | 'update'): void
+  /** Bytes queued and not yet handed to the network. */
+  bufferedBytes(): number
+  /** Ends the connection because of `error` (after telling the client when the transport can). */
+  close(error: OpenFactoryError): void
+  /**
+   * Optional: hold writes until `uncork` (the hub corks a connection at its first update of a log batch and
+   * uncorks after the batch, so that one batch costs one write system call per connection, not one per update).
+   */
+  cork?(): void
+  uncork?(): void
+}
+
+/** Lifecycle: `hub.connect(sink)` when a client connects; `close()` when it goes (idempotent). */
+export interface HubConnection {
+  /** Adds a subscription and sends its snapshot. Throws `OFA_SERVE_MESSAGE_INVALID` for a reused id. */
+  subscribe(spec: SubscriptionSpec): void
+  unsubscribe(id: string): boolean
+  close(): void
+  readonly subscriptionCount: number
+  readonly closed: boolean
+}
+
+export interface SubscriptionHubStats {
+  readonly connections: number
+  readonly subscriptions: number
+  readonly updatesSent: number
+  readonly slowConsumersDropped: number
+}
+
+/** Lifecycle: created over a state; `close()` drops every connection (`OFA_SERVE_UNAVAILABLE`) and detaches. */
+export interface SubscriptionHub {
+  connect(sink: SubscriberSink): HubConnection
+  stats(): SubscriptionHubStats
+  close(): void
+}
+
+export interface SubscriptionHubOptions {
+  readonly state: AssetState
+  /** Bytes a connection may have queued beyond its snapshots before it is dropped (default 4 MiB). */
+  readonly maxBufferedBytes?: number
+}
+
+const MAX_ID_LENGTH = 200
+
+/**
+ * Reads a subscription from untrusted input (a WebSocket message, SSE query parameters); throws `code` naming
+ * the field that is wrong.
+ */
+export function parseSubscriptionSpec(input: Record<string, unknown>, code: ErrorCode): SubscriptionSpec {
+  const id = input.id
+  if (typeof id !== 'string' || id === '' || id.length > MAX_ID_LENGTH) {
+    throw new OpenFactoryError(code, `id must be a non-empty string of at most ${MAX_ID_LENGTH} characters`, {
+      where: { path: 'id' },
+    })
+  }
+  const list = (name: 'assets' | 'items'): string[] | undefined => {
+    const v = input[name]
+    if (v === undefined || v === null) return undefined
+    if (!Array.isArray(v) || v.some((s) => typeof s !== 'string' || s === '')) {
+      throw new OpenFactoryError(code, `${name} must be a list of non-empty strings`, { where: { path: name } })
+    }
+    return v as string[]
+  }
+  const assets = list('assets')
+  const items = list('items')
+  const uns = input.uns === undefined || input.uns === null ? undefined : validateUnsPattern(input.uns, code, 'uns')
+  return { id, ...(assets ? { assets } : {}), ...(items ? { items } : {}), ...(uns !== undefined ? { uns } : {}) }
+}
+
+class Subscription {
+  readonly conn: Connection
+  readonly id: string
+  /** `{"id":"s1","kind":"update","data":` — the entry JSON and `}` complete an update. */
+  readonly prefix: string
+  readonly assets: ReadonlySet<string> | null
+  readonly items: ReadonlySet<string> | null
+  readonly uns: string | null
+  /** The UNS pattern split by each separator seen. */
+  readonly #unsLevels = new Map<string, string[]>()
+  /** Assets this subscription is indexed under through its UNS pattern. */
+  readonly unsAssets = new Set<string>()
+
+  constructor(conn: Connection, spec: SubscriptionSpec) {
+    this.conn = conn
+    this.id = spec.id
+    this.prefix = `{"id":${JSON.stringify(spec.id)},"kind":"update","data":`
+    this.assets = spec.assets && spec.assets.length > 0 ? new Set(spec.assets) : null
+    this.items = spec.items && spec.items.length > 0 ? new Set(spec.items) : null
+    this.uns = spec.uns ?? null
+  }
+
+  unsMatch(state: AssetState, uuid: string): UnsMatch {
+    if (this.uns === null) return true
+    const path = state.unsPath(uuid)
+    if (!path) return false
+    let pattern = this.#unsLevels.get(path.separator)
+    if (!pattern) {
+      pattern = splitUns(this.uns, path.separator)
+      this.#unsLevels.set(path.separator, pattern)
+    }
+    return matchUnsLevels(pattern, path.levels)
+  }
+
+  matches(state: AssetState, uuid: string, id: string): boolean {
+    if (this.assets !== null && !this.assets.has(uuid)) return false
+    if (this.items !== null && !this.items.has(id)) return false
+    if (this.uns === null) return true
+    const m = this.unsMatch(state, uuid)
+    return m === true || m === id
+  }
+}
+
+class Connection implements HubConnection {
+  readonly hub: Hub
+  readonly sink: SubscriberSink
+  readonly subs = new Map<string, Subscription>()
+  /** Characters handed to the sink so far, and that count at the end of the last snapshot. */
+  written = 0
+  snapshotEnd = 0
+  closed = false
+  corked = false
+
+  constructor(hub: Hub, sink: SubscriberSink) {
+    this.hub = hub
+    this.sink = sink
+  }
+
+  get subscriptionCount(): number {
+    return this.subs.size
+  }
+
+  subscribe(spec: SubscriptionSpec): void {
+    if (this.closed) return
+    if (this.subs.has(spec.id)) {
+      throw new OpenFactoryError(
+        'OFA_SERVE_MESSAGE_INVALID',
+        `subscription ${JSON.stringify(spec.id)} exists already`,
+        {
+          where: { path: 'id' },
+        },
+      )
+    }
+    const sub = new Subscription(this, spec)
+    this.subs.set(spec.id, sub)
+    const snapshot = this.hub.add(sub)
+    this.send(`{"id":${JSON.stringify(spec.id)},"kind":"snapshot","data":[${snapshot.join(',')}]}`, 'snapshot')
+    this.snapshotEnd = this.written
+  }
+
+  unsubscribe(id: string): boolean {
+    const sub = this.subs.get(id)
+    if (!sub) return false
+    this.subs.delete(id)
+    this.hub.remove(sub)
+    return true
+  }
+
+  /** Queues an update, or drops the connection when its queue beyond the last snapshot is full. */
+  deliver(text: string): void {
+    if (this.closed) return
+    // The backlog is judged once per log batch, before the batch's own updates are queued (a corked batch sits
+    // in the transport until the batch ends): what a connection may hold is the bound plus one batch.
+    if (!this.corked) {
+      if (this.#backlog() > this.hub.maxBufferedBytes) {
+        this.hub.slowDropped++
+        this.drop(
+          new OpenFactoryError(
+            'OFA_SERVE_SLOW_CONSUMER',
+            `the client did not keep up: more than ${this.hub.maxBufferedBytes} bytes of updates were waiting to be sent`,
+          ),
+        )
+        return
+      }
+      if (this.sink.cork) {
+        this.corked = true
+        this.sink.cork()
+        this.hub.corked.push(this)
+      }
+    }
+    this.hub.updatesSent++
+    this.send(text, 'update')
+  }
+
+  /** Bytes of updates queued in the transport: what is buffered, less what is left of the last snapshot. */
+  #backlog(): number {
+    const buffered = this.sink.bufferedBytes()
+    if (buffered <= this.hub.maxBufferedBytes) return buffered
+    const flushed = this.written - buffered
+    return buffered - Math.max(0, this.snapshotEnd - flushed)
+  }
+
+  send(text: string, kind: 'snapshot' | 'update'): void {
+    this.written += text.length
+    this.sink.send(text, kind)
+  }
+
+  drop(error: OpenFactoryError): void {
+    if (this.closed) return
+    this.close()
+    this.sink.close(error)
+  }
+
+  uncork(): void {
+    if (!this.corked) return
+    this.corked = false
+    this.sink.uncork?.()
+  }
+
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    this.uncork()
+    for (const sub of this.subs.values()) this.hub.remove(sub)
+    this.subs.clear()
+    this.hub.connections.delete(this)
+  }
+}
+
+function addTo<K>(index: Map<K, Set<Subscription>>, key: K, sub: Subscription): void {
+  let set = index.get(key)
+  if (!set) {
+    set = new Set()
+    index.set(key, set)
+  }
+  set.add(sub)
+}
+
+function removeFrom<K>(index: Map<K, Set<Subscription>>, key: K, sub: Subscription): void {
+  const set = index.get(key)
+  if (!set) return
+  set.delete(sub)
+  if (set.size === 0) index.delete(key)
+}
+
+class Hub implements SubscriptionHub {
+  readonly state: AssetState
+  readonly maxBufferedBytes: number
+  readonly connections = new Set<Connection>()
+  readonly #byAsset = new Map<string, Set<Subscription>>()
+  readonly #byUnsAsset = new Map<string, Set<Subscription>>()
+  readonly #unsSubs = new Set<Subscription>()
+  readonly #byItem = new Map<string, Set<Subscription>>()
+  readonly #all = new Set<Subscription>()
+  readonly #detach: (() => void)[]
+  /** Connections corked during the current log batch. */
+  corked: Connection[] = []
+  #subscriptions = 0
+  updatesSent = 0
+  slowDropped = 0
+
+  constructor(opts: SubscriptionHubOptions) {
+    this.state = opts.state
+    this.maxBufferedBytes = opts.maxBufferedBytes ?? 4 * 1024 * 1024
+    this.#detach = [
+      this.state.onChange((uuid, id) => this.#onChange(uuid, id)),
+      this.state.onAssetChange((uuid) => this.#onAssetChange(uuid)),
+      this.state.onBatchEnd(() => this.#flush()),
+    ]
+  }
+
+  connect(sink: SubscriberSink): HubConnection {
+    const conn = new Connection(this, sink)
+    this.connections.add(conn)
+    return conn
+  }
+
+  /** Indexes a subscription and returns its snapshot (entry JSON texts). */
+  add(sub: Subscription): string[] {
+    this.#subscriptions++
+    const state = this.state
+    const out: string[] = []
+    const collect = (uuid: string) => {
+      if (sub.items !== null) {
+        for (const id of sub.items) {
+          if (!sub.matches(state, uuid, id)) continue
+          const json = state.itemJson(uuid, id)
+          if (json !== undefined) out.push(json)
+        }
+      } else {
+        for (const id of state.itemIds(uuid)) {
+          if (sub.matches(state, uuid, id)) out.push(state.itemJson(uuid, id) as string)
+        }
+      }
+    }
+    if (sub.assets !== null) {
+      for (const uuid of sub.assets) {
+        addTo(this.#byAsset, uuid, sub)
+        collect(uuid)
+      }
+    } else if (sub.uns !== null) {
+      this.#unsSubs.add(sub)
+      for (const uuid of state.assetUuids()) {
+        if (sub.unsMatch(state, uuid) === false) continue
+        addTo(this.#byUnsAsset, uuid, sub)
+        sub.unsAssets.add(uuid)
+        collect(uuid)
+      }
+    } else if (sub.items !== null) {
+      for (const id of sub.items) addTo(this.#byItem, id, sub)
+      for (const uuid of state.assetUuids()) collect(uuid)
+    } else {
+      this.#all.add(sub)
+      for (const uuid of state.assetUuids()) collect(uuid)
+    }
+    return out
+  }
+
+  remove(sub: Subscription): void {
+    this.#subscriptions--
+    if (sub.assets !== null) {
+      for (const uuid of sub.assets) removeFrom(this.#byAsset, uuid, sub)
+    } else if (sub.uns !== null) {
+      this.#unsSubs.delete(sub)
+      for (const uuid of sub.unsAssets) removeFrom(this.#byUnsAsset, uuid, sub)
+      sub.unsAssets.clear()
+    } else if (sub.items !== null) {
+      for (const id of sub.items) removeFrom(this.#byItem, id, sub)
+    } else {
+      this.#all.delete(sub)
+    }
+  }
+
+  #onChange(uuid: string, id: string): void {
+    if (this.#subscriptions === 0) return
+    let json: string | undefined
+    const visit = (subs: Set<Subscription> | undefined) => {
+      if (subs === undefined) return
+      for (const sub of subs) {
+        if (!sub.matches(this.state, uuid, id)) continue
+        json ??= this.state.itemJson(uuid, id)
+        if (json === undefined) return
+        sub.conn.deliver(`${sub.prefix}${json}}`)
+      }
+    }
+    visit(this.#byAsset.get(uuid))
+    visit(this.#byUnsAsset.get(uuid))
+    visit(this.#byItem.get(id))
+    visit(this.#all)
+  }
+
+  #flush(): void {
+    if (this.corked.length === 0) return
+    const corked = this.corked
+    this.corked = []
+    for (const conn of corked) conn.uncork()
+  }
+
+  /** An asset appeared, moved in the UNS or was removed: re-file the UNS subscriptions under it. */
+  #onAssetChange(uuid: string): void {
+    if (this.#unsSubs.size === 0) return
+    const current = this.#byUnsAsset.get(uuid)
+    if (current) {
+      for (const sub of current) sub.unsAssets.delete(uuid)
+      this.#byUnsAsset.delete(uuid)
+    }
+    if (!this.state.has(uuid)) return
+    for (const sub of this.#unsSubs) {
+      if (sub.unsMatch(this.state, uuid) === false) continue
+      addTo(this.#byUnsAsset, uuid, sub)
+      sub.unsAssets.add(uuid)
+    }
+  }
+
+  stats(): SubscriptionHubStats {
+    return {
+      connections: this.connections.size,
+      subscriptions: this.#subscriptions,
+      updatesSent: this.updatesSent,
+      slowConsumersDropped: this.slowDropped,
+    }
+  }
+
+  close(): void {
+    for (const d of this.#detach) d()
+    this.#flush()
+    for (const conn of [...this.connections]) {
+      conn.drop(new OpenFactoryError('OFA_SERVE_UNAVAILABLE', 'the server is closing'))
+    }
+  }
+}
+
+export function createSubscriptionHub(opts: SubscriptionHubOptions): SubscriptionHub {
+  return new Hub(opts)
+}

@@ -1,0 +1,209 @@
+/**
+ * Test helpers: a real embedded log in a temporary directory, and writers that put on it exactly what the
+ * connector supervisor does (registry declaration, the reference's attributes, UNAVAILABLE items, heartbeats).
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { TestContext } from 'node:test'
+import { type EmbeddedLog, type EventLog, type LogRecord, openEmbeddedLog } from '@openfactory/log'
+import {
+  type Asset,
+  AVAIL_ID,
+  AVAILABLE,
+  type CommandResult,
+  createCommandResult,
+  decodeObservation,
+  encodeObservation,
+  isoTimestamp,
+  methodObservation,
+  type Observation,
+  parseCommand,
+  TOPICS,
+  UNAVAILABLE,
+  unavailableObservation,
+} from '@openfactory/model'
+import { type AssetState, createAssetState } from '../../src/index.ts'
+
+export async function tempDir(t: TestContext): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'ofa-serve-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** Opens an embedded log in `dir` (a new temporary one by default), closed after the test. */
+export async function createTestLog(t: TestContext, dir?: string): Promise<EmbeddedLog> {
+  const log = await openEmbeddedLog({
+    dir: dir ?? (await tempDir(t)),
+    compactionIntervalMs: 0,
+    retentionCheckIntervalMs: 0,
+  })
+  t.after(() => log.close().catch(() => {}))
+  return log
+}
+
+/** A state over `log`, closed after the test; resolves once it is ready. */
+export async function createTestState(
+  t: TestContext,
+  log: EventLog,
+  opts: Omit<Parameters<typeof createAssetState>[0], 'log'> = {},
+): Promise<AssetState> {
+  const state = createAssetState({ log, ...opts })
+  t.after(() => state.close())
+  await state.ready()
+  return state
+}
+
+export async function publish(log: EventLog, uuid: string, observations: readonly Observation[]): Promise<void> {
+  await log.append(
+    TOPICS.assets,
+    observations.map((o) => ({
+      key: uuid,
+      value: encodeObservation({
+        ...o,
+        attributes: { ingestion_timestamp: isoTimestamp(), ...o.attributes },
+      }),
+    })),
+  )
+}
+
+export function sample(
+  id: string,
+  value: number | string,
+  tag = 'Temperature',
+  extra: Record<string, unknown> = {},
+): Observation {
+  return {
+    id,
+    value,
+    tag,
+    type: typeof value === 'number' ? 'Samples' : 'Events',
+    attributes: { timestamp: isoTimestamp(), ...extra },
+  }
+}
+
+export function avail(available: boolean, attrs: Record<string, unknown> = {}): Observation {
+  return {
+    id: AVAIL_ID,
+    value: available ? AVAILABLE : UNAVAILABLE,
+    tag: 'Availability',
+    type: 'Events',
+    attributes: { timestamp: isoTimestamp(), ...(available ? { ttl_ms: 15000 } : {}), ...attrs },
+  }
+}
+
+/** What the supervisor writes when a connector declares an asset. */
+export async function declare(log: EventLog, asset: Asset): Promise<void> {
+  await log.append(TOPICS.registry, [{ key: asset.uuid, value: JSON.stringify(asset) }])
+  const ts = isoTimestamp()
+  const attr = (id: string, tag: string, value: string): Observation => ({
+    id,
+    value,
+    tag,
+    type: 'OpenFactory',
+    attributes: { timestamp: ts },
+  })
+  const obs: Observation[] = [attr('AssetType', 'AssetType', asset.type)]
+  if (asset.uns) obs.push(attr('uns_id', 'UNS', asset.uns.unsId))
+  obs.push(attr('references_above', 'AssetsReferences', asset.referencesAbove.join(',')))
+  obs.push(attr('references_below', 'AssetsReferences', asset.referencesBelow.join(',')))
+  for (const m of asset.methods) obs.push(methodObservation(m))
+  for (const item of asset.dataItems) {
+    const o = unavailableObservation({ id: item.id, tag: item.tag, type: item.category }, 'not yet reported')
+    if (item.units) o.attributes.units = item.units
+    obs.push(o)
+  }
+  await publish(log, asset.uuid, obs)
+}
+
+export function sensor(uuid: string, unsPath: string[], extra: Partial<Asset> = {}): Asset {
+  const names = ['inc', 'area', 'workcenter', 'asset']
+  const levels: Record<string, string> = {}
+  unsPath.forEach((v, i) => {
+    levels[names[i] ?? `l${i}`] = v
+  })
+  return {
+    uuid,
+    type: 'Device',
+    uns: { levels, unsId: unsPath.join('/') },
+    referencesAbove: [],
+    referencesBelow: [],
+    dataItems: [
+      { id: 'Temp', category: 'Samples', tag: 'Temperature', units: 'CELSIUS' },
+      { id: 'Hum', category: 'Samples', tag: 'Humidity', units: 'PERCENT' },
+      { id: 'exec', category: 'Events', tag: 'Execution' },
+      { id: 'system', category: 'Condition', tag: 'System' },
+    ],
+    methods: [
+      {
+        name: 'SetSetpoint',
+        description: 'Sets the temperature setpoint',
+        arguments: [{ name: 'value', description: 'degrees', type: 'number', required: true }],
+      },
+      { name: 'Reset', description: 'Resets the device', arguments: [] },
+    ],
+    ...extra,
+  }
+}
+
+/** Every record of a topic, partition by partition. */
+export async function readAll(log: EventLog, topic: string): Promise<LogRecord[]> {
+  const out: LogRecord[] = []
+  for (const p of (await log.describeTopic(topic)).partitionStates) {
+    let offset = p.startOffset
+    for (;;) {
+      const batch = await log.read(topic, p.partition, offset)
+      if (batch.length === 0) break
+      out.push(...batch)
+      offset = (batch.at(-1) as LogRecord).offset + 1
+    }
+  }
+  return out
+}
+
+/** Polls `check` until it returns a value other than undefined/false; fails after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 5000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = await check()
+    if (v !== undefined && v !== false) return v
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+/**
+ * A fake connector answering commands: follows `ofa_assets` from its start and appends `<Method>_RESULT` for
+ * each `<Method>_CMD` addressed to `uuid` (as the supervisor does); `answer` returns null to never answer.
+ */
+export function startResponder(
+  t: TestContext,
+  log: EventLog,
+  uuid: string,
+  answer: (method: string, args: Readonly<Record<string, unknown>>) => Omit<CommandResult, 'correlation_id'> | null,
+): void {
+  const controller = new AbortController()
+  const done = (async () => {
+    for await (const batch of log.follow(TOPICS.assets, { from: 'earliest', signal: controller.signal })) {
+      for (const r of batch) {
+        if (r.key?.toString() !== uuid || r.value === null) continue
+        const o = decodeObservation(r.value)
+        if (!o.id.endsWith('_CMD')) continue
+        const { method, envelope } = parseCommand(o)
+        const result = answer(method, envelope.arguments)
+        if (result === null) continue
+        await publish(log, uuid, [
+          createCommandResult(method, { correlation_id: envelope.header.correlation_id, ...result }),
+        ])
+      }
+    }
+  })()
+  t.after(async () => {
+    controller.abort()
+    await done.catch(() => {})
+  })
+}
