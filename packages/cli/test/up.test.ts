@@ -65,7 +65,11 @@ test('ofa up runs the demo factory: state changes, live streams, methods, restar
   }
 })
 
-async function demoScenario(t: TestContext, initial: LocalRuntime, restart: () => Promise<LocalRuntime>): Promise<void> {
+async function demoScenario(
+  t: TestContext,
+  initial: LocalRuntime,
+  restart: () => Promise<LocalRuntime>,
+): Promise<void> {
   const rt = initial
   const api = `${rt.url}/api`
 

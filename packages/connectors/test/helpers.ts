@@ -2,7 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
-import { type EventLog, type LogRecord, openEmbeddedLog } from '@openfactory/log'
+import { type EventLog, openEmbeddedLog } from '@openfactory/log'
+import { readTopic } from '@openfactory/log/testing'
 import { DEFAULT_ASSETS_PARTITIONS, decodeObservation, type Observation, TOPICS } from '@openfactory/model'
 
 /** A real embedded log in a temp dir with the OpenFactory topics, closed and removed after the test. */
@@ -19,24 +20,12 @@ export async function createTestLog(t: TestContext): Promise<{ log: EventLog; di
   return { log, dir }
 }
 
-export async function readAll(log: EventLog, topic: string): Promise<LogRecord[]> {
-  const d = await log.describeTopic(topic)
-  const out: LogRecord[] = []
-  for (const p of d.partitionStates) {
-    let offset = p.startOffset
-    for (;;) {
-      const batch = await log.read(topic, p.partition, offset)
-      if (batch.length === 0) break
-      out.push(...batch)
-      offset = (batch.at(-1) as LogRecord).offset + 1
-    }
-  }
-  return out
-}
+/** Every record of a topic, partition by partition. */
+export { readTopic as readAll } from '@openfactory/log/testing'
 
 /** Observations of one asset on ofa_assets, in log order. */
 export async function observationsOf(log: EventLog, uuid: string): Promise<Observation[]> {
-  return (await readAll(log, TOPICS.assets))
+  return (await readTopic(log, TOPICS.assets))
     .filter((r) => r.key?.toString() === uuid)
     .map((r) => decodeObservation(r.value as Buffer))
 }

@@ -89,7 +89,8 @@ function drain(consumer: GroupConsumer, sink: Seen[]): Promise<void> {
   })()
 }
 
-async function readAll(log: EventLog, topic: string, partition: number): Promise<LogRecord[]> {
+/** Every record of one partition, from its start offset to its end. */
+export async function readAll(log: EventLog, topic: string, partition: number): Promise<LogRecord[]> {
   const out: LogRecord[] = []
   let offset = (await log.describeTopic(topic)).partitionStates[partition]!.startOffset
   for (;;) {
@@ -98,6 +99,14 @@ async function readAll(log: EventLog, topic: string, partition: number): Promise
     out.push(...batch)
     offset = batch[batch.length - 1]!.offset + 1
   }
+}
+
+/** Every record of a topic, partition by partition. */
+export async function readTopic(log: EventLog, topic: string): Promise<LogRecord[]> {
+  const out: LogRecord[] = []
+  for (const p of (await log.describeTopic(topic)).partitionStates)
+    out.push(...(await readAll(log, topic, p.partition)))
+  return out
 }
 
 /** Runs the backbone contract against the backbone `harness` opens. */

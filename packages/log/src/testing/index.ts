@@ -4,6 +4,8 @@
 export {
   type BackboneHarness,
   eventually,
+  readAll,
+  readTopic,
   rejectsWith,
   runBackboneContract,
   type Seen,

@@ -147,19 +147,7 @@ export function sensor(uuid: string, unsPath: string[], extra: Partial<Asset> = 
 }
 
 /** Every record of a topic, partition by partition. */
-export async function readAll(log: EventLog, topic: string): Promise<LogRecord[]> {
-  const out: LogRecord[] = []
-  for (const p of (await log.describeTopic(topic)).partitionStates) {
-    let offset = p.startOffset
-    for (;;) {
-      const batch = await log.read(topic, p.partition, offset)
-      if (batch.length === 0) break
-      out.push(...batch)
-      offset = (batch.at(-1) as LogRecord).offset + 1
-    }
-  }
-  return out
-}
+export { readTopic as readAll } from '@openfactory/log/testing'
 
 /** Polls `check` until it returns a value other than undefined/false; fails after `timeoutMs`. */
 export async function waitFor<T>(
