@@ -330,10 +330,10 @@ export class ShdrConnector implements Connector {
 // ---------------------------------------------------------------------------------------------------------------
 // connector.type: shdr — keys declared in YAML
 
-/** One entry of the reference's `data:` map: `{tag, type: Samples|Events}`. */
+/** One entry of the reference's `data:` map: `{tag, type: Samples|Events}` (we also accept Condition). */
 export interface ShdrDataPoint {
   readonly tag: string
-  readonly type: 'Samples' | 'Events'
+  readonly type: 'Samples' | 'Events' | 'Condition'
 }
 
 export interface ShdrConnectorOptions {
@@ -356,7 +356,12 @@ function configError(message: string, path?: string): OpenFactoryError {
 export function shdrDeviceFromData(uuid: string, data: Readonly<Record<string, ShdrDataPoint>>): ShdrDevice {
   const keys = new Map<string, ShdrItem>()
   for (const [key, point] of Object.entries(data)) {
-    keys.set(key, { id: key, tag: point.tag, category: point.type, kind: 'value' })
+    keys.set(key, {
+      id: key,
+      tag: point.tag,
+      category: point.type,
+      kind: point.type === 'Condition' ? 'condition' : 'value',
+    })
   }
   return { assetUuid: uuid, aliases: [uuid], keys }
 }
@@ -396,8 +401,8 @@ export function createShdrConnector(opts: ShdrConnectorOptions): ShdrConnector {
       throw configError(`${path}: an SHDR key must be non-empty and hold no '|'`, path)
     if (!p || typeof p.tag !== 'string' || p.tag === '')
       throw configError(`${path}.tag must be a non-empty string`, path)
-    if (p.type !== 'Samples' && p.type !== 'Events') {
-      throw configError(`${path}.type must be Samples or Events, got ${JSON.stringify(p.type)}`, path)
+    if (p.type !== 'Samples' && p.type !== 'Events' && p.type !== 'Condition') {
+      throw configError(`${path}.type must be Samples, Events or Condition, got ${JSON.stringify(p.type)}`, path)
     }
   }
   const data = opts.data ?? {}

@@ -166,8 +166,8 @@ describe('shdr connector configuration', () => {
       [{ host: '', port: 7878, data: {} }, /host/],
       [{ host: 'h', port: 70000, data: {} }, /port must be an integer 1..65535/],
       [
-        { host: 'h', port: 7878, data: { t: { tag: 'T', type: 'Condition' } } },
-        /connector.data.t.type must be Samples or Events/,
+        { host: 'h', port: 7878, data: { t: { tag: 'T', type: 'Sample' } } },
+        /connector.data.t.type must be Samples, Events or Condition/,
       ],
       [{ host: 'h', port: 7878, data: { t: { type: 'Samples' } } }, /connector.data.t.tag/],
       [{ host: 'h', port: 7878, data: { 'a|b': { tag: 'T', type: 'Samples' } } }, /hold no '\|'/],

@@ -18,8 +18,9 @@ test('config.md has YAML examples', () => {
 })
 
 for (const [i, block] of blocks.entries()) {
-  const summary = block.includes('<name>') || block.includes('...')
-  test(`config.md example ${i + 1}${summary ? ' (syntax summary, skipped)' : ''}`, { skip: summary }, async (t) => {
+  // A syntax summary (placeholders like `<name>:` or `...`) is not an example: nothing to run.
+  if (block.includes('<name>') || block.includes('...')) continue
+  test(`config.md example ${i + 1}`, async (t) => {
     const manifest = block.startsWith('# factory.yaml')
     const dir = await tmpFactory(t, {
       [manifest ? 'factory.yaml' : 'example.yml']: block,
