@@ -9,7 +9,7 @@ import { parseTime } from '../internal/time.ts'
 import { matchUnsLevels, splitUns, validateUnsPattern } from '../state/uns-pattern.ts'
 import type { RouteContext } from './context.ts'
 import { readHistory } from './history.ts'
-import { cursorSchema, errorResponses, limitSchema, timeSchema, uuidParams } from './schemas.ts'
+import { cursorSchema, errorResponses, limitSchema, pageSchema, timeSchema, uuidParams } from './schemas.ts'
 
 const JSON_TYPE = 'application/json; charset=utf-8'
 
@@ -117,14 +117,7 @@ export function registerAssetRoutes(app: FastifyInstance, ctx: RouteContext): vo
           },
         },
         response: {
-          200: {
-            type: 'object',
-            required: ['items', 'nextCursor'],
-            properties: {
-              items: { type: 'array', items: { $ref: 'AssetSummary#' } },
-              nextCursor: { type: ['string', 'null'] },
-            },
-          },
+          200: pageSchema('AssetSummary#'),
           400: errorResponses[400],
         },
       },
@@ -233,14 +226,7 @@ export function registerAssetRoutes(app: FastifyInstance, ctx: RouteContext): vo
           },
         },
         response: {
-          200: {
-            type: 'object',
-            required: ['items', 'nextCursor'],
-            properties: {
-              items: { type: 'array', items: { $ref: 'HistoryItem#' } },
-              nextCursor: { type: ['string', 'null'] },
-            },
-          },
+          200: pageSchema('HistoryItem#'),
           400: errorResponses[400],
           404: errorResponses[404],
         },

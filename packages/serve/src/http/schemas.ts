@@ -202,3 +202,14 @@ export const cursorSchema = {
 
 export const timeSchema = (what: string) =>
   ({ type: 'string', description: `${what}: ISO-8601 or epoch milliseconds` }) as const
+
+/** A paginated answer: `{items: [<ref>...], nextCursor}` (DESIGN §4: `limit` and an opaque cursor). */
+export const pageSchema = (itemRef: string) =>
+  ({
+    type: 'object',
+    required: ['items', 'nextCursor'],
+    properties: {
+      items: { type: 'array', items: { $ref: itemRef } },
+      nextCursor: { type: ['string', 'null'] },
+    },
+  }) as const
