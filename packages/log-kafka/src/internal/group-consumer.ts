@@ -1,0 +1,280 @@
+// A consumer-group member over Kafka's classic group protocol. The library's `Consumer` does the group
+// membership (JoinGroup/SyncGroup with the round-robin assignor, heartbeats, rejoining on a rebalance,
+// LeaveGroup on close) and the offset commits; the fetching is ours (see fetcher.ts), so that a partition is
+// reported as owned only once its starting position is known, and positions of partitions kept across a
+// rebalance survive it.
+import type { GroupConsumer, LogRecord, TopicPartitionOffset } from '@openfactory/log'
+import { OpenFactoryError } from '@openfactory/model'
+import { type BaseOptions, Consumer, type GroupAssignment } from '@platformatic/kafka'
+import { closedError, invalidArgument, kafkaError } from './errors.ts'
+import { FetchErrors, type Fetcher, RETRIABLE_FETCH_ERRORS } from './fetcher.ts'
+import type { MetadataCache } from './metadata.ts'
+
+/** What a member needs from the log that made it. */
+export interface ConsumerHost {
+  readonly metadata: MetadataCache
+  readonly fetchMaxWaitMs: number
+  readonly retries: number
+  readonly retryDelayMs: number
+  /** Options of a library client (brokers, id, security, timeouts). */
+  clientOptions(): BaseOptions
+  /** A fetcher with its own connections. */
+  newFetcher(): Promise<Fetcher>
+  listOffsets(topic: string, partitions: readonly number[], which: 'earliest' | 'latest'): Promise<Map<number, number>>
+  /** Throws OFA_LOG_CLOSED once the log is closed. */
+  check(): void
+  forget(member: KafkaGroupConsumer): void
+}
+
+export interface KafkaConsumerOptions {
+  readonly group: string
+  readonly topics: readonly string[]
+  readonly resetTo: 'earliest' | 'latest'
+  readonly maxRecords: number
+  readonly sessionTimeoutMs: number
+  readonly heartbeatIntervalMs: number
+  readonly signal?: AbortSignal
+}
+
+const key = (topic: string, partition: number): string => `${topic}\0${partition}`
+
+export class KafkaGroupConsumer implements GroupConsumer {
+  readonly group: string
+  readonly #host: ConsumerHost
+  readonly #o: KafkaConsumerOptions
+  readonly #consumer: Consumer<Buffer, Buffer, Buffer, Buffer>
+  /** Next offset to fetch, per owned partition. */
+  #positions = new Map<string, TopicPartitionOffset>()
+  /** The offset after the last record handed out, per owned partition: what `commit()` commits. */
+  #delivered = new Map<string, TopicPartitionOffset>()
+  #assignment: { topic: string; partition: number }[] = []
+  /** The assignment of the last completed join, not applied yet. */
+  #joined: GroupAssignment[] | null = null
+  #wake: (() => void) | null = null
+  #iterating = false
+  #closed = false
+  #closing: Promise<void> | null = null
+  #fetcher: Fetcher | null = null
+  #failure: OpenFactoryError | null = null
+
+  constructor(host: ConsumerHost, opts: KafkaConsumerOptions) {
+    this.#host = host
+    this.#o = opts
+    this.group = opts.group
+    this.#consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({
+      ...host.clientOptions(),
+      groupId: opts.group,
+      autocommit: false,
+      sessionTimeout: opts.sessionTimeoutMs,
+      heartbeatInterval: opts.heartbeatIntervalMs,
+      rebalanceTimeout: Math.max(opts.sessionTimeoutMs, 30_000),
+    })
+    this.#consumer.on('consumer:group:join', (payload: { assignments?: GroupAssignment[] }) => {
+      this.#joined = payload.assignments ?? this.#consumer.assignments ?? []
+      this.#wake?.()
+    })
+    // Heartbeat failures make the library rejoin by itself. A rejoin that fails for good (after its retries) is
+    // an 'error' event: the member is out of the group, and iterating it throws.
+    this.#consumer.on('consumer:heartbeat:error', () => {})
+    this.#consumer.on('error', (err: unknown) => {
+      this.#failure ??= kafkaError(`group ${this.group}: rejoining failed`, err)
+      this.#wake?.()
+    })
+    opts.signal?.addEventListener('abort', () => void this.close(), { once: true })
+  }
+
+  assignment(): readonly { topic: string; partition: number }[] {
+    return this.#assignment
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<LogRecord[]> {
+    if (this.#iterating) throw invalidArgument('a group consumer can be iterated once')
+    this.#iterating = true
+    return this.#run()
+  }
+
+  async *#run(): AsyncGenerator<LogRecord[]> {
+    try {
+      if (this.#closed || this.#o.signal?.aborted) return
+      this.#fetcher = await this.#host.newFetcher()
+      this.#consumer.topics.trackAll(...this.#o.topics)
+      try {
+        await this.#consumer.joinGroup({})
+      } catch (err) {
+        if (this.#closed) return
+        throw kafkaError(`join group ${this.group}`, err)
+      }
+      let failures = 0
+      while (!this.#closed) {
+        if (this.#failure) throw this.#failure
+        if (this.#joined) await this.#applyAssignment()
+        if (this.#closed) return
+        if (this.#assignment.length === 0) {
+          await this.#sleep(this.#host.fetchMaxWaitMs)
+          continue
+        }
+        const requests = [...this.#positions.values()].map((p) => ({
+          topic: p.topic,
+          partition: p.partition,
+          offset: p.offset,
+          maxBytes: 1024 * 1024,
+        }))
+        let results: Awaited<ReturnType<Fetcher['fetch']>>
+        try {
+          results = await this.#fetcher.fetch(requests, {
+            maxWaitMs: this.#host.fetchMaxWaitMs,
+            minBytes: 1,
+            maxBytes: 16 * 1024 * 1024,
+          })
+          failures = 0
+        } catch (err) {
+          if (this.#closed) return
+          // A broker restarting or a leader moving: ask for fresh metadata and try again, a limited number of times.
+          if (++failures > this.#host.retries) throw kafkaError(`fetch for group ${this.group}`, err)
+          await this.#host.metadata.get(this.#o.topics, true).catch(() => {})
+          await this.#sleep(this.#host.retryDelayMs)
+          continue
+        }
+        let refresh = false
+        for (const r of results) {
+          const k = key(r.topic, r.partition)
+          const pos = this.#positions.get(k)
+          if (this.#closed) return
+          // The partition moved to another member while the fetch was out, or its position was reset.
+          if (!pos || pos.offset !== requests.find((q) => key(q.topic, q.partition) === k)?.offset) continue
+          if (r.errorCode === FetchErrors.OFFSET_OUT_OF_RANGE) {
+            const which = this.#o.resetTo
+            const o = (await this.#host.listOffsets(r.topic, [r.partition], which)).get(r.partition) ?? 0
+            this.#positions.set(k, { ...pos, offset: o })
+            continue
+          }
+          if (r.errorCode === FetchErrors.UNKNOWN_TOPIC_OR_PARTITION || RETRIABLE_FETCH_ERRORS.has(r.errorCode)) {
+            refresh = true
+            continue
+          }
+          if (r.errorCode !== 0) {
+            throw new OpenFactoryError('OFA_LOG_IO', `fetch of ${r.topic}/${r.partition}: Kafka error ${r.errorCode}`, {
+              retryable: true,
+            })
+          }
+          this.#positions.set(k, { ...pos, offset: r.nextOffset })
+          if (r.records.length === 0) continue
+          for (let i = 0; i < r.records.length; i += this.#o.maxRecords) {
+            const batch = r.records.slice(i, i + this.#o.maxRecords)
+            const next = batch[batch.length - 1]!.offset + 1
+            if (this.#closed) return
+            if (!this.#positions.has(k)) break
+            this.#delivered.set(k, { topic: r.topic, partition: r.partition, offset: next })
+            yield batch
+          }
+        }
+        if (refresh) {
+          await this.#host.metadata.get(this.#o.topics, true).catch(() => {})
+          await this.#sleep(100)
+        }
+      }
+    } finally {
+      await this.close()
+    }
+  }
+
+  /** Takes over the assignment of the last join: keeps the positions of partitions kept, looks up the others. */
+  async #applyAssignment(): Promise<void> {
+    const joined = this.#joined!
+    this.#joined = null
+    const wanted = new Map<string, { topic: string; partition: number }>()
+    for (const a of joined) for (const p of a.partitions) wanted.set(key(a.topic, p), { topic: a.topic, partition: p })
+    for (const k of [...this.#positions.keys()]) {
+      if (!wanted.has(k)) {
+        this.#positions.delete(k)
+        this.#delivered.delete(k)
+      }
+    }
+    const missing = [...wanted.values()].filter((tp) => !this.#positions.has(key(tp.topic, tp.partition)))
+    const byTopic = new Map<string, number[]>()
+    for (const tp of missing) byTopic.set(tp.topic, [...(byTopic.get(tp.topic) ?? []), tp.partition])
+    for (const [topic, partitions] of byTopic) {
+      let committed: Map<string, bigint[]>
+      try {
+        committed = await this.#consumer.listCommittedOffsets({ topics: [{ topic, partitions }] })
+      } catch (err) {
+        if (this.#closed) return
+        throw kafkaError(`committed offsets of group ${this.group}`, err)
+      }
+      const offsets = committed.get(topic) ?? []
+      const unset = partitions.filter((p) => (offsets[p] ?? -1n) < 0n)
+      const reset = unset.length > 0 ? await this.#host.listOffsets(topic, unset, this.#o.resetTo) : new Map()
+      for (const p of partitions) {
+        const c = offsets[p] ?? -1n
+        const offset = c >= 0n ? Number(c) : (reset.get(p) ?? 0)
+        this.#positions.set(key(topic, p), { topic, partition: p, offset })
+      }
+    }
+    // A later join may have come in meanwhile; it is applied on the next turn.
+    this.#assignment = [...wanted.values()].sort((a, b) =>
+      a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1,
+    )
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms)
+      function done(): void {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.#wake = () => {
+        this.#wake = null
+        done()
+      }
+    })
+  }
+
+  async commit(offsets?: readonly TopicPartitionOffset[]): Promise<void> {
+    if (this.#closed) throw closedError()
+    this.#host.check()
+    const list = offsets ?? [...this.#delivered.values()]
+    for (const o of list) {
+      if (!this.#o.topics.includes(o.topic))
+        throw invalidArgument(`topic ${o.topic} is not one of this consumer's topics`)
+      if (!Number.isSafeInteger(o.offset) || o.offset < 0) {
+        throw invalidArgument(`offset must be a non-negative integer, got ${o.offset}`)
+      }
+      const n = await this.#host.metadata.partitions(o.topic)
+      if (!Number.isInteger(o.partition) || o.partition < 0 || o.partition >= n) {
+        throw invalidArgument(`partition ${o.partition} is not between 0 and ${n - 1} (topic ${o.topic})`)
+      }
+    }
+    if (list.length === 0) return
+    try {
+      await this.#consumer.commit({
+        offsets: list.map((o) => ({
+          topic: o.topic,
+          partition: o.partition,
+          offset: BigInt(o.offset),
+          leaderEpoch: -1,
+        })),
+      })
+    } catch (err) {
+      throw kafkaError(`commit of group ${this.group}`, err)
+    }
+  }
+
+  close(): Promise<void> {
+    if (!this.#closing) {
+      this.#closed = true
+      this.#assignment = []
+      this.#wake?.()
+      this.#closing = (async () => {
+        try {
+          await this.#consumer.close(true)
+        } catch {
+          // Leaving the group failed (brokers gone): the session timeout removes the member.
+        }
+        await this.#fetcher?.pool.close().catch(() => {})
+        this.#host.forget(this)
+      })()
+    }
+    return this.#closing
+  }
+}
