@@ -3,10 +3,11 @@
  * @openfactory/log, passing the same contract suite as the embedded log.
  *
  * - Appends go through one idempotent producer with `acks=all` (every in-sync replica has the records before an
- *   append resolves; retries never duplicate), batched by `AppendBatcher`. The partition of a keyed record is
- *   ours (`partitionFor`: Kafka's murmur2, as the Java client and ksqlDB place keys), never the library's.
- * - `read` and `follow` send Fetch requests straight to partition leaders (`Fetcher`); only records below the
- *   high watermark (acknowledged by the in-sync replicas) are ever returned.
+ *   append resolves; retries never duplicate): batched by `AppendBatcher`, encoded and sent by `KafkaProducer`
+ *   (our record batch and Produce encoder; the library's halved the throughput). The partition of a keyed record
+ *   is ours (`partitionFor`: Kafka's murmur2, as the Java client and ksqlDB place keys), never the library's.
+ * - `read` and `follow` send Fetch requests straight to partition leaders (`Fetcher`, our response decoder); only
+ *   records below the high watermark (acknowledged by the in-sync replicas) are ever returned.
  * - Consumer groups use Kafka's classic group protocol with committed offsets (`KafkaGroupConsumer`).
  * - Topic administration maps `TopicSpec` to topic configs; `describeTopic` adds start and end offsets
  *   (ListOffsets earliest and latest).
@@ -455,15 +456,20 @@ export class KafkaLog implements EventLog {
     const stop = (): void => void fetcher.pool.close().catch(() => {})
     signal?.addEventListener('abort', stop, { once: true })
     this.#closer.signal.addEventListener('abort', stop, { once: true })
+    const request = (): ReturnType<Fetcher['fetch']> =>
+      fetcher.fetch(
+        parts.map((p) => ({ topic, partition: p, offset: positions.get(p)!, maxBytes: 1024 * 1024 })),
+        { maxWaitMs: this.#o.fetchMaxWaitMs, minBytes: 1, maxBytes: 16 * 1024 * 1024 },
+      )
+    // The next fetch goes out before the records of this one are handed over, so that the broker, the network
+    // and the consumer work at the same time (as Kafka's Java consumer prefetches).
+    let prefetched: ReturnType<Fetcher['fetch']> | null = null
     let failures = 0
     try {
       while (!this.#closed && !signal?.aborted) {
         let results: Awaited<ReturnType<Fetcher['fetch']>>
         try {
-          results = await fetcher.fetch(
-            parts.map((p) => ({ topic, partition: p, offset: positions.get(p)!, maxBytes: 1024 * 1024 })),
-            { maxWaitMs: this.#o.fetchMaxWaitMs, minBytes: 1, maxBytes: 16 * 1024 * 1024 },
-          )
+          results = await (prefetched ?? request())
           failures = 0
         } catch (err) {
           if (this.#closed || signal?.aborted) return
@@ -471,8 +477,11 @@ export class KafkaLog implements EventLog {
           await this.#metadata.get([topic], true).catch(() => {})
           await new Promise((r) => setTimeout(r, this.#o.retryDelayMs))
           continue
+        } finally {
+          prefetched = null
         }
         let wait = false
+        const batches: LogRecord[][] = []
         for (const r of results) {
           if (r.errorCode === FetchErrors.OFFSET_OUT_OF_RANGE) {
             // Below the start: retention deleted those records, go on from the start. Above the end: wait for it.
@@ -490,11 +499,15 @@ export class KafkaLog implements EventLog {
             continue
           }
           positions.set(r.partition, r.nextOffset)
-          if (r.records.length === 0) continue
-          for (let i = 0; i < r.records.length; i += maxRecords) {
-            if (this.#closed || signal?.aborted) return
-            yield r.records.slice(i, i + maxRecords)
-          }
+          for (let i = 0; i < r.records.length; i += maxRecords) batches.push(r.records.slice(i, i + maxRecords))
+        }
+        if (!wait && batches.length > 0) {
+          prefetched = request()
+          prefetched.catch(() => {}) // (an abort closes the connections under it; the loop handles the rest)
+        }
+        for (const b of batches) {
+          if (this.#closed || signal?.aborted) return
+          yield b
         }
         if (wait) await new Promise((r) => setTimeout(r, 100))
       }
@@ -671,11 +684,10 @@ export async function openKafkaLog(options: KafkaLogOptions): Promise<KafkaLog> 
   const o = resolveKafkaLogOptions(options)
   const base = clientOptions(o)
   const admin = new Admin(base)
+  // The library's producer only obtains our producer id (InitProducerId); KafkaProducer sends the records.
   const producer = new Producer<Buffer, Buffer, Buffer, Buffer>({
     ...base,
-    idempotent: o.acks === 'all',
-    acks: o.acks === 'all' ? -1 : 1,
-    compression: o.compression,
+    idempotent: true,
   } satisfies ProducerOptions<Buffer, Buffer, Buffer, Buffer>)
   let versions: { fetch: number; produce: number }
   try {

@@ -1,8 +1,8 @@
-// Appends, batched: every `append` call queues its records; one produce request at a time takes as many queued
-// records as fit (`maxBatchBytes` per partition) and the next one goes out when it returns. Under load, batches
-// grow by themselves (records gather while a request is in flight); alone, a record goes out at once. With an
-// idempotent producer Kafka accepts one in-flight request per connection in order anyway, and a single request
-// in flight keeps the records of one key in append order across calls.
+// Appends, batched: every `append` call queues its records; one `send` at a time (a produce request per leader,
+// see producer.ts) takes as many queued records as fit (`maxBatchBytes` per partition) and the next one goes out
+// when it returns. Under load, batches grow by themselves (records gather while a request is in flight); alone, a
+// record goes out at once. One send at a time keeps the records of one key in append order across calls, and the
+// idempotent producer's sequence numbers simple: they move only after an answer.
 //
 // A produce answer gives, per partition, the offset of the first record of that partition's batch; the records
 // of one partition go into its batch in the order queued, so the n-th has `baseOffset + n`.

@@ -52,6 +52,8 @@ export interface DecodedFetch {
 }
 
 const EMPTY = Buffer.alloc(0)
+/** Shared by every record without headers (most): one object less per record. */
+const NO_HEADERS: Record<string, Buffer> = Object.freeze({}) as Record<string, Buffer>
 const IS_CONTROL = 0x20
 const LOG_APPEND_TIME = 0x08
 const COMPRESSION = 0x07
@@ -114,8 +116,9 @@ class Cursor {
   skipTags(): void {
     const n = this.uvarint()
     for (let i = 0; i < n; i++) {
-      this.uvarint()
-      this.pos += this.uvarint()
+      this.uvarint() // tag
+      const size = this.uvarint() // (read before adding: `pos += uvarint()` would add to the old position)
+      this.pos += size
     }
   }
   uuid(): string {
@@ -236,7 +239,7 @@ export function decodeBatches(
       const value = valueLen < 0 ? null : data.subarray(rc.pos, rc.pos + valueLen)
       if (valueLen > 0) rc.pos += valueLen
       const nHeaders = rc.varint()
-      const headers: Record<string, Buffer> = {}
+      const headers: Record<string, Buffer> = nHeaders === 0 ? NO_HEADERS : {}
       for (let h = 0; h < nHeaders; h++) {
         const hkLen = rc.varint()
         const hk = data.toString('utf8', rc.pos, rc.pos + hkLen)

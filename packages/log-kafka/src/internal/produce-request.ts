@@ -205,8 +205,9 @@ export function decodeProduceResponse(body: Buffer): ProducePartitionResult[] {
   const skipTags = (): void => {
     const n = uvarint()
     for (let i = 0; i < n; i++) {
-      uvarint()
-      p += uvarint()
+      uvarint() // tag
+      const size = uvarint() // (read before adding: `p += uvarint()` would add to the old position)
+      p += size
     }
   }
   const out: ProducePartitionResult[] = []
