@@ -4,6 +4,7 @@
  */
 import { isOpenFactoryError } from '@openfactory/model'
 import { logCommand } from './commands/log.ts'
+import { runCommand } from './commands/run.ts'
 import { upCommand } from './commands/up.ts'
 import { validateCommand } from './commands/validate.ts'
 import { versionCommand } from './commands/version.ts'
@@ -33,6 +34,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     switch (command) {
       case 'up':
         return await upCommand(rest, io)
+      case 'run':
+        return await runCommand(rest, io)
       case 'validate':
         return await validateCommand(rest, io)
       case 'version':

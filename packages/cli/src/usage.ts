@@ -7,11 +7,16 @@ export function usageError(message: string): OpenFactoryError {
 export const HELP = `ofa — OpenFactory command line
 
 Usage:
-  ofa up FACTORY-DIR [options]          run the factory in one process on the embedded log; Ctrl-C stops
+  ofa up FACTORY-DIR [options]          run the whole factory in one process; Ctrl-C stops
       --port N            HTTP port (default 8080)
       --host H            listen address (default 127.0.0.1)
-      --data DIR          data directory (default factory.yaml's backbone.dataDir, else ./.ofa-data)
+      --data DIR          embedded log's data directory (default factory.yaml's backbone.dataDir, else ./.ofa-data)
+      --backbone B        embedded or kafka (default factory.yaml's backbone, else embedded)
+      --bootstrap H:P,... Kafka bootstrap servers (implies --backbone kafka)
       --uns FILE          UNS schema
+  ofa run UUID FACTORY-DIR [options]    run one device's connector, or the serving app (image openfactory/serve),
+                                        alone against Kafka; replicas of a device take over from each other
+      --backbone, --bootstrap, --port, --host, --uns   as for ofa up (the backbone must be kafka)
   ofa validate [--uns FILE] PATH...     check factory files (files or folders); exit 0 valid, 1 problems, 2 usage
   ofa version                           print the versions of ofa and Node.js
   ofa log topics [--data DIR]           list the topics of an embedded log, with partitions and offsets

@@ -1,8 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import type { TestContext } from 'node:test'
+import { fileURLToPath } from 'node:url'
 import { main } from '../src/main.ts'
 
 export interface CliRun {
@@ -32,5 +34,56 @@ export async function ofa(
 export async function tempDir(t: TestContext, prefix = 'ofa-cli-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix))
   t.after(() => rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** A TCP port free on 127.0.0.1 now. */
+export async function freePort(): Promise<number> {
+  const srv = createServer()
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
+  const port = (srv.address() as { port: number }).port
+  await new Promise((r) => srv.close(r))
+  return port
+}
+
+/** Waits until `check` gives a value other than undefined (a throw counts as not yet), and returns it. */
+export async function eventually<T>(
+  check: () => T | undefined | Promise<T | undefined>,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = await Promise.resolve()
+      .then(check)
+      .catch(() => undefined)
+    if (v !== undefined && (v as unknown) !== false) return v
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+export async function getJson(url: string): Promise<any> {
+  const res = await fetch(url)
+  if (!res.ok) throw new Error(`${url}: ${res.status}`)
+  return res.json()
+}
+
+const DEMO = fileURLToPath(new URL('../../../examples/demo-factory/', import.meta.url))
+
+/**
+ * A copy of the demo factory in a temp dir (removed after the test) whose SHDR replay adapter listens on a
+ * free port; with `bootstrap`, its factory.yaml names that Kafka as the backbone. Returns the factory folder.
+ */
+export async function demoCopy(t: TestContext, opts: { bootstrap?: string } = {}): Promise<string> {
+  const dir = join(await tempDir(t, 'ofa-demo-'), 'factory')
+  await cp(DEMO, dir, { recursive: true, filter: (src) => !src.includes('.ofa-data') })
+  const file = join(dir, 'devices', 'cnc-mtconnect.yml')
+  await writeFile(file, (await readFile(file, 'utf8')).replace('port: 7878', `port: ${await freePort()}`))
+  if (opts.bootstrap) {
+    const manifest = join(dir, 'factory.yaml')
+    const text = await readFile(manifest, 'utf8')
+    await writeFile(manifest, text.replace('type: embedded', `type: kafka\n  bootstrapServers: [${opts.bootstrap}]`))
+  }
   return dir
 }

@@ -10,23 +10,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { createShdrAdapterServer, type ShdrAdapterServer, silentLogger } from '@openfactory/connectors'
 import { startLocalRuntime } from '../src/runtime/local-runtime.ts'
-import { tempDir } from './helpers.ts'
-
-async function getJson(url: string): Promise<any> {
-  const res = await fetch(url)
-  if (!res.ok) throw new Error(`${url}: ${res.status}`)
-  return res.json()
-}
-
-async function eventually<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await check().catch(() => undefined)
-    if (v !== undefined) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
+import { eventually, getJson, tempDir } from './helpers.ts'
 
 test('SHDR adapter → connector → log → state → API, through a disconnect and a restart', {
   timeout: 90_000,

@@ -1,57 +1,25 @@
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
-import { cp, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { silentLogger } from '@openfactory/connectors'
 import WebSocket from 'ws'
 import { type LocalRuntime, startLocalRuntime } from '../src/runtime/local-runtime.ts'
-import { tempDir } from './helpers.ts'
+import { demoCopy, eventually, getJson } from './helpers.ts'
 
-const DEMO = fileURLToPath(new URL('../../../examples/demo-factory/', import.meta.url))
 const BIN = fileURLToPath(new URL('../bin/ofa.js', import.meta.url))
 
-async function freePort(): Promise<number> {
-  const srv = createServer()
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
-  const port = (srv.address() as { port: number }).port
-  await new Promise((r) => srv.close(r))
-  return port
-}
-
-/** A copy of the demo factory whose replay adapter listens on a free port, and a data dir. */
-async function demoCopy(t: TestContext): Promise<{ dir: string; data: string }> {
-  const root = await tempDir(t, 'ofa-up-')
-  const dir = join(root, 'factory')
-  await cp(DEMO, dir, { recursive: true, filter: (src) => !src.includes('.ofa-data') })
-  const file = join(dir, 'devices', 'cnc-mtconnect.yml')
-  const { readFile } = await import('node:fs/promises')
-  await writeFile(file, (await readFile(file, 'utf8')).replace('port: 7878', `port: ${await freePort()}`))
-  return { dir, data: join(root, 'data') }
-}
-
-async function eventually<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await check().catch(() => undefined)
-    if (v !== undefined) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
-
-async function getJson(url: string): Promise<any> {
-  const res = await fetch(url)
-  if (!res.ok) throw new Error(`${url}: ${res.status}`)
-  return res.json()
+/** A copy of the demo factory and a data dir beside it. */
+async function demoWithData(t: TestContext): Promise<{ dir: string; data: string }> {
+  const dir = await demoCopy(t)
+  return { dir, data: join(dir, '..', 'data') }
 }
 
 test('ofa up runs the demo factory: state changes, live streams, methods, restart keeps everything', {
   timeout: 120_000,
 }, async (t) => {
-  const { dir, data } = await demoCopy(t)
+  const { dir, data } = await demoWithData(t)
   let rt = await startLocalRuntime({ paths: [dir], dataDir: data, port: 0, logger: silentLogger })
   // Stopped in the body, not in t.after: the temp dir's removal (an after hook) must come after it.
   try {
@@ -181,7 +149,7 @@ function startOfa(args: string[]): { child: ChildProcess; url: Promise<string> }
 }
 
 test('after kill -9 and a restart, history and state are all there', { timeout: 120_000 }, async (t) => {
-  const { dir, data } = await demoCopy(t)
+  const { dir, data } = await demoWithData(t)
   const first = startOfa(['up', dir, '--port', '0', '--data', data])
   t.after(() => first.child.kill('SIGKILL'))
   const url1 = await first.url

@@ -14,7 +14,7 @@
  *   or timeout (not executed because it waited longer than `commandExpiryMs`, or ran longer than
  *   `commandTimeoutMs`).
  */
-import type { EventLog, LogRecord } from '@openfactory/log'
+import type { EventLog, GroupConsumer, LogRecord } from '@openfactory/log'
 import {
   type Asset,
   AVAIL_ID,
@@ -41,8 +41,13 @@ import { consoleLogger } from './logger.ts'
 
 export interface SupervisorOptions {
   readonly log: EventLog
-  /** Consumer group reading commands; one per process that runs connectors (default `ofa-connectors`). */
+  /**
+   * Consumer group reading commands (default `ofa-connectors`). It must be this supervisor's alone: commands
+   * for assets it does not serve are passed over, so a group shared with another process would lose them.
+   */
   readonly group?: string
+  /** How long `start()` waits for the command reader to join its group before starting connectors (default 15 s). */
+  readonly commandJoinTimeoutMs?: number
   readonly heartbeatMs?: number
   readonly ttlMs?: number
   /** Restart policy for failing connectors. */
@@ -95,6 +100,8 @@ export class Supervisor {
   readonly #stop = new AbortController()
   #heartbeat: NodeJS.Timeout | null = null
   #commands: Promise<void> | null = null
+  #commandReader: GroupConsumer | null = null
+  readonly #commandJoinTimeoutMs: number
   #started = false
 
   constructor(opts: SupervisorOptions) {
@@ -110,6 +117,7 @@ export class Supervisor {
       commandExpiryMs: opts.commandExpiryMs ?? 60_000,
     }
     this.#restartBackoff = opts.restartBackoff ?? {}
+    this.#commandJoinTimeoutMs = opts.commandJoinTimeoutMs ?? 15_000
   }
 
   add(connector: Connector): void {
@@ -127,14 +135,28 @@ export class Supervisor {
     if (this.#started) slot.loop = this.#runLoop(slot)
   }
 
-  /** Starts every connector (each retries on its own) and the command reader. Resolves at once. */
+  /**
+   * Starts the command reader, then every connector (each retries on its own). Resolves once the connectors
+   * are started: after the command reader owns its partitions (at most `commandJoinTimeoutMs`), so that a
+   * command sent once a device is AVAILABLE is read — a new group starts at the log's end.
+   */
   async start(): Promise<void> {
     if (this.#started) return
     this.#started = true
+    this.#commands = this.#readCommands()
+    const deadline = Date.now() + this.#commandJoinTimeoutMs
+    while (!this.#stop.signal.aborted && !this.#commandReader?.assignment().length) {
+      if (Date.now() > deadline) {
+        this.#logger.warn('the command reader has not joined its group yet; starting the connectors anyway', {
+          group: this.#opts.group,
+        })
+        break
+      }
+      await sleep(50, this.#stop.signal)
+    }
     for (const slot of this.#slots.values()) slot.loop = this.#runLoop(slot)
     this.#heartbeat = setInterval(() => this.#beat(), this.#opts.heartbeatMs)
     this.#heartbeat.unref()
-    this.#commands = this.#readCommands()
   }
 
   status(): ConnectorStatus[] {
@@ -332,6 +354,7 @@ export class Supervisor {
           resetTo: 'latest',
           signal: this.#stop.signal,
         })
+        this.#commandReader = consumer
         try {
           for await (const batch of consumer) {
             for (const r of batch) {

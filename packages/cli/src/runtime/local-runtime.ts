@@ -1,7 +1,8 @@
 /**
- * The local runtime: a whole factory in one process on the embedded log — what `ofa up` runs.
+ * The local runtime: a whole factory in one process — what `ofa up` runs — on the embedded log, or on Kafka
+ * (factory.yaml's `backbone: kafka`, or `--backbone kafka --bootstrap HOST:PORT`).
  *
- * Start order: open the log (it resumes from disk) → create the topics → start the adapters we run ourselves
+ * Start order: open the log (the embedded one resumes from disk) → create the topics → start the adapters we run ourselves
  * (SHDR replay) → asset state catches up with the log → HTTP app listens → connectors start under the
  * supervisor. Stop order is the reverse, so that the connectors' last observations (their assets going
  * UNAVAILABLE) are on disk before the log closes.
@@ -10,23 +11,21 @@ import { resolve } from 'node:path'
 import {
   type ConnectorLogger,
   consoleLogger,
-  createShdrAdapterServer,
   createSupervisor,
   planDevice,
-  playShdrFile,
   type ShdrAdapterServer,
   type Supervisor,
 } from '@openfactory/connectors'
-import { type EmbeddedLog, openEmbeddedLog } from '@openfactory/log'
-import { type Factory, loadFactory, OpenFactoryError, TOPICS, topicSettings } from '@openfactory/model'
+import type { EventLog } from '@openfactory/log'
+import { type Factory, loadFactory } from '@openfactory/model'
 import { type AssetState, createAssetState, createServeApp, DEFAULT_PORT } from '@openfactory/serve'
 import type { FastifyInstance } from 'fastify'
+import { startAdapter } from './adapters.ts'
+import { type BackboneOverrides, chooseBackbone, openBackbone } from './backbone.ts'
 
-export interface LocalRuntimeOptions {
+export interface LocalRuntimeOptions extends BackboneOverrides {
   /** Factory folder (or files). */
   readonly paths: readonly string[]
-  /** Data directory of the embedded log; default factory.yaml's `backbone.dataDir`, else `./.ofa-data`. */
-  readonly dataDir?: string
   readonly port?: number
   readonly host?: string
   readonly uns?: string
@@ -41,8 +40,9 @@ export interface LocalRuntimeOptions {
 export interface LocalRuntime {
   readonly factory: Factory
   readonly url: string
-  readonly dataDir: string
-  readonly log: EmbeddedLog
+  /** Where the log is: the embedded log's data directory, or `kafka <bootstrap servers>`. */
+  readonly where: string
+  readonly log: EventLog
   readonly state: AssetState
   readonly supervisor: Supervisor
   readonly app: FastifyInstance
@@ -58,24 +58,14 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     opts.paths.map((p) => resolve(cwd, p)),
     { ...(opts.uns ? { uns: resolve(cwd, opts.uns) } : {}), ...(opts.env ? { env: opts.env } : {}), cwd },
   )
-  const backbone = factory.manifest.backbone
-  if (backbone.type !== 'embedded') {
-    throw new OpenFactoryError(
-      'OFA_CONFIG_VALUE',
-      'backbone kafka is not available in ofa up yet; use the embedded backbone',
-      {
-        ...(factory.manifest.file ? { where: { file: factory.manifest.file } } : {}),
-      },
-    )
-  }
+  const backbone = chooseBackbone(factory.manifest, opts, cwd)
   // Plan every device before touching anything: a device that cannot run stops the start with its reason.
   const plans = factory.devices.map((device) => ({ device, plan: planDevice(device) }))
   const skipped = plans.flatMap(({ device, plan }) =>
     plan.kind === 'skip' ? [{ uuid: device.uuid, reason: plan.reason }] : [],
   )
 
-  const dataDir = opts.dataDir ? resolve(cwd, opts.dataDir) : (backbone.dataDir ?? resolve(cwd, '.ofa-data'))
-  const log = await openEmbeddedLog({ dir: dataDir })
+  const { log, where } = await openBackbone(factory.manifest, backbone)
   const adapters: ShdrAdapterServer[] = []
   const playing = new AbortController()
   let state: AssetState | null = null
@@ -95,31 +85,8 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     await log.close()
   }
   try {
-    const assets = topicSettings(factory.manifest, TOPICS.assets)
-    await ensureTopic(log, { name: TOPICS.assets, ...assets, cleanupPolicy: 'delete' })
-    await ensureTopic(log, {
-      name: TOPICS.registry,
-      ...topicSettings(factory.manifest, TOPICS.registry),
-      cleanupPolicy: 'compact',
-    })
-    await ensureTopic(log, {
-      name: TOPICS.documents,
-      ...topicSettings(factory.manifest, TOPICS.documents),
-      cleanupPolicy: 'compact',
-    })
-
     for (const { plan } of plans) {
-      if (plan.kind !== 'run' || !plan.adapter) continue
-      const a = plan.adapter
-      const server = await createShdrAdapterServer({ host: '127.0.0.1', port: a.port })
-      adapters.push(server)
-      playShdrFile(server, { file: a.file, speed: a.speed, loop: a.loop, signal: playing.signal }).catch(
-        (err: Error) => {
-          if (!playing.signal.aborted)
-            logger.error('SHDR replay adapter stopped', { device: a.deviceUuid, error: err.message })
-        },
-      )
-      logger.info('SHDR replay adapter listening', { device: a.deviceUuid, port: server.port, file: a.file })
+      if (plan.kind === 'run' && plan.adapter) adapters.push(await startAdapter(plan.adapter, playing.signal, logger))
     }
 
     state = createAssetState({ log })
@@ -142,7 +109,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     return {
       factory,
       url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
-      dataDir,
+      where,
       log,
       state,
       supervisor,
@@ -154,9 +121,4 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     await stop().catch(() => {})
     throw err
   }
-}
-
-async function ensureTopic(log: EmbeddedLog, spec: Parameters<EmbeddedLog['createTopic']>[0]): Promise<void> {
-  if ((await log.listTopics()).includes(spec.name)) return
-  await log.createTopic(spec)
 }

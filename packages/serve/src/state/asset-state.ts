@@ -70,6 +70,11 @@ export interface AssetStateOptions {
    * told otherwise, as with the reference OpenFactory's producers, which do not heartbeat).
    */
   readonly defaultTtlMs?: number
+  /**
+   * Whether this state records availability expiries on the log now (default always). Serving replicas
+   * sharing one log let only one of them do it (`ofa run` passes whether it holds the serving lease).
+   */
+  readonly recordsExpiries?: () => boolean
   /** The UNS separator for assets whose placement does not show it (only a `uns_id`); default `/`. */
   readonly unsSeparator?: string
   /** Specs of the topics, created when missing (defaults: `DEFAULT_STATE_TOPICS`). */
@@ -409,6 +414,7 @@ class AssetStateImpl implements AssetState {
   readonly #defaultSeparator: string
   readonly #topics: { readonly assets: TopicSpec; readonly registry: TopicSpec }
   readonly #logger: StateLogger | undefined
+  readonly #recordsExpiries: (() => boolean) | undefined
   readonly #stop = new AbortController()
   readonly #assets = new Map<string, AssetRecord>()
   /** Assets removed by a registry tombstone → the tombstone's record time; older records of them are skipped. */
@@ -447,6 +453,7 @@ class AssetStateImpl implements AssetState {
       registry: opts.topics?.registry ?? DEFAULT_STATE_TOPICS.registry,
     }
     this.#logger = opts.logger
+    this.#recordsExpiries = opts.recordsExpiries
     this.commands = createCommandTracker({
       log: opts.log,
       senderUuid: opts.senderUuid,
@@ -784,7 +791,7 @@ class AssetStateImpl implements AssetState {
   // --- availability TTL ----------------------------------------------------------------------------------
 
   #checkTtl(): void {
-    if (this.#closed || !this.#isReady) return
+    if (this.#closed || !this.#isReady || this.#recordsExpiries?.() === false) return
     const now = this.#now()
     const expired: AssetRecord[] = []
     for (const a of this.#ttlAssets) {

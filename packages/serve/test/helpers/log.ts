@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
-import { type EmbeddedLog, type EventLog, type LogRecord, openEmbeddedLog } from '@openfactory/log'
+import { type EmbeddedLog, type EventLog, openEmbeddedLog } from '@openfactory/log'
 import {
   type Asset,
   AVAIL_ID,

@@ -1,0 +1,24 @@
+/**
+ * The adapters a runtime starts itself: devices declared with our SHDR replay image (`openfactory/shdr-replay`)
+ * get a replay adapter on their port, playing their SHDR file until `signal` aborts.
+ */
+import {
+  type BuiltinAdapter,
+  type ConnectorLogger,
+  createShdrAdapterServer,
+  playShdrFile,
+  type ShdrAdapterServer,
+} from '@openfactory/connectors'
+
+export async function startAdapter(
+  a: BuiltinAdapter,
+  signal: AbortSignal,
+  logger: ConnectorLogger,
+): Promise<ShdrAdapterServer> {
+  const server = await createShdrAdapterServer({ host: '127.0.0.1', port: a.port })
+  playShdrFile(server, { file: a.file, speed: a.speed, loop: a.loop, signal }).catch((err: Error) => {
+    if (!signal.aborted) logger.error('SHDR replay adapter stopped', { device: a.deviceUuid, error: err.message })
+  })
+  logger.info('SHDR replay adapter listening', { device: a.deviceUuid, port: server.port, file: a.file })
+  return server
+}

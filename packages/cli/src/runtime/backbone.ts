@@ -1,0 +1,85 @@
+/**
+ * The backbone a runtime runs on: factory.yaml's `backbone`, or the one given on the command line
+ * (`--backbone kafka --bootstrap HOST:PORT`, `--data DIR`), opened, with the factory's topics created.
+ */
+import { resolve } from 'node:path'
+import { type EventLog, openEmbeddedLog } from '@openfactory/log'
+import { openKafkaLog, parseBootstrapServers } from '@openfactory/log-kafka'
+import { type BackboneOptions, type FactoryManifest, OpenFactoryError, TOPICS, topicSettings } from '@openfactory/model'
+
+/** What the command line says about the backbone; each field overrides factory.yaml. */
+export interface BackboneOverrides {
+  /** `embedded` or `kafka`. */
+  readonly backbone?: string
+  /** Kafka bootstrap servers, `host:port[,host:port...]`. */
+  readonly bootstrap?: string
+  /** Data directory of the embedded log. */
+  readonly dataDir?: string
+}
+
+export interface OpenedBackbone {
+  readonly log: EventLog
+  readonly options: BackboneOptions
+  /** Where the data is, for people: the data directory or the bootstrap servers. */
+  readonly where: string
+}
+
+/** factory.yaml's backbone with the command line's overrides applied. */
+export function chooseBackbone(manifest: FactoryManifest, over: BackboneOverrides, cwd: string): BackboneOptions {
+  const from = manifest.backbone
+  const type = over.backbone ?? (over.bootstrap !== undefined ? 'kafka' : from.type)
+  if (type === 'embedded') {
+    if (over.bootstrap !== undefined) throw usage('--bootstrap needs --backbone kafka')
+    const dataDir = over.dataDir ?? (from.type === 'embedded' ? from.dataDir : undefined)
+    return { type: 'embedded', dataDir: resolve(cwd, dataDir ?? '.ofa-data') }
+  }
+  if (type !== 'kafka') throw usage(`--backbone must be embedded or kafka, got "${type}"`)
+  if (over.dataDir !== undefined) throw usage('--data is for the embedded backbone')
+  if (over.bootstrap !== undefined) {
+    let bootstrapServers: string[]
+    try {
+      bootstrapServers = parseBootstrapServers(over.bootstrap)
+    } catch (err) {
+      throw usage(`--bootstrap: ${(err as Error).message.replace(/^Kafka backbone: /, '')}`)
+    }
+    // The connection's security and client id stay those of factory.yaml when it names Kafka too.
+    return from.type === 'kafka'
+      ? { ...from, bootstrapServers }
+      : { type: 'kafka', bootstrapServers, clientId: 'openfactory', security: { protocol: 'PLAINTEXT' } }
+  }
+  if (from.type !== 'kafka') throw usage('--backbone kafka needs --bootstrap HOST:PORT (factory.yaml names no Kafka)')
+  return from
+}
+
+function usage(message: string): OpenFactoryError {
+  return new OpenFactoryError('OFA_CLI_USAGE', message)
+}
+
+/** Opens the backbone and creates the factory's topics that are missing. */
+export async function openBackbone(manifest: FactoryManifest, options: BackboneOptions): Promise<OpenedBackbone> {
+  const log: EventLog =
+    options.type === 'embedded'
+      ? await openEmbeddedLog({ dir: options.dataDir ?? resolve('.ofa-data') })
+      : await openKafkaLog(options)
+  try {
+    await ensureFactoryTopics(log, manifest)
+  } catch (err) {
+    await log.close().catch(() => {})
+    throw err
+  }
+  const where = options.type === 'embedded' ? options.dataDir! : `kafka ${options.bootstrapServers.join(',')}`
+  return { log, options, where }
+}
+
+/** The topics every factory uses, with factory.yaml's settings: observations, the registry, asset documents. */
+export async function ensureFactoryTopics(log: EventLog, manifest: FactoryManifest): Promise<void> {
+  const existing = new Set(await log.listTopics())
+  const specs = [
+    { name: TOPICS.assets, cleanupPolicy: 'delete' as const },
+    { name: TOPICS.registry, cleanupPolicy: 'compact' as const },
+    { name: TOPICS.documents, cleanupPolicy: 'compact' as const },
+  ]
+  for (const s of specs) {
+    if (!existing.has(s.name)) await log.createTopic({ ...s, ...topicSettings(manifest, s.name) })
+  }
+}

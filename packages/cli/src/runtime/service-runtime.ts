@@ -1,0 +1,256 @@
+/**
+ * One service of a factory alone in its process — what `ofa run <uuid>` runs — against a shared log (Kafka):
+ *
+ * - a **device** uuid: its connector (and our SHDR replay adapter when the device declares it). Replicas of
+ *   one device share a lease (group `ofa-run-<uuid>`): only the holder runs the connector and answers its
+ *   commands (group `ofa-connector-<uuid>`); when the holder stops or dies, another replica takes over.
+ * - an **app** uuid whose image is `openfactory/serve`: the serving layer (REST, WebSocket, SSE). Every
+ *   replica builds the whole state and answers requests; the holder of the lease of group `ofa-serve` records
+ *   availability expiries, so each expiry is written once.
+ *
+ * Several processes thus share a factory's work; none of them needs another's memory.
+ */
+import { resolve } from 'node:path'
+import {
+  type ConnectorLogger,
+  consoleLogger,
+  createSupervisor,
+  planDevice,
+  type ShdrAdapterServer,
+  type Supervisor,
+} from '@openfactory/connectors'
+import type { EventLog } from '@openfactory/log'
+import { type DeviceConfig, type Factory, loadFactory, OpenFactoryError, TOPICS } from '@openfactory/model'
+import { type AssetState, createAssetState, createServeApp, DEFAULT_PORT } from '@openfactory/serve'
+import type { FastifyInstance } from 'fastify'
+import { startAdapter } from './adapters.ts'
+import { type BackboneOverrides, chooseBackbone, openBackbone } from './backbone.ts'
+import { joinLease, type Lease } from './lease.ts'
+
+/** The image that names our serving layer in an app file. */
+export const SERVE_IMAGE = 'openfactory/serve'
+
+export interface ServiceRuntimeOptions extends BackboneOverrides {
+  readonly uuid: string
+  /** Factory folder (or files). */
+  readonly paths: readonly string[]
+  /** Serving app: HTTP port (default the app's `routing.port`, else 8080) and listen address. */
+  readonly port?: number
+  readonly host?: string
+  readonly uns?: string
+  readonly env?: Readonly<Record<string, string | undefined>>
+  readonly cwd?: string
+  readonly logger?: ConnectorLogger
+  /** Supervisor timings (tests shorten them). */
+  readonly heartbeatMs?: number
+  readonly ttlMs?: number
+  /** Called when the lease's group membership fails for good: the process should stop (and be restarted). */
+  readonly onFailure?: (err: Error) => void
+}
+
+export interface ServiceRuntime {
+  readonly factory: Factory
+  readonly kind: 'connector' | 'serve'
+  readonly uuid: string
+  readonly where: string
+  readonly log: EventLog
+  /** Serving app: its URL. */
+  readonly url?: string
+  /** Whether this replica holds the lease (runs the connector, or records expiries). */
+  readonly active: boolean
+  stop(): Promise<void>
+}
+
+export async function startServiceRuntime(opts: ServiceRuntimeOptions): Promise<ServiceRuntime> {
+  const cwd = opts.cwd ?? process.cwd()
+  const logger = opts.logger ?? consoleLogger('ofa')
+  const factory = await loadFactory(
+    opts.paths.map((p) => resolve(cwd, p)),
+    { ...(opts.uns ? { uns: resolve(cwd, opts.uns) } : {}), ...(opts.env ? { env: opts.env } : {}), cwd },
+  )
+  const device = factory.devices.find((d) => d.uuid === opts.uuid)
+  const app = factory.apps.find((a) => a.uuid === opts.uuid)
+  if (!device && !app) {
+    throw new OpenFactoryError('OFA_CLI_USAGE', `no device or app with uuid ${opts.uuid} in ${factory.dir}`)
+  }
+  if (app && !isServeImage(app.spec.image)) {
+    throw new OpenFactoryError(
+      'OFA_CLI_USAGE',
+      `app ${app.uuid} runs image ${app.spec.image}; ofa run runs devices and the serving app (${SERVE_IMAGE})`,
+      { where: app.where },
+    )
+  }
+  if (device) {
+    const plan = planDevice(device)
+    if (plan.kind === 'skip') {
+      throw new OpenFactoryError('OFA_CONFIG_VALUE', `device ${device.uuid} cannot run: ${plan.reason}`, {
+        where: device.where,
+      })
+    }
+  }
+  const backbone = chooseBackbone(factory.manifest, opts, cwd)
+  if (backbone.type !== 'kafka') {
+    throw new OpenFactoryError(
+      'OFA_CLI_USAGE',
+      'ofa run shares a factory with other processes through Kafka: set backbone kafka in factory.yaml or pass ' +
+        '--backbone kafka --bootstrap HOST:PORT (ofa up runs a whole factory on the embedded log)',
+    )
+  }
+  const { log, where } = await openBackbone(factory.manifest, backbone)
+  try {
+    return device
+      ? await runConnector({ factory, device, log, where, opts, logger })
+      : await runServe({ factory, app: app!, log, where, opts, logger })
+  } catch (err) {
+    await log.close().catch(() => {})
+    throw err
+  }
+}
+
+function isServeImage(image: string): boolean {
+  return image.replace(/[:@][^/]*$/, '') === SERVE_IMAGE
+}
+
+interface Context {
+  readonly factory: Factory
+  readonly log: EventLog
+  readonly where: string
+  readonly opts: ServiceRuntimeOptions
+  readonly logger: ConnectorLogger
+}
+
+function leaseErrorHandler(ctx: Context, what: string): (err: Error) => void {
+  return (err) => {
+    ctx.logger.error(`${what}: lease lost for good`, { error: err.message })
+    ctx.opts.onFailure?.(err)
+  }
+}
+
+async function runConnector(ctx: Context & { device: DeviceConfig }): Promise<ServiceRuntime> {
+  const { device, log, logger, opts } = ctx
+  /** What runs while the lease is held: the connector under a supervisor, and our replay adapter if any. */
+  interface Active {
+    readonly supervisor: Supervisor
+    readonly adapter: ShdrAdapterServer | null
+    readonly playing: AbortController
+  }
+  let active: Promise<Active | null> = Promise.resolve(null)
+  const activate = async (): Promise<Active | null> => {
+    const plan = planDevice(device)
+    if (plan.kind !== 'run') return null
+    const playing = new AbortController()
+    const adapter = plan.adapter ? await startAdapter(plan.adapter, playing.signal, logger) : null
+    const supervisor = createSupervisor({
+      log,
+      logger,
+      group: `ofa-connector-${device.uuid}`,
+      ...(opts.heartbeatMs ? { heartbeatMs: opts.heartbeatMs } : {}),
+      ...(opts.ttlMs ? { ttlMs: opts.ttlMs } : {}),
+    })
+    supervisor.add(plan.connector)
+    await supervisor.start()
+    logger.info('lease taken: connector running', { device: device.uuid })
+    return { supervisor, adapter, playing }
+  }
+  const deactivate = async (a: Active | null): Promise<void> => {
+    if (!a) return
+    a.playing.abort()
+    await a.supervisor.stop()
+    await a.adapter?.close()
+    logger.info('lease lost: connector stopped', { device: device.uuid })
+  }
+  // Lease changes are applied one after the other, each after the previous one finished.
+  const lease: Lease = joinLease({
+    log,
+    group: `ofa-run-${device.uuid}`,
+    topic: TOPICS.registry,
+    onChange: (held) => {
+      active = active
+        .catch(() => null)
+        .then(async (a) => {
+          if (held) return a ?? (await activate())
+          await deactivate(a)
+          return null
+        })
+        .catch((err: Error) => {
+          logger.error('connector could not start', { device: device.uuid, error: err.message })
+          return null
+        })
+    },
+    onError: leaseErrorHandler(ctx, `device ${device.uuid}`),
+  })
+  let stopping: Promise<void> | null = null
+  return {
+    factory: ctx.factory,
+    kind: 'connector',
+    uuid: device.uuid,
+    where: ctx.where,
+    log,
+    get active() {
+      return lease.held
+    },
+    stop() {
+      stopping ??= (async () => {
+        await lease.close() // its last change (lost) stops the connector
+        await deactivate(await active.catch(() => null))
+        active = Promise.resolve(null)
+        await log.close()
+      })()
+      return stopping
+    },
+  }
+}
+
+async function runServe(ctx: Context & { app: Factory['apps'][number] }): Promise<ServiceRuntime> {
+  const { app, log, logger, opts } = ctx
+  let lease: Lease | null = null
+  let state: AssetState | null = null
+  let http: FastifyInstance | null = null
+  try {
+    lease = joinLease({
+      log,
+      group: 'ofa-serve',
+      topic: TOPICS.registry,
+      onChange: (held) => logger.info(held ? 'lease taken: recording expiries' : 'lease lost', { app: app.uuid }),
+      onError: leaseErrorHandler(ctx, `app ${app.uuid}`),
+    })
+    const held = lease
+    state = createAssetState({ log, recordsExpiries: () => held.held })
+    await state.ready()
+    http = await createServeApp({ log, state })
+    const host = opts.host ?? '127.0.0.1'
+    const port = opts.port ?? app.spec.routing?.port ?? DEFAULT_PORT
+    await http.listen({ port, host })
+    const address = http.server.address()
+    const bound = typeof address === 'object' && address ? address.port : port
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${bound}`
+    let stopping: Promise<void> | null = null
+    const s = state
+    const h = http
+    return {
+      factory: ctx.factory,
+      kind: 'serve',
+      uuid: app.uuid,
+      where: ctx.where,
+      log,
+      url,
+      get active() {
+        return held.held
+      },
+      stop() {
+        stopping ??= (async () => {
+          await held.close()
+          await h.close()
+          await s.close()
+          await log.close()
+        })()
+        return stopping
+      },
+    }
+  } catch (err) {
+    await lease?.close()
+    await http?.close()
+    await state?.close()
+    throw err
+  }
+}
