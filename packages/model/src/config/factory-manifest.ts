@@ -18,6 +18,7 @@
 import { statSync } from 'node:fs'
 import { basename, resolve } from 'node:path'
 import { type Static, Type } from '@sinclair/typebox'
+import { TOPICS } from '../topics.ts'
 import type { Refine } from './check-value.ts'
 import { resolveFileRef } from './device-schema.ts'
 
@@ -99,21 +100,41 @@ export const KafkaSecurity = Type.Object(
   { additionalProperties: false, refine: refineSecurity },
 )
 
+/** The connection part of a Kafka backbone and of an edge's forwarding. */
+const KafkaConnection = {
+  bootstrapServers: Type.Union([Type.String(), Type.Array(Type.String(), { minItems: 1 })], {
+    expected: 'a list of host:port',
+    refine: refineServers,
+  }),
+  clientId: Type.Optional(Type.String({ minLength: 1 })),
+  security: Type.Optional(KafkaSecurity),
+}
+
+/** Edge store-and-forward: the embedded log's topics copied to a central Kafka. */
+export const ForwardSpec = Type.Object(
+  {
+    ...KafkaConnection,
+    edgeId: Type.Optional(
+      Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]*$', expected: 'a name (letters, digits, _.:-)' }),
+    ),
+    topics: Type.Optional(
+      Type.Array(Type.String({ pattern: '^[A-Za-z0-9._-]{1,249}$', expected: 'a topic name' }), { minItems: 1 }),
+    ),
+  },
+  { additionalProperties: false },
+)
+
 export const EmbeddedBackboneSpec = Type.Object(
-  { type: Type.Literal('embedded'), dataDir: Type.Optional(Type.String({ minLength: 1 })) },
+  {
+    type: Type.Literal('embedded'),
+    dataDir: Type.Optional(Type.String({ minLength: 1 })),
+    forward: Type.Optional(ForwardSpec),
+  },
   { additionalProperties: false },
 )
 
 export const KafkaBackboneSpec = Type.Object(
-  {
-    type: Type.Literal('kafka'),
-    bootstrapServers: Type.Union([Type.String(), Type.Array(Type.String(), { minItems: 1 })], {
-      expected: 'a list of host:port',
-      refine: refineServers,
-    }),
-    clientId: Type.Optional(Type.String({ minLength: 1 })),
-    security: Type.Optional(KafkaSecurity),
-  },
+  { type: Type.Literal('kafka'), ...KafkaConnection },
   { additionalProperties: false },
 )
 
@@ -154,6 +175,16 @@ export interface EmbeddedBackboneOptions {
   readonly type: 'embedded'
   /** Absolute path of the log's data directory when factory.yaml sets it; `ofa up` defaults to `./.ofa-data`. */
   readonly dataDir?: string
+  /** Edge store-and-forward to a central Kafka, when set. */
+  readonly forward?: ForwardOptions
+}
+
+/** Where an edge forwards its embedded log: a Kafka connection, this edge's name, the topics. */
+export interface ForwardOptions extends Omit<KafkaBackboneOptions, 'type'> {
+  /** Unique among the edges forwarding to one Kafka; default the factory's name. */
+  readonly edgeId: string
+  /** Default the factory's topics: `ofa_assets`, `ofa_registry`, `ofa_asset_documents`. */
+  readonly topics: readonly string[]
 }
 
 export interface KafkaBackboneOptions {
@@ -229,25 +260,46 @@ export function topicSettings(
 export function resolveManifest(spec: FactoryManifestSpec, dir: string, file?: string): FactoryManifest {
   const b = spec.backbone
   let backbone: BackboneOptions
+  const name = spec.name ?? basename(dir)
   if (b?.type === 'kafka') {
-    const security = (b.security ?? {}) as Partial<KafkaBackboneOptions['security']>
-    backbone = {
-      type: 'kafka',
-      bootstrapServers: b.bootstrapServers as string[],
-      clientId: b.clientId ?? 'openfactory',
-      security: { ...security, protocol: security.protocol ?? 'PLAINTEXT' },
-    }
+    backbone = { type: 'kafka', ...kafkaConnection(b) }
   } else {
-    backbone = b?.dataDir === undefined ? { type: 'embedded' } : { type: 'embedded', dataDir: resolve(dir, b.dataDir) }
+    const f = b?.forward
+    backbone = {
+      type: 'embedded',
+      ...(b?.dataDir !== undefined ? { dataDir: resolve(dir, b.dataDir) } : {}),
+      ...(f
+        ? {
+            forward: {
+              ...kafkaConnection(f),
+              edgeId: f.edgeId ?? name,
+              topics: f.topics ?? [TOPICS.assets, TOPICS.registry, TOPICS.documents],
+            },
+          }
+        : {}),
+    }
   }
   const include = spec.include === undefined ? undefined : Array.isArray(spec.include) ? spec.include : [spec.include]
   return {
     ...(file !== undefined ? { file } : {}),
     dir,
-    name: spec.name ?? basename(dir),
+    name,
     ...(spec.uns !== undefined ? { uns: resolveFileRef(dir, spec.uns) } : {}),
     backbone,
     topics: spec.topics ?? {},
     ...(include !== undefined ? { include } : {}),
+  }
+}
+
+function kafkaConnection(b: {
+  bootstrapServers: string | string[]
+  clientId?: string
+  security?: unknown
+}): Omit<KafkaBackboneOptions, 'type'> {
+  const security = (b.security ?? {}) as Partial<KafkaBackboneOptions['security']>
+  return {
+    bootstrapServers: b.bootstrapServers as string[],
+    clientId: b.clientId ?? 'openfactory',
+    security: { ...security, protocol: security.protocol ?? 'PLAINTEXT' },
   }
 }

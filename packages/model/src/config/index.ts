@@ -25,6 +25,7 @@ export {
   type EmbeddedBackboneOptions,
   type FactoryManifest,
   FactoryManifestSpec,
+  type ForwardOptions,
   KAFKA_SASL_MECHANISMS,
   KAFKA_SECURITY_PROTOCOLS,
   type KafkaBackboneOptions,

@@ -177,6 +177,33 @@ describe('factory.yaml', () => {
     })
   })
 
+  test('edge forwarding: defaults to the factory name and its three topics; a bad edge id is placed', async (t) => {
+    let dir = await tmpFactory(t, {
+      'factory.yaml': 'name: line-3\nbackbone:\n  type: embedded\n  forward: {bootstrapServers: central:9092}\n',
+    })
+    let r = await validateFactory([dir], { cwd: dir, env: {} })
+    assert.deepEqual(brief(r.problems), [])
+    assert.deepEqual(r.factory.manifest.backbone, {
+      type: 'embedded',
+      forward: {
+        bootstrapServers: ['central:9092'],
+        clientId: 'openfactory',
+        security: { protocol: 'PLAINTEXT' },
+        edgeId: 'line-3',
+        topics: ['ofa_assets', 'ofa_registry', 'ofa_asset_documents'],
+      },
+    })
+    dir = await tmpFactory(t, {
+      'factory.yaml':
+        'backbone:\n  forward:\n    bootstrapServers: [central:9092]\n    edgeId: "bad edge"\n    topics: []\n',
+    })
+    r = await validateFactory([dir], { cwd: dir, env: {} })
+    assert.deepEqual(brief(r.problems), [
+      'factory.yaml:4:13 OFA_CONFIG_VALUE backbone.forward.edgeId',
+      'factory.yaml:5:13 OFA_CONFIG_VALUE backbone.forward.topics',
+    ])
+  })
+
   test('kafka backbone problems; one bad setting does not hide the others', async (t) => {
     const dir = await tmpFactory(t, {
       'factory.yaml': `backbone:

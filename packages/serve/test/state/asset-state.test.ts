@@ -224,6 +224,34 @@ test('availability expires after ttl_ms without a heartbeat, once, and the expir
   assert.equal(state.stats().expiries, 2)
 })
 
+test('two states on one log: only the one that records expiries writes them; the other follows', async (t) => {
+  const log = await createTestLog(t)
+  let clock = Date.now()
+  let leaderIsA = false
+  const a = await createTestState(t, log, { ttlCheckMs: 10, now: () => clock, recordsExpiries: () => leaderIsA })
+  const b = await createTestState(t, log, { ttlCheckMs: 10, now: () => clock, recordsExpiries: () => !leaderIsA })
+  await publish(log, 'hb', [avail(true, { ttl_ms: 1000, ingestion_timestamp: new Date(clock).toISOString() })])
+  await waitFor('AVAILABLE', () => a.availability('hb') === 'AVAILABLE' && b.availability('hb') === 'AVAILABLE')
+  clock += 1100
+  await waitFor(
+    'expiry seen by both',
+    () => a.availability('hb') === 'UNAVAILABLE' && b.availability('hb') === 'UNAVAILABLE',
+  )
+  assert.deepEqual([a.stats().expiries, b.stats().expiries], [0, 1])
+
+  // The duty moves: the next expiry is written by the other one.
+  leaderIsA = true
+  await publish(log, 'hb', [avail(true, { ttl_ms: 1000, ingestion_timestamp: new Date(clock).toISOString() })])
+  await waitFor('AVAILABLE again', () => a.availability('hb') === 'AVAILABLE' && b.availability('hb') === 'AVAILABLE')
+  clock += 1100
+  await waitFor('second expiry', () => a.availability('hb') === 'UNAVAILABLE' && b.availability('hb') === 'UNAVAILABLE')
+  assert.deepEqual([a.stats().expiries, b.stats().expiries], [1, 1])
+  const written = (await readAll(log, TOPICS.assets))
+    .map((r) => decodeObservation(r.value as Buffer))
+    .filter((o) => o.id === 'avail' && o.value === 'UNAVAILABLE')
+  assert.equal(written.length, 2, 'each expiry written once')
+})
+
 test('ready() rejects and nothing is followed when the state is closed before it caught up', async (t) => {
   const log = await createTestLog(t)
   const controller = new AbortController()
