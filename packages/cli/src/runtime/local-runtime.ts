@@ -2,40 +2,21 @@
  * The local runtime: a whole factory in one process — what `ofa up` runs — on the embedded log, or on Kafka
  * (factory.yaml's `backbone: kafka`, or `--backbone kafka --bootstrap HOST:PORT`).
  *
- * Start order: open the log (the embedded one resumes from disk) → create the topics → start the adapters we run ourselves
- * (SHDR replay) → asset state catches up with the log → HTTP app listens → connectors start under the
- * supervisor. Stop order is the reverse, so that the connectors' last observations (their assets going
- * UNAVAILABLE) are on disk before the log closes.
+ * Start order: open the log (the embedded one resumes from disk) → create the topics → start the adapters we
+ * run ourselves (SHDR replay) → asset state catches up with the log → HTTP app listens → connectors start
+ * under the supervisor. Stop order is the reverse, so that the connectors' last observations (their assets
+ * going UNAVAILABLE) are durable before the log closes.
  */
-import { resolve } from 'node:path'
-import {
-  type ConnectorLogger,
-  consoleLogger,
-  createSupervisor,
-  planDevice,
-  type ShdrAdapterServer,
-  type Supervisor,
-} from '@openfactory/connectors'
+import { createSupervisor, planDevice, type ShdrAdapterServer, type Supervisor } from '@openfactory/connectors'
 import type { EventLog } from '@openfactory/log'
-import { type Factory, loadFactory } from '@openfactory/model'
+import type { Factory } from '@openfactory/model'
 import { type AssetState, createAssetState, createServeApp, DEFAULT_PORT } from '@openfactory/serve'
 import type { FastifyInstance } from 'fastify'
 import { startAdapter } from './adapters.ts'
-import { type BackboneOverrides, chooseBackbone, openBackbone } from './backbone.ts'
+import { openBackbone } from './backbone.ts'
+import { listen, prepare, type RuntimeOptions, supervisorTimings } from './prepare.ts'
 
-export interface LocalRuntimeOptions extends BackboneOverrides {
-  /** Factory folder (or files). */
-  readonly paths: readonly string[]
-  readonly port?: number
-  readonly host?: string
-  readonly uns?: string
-  readonly env?: Readonly<Record<string, string | undefined>>
-  readonly cwd?: string
-  readonly logger?: ConnectorLogger
-  /** Supervisor timings (tests shorten them). */
-  readonly heartbeatMs?: number
-  readonly ttlMs?: number
-}
+export type LocalRuntimeOptions = RuntimeOptions
 
 export interface LocalRuntime {
   readonly factory: Factory
@@ -52,13 +33,7 @@ export interface LocalRuntime {
 }
 
 export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<LocalRuntime> {
-  const cwd = opts.cwd ?? process.cwd()
-  const logger = opts.logger ?? consoleLogger('ofa')
-  const factory = await loadFactory(
-    opts.paths.map((p) => resolve(cwd, p)),
-    { ...(opts.uns ? { uns: resolve(cwd, opts.uns) } : {}), ...(opts.env ? { env: opts.env } : {}), cwd },
-  )
-  const backbone = chooseBackbone(factory.manifest, opts, cwd)
+  const { factory, backbone, logger } = await prepare(opts)
   // Plan every device before touching anything: a device that cannot run stops the start with its reason.
   const plans = factory.devices.map((device) => ({ device, plan: planDevice(device) }))
   const skipped = plans.flatMap(({ device, plan }) =>
@@ -92,23 +67,19 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     state = createAssetState({ log })
     await state.ready()
     app = await createServeApp({ log, state })
-    const host = opts.host ?? '127.0.0.1'
-    await app.listen({ port: opts.port ?? DEFAULT_PORT, host })
-    const address = app.server.address()
-    const port = typeof address === 'object' && address ? address.port : (opts.port ?? DEFAULT_PORT)
+    const url = await listen(app, opts.host ?? '127.0.0.1', opts.port ?? DEFAULT_PORT)
 
     supervisor = createSupervisor({
       log,
       logger,
-      ...(opts.heartbeatMs ? { heartbeatMs: opts.heartbeatMs } : {}),
-      ...(opts.ttlMs ? { ttlMs: opts.ttlMs } : {}),
+      ...supervisorTimings(opts),
     })
     for (const { plan } of plans) if (plan.kind === 'run') supervisor.add(plan.connector)
     await supervisor.start()
     for (const s of skipped) logger.warn('device not run', s)
     return {
       factory,
-      url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+      url,
       where,
       log,
       state,

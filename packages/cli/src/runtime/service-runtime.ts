@@ -10,40 +10,27 @@
  *
  * Several processes thus share a factory's work; none of them needs another's memory.
  */
-import { resolve } from 'node:path'
 import {
   type ConnectorLogger,
-  consoleLogger,
   createSupervisor,
   planDevice,
   type ShdrAdapterServer,
   type Supervisor,
 } from '@openfactory/connectors'
 import type { EventLog } from '@openfactory/log'
-import { type DeviceConfig, type Factory, loadFactory, OpenFactoryError, TOPICS } from '@openfactory/model'
+import { type DeviceConfig, type Factory, OpenFactoryError, TOPICS } from '@openfactory/model'
 import { type AssetState, createAssetState, createServeApp, DEFAULT_PORT } from '@openfactory/serve'
 import type { FastifyInstance } from 'fastify'
 import { startAdapter } from './adapters.ts'
-import { type BackboneOverrides, chooseBackbone, openBackbone } from './backbone.ts'
+import { openBackbone } from './backbone.ts'
 import { joinLease, type Lease } from './lease.ts'
+import { listen, prepare, type RuntimeOptions, supervisorTimings } from './prepare.ts'
 
 /** The image that names our serving layer in an app file. */
 export const SERVE_IMAGE = 'openfactory/serve'
 
-export interface ServiceRuntimeOptions extends BackboneOverrides {
+export interface ServiceRuntimeOptions extends RuntimeOptions {
   readonly uuid: string
-  /** Factory folder (or files). */
-  readonly paths: readonly string[]
-  /** Serving app: HTTP port (default the app's `routing.port`, else 8080) and listen address. */
-  readonly port?: number
-  readonly host?: string
-  readonly uns?: string
-  readonly env?: Readonly<Record<string, string | undefined>>
-  readonly cwd?: string
-  readonly logger?: ConnectorLogger
-  /** Supervisor timings (tests shorten them). */
-  readonly heartbeatMs?: number
-  readonly ttlMs?: number
   /** Called when the lease's group membership fails for good: the process should stop (and be restarted). */
   readonly onFailure?: (err: Error) => void
 }
@@ -62,12 +49,7 @@ export interface ServiceRuntime {
 }
 
 export async function startServiceRuntime(opts: ServiceRuntimeOptions): Promise<ServiceRuntime> {
-  const cwd = opts.cwd ?? process.cwd()
-  const logger = opts.logger ?? consoleLogger('ofa')
-  const factory = await loadFactory(
-    opts.paths.map((p) => resolve(cwd, p)),
-    { ...(opts.uns ? { uns: resolve(cwd, opts.uns) } : {}), ...(opts.env ? { env: opts.env } : {}), cwd },
-  )
+  const { factory, backbone, logger } = await prepare(opts)
   const device = factory.devices.find((d) => d.uuid === opts.uuid)
   const app = factory.apps.find((a) => a.uuid === opts.uuid)
   if (!device && !app) {
@@ -88,7 +70,6 @@ export async function startServiceRuntime(opts: ServiceRuntimeOptions): Promise<
       })
     }
   }
-  const backbone = chooseBackbone(factory.manifest, opts, cwd)
   if (backbone.type !== 'kafka') {
     throw new OpenFactoryError(
       'OFA_CLI_USAGE',
@@ -144,8 +125,7 @@ async function runConnector(ctx: Context & { device: DeviceConfig }): Promise<Se
       log,
       logger,
       group: `ofa-connector-${device.uuid}`,
-      ...(opts.heartbeatMs ? { heartbeatMs: opts.heartbeatMs } : {}),
-      ...(opts.ttlMs ? { ttlMs: opts.ttlMs } : {}),
+      ...supervisorTimings(opts),
     })
     supervisor.add(plan.connector)
     await supervisor.start()
@@ -218,12 +198,7 @@ async function runServe(ctx: Context & { app: Factory['apps'][number] }): Promis
     state = createAssetState({ log, recordsExpiries: () => held.held })
     await state.ready()
     http = await createServeApp({ log, state })
-    const host = opts.host ?? '127.0.0.1'
-    const port = opts.port ?? app.spec.routing?.port ?? DEFAULT_PORT
-    await http.listen({ port, host })
-    const address = http.server.address()
-    const bound = typeof address === 'object' && address ? address.port : port
-    const url = `http://${host.includes(':') ? `[${host}]` : host}:${bound}`
+    const url = await listen(http, opts.host ?? '127.0.0.1', opts.port ?? app.spec.routing?.port ?? DEFAULT_PORT)
     let stopping: Promise<void> | null = null
     const s = state
     const h = http
