@@ -10,6 +10,20 @@ export {
   openEmbeddedLog,
   type RetentionResult,
 } from './embedded-log.ts'
+// Store and forward: copies topics of one log to another (an edge's embedded log to the central Kafka), once.
+export {
+  createForwarder,
+  EDGE_HEADER,
+  EDGE_OFFSET_HEADER,
+  type Forwarder,
+  type ForwarderLogger,
+  type ForwarderOptions,
+  type ForwarderPartitionStats,
+  type ForwarderStats,
+  type ForwarderTopicStats,
+  forwarderGroup,
+} from './forwarder.ts'
+// What `EmbeddedLog.compact` did to one partition.
 export type { PartitionCompaction } from './internal/maintenance.ts'
 // Kafka's murmur2 key partitioning, so that every backbone and Java client agree on partitions.
 export { murmur2, partitionFor, toPositive } from './partitioner.ts'

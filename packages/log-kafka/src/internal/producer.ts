@@ -123,6 +123,7 @@ export class KafkaProducer {
     let lastError: OpenFactoryError | null = null
     for (let attempt = 0; pending.size > 0; attempt++) {
       if (attempt > this.#o.retries) {
+        this.#forgetUnanswered()
         for (const [tp, g] of pending) {
           results.set(tp, {
             error:
@@ -182,12 +183,23 @@ export class KafkaProducer {
       } catch (err) {
         lastError = kafkaError(`append to ${topics.join(', ')}`, err)
         if (!lastError.retryable) {
+          this.#forgetUnanswered()
           for (const tp of pending.keys()) results.set(tp, { error: lastError })
           break
         }
       }
     }
     return results
+  }
+
+  /**
+   * Giving up on batches that may have been written (the answer was lost): their sequences stay where they were,
+   * so the next batch of such a partition would reuse them, and a broker that did write the lost batch would take
+   * a next batch of the same size for a resend of it, answer with the old offset and write nothing. A new producer
+   * id (sequences from 0) on the next send rules that out.
+   */
+  #forgetUnanswered(): void {
+    if (this.#o.idempotent) this.#producerId = -1n
   }
 
   /** One Produce request to one broker. */
