@@ -22,6 +22,10 @@ export async function upCommand(args: readonly string[], io: CliIo): Promise<num
       `  API docs   ${runtime.url}/api/docs\n` +
       'Ctrl-C stops.\n',
   )
+  const forward = f.manifest.backbone.type === 'embedded' ? f.manifest.backbone.forward : undefined
+  if (runtime.forwarding && forward) {
+    io.stdout.write(`  forwarding to Kafka ${forward.bootstrapServers.join(',')} as edge ${forward.edgeId}\n`)
+  }
   for (const s of runtime.skipped) io.stderr.write(`not run: ${s.uuid}: ${s.reason}\n`)
   await untilStopped(io.signal)
   io.stdout.write('stopping...\n')

@@ -31,7 +31,8 @@ export function chooseBackbone(manifest: FactoryManifest, over: BackboneOverride
   if (type === 'embedded') {
     if (over.bootstrap !== undefined) throw usage('--bootstrap needs --backbone kafka')
     const dataDir = over.dataDir ?? (from.type === 'embedded' ? from.dataDir : undefined)
-    return { type: 'embedded', dataDir: resolve(cwd, dataDir ?? '.ofa-data') }
+    const forward = from.type === 'embedded' ? from.forward : undefined
+    return { type: 'embedded', dataDir: resolve(cwd, dataDir ?? '.ofa-data'), ...(forward ? { forward } : {}) }
   }
   if (type !== 'kafka') throw usage(`--backbone must be embedded or kafka, got "${type}"`)
   if (over.dataDir !== undefined) throw usage('--data is for the embedded backbone')

@@ -14,6 +14,7 @@ import { type AssetState, createAssetState, createServeApp, DEFAULT_PORT } from 
 import type { FastifyInstance } from 'fastify'
 import { startAdapter } from './adapters.ts'
 import { openBackbone } from './backbone.ts'
+import { type EdgeForwarding, startEdgeForwarding } from './edge.ts'
 import { listen, prepare, type RuntimeOptions, supervisorTimings } from './prepare.ts'
 
 export type LocalRuntimeOptions = RuntimeOptions
@@ -27,6 +28,8 @@ export interface LocalRuntime {
   readonly state: AssetState
   readonly supervisor: Supervisor
   readonly app: FastifyInstance
+  /** An edge's forwarding to the central Kafka (factory.yaml `backbone.forward`), else null. */
+  readonly forwarding: EdgeForwarding | null
   /** Devices that are declared but not run here, with the reason. */
   readonly skipped: readonly { uuid: string; reason: string }[]
   stop(): Promise<void>
@@ -46,6 +49,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
   let state: AssetState | null = null
   let app: FastifyInstance | null = null
   let supervisor: Supervisor | null = null
+  let forwarding: EdgeForwarding | null = null
   let stopping: Promise<void> | null = null
   const stop = (): Promise<void> => {
     stopping ??= shutdown()
@@ -57,9 +61,13 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     await app?.close()
     await state?.close()
     await Promise.all(adapters.map((a) => a.close()))
+    await forwarding?.stop()
     await log.close()
   }
   try {
+    if (backbone.type === 'embedded' && backbone.forward) {
+      forwarding = await startEdgeForwarding(log, backbone.forward, logger)
+    }
     for (const { plan } of plans) {
       if (plan.kind === 'run' && plan.adapter) adapters.push(await startAdapter(plan.adapter, playing.signal, logger))
     }
@@ -85,6 +93,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
       state,
       supervisor,
       app,
+      forwarding,
       skipped,
       stop,
     }

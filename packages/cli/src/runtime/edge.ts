@@ -1,0 +1,92 @@
+/**
+ * An edge's store-and-forward (factory.yaml `backbone.forward`): the embedded log is copied to a central Kafka
+ * by a forwarder (see @openfactory/log `createForwarder`). Kafka may be down when the edge starts: the
+ * connection is tried again with backoff in the background, and the edge runs meanwhile — its log keeps
+ * everything until Kafka takes it.
+ */
+import { Backoff, type ConnectorLogger, sleep } from '@openfactory/connectors'
+import { createForwarder, type EventLog, type Forwarder, type ForwarderStats } from '@openfactory/log'
+import { type KafkaLog, openKafkaLog } from '@openfactory/log-kafka'
+import { type ForwardOptions, OpenFactoryError } from '@openfactory/model'
+
+export interface EdgeForwarding {
+  /** The forwarder's figures, or null while Kafka has not been reached yet. */
+  stats(): Promise<ForwarderStats | null>
+  /**
+   * Stops: first gives the forwarder up to `drainMs` to hand over what the log holds (the connectors' last
+   * words), then stops it and closes the Kafka connection. What is left is forwarded at the next start.
+   */
+  stop(drainMs?: number): Promise<void>
+}
+
+/** Starts forwarding `f.topics` of `source`; a topic the edge's log does not have is refused at once. */
+export async function startEdgeForwarding(
+  source: EventLog,
+  f: ForwardOptions,
+  logger: ConnectorLogger,
+): Promise<EdgeForwarding> {
+  const have = new Set(await source.listTopics())
+  const missing = f.topics.filter((t) => !have.has(t))
+  if (missing.length > 0) {
+    throw new OpenFactoryError(
+      'OFA_CONFIG_VALUE',
+      `backbone.forward.topics: the edge's log has no topic ${missing.join(', ')} (it has ${[...have].join(', ')})`,
+    )
+  }
+  const stopping = new AbortController()
+  let target: KafkaLog | null = null
+  let forwarder: Forwarder | null = null
+  const where = f.bootstrapServers.join(',')
+  const running = (async () => {
+    const backoff = new Backoff({ initialMs: 500, maxMs: 30_000 })
+    let warned = false
+    while (!stopping.signal.aborted) {
+      try {
+        target = await openKafkaLog({
+          bootstrapServers: f.bootstrapServers,
+          clientId: f.clientId,
+          security: f.security,
+        })
+        break
+      } catch (err) {
+        if (!warned)
+          logger.warn('central Kafka not reached; the edge keeps its log and tries again', {
+            kafka: where,
+            error: (err as Error).message,
+          })
+        warned = true
+        await sleep(backoff.next(), stopping.signal)
+      }
+    }
+    if (!target) return
+    if (stopping.signal.aborted) {
+      await target.close()
+      return
+    }
+    forwarder = createForwarder({ source, target, edgeId: f.edgeId, topics: f.topics, logger })
+    await forwarder.start()
+    logger.info('forwarding to the central Kafka', { kafka: where, edge: f.edgeId, topics: f.topics })
+  })().catch((err: Error) => logger.error('edge forwarding stopped', { error: err.message }))
+
+  return {
+    async stats() {
+      return forwarder ? forwarder.stats() : null
+    },
+    async stop(drainMs = 5000) {
+      if (forwarder && !stopping.signal.aborted) {
+        let timer: NodeJS.Timeout | undefined
+        await Promise.race([
+          forwarder.caughtUp().catch(() => {}),
+          new Promise<void>((r) => {
+            timer = setTimeout(r, drainMs)
+          }),
+        ])
+        clearTimeout(timer)
+      }
+      stopping.abort()
+      await running
+      await forwarder?.stop()
+      await target?.close()
+    },
+  }
+}
