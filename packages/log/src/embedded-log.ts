@@ -36,7 +36,6 @@ import { OffsetStore } from './internal/offset-store.ts'
 import { Partition } from './internal/partition.ts'
 import { segmentFileName } from './internal/segment.ts'
 import {
-  checkTopicName,
   type FullTopicSpec,
   hasDeletePolicy,
   isCompacted,
@@ -45,6 +44,7 @@ import {
   topicFileText,
 } from './internal/topic-config.ts'
 import { murmur2, toPositive } from './partitioner.ts'
+import { checkTopicName } from './topic-spec.ts'
 
 export interface EmbeddedLogOptions {
   /** The data directory; created (with its parents) when a writer opens it. */
