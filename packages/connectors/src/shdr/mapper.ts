@@ -139,6 +139,14 @@ function isUnavailable(t: string): boolean {
   return t.length === 11 && (t === UNAVAILABLE || t.toUpperCase() === UNAVAILABLE)
 }
 
+/** What every observation of one data line shares, and where its problems go. */
+interface LineContext {
+  readonly timestamp: string
+  readonly ingestion: string
+  readonly line: ShdrDataLine
+  readonly result: ShdrMapResult
+}
+
 /** `2024-05-04T12:34:56.789Z`: already what we write. */
 function isCanonicalIso(s: string): boolean {
   return (
@@ -242,6 +250,7 @@ export class ShdrMapper {
       timestamp = this.#iso(this.#relBase + line.timeMs)
     } else timestamp = ingestion
 
+    const at: LineContext = { timestamp, ingestion, line, result }
     const tokens = line.tokens
     const n = tokens.length
     let group: ShdrObservationGroup | undefined
@@ -259,31 +268,31 @@ export class ShdrMapper {
       }
       const { device, item } = r
       if (i >= n) {
-        this.#problem(result, line.lineNo, key, 'missing-value', `${key} has no value`)
+        this.#problem(at, key, 'missing-value', `${key} has no value`)
         break
       }
       const start = i
       let obs: Observation | undefined
       switch (item.kind) {
         case 'condition': {
-          obs = this.#condition(item, tokens, i, timestamp, ingestion, line, key, result)
+          obs = this.#condition(item, tokens, i, at, key)
           i += 5
           break
         }
         case 'message': {
           const code = i + 1 < n ? (tokens[i] as string) : ''
           const text = i + 1 < n ? (tokens[i + 1] as string) : (tokens[i] as string)
-          obs = this.#base(item, text === '' || isUnavailable(text) ? UNAVAILABLE : text, timestamp, ingestion, line)
+          obs = this.#base(item, text === '' || isUnavailable(text) ? UNAVAILABLE : text, at)
           if (code !== '') obs.attributes.nativeCode = code
           i += 2
           break
         }
         case 'alarm': {
           const [code, nativeCode, severity, state, text] = tokens.slice(i, i + 5) as (string | undefined)[]
-          obs = this.#base(item, !text || isUnavailable(text) ? UNAVAILABLE : text, timestamp, ingestion, line)
+          obs = this.#base(item, !text || isUnavailable(text) ? UNAVAILABLE : text, at)
           const a = obs.attributes
           if (code) {
-            if (isUnavailable(code)) obs = this.#base(item, UNAVAILABLE, timestamp, ingestion, line)
+            if (isUnavailable(code)) obs = this.#base(item, UNAVAILABLE, at)
             else a.code = code
           }
           if (nativeCode) a.nativeCode = nativeCode
@@ -293,7 +302,7 @@ export class ShdrMapper {
           break
         }
         case 'time-series': {
-          obs = this.#timeSeries(item, tokens, i, timestamp, ingestion, line, key, result)
+          obs = this.#timeSeries(item, tokens, i, at, key)
           i += 3
           break
         }
@@ -308,11 +317,11 @@ export class ShdrMapper {
         }
         case 'data-set':
         case 'table': {
-          obs = this.#dataSet(item, tokens[i++] as string, timestamp, ingestion, line)
+          obs = this.#dataSet(item, tokens[i++] as string, at)
           break
         }
         default: {
-          obs = this.#value(item, tokens[i++] as string, timestamp, ingestion, line, key, result)
+          obs = this.#value(item, tokens[i++] as string, at, key)
         }
       }
       if (obs) {
@@ -357,28 +366,20 @@ export class ShdrMapper {
     return s
   }
 
-  #problem(result: ShdrMapResult, lineNo: number, key: string, reason: ShdrEntryProblemReason, message: string): void {
+  #problem(at: LineContext, key: string, reason: ShdrEntryProblemReason, message: string): void {
     this.#problems++
-    result.problems.push({ lineNo, key, reason, message })
+    at.result.problems.push({ lineNo: at.line.lineNo, key, reason, message })
   }
 
-  #base(item: ShdrItem, value: string | number, timestamp: string, ingestion: string, line: ShdrDataLine): Observation {
-    const attributes: ObservationAttributes = { timestamp, ingestion_timestamp: ingestion }
+  #base(item: ShdrItem, value: string | number, at: LineContext): Observation {
+    const attributes: ObservationAttributes = { timestamp: at.timestamp, ingestion_timestamp: at.ingestion }
     if (item.units !== undefined) attributes.units = item.units
     if (item.subType !== undefined) attributes.subType = item.subType
-    if (line.duration !== undefined) attributes.duration = line.duration
+    if (at.line.duration !== undefined) attributes.duration = at.line.duration
     return { id: item.id, value, tag: item.tag, type: item.category as ObservationType, attributes }
   }
 
-  #value(
-    item: ShdrItem,
-    raw: string,
-    timestamp: string,
-    ingestion: string,
-    line: ShdrDataLine,
-    key: string,
-    result: ShdrMapResult,
-  ): Observation {
+  #value(item: ShdrItem, raw: string, at: LineContext, key: string): Observation {
     let token = raw
     let trigger: string | undefined
     if (item.resetTrigger) {
@@ -389,49 +390,41 @@ export class ShdrMapper {
       }
     }
     let obs: Observation
-    if (token === '' || isUnavailable(token)) obs = this.#base(item, UNAVAILABLE, timestamp, ingestion, line)
+    if (token === '' || isUnavailable(token)) obs = this.#base(item, UNAVAILABLE, at)
     else if (item.category === 'Samples') {
       if (item.kind === 'vector') {
         const parts = token.split(/\s+/)
-        if (parts.every(isShdrNumber)) obs = this.#base(item, parts.join(' '), timestamp, ingestion, line)
-        else obs = this.#bad(item, token, timestamp, ingestion, line, key, result)
+        if (parts.every(isShdrNumber)) obs = this.#base(item, parts.join(' '), at)
+        else obs = this.#bad(item, token, at, key)
       } else if (isShdrNumber(token)) {
         const v = Number(token)
-        obs = this.#base(item, v, timestamp, ingestion, line)
+        obs = this.#base(item, v, at)
         const c = item.constraints
         if (c && ((c.minimum !== undefined && v < c.minimum) || (c.maximum !== undefined && v > c.maximum))) {
           obs.attributes.quality = 'UNCERTAIN'
           obs.attributes.reason = `${v} is outside [${c.minimum ?? '-∞'}, ${c.maximum ?? '∞'}]`
-          this.#problem(result, line.lineNo, key, 'constraint', obs.attributes.reason)
+          this.#problem(at, key, 'constraint', obs.attributes.reason)
         }
-      } else obs = this.#bad(item, token, timestamp, ingestion, line, key, result)
+      } else obs = this.#bad(item, token, at, key)
     } else {
-      obs = this.#base(item, token, timestamp, ingestion, line)
+      obs = this.#base(item, token, at)
       const allowed = item.constraints?.values
       if (allowed && allowed.length > 0 && !allowed.includes(token)) {
         obs.attributes.quality = 'UNCERTAIN'
         obs.attributes.reason = `'${token}' is not one of ${allowed.join(', ')}`
-        this.#problem(result, line.lineNo, key, 'constraint', obs.attributes.reason)
+        this.#problem(at, key, 'constraint', obs.attributes.reason)
       }
     }
     if (trigger) obs.attributes.resetTriggered = trigger
     return obs
   }
 
-  #bad(
-    item: ShdrItem,
-    token: string,
-    timestamp: string,
-    ingestion: string,
-    line: ShdrDataLine,
-    key: string,
-    result: ShdrMapResult,
-  ): Observation {
-    const obs = this.#base(item, UNAVAILABLE, timestamp, ingestion, line)
+  #bad(item: ShdrItem, token: string, at: LineContext, key: string): Observation {
+    const obs = this.#base(item, UNAVAILABLE, at)
     const shown = token.length > 40 ? `${token.slice(0, 40)}…` : token
     obs.attributes.quality = 'BAD'
     obs.attributes.reason = `not a number: '${shown}'`
-    this.#problem(result, line.lineNo, key, 'bad-number', `${key}: not a number: '${shown}'`)
+    this.#problem(at, key, 'bad-number', `${key}: not a number: '${shown}'`)
     return obs
   }
 
@@ -439,25 +432,21 @@ export class ShdrMapper {
     item: ShdrItem,
     tokens: readonly string[],
     i: number,
-    timestamp: string,
-    ingestion: string,
-    line: ShdrDataLine,
+    at: LineContext,
     key: string,
-    result: ShdrMapResult,
   ): Observation | undefined {
     const rawLevel = tokens[i] as string
     const level = LEVELS[rawLevel.toUpperCase()]
     if (!level) {
       this.#problem(
-        result,
-        line.lineNo,
+        at,
         key,
         'bad-condition-level',
         `${key}: '${rawLevel}' is not NORMAL, WARNING, FAULT or UNAVAILABLE`,
       )
       return undefined
     }
-    const obs = this.#base(item, level, timestamp, ingestion, line)
+    const obs = this.#base(item, level, at)
     if (level === 'UNAVAILABLE') return obs
     const a = obs.attributes
     const nativeCode = tokens[i + 1]
@@ -471,45 +460,36 @@ export class ShdrMapper {
     return obs
   }
 
-  #timeSeries(
-    item: ShdrItem,
-    tokens: readonly string[],
-    i: number,
-    timestamp: string,
-    ingestion: string,
-    line: ShdrDataLine,
-    key: string,
-    result: ShdrMapResult,
-  ): Observation {
+  #timeSeries(item: ShdrItem, tokens: readonly string[], i: number, at: LineContext, key: string): Observation {
     const countText = tokens[i] as string
     const rateText = tokens[i + 1] ?? ''
     const valuesText = (tokens[i + 2] ?? '').trim()
     if (isUnavailable(countText) || isUnavailable(valuesText) || (valuesText === '' && countText === '')) {
-      return this.#base(item, UNAVAILABLE, timestamp, ingestion, line)
+      return this.#base(item, UNAVAILABLE, at)
     }
     const values = valuesText === '' ? [] : valuesText.split(/\s+/)
     const count = /^\d+$/.test(countText) ? Number(countText) : Number.NaN
     const rate = rateText === '' ? undefined : isShdrNumber(rateText) ? Number(rateText) : Number.NaN
     if (Number.isNaN(count) || (rate !== undefined && Number.isNaN(rate)) || !values.every(isShdrNumber)) {
-      const obs = this.#base(item, UNAVAILABLE, timestamp, ingestion, line)
+      const obs = this.#base(item, UNAVAILABLE, at)
       obs.attributes.quality = 'BAD'
       obs.attributes.reason = `not a time series: '${countText}|${rateText}|${valuesText.slice(0, 40)}'`
-      this.#problem(result, line.lineNo, key, 'bad-time-series', `${key}: ${obs.attributes.reason}`)
+      this.#problem(at, key, 'bad-time-series', `${key}: ${obs.attributes.reason}`)
       return obs
     }
-    const obs = this.#base(item, values.map(Number).join(' '), timestamp, ingestion, line)
+    const obs = this.#base(item, values.map(Number).join(' '), at)
     obs.attributes.sampleCount = count
     if (rate !== undefined) obs.attributes.sampleRate = rate
     if (count !== values.length) {
       obs.attributes.quality = 'UNCERTAIN'
       obs.attributes.reason = `sampleCount ${count} but ${values.length} values`
-      this.#problem(result, line.lineNo, key, 'bad-time-series', `${key}: ${obs.attributes.reason}`)
+      this.#problem(at, key, 'bad-time-series', `${key}: ${obs.attributes.reason}`)
     }
     return obs
   }
 
-  #dataSet(item: ShdrItem, raw: string, timestamp: string, ingestion: string, line: ShdrDataLine): Observation {
-    if (isUnavailable(raw)) return this.#base(item, UNAVAILABLE, timestamp, ingestion, line)
+  #dataSet(item: ShdrItem, raw: string, at: LineContext): Observation {
+    if (isUnavailable(raw)) return this.#base(item, UNAVAILABLE, at)
     const { entries, resetTriggered } = parseShdrDataSet(raw, item.kind === 'table')
     const numeric = item.category === 'Samples'
     const value: Record<string, unknown> = {}
@@ -521,7 +501,7 @@ export class ShdrMapper {
         value[k] = row
       } else value[k] = convert(v)
     }
-    const obs = this.#base(item, JSON.stringify(value), timestamp, ingestion, line)
+    const obs = this.#base(item, JSON.stringify(value), at)
     obs.attributes.count = entries.length
     if (resetTriggered) obs.attributes.resetTriggered = resetTriggered
     return obs
