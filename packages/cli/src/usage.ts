@@ -19,9 +19,11 @@ Usage:
       --backbone, --bootstrap, --port, --host, --uns   as for ofa up (the backbone must be kafka)
   ofa validate [--uns FILE] PATH...     check factory files (files or folders); exit 0 valid, 1 problems, 2 usage
   ofa version                           print the versions of ofa and Node.js
-  ofa log topics [--data DIR]           list the topics of an embedded log, with partitions and offsets
+  ofa log topics [--data DIR | --bootstrap H:P]
+                                        list the topics of an embedded log (or Kafka), with partitions and offsets
   ofa log tail TOPIC [options]          print records as JSON lines
       --data DIR          data directory (default ./.ofa-data)
+      --bootstrap H:P,... read from Kafka instead
       --partition N       only this partition (default all)
       --from WHERE        earliest (default), latest, or an offset
       --limit N           stop after N records
@@ -29,6 +31,7 @@ Usage:
   ofa log produce TOPIC [options] [VALUE...]
                                         append VALUEs (or stdin lines) durably; prints partition/offset of each
       --data DIR          data directory (default ./.ofa-data)
+      --bootstrap H:P,... append to Kafka instead
       --key KEY           record key (partition chosen by Kafka's murmur2)
       --partitions N      partitions when the topic is created (default 6)
   ofa log verify [--data DIR]           check every segment's checksums; exit 1 when damage is found

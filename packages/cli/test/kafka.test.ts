@@ -195,3 +195,30 @@ test('ofa run refuses what it cannot run, with a clear message', async (t) => {
   r = await ofa(['run', CNC])
   assert.equal(r.code, 2)
 })
+
+test('ofa log topics, produce and tail work on Kafka with --bootstrap', async () => {
+  const { bootstrap } = await kafka()
+  const topic = `cli-log-${Date.now()}`
+  let r = await ofa(['log', 'produce', topic, '--bootstrap', bootstrap, '--key', 'k1', '--partitions', '3', 'a', 'b'])
+  assert.equal(r.code, 0, r.stderr)
+  const p = partitionFor('k1', 3)
+  assert.equal(r.stdout, `${topic}\t${p}\t0\n${topic}\t${p}\t1\n`)
+  r = await ofa(['log', 'tail', topic, '--bootstrap', bootstrap])
+  assert.equal(r.code, 0, r.stderr)
+  const lines = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+  assert.deepEqual(
+    lines.map((l) => [l.partition, l.offset, l.key, l.value]),
+    [
+      [p, 0, 'k1', 'a'],
+      [p, 1, 'k1', 'b'],
+    ],
+  )
+  r = await ofa(['log', 'topics', '--bootstrap', bootstrap])
+  assert.equal(r.code, 0, r.stderr)
+  assert.match(r.stdout, new RegExp(`${topic}\tpartitions=3\tpolicy=delete\trecords=2`))
+  r = await ofa(['log', 'tail', topic, '--bootstrap', bootstrap, '--data', '/tmp/x'])
+  assert.equal(r.code, 2)
+})

@@ -2,12 +2,14 @@
  * `ofa log topics|tail|produce|verify|repair`: inspect and repair an embedded log's data directory.
  * Inspection opens the directory read-only, so it works beside the process that owns it; `produce` and
  * `repair` need the directory for themselves and fail with OFA_LOG_LOCKED while an owner runs.
+ * `topics`, `tail` and `produce` also work on Kafka with `--bootstrap HOST:PORT`.
  */
 import { resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { Readable } from 'node:stream'
 import { parseArgs } from 'node:util'
-import { type LogRecord, type LostRange, openEmbeddedLog, repairLog, verifyLog } from '@openfactory/log'
+import { type EventLog, type LogRecord, type LostRange, openEmbeddedLog, repairLog, verifyLog } from '@openfactory/log'
+import { openKafkaLog, parseBootstrapServers } from '@openfactory/log-kafka'
 import type { CliIo } from '../io.ts'
 import { EXIT } from '../io.ts'
 import { usageError } from '../usage.ts'
@@ -16,6 +18,19 @@ export const DEFAULT_DATA_DIR = '.ofa-data'
 
 function dataDir(io: CliIo, value: string | undefined): string {
   return resolve(io.cwd, value ?? DEFAULT_DATA_DIR)
+}
+
+/** The log a command works on: Kafka with `--bootstrap`, else the embedded log in `--data`. */
+async function openLog(io: CliIo, values: { data?: string; bootstrap?: string }, readOnly: boolean): Promise<EventLog> {
+  if (values.bootstrap === undefined) return openEmbeddedLog({ dir: dataDir(io, values.data), readOnly })
+  if (values.data !== undefined) throw usageError('--data and --bootstrap name two different logs: give one')
+  let bootstrapServers: string[]
+  try {
+    bootstrapServers = parseBootstrapServers(values.bootstrap)
+  } catch (err) {
+    throw usageError(`--bootstrap: ${(err as Error).message.replace(/^Kafka backbone: /, '')}`)
+  }
+  return openKafkaLog({ bootstrapServers, clientId: 'ofa-cli' })
 }
 
 function intOption(name: string, value: string | undefined, min: number): number | undefined {
@@ -65,11 +80,11 @@ export async function logCommand(args: readonly string[], io: CliIo): Promise<nu
 async function topics(args: readonly string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...args],
-    options: { data: { type: 'string' } },
+    options: { data: { type: 'string' }, bootstrap: { type: 'string' } },
     allowPositionals: true,
   })
   if (positionals.length > 0) throw usageError(`ofa log topics takes no arguments, got "${positionals[0]}"`)
-  const log = await openEmbeddedLog({ dir: dataDir(io, values.data), readOnly: true })
+  const log = await openLog(io, values, true)
   let failed = false
   try {
     for (const name of await log.listTopics()) {
@@ -99,6 +114,7 @@ async function tail(args: readonly string[], io: CliIo): Promise<number> {
     args: [...args],
     options: {
       data: { type: 'string' },
+      bootstrap: { type: 'string' },
       partition: { type: 'string' },
       from: { type: 'string' },
       limit: { type: 'string' },
@@ -112,7 +128,7 @@ async function tail(args: readonly string[], io: CliIo): Promise<number> {
   const limit = intOption('limit', values.limit, 1) ?? Number.POSITIVE_INFINITY
   const fromText = values.from ?? 'earliest'
   const from = fromText === 'earliest' || fromText === 'latest' ? fromText : (intOption('from', fromText, 0) as number)
-  const log = await openEmbeddedLog({ dir: dataDir(io, values.data), readOnly: true })
+  const log = await openLog(io, values, true)
   let printed = 0
   try {
     const d = await log.describeTopic(topic)
@@ -150,7 +166,12 @@ async function tail(args: readonly string[], io: CliIo): Promise<number> {
 async function produce(args: readonly string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...args],
-    options: { data: { type: 'string' }, key: { type: 'string' }, partitions: { type: 'string' } },
+    options: {
+      data: { type: 'string' },
+      bootstrap: { type: 'string' },
+      key: { type: 'string' },
+      partitions: { type: 'string' },
+    },
     allowPositionals: true,
   })
   const [topic, ...given] = positionals
@@ -162,7 +183,7 @@ async function produce(args: readonly string[], io: CliIo): Promise<number> {
     const rl = createInterface({ input: Readable.from(io.stdin), crlfDelay: Number.POSITIVE_INFINITY })
     for await (const line of rl) if (line !== '') lines.push(line)
   }
-  const log = await openEmbeddedLog({ dir: dataDir(io, values.data) })
+  const log = await openLog(io, values, false)
   try {
     if (!(await log.listTopics()).includes(topic)) await log.createTopic({ name: topic, partitions })
     const key = values.key ?? null
