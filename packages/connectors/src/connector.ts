@@ -15,14 +15,9 @@
  * A connector never talks to the event log: the supervisor owns writing (buffering while the log cannot
  * accept writes), availability heartbeats and command results.
  */
-import type { Asset, CommandEnvelope, Observation } from '@openfactory/model'
+import type { Asset, CommandEnvelope, DebugLogger, Observation } from '@openfactory/model'
 
-export interface ConnectorLogger {
-  debug(message: string, fields?: Record<string, unknown>): void
-  info(message: string, fields?: Record<string, unknown>): void
-  warn(message: string, fields?: Record<string, unknown>): void
-  error(message: string, fields?: Record<string, unknown>): void
-}
+export type ConnectorLogger = DebugLogger
 
 /** A document an MTConnect adapter sent with `@ASSET@` (a cutting tool, a part...), stored per asset id. */
 export interface AssetDocument {

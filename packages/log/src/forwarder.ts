@@ -22,7 +22,7 @@
  * forwarding; `stop()` (or the signal) waits for the append in flight, commits what was acknowledged and ends.
  * The forwarder never opens nor closes the two logs: stop it before closing them.
  */
-import { isOpenFactoryError, OpenFactoryError } from '@openfactory/model'
+import { isOpenFactoryError, type Logger, OpenFactoryError } from '@openfactory/model'
 import type {
   EventLog,
   GroupConsumer,
@@ -43,11 +43,7 @@ export function forwarderGroup(edgeId: string): string {
   return `ofa-forward-${edgeId}`
 }
 
-export interface ForwarderLogger {
-  info(message: string, fields?: Record<string, unknown>): void
-  warn(message: string, fields?: Record<string, unknown>): void
-  error(message: string, fields?: Record<string, unknown>): void
-}
+export type ForwarderLogger = Logger
 
 export interface ForwarderOptions {
   /** The log read from (the edge's embedded log). */

@@ -3,6 +3,8 @@
 
 // Coded errors (OFA_*), documented in docs/reference/errors.md.
 export * from './errors.ts'
+// The logger interface the engine packages log through.
+export * from './logger.ts'
 // Assets, data items, methods, UNS placement.
 export * from './asset.ts'
 // Observations in the reference OpenFactory wire format.

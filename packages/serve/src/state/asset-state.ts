@@ -35,6 +35,7 @@ import {
   encodeObservation,
   isOpenFactoryError,
   isoTimestamp,
+  type Logger,
   type MethodContract,
   type Observation,
   type ObservationAttributes,
@@ -51,11 +52,7 @@ import { compactTimestamp, isoFromMs } from '../internal/time.ts'
 import { type CommandTracker, createCommandTracker } from './commands.ts'
 import { inferUnsSeparator, splitUns } from './uns-pattern.ts'
 
-export interface StateLogger {
-  info(message: string, fields?: Record<string, unknown>): void
-  warn(message: string, fields?: Record<string, unknown>): void
-  error(message: string, fields?: Record<string, unknown>): void
-}
+export type StateLogger = Logger
 
 export interface AssetStateOptions {
   readonly log: EventLog
