@@ -5,7 +5,7 @@
  *
  * How (generic over two `EventLog`s, `source` and `target`, one topic name on both sides):
  * - The source is read by the consumer group `ofa-forward-<edgeId>` (from the earliest record); its offsets are
- *   committed only after the target acknowledged the records.
+ *   committed once a second and at stop, never beyond what the target acknowledged.
  * - Each record goes to the same partition number of the target with its key, value, timestamp and headers,
  *   plus two headers: `ofa-edge` (the edge id) and `ofa-edge-offset` (its source offset, in decimal). The target
  *   topic is created like the source's when missing; with another partition count it is a conflict and that
@@ -16,7 +16,8 @@
  *   crash between an acknowledged append and the commit duplicates nothing.
  * - A failing target: one warning per outage, backoff, recovery, retry of the same records; nothing is dropped
  *   or reordered. An append that takes long counts as an outage but is awaited, never abandoned: a second
- *   append while the first may still land would write records twice.
+ *   append while the first may still land would write records twice. For the same reason one append is in
+ *   flight per topic: were a later one to land after an earlier one failed, recovery would skip the failed one.
  *
  * Lifecycle: `createForwarder(options)` validates the options; `start()` checks the source topics and starts
  * forwarding; `stop()` (or the signal) waits for the append in flight, commits what was acknowledged and ends.
@@ -58,8 +59,13 @@ export interface ForwarderOptions {
   readonly logger?: ForwarderLogger
   /** Backoff between attempts after a failure, doubling from `min` to `max`. Default 200 to 10 000 ms. */
   readonly retryDelayMs?: { readonly min?: number; readonly max?: number }
-  /** At most this many records per append. Default 1000. */
+  /** At most this many records per append. Default 10 000. */
   readonly maxBatchRecords?: number
+  /**
+   * How often the source offsets are committed (and at stop). Default 1000 ms. Records forwarded but not committed
+   * yet are found in the target at the next start, so a longer interval costs a longer scan, never a duplicate.
+   */
+  readonly commitIntervalMs?: number
   /**
    * An append unanswered for this long counts as an outage (a warning, `connected: false`); it is still awaited.
    * Default 30 000 ms.
@@ -116,7 +122,8 @@ export interface Forwarder {
 
 const DEFAULT_RETRY_MIN_MS = 200
 const DEFAULT_RETRY_MAX_MS = 10_000
-const DEFAULT_MAX_BATCH_RECORDS = 1000
+const DEFAULT_MAX_BATCH_RECORDS = 10_000
+const DEFAULT_COMMIT_INTERVAL_MS = 1000
 const DEFAULT_APPEND_TIMEOUT_MS = 30_000
 /** The backward scan of a target partition reads windows of 256, 1024, ... records, at most 65 536 at once. */
 const SCAN_WINDOW_MIN = 256
@@ -143,6 +150,15 @@ interface TopicState {
   /** Per partition: `next` was checked against the target since the last failure. */
   recovered: boolean[]
   targetReady: boolean
+  /** When the source offsets were last committed (epoch ms). */
+  committedAt: number
+  /** The source reader; its own signal, so that it stays open for the last commit at stop. */
+  consumer: GroupConsumer | null
+  readonly consumerStop: AbortController
+  /** The batch being forwarded. */
+  busy: Promise<void> | null
+  /** The end: the last commit, then the reader closed (once). */
+  finishing: Promise<void> | null
 }
 
 interface Waiter {
@@ -230,6 +246,7 @@ function checkOptions(o: ForwarderOptions): void {
     }
   }
   int(o.maxBatchRecords, 'maxBatchRecords', 1, 100_000)
+  int(o.commitIntervalMs, 'commitIntervalMs', 0, 3_600_000)
   int(o.appendTimeoutMs, 'appendTimeoutMs', 1, 86_400_000)
   if (o.targetTopicSpec !== undefined && typeof o.targetTopicSpec !== 'function') {
     problems.push(invalid('targetTopicSpec must be a function'))
@@ -277,6 +294,7 @@ class EventLogForwarder implements Forwarder {
   readonly #retryMax: number
   readonly #maxBatch: number
   readonly #appendTimeoutMs: number
+  readonly #commitIntervalMs: number
   readonly #targetSpec: (source: TopicDescription) => TopicSpec
   readonly #signal: AbortSignal | undefined
   readonly #topics: TopicState[]
@@ -304,6 +322,7 @@ class EventLogForwarder implements Forwarder {
     this.#retryMax = max
     this.#maxBatch = o.maxBatchRecords ?? DEFAULT_MAX_BATCH_RECORDS
     this.#appendTimeoutMs = o.appendTimeoutMs ?? DEFAULT_APPEND_TIMEOUT_MS
+    this.#commitIntervalMs = o.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS
     this.#targetSpec = o.targetTopicSpec ?? (({ partitionStates: _, ...spec }) => spec)
     this.#signal = o.signal
     this.#topics = o.topics.map((name) => ({
@@ -315,6 +334,11 @@ class EventLogForwarder implements Forwarder {
       committed: [],
       recovered: [],
       targetReady: false,
+      committedAt: 0,
+      consumer: null,
+      consumerStop: new AbortController(),
+      busy: null,
+      finishing: null,
     }))
   }
 
@@ -342,6 +366,7 @@ class EventLogForwarder implements Forwarder {
     this.#stopping ??= (async () => {
       this.#abort.abort()
       await this.#starting?.catch(() => {})
+      await Promise.allSettled(this.#topics.map((t) => this.#finish(t)))
       await Promise.allSettled(this.#loops)
       for (const w of this.#waiters) w.reject(this.#stoppedError())
       this.#waiters.clear()
@@ -356,7 +381,6 @@ class EventLogForwarder implements Forwarder {
   // ---- one topic ---------------------------------------------------------------------------------------------
 
   async #run(t: TopicState): Promise<void> {
-    let consumer: GroupConsumer | null = null
     try {
       await this.#retrying(() => this.#ensureTargetTopic(t))
       const committed = await this.#source.committedOffsets(this.#group, t.name)
@@ -368,17 +392,23 @@ class EventLogForwarder implements Forwarder {
       }
       t.state = 'forwarding'
       this.#settleWaiters()
-      consumer = this.#source.consumer({
+      const consumer = this.#source.consumer({
         group: this.#group,
         topics: [t.name],
         resetTo: 'earliest',
-        signal: this.#abort.signal,
+        signal: t.consumerStop.signal,
         maxRecords: this.#maxBatch,
       })
+      t.consumer = consumer
       for await (const batch of consumer) {
-        if (batch.length > 0) await this.#forward(t, consumer, batch)
+        if (this.#abort.signal.aborted) break
+        if (batch.length === 0) continue
+        t.busy = this.#forward(t, consumer, batch)
+        await t.busy
+        t.busy = null
         if (this.#abort.signal.aborted) break
       }
+      await this.#finish(t)
       t.state = 'stopped'
     } catch (err) {
       if (err instanceof Stopped || (this.#abort.signal.aborted && codeOf(err) === 'OFA_LOG_CLOSED')) {
@@ -395,9 +425,20 @@ class EventLogForwarder implements Forwarder {
         })
       }
     } finally {
-      await consumer?.close().catch(() => {})
+      await this.#finish(t)
       this.#settleWaiters()
     }
+  }
+
+  /** Waits for the batch in flight, commits what the target acknowledged, closes the reader. Once per topic. */
+  #finish(t: TopicState): Promise<void> {
+    t.finishing ??= (async () => {
+      await t.busy?.catch(() => {})
+      if (t.consumer && t.state !== 'failed') await this.#commit(t, t.consumer)
+      t.consumerStop.abort()
+      await t.consumer?.close().catch(() => {})
+    })()
+    return t.finishing
   }
 
   /** Creates the target topic like the source's, or checks that it has the same partition count. */
@@ -467,7 +508,7 @@ class EventLogForwarder implements Forwarder {
         await this.#sleep(this.#backoff(attempt))
       }
     }
-    await this.#commit(t, consumer, touched)
+    if (Date.now() - t.committedAt >= this.#commitIntervalMs) await this.#commit(t, consumer)
     this.#settleWaiters()
   }
 
@@ -488,10 +529,12 @@ class EventLogForwarder implements Forwarder {
     }
   }
 
-  async #commit(t: TopicState, consumer: GroupConsumer, partitions: readonly number[]): Promise<void> {
-    const offsets = partitions
-      .filter((p) => t.next[p]! > t.committed[p]!)
-      .map((p) => ({ topic: t.name, partition: p, offset: t.next[p]! }))
+  /** Commits the source offsets of every partition forwarded further than its last commit. */
+  async #commit(t: TopicState, consumer: GroupConsumer): Promise<void> {
+    t.committedAt = Date.now()
+    const offsets = t.next
+      .map((next, p) => ({ topic: t.name, partition: p, offset: next }))
+      .filter((o) => o.offset > t.committed[o.partition]!)
     if (offsets.length === 0) return
     try {
       await consumer.commit(offsets)
