@@ -19,7 +19,6 @@ export interface BackboneOverrides {
 
 export interface OpenedBackbone {
   readonly log: EventLog
-  readonly options: BackboneOptions
   /** Where the data is, for people: the data directory or the bootstrap servers. */
   readonly where: string
 }
@@ -69,7 +68,7 @@ export async function openBackbone(manifest: FactoryManifest, options: BackboneO
     throw err
   }
   const where = options.type === 'embedded' ? options.dataDir! : `kafka ${options.bootstrapServers.join(',')}`
-  return { log, options, where }
+  return { log, where }
 }
 
 /** The topics every factory uses, with factory.yaml's settings: observations, the registry, asset documents. */
