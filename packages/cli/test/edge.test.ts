@@ -86,6 +86,13 @@ test('an edge forwards its whole log to Kafka once, in order, across kill -9', {
     'more records forwarded after the restart',
     60_000,
   )
+  // Its metrics say it is connected, and how much it forwarded and has left.
+  const url = /API\s+(http:\/\/\S+)\/api\/assets/.exec(second.out())?.[1]
+  assert.ok(url, 'the edge printed its URL')
+  const metrics = await (await fetch(`${url}/metrics`)).text()
+  assert.match(metrics, /^ofa_forward_connected 1$/m)
+  assert.ok(Number(/^ofa_forward_records_total (\d+)$/m.exec(metrics)?.[1]) > 0, 'records forwarded')
+  assert.match(metrics, /^ofa_forward_lag_records\{topic="ofa_assets",partition="0"\} \d+$/m)
   second.child.kill('SIGTERM')
   assert.equal(await second.exited, 0)
 
@@ -119,6 +126,9 @@ test('an edge runs while the central Kafka is unreachable', { timeout: 60_000 },
     'the sensor AVAILABLE at the edge',
   )
   assert.equal(await rt.forwarding.stats(), null, 'nothing forwarded: Kafka never answered')
+  const metrics = await (await fetch(`${rt.url}/metrics`)).text()
+  assert.match(metrics, /^ofa_forward_connected 0$/m)
+  assert.match(metrics, /^ofa_forward_records_total 0$/m)
   await rt.stop()
   stopped = true
 })

@@ -2,6 +2,8 @@
 
 // HTTP: the Fastify app (REST, WebSocket, SSE, OpenAPI, health, metrics).
 export { createServeApp, DEFAULT_PORT, type ServeAppOptions } from './http/app.ts'
+// Prometheus metrics, for what runs beside the app and adds its own (`extraMetrics`).
+export type { Metric, MetricSample } from './http/metrics.ts'
 // State: the current-state table and asset registry, followed from ofa_assets and ofa_registry.
 export * from './state/asset-state.ts'
 // Commands: <Method>_CMD sent, <Method>_RESULT tracked by correlation id.

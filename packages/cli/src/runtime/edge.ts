@@ -8,6 +8,7 @@ import { Backoff, type ConnectorLogger, sleep } from '@openfactory/connectors'
 import { createForwarder, type EventLog, type Forwarder, type ForwarderStats } from '@openfactory/log'
 import { type KafkaLog, openKafkaLog } from '@openfactory/log-kafka'
 import { type ForwardOptions, OpenFactoryError } from '@openfactory/model'
+import type { Metric } from '@openfactory/serve'
 
 export interface EdgeForwarding {
   /** The forwarder's figures, or null while Kafka has not been reached yet. */
@@ -17,6 +18,8 @@ export interface EdgeForwarding {
    * words), then stops it and closes the Kafka connection. What is left is forwarded at the next start.
    */
   stop(drainMs?: number): Promise<void>
+  /** Prometheus metrics: connected, records forwarded, lag per topic and partition. */
+  metrics(): Promise<Metric[]>
 }
 
 /** Starts forwarding `f.topics` of `source`; a topic the edge's log does not have is refused at once. */
@@ -71,6 +74,34 @@ export async function startEdgeForwarding(
   return {
     async stats() {
       return forwarder ? forwarder.stats() : null
+    },
+    async metrics() {
+      const s = forwarder ? await forwarder.stats() : null
+      const lag = s?.topics.flatMap((t) =>
+        t.partitions.flatMap((p) =>
+          p.lag === undefined ? [] : [{ labels: { topic: t.topic, partition: String(p.partition) }, value: p.lag }],
+        ),
+      )
+      return [
+        {
+          name: 'ofa_forward_connected',
+          help: '1 while the central Kafka takes the records this edge forwards.',
+          type: 'gauge',
+          samples: [{ value: s?.connected ? 1 : 0 }],
+        },
+        {
+          name: 'ofa_forward_records_total',
+          help: 'Records this edge forwarded to the central Kafka since it started.',
+          type: 'counter',
+          samples: [{ value: s?.forwarded ?? 0 }],
+        },
+        {
+          name: 'ofa_forward_lag_records',
+          help: "Records in the edge's log not yet forwarded, per topic and partition.",
+          type: 'gauge',
+          samples: lag ?? [],
+        },
+      ]
     },
     async stop(drainMs = 5000) {
       if (forwarder && !stopping.signal.aborted) {

@@ -74,7 +74,8 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
 
     state = createAssetState({ log })
     await state.ready()
-    app = await createServeApp({ log, state })
+    const edge = forwarding
+    app = await createServeApp({ log, state, ...(edge ? { extraMetrics: () => edge.metrics() } : {}) })
     const url = await listen(app, opts.host ?? '127.0.0.1', opts.port ?? DEFAULT_PORT)
 
     supervisor = createSupervisor({

@@ -16,6 +16,7 @@ import { registerCommandRoutes } from './command-routes.ts'
 import type { RouteContext } from './context.ts'
 import { errorHandler, notFoundHandler } from './errors.ts'
 import { registerLiveRoutes, WS_OPENAPI_PATH } from './live-routes.ts'
+import type { Metric } from './metrics.ts'
 import { RequestCounter } from './metrics.ts'
 import { registerOpsRoutes } from './ops-routes.ts'
 import { SHARED_SCHEMAS } from './schemas.ts'
@@ -44,6 +45,8 @@ export interface ServeAppOptions {
   readonly responseCacheBytes?: number
   /** Serve Swagger UI at /api/docs (default true). */
   readonly docs?: boolean
+  /** More metrics for /metrics, from what runs beside the app (an edge's forwarding...). */
+  readonly extraMetrics?: () => Promise<readonly Metric[]>
 }
 
 function packageVersion(): string {
@@ -78,6 +81,7 @@ export async function createServeApp(opts: ServeAppOptions): Promise<FastifyInst
     sseKeepAliveMs: opts.sseKeepAliveMs ?? 15_000,
     responseCacheBytes: opts.responseCacheBytes ?? 16 * 1024 * 1024,
     startedAt: Date.now(),
+    ...(opts.extraMetrics ? { extraMetrics: opts.extraMetrics } : {}),
   }
   const live = new Set<() => void>()
 

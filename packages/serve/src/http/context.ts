@@ -1,7 +1,7 @@
 import type { EventLog } from '@openfactory/log'
 import type { AssetState } from '../state/asset-state.ts'
 import type { SubscriptionHub } from '../state/subscriptions.ts'
-import type { RequestCounter } from './metrics.ts'
+import type { Metric, RequestCounter } from './metrics.ts'
 
 /** What the route modules share. */
 export interface RouteContext {
@@ -15,4 +15,5 @@ export interface RouteContext {
   /** Bytes of `GET /api/assets/{uuid}` bodies kept between changes of their asset. */
   readonly responseCacheBytes: number
   readonly startedAt: number
+  readonly extraMetrics?: () => Promise<readonly Metric[]>
 }

@@ -120,6 +120,13 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext): void
         g('process_resident_memory_bytes', 'Resident memory size in bytes.', process.memoryUsage.rss()),
         g('process_uptime_seconds', 'Seconds since the app was created.', (Date.now() - ctx.startedAt) / 1000),
       ]
+      if (ctx.extraMetrics) {
+        try {
+          metrics.push(...(await withTimeout(ctx.extraMetrics(), HEALTH_TIMEOUT_MS)))
+        } catch {
+          // What runs beside the app did not answer in time: its metrics are left out of this scrape.
+        }
+      }
       return reply.type('text/plain; version=0.0.4; charset=utf-8').send(renderMetrics(metrics))
     },
   )
