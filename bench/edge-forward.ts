@@ -15,15 +15,13 @@
 //   appended in batches of `--batch` records with `--inflight` appends outstanding (kafka-produce.ts's producer).
 // - information: the embedded read alone (the same `read` calls, no copy, nothing sent).
 // Ours and the anchor alternate, `--rounds` times each; broker and client share the machine.
-import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { createForwarder, type EmbeddedLog, openEmbeddedLog, type ProducerRecord } from '@openfactory/log'
-import { openKafkaLog } from '@openfactory/log-kafka'
-import { KAFKA_VERSION, start, status, stop } from '../scripts/kafka.ts'
+import { benchKafka, best, fmt, printResults } from './lib/kafka-bench.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -46,30 +44,11 @@ const INFLIGHT = Number(args.inflight)
 const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ofa-bench-edge-'))
 process.on('exit', () => fs.rmSync(baseDir, { recursive: true, force: true }))
 
-const wasRunning = status('bench')[0]?.running.every(Boolean) ?? false
-const cluster = await start({ name: 'bench', brokers: 1 })
-const bootstrap = cluster.bootstrap
-const kafka = await openKafkaLog({ bootstrapServers: bootstrap, clientId: 'ofa-bench' })
-
-const cpus = os.cpus()
-console.log('# Edge store and forward: embedded log → Kafka')
-console.log(`date: ${new Date().toISOString()}`)
-console.log(
-  `node: ${process.version}; java: ${javaVersion()}; cpus: ${cpus.length} × ${cpus[0]?.model ?? '?'}; memory: ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+const bench = await benchKafka(
+  'Edge store and forward: embedded log → Kafka',
+  `${N.toLocaleString('en-US')} per run, value ${SIZE} B, key asset-<i % 100>, ${PARTITIONS}-partition topics, acks=all; ${ROUNDS} alternating rounds`,
 )
-console.log(
-  `broker: Apache Kafka ${KAFKA_VERSION}, one KRaft node on ${bootstrap} (-Xmx512m, 2 network + 2 I/O threads)`,
-)
-console.log(
-  `records: ${N.toLocaleString('en-US')} per run, value ${SIZE} B, key asset-<i % 100>, ${PARTITIONS}-partition topics, acks=all; ${ROUNDS} alternating rounds\n`,
-)
-
-function javaVersion(): string {
-  const r = spawnSync('java', ['-version'], { encoding: 'utf8' })
-  return (r.stderr.split('\n')[0] ?? '?').replace(/^openjdk version /, '').replace(/"/g, '')
-}
-
-const fmt = (n: number): string => Math.round(n).toLocaleString('en-US')
+const kafka = bench.log
 const rate = (n: number, t0: number): number => n / ((performance.now() - t0) / 1000)
 
 /** A fresh embedded log holding N records in one topic; appended (durably) before any timer starts. */
@@ -210,14 +189,15 @@ try {
     }
   }
 } finally {
-  await kafka.close()
-  if (!wasRunning) await stop('bench', true)
+  await bench.close()
 }
 
-const best = (xs: number[]): number => Math.max(...xs)
-console.log('\n| case | ours (records/s) | anchor (records/s) | ours/anchor |')
-console.log('|---|---:|---:|---:|')
-console.log(
-  `| forward embedded → Kafka, ${PARTITIONS} partitions, acks=all, ${SIZE} B (best of ${ROUNDS}) | ${fmt(best(results.ours))} | ${fmt(best(results.anchor))} (read + append, ${INFLIGHT} × ${BATCH} in flight) | ${((best(results.ours) / best(results.anchor)) * 100).toFixed(0)}% |`,
-)
+printResults([
+  {
+    case: `forward embedded → Kafka, ${PARTITIONS} partitions, acks=all, ${SIZE} B (best of ${ROUNDS})`,
+    ours: best(results.ours),
+    anchor: best(results.anchor),
+    anchorName: `read + append, ${INFLIGHT} × ${BATCH} in flight`,
+  },
+])
 console.log(`\nembedded read alone (information, best of ${ROUNDS}): ${fmt(best(results.read))} records/s`)

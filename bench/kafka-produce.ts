@@ -11,13 +11,12 @@
 // linger.ms 5, batch.size 16384, 5 requests in flight, no compression); ours keeps `--inflight` appends of
 // `--batch` records outstanding (its batcher sends one produce request at a time, as large as the queue allows).
 // Ours and the anchor alternate, `--rounds` times each; broker, load generator and client share the machine.
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { openKafkaLog } from '@openfactory/log-kafka'
-import { KAFKA_VERSION, start, status, stop } from '../scripts/kafka.ts'
+import { KAFKA_VERSION } from '../scripts/kafka.ts'
+import { benchKafka, best, fmt, printResults } from './lib/kafka-bench.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -35,30 +34,11 @@ const BATCH = Number(args.batch)
 const INFLIGHT = Number(args.inflight)
 const LIBS = path.resolve(import.meta.dirname, '..', '.cache', 'kafka', KAFKA_VERSION, 'libs')
 
-const wasRunning = status('bench')[0]?.running.every(Boolean) ?? false
-const cluster = await start({ name: 'bench', brokers: 1 })
-const bootstrap = cluster.bootstrap
-const log = await openKafkaLog({ bootstrapServers: bootstrap, clientId: 'ofa-bench' })
-
-const cpus = os.cpus()
-console.log('# Kafka backbone: produce and consume throughput')
-console.log(`date: ${new Date().toISOString()}`)
-console.log(
-  `node: ${process.version}; java: ${javaVersion()}; cpus: ${cpus.length} × ${cpus[0]?.model ?? '?'}; memory: ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+const bench = await benchKafka(
+  'Kafka backbone: produce and consume throughput',
+  `${N.toLocaleString('en-US')} per run, value ${SIZE} B, no key, one-partition topic per run, acks=all; ${ROUNDS} alternating rounds`,
 )
-console.log(
-  `broker: Apache Kafka ${KAFKA_VERSION}, one KRaft node on ${bootstrap} (-Xmx512m, 2 network + 2 I/O threads)`,
-)
-console.log(
-  `records: ${N.toLocaleString('en-US')} per run, value ${SIZE} B, no key, one-partition topic per run, acks=all; ${ROUNDS} alternating rounds\n`,
-)
-
-function javaVersion(): string {
-  const r = spawnSync('java', ['-version'], { encoding: 'utf8' })
-  return (r.stderr.split('\n')[0] ?? '?').replace(/^openjdk version /, '').replace(/"/g, '')
-}
-
-const fmt = (n: number): string => Math.round(n).toLocaleString('en-US')
+const { bootstrap, log } = bench
 let topicCount = 0
 async function freshTopic(): Promise<string> {
   const topic = `bench-${process.pid}-${++topicCount}`
@@ -198,22 +178,32 @@ try {
     for (const topic of [a, b, c]) await log.deleteTopic(topic)
   }
 } finally {
-  await log.close()
-  if (!wasRunning) await stop('bench', true)
+  await bench.close()
 }
 
-const best = (xs: number[]): number => Math.max(...xs)
-console.log('\n| case | ours (records/s) | anchor (records/s) | ours/anchor |')
-console.log('|---|---:|---:|---:|')
-console.log(
-  `| produce, acks=all, ${SIZE} B (best of ${ROUNDS}) | ${fmt(best(produced.ours))} | ${fmt(best(produced.theirs))} (ProducerPerformance) | ${((best(produced.ours) / best(produced.theirs)) * 100).toFixed(0)}% |`,
-)
-console.log(
-  `| produce, acks=all, ${SIZE} B (best of ${ROUNDS}) | ${fmt(best(produced.ours))} | ${fmt(best(produced.tuned))} (ProducerPerformance, ${TUNED.join(' ')}) | ${((best(produced.ours) / best(produced.tuned)) * 100).toFixed(0)}% |`,
-)
-console.log(
-  `| consume (read calls), ${SIZE} B (best of ${ROUNDS}) | ${fmt(best(consumed.read))} | ${fmt(best(consumed.theirs))} (ConsumerPerformance) | ${((best(consumed.read) / best(consumed.theirs)) * 100).toFixed(0)}% |`,
-)
-console.log(
-  `| consume (follow), ${SIZE} B (best of ${ROUNDS}) | ${fmt(best(consumed.ours))} | ${fmt(best(consumed.theirs))} (ConsumerPerformance) | ${((best(consumed.ours) / best(consumed.theirs)) * 100).toFixed(0)}% |`,
-)
+printResults([
+  {
+    case: `produce, acks=all, ${SIZE} B (best of ${ROUNDS})`,
+    ours: best(produced.ours),
+    anchor: best(produced.theirs),
+    anchorName: 'ProducerPerformance',
+  },
+  {
+    case: `produce, acks=all, ${SIZE} B (best of ${ROUNDS})`,
+    ours: best(produced.ours),
+    anchor: best(produced.tuned),
+    anchorName: `ProducerPerformance, ${TUNED.join(' ')}`,
+  },
+  {
+    case: `consume (read calls), ${SIZE} B (best of ${ROUNDS})`,
+    ours: best(consumed.read),
+    anchor: best(consumed.theirs),
+    anchorName: 'ConsumerPerformance',
+  },
+  {
+    case: `consume (follow), ${SIZE} B (best of ${ROUNDS})`,
+    ours: best(consumed.ours),
+    anchor: best(consumed.theirs),
+    anchorName: 'ConsumerPerformance',
+  },
+])
