@@ -162,13 +162,15 @@ test('ofa run: a serving app and replicas of a connector share the work through 
   assert.equal(answer.status, 'completed')
   assert.deepEqual(answer.result, { spindle_speed: 2000 })
 
-  // A replica killed with -9 says nothing; its session times out and the waiting replica takes over. (A new
-  // member makes the group rebalance, which may move the lease to it: whichever holds it once settled is killed.)
+  // A replica joining does not take the lease from the one that has it (the group's leader keeps partition 0).
   const third = run(CNC, dir)
   await eventually(() => third.out.includes('Ctrl-C stops') || undefined, 'the third replica started', 30_000)
   await new Promise((r) => setTimeout(r, 3000))
   const killed = await holder([second, third])
-  const waiting = killed === second ? third : second
+  assert.equal(killed, second, 'the lease stayed where it was')
+  assert.equal(second.taken, 1, 'and was never lost meanwhile')
+  // A replica killed with -9 says nothing; its session times out and the waiting replica takes over.
+  const waiting = third
   killed.child.kill('SIGKILL')
   const killedAt = Date.now()
   assert.equal(await holder([waiting]), waiting)

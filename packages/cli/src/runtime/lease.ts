@@ -5,8 +5,8 @@
  * of them does the work that must be done once (run the device connection, record availability expiries).
  *
  * The topic's records are read and dropped; a small compacted topic (`ofa_registry`) keeps that cheap.
- * A rebalance may move the lease even when its holder stays (a member joining), and for a moment — until the
- * old holder hears of the new assignment — two members may both believe they hold it.
+ * Partition 0 stays with the group's longest-standing member (see the backbone contract), so a member joining
+ * does not take the lease from its holder. When the holder dies, until its session times out nobody holds it.
  */
 import type { EventLog } from '@openfactory/log'
 

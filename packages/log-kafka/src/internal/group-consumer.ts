@@ -5,7 +5,13 @@
 // rebalance survive it.
 import type { GroupConsumer, LogRecord, TopicPartitionOffset } from '@openfactory/log'
 import { OpenFactoryError } from '@openfactory/model'
-import { type BaseOptions, Consumer, type GroupAssignment } from '@platformatic/kafka'
+import {
+  type BaseOptions,
+  Consumer,
+  type GroupAssignment,
+  type GroupPartitionsAssigner,
+  roundRobinAssigner,
+} from '@platformatic/kafka'
 import { closedError, invalidArgument, kafkaError } from './errors.ts'
 import { FetchErrors, type Fetcher, RETRIABLE_FETCH_ERRORS } from './fetcher.ts'
 import type { MetadataCache } from './metadata.ts'
@@ -38,6 +44,31 @@ export interface KafkaConsumerOptions {
 
 const key = (topic: string, partition: number): string => `${topic}\0${partition}`
 
+/**
+ * Round-robin, except that partition 0 of every topic goes to the member computing the assignment: the group's
+ * leader, its longest-standing member. A member joining thus never takes partition 0 from the one that has it
+ * (as with the embedded log's range assignment) — what a lease held through a group needs. The leader swaps one
+ * of its own partitions for it, so the balance stays round-robin's.
+ */
+export const leaderKeepsFirstAssigner: GroupPartitionsAssigner = (current, members, topics, metadata) => {
+  const assignments = roundRobinAssigner(current, members, topics, metadata)
+  const mine = assignments.find((a) => a.memberId === current)
+  if (!mine) return assignments
+  for (const topic of topics) {
+    const holder = assignments.find((a) => a.assignments.get(topic)?.partitions.includes(0))
+    if (!holder || holder === mine) continue
+    const theirs = holder.assignments.get(topic)!
+    theirs.partitions = theirs.partitions.filter((p) => p !== 0)
+    const own = mine.assignments.get(topic)
+    const given = own?.partitions.shift()
+    if (given !== undefined) theirs.partitions.push(given)
+    if (theirs.partitions.length === 0) holder.assignments.delete(topic)
+    if (own) own.partitions.unshift(0)
+    else mine.assignments.set(topic, { topic, partitions: [0] })
+  }
+  return assignments
+}
+
 export class KafkaGroupConsumer implements GroupConsumer {
   readonly group: string
   readonly #host: ConsumerHost
@@ -68,6 +99,7 @@ export class KafkaGroupConsumer implements GroupConsumer {
       sessionTimeout: opts.sessionTimeoutMs,
       heartbeatInterval: opts.heartbeatIntervalMs,
       rebalanceTimeout: Math.max(opts.sessionTimeoutMs, 30_000),
+      partitionAssigner: leaderKeepsFirstAssigner,
     })
     this.#consumer.on('consumer:group:join', (payload: { assignments?: GroupAssignment[] }) => {
       this.#joined = payload.assignments ?? this.#consumer.assignments ?? []

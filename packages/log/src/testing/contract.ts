@@ -547,6 +547,40 @@ export function runBackboneContract(name: string, harness: BackboneHarness): voi
         await doneB
       })
 
+      it(
+        'partition 0 stays with the longest-standing member when others join (a lease held through a group)',
+        opts,
+        async (t) => {
+          const log = await harness.open(t)
+          const topic = uniqueName('c-lease')
+          const group = uniqueName('lease')
+          await log.createTopic({ name: topic, partitions: 3 })
+          const owned = (c: GroupConsumer): number[] => c.assignment().map((x) => x.partition)
+          const first = log.consumer({ group, topics: [topic] })
+          t.after(() => first.close())
+          const doneFirst = drain(first, [])
+          await eventually(() => owned(first).length === 3, within, 'the first member owns every partition')
+          const others = [log.consumer({ group, topics: [topic] }), log.consumer({ group, topics: [topic] })]
+          t.after(() => Promise.all(others.map((c) => c.close())))
+          const doneOthers = others.map((c) => drain(c, []))
+          await eventually(
+            () => [first, ...others].every((c) => owned(c).length === 1),
+            within,
+            'the group settled: one partition each',
+          )
+          assert.deepEqual(owned(first), [0], 'the longest-standing member kept partition 0')
+          await first.close()
+          await doneFirst
+          await eventually(
+            () => others.filter((c) => owned(c).includes(0)).length === 1 && others.flatMap(owned).length === 3,
+            within,
+            'a remaining member takes partition 0 when the first leaves',
+          )
+          await Promise.all(others.map((c) => c.close()))
+          await Promise.all(doneOthers)
+        },
+      )
+
       it("a new group with resetTo 'latest' starts at the end; explicit offsets can be committed", opts, async (t) => {
         const log = await harness.open(t)
         const topic = uniqueName('c-reset')
