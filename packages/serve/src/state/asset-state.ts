@@ -37,6 +37,7 @@ import {
   isoTimestamp,
   type Logger,
   type MethodContract,
+  OBSERVATION_TYPES,
   type Observation,
   type ObservationAttributes,
   type ObservationType,
@@ -300,14 +301,7 @@ class AssetRecord {
   }
 }
 
-const OBSERVATION_TYPES: ReadonlySet<string> = new Set([
-  'Samples',
-  'Events',
-  'Condition',
-  'Method',
-  'OpenFactory',
-  'UNAVAILABLE',
-])
+const OBSERVATION_TYPE_SET: ReadonlySet<string> = new Set(OBSERVATION_TYPES)
 const DATA_CATEGORIES: ReadonlySet<string> = new Set(['Samples', 'Events', 'Condition'])
 const RESERVED: ReadonlySet<string> = new Set(RESERVED_ATTRIBUTE_IDS)
 
@@ -331,7 +325,7 @@ function decode(value: Buffer): Observation {
       (typeof v === 'number' || typeof v === 'string') &&
       typeof tag === 'string' &&
       typeof type === 'string' &&
-      OBSERVATION_TYPES.has(type) &&
+      OBSERVATION_TYPE_SET.has(type) &&
       attributes !== null &&
       typeof attributes === 'object' &&
       !Array.isArray(attributes) &&
