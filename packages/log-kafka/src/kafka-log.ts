@@ -22,7 +22,7 @@ import {
   type GroupConsumer,
   type LogRecord,
   type ProducerRecord,
-  partitionFor,
+  placeRecord,
   type ReadOptions,
   type RecordData,
   type RecordMetadata,
@@ -318,33 +318,21 @@ export class KafkaLog implements EventLog {
     if (n === 0) return []
     const now = Date.now()
     const queued: QueuedRecord[] = new Array(n)
+    // Null keys stick to one partition per append, moving on with every append (Kafka's sticky partitioner).
     let sticky = -1
+    const keyless = (): number => {
+      if (sticky < 0) {
+        sticky = ((this.#sticky.get(topic) ?? -1) + 1) % numPartitions
+        this.#sticky.set(topic, sticky)
+      }
+      return sticky
+    }
     for (let i = 0; i < n; i++) {
       const r = records[i]!
-      if (r === null || typeof r !== 'object') throw invalidArgument(`record ${i} is not an object`)
+      const p = placeRecord(r, i, numPartitions, keyless)
       const { key, value, headers, timestamp } = r
-      if (value !== null && !isData(value)) throw invalidArgument(`record ${i}: value must be a string, bytes or null`)
-      if (key !== null && key !== undefined && !isData(key)) {
-        throw invalidArgument(`record ${i}: key must be a string, bytes or null`)
-      }
       if (timestamp !== undefined && (typeof timestamp !== 'number' || !Number.isFinite(timestamp) || timestamp < 0)) {
         throw invalidArgument(`record ${i}: timestamp must be a non-negative number of epoch milliseconds`)
-      }
-      let p: number
-      if (r.partition !== undefined) {
-        p = r.partition
-        if (!Number.isInteger(p) || p < 0 || p >= numPartitions) {
-          throw invalidArgument(`record ${i}: partition ${p} is not between 0 and ${numPartitions - 1}`)
-        }
-      } else if (key === null || key === undefined) {
-        // Null keys stick to one partition per append, moving on with every append (Kafka's sticky partitioner).
-        if (sticky < 0) {
-          sticky = ((this.#sticky.get(topic) ?? -1) + 1) % numPartitions
-          this.#sticky.set(topic, sticky)
-        }
-        p = sticky
-      } else {
-        p = numPartitions === 1 ? 0 : partitionFor(key, numPartitions)
       }
       const k = key === null || key === undefined ? undefined : bytes(key)
       const v = value === null ? null : bytes(value)

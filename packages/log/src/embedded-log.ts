@@ -43,7 +43,7 @@ import {
   readTopicFile,
   topicFileText,
 } from './internal/topic-config.ts'
-import { murmur2, toPositive } from './partitioner.ts'
+import { placeRecord } from './record-placement.ts'
 import { checkTopicName } from './topic-spec.ts'
 
 export interface EmbeddedLogOptions {
@@ -378,38 +378,25 @@ export class EmbeddedLog implements EventLog {
     const maxRecord = this.#o.maxRecordBytes
     const parts = new Array<number>(n)
     const bounds = new Array<number>(n)
+    // Null keys stick to one partition per append, moving on with every append (Kafka's sticky partitioner).
     let sticky = -1
+    const keyless = (): number => {
+      if (sticky < 0) {
+        t.sticky = (t.sticky + 1) % numPartitions
+        sticky = t.sticky
+      }
+      return sticky
+    }
     // Pass 1: validate everything and place every record, so that a bad record fails the append before any
     // record of it is written.
     for (let i = 0; i < n; i++) {
       const r = records[i]!
-      if (r === null || typeof r !== 'object') throw invalidArgument(`record ${i} is not an object`)
+      const p = placeRecord(r, i, numPartitions, keyless)
       const { key, value, headers, timestamp } = r
-      if (value !== null && typeof value !== 'string' && !(value instanceof Uint8Array)) {
-        throw invalidArgument(`record ${i}: value must be a string, bytes or null`)
-      }
-      if (key !== null && key !== undefined && typeof key !== 'string' && !(key instanceof Uint8Array)) {
-        throw invalidArgument(`record ${i}: key must be a string, bytes or null`)
-      }
       if (timestamp !== undefined && (typeof timestamp !== 'number' || !Number.isFinite(timestamp))) {
         throw invalidArgument(`record ${i}: timestamp must be a finite number of epoch milliseconds`)
       }
       if (headers !== undefined) checkHeaders(headers, i)
-      let p: number
-      if (r.partition !== undefined) {
-        p = r.partition
-        if (!Number.isInteger(p) || p < 0 || p >= numPartitions) {
-          throw invalidArgument(`record ${i}: partition ${p} is not between 0 and ${numPartitions - 1}`)
-        }
-      } else if (key === null || key === undefined) {
-        // Null keys stick to one partition per append, moving on with every append (Kafka's sticky partitioner).
-        if (sticky < 0) sticky = t.sticky = (t.sticky + 1) % numPartitions
-        p = sticky
-      } else if (numPartitions === 1) {
-        p = 0
-      } else {
-        p = toPositive(murmur2(typeof key === 'string' ? keyBytes(key) : key)) % numPartitions
-      }
       if ((key === null || key === undefined) && compacted) {
         throw invalidArgument(`record ${i}: a compacted topic (${topic}) needs a key on every record`)
       }
@@ -661,15 +648,6 @@ function checkHeaders(headers: unknown, i: number): void {
     }
     if (Buffer.byteLength(name) > 0xffff) throw invalidArgument(`record ${i}: header name too long`)
   }
-}
-
-const scratch = { buf: Buffer.allocUnsafe(4096) }
-
-/** The UTF-8 bytes of a key, in a scratch buffer (valid until the next call). */
-function keyBytes(key: string): Uint8Array {
-  if (key.length * 3 > scratch.buf.length) scratch.buf = Buffer.allocUnsafe(key.length * 3)
-  const n = scratch.buf.write(key, 0)
-  return scratch.buf.subarray(0, n)
 }
 
 function readLimits(opts: ReadOptions): { maxRecords: number; maxBytes: number } {

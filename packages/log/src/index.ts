@@ -27,6 +27,8 @@ export {
 export type { PartitionCompaction } from './internal/maintenance.ts'
 // Kafka's murmur2 key partitioning, so that every backbone and Java client agree on partitions.
 export { murmur2, partitionFor, toPositive } from './partitioner.ts'
+// Each record of an append: its shape checked, its partition chosen as Kafka's Java client would.
+export { placeRecord } from './record-placement.ts'
 // Topic specs as every backbone checks them: names, settings, defaults.
 export { checkTopicName, DEFAULT_RETENTION_MS, type NormalizedTopicSpec, normalizeTopicSpec } from './topic-spec.ts'
 // Offline checks of a data directory: verify every checksum; repair torn tails and damaged segments.
