@@ -12,7 +12,8 @@
  * failed | rejected | timeout. `signature` stays null until authentication exists.
  */
 import { OpenFactoryError } from './errors.ts'
-import { isoTimestamp, type Observation } from './observation.ts'
+import type { Observation } from './observation.ts'
+import { isoTimestamp } from './time.ts'
 
 export interface CommandHeader {
   readonly correlation_id: string

@@ -5,6 +5,10 @@
 export * from './errors.ts'
 // The logger interface the engine packages log through.
 export * from './logger.ts'
+// Time: the ISO-8601 form we write, the forms we read, fast paths.
+export * from './time.ts'
+// One retry rule: backoff, abortable sleep, retry driven by the error's retryable / retryAfterMs.
+export * from './retry.ts'
 // Assets, data items, methods, UNS placement.
 export * from './asset.ts'
 // Observations in the reference OpenFactory wire format.

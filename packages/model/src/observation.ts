@@ -16,6 +16,7 @@
  * - Readers match the field names case-insensitively (`id`, `Value`, `ATTRIBUTES` are all accepted).
  */
 import { OpenFactoryError } from './errors.ts'
+import { isoTimestamp } from './time.ts'
 
 export type ObservationType = 'Samples' | 'Events' | 'Condition' | 'Method' | 'OpenFactory' | 'UNAVAILABLE'
 export const OBSERVATION_TYPES: readonly ObservationType[] = [
@@ -58,11 +59,6 @@ export interface Observation {
   readonly tag: string
   readonly type: ObservationType
   readonly attributes: ObservationAttributes
-}
-
-/** ISO-8601 UTC with milliseconds and `Z`, the only timestamp form we write. */
-export function isoTimestamp(ms: number = Date.now()): string {
-  return new Date(ms).toISOString()
 }
 
 /** Encodes an observation as the JSON text of the reference wire format (field order ID, VALUE, TAG, TYPE, attributes). */

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
 import { isOpenFactoryError } from '../src/errors.ts'
-import { decodeObservation, encodeObservation, isoTimestamp, unavailableObservation } from '../src/observation.ts'
+import { decodeObservation, encodeObservation, unavailableObservation } from '../src/observation.ts'
+import { isoTimestamp } from '../src/time.ts'
 
 test('encodes the reference wire format with fields in order and numbers as numbers', () => {
   const text = encodeObservation({

@@ -2,10 +2,9 @@
  * Asset routes: the registry with current state (`GET /api/assets`, `GET /api/assets/{uuid}`) and history from
  * the log (`GET /api/assets/{uuid}/history`).
  */
-import { OpenFactoryError } from '@openfactory/model'
+import { OpenFactoryError, parseTime } from '@openfactory/model'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { decodeCursor, encodeCursor } from '../internal/cursor.ts'
-import { parseTime } from '../internal/time.ts'
 import { matchUnsLevels, splitUns, validateUnsPattern } from '../state/uns-pattern.ts'
 import type { RouteContext } from './context.ts'
 import { readHistory } from './history.ts'

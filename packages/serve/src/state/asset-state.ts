@@ -28,12 +28,14 @@ import {
   AVAIL_ID,
   AVAILABLE,
   applyCondition,
+  compactTimestamp,
   type DataItem,
   type DataItemCategory,
   DEFAULT_ASSETS_PARTITIONS,
   decodeObservation,
   encodeObservation,
   isOpenFactoryError,
+  isoFromMs,
   isoTimestamp,
   type Logger,
   type MethodContract,
@@ -49,7 +51,6 @@ import {
   worstLevel,
 } from '@openfactory/model'
 import { Interner } from '../internal/intern.ts'
-import { compactTimestamp, isoFromMs } from '../internal/time.ts'
 import { type CommandTracker, createCommandTracker } from './commands.ts'
 import { inferUnsSeparator, splitUns } from './uns-pattern.ts'
 

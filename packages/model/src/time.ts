@@ -1,4 +1,12 @@
-/** Times as the HTTP API takes them (ISO-8601 or epoch milliseconds) and as the state keeps them. */
+/**
+ * Time, the one module for it: the ISO-8601 form we write (`YYYY-MM-DDTHH:mm:ss.sssZ`, UTC, milliseconds), the
+ * forms we accept (ISO-8601 or epoch milliseconds), and the allocation-free fast paths the hot paths use.
+ */
+
+/** ISO-8601 UTC with milliseconds and `Z`, the only timestamp form we write. */
+export function isoTimestamp(ms: number = Date.now()): string {
+  return isoFromMs(ms)
+}
 
 const ISO = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import { compactTimestamp, isoFromMs, parseTime } from '../../src/internal/time.ts'
+import { compactTimestamp, isoFromMs, parseTime } from '../src/time.ts'
 
 test('isoFromMs is toISOString, and compactTimestamp gives canonical timestamps back as epoch ms', () => {
   fc.assert(
