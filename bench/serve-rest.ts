@@ -18,14 +18,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { openEmbeddedLog } from '@openfactory/log'
-import {
-  type Asset,
-  encodeObservation,
-  isoTimestamp,
-  methodObservation,
-  type Observation,
-  TOPICS,
-} from '@openfactory/model'
+import { type Asset, AssetEvents, encodeObservation, isoTimestamp, type Observation, TOPICS } from '@openfactory/model'
 import { createAssetState, createServeApp } from '@openfactory/serve'
 import Fastify from 'fastify'
 
@@ -93,7 +86,7 @@ async function oursServer(dir: string, responseCacheBytes: number): Promise<numb
     const obs: Observation[] = [
       attr('AssetType', 'Device'),
       attr('uns_id', a.uns?.unsId ?? ''),
-      methodObservation(a.methods[0] as Asset['methods'][number], t0),
+      AssetEvents.method(a.methods[0] as Asset['methods'][number], t0).observation,
       {
         id: 'avail',
         value: 'AVAILABLE',

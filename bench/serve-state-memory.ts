@@ -17,11 +17,11 @@ import { parseArgs } from 'node:util'
 import { openEmbeddedLog } from '@openfactory/log'
 import {
   type Asset,
+  AssetEvents,
   type DataItem,
   decodeObservation,
   encodeObservation,
   isoTimestamp,
-  methodObservation,
   type Observation,
   TOPICS,
   unavailableObservation,
@@ -132,7 +132,7 @@ async function write(dir: string): Promise<number> {
         attr('uns_id', x.uns?.unsId ?? ''),
         attr('references_above', x.referencesAbove.join(',')),
         attr('references_below', ''),
-        ...x.methods.map((m) => methodObservation(m, t0)),
+        ...x.methods.map((m) => AssetEvents.method(m, t0).observation),
         ...x.dataItems.map((d) =>
           unavailableObservation({ id: d.id, tag: d.tag, type: d.category }, 'not yet reported', t0),
         ),

@@ -15,23 +15,13 @@
  * A connector never talks to the event log: the supervisor owns writing (buffering while the log cannot
  * accept writes), availability heartbeats and command results.
  */
-import type { Asset, CommandEnvelope, DebugLogger, Observation } from '@openfactory/model'
+import type { Asset, AssetDocument, CommandEnvelope, DebugLogger, Observation } from '@openfactory/model'
 
 export type ConnectorLogger = DebugLogger
 
 /** A document an MTConnect adapter sent with `@ASSET@` (a cutting tool, a part...), stored per asset id. */
-export interface AssetDocument {
-  readonly assetId: string
-  /** The MTConnect asset type (`CuttingTool`, `Part`, ...). */
-  readonly type: string
-  /** UUID of the device it came from. */
-  readonly deviceUuid: string
-  readonly timestamp: string
-  /** The document as sent (XML for MTConnect adapters). */
-  readonly body: string
-  /** True when the adapter removed it (`@REMOVE_ASSET@`). */
-  readonly removed?: boolean
-}
+/** Documents about physical assets are encoded by model's asset-event codec; re-exported for connectors. */
+export type { AssetDocument } from '@openfactory/model'
 
 export interface ConnectorContext {
   /** Aborted when the supervisor stops this connector. */

@@ -17,26 +17,25 @@
 import type { EventLog, GroupConsumer, LogRecord } from '@openfactory/log'
 import {
   type Asset,
-  AVAIL_ID,
-  AVAILABLE,
+  type AssetDocument,
+  type AssetEvent,
+  AssetEvents,
+  type CommandEnvelope,
   type CommandResult,
-  createCommandResult,
+  checkMethodArguments,
   DEFAULT_AVAIL_TTL_MS,
   DEFAULT_HEARTBEAT_MS,
-  decodeObservation,
-  encodeObservation,
+  decodeAssetEvent,
+  encodeAssetDeclaration,
+  encodeAssetDocument,
+  encodeAssetEvent,
   isOpenFactoryError,
   isoTimestamp,
-  methodObservation,
-  type Observation,
-  parseCommand,
   TOPICS,
-  UNAVAILABLE,
-  unavailableObservation,
 } from '@openfactory/model'
 import { Backoff, type BackoffOptions, sleep } from './backoff.ts'
 import { BufferedWriter, type BufferedWriterStats } from './buffered-writer.ts'
-import type { AssetDocument, Connector, ConnectorContext, ConnectorLogger } from './connector.ts'
+import type { Connector, ConnectorContext, ConnectorLogger } from './connector.ts'
 import { consoleLogger } from './logger.ts'
 
 export interface SupervisorOptions {
@@ -265,11 +264,11 @@ export class Supervisor {
       },
       publish: (uuid, observations) => {
         if (signal.aborted) return
-        for (const o of observations) this.#writeObservation(uuid, o)
+        for (const o of observations) this.#write(uuid, AssetEvents.observation(o))
       },
       putDocument: (doc: AssetDocument) => {
         if (signal.aborted) return
-        this.#writer.write(TOPICS.documents, { key: doc.assetId, value: JSON.stringify(doc) })
+        this.#writer.write(TOPICS.documents, { key: doc.assetId, value: encodeAssetDocument(doc) })
       },
       setAvailable: (uuid, available, reason) => {
         if (signal.aborted) return
@@ -292,39 +291,20 @@ export class Supervisor {
     }
     this.#owners.set(asset.uuid, slot)
     slot.assets.set(asset.uuid, asset)
-    this.#writer.write(TOPICS.registry, { key: asset.uuid, value: JSON.stringify(asset) })
-    const now = Date.now()
-    const ts = isoTimestamp(now)
-    const attr = (id: string, tag: string, value: string): Observation => ({
-      id,
-      value,
-      tag,
-      type: 'OpenFactory',
-      attributes: { timestamp: ts },
-    })
-    this.#writeObservation(asset.uuid, attr('AssetType', 'AssetType', asset.type))
-    if (asset.uns) this.#writeObservation(asset.uuid, attr('uns_id', 'UNS', asset.uns.unsId))
-    this.#writeObservation(asset.uuid, attr('references_above', 'AssetsReferences', asset.referencesAbove.join(',')))
-    this.#writeObservation(asset.uuid, attr('references_below', 'AssetsReferences', asset.referencesBelow.join(',')))
-    for (const m of asset.methods) this.#writeObservation(asset.uuid, methodObservation(m, now))
-    for (const item of asset.dataItems) {
-      const o = unavailableObservation({ id: item.id, tag: item.tag, type: item.category }, 'not yet reported', now)
-      if (item.units) o.attributes.units = item.units
-      if (item.subType) o.attributes.subType = item.subType
-      this.#writeObservation(asset.uuid, o)
-    }
+    this.#writer.write(TOPICS.registry, { key: asset.uuid, value: encodeAssetDeclaration(asset) })
+    for (const e of AssetEvents.declare(asset, Date.now())) this.#write(asset.uuid, e)
   }
 
-  #writeObservation(uuid: string, o: Observation): void {
-    if (o.attributes.ingestion_timestamp === undefined) o.attributes.ingestion_timestamp = isoTimestamp()
-    this.#writer.write(TOPICS.assets, { key: uuid, value: encodeObservation(o) })
+  #write(uuid: string, e: AssetEvent): void {
+    const attributes = e.observation.attributes
+    if (attributes.ingestion_timestamp === undefined) attributes.ingestion_timestamp = isoTimestamp()
+    this.#writer.write(TOPICS.assets, { key: uuid, value: encodeAssetEvent(e) })
   }
 
-  #availObservation(available: boolean, reason?: string): Observation {
-    const attributes: Observation['attributes'] = { timestamp: isoTimestamp() }
-    if (available) attributes.ttl_ms = this.#opts.ttlMs
-    else if (reason) attributes.reason = reason
-    return { id: AVAIL_ID, value: available ? AVAILABLE : UNAVAILABLE, tag: 'Availability', type: 'Events', attributes }
+  #availability(available: boolean, reason?: string): AssetEvent {
+    return available
+      ? AssetEvents.availability({ available, ttlMs: this.#opts.ttlMs })
+      : AssetEvents.availability({ available, ...(reason ? { reason } : {}) })
   }
 
   #setAvailable(slot: Slot, uuid: string, available: boolean, reason?: string): void {
@@ -333,12 +313,12 @@ export class Supervisor {
     else slot.available.delete(uuid)
     if (was === available && available) return // heartbeats keep it alive
     if (!available && !was && reason === undefined) return
-    this.#writeObservation(uuid, this.#availObservation(available, reason))
+    this.#write(uuid, this.#availability(available, reason))
   }
 
   #beat(): void {
     for (const slot of this.#slots.values()) {
-      for (const uuid of slot.available) this.#writeObservation(uuid, this.#availObservation(true))
+      for (const uuid of slot.available) this.#write(uuid, this.#availability(true))
     }
   }
 
@@ -378,30 +358,20 @@ export class Supervisor {
     const uuid = (r.key as Buffer).toString('utf8')
     const slot = this.#owners.get(uuid)
     if (!slot) return // another process's asset
-    let observation: Observation
+    let event: AssetEvent
     try {
-      observation = decodeObservation(r.value as Buffer)
-    } catch {
-      return
-    }
-    if (!observation.id.endsWith('_CMD')) return
-    let parsed: ReturnType<typeof parseCommand>
-    try {
-      parsed = parseCommand(observation)
+      event = decodeAssetEvent(r.value as Buffer)
     } catch (err) {
-      this.#logger.warn('ignoring a malformed command', {
-        asset: uuid,
-        offset: r.offset,
-        error: (err as Error).message,
-      })
+      if (isOpenFactoryError(err, 'OFA_COMMAND_INVALID')) {
+        this.#logger.warn('ignoring a malformed command', { asset: uuid, offset: r.offset, error: err.message })
+      }
       return
     }
+    if (event.kind !== 'command') return
+    const parsed = event
     const { method, envelope } = parsed
     const answer = (result: Omit<CommandResult, 'correlation_id'>) =>
-      this.#writeObservation(
-        uuid,
-        createCommandResult(method, { correlation_id: envelope.header.correlation_id, ...result }),
-      )
+      this.#write(uuid, AssetEvents.result(method, { correlation_id: envelope.header.correlation_id, ...result }))
     const asset = slot.assets.get(uuid)
     const contract = asset?.methods.find((m) => m.name === method)
     if (!contract || !slot.connector.execute) {
@@ -419,14 +389,11 @@ export class Supervisor {
       })
       return
     }
-    for (const arg of contract.arguments) {
-      if (arg.required && !(arg.name in envelope.arguments)) {
-        answer({
-          status: 'rejected',
-          error: { code: 'OFA_COMMAND_REJECTED', message: `argument ${arg.name} is required` },
-        })
-        return
-      }
+    try {
+      checkMethodArguments(contract, envelope.arguments)
+    } catch (err) {
+      answer({ status: 'rejected', error: { code: 'OFA_COMMAND_REJECTED', message: (err as Error).message } })
+      return
     }
     if (slot.state !== 'running') {
       answer({
@@ -443,7 +410,7 @@ export class Supervisor {
     slot: Slot,
     uuid: string,
     method: string,
-    envelope: ReturnType<typeof parseCommand>['envelope'],
+    envelope: CommandEnvelope,
     answer: (r: Omit<CommandResult, 'correlation_id'>) => void,
   ): Promise<void> {
     const execute = slot.connector.execute as NonNullable<Connector['execute']>

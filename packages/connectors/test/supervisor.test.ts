@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { EventLog } from '@openfactory/log'
-import { createCommand, encodeObservation, parseCommandResult, parseSimulatorConfig, TOPICS } from '@openfactory/model'
+import { AssetEvents, classifyObservation, encodeAssetEvent, parseSimulatorConfig, TOPICS } from '@openfactory/model'
 import type { Connector, ConnectorContext } from '../src/connector.ts'
 import { silentLogger } from '../src/logger.ts'
 import { createSimulatorConnector } from '../src/simulator/simulator-connector.ts'
@@ -44,18 +44,17 @@ function supervisorFor(log: EventLog, extra: Partial<Parameters<typeof createSup
 }
 
 async function sendCommand(log: EventLog, uuid: string, method: string, args: Record<string, unknown>, at?: number) {
-  const cmd = createCommand({ method, senderUuid: 'test', arguments: args, ...(at === undefined ? {} : { at }) })
-  await log.append(TOPICS.assets, [{ key: uuid, value: encodeObservation(cmd) }])
-  return JSON.parse(String(cmd.value)).header.correlation_id as string
+  const cmd = AssetEvents.command({ method, senderUuid: 'test', arguments: args, ...(at === undefined ? {} : { at }) })
+  await log.append(TOPICS.assets, [{ key: uuid, value: encodeAssetEvent(cmd) }])
+  return cmd.envelope.header.correlation_id
 }
 
 async function resultFor(log: EventLog, uuid: string, correlationId: string) {
   return eventually(
     async () => {
       for (const o of await observationsOf(log, uuid)) {
-        if (!o.id.endsWith('_RESULT')) continue
-        const { result } = parseCommandResult(o)
-        if (result.correlation_id === correlationId) return result
+        const e = classifyObservation(o)
+        if (e.kind === 'result' && e.result.correlation_id === correlationId) return e.result
       }
       return undefined
     },

@@ -17,6 +17,11 @@ export * from './observation.ts'
 export * from './condition.ts'
 // Commands (<Method>_CMD) and their results (<Method>_RESULT).
 export * from './command.ts'
+// The one codec of the asset topics: observations, declarations, methods, commands, results, availability,
+// the registry's declared assets and asset documents.
+export * from './asset-event.ts'
+// Method arguments checked against a method's contract, one rule for every entry point.
+export * from './method-arguments.ts'
 // Topics on every backbone, availability constants.
 export * from './topics.ts'
 // Configuration files: loading and validating a factory (reference formats and factory.yaml), the UNS schema.

@@ -3,66 +3,12 @@
  * final `<name>_RESULT` — 200 with it, else 202 with the command so far and a `Location` to poll;
  * `GET /api/commands/{correlationId}` shows a command and its result.
  */
-import type { MethodArgument, MethodContract } from '@openfactory/model'
-import { OpenFactoryError } from '@openfactory/model'
+import { checkMethodArguments, OpenFactoryError } from '@openfactory/model'
 import type { FastifyInstance } from 'fastify'
 import { isFinalStatus } from '../state/commands.ts'
 import { assetNotFound, sendJsonText } from './asset-routes.ts'
 import type { RouteContext } from './context.ts'
 import { errorResponses } from './schemas.ts'
-
-function typeOf(v: unknown): string {
-  if (v === null) return 'null'
-  if (Array.isArray(v)) return 'array'
-  return typeof v
-}
-
-/** Checks call arguments against the method's contract; every problem is named in one error. */
-export function checkArguments(method: MethodContract, args: Record<string, unknown>): void {
-  const problems: OpenFactoryError[] = []
-  const declared = new Map<string, MethodArgument>(method.arguments.map((a) => [a.name, a]))
-  for (const a of method.arguments) {
-    if (a.required === true && !(a.name in args)) {
-      problems.push(
-        new OpenFactoryError('OFA_SERVE_ARGUMENTS_INVALID', `argument ${a.name} is required`, {
-          where: { path: `body.${a.name}` },
-        }),
-      )
-    }
-  }
-  for (const [name, value] of Object.entries(args)) {
-    const a = declared.get(name)
-    if (!a) {
-      const known = method.arguments.map((x) => x.name).join(', ') || 'none'
-      problems.push(
-        new OpenFactoryError(
-          'OFA_SERVE_ARGUMENTS_INVALID',
-          `${method.name} has no argument ${name} (arguments: ${known})`,
-          {
-            where: { path: `body.${name}` },
-          },
-        ),
-      )
-    } else if (a.type !== undefined && typeOf(value) !== a.type) {
-      problems.push(
-        new OpenFactoryError(
-          'OFA_SERVE_ARGUMENTS_INVALID',
-          `argument ${name} must be a ${a.type}, got ${typeOf(value)}`,
-          {
-            where: { path: `body.${name}` },
-          },
-        ),
-      )
-    }
-  }
-  if (problems.length === 1) throw problems[0]
-  if (problems.length > 1) {
-    throw new OpenFactoryError('OFA_SERVE_ARGUMENTS_INVALID', problems.map((p) => p.message).join('; '), {
-      where: problems[0]?.where,
-      problems,
-    })
-  }
-}
 
 export function registerCommandRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { state } = ctx
@@ -121,7 +67,7 @@ export function registerCommandRoutes(app: FastifyInstance, ctx: RouteContext): 
           where: { path: 'params.name' },
         })
       }
-      checkArguments(method, request.body)
+      checkMethodArguments(method, request.body, { code: 'OFA_SERVE_ARGUMENTS_INVALID', path: 'body' })
       const sent = await state.commands.send({ assetUuid: uuid, method: name, arguments: request.body })
       const timeoutMs = request.query.timeout_ms ?? ctx.commandTimeoutMs
       const abort = new AbortController()

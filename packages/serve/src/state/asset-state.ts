@@ -25,15 +25,20 @@ import type { EventLog, LogRecord, TopicSpec } from '@openfactory/log'
 import {
   type ActiveCondition,
   type Asset,
+  type AssetEvent,
+  AssetEvents,
   AVAIL_ID,
   AVAILABLE,
+  type AvailabilityEvent,
   applyCondition,
+  classifyObservation,
   compactTimestamp,
   type DataItem,
   type DataItemCategory,
   DEFAULT_ASSETS_PARTITIONS,
+  decodeAssetDeclaration,
   decodeObservation,
-  encodeObservation,
+  encodeAssetEvent,
   isOpenFactoryError,
   isoFromMs,
   isoTimestamp,
@@ -306,86 +311,6 @@ const OBSERVATION_TYPE_SET: ReadonlySet<string> = new Set(OBSERVATION_TYPES)
 const DATA_CATEGORIES: ReadonlySet<string> = new Set(['Samples', 'Events', 'Condition'])
 const RESERVED: ReadonlySet<string> = new Set(RESERVED_ATTRIBUTE_IDS)
 
-/** Decodes a wire observation; the common, exact form skips the case-insensitive path. */
-function decode(value: Buffer): Observation {
-  let obj: Record<string, unknown>
-  try {
-    obj = JSON.parse(value.toString('utf8'))
-  } catch (err) {
-    throw new OpenFactoryError('OFA_OBSERVATION_INVALID', `observation is not JSON: ${(err as Error).message}`)
-  }
-  if (obj !== null && typeof obj === 'object' && !Array.isArray(obj)) {
-    const id = obj.ID
-    const v = obj.VALUE
-    const tag = obj.TAG
-    const type = obj.TYPE
-    const attributes = obj.attributes as ObservationAttributes | undefined
-    if (
-      typeof id === 'string' &&
-      id !== '' &&
-      (typeof v === 'number' || typeof v === 'string') &&
-      typeof tag === 'string' &&
-      typeof type === 'string' &&
-      OBSERVATION_TYPE_SET.has(type) &&
-      attributes !== null &&
-      typeof attributes === 'object' &&
-      !Array.isArray(attributes) &&
-      typeof attributes.timestamp === 'string'
-    ) {
-      return { id, value: v, tag, type: type as ObservationType, attributes }
-    }
-  }
-  return decodeObservation(obj)
-}
-
-function splitRefs(value: number | string): string[] {
-  return String(value)
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '' && s !== UNAVAILABLE)
-}
-
-function parseMethod(name: string, value: number | string): MethodContract | null {
-  try {
-    const v = typeof value === 'string' ? JSON.parse(value) : value
-    if (v === null || typeof v !== 'object') return null
-    const args = Array.isArray(v.arguments) ? v.arguments.filter((a: unknown) => a && typeof a === 'object') : []
-    return {
-      name,
-      description: typeof v.description === 'string' ? v.description : '',
-      arguments: args.filter((a: { name?: unknown }) => typeof a.name === 'string'),
-    }
-  } catch {
-    return null
-  }
-}
-
-/** A registry value: the declared `Asset`, with defaults for absent lists. */
-function parseAsset(uuid: string, value: Buffer): Asset {
-  let v: Record<string, unknown>
-  try {
-    v = JSON.parse(value.toString('utf8'))
-  } catch (err) {
-    throw new OpenFactoryError('OFA_OBSERVATION_INVALID', `registry value is not JSON: ${(err as Error).message}`)
-  }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-    throw new OpenFactoryError('OFA_OBSERVATION_INVALID', 'registry value must be a JSON object')
-  }
-  const list = <T>(x: unknown): T[] => (Array.isArray(x) ? (x as T[]) : [])
-  const uns = v.uns as UnsPlacement | undefined
-  return {
-    uuid,
-    type: typeof v.type === 'string' ? v.type : 'Unknown',
-    ...(uns && typeof uns === 'object' && typeof uns.unsId === 'string'
-      ? { uns: { levels: uns.levels && typeof uns.levels === 'object' ? uns.levels : {}, unsId: uns.unsId } }
-      : {}),
-    referencesAbove: list<string>(v.referencesAbove).filter((s) => typeof s === 'string'),
-    referencesBelow: list<string>(v.referencesBelow).filter((s) => typeof s === 'string'),
-    dataItems: list<DataItem>(v.dataItems).filter((d) => d && typeof d === 'object' && typeof d.id === 'string'),
-    methods: list<MethodContract>(v.methods).filter((m) => m && typeof m === 'object' && typeof m.name === 'string'),
-  }
-}
-
 const TTL_REASON = (ttl: number, at: number) =>
   `availability TTL of ${ttl} ms expired: no heartbeat since ${isoTimestamp(at)}`
 
@@ -602,7 +527,7 @@ class AssetStateImpl implements AssetState {
       this.#remove(uuid, r.timestamp)
       return
     }
-    const parsed = parseAsset(uuid, r.value)
+    const parsed = decodeAssetDeclaration(uuid, r.value)
     const asset: Asset = {
       ...parsed,
       dataItems: this.#shared(parsed.dataItems),
@@ -627,53 +552,67 @@ class AssetStateImpl implements AssetState {
       if (r.timestamp <= removedAt) return
       this.#removedAt.delete(uuid)
     }
-    const o = decode(r.value)
+    const o = decodeObservation(r.value)
+    let event: AssetEvent
+    try {
+      event = classifyObservation(o)
+    } catch {
+      event = AssetEvents.observation(o) // a malformed command or result: kept as the value it is
+    }
     let a = this.#assets.get(uuid)
     const isNew = a === undefined
     if (a === undefined) a = this.#record(uuid)
-    const assetChanged = this.#applyAttribute(a, o) || isNew
-    if (o.id === AVAIL_ID) this.#applyAvail(a, o, r.timestamp)
+    const assetChanged = this.#applyEvent(a, event, r.timestamp) || isNew
     this.#setCell(a, o)
     if (assetChanged) this.#emitAsset(uuid)
     const listeners = this.#changeListeners
     for (let i = 0; i < listeners.length; i++) (listeners[i] as (u: string, id: string) => void)(uuid, o.id)
   }
 
-  /** The reference's attributes that describe the asset; returns whether the registry view changed. */
-  #applyAttribute(a: AssetRecord, o: Observation): boolean {
-    if (o.type === 'Method') {
-      const m = parseMethod(o.id, o.value)
-      if (!m) return false
-      a.methods ??= new Map()
-      a.methods.set(o.id, m)
-      return true
-    }
-    if (o.type !== 'OpenFactory') return false
-    switch (o.id) {
-      case 'AssetType':
-        a.typeAttr = String(o.value)
+  /** What an event says about the asset beside its value; returns whether the registry view changed. */
+  #applyEvent(a: AssetRecord, e: AssetEvent, recordTime: number): boolean {
+    switch (e.kind) {
+      case 'observation':
+        return false
+      case 'method':
+        a.methods ??= new Map()
+        a.methods.set(e.contract.name, e.contract)
         return true
-      case 'uns_id':
-        a.unsIdAttr = o.value === UNAVAILABLE ? null : String(o.value)
-        this.#updateUns(a)
-        return true
-      case 'references_above':
-        a.refsAbove = splitRefs(o.value)
-        return true
-      case 'references_below':
-        a.refsBelow = splitRefs(o.value)
-        return true
+      case 'declaration':
+        switch (e.attribute) {
+          case 'AssetType':
+            a.typeAttr = e.value
+            return true
+          case 'uns_id':
+            a.unsIdAttr = e.value === UNAVAILABLE ? null : e.value
+            this.#updateUns(a)
+            return true
+          case 'references_above':
+            a.refsAbove = [...(e.references ?? [])]
+            return true
+          case 'references_below':
+            a.refsBelow = [...(e.references ?? [])]
+            return true
+          default:
+            return false
+        }
+      case 'command':
+      case 'result':
+        this.commands.observe(a.uuid, e)
+        return false
+      case 'availability':
+        if (e.id === AVAIL_ID) this.#applyAvail(a, e, recordTime)
+        return false
       default:
-        this.commands.observe(a.uuid, o)
         return false
     }
   }
 
-  #applyAvail(a: AssetRecord, o: Observation, recordTime: number): void {
-    if (o.value === AVAILABLE) {
-      const ttl = typeof o.attributes.ttl_ms === 'number' ? o.attributes.ttl_ms : this.#defaultTtlMs
-      const ingested =
-        typeof o.attributes.ingestion_timestamp === 'string' ? Date.parse(o.attributes.ingestion_timestamp) : NaN
+  #applyAvail(a: AssetRecord, e: AvailabilityEvent, recordTime: number): void {
+    if (e.available) {
+      const its = e.observation.attributes.ingestion_timestamp
+      const ttl = e.ttlMs ?? this.#defaultTtlMs
+      const ingested = typeof its === 'string' ? Date.parse(its) : NaN
       a.ttlMs = Math.max(ttl, 0)
       a.availAt = Number.isFinite(ingested) ? ingested : recordTime
       a.expiring = false
@@ -793,16 +732,16 @@ class AssetStateImpl implements AssetState {
       }
     }
     if (expired.length === 0) return
-    const ts = isoTimestamp(now)
     const records = expired.map((a) => ({
       key: a.uuid,
-      value: encodeObservation({
-        id: AVAIL_ID,
-        value: UNAVAILABLE,
-        tag: 'Availability',
-        type: 'Events',
-        attributes: { timestamp: ts, ingestion_timestamp: ts, reason: TTL_REASON(a.ttlMs, a.availAt) },
-      }),
+      value: encodeAssetEvent(
+        AssetEvents.availability({
+          available: false,
+          reason: TTL_REASON(a.ttlMs, a.availAt),
+          at: now,
+          ingestedAt: now,
+        }),
+      ),
     }))
     this.#log.append(this.#topics.assets.name, records).then(
       () => {

@@ -2,7 +2,7 @@
  * Commands: sending `<Method>_CMD` to an asset and following its `<Method>_RESULT`.
  *
  * A command is appended to `ofa_assets`, keyed by the target asset's UUID (so it lands on the asset's partition,
- * in order with its observations), with the envelope of DESIGN §3 (`createCommand`). The connector supervisor
+ * in order with its observations), with the envelope of DESIGN §3 (`AssetEvents.command`). The connector supervisor
  * answers with `<Method>_RESULT` carrying the same `correlation_id`: `accepted` (on its way), then one final
  * status — `completed`, `failed`, `rejected` or `timeout`.
  *
@@ -12,15 +12,12 @@
  */
 import type { EventLog } from '@openfactory/log'
 import {
-  COMMAND_SUFFIX,
+  AssetEvents,
+  type CommandEvent,
+  type CommandResultEvent,
   type CommandStatus,
-  createCommand,
-  encodeObservation,
+  encodeAssetEvent,
   isoTimestamp,
-  type Observation,
-  parseCommand,
-  parseCommandResult,
-  RESULT_SUFFIX,
   TOPICS,
 } from '@openfactory/model'
 
@@ -80,7 +77,7 @@ export interface CommandTracker {
   wait(correlationId: string, opts: WaitOptions): Promise<CommandRecord | undefined>
   get(correlationId: string): CommandRecord | undefined
   /** Feeds one observation read from `ofa_assets` (ignored unless it is a `_CMD` or `_RESULT`). */
-  observe(assetUuid: string, observation: Observation): void
+  observe(assetUuid: string, event: CommandEvent | CommandResultEvent): void
   readonly size: number
   /** Commands sent through this tracker since it was created. */
   readonly sent: number
@@ -149,17 +146,14 @@ export function createCommandTracker(opts: CommandTrackerOptions): CommandTracke
 
   return {
     async send(o) {
-      const observation = createCommand({
+      const command = AssetEvents.command({
         method: o.method,
         senderUuid: o.senderUuid ?? senderUuid,
         arguments: o.arguments ?? {},
         correlationId: o.correlationId,
         at: now(),
       })
-      const envelope = JSON.parse(observation.value as string) as {
-        header: { correlation_id: string; sender_uuid: string; timestamp: string }
-        arguments: Record<string, unknown>
-      }
+      const envelope = command.envelope
       const entry: Entry = {
         correlationId: envelope.header.correlation_id,
         assetUuid: o.assetUuid,
@@ -172,7 +166,7 @@ export function createCommandTracker(opts: CommandTrackerOptions): CommandTracke
       // Known before it is on the log: a result read back before `append` resolves finds it.
       if (!entries.has(entry.correlationId)) remember(entry)
       try {
-        await log.append(TOPICS.assets, [{ key: o.assetUuid, value: encodeObservation(observation) }])
+        await log.append(TOPICS.assets, [{ key: o.assetUuid, value: encodeAssetEvent(command) }])
       } catch (err) {
         if (entries.get(entry.correlationId) === entry) entries.delete(entry.correlationId) // never sent
         throw err
@@ -211,32 +205,21 @@ export function createCommandTracker(opts: CommandTrackerOptions): CommandTracke
       return e ? view(e) : undefined
     },
 
-    observe(assetUuid, o) {
-      if (o.id.endsWith(COMMAND_SUFFIX)) {
-        let parsed: ReturnType<typeof parseCommand>
-        try {
-          parsed = parseCommand(o)
-        } catch {
-          return
-        }
-        const id = parsed.envelope.header.correlation_id
+    observe(assetUuid, event) {
+      if (event.kind === 'command') {
+        const id = event.envelope.header.correlation_id
         if (entries.has(id)) return // sent by us, or seen already; a result may have come first
         remember({
           correlationId: id,
           assetUuid,
-          method: parsed.method,
-          arguments: parsed.envelope.arguments,
-          senderUuid: parsed.envelope.header.sender_uuid,
-          sentAt: parsed.envelope.header.timestamp,
+          method: event.method,
+          arguments: event.envelope.arguments,
+          senderUuid: event.envelope.header.sender_uuid,
+          sentAt: event.envelope.header.timestamp,
           status: 'pending',
         })
-      } else if (o.id.endsWith(RESULT_SUFFIX)) {
-        let parsed: ReturnType<typeof parseCommandResult>
-        try {
-          parsed = parseCommandResult(o)
-        } catch {
-          return
-        }
+      } else {
+        const parsed = event
         const r = parsed.result
         let e = entries.get(r.correlation_id)
         if (!e) {
@@ -257,7 +240,7 @@ export function createCommandTracker(opts: CommandTrackerOptions): CommandTracke
         e.status = r.status
         if (r.result !== undefined) e.result = r.result
         if (r.error !== undefined) e.error = { code: String(r.error.code), message: String(r.error.message) }
-        e.answeredAt = o.attributes.timestamp || isoTimestamp(now())
+        e.answeredAt = event.observation.attributes.timestamp || isoTimestamp(now())
         if (FINAL.has(e.status)) wake(e.correlationId)
       }
     },

@@ -9,19 +9,15 @@ import type { TestContext } from 'node:test'
 import { type EmbeddedLog, type EventLog, openEmbeddedLog } from '@openfactory/log'
 import {
   type Asset,
-  AVAIL_ID,
-  AVAILABLE,
+  type AssetEvent,
+  AssetEvents,
   type CommandResult,
-  createCommandResult,
-  decodeObservation,
-  encodeObservation,
+  decodeAssetEvent,
+  encodeAssetDeclaration,
+  encodeAssetEvent,
   isoTimestamp,
-  methodObservation,
   type Observation,
-  parseCommand,
   TOPICS,
-  UNAVAILABLE,
-  unavailableObservation,
 } from '@openfactory/model'
 import { type AssetState, createAssetState } from '../../src/index.ts'
 
@@ -54,16 +50,23 @@ export async function createTestState(
   return state
 }
 
-export async function publish(log: EventLog, uuid: string, observations: readonly Observation[]): Promise<void> {
+/** Appends events as the supervisor does (with an ingestion timestamp unless one is given). */
+export async function publishEvents(log: EventLog, uuid: string, events: readonly AssetEvent[]): Promise<void> {
   await log.append(
     TOPICS.assets,
-    observations.map((o) => ({
-      key: uuid,
-      value: encodeObservation({
-        ...o,
-        attributes: { ingestion_timestamp: isoTimestamp(), ...o.attributes },
-      }),
-    })),
+    events.map((e) => {
+      const attributes = e.observation.attributes
+      attributes.ingestion_timestamp ??= isoTimestamp()
+      return { key: uuid, value: encodeAssetEvent(e) }
+    }),
+  )
+}
+
+export async function publish(log: EventLog, uuid: string, observations: readonly Observation[]): Promise<void> {
+  await publishEvents(
+    log,
+    uuid,
+    observations.map((o) => AssetEvents.observation({ ...o, attributes: { ...o.attributes } })),
   )
 }
 
@@ -83,37 +86,14 @@ export function sample(
 }
 
 export function avail(available: boolean, attrs: Record<string, unknown> = {}): Observation {
-  return {
-    id: AVAIL_ID,
-    value: available ? AVAILABLE : UNAVAILABLE,
-    tag: 'Availability',
-    type: 'Events',
-    attributes: { timestamp: isoTimestamp(), ...(available ? { ttl_ms: 15000 } : {}), ...attrs },
-  }
+  const o = AssetEvents.availability(available ? { available, ttlMs: 15000 } : { available }).observation
+  return { ...o, attributes: { ...o.attributes, ...attrs } }
 }
 
 /** What the supervisor writes when a connector declares an asset. */
 export async function declare(log: EventLog, asset: Asset): Promise<void> {
-  await log.append(TOPICS.registry, [{ key: asset.uuid, value: JSON.stringify(asset) }])
-  const ts = isoTimestamp()
-  const attr = (id: string, tag: string, value: string): Observation => ({
-    id,
-    value,
-    tag,
-    type: 'OpenFactory',
-    attributes: { timestamp: ts },
-  })
-  const obs: Observation[] = [attr('AssetType', 'AssetType', asset.type)]
-  if (asset.uns) obs.push(attr('uns_id', 'UNS', asset.uns.unsId))
-  obs.push(attr('references_above', 'AssetsReferences', asset.referencesAbove.join(',')))
-  obs.push(attr('references_below', 'AssetsReferences', asset.referencesBelow.join(',')))
-  for (const m of asset.methods) obs.push(methodObservation(m))
-  for (const item of asset.dataItems) {
-    const o = unavailableObservation({ id: item.id, tag: item.tag, type: item.category }, 'not yet reported')
-    if (item.units) o.attributes.units = item.units
-    obs.push(o)
-  }
-  await publish(log, asset.uuid, obs)
+  await log.append(TOPICS.registry, [{ key: asset.uuid, value: encodeAssetDeclaration(asset) }])
+  await publishEvents(log, asset.uuid, AssetEvents.declare(asset))
 }
 
 export function sensor(uuid: string, unsPath: string[], extra: Partial<Asset> = {}): Asset {
@@ -179,13 +159,12 @@ export function startResponder(
     for await (const batch of log.follow(TOPICS.assets, { from: 'earliest', signal: controller.signal })) {
       for (const r of batch) {
         if (r.key?.toString() !== uuid || r.value === null) continue
-        const o = decodeObservation(r.value)
-        if (!o.id.endsWith('_CMD')) continue
-        const { method, envelope } = parseCommand(o)
-        const result = answer(method, envelope.arguments)
+        const e = decodeAssetEvent(r.value)
+        if (e.kind !== 'command') continue
+        const result = answer(e.method, e.envelope.arguments)
         if (result === null) continue
-        await publish(log, uuid, [
-          createCommandResult(method, { correlation_id: envelope.header.correlation_id, ...result }),
+        await publishEvents(log, uuid, [
+          AssetEvents.result(e.method, { correlation_id: e.envelope.header.correlation_id, ...result }),
         ])
       }
     }

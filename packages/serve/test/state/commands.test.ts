@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { decodeObservation, parseCommand, TOPICS } from '@openfactory/model'
+import { decodeAssetEvent, TOPICS } from '@openfactory/model'
 import { createAssetState } from '../../src/index.ts'
 import { createTestLog, createTestState, publish, readAll, startResponder, tempDir, waitFor } from '../helpers/log.ts'
 
@@ -90,7 +90,9 @@ test('commands and results are rebuilt from the log on restart, also those sent 
   const other = await state.commands.send({ assetUuid: 'a', method: 'Stop' })
   assert.equal(other.senderUuid, 'another-app')
   const cmd = (await readAll(log, TOPICS.assets)).find((r) => r.value?.toString().includes('Stop_CMD'))
-  const { envelope } = parseCommand(decodeObservation(cmd?.value as Buffer))
+  const event = decodeAssetEvent(cmd?.value as Buffer)
+  assert.ok(event.kind === 'command')
+  const { envelope } = event
   assert.equal(envelope.header.sender_uuid, 'another-app')
 })
 
