@@ -29,6 +29,8 @@ export type { PartitionCompaction } from './internal/maintenance.ts'
 export { murmur2, partitionFor, toPositive } from './partitioner.ts'
 // Each record of an append: its shape checked, its partition chosen as Kafka's Java client would.
 export { placeRecord } from './record-placement.ts'
+// Catch up, then follow: how every reader builds a view from a topic and keeps it current.
+export { type TailBatch, type TailOptions, tail } from './tail.ts'
 // Topic specs as every backbone checks them: names, settings, defaults.
 export { checkTopicName, DEFAULT_RETENTION_MS, type NormalizedTopicSpec, normalizeTopicSpec } from './topic-spec.ts'
 // Offline checks of a data directory: verify every checksum; repair torn tails and damaged segments.
