@@ -13,11 +13,34 @@ import { HELP } from './usage.ts'
 
 export type { CliIo } from './io.ts'
 
+/**
+ * SIGINT, SIGTERM and SIGHUP ask the command to stop cleanly; repeats of that request (Ctrl-C reaches both the
+ * launcher and `ofa`, which the launcher also forwards it to) change nothing. A third signal ends the process
+ * at once.
+ */
 function processIo(): CliIo {
   const controller = new AbortController()
-  const stop = () => controller.abort()
-  process.once('SIGINT', stop)
-  process.once('SIGTERM', stop)
+  let received = 0
+  const stop = (signal: NodeJS.Signals) => {
+    if (++received > 2) {
+      process.stderr.write(`ofa: ${signal} again; exiting without a clean stop\n`)
+      process.exit(130)
+    }
+    controller.abort()
+  }
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, stop)
+  // Started by npm (`npx ofa ...`, an npm script): npm does not pass SIGTERM on to its child, it just exits.
+  // When the process that started us goes away, stop as if we had been sent SIGTERM.
+  if (process.env.npm_command !== undefined || process.env.npm_lifecycle_event !== undefined) {
+    const parent = process.ppid
+    const watch = setInterval(() => {
+      if (process.ppid === parent) return
+      clearInterval(watch)
+      process.stderr.write('ofa: npm, which started ofa, has gone; stopping\n')
+      stop('SIGTERM')
+    }, 500)
+    watch.unref()
+  }
   return {
     stdout: process.stdout,
     stderr: process.stderr,

@@ -1,0 +1,68 @@
+// Issue 10 (faults and bad input): regressions, each failing before its fix.
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { demoCopy, eventually, freePort, tempDir } from '../helpers.ts'
+
+const ROOT = fileURLToPath(new URL('../../../../', import.meta.url))
+const BIN = join(ROOT, 'packages/cli/bin/ofa.js')
+/** The machine's own Node (older than 24): `ofa` started by it hands over to the project's Node 24. */
+const MACHINE_NODE = '/usr/bin/node'
+
+/** Whether any process of the group led by `pgid` is still alive. */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+async function startInOwnGroup(t: import('node:test').TestContext, cmd: string, args: string[]) {
+  const child = spawn(cmd, args, { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.on('data', (d) => (output += d))
+  child.stderr.on('data', (d) => (output += d))
+  const pgid = child.pid as number
+  t.after(() => {
+    if (groupAlive(pgid)) process.kill(-pgid, 'SIGKILL')
+  })
+  return { child, pgid, output: () => output }
+}
+
+async function upAndStopWithSigterm(
+  t: import('node:test').TestContext,
+  launch: (args: string[]) => [string, string[]],
+) {
+  const factory = await demoCopy(t)
+  const port = await freePort()
+  const data = join(await tempDir(t), 'data')
+  const [cmd, args] = launch(['up', factory, '--port', String(port), '--data', data])
+  const p = await startInOwnGroup(t, cmd, args)
+  await eventually(
+    async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok || undefined,
+    'ofa up serving',
+    60_000,
+  )
+  const exited = new Promise<number | null>((resolve) => p.child.on('exit', (code) => resolve(code)))
+  process.kill(p.child.pid as number, 'SIGTERM') // to the launcher only, not to its group
+  await exited
+  await eventually(() => !groupAlive(p.pgid) || undefined, 'every process of ofa up to stop', 20_000)
+  assert.match(p.output(), /stopped/, p.output())
+  await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), 'nothing listens on the port any more')
+}
+
+test('item 9: SIGTERM to ofa started by an older Node reaches the Node 24 process, which stops cleanly', {
+  timeout: 120_000,
+}, async (t) => {
+  assert.ok(existsSync(MACHINE_NODE), `${MACHINE_NODE} (the machine's Node) is there`)
+  await upAndStopWithSigterm(t, (args) => [MACHINE_NODE, [BIN, ...args]])
+})
+
+test('item 9: SIGTERM to `npx ofa up` (npm does not pass it on) stops ofa cleanly', { timeout: 120_000 }, async (t) => {
+  await upAndStopWithSigterm(t, (args) => ['npx', ['ofa', ...args]])
+})
