@@ -10,8 +10,7 @@ import { Readable } from 'node:stream'
 import { parseArgs } from 'node:util'
 import { type EventLog, type LogRecord, type LostRange, openEmbeddedLog, repairLog, verifyLog } from '@openfactory/log'
 import { openKafkaLog, parseBootstrapServers } from '@openfactory/log-kafka'
-import type { CliIo } from '../io.ts'
-import { EXIT } from '../io.ts'
+import { type CliIo, EXIT, writeOut } from '../io.ts'
 import { usageError } from '../usage.ts'
 
 export const DEFAULT_DATA_DIR = '.ofa-data'
@@ -41,6 +40,13 @@ function intOption(name: string, value: string | undefined, min: number): number
 }
 
 /** One record as a JSON line: keys and values as UTF-8 text, the timestamp in ISO-8601. */
+/** Records as JSON lines, one string (one write per batch). */
+function jsonLines(records: readonly LogRecord[]): string {
+  let out = ''
+  for (const r of records) out += `${recordToJson(r)}\n`
+  return out
+}
+
 export function recordToJson(r: LogRecord): string {
   const headers: Record<string, string> = {}
   for (const [k, v] of Object.entries(r.headers)) headers[k] = v.toString('utf8')
@@ -138,10 +144,10 @@ async function tail(args: readonly string[], io: CliIo): Promise<number> {
     const partitions = partition === undefined ? d.partitionStates.map((p) => p.partition) : [partition]
     if (values.follow) {
       for await (const batch of log.follow(topic, { partitions, from, signal: io.signal })) {
-        for (const r of batch) {
-          io.stdout.write(`${recordToJson(r)}\n`)
-          if (++printed >= limit) return EXIT.ok
-        }
+        const shown = batch.slice(0, limit - printed)
+        await writeOut(io.stdout, jsonLines(shown), io.signal)
+        printed += shown.length
+        if (printed >= limit) return EXIT.ok
       }
       return EXIT.ok
     }
@@ -152,7 +158,8 @@ async function tail(args: readonly string[], io: CliIo): Promise<number> {
       while (printed < limit) {
         const batch = await log.read(topic, p, offset, { maxRecords: Math.min(10_000, limit - printed) })
         if (batch.length === 0) break
-        for (const r of batch) io.stdout.write(`${recordToJson(r)}\n`)
+        await writeOut(io.stdout, jsonLines(batch), io.signal)
+        if (io.signal.aborted) return EXIT.ok
         printed += batch.length
         offset = (batch.at(-1) as LogRecord).offset + 1
       }

@@ -3,8 +3,11 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import { Readable, Writable } from 'node:stream'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { openEmbeddedLog } from '@openfactory/log'
+import { main } from '../../src/main.ts'
 import { demoCopy, eventually, freePort, tempDir } from '../helpers.ts'
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url))
@@ -65,4 +68,51 @@ test('item 9: SIGTERM to ofa started by an older Node reaches the Node 24 proces
 
 test('item 9: SIGTERM to `npx ofa up` (npm does not pass it on) stops ofa cleanly', { timeout: 120_000 }, async (t) => {
   await upAndStopWithSigterm(t, (args) => ['npx', ['ofa', ...args]])
+})
+
+test('item 14: `ofa log tail` into a slow reader waits for it instead of buffering the whole topic', async (t) => {
+  const dir = join(await tempDir(t), 'data')
+  const log = await openEmbeddedLog({ dir })
+  await log.createTopic({ name: 'big', partitions: 1 })
+  const total = 50_000
+  for (let i = 0; i < total; i += 10_000) {
+    await log.append(
+      'big',
+      Array.from({ length: 10_000 }, (_, j) => ({ key: 'k', value: `record ${i + j} ${'x'.repeat(100)}` })),
+    )
+  }
+  await log.close()
+  // A reader that takes nothing until it is released.
+  let release: (() => void) | null = null
+  const released = new Promise<void>((r) => {
+    release = r
+  })
+  let writes = 0
+  let lines = 0
+  const stdout = new Writable({
+    highWaterMark: 64 * 1024,
+    write(chunk: Buffer, _enc, done) {
+      writes++
+      lines += chunk.toString().split('\n').length - 1
+      released.then(() => done())
+    },
+  })
+  const running = main(['log', 'tail', 'big', '--data', dir], {
+    stdout,
+    stderr: { write: () => true },
+    stdin: Readable.from([]),
+    env: {},
+    cwd: process.cwd(),
+    signal: new AbortController().signal,
+  })
+  await new Promise((r) => setTimeout(r, 500))
+  assert.equal(writes, 1)
+  const waiting = stdout.writableLength
+  assert.ok(
+    waiting < 3 * 1024 * 1024,
+    `one batch (of 10 000 records, ~2 MB) handed over, then it waits for the reader (${waiting} bytes waiting)`,
+  )
+  ;(release as unknown as () => void)()
+  assert.equal(await running, 0)
+  assert.equal(lines, total)
 })
