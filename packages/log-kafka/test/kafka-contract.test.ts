@@ -21,4 +21,6 @@ runBackboneContract('kafka', {
     return openTestLog(t, { topicConfigs: fastCompaction })
   },
   eventuallyMs: 30_000,
+  // The broker's default max.message.bytes (1 048 588) less the framing of a batch of one record (61 + 36).
+  maxRecordBytes: 1_048_588 - 97,
 })

@@ -117,6 +117,38 @@ describe('KafkaLog', () => {
     assert.equal((await log.read(topic, 0, m!.offset))[0]!.value?.toString(), 'small')
   })
 
+  it("refuses a record over the topic's max.message.bytes before sending, and keeps batches under it", async (t) => {
+    const log = await openTestLog(t, { topicConfigs: { 'max.message.bytes': '10000' } })
+    const topic = uniqueName('k-small-batches')
+    await log.createTopic({ name: topic, partitions: 2 })
+    // The limit of a record is the topic's less a batch's framing (97 bytes): 9903 bytes of key, value, headers.
+    await rejectsWith(
+      () =>
+        log.append(topic, [
+          { value: 'ok', partition: 0 },
+          { key: 'k', value: 'x'.repeat(9903), partition: 1 },
+        ]),
+      'OFA_LOG_RECORD_TOO_LARGE',
+    )
+    const d = await log.describeTopic(topic)
+    assert.deepEqual(
+      d.partitionStates.map((p) => p.endOffset),
+      [0, 0],
+      'nothing of the refused append was written',
+    )
+    const [big] = await log.append(topic, [{ key: 'k', value: 'x'.repeat(9902), partition: 1 }])
+    assert.equal((await log.read(topic, 1, big!.offset))[0]!.value?.length, 9902)
+    // 200 records of 200 bytes in one append: several batches, each within the topic's limit.
+    const metas = await log.append(
+      topic,
+      Array.from({ length: 200 }, (_, i) => ({ value: `${i}`.padEnd(200, '.'), partition: 0 })),
+    )
+    assert.deepEqual(
+      metas.map((m) => m.offset),
+      metas.map((_, i) => i),
+    )
+  })
+
   it('refuses a record without a key on a compacted topic', async (t) => {
     const log = await openTestLog(t)
     const topic = uniqueName('k-compact-nokey')

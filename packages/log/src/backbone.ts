@@ -7,7 +7,9 @@
  * murmur2 (see `partitioner.ts`) so Java clients, ksqlDB and we agree. Topics are either `delete` (records
  * expire by time or size) or `compact` (the latest record per key is kept; a null value is a tombstone).
  *
- * Every implementation passes the contract suite in `src/testing/contract.ts`.
+ * Every implementation passes the contract suite in `src/testing/contract.ts`. The arguments of every call are
+ * checked once, the same way for every implementation, by `LogCore` (`log-core.ts`); an implementation supplies a
+ * `LogDriver` (`log-driver.ts`).
  */
 
 /** Record keys and values: text (written as UTF-8) or bytes. */
@@ -19,7 +21,7 @@ export interface ProducerRecord {
   /** The value; null is a tombstone (deletes the key from a compacted topic). */
   readonly value: RecordData | null
   readonly headers?: Readonly<Record<string, RecordData>>
-  /** Epoch milliseconds; default: the time of the append. */
+  /** Epoch milliseconds, a non-negative integer; default: the time of the append. */
   readonly timestamp?: number
   /** Forces a partition; default: murmur2 of the key. */
   readonly partition?: number
@@ -83,11 +85,17 @@ export interface ReadOptions {
 /** Where to start reading a partition: its start, its end (only new records), or an offset. */
 export type StartPosition = 'earliest' | 'latest' | number
 
+/** An offset per partition number (a plain object or a Map, such as `committedOffsets` returns). */
+export type PartitionOffsets = Readonly<Record<number, number>> | ReadonlyMap<number, number>
+
 export interface FollowOptions {
-  /** Partitions to follow; default all. */
+  /** Partitions to follow (distinct, each in range); default all. */
   readonly partitions?: readonly number[]
-  /** Default `earliest`. A number applies to every followed partition; a map gives each its own offset. */
-  readonly from?: StartPosition | Readonly<Record<number, number>>
+  /**
+   * Default `earliest`. A number applies to every followed partition; a map gives each its own offset (a
+   * followed partition missing from it starts at its start; every key must be a partition of the topic).
+   */
+  readonly from?: StartPosition | PartitionOffsets
   readonly signal?: AbortSignal
   readonly maxRecords?: number
 }
@@ -106,13 +114,27 @@ export interface ConsumerOptions {
   readonly resetTo?: 'earliest' | 'latest'
   readonly signal?: AbortSignal
   readonly maxRecords?: number
-  /** A member silent for this long leaves the group and its partitions move to others. */
+  /** A member silent for this long leaves the group and its partitions move to others (at least 1000). */
   readonly sessionTimeoutMs?: number
+  /**
+   * Reads only these partitions, per topic of `topics` (a topic missing from the map: all of its partitions), as
+   * a consumer of its own: it does not join the group's rebalancing (no other member takes these partitions, and
+   * it takes no others), yet starts from the group's committed offsets and commits to them. For a process that
+   * handles some keys only, e.g. a connector reading the partitions its assets' keys map to
+   * (`partitionsForKeys`). Several such consumers of one group may share the group's offsets on disjoint
+   * partitions; do not mix them with members that join the same group (Kafka refuses their commits).
+   */
+  readonly partitions?: Readonly<Record<string, readonly number[]>>
 }
 
 /**
  * A member of a consumer group. Partitions of its topics are shared among the group's members; when members
  * join or leave, partitions move (a rebalance) and reading resumes from the committed offsets.
+ *
+ * The lease rule, kept by every backbone (`ofa run` elects one replica with it): partition 0 of each topic stays
+ * with the group's longest-standing member subscribed to that topic when others join; it moves only when that
+ * member leaves or its session times out. A consumer given `partitions` takes no part in this: it is not a
+ * member, it owns what it was given.
  *
  * Lifecycle: created by `EventLog.consumer`, it joins the group on the first iteration; iterate to receive
  * batches; `commit()` after processing; `close()` (or the signal) leaves the group. Delivery is
@@ -122,7 +144,7 @@ export interface GroupConsumer extends AsyncIterable<LogRecord[]> {
   readonly group: string
   /** Commits the given offsets, or, without arguments, the position after every record delivered so far. */
   commit(offsets?: readonly TopicPartitionOffset[]): Promise<void>
-  /** The partitions this member owns now. */
+  /** The partitions this member owns now (for a consumer given `partitions`: those, once it started reading). */
   assignment(): readonly { topic: string; partition: number }[]
   close(): Promise<void>
 }
@@ -132,7 +154,12 @@ export interface GroupConsumer extends AsyncIterable<LogRecord[]> {
  * use it, `close()` it; a closed log rejects every call with `OFA_LOG_CLOSED`.
  */
 export interface EventLog {
-  readonly kind: 'embedded' | 'kafka'
+  /**
+   * What this log is and where, for people (log lines, metrics labels, `ofa` output): e.g.
+   * `embedded log in /srv/ofa-data` or `kafka 10.0.0.5:9092`. Not meant to be parsed; code that needs a
+   * capability asks for that capability, not for an implementation.
+   */
+  readonly description: string
   /** Creates a topic; creating one that exists with the same partition count does nothing. */
   createTopic(spec: TopicSpec): Promise<void>
   listTopics(): Promise<string[]>
@@ -140,6 +167,24 @@ export interface EventLog {
   /**
    * Appends records and resolves once they are durable (on disk, or acknowledged by all in-sync replicas),
    * with each record's partition and offset, in input order. Records with one key keep their order.
+   *
+   * Every record is checked before any is written: an invalid one (`OFA_LOG_INVALID_ARGUMENT`: shape, types,
+   * timestamp that is not a non-negative integer, partition out of range, no key on a compacted topic), one
+   * larger than the backbone's limit (`OFA_LOG_RECORD_TOO_LARGE`: key, value, header names and values together,
+   * in bytes; embedded: `maxRecordBytes`, Kafka: the topic's `max.message.bytes` less a batch's framing), an
+   * unknown topic or a closed log rejects the append and writes nothing.
+   *
+   * A rejection while writing (`OFA_LOG_IO`, `OFA_LOG_NOT_ENOUGH_REPLICAS`, a record the broker refuses) may
+   * leave part of the append written, and such records may still become durable after the rejection. What is
+   * written is, per partition, a prefix of the append's records for that partition, in input order: never a
+   * record without the ones before it on its partition; partitions are independent (one may hold all its
+   * records, another none). Embedded: the records of a partition go out in batches, one write each; a failed
+   * write fails that batch and every later one of the partition (which then refuses appends until the log is
+   * reopened), the batches before it stay. Kafka: the records of a partition go out in produce requests, in
+   * order and one at a time, each written whole or not at all; a failed request ends the append (what of it
+   * was not sent yet is not sent, on any partition; requests already out to other partitions' leaders may still
+   * succeed), and a request whose answer was lost may have been written. A retry of a rejected append may thus
+   * write some records twice; `createForwarder` shows how to find what landed.
    */
   append(topic: string, records: readonly ProducerRecord[]): Promise<RecordMetadata[]>
   /** Reads records of one partition from an offset; an empty array at the end. */

@@ -23,7 +23,14 @@
  * forwarding; `stop()` (or the signal) waits for the append in flight, commits what was acknowledged and ends.
  * The forwarder never opens nor closes the two logs: stop it before closing them.
  */
-import { isOpenFactoryError, type Logger, OpenFactoryError } from '@openfactory/model'
+import {
+  Backoff,
+  type BackoffOptions,
+  isOpenFactoryError,
+  type Logger,
+  OpenFactoryError,
+  sleep,
+} from '@openfactory/model'
 import type {
   EventLog,
   GroupConsumer,
@@ -290,8 +297,13 @@ class EventLogForwarder implements Forwarder {
   readonly #edgeIdBytes: Buffer
   readonly #group: string
   readonly #log: ForwarderLogger
-  readonly #retryMin: number
-  readonly #retryMax: number
+  /**
+   * The delays after failures: model's `Backoff`, doubling from min to max with ±20 % jitter so that edges do not
+   * retry in step. The forwarder retries every failure but the fatal ones (an unknown target topic is created
+   * again, for one), so it waits with `Backoff` and `sleep` itself rather than through `retry`, which retries only
+   * errors marked retryable.
+   */
+  readonly #backoff: BackoffOptions
   readonly #maxBatch: number
   readonly #appendTimeoutMs: number
   readonly #commitIntervalMs: number
@@ -318,8 +330,7 @@ class EventLogForwarder implements Forwarder {
     this.#group = forwarderGroup(o.edgeId)
     this.#log = o.logger ?? defaultLogger
     const { min, max } = retryDelays(o.retryDelayMs)
-    this.#retryMin = min
-    this.#retryMax = max
+    this.#backoff = { initialMs: min, maxMs: max, factor: 2, jitter: 0.2 }
     this.#maxBatch = o.maxBatchRecords ?? DEFAULT_MAX_BATCH_RECORDS
     this.#appendTimeoutMs = o.appendTimeoutMs ?? DEFAULT_APPEND_TIMEOUT_MS
     this.#commitIntervalMs = o.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS
@@ -473,7 +484,8 @@ class EventLogForwarder implements Forwarder {
   async #forward(t: TopicState, consumer: GroupConsumer, batch: readonly LogRecord[]): Promise<void> {
     const out = batch.map((r) => this.#outgoing(r))
     const touched = [...new Set(batch.map((r) => r.partition))]
-    for (let attempt = 0; ; attempt++) {
+    let backoff: Backoff | null = null
+    for (;;) {
       if (this.#abort.signal.aborted) return
       let asked = false
       try {
@@ -505,7 +517,8 @@ class EventLogForwarder implements Forwarder {
         for (const p of touched) t.recovered[p] = false
         if (codeOf(err) === 'OFA_LOG_UNKNOWN_TOPIC') t.targetReady = false
         this.#failed(err, `forwarding ${t.name}`)
-        await this.#sleep(this.#backoff(attempt))
+        backoff ??= new Backoff(this.#backoff)
+        await this.#wait(backoff.next())
       }
     }
     if (Date.now() - t.committedAt >= this.#commitIntervalMs) await this.#commit(t, consumer)
@@ -638,7 +651,8 @@ class EventLogForwarder implements Forwarder {
 
   /** Runs `fn` until it succeeds, a fatal error comes or the forwarder stops. */
   async #retrying(fn: () => Promise<void>): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
+    const backoff = new Backoff(this.#backoff)
+    for (;;) {
       if (this.#abort.signal.aborted) throw new Stopped()
       try {
         await fn()
@@ -647,9 +661,14 @@ class EventLogForwarder implements Forwarder {
       } catch (err) {
         if (FATAL.has(codeOf(err) ?? '')) throw err
         this.#failed(err, 'preparing the target')
-        await this.#sleep(this.#backoff(attempt))
+        await this.#wait(backoff.next())
       }
     }
+  }
+
+  /** Waits `ms` after a failure (the process stays alive meanwhile); ends early when the forwarder stops. */
+  #wait(ms: number): Promise<void> {
+    return sleep(ms, this.#abort.signal)
   }
 
   #failed(err: unknown, what: string): void {
@@ -675,29 +694,6 @@ class EventLogForwarder implements Forwarder {
       },
     )
     this.#failedAttempts = 0
-  }
-
-  /** Doubling from the minimum to the maximum delay, with ±20 % jitter so that edges do not retry in step. */
-  #backoff(attempt: number): number {
-    const base = Math.min(this.#retryMax, this.#retryMin * 2 ** Math.min(attempt, 30))
-    return Math.round(base * (0.8 + Math.random() * 0.4))
-  }
-
-  /** Waits `ms`, or throws `Stopped` when the forwarder stops meanwhile. */
-  #sleep(ms: number): Promise<void> {
-    const signal = this.#abort.signal
-    return new Promise((resolve, reject) => {
-      if (signal.aborted) return reject(new Stopped())
-      const onAbort = (): void => {
-        clearTimeout(timer)
-        reject(new Stopped())
-      }
-      const timer = setTimeout(() => {
-        signal.removeEventListener('abort', onAbort)
-        resolve()
-      }, ms)
-      signal.addEventListener('abort', onAbort, { once: true })
-    })
   }
 
   // ---- progress ----------------------------------------------------------------------------------------------

@@ -25,8 +25,11 @@ export {
 } from './forwarder.ts'
 // What `EmbeddedLog.compact` did to one partition.
 export type { PartitionCompaction } from './internal/maintenance.ts'
+// The checking core every backbone shares, and the narrow driver each implementation supplies under it.
+export { DEFAULT_MAX_BYTES, DEFAULT_MAX_RECORDS, LogCore, type LogCoreOptions, recordBytes } from './log-core.ts'
+export type { DriverConsumerOptions, DriverTopic, FollowStart, LogDriver } from './log-driver.ts'
 // Kafka's murmur2 key partitioning, so that every backbone and Java client agree on partitions.
-export { murmur2, partitionFor, toPositive } from './partitioner.ts'
+export { murmur2, partitionFor, partitionsForKeys, toPositive } from './partitioner.ts'
 // Each record of an append: its shape checked, its partition chosen as Kafka's Java client would.
 export { placeRecord } from './record-placement.ts'
 // Catch up, then follow: how every reader builds a view from a topic and keeps it current.

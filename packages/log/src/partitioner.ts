@@ -57,13 +57,30 @@ export function toPositive(n: number): number {
  * sticky partitioner spreads such records); this returns -1 for it, and the caller chooses.
  */
 export function partitionFor(key: Uint8Array | string | null, numPartitions: number): number {
-  if (!Number.isInteger(numPartitions) || numPartitions < 1) {
-    throw new OpenFactoryError(
-      'OFA_LOG_INVALID_ARGUMENT',
-      `numPartitions must be a positive integer, got ${numPartitions}`,
-    )
-  }
+  checkPartitionCount(numPartitions)
   if (key === null) return -1
   const bytes = typeof key === 'string' ? Buffer.from(key, 'utf8') : key
   return toPositive(murmur2(bytes)) % numPartitions
+}
+
+/**
+ * The partitions a set of keys lands on (sorted, each once): what a consumer that handles only these keys reads
+ * (`ConsumerOptions.partitions`, `FollowOptions.partitions`). Same murmur2 as the placement of appended records.
+ */
+export function partitionsForKeys(keys: Iterable<Uint8Array | string>, partitionCount: number): number[] {
+  checkPartitionCount(partitionCount)
+  const found = new Set<number>()
+  for (const key of keys) {
+    if (typeof key !== 'string' && !(key instanceof Uint8Array)) {
+      throw new OpenFactoryError('OFA_LOG_INVALID_ARGUMENT', `a key must be a string or bytes, got ${typeof key}`)
+    }
+    found.add(partitionFor(key, partitionCount))
+  }
+  return [...found].sort((a, b) => a - b)
+}
+
+function checkPartitionCount(n: number): void {
+  if (!Number.isInteger(n) || n < 1) {
+    throw new OpenFactoryError('OFA_LOG_INVALID_ARGUMENT', `numPartitions must be a positive integer, got ${n}`)
+  }
 }

@@ -1,5 +1,5 @@
-// What every backbone does first with each record of an append: check its shape, and choose its partition the
-// way Kafka's Java client does.
+// What the checking core (log-core.ts) does first with each record of an append: check its shape, and choose its
+// partition the way Kafka's Java client does.
 import type { ProducerRecord } from './backbone.ts'
 import { invalidArgument } from './internal/errors.ts'
 import { murmur2, toPositive } from './partitioner.ts'
@@ -16,7 +16,7 @@ function keyBytes(key: string): Uint8Array {
 /**
  * Checks record `i` of an append (an object; key and value text, bytes or null) and returns its partition: the
  * one it names (checked against `numPartitions`), else murmur2 of its key (Kafka's default partitioner), else —
- * no key — `keyless()`, the append's sticky partition. Timestamps and headers are each backbone's to check.
+ * no key — `keyless()`, the append's sticky partition. Timestamps, headers and sizes are checked by `LogCore`.
  */
 export function placeRecord(r: ProducerRecord, i: number, numPartitions: number, keyless: () => number): number {
   if (r === null || typeof r !== 'object') throw invalidArgument(`record ${i} is not an object`)

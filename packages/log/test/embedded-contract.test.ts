@@ -22,4 +22,5 @@ runBackboneContract('embedded', {
   },
   compactionTopic: { segmentBytes: 1024 },
   eventuallyMs: 10_000,
+  maxRecordBytes: 8 << 20, // the default maxRecordBytes
 })

@@ -120,7 +120,7 @@ type Fault = 'fail' | 'fail-after-half' | 'fail-after-all'
 function faultyLog(log: EventLog, next: (topic: string, records: readonly ProducerRecord[]) => Fault | null): EventLog {
   const down = (): OpenFactoryError => new OpenFactoryError('OFA_LOG_IO', 'injected: no answer', { retryable: true })
   return {
-    kind: log.kind,
+    description: log.description,
     createTopic: (spec) => log.createTopic(spec),
     listTopics: () => log.listTopics(),
     describeTopic: (name) => log.describeTopic(name),

@@ -1,7 +1,7 @@
 // murmur2 and the key partitioner against Apache Kafka's own results.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { murmur2, partitionFor, toPositive } from '../src/index.ts'
+import { murmur2, partitionFor, partitionsForKeys, toPositive } from '../src/index.ts'
 import { rejectsWith } from '../src/testing/index.ts'
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s)
@@ -55,5 +55,19 @@ describe('murmur2', () => {
     assert.equal(partitionFor(null, 6), -1)
     await rejectsWith(async () => partitionFor('k', 0), 'OFA_LOG_INVALID_ARGUMENT')
     await rejectsWith(async () => partitionFor('k', 1.5), 'OFA_LOG_INVALID_ARGUMENT')
+  })
+})
+
+describe('partitionsForKeys', () => {
+  it('gives the partitions of the keys, sorted, each once, as placement does', () => {
+    const keys = ['21', 'foobar', 'abc', '8c1f0d5e-3b7a-4a64-9d0e-2f6c7a9b1e42', 'foobar']
+    // Kafka places them on 0, 0, 3 and 1 of 6 (see the backbone contract).
+    assert.deepEqual(partitionsForKeys(keys, 6), [0, 1, 3])
+    assert.deepEqual(partitionsForKeys([utf8('abc')], 6), [partitionFor('abc', 6)])
+    assert.deepEqual(partitionsForKeys([], 6), [])
+    assert.deepEqual(partitionsForKeys(new Set(['a', 'b']), 1), [0])
+    assert.throws(() => partitionsForKeys(['a'], 0), /numPartitions must be a positive integer/)
+    assert.throws(() => partitionsForKeys([], 1.5), /numPartitions must be a positive integer/)
+    assert.throws(() => partitionsForKeys([null as unknown as string], 3), /a key must be a string or bytes/)
   })
 })

@@ -3,9 +3,10 @@
  *
  * - `Backoff` is the delay policy: exponential with jitter, capped, reset after a success.
  * - `sleep` waits, abortably (node:timers/promises underneath); an abort ends the wait early without throwing.
+ *   The wait keeps the process alive, as the work being retried would.
  * - `retry` runs an operation until it succeeds, the signal aborts, or an error says it is not worth retrying.
- *   The error decides: an `OpenFactoryError` retries when `retryable` is true and waits at least its
- *   `retryAfterMs`; any other error retries only if `isRetryable` says so (default: not).
+ *   The error decides: an `OpenFactoryError` retries when `retryable` is true, any other error does not — unless
+ *   the caller's `isRetryable` decides instead. Either way the wait is at least the error's `retryAfterMs`.
  */
 import { setTimeout as delay } from 'node:timers/promises'
 import { OpenFactoryError } from './errors.ts'
@@ -54,23 +55,26 @@ export class Backoff {
   }
 }
 
-/** Resolves after `ms`, or early (without throwing) when the signal aborts. The timer does not keep the process alive. */
+/** Resolves after `ms`, or early (without throwing) when the signal aborts. */
 export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted) return
   try {
-    await delay(ms, undefined, { signal, ref: false })
+    await delay(ms, undefined, { signal })
   } catch (err) {
     if ((err as { name?: string }).name !== 'AbortError') throw err
   }
 }
 
-/** Whether an error is worth another attempt, and after how long at least. */
+/** Whether an error is worth another attempt (its own `retryable`, or `isRetryable`'s verdict), and after how long at least. */
 export function retryAdvice(
   err: unknown,
   isRetryable?: (err: unknown) => boolean,
 ): { readonly retry: boolean; readonly afterMs: number } {
-  if (err instanceof OpenFactoryError) return { retry: err.retryable, afterMs: err.retryAfterMs ?? 0 }
-  return { retry: isRetryable?.(err) ?? false, afterMs: 0 }
+  const own = err instanceof OpenFactoryError
+  return {
+    retry: isRetryable ? isRetryable(err) : own && err.retryable,
+    afterMs: own ? (err.retryAfterMs ?? 0) : 0,
+  }
 }
 
 export interface RetryOptions {
@@ -79,7 +83,7 @@ export interface RetryOptions {
   readonly backoff?: Backoff | BackoffOptions
   /** Give up after this many attempts (default: never, while the error is retryable). */
   readonly maxAttempts?: number
-  /** For errors that are not `OpenFactoryError`s (default: not retryable). */
+  /** Decides which errors are retried (default: an `OpenFactoryError` with `retryable`, nothing else). */
   readonly isRetryable?: (err: unknown) => boolean
   /** Called before each wait, with the error, the attempt that failed (1-based) and the wait. */
   readonly onRetry?: (err: unknown, attempt: number, waitMs: number) => void

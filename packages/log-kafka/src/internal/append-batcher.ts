@@ -18,8 +18,10 @@ export interface QueuedRecord {
   readonly value: Buffer | null
   readonly headers: Map<Buffer, Buffer> | undefined
   readonly timestamp: number
-  /** Estimated bytes on the wire. */
+  /** Bytes on the wire at most. */
   readonly size: number
+  /** The most bytes of records one batch of this record's topic may hold (its `max.message.bytes`, less framing). */
+  readonly batchLimit: number
 }
 
 interface Job {
@@ -93,7 +95,7 @@ export class AppendBatcher {
     if (this.#inflight || this.#head >= this.#queue.length) return
     const bytes = new Map<string, number>()
     const taken: Entry[] = []
-    const max = this.#o.maxBatchBytes
+    const maxBatchBytes = this.#o.maxBatchBytes
     let i = this.#head
     for (; i < this.#queue.length; i++) {
       const e = this.#queue[i]!
@@ -101,7 +103,7 @@ export class AppendBatcher {
       const tp = `${e.record.topic}\0${e.record.partition}`
       const used = bytes.get(tp) ?? 0
       // A partition's share is full: stop here, so that no record overtakes an earlier one of its partition.
-      if (used > 0 && used + e.record.size > max) break
+      if (used > 0 && used + e.record.size > Math.min(maxBatchBytes, e.record.batchLimit)) break
       bytes.set(tp, used + e.record.size)
       taken.push(e)
     }

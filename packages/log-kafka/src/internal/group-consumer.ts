@@ -3,8 +3,12 @@
 // LeaveGroup on close) and the offset commits; the fetching is ours (see fetcher.ts), so that a partition is
 // reported as owned only once its starting position is known, and positions of partitions kept across a
 // rebalance survive it.
-import type { GroupConsumer, LogRecord, TopicPartitionOffset } from '@openfactory/log'
-import { OpenFactoryError } from '@openfactory/model'
+//
+// A consumer given its partitions (`ConsumerOptions.partitions`) joins no group: it owns them from the start, reads
+// the group's committed offsets and commits to them as a "simple" consumer does (OffsetCommit with generation -1
+// and no member id, through the admin client), which Kafka accepts while no member joined the group.
+import type { DriverConsumerOptions, GroupConsumer, LogRecord, TopicPartitionOffset } from '@openfactory/log'
+import { OpenFactoryError, sleep } from '@openfactory/model'
 import {
   type BaseOptions,
   Consumer,
@@ -15,31 +19,31 @@ import {
 import { closedError, invalidArgument, kafkaError } from './errors.ts'
 import { FetchErrors, type Fetcher, RETRIABLE_FETCH_ERRORS } from './fetcher.ts'
 import type { MetadataCache } from './metadata.ts'
+import { type RetryPolicy, retrying } from './retrying.ts'
 
 /** What a member needs from the log that made it. */
 export interface ConsumerHost {
   readonly metadata: MetadataCache
   readonly fetchMaxWaitMs: number
-  readonly retries: number
-  readonly retryDelayMs: number
+  /** Fetches that fail are tried again so often, so far apart. */
+  readonly policy: RetryPolicy
   /** Options of a library client (brokers, id, security, timeouts). */
   clientOptions(): BaseOptions
   /** A fetcher with its own connections. */
   newFetcher(): Promise<Fetcher>
   listOffsets(topic: string, partitions: readonly number[], which: 'earliest' | 'latest'): Promise<Map<number, number>>
+  /** Committed offsets of a group (for a consumer given its partitions). */
+  committedOffsets(group: string, topic: string): Promise<Map<number, number>>
+  /** Commits offsets outside any group generation (for a consumer given its partitions). */
+  commitOffsets(group: string, offsets: readonly TopicPartitionOffset[]): Promise<void>
   /** Throws OFA_LOG_CLOSED once the log is closed. */
   check(): void
   forget(member: KafkaGroupConsumer): void
 }
 
-export interface KafkaConsumerOptions {
-  readonly group: string
-  readonly topics: readonly string[]
-  readonly resetTo: 'earliest' | 'latest'
-  readonly maxRecords: number
+export interface KafkaConsumerOptions extends DriverConsumerOptions {
   readonly sessionTimeoutMs: number
   readonly heartbeatIntervalMs: number
-  readonly signal?: AbortSignal
 }
 
 const key = (topic: string, partition: number): string => `${topic}\0${partition}`
@@ -73,7 +77,10 @@ export class KafkaGroupConsumer implements GroupConsumer {
   readonly group: string
   readonly #host: ConsumerHost
   readonly #o: KafkaConsumerOptions
-  readonly #consumer: Consumer<Buffer, Buffer, Buffer, Buffer>
+  /** The group membership; null for a consumer given its partitions. */
+  readonly #consumer: Consumer<Buffer, Buffer, Buffer, Buffer> | null
+  /** Aborted by `close()`: ends the waits between failed fetches. */
+  readonly #stop = new AbortController()
   /** Next offset to fetch, per owned partition. */
   #positions = new Map<string, TopicPartitionOffset>()
   /** The offset after the last record handed out, per owned partition: what `commit()` commits. */
@@ -92,6 +99,11 @@ export class KafkaGroupConsumer implements GroupConsumer {
     this.#host = host
     this.#o = opts
     this.group = opts.group
+    if (opts.partitions) {
+      this.#consumer = null
+      opts.signal?.addEventListener('abort', () => void this.close(), { once: true })
+      return
+    }
     this.#consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({
       ...host.clientOptions(),
       groupId: opts.group,
@@ -101,14 +113,15 @@ export class KafkaGroupConsumer implements GroupConsumer {
       rebalanceTimeout: Math.max(opts.sessionTimeoutMs, 30_000),
       partitionAssigner: leaderKeepsFirstAssigner,
     })
-    this.#consumer.on('consumer:group:join', (payload: { assignments?: GroupAssignment[] }) => {
-      this.#joined = payload.assignments ?? this.#consumer.assignments ?? []
+    const consumer = this.#consumer
+    consumer.on('consumer:group:join', (payload: { assignments?: GroupAssignment[] }) => {
+      this.#joined = payload.assignments ?? consumer.assignments ?? []
       this.#wake?.()
     })
     // Heartbeat failures make the library rejoin by itself. A rejoin that fails for good (after its retries) is
     // an 'error' event: the member is out of the group, and iterating it throws.
-    this.#consumer.on('consumer:heartbeat:error', () => {})
-    this.#consumer.on('error', (err: unknown) => {
+    consumer.on('consumer:heartbeat:error', () => {})
+    consumer.on('error', (err: unknown) => {
       this.#failure ??= kafkaError(`group ${this.group}: rejoining failed`, err)
       this.#wake?.()
     })
@@ -129,20 +142,24 @@ export class KafkaGroupConsumer implements GroupConsumer {
     try {
       if (this.#closed || this.#o.signal?.aborted) return
       this.#fetcher = await this.#host.newFetcher()
-      this.#consumer.topics.trackAll(...this.#o.topics)
-      try {
-        await this.#consumer.joinGroup({})
-      } catch (err) {
-        if (this.#closed) return
-        throw kafkaError(`join group ${this.group}`, err)
+      const fetcher = this.#fetcher
+      if (this.#consumer) {
+        this.#consumer.topics.trackAll(...this.#o.topics)
+        try {
+          await this.#consumer.joinGroup({})
+        } catch (err) {
+          if (this.#closed) return
+          throw kafkaError(`join group ${this.group}`, err)
+        }
+      } else {
+        this.#joined = await this.#givenAssignment()
       }
-      let failures = 0
       while (!this.#closed) {
         if (this.#failure) throw this.#failure
         if (this.#joined) await this.#applyAssignment()
         if (this.#closed) return
         if (this.#assignment.length === 0) {
-          await this.#sleep(this.#host.fetchMaxWaitMs)
+          await this.#pause(this.#host.fetchMaxWaitMs)
           continue
         }
         const requests = [...this.#positions.values()].map((p) => ({
@@ -153,19 +170,23 @@ export class KafkaGroupConsumer implements GroupConsumer {
         }))
         let results: Awaited<ReturnType<Fetcher['fetch']>>
         try {
-          results = await this.#fetcher.fetch(requests, {
-            maxWaitMs: this.#host.fetchMaxWaitMs,
-            minBytes: 1,
-            maxBytes: 16 * 1024 * 1024,
-          })
-          failures = 0
+          // A broker restarting or a leader moving: fresh metadata, and the fetch again, a limited number of times.
+          results = await retrying(
+            this.#host.policy,
+            () => !this.#closed,
+            async (attempt) => {
+              if (attempt > 1) await this.#host.metadata.get(this.#o.topics, true).catch(() => {})
+              return fetcher.fetch(requests, {
+                maxWaitMs: this.#host.fetchMaxWaitMs,
+                minBytes: 1,
+                maxBytes: 16 * 1024 * 1024,
+              })
+            },
+            this.#stop.signal,
+          )
         } catch (err) {
           if (this.#closed) return
-          // A broker restarting or a leader moving: ask for fresh metadata and try again, a limited number of times.
-          if (++failures > this.#host.retries) throw kafkaError(`fetch for group ${this.group}`, err)
-          await this.#host.metadata.get(this.#o.topics, true).catch(() => {})
-          await this.#sleep(this.#host.retryDelayMs)
-          continue
+          throw kafkaError(`fetch for group ${this.group}`, err)
         }
         let refresh = false
         for (const r of results) {
@@ -202,7 +223,7 @@ export class KafkaGroupConsumer implements GroupConsumer {
         }
         if (refresh) {
           await this.#host.metadata.get(this.#o.topics, true).catch(() => {})
-          await this.#sleep(100)
+          await this.#pause(100)
         }
       }
     } finally {
@@ -226,19 +247,17 @@ export class KafkaGroupConsumer implements GroupConsumer {
     const byTopic = new Map<string, number[]>()
     for (const tp of missing) byTopic.set(tp.topic, [...(byTopic.get(tp.topic) ?? []), tp.partition])
     for (const [topic, partitions] of byTopic) {
-      let committed: Map<string, bigint[]>
+      let committed: Map<number, number>
       try {
-        committed = await this.#consumer.listCommittedOffsets({ topics: [{ topic, partitions }] })
+        committed = await this.#committed(topic, partitions)
       } catch (err) {
         if (this.#closed) return
         throw kafkaError(`committed offsets of group ${this.group}`, err)
       }
-      const offsets = committed.get(topic) ?? []
-      const unset = partitions.filter((p) => (offsets[p] ?? -1n) < 0n)
+      const unset = partitions.filter((p) => !committed.has(p))
       const reset = unset.length > 0 ? await this.#host.listOffsets(topic, unset, this.#o.resetTo) : new Map()
       for (const p of partitions) {
-        const c = offsets[p] ?? -1n
-        const offset = c >= 0n ? Number(c) : (reset.get(p) ?? 0)
+        const offset = committed.get(p) ?? reset.get(p) ?? 0
         this.#positions.set(key(topic, p), { topic, partition: p, offset })
       }
     }
@@ -248,36 +267,47 @@ export class KafkaGroupConsumer implements GroupConsumer {
     )
   }
 
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms)
-      function done(): void {
-        clearTimeout(timer)
-        resolve()
-      }
-      this.#wake = () => {
-        this.#wake = null
-        done()
-      }
-    })
+  /** The group's committed offsets of some partitions of a topic (absent where none). */
+  async #committed(topic: string, partitions: readonly number[]): Promise<Map<number, number>> {
+    if (!this.#consumer) return this.#host.committedOffsets(this.group, topic)
+    const committed = await this.#consumer.listCommittedOffsets({ topics: [{ topic, partitions: [...partitions] }] })
+    const offsets = committed.get(topic) ?? []
+    const out = new Map<number, number>()
+    for (const p of partitions) {
+      const c = offsets[p] ?? -1n
+      if (c >= 0n) out.set(p, Number(c))
+    }
+    return out
+  }
+
+  /** The partitions a consumer was given, all of them for a topic the map does not name. */
+  async #givenAssignment(): Promise<GroupAssignment[]> {
+    const given = this.#o.partitions!
+    const out: GroupAssignment[] = []
+    for (const topic of this.#o.topics) {
+      const list = given.get(topic) ?? Array.from({ length: await this.#host.metadata.partitions(topic) }, (_, i) => i)
+      out.push({ topic, partitions: [...list] })
+    }
+    return out
+  }
+
+  /** Waits `ms`, or less when a rebalance completes or the consumer closes. */
+  #pause(ms: number): Promise<void> {
+    const woken = new AbortController()
+    this.#wake = () => {
+      this.#wake = null
+      woken.abort()
+    }
+    return sleep(ms, AbortSignal.any([woken.signal, this.#stop.signal]))
   }
 
   async commit(offsets?: readonly TopicPartitionOffset[]): Promise<void> {
     if (this.#closed) throw closedError()
     this.#host.check()
+    // (The checking core checked the offsets given.)
     const list = offsets ?? [...this.#delivered.values()]
-    for (const o of list) {
-      if (!this.#o.topics.includes(o.topic))
-        throw invalidArgument(`topic ${o.topic} is not one of this consumer's topics`)
-      if (!Number.isSafeInteger(o.offset) || o.offset < 0) {
-        throw invalidArgument(`offset must be a non-negative integer, got ${o.offset}`)
-      }
-      const n = await this.#host.metadata.partitions(o.topic)
-      if (!Number.isInteger(o.partition) || o.partition < 0 || o.partition >= n) {
-        throw invalidArgument(`partition ${o.partition} is not between 0 and ${n - 1} (topic ${o.topic})`)
-      }
-    }
     if (list.length === 0) return
+    if (!this.#consumer) return this.#host.commitOffsets(this.group, list)
     try {
       await this.#consumer.commit({
         offsets: list.map((o) => ({
@@ -296,10 +326,11 @@ export class KafkaGroupConsumer implements GroupConsumer {
     if (!this.#closing) {
       this.#closed = true
       this.#assignment = []
+      this.#stop.abort()
       this.#wake?.()
       this.#closing = (async () => {
         try {
-          await this.#consumer.close(true)
+          await this.#consumer?.close(true)
         } catch {
           // Leaving the group failed (brokers gone): the session timeout removes the member.
         }

@@ -1,39 +1,41 @@
 // Cluster metadata (brokers, topics, partition leaders), cached by the library's admin client for a few seconds.
-import type { OpenFactoryError } from '@openfactory/model'
+import { isOpenFactoryError, retryAdvice } from '@openfactory/model'
 import type { Admin, ClusterMetadata } from '@platformatic/kafka'
 import { kafkaError } from './errors.ts'
+import { type RetryPolicy, retrying } from './retrying.ts'
+
+/** A topic another client just created may not be in every broker's metadata yet: one more look, this later. */
+const UNKNOWN_TOPIC_RECHECK: RetryPolicy = { retries: 1, delayMs: 100 }
+const isUnknownTopic = (err: unknown): boolean => isOpenFactoryError(err, 'OFA_LOG_UNKNOWN_TOPIC')
+const isRetryable = (err: unknown): boolean => retryAdvice(err).retry
 
 export class MetadataCache {
   readonly #admin: Admin
-  readonly #retries: number
-  readonly #retryDelayMs: number
+  readonly #policy: RetryPolicy
 
-  constructor(admin: Admin, retries: number, retryDelayMs: number) {
+  constructor(admin: Admin, policy: RetryPolicy) {
     this.#admin = admin
-    this.#retries = retries
-    this.#retryDelayMs = retryDelayMs
+    this.#policy = policy
   }
 
   /**
    * Metadata of `topics`; `force` asks the brokers again. An unknown topic rejects with OFA_LOG_UNKNOWN_TOPIC
-   * after one more look 100 ms later (a topic another client just created may not be everywhere yet);
-   * unreachable brokers are retried `retries` times.
+   * after one more look 100 ms later; unreachable brokers (retryable errors) are retried as the policy says.
    */
-  async get(topics: readonly string[], force = false): Promise<ClusterMetadata> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.#admin.metadata({ topics: [...topics], forceUpdate: force || attempt > 0, retries: 0 })
-      } catch (err) {
-        const e: OpenFactoryError = kafkaError(`metadata of ${topics.join(', ') || 'the cluster'}`, err)
-        if (e.code === 'OFA_LOG_UNKNOWN_TOPIC') {
-          if (attempt >= 1) throw e
-          await new Promise((r) => setTimeout(r, 100))
-          continue
+  get(topics: readonly string[], force = false): Promise<ClusterMetadata> {
+    return retrying(UNKNOWN_TOPIC_RECHECK, isUnknownTopic, (look) =>
+      retrying(this.#policy, isRetryable, async (attempt) => {
+        try {
+          return await this.#admin.metadata({
+            topics: [...topics],
+            forceUpdate: force || look > 1 || attempt > 1,
+            retries: 0,
+          })
+        } catch (err) {
+          throw kafkaError(`metadata of ${topics.join(', ') || 'the cluster'}`, err)
         }
-        if (!e.retryable || attempt >= this.#retries) throw e
-        await new Promise((r) => setTimeout(r, this.#retryDelayMs))
-      }
-    }
+      }),
+    )
   }
 
   /** The partition count of a topic. */

@@ -16,6 +16,7 @@ import type { KafkaCompression } from '../kafka-log-options.ts'
 import { kafkaError } from './errors.ts'
 import type { MetadataCache } from './metadata.ts'
 import { type BatchRecord, decodeProduceResponse, encodeProduceRequest, encodeRecordBatch } from './produce-request.ts'
+import { type RetryPolicy, retrying } from './retrying.ts'
 
 export const PRODUCE_VERSIONS = { min: 9, max: 11 }
 const PRODUCE_API_KEY = 0
@@ -38,8 +39,8 @@ export interface KafkaProducerOptions {
   readonly idempotent: boolean
   readonly version: number
   readonly timeoutMs: number
-  readonly retries: number
-  readonly retryDelayMs: number
+  /** How often a send is tried again, and how long apart (the log's `retries`, `retryDelayMs`). */
+  readonly policy: RetryPolicy
   readonly compression: KafkaCompression
 }
 
@@ -120,74 +121,71 @@ export class KafkaProducer {
     }
     const results: SendResult = new Map()
     const topics = [...new Set(records.map((r) => r.topic))]
+    const what = `append to ${topics.join(', ')}`
     let lastError: OpenFactoryError | null = null
-    for (let attempt = 0; pending.size > 0; attempt++) {
-      if (attempt > this.#o.retries) {
-        this.#forgetUnanswered()
-        for (const [tp, g] of pending) {
-          results.set(tp, {
-            error:
-              lastError ??
-              new OpenFactoryError('OFA_LOG_IO', `append to ${g.topic}/${g.partition}: no answer`, { retryable: true }),
-          })
-        }
-        break
-      }
-      if (attempt > 0) await new Promise((r) => setTimeout(r, this.#o.retryDelayMs))
-      try {
-        if (this.#o.idempotent && this.#producerId < 0n) await this.#initProducerId()
-        const md = await this.#o.metadata.get(topics, attempt > 0)
-        const byLeader = new Map<number, string[]>()
-        for (const [tp, g] of pending) {
-          const leader = md.topics.get(g.topic)?.partitions[g.partition]?.leader ?? -1
-          byLeader.set(leader, [...(byLeader.get(leader) ?? []), tp])
-        }
-        await Promise.all(
-          [...byLeader].map(async ([leader, tps]) => {
-            const broker = md.brokers.get(leader)
-            if (!broker) {
-              lastError = new OpenFactoryError('OFA_LOG_IO', `no leader for ${tps.length} partition(s)`, {
-                retryable: true,
-              })
-              return
-            }
-            const answers = await this.#request(
-              broker,
-              tps.map((tp) => pending.get(tp)!),
-            ).catch((err: unknown) => {
-              lastError = kafkaError(`append to ${topics.join(', ')}`, err)
-              return null // a lost connection: everything to this broker is sent again, with the same sequences
-            })
-            for (const a of answers ?? []) {
-              const tp = `${a.topic}\0${a.partition}`
-              const g = pending.get(tp)
-              if (!g) continue
-              if (a.errorCode === 0) {
-                if (this.#o.idempotent) {
-                  this.#sequences.set(tp, ((this.#sequences.get(tp) ?? 0) + g.records.length) % SEQUENCE_WRAP)
-                }
-                results.set(tp, { baseOffset: a.baseOffset })
-                pending.delete(tp)
-              } else if (STATE_LOST.has(a.errorCode) && this.#o.idempotent) {
-                this.#producerId = -1n // a new producer id, sequences from 0, on the next attempt
-                lastError = partitionError(a.topic, a.partition, a.errorCode, a.message)
-              } else if (RETRIABLE.has(a.errorCode)) {
-                lastError = partitionError(a.topic, a.partition, a.errorCode, a.message)
-              } else {
-                results.set(tp, { error: partitionError(a.topic, a.partition, a.errorCode, a.message) })
-                pending.delete(tp)
+    /** Thrown when partitions are left unanswered or answered with a retriable error: always tried again. */
+    let incomplete: OpenFactoryError | null = null
+    try {
+      await retrying(
+        this.#o.policy,
+        (err) => err === incomplete || kafkaError(what, err).retryable,
+        async (attempt) => {
+          if (this.#o.idempotent && this.#producerId < 0n) await this.#initProducerId()
+          const md = await this.#o.metadata.get(topics, attempt > 1)
+          const byLeader = new Map<number, string[]>()
+          for (const [tp, g] of pending) {
+            const leader = md.topics.get(g.topic)?.partitions[g.partition]?.leader ?? -1
+            byLeader.set(leader, [...(byLeader.get(leader) ?? []), tp])
+          }
+          await Promise.all(
+            [...byLeader].map(async ([leader, tps]) => {
+              const broker = md.brokers.get(leader)
+              if (!broker) {
+                lastError = new OpenFactoryError('OFA_LOG_IO', `no leader for ${tps.length} partition(s)`, {
+                  retryable: true,
+                })
+                return
               }
-            }
-          }),
-        )
-      } catch (err) {
-        lastError = kafkaError(`append to ${topics.join(', ')}`, err)
-        if (!lastError.retryable) {
-          this.#forgetUnanswered()
-          for (const tp of pending.keys()) results.set(tp, { error: lastError })
-          break
-        }
-      }
+              const answers = await this.#request(
+                broker,
+                tps.map((tp) => pending.get(tp)!),
+              ).catch((err: unknown) => {
+                lastError = kafkaError(what, err)
+                return null // a lost connection: everything to this broker is sent again, with the same sequences
+              })
+              for (const a of answers ?? []) {
+                const tp = `${a.topic}\0${a.partition}`
+                const g = pending.get(tp)
+                if (!g) continue
+                if (a.errorCode === 0) {
+                  if (this.#o.idempotent) {
+                    this.#sequences.set(tp, ((this.#sequences.get(tp) ?? 0) + g.records.length) % SEQUENCE_WRAP)
+                  }
+                  results.set(tp, { baseOffset: a.baseOffset })
+                  pending.delete(tp)
+                } else if (STATE_LOST.has(a.errorCode) && this.#o.idempotent) {
+                  this.#producerId = -1n // a new producer id, sequences from 0, on the next attempt
+                  lastError = partitionError(a.topic, a.partition, a.errorCode, a.message)
+                } else if (RETRIABLE.has(a.errorCode)) {
+                  lastError = partitionError(a.topic, a.partition, a.errorCode, a.message)
+                } else {
+                  results.set(tp, { error: partitionError(a.topic, a.partition, a.errorCode, a.message) })
+                  pending.delete(tp)
+                }
+              }
+            }),
+          )
+          if (pending.size > 0) {
+            incomplete = lastError ?? new OpenFactoryError('OFA_LOG_IO', `${what}: no answer`, { retryable: true })
+            throw incomplete
+          }
+        },
+      )
+    } catch (err) {
+      // Retries spent (the last failure stands for every partition left), or a failure not worth another attempt.
+      this.#forgetUnanswered()
+      const error = kafkaError(what, err) // (an OpenFactoryError, `incomplete` among them, passes unchanged)
+      for (const tp of pending.keys()) results.set(tp, { error })
     }
     return results
   }

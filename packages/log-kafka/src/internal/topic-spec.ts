@@ -1,14 +1,8 @@
-// Topic specs: validation (@openfactory/log's, Kafka's own rules), and their mapping to and from Kafka topic configs (`cleanup.policy`, `retention.ms`, `retention.bytes`, `segment.bytes`).
-import { type CleanupPolicy, type NormalizedTopicSpec, normalizeTopicSpec, type TopicSpec } from '@openfactory/log'
-
-export { checkTopicName } from '@openfactory/log'
+// Topic specs (checked by @openfactory/log's core): their mapping to and from Kafka topic configs (`cleanup.policy`, `retention.ms`, `retention.bytes`, `segment.bytes`).
+import type { CleanupPolicy, NormalizedTopicSpec } from '@openfactory/log'
 
 /** A spec with defaults; `segmentBytes` stays undefined when not asked (the broker's default applies). */
 export type KafkaTopicSpec = NormalizedTopicSpec
-
-export function normalizeSpec(spec: TopicSpec): KafkaTopicSpec {
-  return normalizeTopicSpec(spec, { maxPartitions: 100_000 })
-}
 
 /** The Kafka topic configs of a spec, after `extra` (the spec's own settings win). */
 export function topicConfigs(

@@ -4,9 +4,14 @@
  * partitions among the members subscribed to it, range-style (Kafka's RangeAssignor: consecutive blocks, the
  * first members get one more when the count does not divide). A member that takes over a partition resumes from
  * the group's committed offset, or from `resetTo` where there is none. Delivery is at-least-once.
+ *
+ * Range assignment keeps the lease rule of the backbone contract: the longest-standing member subscribed to a
+ * topic comes first and gets its partition 0. A consumer given `partitions` is a member of no group: it owns
+ * those partitions from the start, and only shares the group's committed offsets.
  */
 import { OpenFactoryError } from '@openfactory/model'
-import type { ConsumerOptions, GroupConsumer, LogRecord, TopicPartitionOffset } from '../backbone.ts'
+import type { GroupConsumer, LogRecord, TopicPartitionOffset } from '../backbone.ts'
+import type { DriverConsumerOptions } from '../log-driver.ts'
 import { invalidArgument, readOnlyError } from './errors.ts'
 import type { Partition, ReadResult } from './partition.ts'
 
@@ -104,6 +109,14 @@ export class GroupCoordinator {
     return m
   }
 
+  /** A member of no group that owns `assignment` for good (a consumer given its partitions). */
+  standalone(topics: readonly string[], counts: Map<string, number>, assignment: TopicPartition[]): Member {
+    const m = new Member(this.#nextId++, topics, counts, Number.POSITIVE_INFINITY, this.#now())
+    m.assignment = assignment
+    m.generation = 0
+    return m
+  }
+
   leave(group: string, m: Member): void {
     const g = this.#groups.get(group)
     if (!g) return
@@ -150,7 +163,7 @@ const key = (topic: string, partition: number): string => `${partition}\u0000${t
 
 export class EmbeddedConsumer implements GroupConsumer {
   readonly group: string
-  readonly #opts: ConsumerOptions
+  readonly #opts: DriverConsumerOptions
   readonly #host: GroupHost
   readonly #coord: GroupCoordinator
   #member: Member | null = null
@@ -166,15 +179,7 @@ export class EmbeddedConsumer implements GroupConsumer {
   #rr = 0
   #wake: (() => void) | null = null
 
-  constructor(host: GroupHost, coord: GroupCoordinator, opts: ConsumerOptions) {
-    if (opts === null || typeof opts !== 'object') throw invalidArgument('consumer options must be an object')
-    if (typeof opts.group !== 'string' || opts.group === '') throw invalidArgument('a consumer needs a group name')
-    if (!Array.isArray(opts.topics) || opts.topics.length === 0 || !opts.topics.every((t) => typeof t === 'string')) {
-      throw invalidArgument('a consumer needs a non-empty list of topics')
-    }
-    if (opts.resetTo !== undefined && opts.resetTo !== 'earliest' && opts.resetTo !== 'latest') {
-      throw invalidArgument(`resetTo must be 'earliest' or 'latest', got ${JSON.stringify(opts.resetTo)}`)
-    }
+  constructor(host: GroupHost, coord: GroupCoordinator, opts: DriverConsumerOptions) {
     this.group = opts.group
     this.#opts = opts
     this.#host = host
@@ -190,17 +195,6 @@ export class EmbeddedConsumer implements GroupConsumer {
     if (this.#host.closeSignal.aborted) throw new OpenFactoryError('OFA_LOG_CLOSED', 'the event log is closed')
     let entries: TopicPartitionOffset[]
     if (offsets) {
-      for (const o of offsets) {
-        if (
-          !o ||
-          typeof o.topic !== 'string' ||
-          !Number.isSafeInteger(o.partition) ||
-          !Number.isSafeInteger(o.offset) ||
-          o.offset < 0
-        ) {
-          throw invalidArgument(`bad offset to commit: ${JSON.stringify(o)}`)
-        }
-      }
       entries = offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset }))
     } else {
       entries = []
@@ -245,7 +239,7 @@ export class EmbeddedConsumer implements GroupConsumer {
   }
 
   async *#run(): AsyncGenerator<LogRecord[]> {
-    const maxRecords = this.#opts.maxRecords ?? 10_000
+    const maxRecords = this.#opts.maxRecords
     const onAbort = (): void => void this.close()
     this.#opts.signal?.addEventListener('abort', onAbort, { once: true })
     try {
@@ -279,12 +273,17 @@ export class EmbeddedConsumer implements GroupConsumer {
     }
     if (this.#done()) return
     this.#leave()
-    this.#member = this.#coord.join(
-      this.group,
-      [...new Set(this.#opts.topics)],
-      counts,
-      this.#opts.sessionTimeoutMs ?? 45_000,
-    )
+    const given = this.#opts.partitions
+    if (given) {
+      const assignment: TopicPartition[] = []
+      for (const topic of this.#opts.topics) {
+        const list = given.get(topic) ?? Array.from({ length: counts.get(topic)! }, (_, i) => i)
+        for (const partition of list) assignment.push({ topic, partition })
+      }
+      this.#member = this.#coord.standalone(this.#opts.topics, counts, assignment)
+      return
+    }
+    this.#member = this.#coord.join(this.group, this.#opts.topics, counts, this.#opts.sessionTimeoutMs ?? 45_000)
   }
 
   /** Takes up a new assignment: positions of newly owned partitions come from the committed offsets. */

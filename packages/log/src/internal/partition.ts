@@ -1,4 +1,5 @@
 // One partition of the embedded log: its segments, the group-commit append pipeline, reads and change waiters.
+import { setTimeout as delay } from 'node:timers/promises'
 import { OpenFactoryError } from '@openfactory/model'
 import type { LogRecord, RecordData } from '../backbone.ts'
 import {
@@ -541,7 +542,7 @@ async function settledSegmentBases(dir: string, readOnly: boolean): Promise<numb
     const listing = await listSegmentFiles(dir)
     const swapping = listing.others.some((n) => n.endsWith(SWAP_SUFFIX))
     if (swapping && readOnly && attempt < 50) {
-      await new Promise((r) => setTimeout(r, 20))
+      await delay(20) // (a reader opening has nothing else to keep its process alive: not model's unref'd sleep)
       continue
     }
     if (!swapping && readOnly) return listing.bases

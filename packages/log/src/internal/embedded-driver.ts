@@ -1,0 +1,593 @@
+/**
+ * The embedded log's driver (see log-driver.ts): topics of partitions in a data directory, group commit,
+ * followers, consumer groups in this process, compaction and retention. `EmbeddedLog` (embedded-log.ts) puts
+ * the checking core over it; the layout of the directory is described there.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import { OpenFactoryError } from '@openfactory/model'
+import type { LogRecord, ProducerRecord, RecordData, RecordMetadata, TopicDescription } from '../backbone.ts'
+import { DEFAULT_MAX_BYTES } from '../log-core.ts'
+import type { DriverConsumerOptions, DriverTopic, FollowStart, LogDriver } from '../log-driver.ts'
+import { checkTopicName, type NormalizedTopicSpec } from '../topic-spec.ts'
+import { type BatchBuilder, RECORD_OVERHEAD } from './batch-format.ts'
+import { DirLock } from './dir-lock.ts'
+import { closedError, invalidArgument, ioError, readOnlyError, unknownTopic } from './errors.ts'
+import { closeFile, fsyncDir, openFile, writeFileAtomic } from './fs-util.ts'
+import { EmbeddedConsumer, GroupCoordinator, type GroupHost } from './group-coordinator.ts'
+import { applyRetention, compactPartition, type PartitionCompaction } from './maintenance.ts'
+import { OffsetStore } from './offset-store.ts'
+import { Partition } from './partition.ts'
+import { segmentFileName } from './segment.ts'
+import { type FullTopicSpec, hasDeletePolicy, isCompacted, readTopicFile, topicFileText } from './topic-config.ts'
+
+/** `EmbeddedLogOptions` with their defaults, checked. */
+export interface EmbeddedDriverOptions {
+  readonly dir: string
+  readonly readOnly: boolean
+  readonly fsync: boolean
+  readonly lingerMs: number
+  readonly maxBatchBytes: number
+  readonly maxRecordBytes: number
+  readonly segmentBytes: number
+  readonly compactionIntervalMs: number
+  readonly retentionCheckIntervalMs: number
+  readonly tombstoneRetentionMs: number
+  readonly pollIntervalMs: number
+  readonly onBackgroundError: (err: unknown) => void
+  readonly now: () => number
+}
+
+/** What `compact` did to one topic. */
+export interface CompactionResult {
+  readonly topic: string
+  readonly partitions: readonly PartitionCompaction[]
+}
+
+/** What `enforceRetention` deleted. */
+export interface RetentionResult {
+  readonly deletedSegments: number
+  readonly topics: Readonly<Record<string, number>>
+}
+
+interface TopicState {
+  readonly spec: FullTopicSpec
+  readonly partitions: Partition[]
+  /** What the checking core needs; one object per topic, so that an append allocates none. */
+  readonly info: DriverTopic
+}
+
+const META_FILE = 'openfactory-log.json'
+const FORMAT = 'openfactory-embedded-log'
+const FORMAT_VERSION = 1
+/** Files a directory may hold before it becomes a log (left by a first open that stopped early). */
+const PRE_INIT_FILES = new Set(['lock', 'lock-journal', 'owner.json', `${META_FILE}.tmp`])
+
+export class EmbeddedDriver implements LogDriver {
+  readonly description: string
+  readonly dir: string
+  readonly readOnly: boolean
+  readonly #o: EmbeddedDriverOptions
+  readonly #topics = new Map<string, TopicState>()
+  readonly #broken = new Map<string, OpenFactoryError>()
+  readonly #creating = new Map<string, Promise<void>>()
+  readonly #lock: DirLock | null
+  readonly #offsets: OffsetStore
+  readonly #coordinator: GroupCoordinator
+  readonly #closer = new AbortController()
+  readonly #timers: NodeJS.Timeout[] = []
+  readonly #host: GroupHost
+  #closed = false
+  #discovering: Promise<void> | null = null
+
+  private constructor(o: EmbeddedDriverOptions, lock: DirLock | null, offsets: OffsetStore) {
+    this.#o = o
+    this.dir = o.dir
+    this.readOnly = o.readOnly
+    this.description = `embedded log in ${o.dir}${o.readOnly ? ' (read-only)' : ''}`
+    this.#lock = lock
+    this.#offsets = offsets
+    this.#coordinator = new GroupCoordinator(o.now)
+    this.#host = {
+      readOnly: o.readOnly,
+      pollIntervalMs: o.pollIntervalMs,
+      closeSignal: this.#closer.signal,
+      partitions: async (topic) => (await this.#topic(topic)).partitions,
+      read: (p, offset, maxRecords) => p.read(offset, maxRecords, DEFAULT_MAX_BYTES),
+      committed: (group, topic) => this.#offsets.get(group, topic),
+      commit: (group, offsets) => this.#commit(group, offsets),
+      now: o.now,
+    }
+  }
+
+  /** Opens the log in `o.dir` (creating it for a writer), see `openEmbeddedLog`. */
+  static async open(o: EmbeddedDriverOptions): Promise<EmbeddedDriver> {
+    if (o.readOnly) {
+      await checkMeta(o.dir, true)
+      const log = new EmbeddedDriver(o, null, await OffsetStore.open(o.dir, true))
+      await log.#discover()
+      return log
+    }
+    try {
+      await fs.promises.mkdir(o.dir, { recursive: true })
+    } catch (err) {
+      throw ioError(`cannot create ${o.dir}`, err)
+    }
+    const lock = DirLock.acquire(o.dir)
+    try {
+      await checkMeta(o.dir, false)
+      const made = await fs.promises.mkdir(path.join(o.dir, 'topics'), { recursive: true })
+      const offsets = await OffsetStore.open(o.dir, false)
+      if (made !== undefined && o.fsync) await fsyncDir(o.dir)
+      const log = new EmbeddedDriver(o, lock, offsets)
+      await log.#discover()
+      log.#startTimers()
+      return log
+    } catch (err) {
+      lock.release()
+      throw err instanceof OpenFactoryError ? err : ioError(`cannot open the event log in ${o.dir}`, err)
+    }
+  }
+
+  // ---- topics ------------------------------------------------------------------------------------------------
+
+  async createTopic(spec: NormalizedTopicSpec): Promise<void> {
+    this.#check()
+    if (this.readOnly) throw readOnlyError('createTopic')
+    const full: FullTopicSpec = { ...spec, segmentBytes: spec.segmentBytes ?? this.#o.segmentBytes }
+    for (;;) {
+      const pending = this.#creating.get(full.name)
+      if (!pending) break
+      await pending.catch(() => {})
+    }
+    this.#check()
+    const existing = this.#topics.get(full.name)
+    if (existing) {
+      if (existing.spec.partitions !== full.partitions || existing.spec.cleanupPolicy !== full.cleanupPolicy) {
+        throw new OpenFactoryError(
+          'OFA_LOG_TOPIC_CONFLICT',
+          `topic ${full.name} exists with ${existing.spec.partitions} partitions and cleanup policy ${existing.spec.cleanupPolicy}; asked for ${full.partitions} and ${full.cleanupPolicy}`,
+        )
+      }
+      return
+    }
+    const broken = this.#broken.get(full.name)
+    if (broken) throw broken
+    const creation = this.#create(full)
+    this.#creating.set(full.name, creation)
+    try {
+      await creation
+    } finally {
+      this.#creating.delete(full.name)
+    }
+  }
+
+  async #create(spec: FullTopicSpec): Promise<void> {
+    const topicsDir = path.join(this.dir, 'topics')
+    const tdir = path.join(topicsDir, spec.name)
+    try {
+      // A directory without topic.json is what an interrupted creation leaves: start again.
+      await fs.promises.rm(tdir, { recursive: true, force: true })
+      await fs.promises.mkdir(tdir)
+      await mapLimit(spec.partitions, 16, async (i) => {
+        const pdir = path.join(tdir, String(i))
+        await fs.promises.mkdir(pdir)
+        await closeFile(await openFile(path.join(pdir, segmentFileName(0)), 'wx'))
+        if (this.#o.fsync) await fsyncDir(pdir)
+      })
+      await writeFileAtomic(path.join(tdir, 'topic.json'), topicFileText(spec))
+      if (this.#o.fsync) await fsyncDir(topicsDir)
+    } catch (err) {
+      throw ioError(`cannot create topic ${spec.name}`, err)
+    }
+    await this.#load(spec)
+  }
+
+  async #load(spec: FullTopicSpec): Promise<void> {
+    const tdir = path.join(this.dir, 'topics', spec.name)
+    const partitions = await mapLimit(spec.partitions, 16, (i) =>
+      Partition.open({
+        topic: spec.name,
+        partition: i,
+        dir: path.join(tdir, String(i)),
+        readOnly: this.readOnly,
+        fsync: this.#o.fsync,
+        segmentBytes: spec.segmentBytes,
+        maxBatchBytes: this.#o.maxBatchBytes,
+        lingerMs: this.#o.lingerMs,
+      }),
+    )
+    if (this.#closed) {
+      for (const p of partitions) await p.close()
+      return
+    }
+    const info = { partitions: partitions.length, compacted: isCompacted(spec), maxRecordBytes: this.#o.maxRecordBytes }
+    this.#topics.set(spec.name, { spec, partitions, info })
+  }
+
+  /** Loads the topics found on disk that are not loaded yet (all of them at open; new ones in read-only mode). */
+  #discover(): Promise<void> {
+    if (!this.#discovering) {
+      this.#discovering = this.#discoverNow().finally(() => {
+        this.#discovering = null
+      })
+    }
+    return this.#discovering
+  }
+
+  async #discoverNow(): Promise<void> {
+    const topicsDir = path.join(this.dir, 'topics')
+    let names: string[]
+    try {
+      names = await fs.promises.readdir(topicsDir)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+      throw ioError(`cannot list ${topicsDir}`, err)
+    }
+    for (const name of names.sort()) {
+      if (this.#topics.has(name) || this.#broken.has(name) || this.#creating.has(name)) continue
+      try {
+        checkTopicName(name)
+      } catch {
+        continue
+      }
+      const file = path.join(topicsDir, name, 'topic.json')
+      let spec: FullTopicSpec
+      try {
+        spec = await readTopicFile(file, name)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR')
+          continue
+        this.#broken.set(name, err instanceof OpenFactoryError ? err : ioError(`cannot read ${file}`, err))
+        continue
+      }
+      await this.#load(spec)
+    }
+  }
+
+  async listTopics(): Promise<string[]> {
+    this.#check()
+    if (this.readOnly) await this.#discover()
+    return [...new Set([...this.#topics.keys(), ...this.#broken.keys()])].sort()
+  }
+
+  async describeTopic(name: string): Promise<TopicDescription> {
+    const t = await this.#topic(name)
+    const partitionStates = []
+    for (const p of t.partitions) {
+      await p.refresh()
+      p.check()
+      partitionStates.push({ partition: p.id, startOffset: p.startOffset, endOffset: p.endOffset })
+    }
+    return { ...t.spec, partitionStates }
+  }
+
+  topic(name: string): DriverTopic | Promise<DriverTopic> {
+    this.#check()
+    const t = this.#topics.get(name)
+    if (t) return t.info
+    return this.#topic(name).then((found) => found.info)
+  }
+
+  async #topic(name: string): Promise<TopicState> {
+    this.#check()
+    let t = this.#topics.get(name)
+    if (!t && this.readOnly) {
+      await this.#discover()
+      t = this.#topics.get(name)
+    }
+    if (!t) {
+      const broken = this.#broken.get(name)
+      if (broken) throw broken
+      throw unknownTopic(name)
+    }
+    return t
+  }
+
+  // ---- appending ---------------------------------------------------------------------------------------------
+
+  async append(
+    topic: string,
+    records: readonly ProducerRecord[],
+    parts: readonly number[],
+    sizes: readonly number[],
+  ): Promise<RecordMetadata[]> {
+    this.#check()
+    if (this.readOnly) throw readOnlyError('append')
+    const t = this.#topics.get(topic) ?? (await this.#topic(topic))
+    const n = records.length
+    const numPartitions = t.partitions.length
+    // A partition that failed refuses the append before any record of it is written.
+    for (const p of t.partitions) {
+      if (p.failure) {
+        for (let i = 0; i < n; i++) t.partitions[parts[i]!]!.check()
+        break
+      }
+    }
+    // Encode into each partition's batch being built, with room for the worst case (see `recordSizeBound`).
+    const now = this.#o.now()
+    const meta = new Array<RecordMetadata>(n)
+    const last: (BatchBuilder | undefined)[] = new Array(numPartitions)
+    for (let i = 0; i < n; i++) {
+      const r = records[i]!
+      const p = parts[i]!
+      const part = t.partitions[p]!
+      const ts = r.timestamp ?? now
+      const headers = r.headers
+      const bound = RECORD_OVERHEAD + sizes[i]! + (headers === undefined ? 0 : headerFraming(headers))
+      last[p] = part.enqueue(r.key, r.value, headers, ts, bound)
+      meta[i] = { topic, partition: p, offset: part.nextOffset - 1, timestamp: ts }
+    }
+    // The last batch of a partition is durable only after every earlier one (one write at a time, in order).
+    let pending: Promise<void>[] | null = null
+    let one: Promise<void> | null = null
+    for (const b of last) {
+      if (!b) continue
+      if (one === null) one = b.done
+      else {
+        pending ??= [one]
+        pending.push(b.done)
+      }
+    }
+    if (pending) await Promise.all(pending)
+    else await one
+    return meta
+  }
+
+  // ---- reading -----------------------------------------------------------------------------------------------
+
+  async read(
+    topic: string,
+    partition: number,
+    offset: number,
+    maxRecords: number,
+    maxBytes: number,
+  ): Promise<LogRecord[]> {
+    const t = await this.#topic(topic)
+    return (await t.partitions[partition]!.read(offset, maxRecords, maxBytes)).records
+  }
+
+  async *follow(
+    topic: string,
+    starts: readonly FollowStart[],
+    maxRecords: number,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<LogRecord[]> {
+    const t = await this.#topic(topic)
+    const parts = starts.map((s) => t.partitions[s.partition]!)
+    for (const p of parts) await p.refresh()
+    const positions = starts.map((s, k) => {
+      const p = parts[k]!
+      return s.from === 'earliest' ? p.startOffset : s.from === 'latest' ? p.endOffset : s.from
+    })
+    let rr = 0
+    const n = parts.length
+    while (!this.#closed && !signal?.aborted) {
+      if (this.readOnly) await Promise.all(parts.map((p) => p.refresh()))
+      let batch: LogRecord[] | null = null
+      for (let i = 0; i < n && batch === null; i++) {
+        const k = (rr + i) % n
+        const p = parts[k]!
+        if (positions[k] === p.endOffset) continue
+        const r = await p.read(positions[k]!, maxRecords, DEFAULT_MAX_BYTES)
+        positions[k] = r.next
+        if (r.records.length > 0) {
+          batch = r.records
+          rr = k + 1
+        }
+      }
+      if (batch) {
+        if (signal?.aborted) return
+        yield batch
+        continue
+      }
+      if (parts.some((p, k) => positions[k]! < p.endOffset)) continue
+      await this.#waitForChange(parts, signal)
+    }
+  }
+
+  /** Resolves when one of `parts` has new durable records, the signal aborts, the log closes or (read-only) a poll is due. */
+  #waitForChange(parts: readonly Partition[], signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const cancels: (() => void)[] = []
+      let timer: NodeJS.Timeout | null = null
+      const done = (): void => {
+        for (const c of cancels) c()
+        if (timer) clearTimeout(timer)
+        signal?.removeEventListener('abort', done)
+        this.#closer.signal.removeEventListener('abort', done)
+        resolve()
+      }
+      if (signal?.aborted || this.#closed) return resolve()
+      signal?.addEventListener('abort', done, { once: true })
+      this.#closer.signal.addEventListener('abort', done, { once: true })
+      for (const p of parts) cancels.push(p.onChange(done))
+      if (this.readOnly) timer = setTimeout(done, this.#o.pollIntervalMs)
+    })
+  }
+
+  // ---- consumer groups ---------------------------------------------------------------------------------------
+
+  consumer(opts: DriverConsumerOptions): EmbeddedConsumer {
+    this.#check()
+    return new EmbeddedConsumer(this.#host, this.#coordinator, opts)
+  }
+
+  async committedOffsets(group: string, topic: string): Promise<Map<number, number>> {
+    this.#check()
+    return this.#offsets.get(group, topic)
+  }
+
+  async #commit(
+    group: string,
+    offsets: readonly { topic: string; partition: number; offset: number }[],
+  ): Promise<void> {
+    this.#check()
+    await this.#offsets.commit(group, offsets)
+  }
+
+  // ---- maintenance -------------------------------------------------------------------------------------------
+
+  /**
+   * Compacts a compacted topic now: in every partition, sealed segments keep only the latest record per key
+   * (see internal/maintenance.ts). The active segment is never compacted. Runs by itself every
+   * `compactionIntervalMs`.
+   */
+  async compact(topic: string): Promise<CompactionResult> {
+    const t = await this.#topic(topic)
+    if (this.readOnly) throw readOnlyError('compact')
+    if (!isCompacted(t.spec))
+      throw invalidArgument(`topic ${topic} has cleanup policy ${t.spec.cleanupPolicy}; only compacted topics compact`)
+    const opts = {
+      now: this.#o.now(),
+      tombstoneRetentionMs: this.#o.tombstoneRetentionMs,
+      segmentBytes: t.spec.segmentBytes,
+      fsync: this.#o.fsync,
+    }
+    const partitions: PartitionCompaction[] = []
+    for (const p of t.partitions) partitions.push(await p.exclusive(() => compactPartition(p, opts)))
+    return { topic, partitions }
+  }
+
+  /**
+   * Deletes, in every topic with the delete policy, the oldest sealed segments whose records are all older
+   * than `retentionMs`, and those beyond `retentionBytes`; the partition's start offset moves up. Runs by
+   * itself every `retentionCheckIntervalMs`.
+   */
+  async enforceRetention(): Promise<RetentionResult> {
+    this.#check()
+    if (this.readOnly) throw readOnlyError('enforceRetention')
+    const now = this.#o.now()
+    const topics: Record<string, number> = {}
+    let deletedSegments = 0
+    for (const t of this.#topics.values()) {
+      if (!hasDeletePolicy(t.spec)) continue
+      let n = 0
+      for (const p of t.partitions) {
+        if (p.failure) continue
+        n += await p.exclusive(() => applyRetention(p, t.spec, now))
+      }
+      if (n > 0) topics[t.spec.name] = n
+      deletedSegments += n
+    }
+    return { deletedSegments, topics }
+  }
+
+  #startTimers(): void {
+    const every = (ms: number, task: () => Promise<unknown>): void => {
+      if (ms <= 0) return
+      let running = false
+      const timer = setInterval(() => {
+        if (running || this.#closed) return
+        running = true
+        task()
+          .catch((err) => {
+            if (!this.#closed) this.#o.onBackgroundError(err)
+          })
+          .finally(() => {
+            running = false
+          })
+      }, ms)
+      timer.unref()
+      this.#timers.push(timer)
+    }
+    every(this.#o.compactionIntervalMs, async () => {
+      for (const t of this.#topics.values()) {
+        if (isCompacted(t.spec) && !this.#closed && t.partitions.some((p) => p.segments.length > 1 && !p.failure)) {
+          await this.compact(t.spec.name)
+        }
+      }
+    })
+    every(this.#o.retentionCheckIntervalMs, () => this.enforceRetention())
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------------------------------
+
+  #check(): void {
+    if (this.#closed) throw closedError()
+  }
+
+  /** Flushes what was appended, ends followers and consumers, closes the files and releases the lock. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    for (const t of this.#timers) clearInterval(t)
+    this.#closer.abort()
+    this.#coordinator.close()
+    await Promise.allSettled(this.#creating.values())
+    const all: Promise<void>[] = []
+    for (const t of this.#topics.values()) for (const p of t.partitions) all.push(p.close())
+    await Promise.allSettled(all)
+    this.#lock?.release()
+  }
+}
+
+/** The header bytes of the embedded record format beyond names and values: 2 (name length) + 4 (value length) each. */
+function headerFraming(headers: Readonly<Record<string, RecordData>>): number {
+  let n = 0
+  for (const _ in headers) n += 6
+  return n
+}
+
+/** Checks (reader) or writes (writer, new directory) the format marker. */
+async function checkMeta(dir: string, readOnly: boolean): Promise<void> {
+  const file = path.join(dir, META_FILE)
+  let text: string | null = null
+  try {
+    text = await fs.promises.readFile(file, 'utf8')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code !== 'ENOENT') throw ioError(`cannot read ${file}`, err)
+  }
+  if (text === null) {
+    if (readOnly) {
+      throw new OpenFactoryError('OFA_LOG_NOT_FOUND', `${dir} holds no event log (${META_FILE} is missing)`, {
+        where: { file },
+      })
+    }
+    const entries = await fs.promises.readdir(dir)
+    const foreign = entries.filter((e) => !PRE_INIT_FILES.has(e))
+    if (foreign.length > 0) {
+      throw invalidArgument(
+        `${dir} is not empty and holds no event log (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}); choose an empty or new directory`,
+      )
+    }
+    await writeFileAtomic(file, `${JSON.stringify({ format: FORMAT, version: FORMAT_VERSION })}\n`)
+    return
+  }
+  let meta: { format?: unknown; version?: unknown }
+  try {
+    meta = JSON.parse(text)
+  } catch (err) {
+    throw new OpenFactoryError('OFA_LOG_CORRUPT', `${file} is not valid JSON`, {
+      where: { file, offset: 0 },
+      cause: err,
+    })
+  }
+  if (meta?.format !== FORMAT) {
+    throw new OpenFactoryError('OFA_LOG_CORRUPT', `${file} does not describe an OpenFactory event log`, {
+      where: { file, offset: 0 },
+    })
+  }
+  if (meta.version !== FORMAT_VERSION) {
+    throw new OpenFactoryError(
+      'OFA_LOG_CORRUPT',
+      `${file} has format version ${String(meta.version)}; this OpenFactory reads version ${FORMAT_VERSION}`,
+      { where: { file, offset: 0 } },
+    )
+  }
+}
+
+/** Runs `fn(0..n-1)` with at most `limit` running at once; results in order. */
+async function mapLimit<T>(n: number, limit: number, fn: (i: number) => Promise<T>): Promise<T[]> {
+  const out = new Array<T>(n)
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < n) {
+      const i = next++
+      out[i] = await fn(i)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, n) }, worker))
+  return out
+}
