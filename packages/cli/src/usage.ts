@@ -17,7 +17,8 @@ Usage:
   ofa run UUID FACTORY-DIR [options]    run one device's connector, or the serving app (image openfactory/serve),
                                         alone against Kafka; replicas of a device take over from each other
       --backbone, --bootstrap, --port, --host, --uns   as for ofa up (the backbone must be kafka)
-  ofa validate [--uns FILE] PATH...     check factory files (files or folders); exit 0 valid, 1 problems, 2 usage
+  ofa validate [--uns FILE] PATH...     check factory files (files or folders); exit 0 valid, 1 problems, 2 usage;
+                                        walks skip folders holding a .ofa-skip file (and say so); warnings are printed
   ofa version                           print the versions of ofa and Node.js
   ofa log topics [--data DIR | --bootstrap H:P]
                                         list the topics of an embedded log (or Kafka), with partitions and offsets
@@ -39,5 +40,6 @@ Usage:
   ofa help                              this text
 
 The UNS schema for validate comes from --uns, else factory.yaml's uns, else OPENFACTORY_UNS_SCHEMA,
-else uns_schema.yml / uns.yml in the factory folder.
+else uns_schema.yml / uns.yml in the factory folder. $VAR and \${VAR:-default} come from the environment,
+then from a .ofaenv file in the working folder; $$ is a literal $.
 `

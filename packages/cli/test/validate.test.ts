@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { ofa } from './helpers.ts'
+import { ofa, tempDir } from './helpers.ts'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 
@@ -45,4 +47,48 @@ test('a path that does not exist is a coded problem, not a crash', async () => {
   const r = await ofa(['validate', 'no/such/folder'], { cwd: ROOT })
   assert.equal(r.code, 1)
   assert.match(r.stderr, /OFA_CONFIG_FILE/)
+})
+
+test('a folder holding .ofa-skip is skipped, and said so; warnings are printed and keep exit 0', async (t) => {
+  const dir = await tempDir(t)
+  await mkdir(join(dir, 'samples'))
+  await writeFile(join(dir, 'samples/.ofa-skip'), 'broken on purpose\n')
+  await writeFile(join(dir, 'samples/bad.yml'), 'not: [valid')
+  await writeFile(
+    join(dir, 'uns.yml'),
+    'namespace_structure:\n  - inc: Plant\n  - area: ANY\n  - asset: ANY\n  - attribute: ANY\nuns_template: inc/area/asset/attribute\n',
+  )
+  await writeFile(
+    join(dir, 'devices.yml'),
+    'devices:\n  d:\n    uuid: D-1\n    uns: {area: North, zone: Z1}\n    connector: {type: simulator}\n',
+  )
+  const r = await ofa(['validate', '.'], { cwd: dir })
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(r.stdout, 'valid: 2 files, 1 device, 0 apps, 1 warning\n')
+  assert.deepEqual(r.stderr.trim().split('\n'), [
+    'skipped samples: it holds a .ofa-skip file',
+    'devices.yml:4:24: warning devices.d.uns.zone: not a level of the UNS template (inc, area, asset): ignored',
+  ])
+  // Named, the skipped folder is read.
+  const named = await ofa(['validate', 'samples'], { cwd: dir })
+  assert.equal(named.code, 1)
+  assert.match(named.stderr, /^samples\/bad\.yml:1:12: OFA_CONFIG_YAML /)
+})
+
+test('variables come from .ofaenv in the working folder too; the environment wins', async (t) => {
+  const dir = await tempDir(t)
+  await writeFile(join(dir, '.ofaenv'), 'LATHE_HOST=10.0.0.7\nLATHE_PORT=7000\n')
+  await writeFile(
+    join(dir, 'lathe.yml'),
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} in a plain string is the syntax under test.
+    'devices:\n  lathe:\n    uuid: LATHE-1\n    connector: {type: shdr, host: $LATHE_HOST, port: ${LATHE_PORT}}\n',
+  )
+  const r = await ofa(['validate', 'lathe.yml'], { cwd: dir, env: { LATHE_PORT: 'x' } })
+  assert.equal(r.code, 1)
+  assert.match(
+    r.stderr,
+    /^lathe\.yml:4:54: OFA_CONFIG_TYPE devices\.lathe\.connector\.port: expected a port number, got "x"/,
+  )
+  const ok = await ofa(['validate', 'lathe.yml'], { cwd: dir })
+  assert.equal(ok.code, 0, ok.stderr)
 })

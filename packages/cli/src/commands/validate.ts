@@ -1,11 +1,16 @@
-import { resolve } from 'node:path'
+import { relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { validateFactory } from '@openfactory/model'
+import { SKIP_MARKER, validateFactory } from '@openfactory/model'
 import type { CliIo } from '../io.ts'
 import { EXIT } from '../io.ts'
 import { usageError } from '../usage.ts'
 
-/** `ofa validate [--uns FILE] PATH...`: every problem of every file, one per line, then a summary. */
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
+
+/**
+ * `ofa validate [--uns FILE] PATH...`: every problem of every file, one per line, then a summary. Warnings and
+ * the folders skipped (they hold a `.ofa-skip` file) are printed too, and do not change the exit code.
+ */
 export async function validateCommand(args: readonly string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...args],
@@ -14,21 +19,23 @@ export async function validateCommand(args: readonly string[], io: CliIo): Promi
   })
   if (positionals.length === 0) throw usageError('ofa validate needs at least one file or folder')
   const paths = positionals.map((p) => resolve(io.cwd, p))
-  const { factory, problems } = await validateFactory(paths, {
+  const { factory, problems, warnings, skipped } = await validateFactory(paths, {
     uns: values.uns === undefined ? undefined : resolve(io.cwd, values.uns),
     env: io.env,
     cwd: io.cwd,
   })
+  for (const dir of skipped)
+    io.stderr.write(`skipped ${relative(io.cwd, dir) || '.'}: it holds a ${SKIP_MARKER} file\n`)
   for (const p of problems) io.stderr.write(`${p.format()}\n`)
-  const files = factory.files.length
+  for (const w of warnings) io.stderr.write(`${w.format()}\n`)
+  const files = plural(factory.files.length, 'file')
+  const warned = warnings.length > 0 ? `, ${plural(warnings.length, 'warning')}` : ''
   if (problems.length > 0) {
-    io.stderr.write(
-      `${problems.length} problem${problems.length === 1 ? '' : 's'} in ${files} file${files === 1 ? '' : 's'}\n`,
-    )
+    io.stderr.write(`${plural(problems.length, 'problem')} in ${files}${warned}\n`)
     return EXIT.failed
   }
   io.stdout.write(
-    `valid: ${files} file${files === 1 ? '' : 's'}, ${factory.devices.length} device${factory.devices.length === 1 ? '' : 's'}, ${factory.apps.length} app${factory.apps.length === 1 ? '' : 's'}\n`,
+    `valid: ${files}, ${plural(factory.devices.length, 'device')}, ${plural(factory.apps.length, 'app')}${warned}\n`,
   )
   return EXIT.ok
 }

@@ -10,16 +10,18 @@
  *       runtime_gid: 1000
  *       uns: {area: Machining}
  *       environment: [NAME=value]
- *       storage: {<name>: {type: nfs | local, ...}}
- *       routing: {expose: true, port: 8000, hostname: dashboard}
+ *       storage: {<name>: {type: nfs | local, ...}}   # a local_path must be a folder (relative to this file)
+ *       routing: {expose: true, port: 8000, hostname: dashboard}   # hostname: a DNS name
  *       metrics: {port: 4000, path: /metrics}
  *       networks: [factory-net]
  *       deploy: {...}
  *
  * Older reference versions had a single storage backend (`storage: {type: nfs, ...}`); it is accepted too.
  */
+import { statSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { type Static, Type } from '@sinclair/typebox'
-import { isPlainObject, type Refine } from './check-value.ts'
+import type { Refine } from './check-value.ts'
 import { AssetUuid, DeploySpec, EnvironmentList, NonEmptyString, Port } from './common-schema.ts'
 import { UnsLevels } from './device-schema.ts'
 
@@ -44,27 +46,57 @@ export const NfsStorage = Type.Object(
   { additionalProperties: false },
 )
 
+/**
+ * A folder on the host, mounted into the container. The reference wants an absolute path to a folder that
+ * exists; we also take a path relative to the file that names it, and the loaded value is absolute.
+ */
+const refineLocalFolder: Refine = (v: string, report, ctx) => {
+  const p = resolve(ctx.dir, v)
+  let isFolder: boolean | undefined
+  try {
+    isFolder = statSync(p).isDirectory()
+  } catch {}
+  if (isFolder === undefined) report([], 'OFA_CONFIG_FILE', `folder not found: ${v}`)
+  else if (!isFolder) report([], 'OFA_CONFIG_FILE', `not a folder: ${v}`)
+  return p
+}
+
 export const LocalStorage = Type.Object(
   {
     type: Type.Literal('local'),
     description: Type.Optional(Type.String()),
-    local_path: AbsolutePath,
+    local_path: Type.String({ minLength: 1, expected: 'a folder on the host', refine: refineLocalFolder }),
     mount_point: MountPoint,
   },
   { additionalProperties: false },
 )
 
-export const StorageBackend = Type.Union([NfsStorage, LocalStorage], { discriminator: 'type' })
+export const StorageBackend = Type.Union([NfsStorage, LocalStorage], { discriminator: { propertyName: 'type' } })
 
 const StorageMap = Type.Record(Type.String({ pattern: '^[a-zA-Z0-9_-]+$' }), StorageBackend, {
   keyExpected: 'letters, digits, _ and -',
+})
+
+/** A map of named backends; a map with a `type` text is the older single-backend form. */
+const Storage = Type.Unsafe<Static<typeof StorageMap> | Static<typeof StorageBackend>>({
+  if: { type: 'object', properties: { type: { type: 'string' } }, required: ['type'] },
+  // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then/else, never awaited.
+  then: StorageBackend,
+  else: StorageMap,
+})
+
+/** DNS names: labels of 1 to 63 letters, digits and `-` (not first or last), dot-separated, 253 at most. */
+const DNS_LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?'
+export const DnsName = Type.String({
+  pattern: `^(?=.{1,253}$)${DNS_LABEL}(?:\\.${DNS_LABEL})*$`,
+  expected: 'a host name (labels of 1 to 63 letters, digits and -, not starting or ending with -, separated by dots)',
 })
 
 export const RoutingSpec = Type.Object(
   {
     expose: Type.Optional(Type.Boolean()),
     port: Type.Optional(Port),
-    hostname: Type.Optional(Type.String()),
+    hostname: Type.Optional(DnsName),
     // Computed by the reference, but declared fields of its schema: accepted and ignored.
     canonical_hostname: Type.Optional(Type.String()),
     alias_hostname: Type.Optional(Type.String()),
@@ -100,13 +132,7 @@ export const AppSpec = Type.Object(
     runtime_gid: Type.Optional(Type.Integer({ minimum: 1 })),
     uns: Type.Optional(UnsLevels),
     environment: Type.Optional(EnvironmentList),
-    storage: Type.Optional(
-      Type.Union([StorageMap, StorageBackend], {
-        expected: 'a map of named storage backends',
-        // A map with a `type` text is the older single-backend form.
-        pick: (v: unknown) => (isPlainObject(v) && typeof v.type === 'string' ? 1 : 0),
-      }),
-    ),
+    storage: Type.Optional(Storage),
     routing: Type.Optional(RoutingSpec),
     metrics: Type.Optional(MetricsSpec),
     networks: Type.Optional(Type.Array(Type.String({ pattern: '\\S', expected: 'a network name' }))),

@@ -36,7 +36,7 @@ function isFile(p: string): boolean {
   }
 }
 
-/** Exactly one of two fields (the walker's `exactlyOne` option). */
+/** Exactly one of two fields (the `exactlyOne` keyword, check-value.ts). */
 function exactlyOne(a: string, b: string, why: string): ExactlyOne {
   return {
     fields: [a, b],
@@ -255,7 +255,7 @@ export const SimulatorConnector = Type.Object(
 
 export const Connector = Type.Union(
   [MTConnectConnector, OpcuaConnector, ShdrConnector, ModbusConnector, MqttConnector, SimulatorConnector],
-  { discriminator: 'type' },
+  { discriminator: { propertyName: 'type' } },
 )
 
 export type MTConnectAgent = Static<typeof MTConnectAgent>

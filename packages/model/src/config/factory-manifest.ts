@@ -154,7 +154,9 @@ export const FactoryManifestSpec = Type.Object(
       Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', expected: 'a name (letters, digits, _.-)' }),
     ),
     uns: Type.Optional(Type.String({ minLength: 1 })),
-    backbone: Type.Optional(Type.Union([EmbeddedBackboneSpec, KafkaBackboneSpec], { discriminator: 'type' })),
+    backbone: Type.Optional(
+      Type.Union([EmbeddedBackboneSpec, KafkaBackboneSpec], { discriminator: { propertyName: 'type' } }),
+    ),
     topics: Type.Optional(
       Type.Record(Type.String({ pattern: '^[A-Za-z0-9._-]{1,249}$' }), TopicSettingsSpec, {
         keyExpected: 'a topic name (letters, digits, ._-) or defaults',

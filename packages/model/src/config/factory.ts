@@ -3,7 +3,7 @@
  * infrastructure, each with the file and place that declares it.
  */
 import type { UnsPlacement } from '../asset.ts'
-import type { OpenFactoryError, Where } from '../errors.ts'
+import { formatWhere, type OpenFactoryError, type Where } from '../errors.ts'
 import type { AppSpec } from './app-schema.ts'
 import type { ConnectorConfig, DeviceSpec } from './device-schema.ts'
 import type { Env } from './expand-env.ts'
@@ -14,10 +14,36 @@ import type { UnsSchema } from './uns-schema.ts'
 export interface ValidateFactoryOptions {
   /** Path of the UNS schema to use (the `--uns` option), relative to `cwd`. */
   readonly uns?: string
-  /** Variables for `${VAR}` expansion and OPENFACTORY_UNS_SCHEMA. Default: `process.env`. */
+  /**
+   * Variables for `$VAR` expansion and OPENFACTORY_UNS_SCHEMA. Default: `process.env`. Those of a `.ofaenv`
+   * file in `cwd` are added where not set here.
+   */
   readonly env?: Env
-  /** Where relative paths start, and what printed file names are relative to. Default: `process.cwd()`. */
+  /**
+   * Where relative paths start, what printed file names are relative to, and where `.ofaenv` is read.
+   * Default: `process.cwd()`.
+   */
   readonly cwd?: string
+}
+
+/** A folder holding this file is skipped when a folder above it is walked (it is read when named). */
+export const SKIP_MARKER = '.ofa-skip'
+
+/** Something accepted in a factory's files that is probably not what was meant: reported, never fatal. */
+export class ConfigWarning {
+  /** Starts with the field path, like a problem's: `devices.cnc-1.uns.zone: ...`. */
+  readonly message: string
+  readonly where: Where
+
+  constructor(message: string, where: Where) {
+    this.message = message
+    this.where = where
+  }
+
+  /** `file:line:column: warning message`, the way `ofa validate` prints it. */
+  format(): string {
+    return `${formatWhere(this.where)}warning ${this.message}`
+  }
 }
 
 export type ConfigKind = 'manifest' | 'devices' | 'apps' | 'infrastructure' | 'uns-schema'
@@ -99,4 +125,8 @@ export interface ValidateFactoryResult {
   readonly factory: Factory
   /** Every problem, sorted by file, line and column. Empty when the configuration is valid. */
   readonly problems: readonly OpenFactoryError[]
+  /** What was accepted but ignored (UNS levels the template does not have...), sorted like the problems. */
+  readonly warnings: readonly ConfigWarning[]
+  /** Absolute paths of the folders skipped because they hold a `.ofa-skip` file (SKIP_MARKER). */
+  readonly skipped: readonly string[]
 }

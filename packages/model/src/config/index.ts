@@ -7,12 +7,14 @@ export {
   type AppConfig,
   type ConfigFile,
   type ConfigKind,
+  ConfigWarning,
   type DeviceConfig,
   type Factory,
   type Infrastructure,
   loadFactory,
   type NetworkConfig,
   type NodeConfig,
+  SKIP_MARKER,
   type ValidateFactoryOptions,
   type ValidateFactoryResult,
   type VolumeConfig,
@@ -63,7 +65,9 @@ export {
 export { AppSpec } from './app-schema.ts'
 export { NetworkSpec, SwarmNodeSpec, VolumeSpec } from './infra-schema.ts'
 export { DeploySpec, memoryBytes, normalizeConstraint } from './common-schema.ts'
-// ${VAR} and ${VAR:-default} expansion.
-export { type Env, expandEnv } from './expand-env.ts'
+// $VAR, ${VAR} and ${VAR:-default} expansion; the .ofaenv file.
+export { type Env, expandEnv, OFAENV_FILE, withOfaenv } from './expand-env.ts'
+// Runtime options objects (EventLogOptions...) checked once against a TypeBox schema, every problem in one error.
+export { createOptionsChecker, type OptionsChecker, type OptionsCheckerSpec } from './options-check.ts'
 // The simulator connector's configuration (connector.type: simulator).
 export * from './simulator-config.ts'

@@ -10,13 +10,16 @@
  *   uns_template: inc/area/workcenter/asset/attribute
  *
  * The template names levels of the structure in the same order (it may leave some out) and ends with
- * `attribute`; its separator is the first character that is not a letter, digit or `_`. We also require the
- * `asset` level in the template: without it every asset would share one UNS id.
+ * `attribute`; its separator is the first character that is not a letter, digit or `_`. A template without
+ * `asset` is taken, as the reference takes it: the `asset` level is then placed right before `attribute`
+ * (`inc/area/attribute` places assets as `inc/area/asset`), with a warning, so that every asset still has its
+ * own UNS id.
  *
  * An asset's `uns` map places it (see `placeAsset`): constant levels may be omitted (another value is an
  * error), listed levels take allowed values only, `asset` defaults to the uuid, and the levels given before
- * `asset` must be a contiguous prefix of the template's non-constant levels. The UNS id joins the values with
- * the separator: `Demofactory/Machining/WC001/dht-sensor`.
+ * `asset` must be a contiguous prefix of the template's non-constant levels. Levels the template does not
+ * have, and `attribute` (it names data items, not assets), are accepted as the reference accepts them, but
+ * ignored, with a warning. The UNS id joins the values with the separator: `Demofactory/Machining/WC001/dht-sensor`.
  */
 import { type Static, Type } from '@sinclair/typebox'
 import type { UnsPlacement } from '../asset.ts'
@@ -55,7 +58,7 @@ export interface UnsSchema {
   readonly file?: string
   /** The character between levels in UNS ids, from the template. */
   readonly separator: string
-  /** The template's levels, in order, ending with `attribute`. */
+  /** The template's levels, in order, ending with `attribute` (with `asset` before it, if it was left out). */
   readonly template: readonly string[]
   /** Every level of `namespace_structure`, in order. */
   readonly levels: readonly UnsLevel[]
@@ -63,13 +66,13 @@ export interface UnsSchema {
   place(uuid: string, uns?: Readonly<Record<string, unknown>>): UnsPlacement
 }
 
-/** One problem with an asset's `uns` map; `level` names the level it is about, if any. */
+/** One problem (or warning) about an asset's `uns` map; `level` names the level it is about, if any. */
 export interface UnsProblem {
   readonly level?: string
   readonly message: string
 }
 
-/** A problem in the schema itself, at a path inside the schema file. */
+/** A problem (or warning) about the schema itself, at a path inside the schema file. */
 interface SchemaProblem {
   readonly path: readonly PathSegment[]
   readonly message: string
@@ -79,11 +82,15 @@ const LEVEL_NAME = /^[\p{L}\p{N}_]+$/u
 const SEPARATOR = /[^\p{L}\p{N}_]/u
 
 /**
- * Builds a UNS schema from its structurally valid spec. Problems (code OFA_UNS_SCHEMA) are returned with the
- * path they are about; the schema is returned only when there are none.
+ * Builds a UNS schema from its structurally valid spec. Problems (code OFA_UNS_SCHEMA) and warnings are returned
+ * with the path they are about; the schema is returned only when there are no problems.
  */
-export function buildUnsSchema(spec: UnsSchemaSpec, file?: string): { schema?: UnsSchema; problems: SchemaProblem[] } {
+export function buildUnsSchema(
+  spec: UnsSchemaSpec,
+  file?: string,
+): { schema?: UnsSchema; problems: SchemaProblem[]; warnings: SchemaProblem[] } {
   const problems: SchemaProblem[] = []
+  const warnings: SchemaProblem[] = []
   const levels: UnsLevel[] = []
   spec.namespace_structure.forEach((item, i) => {
     const keys = Object.keys(item)
@@ -128,7 +135,6 @@ export function buildUnsSchema(spec: UnsSchemaSpec, file?: string): { schema?: U
   else {
     if (template[template.length - 1] !== 'attribute')
       problems.push({ path: at, message: 'the template must end with attribute' })
-    if (!template.includes('asset')) problems.push({ path: at, message: 'the template must contain the asset level' })
     const names = levels.map((l) => l.name)
     const unknown = template.filter((t) => !names.includes(t))
     if (levelProblems > 0) {
@@ -161,7 +167,14 @@ export function buildUnsSchema(spec: UnsSchemaSpec, file?: string): { schema?: U
       }
     })
   }
-  if (problems.length > 0) return { problems }
+  if (problems.length > 0) return { problems, warnings }
+  if (!template.includes('asset')) {
+    template.splice(template.length - 1, 0, 'asset')
+    warnings.push({
+      path: at,
+      message: `no asset level: assets are placed at ${template.slice(0, -1).join(sep)} (asset is the uuid unless given)`,
+    })
+  }
   const schema: UnsSchema = Object.freeze({
     ...(file !== undefined ? { file } : {}),
     separator: sep!,
@@ -171,19 +184,20 @@ export function buildUnsSchema(spec: UnsSchemaSpec, file?: string): { schema?: U
       return placeAsset(schema, uuid, uns)
     },
   })
-  return { schema, problems }
+  return { schema, problems, warnings }
 }
 
 /**
  * Checks an asset's `uns` map against the schema and derives its placement. Never throws: returns the
- * placement, or the problems.
+ * placement, or the problems; and the warnings (levels ignored).
  */
 export function checkUnsPlacement(
   schema: UnsSchema,
   uuid: string,
   uns: Readonly<Record<string, unknown>> = {},
-): { placement?: UnsPlacement; problems: UnsProblem[] } {
+): { placement?: UnsPlacement; problems: UnsProblem[]; warnings: UnsProblem[] } {
   const problems: UnsProblem[] = []
+  const warnings: UnsProblem[] = []
   const sep = schema.separator
   const levelNames = schema.template.filter((t) => t !== 'attribute')
   const constraintOf = (name: string): UnsConstraint =>
@@ -192,9 +206,9 @@ export function checkUnsPlacement(
   for (const [k, raw] of Object.entries(uns)) {
     if (raw === null || raw === undefined) continue
     if (k === 'attribute') {
-      problems.push({ level: k, message: 'the attribute level names data items; it is not set on assets' })
+      warnings.push({ level: k, message: 'the attribute level names data items, not assets: ignored' })
     } else if (!levelNames.includes(k)) {
-      problems.push({ level: k, message: `unknown UNS level (levels: ${levelNames.join(', ')})` })
+      warnings.push({ level: k, message: `not a level of the UNS template (${levelNames.join(', ')}): ignored` })
     } else if (typeof raw === 'string' || typeof raw === 'number' || typeof raw === 'boolean') {
       given.set(k, String(raw))
     } else {
@@ -245,15 +259,15 @@ export function checkUnsPlacement(
   for (const n of after) {
     if (given.has(n)) problems.push({ level: n, message: 'comes after asset in the UNS template: it cannot be set' })
   }
-  if (problems.length > 0) return { problems }
+  if (problems.length > 0) return { problems, warnings }
 
   const levels: Record<string, string> = {}
   for (const n of levelNames) if (values[n] !== undefined) levels[n] = values[n]
   const unsId = Object.values(levels).join(sep)
-  return { placement: Object.freeze({ levels: Object.freeze(levels), unsId }), problems }
+  return { placement: Object.freeze({ levels: Object.freeze(levels), unsId }), problems, warnings }
 }
 
-/** Places an asset in the UNS. Throws `OFA_UNS_INVALID` carrying every problem. */
+/** Places an asset in the UNS (levels it ignores are not reported). Throws `OFA_UNS_INVALID` carrying every problem. */
 export function placeAsset(schema: UnsSchema, uuid: string, uns?: Readonly<Record<string, unknown>>): UnsPlacement {
   const { placement, problems } = checkUnsPlacement(schema, uuid, uns)
   if (placement) return placement
@@ -272,7 +286,8 @@ export function unsSchemaIssues(problems: readonly SchemaProblem[]): Issue[] {
 
 /**
  * Parses a UNS schema from YAML text. Throws `OFA_CONFIG_INVALID` carrying every problem (YAML syntax, unknown
- * fields, OFA_UNS_SCHEMA rules), each with its line and column.
+ * fields, OFA_UNS_SCHEMA rules), each with its line and column, in file order. Warnings (a template without
+ * `asset`) are not reported here; `validateFactory` reports them.
  */
 export function parseUnsSchema(text: string, opts: { file?: string; env?: Env } = {}): UnsSchema {
   const file = opts.file ?? '<uns schema>'
@@ -288,6 +303,9 @@ export function parseUnsSchema(text: string, opts: { file?: string; env?: Env } 
     }
     problems.push(...ctx.issues.map((i) => issueToError(src, i)))
   }
+  problems.sort(
+    (a, b) => (a.where?.line ?? 0) - (b.where?.line ?? 0) || (a.where?.column ?? 0) - (b.where?.column ?? 0),
+  )
   throw new OpenFactoryError(
     'OFA_CONFIG_INVALID',
     `invalid UNS schema ${file}:\n${problems.map((p) => p.format()).join('\n')}`,

@@ -11,10 +11,13 @@
  *
  * Which UNS schema applies: the `uns` option (`--uns`), else factory.yaml's `uns`, else the environment
  * variable OPENFACTORY_UNS_SCHEMA, else `uns_schema.yml` / `uns.yml` in the factory folder.
+ *
+ * Walking a folder skips hidden folders, node_modules, and folders holding a `.ofa-skip` file (those are listed
+ * in the result's `skipped`); a folder named on its own (a path given, an `include` entry) is read.
  */
-import type { Dirent } from 'node:fs'
+import { type Dirent, existsSync } from 'node:fs'
 import { glob, readdir, readFile, stat } from 'node:fs/promises'
-import { basename, dirname, isAbsolute, relative, resolve } from 'node:path'
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path'
 import { type TSchema, Type } from '@sinclair/typebox'
 import type { UnsPlacement } from '../asset.ts'
 import { OpenFactoryError, type Where } from '../errors.ts'
@@ -29,6 +32,7 @@ import {
   isPlainObject,
   type PathSegment,
   unknownFieldMessage,
+  validateValue,
 } from './check-value.ts'
 import {
   type ConnectorConfig,
@@ -36,30 +40,31 @@ import {
   DeviceSpec as DeviceSpecSchema,
   type MTConnectAgent,
 } from './device-schema.ts'
-import type { Env } from './expand-env.ts'
-import type {
-  AppConfig,
-  ConfigFile,
-  ConfigKind,
-  Declared,
-  DeviceConfig,
-  Factory,
-  NetworkConfig,
-  NodeConfig,
-  ValidateFactoryOptions,
-  ValidateFactoryResult,
-  VolumeConfig,
+import { type Env, OFAENV_FILE, withOfaenv } from './expand-env.ts'
+import {
+  type AppConfig,
+  type ConfigFile,
+  type ConfigKind,
+  ConfigWarning,
+  type Declared,
+  type DeviceConfig,
+  type Factory,
+  type NetworkConfig,
+  type NodeConfig,
+  SKIP_MARKER,
+  type ValidateFactoryOptions,
+  type ValidateFactoryResult,
+  type VolumeConfig,
 } from './factory.ts'
 import { type FactoryManifest, FactoryManifestSpec, resolveManifest } from './factory-manifest.ts'
 import { canonicalIp, NetworkSpec, NodesSpec, type SwarmNodeSpec, VolumeSpec } from './infra-schema.ts'
 import { buildUnsSchema, checkUnsPlacement, type UnsSchema, UnsSchemaSpec, unsSchemaIssues } from './uns-schema.ts'
 import { issueToError, parseSource, type SourceFile, whereIn } from './yaml-source.ts'
 
-export type * from './factory.ts'
+export * from './factory.ts'
 
 const MANIFEST_NAMES = new Set(['factory.yaml', 'factory.yml'])
 const UNS_SCHEMA_NAMES = ['uns_schema.yml', 'uns.yml']
-const SKIPPED_FOLDERS = new Set(['node_modules', 'broken'])
 const YAML_FILE = /\.ya?ml$/i
 const GLOB_CHARS = /[*?[\]{}]/
 const URI = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//
@@ -103,17 +108,28 @@ export async function loadFactory(paths: readonly string[], opts: ValidateFactor
   return factory
 }
 
+interface WalkEvents {
+  /** A folder that cannot be read: it is skipped. */
+  onError(dir: string, err: Error): void
+  /** A folder below the walked one that holds a `.ofa-skip` file: it is skipped. */
+  onSkip(dir: string): void
+}
+
 /**
- * Every .yml/.yaml file under a folder, skipping hidden folders, node_modules and folders named `broken`.
- * A folder that cannot be read is passed to `onError` and skipped.
+ * Every .yml/.yaml file under a folder, skipping hidden folders, node_modules, and folders (below `dir`)
+ * holding a `.ofa-skip` file.
  */
-async function walkFolder(dir: string, onError: (dir: string, err: Error) => void): Promise<string[]> {
+async function walkFolder(dir: string, events: WalkEvents, top = true): Promise<string[]> {
   const out: string[] = []
   let entries: Dirent[]
   try {
     entries = await readdir(dir, { withFileTypes: true })
   } catch (err) {
-    onError(dir, err as Error)
+    events.onError(dir, err as Error)
+    return out
+  }
+  if (!top && entries.some((e) => e.name === SKIP_MARKER)) {
+    events.onSkip(dir)
     return out
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
@@ -121,7 +137,7 @@ async function walkFolder(dir: string, onError: (dir: string, err: Error) => voi
     if (e.name.startsWith('.')) continue
     const p = resolve(dir, e.name)
     if (e.isDirectory()) {
-      if (!SKIPPED_FOLDERS.has(e.name)) out.push(...(await walkFolder(p, onError)))
+      if (e.name !== 'node_modules') out.push(...(await walkFolder(p, events, false)))
     } else if (e.isFile() && YAML_FILE.test(e.name)) {
       out.push(p)
     }
@@ -159,11 +175,13 @@ interface FirstSeen {
 /** One run of `validateFactory`: the phases in the order `read` calls them, and what they collect. */
 class FactoryReader {
   readonly #cwd: string
-  readonly #env: Env
+  #env: Env
   readonly #unsOption?: string
-  /** Problems that are not walker issues (files that cannot be read, YAML syntax, variables). */
+  /** Problems that are not schema issues (files that cannot be read, YAML syntax, variables). */
   readonly #problems: OpenFactoryError[] = []
   readonly #issues: { src: SourceFile; issue: Issue }[] = []
+  readonly #warnings: ConfigWarning[] = []
+  readonly #skipped = new Set<string>()
   readonly #sources = new Map<string, SourceFile>()
   #manifestSrc?: SourceFile
   #manifest!: FactoryManifest
@@ -188,6 +206,11 @@ class FactoryReader {
   }
 
   async read(paths: readonly string[]): Promise<ValidateFactoryResult> {
+    try {
+      this.#env = await withOfaenv(this.#cwd, this.#env)
+    } catch (err) {
+      this.#fileProblem(`cannot read: ${(err as Error).message}`, { file: this.#display(join(this.#cwd, OFAENV_FILE)) })
+    }
     const inputs = await this.#inputs(paths)
     const manifestPath = await this.#findManifest(inputs)
     const dir = manifestPath
@@ -214,7 +237,12 @@ class FactoryReader {
       infrastructure: { nodes: this.#nodes, networks: this.#networks, volumes: this.#volumes },
       files: configFiles,
     }
-    return { factory, problems: this.#sortedProblems() }
+    return {
+      factory,
+      problems: this.#sortedProblems(),
+      warnings: this.#warnings.sort((a, b) => compareWhere(a.where, b.where)),
+      skipped: [...this.#skipped].sort(),
+    }
   }
 
   // --- helpers -------------------------------------------------------------------------------------------
@@ -230,6 +258,11 @@ class FactoryReader {
 
   #issue(src: SourceFile, code: Issue['code'], path: PathSegment[], message: string, anchor: Anchor = 'value'): void {
     this.#issues.push({ src, issue: { code, path, message, anchor } })
+  }
+
+  #warn(src: SourceFile, path: PathSegment[], message: string, anchor: Anchor = 'value'): void {
+    const p = formatPath(path)
+    this.#warnings.push(new ConfigWarning(p ? `${p}: ${message}` : message, whereIn(src, path, anchor)))
   }
 
   /** Checks a value against a schema; its issues are kept with their file. */
@@ -276,9 +309,21 @@ class FactoryReader {
   }
 
   #walk(folder: string): Promise<string[]> {
-    return walkFolder(folder, (d, err) =>
-      this.#fileProblem(`cannot read folder: ${err.message}`, { file: this.#display(d) }),
-    )
+    return walkFolder(folder, {
+      onError: (d, err) => this.#fileProblem(`cannot read folder: ${err.message}`, { file: this.#display(d) }),
+      onSkip: (d) => this.#skipped.add(d),
+    })
+  }
+
+  /** The folder holding a `.ofa-skip` file that `p` is in (or is), below `base`; noted as skipped. */
+  #skippedFolder(p: string, base: string): string | undefined {
+    for (let d = p; d !== base && d.startsWith(`${base}/`); d = dirname(d)) {
+      if (existsSync(join(d, SKIP_MARKER))) {
+        this.#skipped.add(d)
+        return d
+      }
+    }
+    return undefined
   }
 
   get #schema(): UnsSchema | undefined {
@@ -311,7 +356,7 @@ class FactoryReader {
     return undefined
   }
 
-  /** Field by field, so that one bad setting does not hide the others (include, uns) from the rest. */
+  /** Every setting without a problem is used, so that one bad setting does not hide the others (include, uns). */
   async #readManifest(manifestPath: string | undefined, dir: string): Promise<void> {
     const spec: Record<string, unknown> = {}
     const src = manifestPath ? await this.#read(manifestPath) : undefined
@@ -326,20 +371,16 @@ class FactoryReader {
           'a factory manifest is a map of settings (name, uns, backbone, topics, include)',
         )
       } else {
-        const props = FactoryManifestSpec.properties as Record<string, TSchema>
-        for (const [k, raw] of Object.entries(v)) {
-          if (!Object.hasOwn(props, k)) {
-            this.#issue(src, 'OFA_CONFIG_UNKNOWN_FIELD', [k], unknownFieldMessage(k, Object.keys(props)), 'key')
-            continue
-          }
-          if (raw === null) continue
-          // A backbone without a type is the embedded one.
-          const value =
-            k === 'backbone' && isPlainObject(raw) && raw.type === undefined ? { type: 'embedded', ...raw } : raw
-          const out = this.#check(src, props[k]!, value, [k])
-          if (out !== INVALID) spec[k] = out
-          else if (k === 'uns') this.#uns.state = 'broken'
+        // A backbone without a type is the embedded one.
+        const b = v.backbone
+        const value = isPlainObject(b) && b.type === undefined ? { ...v, backbone: { type: 'embedded', ...b } } : v
+        const checked = validateValue(FactoryManifestSpec, value, [], dirname(src.path))
+        for (const issue of checked.issues) this.#issues.push({ src, issue })
+        const bad = (k: string) => checked.issues.some((i) => isUnder(formatPath(i.path), k))
+        for (const [k, setting] of Object.entries(checked.value as Record<string, unknown>)) {
+          if (!bad(k)) spec[k] = setting
         }
+        if (bad('uns')) this.#uns.state = 'broken'
       }
     }
     this.#manifest = resolveManifest(spec as FactoryManifestSpec, dir, manifestPath)
@@ -368,6 +409,8 @@ class FactoryReader {
           try {
             for await (const m of glob(entry, { cwd: manifest.dir })) {
               const p = resolve(manifest.dir, m)
+              // A pattern does not name a folder holding .ofa-skip, nor what is in it.
+              if (this.#skippedFolder(p, manifest.dir)) continue
               const t = await kindOfPath(p)
               if (t === 'dir') for (const f of await this.#walk(p)) add(f)
               else if (t === 'file' && YAML_FILE.test(p)) add(p)
@@ -493,6 +536,7 @@ class FactoryReader {
       }
       const built = buildUnsSchema(spec as UnsSchemaSpec, src.path)
       for (const issue of unsSchemaIssues(built.problems)) this.#issues.push({ src, issue })
+      for (const w of built.warnings) this.#warn(src, [...w.path], w.message)
       if (src.path === uns.path) uns.state = built.schema ?? 'broken'
     }
     if (uns.path !== undefined && uns.state === 'none') {
@@ -536,7 +580,8 @@ class FactoryReader {
       )
       return INVALID
     }
-    const { placement, problems } = checkUnsPlacement(schema, uuid, uns)
+    const { placement, problems, warnings } = checkUnsPlacement(schema, uuid, uns)
+    for (const w of warnings) this.#warn(src, [...base, w.level!], w.message, 'key')
     for (const p of problems) {
       if (p.level === undefined) this.#issue(src, 'OFA_UNS_INVALID', base, p.message, 'key')
       else if (p.level === 'asset' && uns?.asset === undefined) {
@@ -704,11 +749,14 @@ class FactoryReader {
       if (![...src.unsetPaths].some((u) => isUnder(p, u))) problems.push(issueToError(src, issue))
     }
     for (const src of this.#sources.values()) problems.push(...src.problems)
-    return problems.sort((a, b) => {
-      const fa = a.where?.file ?? ''
-      const fb = b.where?.file ?? ''
-      if (fa !== fb) return fa < fb ? -1 : 1
-      return (a.where?.line ?? 0) - (b.where?.line ?? 0) || (a.where?.column ?? 0) - (b.where?.column ?? 0)
-    })
+    return problems.sort((a, b) => compareWhere(a.where, b.where))
   }
+}
+
+/** File, then line, then column. */
+function compareWhere(a: Where | undefined, b: Where | undefined): number {
+  const fa = a?.file ?? ''
+  const fb = b?.file ?? ''
+  if (fa !== fb) return fa < fb ? -1 : 1
+  return (a?.line ?? 0) - (b?.line ?? 0) || (a?.column ?? 0) - (b?.column ?? 0)
 }

@@ -1,15 +1,17 @@
 /**
  * One configuration file: its YAML document (kept to map field paths back to lines and columns), its value
- * after `${VAR}` expansion, and the problems found while reading it.
+ * after variable expansion (`$VAR`, `${VAR}`, `${VAR:-default}`), and the problems found while reading it.
  */
 import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, type Node, type Pair, parseDocument } from 'yaml'
 import { OpenFactoryError, type Where } from '../errors.ts'
 import { type Anchor, formatPath, type Issue, type PathSegment } from './check-value.ts'
 import {
   type Env,
+  emptyHostReferences,
   expandEnv,
   hasPlaceholder,
   maskEnvReferences,
+  referenceIndexes,
   typePlainScalar,
   unmaskEnvReferences,
 } from './expand-env.ts'
@@ -24,7 +26,7 @@ export interface SourceFile {
   /** The parsed value with variables expanded; `undefined` when the YAML is broken. */
   readonly value: unknown
   readonly problems: OpenFactoryError[]
-  /** Field paths (formatted) whose value used an unset variable: later problems there are noise. */
+  /** Field paths (formatted) whose value used an unset (or empty host) variable: later problems there are noise. */
   readonly unsetPaths: ReadonlySet<string>
 }
 
@@ -60,29 +62,59 @@ export function parseSource(text: string, opts: { path: string; display: string;
     return { path: opts.path, display: opts.display, doc, lineCounter, value: undefined, problems, unsetPaths }
   }
 
-  // Expand ${VAR} in scalar values (not keys), where they are written; aliases share the expanded node.
+  /** The references written inside a node's source text, in order. */
+  const refsIn = (node: Node) => {
+    const [start, end] = node.range ?? [0, 0]
+    let lo = 0
+    let hi = refs.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (refs[mid]!.index < start) lo = mid + 1
+      else hi = mid
+    }
+    let stop = lo
+    while (stop < refs.length && refs[stop]!.index < end) stop++
+    return refs.slice(lo, stop)
+  }
+  const problem = (
+    code: 'OFA_CONFIG_ENV_UNSET' | 'OFA_CONFIG_ENV_EMPTY',
+    path: PathSegment[],
+    offset: number,
+    text: string,
+  ) => {
+    const p = formatPath(path)
+    unsetPaths.add(p)
+    problems.push(
+      new OpenFactoryError(code, `${p ? `${p}: ` : ''}${text}`, {
+        where: { file: opts.display, ...at(offset), ...(p ? { path: p } : {}) },
+      }),
+    )
+  }
+
+  // Expand variables in scalar values (not keys), where they are written; aliases share the expanded node.
   const expand = (node: unknown, path: PathSegment[]): void => {
     if (isScalar(node)) {
-      if (typeof node.value !== 'string' || !hasPlaceholder(node.value)) return
-      // Where each reference of this scalar is in the file, in order.
-      const offsets: number[] = []
-      node.value.replace(/\uE000([0-9a-z]+)/g, (m, id: string) => {
-        offsets.push(refs[Number.parseInt(id, 36)]?.index ?? node.range?.[0] ?? 0)
-        return m
-      })
-      const original = unmaskEnvReferences(node.value, refs)
+      if (typeof node.value !== 'string' || !(hasPlaceholder(node.value) || node.value.includes('$$'))) return
+      const own = refsIn(node)
+      const original = unmaskEnvReferences(node.value, own)
+      // Where each reference of this scalar is in the file.
+      const starts = referenceIndexes(original)
+      const offsetOf = (index: number) => own[starts.indexOf(index)]?.index ?? node.range?.[0] ?? 0
       const { value, unset } = expandEnv(original, opts.env)
-      const positions = [...original.matchAll(/\$\{([^}:\s]+)(?::-[^}]*)?\}/g)].map((m) => m.index)
       for (const u of unset) {
-        const offset = offsets[positions.indexOf(u.index)] ?? node.range?.[0] ?? 0
-        const p = formatPath(path)
-        unsetPaths.add(p)
-        problems.push(
-          new OpenFactoryError(
-            'OFA_CONFIG_ENV_UNSET',
-            `${p ? `${p}: ` : ''}environment variable ${u.name} is not set (set it, or give a default: \${${u.name}:-value})`,
-            { where: { file: opts.display, ...at(offset), ...(p ? { path: p } : {}) } },
-          ),
+        problem(
+          'OFA_CONFIG_ENV_UNSET',
+          path,
+          offsetOf(u.index),
+          `environment variable ${u.name} is not set (set it, or give a default: \${${u.name}:-value})`,
+        )
+      }
+      for (const e of emptyHostReferences(original, opts.env)) {
+        problem(
+          'OFA_CONFIG_ENV_EMPTY',
+          path,
+          offsetOf(e.index),
+          `environment variable ${e.name} is empty, which leaves a URI without its host (set it, or give a default: \${${e.name}:-host})`,
         )
       }
       node.value = node.type === 'PLAIN' || node.type === undefined ? typePlainScalar(value) : value
@@ -90,7 +122,7 @@ export function parseSource(text: string, opts: { path: string; display: string;
       for (const pair of node.items) {
         // Keys are not expanded: they get their text back.
         if (isScalar(pair.key) && typeof pair.key.value === 'string' && hasPlaceholder(pair.key.value)) {
-          pair.key.value = unmaskEnvReferences(pair.key.value, refs)
+          pair.key.value = unmaskEnvReferences(pair.key.value, refsIn(pair.key))
         }
         const key = keyText(pair.key)
         if (key === '<<' && !isAlias(pair.value)) expand(pair.value, path)
@@ -188,7 +220,7 @@ export function whereIn(src: SourceFile, path: readonly PathSegment[], anchor: A
   return where
 }
 
-/** Turns a walker issue into a coded error with its place in the file. */
+/** Turns a schema issue into a coded error with its place in the file. */
 export function issueToError(src: SourceFile, issue: Issue): OpenFactoryError {
   const p = formatPath(issue.path)
   return new OpenFactoryError(issue.code, p ? `${p}: ${issue.message}` : issue.message, {

@@ -1,12 +1,15 @@
 /**
  * Every file under examples/broken has one known problem (several-problems.yml has several): each must be
- * reported with its exact code, file, line, column and field path.
+ * reported with its exact code, file, line, column and field path. The folder itself is skipped by walks.
  */
 import assert from 'node:assert/strict'
+import { readdirSync } from 'node:fs'
+import { cp } from 'node:fs/promises'
+import { join } from 'node:path'
 import { test } from 'node:test'
 import { validateFactory } from '../../src/config/index.ts'
 import { isOpenFactoryError } from '../../src/errors.ts'
-import { brief, EXAMPLE_UNS, ROOT } from './helpers.ts'
+import { brief, EXAMPLE_UNS, ROOT, tmpFactory } from './helpers.ts'
 
 const B = 'examples/broken'
 
@@ -83,6 +86,18 @@ const CASES: { path: string; uns?: boolean; expect: string[] }[] = [
     expect: [`${B}/kafka-factory/factory.yaml:3:1 OFA_CONFIG_MISSING_FIELD backbone.bootstrapServers`],
   },
   {
+    path: `${B}/bad-hostname.yml`,
+    expect: [`${B}/bad-hostname.yml:9:17 OFA_CONFIG_VALUE apps.historian.routing.hostname`],
+  },
+  {
+    path: `${B}/local-path-not-found.yml`,
+    expect: [`${B}/local-path-not-found.yml:9:21 OFA_CONFIG_FILE apps.exporter.storage.exports.local_path`],
+  },
+  {
+    path: `${B}/env-empty-host.yml`,
+    expect: [`${B}/env-empty-host.yml:8:24 OFA_CONFIG_ENV_EMPTY devices.sensor.connector.server.uri`],
+  },
+  {
     path: `${B}/several-problems.yml`,
     expect: [
       `${B}/several-problems.yml:8:15 OFA_CONFIG_VALUE devices.cnc-1.connector.agent.port`,
@@ -118,5 +133,28 @@ test('messages say what was expected and what was found', async () => {
       'devices.cnc-1.connector.agent.deploy.replica: unknown field (did you mean "replicas"?)',
       'devices.cnc-1.connector.agent.port: expected a port number, got "abc"',
     ],
+  )
+})
+
+test('examples/broken holds .ofa-skip: a walk of a folder above it skips it and says so', async (t) => {
+  const dir = await tmpFactory(t, {
+    'devices/a.yml': 'devices:\n  a:\n    uuid: A-1\n    connector: {type: simulator}\n',
+  })
+  await cp(join(ROOT, B), join(dir, 'devices/broken'), { recursive: true })
+  const { factory, problems, skipped } = await validateFactory([dir], { cwd: dir, env: {} })
+  assert.deepEqual(brief(problems), [])
+  assert.deepEqual(skipped, [join(dir, 'devices/broken')])
+  assert.deepEqual(
+    factory.devices.map((d) => d.uuid),
+    ['A-1'],
+  )
+})
+
+test('every broken example is listed above', () => {
+  const listed = new Set(CASES.map((c) => c.path.slice(B.length + 1)))
+  const files = readdirSync(join(ROOT, B)).filter((f) => f !== 'README.md' && !f.startsWith('.'))
+  assert.deepEqual(
+    files.filter((f) => !listed.has(f)),
+    [],
   )
 })

@@ -1,7 +1,9 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${VAR} in plain strings is the configuration syntax under test.
 import assert from 'node:assert/strict'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { test } from 'node:test'
-import { typePlainScalar } from '../../src/config/expand-env.ts'
+import { emptyHostReferences, typePlainScalar } from '../../src/config/expand-env.ts'
 import { expandEnv, validateFactory } from '../../src/config/index.ts'
 import { brief, tmpFactory } from './helpers.ts'
 
@@ -14,7 +16,37 @@ test('expandEnv: set, default, empty, unset', () => {
   assert.deepEqual(expandEnv('a${EMPTY}b', env), { value: 'ab', unset: [] })
   assert.deepEqual(expandEnv('${MISSING:-}', env), { value: '', unset: [] })
   assert.deepEqual(expandEnv('x ${NOPE} y ${HOST}', env), { value: 'x  y plc-1', unset: [{ name: 'NOPE', index: 2 }] })
-  assert.deepEqual(expandEnv('$HOST and ${ not a ref', env), { value: '$HOST and ${ not a ref', unset: [] })
+  assert.deepEqual(expandEnv('$HOST and ${ not a ref', env), { value: 'plc-1 and ${ not a ref', unset: [] })
+})
+
+test('expandEnv: $VAR without braces, $$ for a literal $, a $ before anything else kept', () => {
+  const env = { HOST: 'plc-1', PORT: '502' }
+  assert.deepEqual(expandEnv('$HOST:$PORT', env), { value: 'plc-1:502', unset: [] })
+  // The name is the longest run of letters, digits and _: braces end it earlier.
+  assert.deepEqual(expandEnv('$HOST_2 ${HOST}_2', env), { value: ' plc-1_2', unset: [{ name: 'HOST_2', index: 0 }] })
+  assert.deepEqual(expandEnv('$$HOST $${HOST} $$$HOST', env), { value: '$HOST ${HOST} $plc-1', unset: [] })
+  assert.deepEqual(expandEnv('set: $$rpm', env), { value: 'set: $rpm', unset: [] })
+  assert.deepEqual(expandEnv('$1 $ $-x 5$', env), { value: '$1 $ $-x 5$', unset: [] })
+  assert.deepEqual(expandEnv('a $NOPE', env), { value: 'a ', unset: [{ name: 'NOPE', index: 2 }] })
+  // Only the variables themselves: not what every object inherits.
+  assert.deepEqual(expandEnv('${constructor}', env), { value: '', unset: [{ name: 'constructor', index: 0 }] })
+})
+
+test('emptyHostReferences: a variable that leaves a URI without its host', () => {
+  const env = { HOST: '', USER: 'u', PREFIX: '', PORT: '' }
+  assert.deepEqual(emptyHostReferences('opc.tcp://${HOST}:4840', env), [{ name: 'HOST', index: 10 }])
+  assert.deepEqual(emptyHostReferences('mqtt://$USER@$HOST/x', env), [{ name: 'HOST', index: 13 }])
+  assert.deepEqual(emptyHostReferences('http://${HOST:-}', env), [{ name: 'HOST', index: 7 }])
+  assert.deepEqual(emptyHostReferences('http://${HOST}${PREFIX}', env), [
+    { name: 'HOST', index: 7 },
+    { name: 'PREFIX', index: 14 },
+  ])
+  // A host that is not empty, an empty port or path, a default, no URI: nothing.
+  assert.deepEqual(emptyHostReferences('http://${PREFIX}plc:${PORT}/$HOST', env), [])
+  assert.deepEqual(emptyHostReferences('opc.tcp://${HOST:-plc}:4840', env), [])
+  assert.deepEqual(emptyHostReferences('${HOST}', env), [])
+  // Unset is another problem (OFA_CONFIG_ENV_UNSET).
+  assert.deepEqual(emptyHostReferences('http://${MISSING}/', env), [])
 })
 
 test('typePlainScalar: the YAML 1.2 core schema', () => {
@@ -150,4 +182,81 @@ test('references inside flow collections parse as they do in the reference (text
     'apps.yml:2:59 OFA_CONFIG_ENV_UNSET apps.a.environment[0]',
     'apps.yml:2:93 OFA_CONFIG_ENV_UNSET apps.a.metrics.port',
   ])
+})
+
+test('$VAR in files: expanded, an unset one placed at its $, $$ kept as one $', async (t) => {
+  const dir = await tmpFactory(t, {
+    'd.yml': `devices:
+  d:
+    uuid: $UUID
+    connector:
+      type: simulator
+      items: {speed: {tag: RotaryVelocity, category: Samples, signal: constant, offset: $SPEED}}
+      methods:
+        SetSpeed: {arguments: [{name: rpm}], set: {speed: $$rpm}}
+  e:
+    uuid: E-1
+    connector: {type: shdr, host: "x-$NOPE", port: 1}
+`,
+  })
+  const { factory, problems } = await validateFactory([dir], { cwd: dir, env: { UUID: 'D-1', SPEED: '1200' } })
+  assert.deepEqual(brief(problems), ['d.yml:11:38 OFA_CONFIG_ENV_UNSET devices.e.connector.host'])
+  assert.match(problems[0]!.message, /environment variable NOPE is not set/)
+  const d = factory.devices[0]!
+  assert.equal(d.uuid, 'D-1')
+  const c = d.connector as unknown as { items: { speed: { offset: unknown } }; methods: { SetSpeed: { set: unknown } } }
+  assert.equal(c.items.speed.offset, 1200)
+  assert.deepEqual(c.methods.SetSpeed.set, { speed: '$rpm' })
+})
+
+test('a variable that leaves a URI without its host is an error at its $', async (t) => {
+  const dir = await tmpFactory(t, {
+    'd.yml': `devices:
+  a:
+    uuid: A-1
+    connector:
+      type: opcua
+      server: {uri: "opc.tcp://\${PLC_HOST}:4840"}
+  b:
+    uuid: B-1
+    connector: {type: mqtt, url: mqtt://$BROKER}
+`,
+  })
+  const { problems } = await validateFactory([dir], { cwd: dir, env: { PLC_HOST: '', BROKER: '' } })
+  assert.deepEqual(brief(problems), [
+    'd.yml:6:32 OFA_CONFIG_ENV_EMPTY devices.a.connector.server.uri',
+    'd.yml:9:41 OFA_CONFIG_ENV_EMPTY devices.b.connector.url',
+  ])
+  assert.match(problems[0]!.message, /environment variable PLC_HOST is empty, which leaves a URI without its host/)
+  const ok = await validateFactory([dir], { cwd: dir, env: { PLC_HOST: 'plc-1', BROKER: 'broker' } })
+  assert.deepEqual(brief(ok.problems), [])
+})
+
+test('.ofaenv in the working folder: dotenv lines under the real environment', async (t) => {
+  const dir = await tmpFactory(t, {
+    '.ofaenv': `# variables for this factory
+export LATHE_HOST=10.0.0.7
+LATHE_PORT = "7000" # a comment
+TAG='Execution # not a comment'
+OPENFACTORY_UNS_SCHEMA=schemas/plant.yml
+`,
+    'schemas/plant.yml':
+      'namespace_structure:\n  - inc: P\n  - asset: ANY\n  - attribute: ANY\nuns_template: inc/asset/attribute\n',
+    'lathe.yml': DEVICE,
+  })
+  const { factory, problems } = await validateFactory(['lathe.yml'], { cwd: dir, env: { LATHE_PORT: '7001' } })
+  assert.deepEqual(brief(problems), [])
+  const lathe = factory.devices[0]!
+  assert.deepEqual(lathe.connector, {
+    type: 'shdr',
+    host: '10.0.0.7',
+    // The real environment wins over .ofaenv.
+    port: 7001,
+    data: { '${KEY}': { tag: 'Execution # not a comment', type: 'Events' } },
+  })
+  assert.equal(lathe.uns?.unsId, 'P/LATHE-1')
+  // Without the file, the variable is unset again.
+  await writeFile(join(dir, '.ofaenv'), '')
+  const again = await validateFactory(['lathe.yml'], { cwd: dir, env: {} })
+  assert.deepEqual(brief(again.problems), ['lathe.yml:6:14 OFA_CONFIG_ENV_UNSET devices.lathe.connector.host'])
 })

@@ -5,6 +5,7 @@
  */
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${VAR} in plain strings is the configuration syntax under test.
 import assert from 'node:assert/strict'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { validateFactory } from '../../src/config/index.ts'
@@ -253,10 +254,12 @@ test('reference-shaped device (current and older format), app, infrastructure an
     'uns_schema.yml': UNS,
     'devices.yml': DEVICES,
     'legacy.yml': LEGACY_DEVICES,
-    'apps.yml': APPS,
     'infra.yml': INFRA,
     'model.xml': '<MTConnectDevices/>',
+    'cache/.keep': '',
   })
+  // A local storage path must be a folder that exists (absolute, as the reference writes it).
+  await writeFile(join(dir, 'apps.yml'), APPS.replace('/var/cache/app', join(dir, 'cache')))
   const { factory, problems } = await validateFactory([dir], { cwd: dir, env: {} })
   assert.deepEqual(brief(problems), [])
   assert.deepEqual(

@@ -10,6 +10,10 @@ function problemsOf(uns: Record<string, unknown> | undefined, uuid = 'DEV-1'): s
   return checkUnsPlacement(schema, uuid, uns).problems.map((p) => `${p.level ?? '-'}: ${p.message}`)
 }
 
+function warningsOf(uns: Record<string, unknown> | undefined, uuid = 'DEV-1'): string[] {
+  return checkUnsPlacement(schema, uuid, uns).warnings.map((p) => `${p.level ?? '-'}: ${p.message}`)
+}
+
 function parseErrors(text: string): string[] {
   try {
     parseUnsSchema(text, { file: 'uns.yml' })
@@ -42,10 +46,9 @@ describe('parseUnsSchema', () => {
     assert.equal(s.place('M-1', { line: 'L2' }).unsId, 'ACME.L2.M-1')
   })
 
-  test('the template must end with attribute, contain asset, name known levels in order', () => {
+  test('the template must end with attribute and name known levels in order', () => {
     const head = 'namespace_structure:\n  - inc: A\n  - area: ANY\n  - asset: ANY\n  - attribute: ANY\n'
     assert.deepEqual(parseErrors(`${head}uns_template: inc/area/asset\n`), ['6:15 OFA_UNS_SCHEMA uns_template'])
-    assert.deepEqual(parseErrors(`${head}uns_template: inc/area/attribute\n`), ['6:15 OFA_UNS_SCHEMA uns_template'])
     assert.deepEqual(parseErrors(`${head}uns_template: inc/zone/asset/attribute\n`), [
       '6:15 OFA_UNS_SCHEMA uns_template',
     ])
@@ -53,6 +56,20 @@ describe('parseUnsSchema', () => {
       '6:15 OFA_UNS_SCHEMA uns_template',
     ])
     assert.deepEqual(parseErrors(`${head}uns_template: incareaassetattribute\n`), ['6:15 OFA_UNS_SCHEMA uns_template'])
+  })
+
+  test('a template without asset is taken: asset is placed right before attribute', () => {
+    const head = 'namespace_structure:\n  - inc: A\n  - area: ANY\n  - asset: [M1, M2]\n  - attribute: ANY\n'
+    const s = parseUnsSchema(`${head}uns_template: inc/area/attribute\n`)
+    assert.deepEqual(s.template, ['inc', 'area', 'asset', 'attribute'])
+    assert.equal(s.place('M1', { area: 'North' }).unsId, 'A/North/M1')
+    assert.equal(s.place('X', { area: 'North', asset: 'M2' }).unsId, 'A/North/M2')
+    // The asset level keeps the constraint namespace_structure gives it; without one, any value.
+    assert.throws(() => s.place('X', { area: 'North' }), /is not allowed \(allowed: M1, M2\)/)
+    const noAssetLevel = parseUnsSchema(
+      'namespace_structure:\n  - inc: A\n  - attribute: ANY\nuns_template: inc/attribute\n',
+    )
+    assert.equal(noAssetLevel.place('DEV-9').unsId, 'A/DEV-9')
   })
 
   test('each level is a one-key map with a constant, a list or ANY', () => {
@@ -148,13 +165,22 @@ describe('placing an asset', () => {
     assert.equal(s.place('X').unsId, 'A/X')
   })
 
-  test('unknown levels, the attribute level and values with the separator are refused', () => {
-    assert.deepEqual(problemsOf({ zone: 'z' }), [
-      'zone: unknown UNS level (levels: inc, area, workcenter, station, asset)',
+  test('unknown levels and the attribute level are ignored with a warning, as the reference accepts them', () => {
+    assert.deepEqual(problemsOf({ zone: 'z' }), [])
+    assert.deepEqual(warningsOf({ zone: 'z' }), [
+      'zone: not a level of the UNS template (inc, area, workcenter, station, asset): ignored',
     ])
-    assert.deepEqual(problemsOf({ attribute: 'Temp' }), [
-      'attribute: the attribute level names data items; it is not set on assets',
+    assert.deepEqual(problemsOf({ attribute: 'Temp' }), [])
+    assert.deepEqual(warningsOf({ attribute: 'Temp' }), [
+      'attribute: the attribute level names data items, not assets: ignored',
     ])
+    assert.deepEqual(schema.place('DEV-1', { area: 'Machining', zone: 'z', attribute: 'Temp' }), {
+      levels: { inc: 'Demofactory', area: 'Machining', asset: 'DEV-1' },
+      unsId: 'Demofactory/Machining/DEV-1',
+    })
+  })
+
+  test('values with the separator and values that are not text are refused', () => {
     assert.deepEqual(problemsOf({ area: 'Machining', workcenter: 'W/1' }), [
       'workcenter: "W/1" is empty or contains the separator /',
     ])
@@ -172,7 +198,7 @@ describe('placing an asset', () => {
 })
 
 describe('UNS in a factory', () => {
-  test('devices and apps get a placement; problems point at the level', async (t) => {
+  test('devices and apps get a placement; warnings and problems point at the level', async (t) => {
     const dir = await tmpFactory(t, {
       'uns_schema.yml': UNS_SCHEMA,
       'devices.yml': `devices:
@@ -189,12 +215,44 @@ describe('UNS in a factory', () => {
 `,
       'apps.yml': 'apps:\n  app:\n    uuid: APP-1\n    image: img\n    uns:\n      area: Quality\n',
     })
-    const { factory, problems } = await validateFactory([dir], { cwd: dir, env: {} })
-    assert.deepEqual(brief(problems), ['devices.yml:10:7 OFA_UNS_INVALID devices.bad.uns.zone'])
+    const { factory, problems, warnings } = await validateFactory([dir], { cwd: dir, env: {} })
+    assert.deepEqual(brief(problems), [])
+    assert.deepEqual(
+      warnings.map((w) => w.format()),
+      [
+        'devices.yml:10:7: warning devices.bad.uns.zone: not a level of the UNS template (inc, area, workcenter, station, asset): ignored',
+      ],
+    )
     assert.deepEqual(
       [...factory.devices, ...factory.apps].map((a) => a.uns?.unsId),
-      ['Demofactory/Assembly/WC9/OK-1', 'Demofactory/Quality/APP-1'],
+      ['Demofactory/Assembly/WC9/OK-1', 'Demofactory/Assembly/BAD-1', 'Demofactory/Quality/APP-1'],
     )
+    const broken = await tmpFactory(t, {
+      'uns_schema.yml': UNS_SCHEMA,
+      'devices.yml':
+        'devices:\n  bad:\n    uuid: BAD-1\n    uns:\n      area: Painting\n    connector: {type: simulator}\n',
+    })
+    const r = await validateFactory([broken], { cwd: broken, env: {} })
+    assert.deepEqual(brief(r.problems), ['devices.yml:5:13 OFA_UNS_INVALID devices.bad.uns.area'])
+  })
+
+  test('a template without asset and an attribute level given to a device are warnings', async (t) => {
+    const dir = await tmpFactory(t, {
+      'uns.yml':
+        'namespace_structure:\n  - inc: A\n  - area: ANY\n  - attribute: ANY\nuns_template: inc/area/attribute\n',
+      'devices.yml':
+        'devices:\n  d:\n    uuid: D-1\n    uns: {area: North, attribute: Temp}\n    connector: {type: simulator}\n',
+    })
+    const { factory, problems, warnings } = await validateFactory([dir], { cwd: dir, env: {} })
+    assert.deepEqual(brief(problems), [])
+    assert.deepEqual(
+      warnings.map((w) => w.format()),
+      [
+        'devices.yml:4:24: warning devices.d.uns.attribute: the attribute level names data items, not assets: ignored',
+        'uns.yml:5:15: warning uns_template: no asset level: assets are placed at inc/area/asset (asset is the uuid unless given)',
+      ],
+    )
+    assert.equal(factory.devices[0]?.uns?.unsId, 'A/North/D-1')
   })
 
   test('without a schema, assets have no placement; uns levels are an error', async (t) => {

@@ -9,22 +9,61 @@ const SIM = (name: string, uuid: string) =>
   `devices:\n  ${name}:\n    uuid: ${uuid}\n    connector:\n      type: simulator\n`
 
 describe('finding the files of a factory', () => {
-  test('a folder is walked for .yml/.yaml, skipping hidden folders, node_modules and broken', async (t) => {
+  test('a folder is walked for .yml/.yaml, skipping hidden folders, node_modules and folders holding .ofa-skip', async (t) => {
     const dir = await tmpFactory(t, {
       'a.yml': SIM('a', 'A-1'),
       'sub/b.yaml': SIM('b', 'B-1'),
       'sub/notes.txt': 'not yaml',
       '.hidden/c.yml': 'not: [valid',
       'node_modules/pkg/d.yml': 'not: [valid',
-      'broken/e.yml': 'not: [valid',
+      'samples/.ofa-skip': 'broken on purpose\n',
+      'samples/e.yml': 'not: [valid',
+      'samples/deeper/f.yml': 'not: [valid',
     })
-    const { factory, problems } = await validateFactory([dir], { cwd: dir, env: {} })
+    const { factory, problems, skipped } = await validateFactory([dir], { cwd: dir, env: {} })
     assert.deepEqual(brief(problems), [])
     assert.deepEqual(
       factory.files.map((f) => f.path.slice(dir.length + 1)),
       ['a.yml', 'sub/b.yaml'],
     )
+    assert.deepEqual(skipped, [join(dir, 'samples')])
     assert.deepEqual(factory.manifest.name, basename(dir))
+  })
+
+  test('a folder named broken is read like any other; a folder holding .ofa-skip is read when named', async (t) => {
+    const dir = await tmpFactory(t, {
+      'broken/e.yml': 'not: [valid',
+      'samples/.ofa-skip': '',
+      'samples/f.yml': SIM('f', 'F-1'),
+    })
+    const walked = await validateFactory([dir], { cwd: dir, env: {} })
+    assert.deepEqual(brief(walked.problems), ['broken/e.yml:1:12 OFA_CONFIG_YAML'])
+    const named = await validateFactory(['samples'], { cwd: dir, env: {} })
+    assert.deepEqual(brief(named.problems), [])
+    assert.deepEqual(
+      named.factory.devices.map((d) => d.uuid),
+      ['F-1'],
+    )
+    assert.deepEqual(named.skipped, [])
+  })
+
+  test('include: a glob does not reach into a folder holding .ofa-skip; naming the folder does', async (t) => {
+    const files = {
+      'devices/a.yml': SIM('a', 'A-1'),
+      'devices/samples/.ofa-skip': '',
+      'devices/samples/b.yml': 'not: [valid',
+    }
+    const globbed = await tmpFactory(t, { ...files, 'factory.yaml': 'include: ["devices/**/*.yml", "devices/*"]\n' })
+    const r = await validateFactory([globbed], { cwd: globbed, env: {} })
+    assert.deepEqual(brief(r.problems), [])
+    assert.deepEqual(
+      r.factory.devices.map((d) => d.uuid),
+      ['A-1'],
+    )
+    assert.deepEqual(r.skipped, [join(globbed, 'devices/samples')])
+    const named = await tmpFactory(t, { ...files, 'factory.yaml': 'include: [devices/samples]\n' })
+    const n = await validateFactory([named], { cwd: named, env: {} })
+    assert.deepEqual(brief(n.problems), ['devices/samples/b.yml:1:12 OFA_CONFIG_YAML'])
   })
 
   test('files and folders may be given together; each file is read once', async (t) => {
