@@ -19,7 +19,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { openEmbeddedLog } from '@openfactory/log'
 import { type Asset, AssetEvents, encodeObservation, isoTimestamp, type Observation, TOPICS } from '@openfactory/model'
-import { createAssetState, createServeApp } from '@openfactory/serve'
+import { createServeApp, createServingState } from '@openfactory/serve'
 import Fastify from 'fastify'
 
 /** The part of autocannon's programmatic API used here (the package ships no types). */
@@ -115,9 +115,9 @@ async function oursServer(dir: string, responseCacheBytes: number): Promise<numb
       obs.map((o) => ({ key: a.uuid, value: encodeObservation(o) })),
     )
   }
-  const state = createAssetState({ log })
-  await state.ready()
-  const app = await createServeApp({ log, state, responseCacheBytes })
+  const serving = createServingState({ eventLog: log })
+  await serving.ready()
+  const app = await createServeApp({ eventLog: log, serving, responseCacheBytes })
   await app.listen({ port: 0, host: '127.0.0.1' })
   return (app.server.address() as { port: number }).port
 }

@@ -26,7 +26,7 @@ import {
   TOPICS,
   unavailableObservation,
 } from '@openfactory/model'
-import { createAssetState } from '@openfactory/serve'
+import { createServingState } from '@openfactory/serve'
 
 const { values: args } = parseArgs({
   options: {
@@ -160,7 +160,7 @@ async function measureState(dir: string) {
   const log = await openEmbeddedLog({ dir })
   const before = memory()
   const t = performance.now()
-  const state = createAssetState({ log })
+  const state = createServingState({ eventLog: log })
   await state.ready()
   const seconds = (performance.now() - t) / 1000
   const ready = memory()

@@ -22,7 +22,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { openEmbeddedLog } from '@openfactory/log'
 import { type Asset, encodeObservation, isoTimestamp, type Observation, TOPICS } from '@openfactory/model'
-import { createAssetState, createServeApp } from '@openfactory/serve'
+import { createServeApp, createServingState } from '@openfactory/serve'
 import { WebSocket, WebSocketServer } from 'ws'
 
 const { values: args } = parseArgs({
@@ -252,7 +252,7 @@ async function fullCase(rate: number, seconds: number, dir: string): Promise<Sta
   // Full path.
   const log = await openEmbeddedLog({ dir })
   await log.createTopic({ name: TOPICS.assets, partitions: Number(args.partitions) })
-  const state = createAssetState({ log })
+  const state = createServingState({ eventLog: log })
   await state.ready()
   for (const uuid of uuids) {
     const asset: Asset = {
@@ -286,7 +286,7 @@ async function fullCase(rate: number, seconds: number, dir: string): Promise<Sta
       },
     ])
   }
-  const app = await createServeApp({ log, state })
+  const app = await createServeApp({ eventLog: log, serving: state })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const port = (app.server.address() as { port: number }).port
   const w2 = writer(log)

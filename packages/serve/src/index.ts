@@ -1,14 +1,20 @@
 // @openfactory/serve — the serving layer: asset state materialised from the log, and the HTTP API over it.
 
-// HTTP: the Fastify app (REST, WebSocket, SSE, OpenAPI, health, metrics).
+// HTTP: the Fastify app (REST, WebSocket, SSE, OpenAPI, health, metrics), one plugin per route family.
 export { createServeApp, DEFAULT_PORT, type ServeAppOptions } from './http/app.ts'
-// Prometheus metrics, for what runs beside the app and adds its own (`extraMetrics`).
-export type { Metric, MetricSample } from './http/metrics.ts'
-// State: the current-state table and asset registry, followed from ofa_assets and ofa_registry.
+// Prometheus metrics (prom-client); `Metric` is what runs beside the app adds (`extraMetrics`).
+export type { Metric, MetricSample, ServeMetrics } from './http/metrics.ts'
+// State: the current-state table and asset registry, folded from ofa_assets and ofa_registry.
 export * from './state/asset-state.ts'
+// Availability expiry: avail UNAVAILABLE written when a heartbeat TTL passes.
+export * from './state/availability-expiry.ts'
 // Commands: <Method>_CMD sent, <Method>_RESULT tracked by correlation id.
 export * from './state/commands.ts'
+// The state with its expiry and command tracker, composed: what the app and `ofa up` create.
+export * from './state/serving-state.ts'
 // Live subscriptions: snapshot then updates, fanned out from one change computation.
 export * from './state/subscriptions.ts'
+// History by time: where on ofa_assets records of a time range may be, whatever their order.
+export * from './state/time-index.ts'
 // UNS patterns: `+` and `#` wildcards over any separator.
 export * from './state/uns-pattern.ts'

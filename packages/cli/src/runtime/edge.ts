@@ -99,6 +99,7 @@ export async function startEdgeForwarding(
           name: 'ofa_forward_lag_records',
           help: "Records in the edge's log not yet forwarded, per topic and partition.",
           type: 'gauge',
+          labelNames: ['topic', 'partition'],
           samples: lag ?? [],
         },
       ]

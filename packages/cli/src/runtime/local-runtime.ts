@@ -10,7 +10,7 @@
 import { createSupervisor, planDevice, type ShdrAdapterServer, type Supervisor } from '@openfactory/connectors'
 import type { EventLog } from '@openfactory/log'
 import type { Factory } from '@openfactory/model'
-import { type AssetState, createAssetState, createServeApp, DEFAULT_PORT } from '@openfactory/serve'
+import { createServeApp, createServingState, DEFAULT_PORT, type ServingState } from '@openfactory/serve'
 import type { FastifyInstance } from 'fastify'
 import { startAdapter } from './adapters.ts'
 import { openBackbone } from './backbone.ts'
@@ -25,7 +25,7 @@ export interface LocalRuntime {
   /** Where the log is: the embedded log's data directory, or `kafka <bootstrap servers>`. */
   readonly where: string
   readonly log: EventLog
-  readonly state: AssetState
+  readonly state: ServingState
   readonly supervisor: Supervisor
   readonly app: FastifyInstance
   /** An edge's forwarding to the central Kafka (factory.yaml `backbone.forward`), else null. */
@@ -46,7 +46,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
   const { log, where } = await openBackbone(factory.manifest, backbone)
   const adapters: ShdrAdapterServer[] = []
   const playing = new AbortController()
-  let state: AssetState | null = null
+  let state: ServingState | null = null
   let app: FastifyInstance | null = null
   let supervisor: Supervisor | null = null
   let forwarding: EdgeForwarding | null = null
@@ -72,10 +72,14 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
       if (plan.kind === 'run' && plan.adapter) adapters.push(await startAdapter(plan.adapter, playing.signal, logger))
     }
 
-    state = createAssetState({ log })
+    state = createServingState({ eventLog: log, logger })
     await state.ready()
     const edge = forwarding
-    app = await createServeApp({ log, state, ...(edge ? { extraMetrics: () => edge.metrics() } : {}) })
+    app = await createServeApp({
+      eventLog: log,
+      serving: state,
+      ...(edge ? { extraMetrics: () => edge.metrics() } : {}),
+    })
     const url = await listen(app, opts.host ?? '127.0.0.1', opts.port ?? DEFAULT_PORT)
 
     supervisor = createSupervisor({

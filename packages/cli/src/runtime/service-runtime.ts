@@ -19,7 +19,7 @@ import {
 } from '@openfactory/connectors'
 import type { EventLog } from '@openfactory/log'
 import { type DeviceConfig, type Factory, OpenFactoryError, TOPICS } from '@openfactory/model'
-import { type AssetState, createAssetState, createServeApp, DEFAULT_PORT } from '@openfactory/serve'
+import { createServeApp, createServingState, DEFAULT_PORT, type ServingState } from '@openfactory/serve'
 import type { FastifyInstance } from 'fastify'
 import { startAdapter } from './adapters.ts'
 import { openBackbone } from './backbone.ts'
@@ -184,7 +184,7 @@ async function runConnector(ctx: Context & { device: DeviceConfig }): Promise<Se
 async function runServe(ctx: Context & { app: Factory['apps'][number] }): Promise<ServiceRuntime> {
   const { app, log, logger, opts } = ctx
   let lease: Lease | null = null
-  let state: AssetState | null = null
+  let state: ServingState | null = null
   let http: FastifyInstance | null = null
   try {
     lease = joinLease({
@@ -195,9 +195,9 @@ async function runServe(ctx: Context & { app: Factory['apps'][number] }): Promis
       onError: leaseErrorHandler(ctx, `app ${app.uuid}`),
     })
     const held = lease
-    state = createAssetState({ log, recordsExpiries: () => held.held })
+    state = createServingState({ eventLog: log, logger, recordsExpiries: () => held.held })
     await state.ready()
-    http = await createServeApp({ log, state })
+    http = await createServeApp({ eventLog: log, serving: state })
     const url = await listen(http, opts.host ?? '127.0.0.1', opts.port ?? app.spec.routing?.port ?? DEFAULT_PORT)
     let stopping: Promise<void> | null = null
     const s = state

@@ -2,35 +2,42 @@
  * The HTTP serving layer (Fastify 5): REST, WebSocket and SSE over the asset state, OpenAPI 3.1 and Swagger UI,
  * health and Prometheus metrics. Everything is under `/api` besides `/healthz` and `/metrics` (DESIGN §4);
  * errors are `{"error": {"code": "OFA_...", "message", "where"?}}`. docs/reference/http-api.md lists the routes.
+ *
+ * The app decorates itself with what the routes share (`eventLog`, `serving`, `state`, `commands`, `hub`:
+ * `decorations.ts`) and registers one plugin per route family, each closing what it owns: metrics (app-wide),
+ * assets, history, commands, live (WebSocket/SSE), ops (health, metrics, docs).
  */
 import { readFileSync } from 'node:fs'
 import swagger from '@fastify/swagger'
-import swaggerUi from '@fastify/swagger-ui'
-import websocket from '@fastify/websocket'
 import type { EventLog } from '@openfactory/log'
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import type { AssetState } from '../state/asset-state.ts'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { ServingState } from '../state/serving-state.ts'
 import { createSubscriptionHub, type SubscriptionHub } from '../state/subscriptions.ts'
-import { registerAssetRoutes } from './asset-routes.ts'
-import { registerCommandRoutes } from './command-routes.ts'
-import type { RouteContext } from './context.ts'
+import { assetRoutes } from './asset-routes.ts'
+import { commandRoutes } from './command-routes.ts'
+import type {} from './decorations.ts'
 import { errorHandler, notFoundHandler } from './errors.ts'
-import { registerLiveRoutes, WS_OPENAPI_PATH } from './live-routes.ts'
-import type { Metric } from './metrics.ts'
-import { RequestCounter } from './metrics.ts'
-import { registerOpsRoutes } from './ops-routes.ts'
+import { historyRoutes } from './history-routes.ts'
+import { liveRoutes, WS_OPENAPI_PATH } from './live-routes.ts'
+import { type Metric, metricsPlugin } from './metrics.ts'
+import { opsRoutes } from './ops-routes.ts'
 import { SHARED_SCHEMAS } from './schemas.ts'
 
 /** The port `ofa up` listens on unless told otherwise. */
 export const DEFAULT_PORT = 8080
 
 export interface ServeAppOptions {
-  readonly log: EventLog
-  readonly state: AssetState
-  /** Default: a hub over `state`, created here and closed with the app. */
+  /** The backbone: history is read from it. */
+  readonly eventLog: EventLog
+  /** The asset state with its availability expiry and command tracker (`createServingState`). */
+  readonly serving: ServingState
+  /** Default: a hub over `serving.state`, created here and closed with the app. */
   readonly hub?: SubscriptionHub
-  /** Fastify's logger option (default off). */
-  readonly logger?: FastifyServerOptions['logger']
+  /**
+   * The process logger Fastify logs through: pino, or any object with Fastify's logger interface (Fastify's
+   * `loggerInstance`). Default: no request logging.
+   */
+  readonly loggerInstance?: FastifyBaseLogger
   /** How long a method call waits for its result when the request gives no `timeout_ms` (default 5000). */
   readonly commandTimeoutMs?: number
   /** The largest `timeout_ms` accepted (default 60 000). */
@@ -60,41 +67,26 @@ function packageVersion(): string {
 
 /**
  * Builds the app; the caller listens (`app.listen({ port: DEFAULT_PORT, host })`) and closes it (`app.close()`:
- * drops live connections, then closes the hub it created). The state and the log stay open: close them after.
+ * ends live connections and method calls in progress, then closes the hub it created). The serving state and
+ * the log stay open: close them after.
  */
 export async function createServeApp(opts: ServeAppOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: opts.logger ?? false,
+    ...(opts.loggerInstance ? { loggerInstance: opts.loggerInstance } : { logger: false }),
     forceCloseConnections: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   })
-  const ownHub = opts.hub === undefined
-  const hub = opts.hub ?? createSubscriptionHub({ state: opts.state, maxBufferedBytes: opts.maxBufferedBytes })
-  const requests = new RequestCounter()
-  const ctx: RouteContext = {
-    log: opts.log,
-    state: opts.state,
-    hub,
-    requests,
-    commandTimeoutMs: opts.commandTimeoutMs ?? 5000,
-    maxCommandTimeoutMs: opts.maxCommandTimeoutMs ?? 60_000,
-    sseKeepAliveMs: opts.sseKeepAliveMs ?? 15_000,
-    responseCacheBytes: opts.responseCacheBytes ?? 16 * 1024 * 1024,
-    startedAt: Date.now(),
-    ...(opts.extraMetrics ? { extraMetrics: opts.extraMetrics } : {}),
-  }
-  const live = new Set<() => void>()
+  const serving = opts.serving
+  const hub = opts.hub ?? createSubscriptionHub({ state: serving.state, maxBufferedBytes: opts.maxBufferedBytes })
+  app.decorate('eventLog', opts.eventLog)
+  app.decorate('serving', serving)
+  app.decorate('state', serving.state)
+  app.decorate('commands', serving.commands)
+  app.decorate('hub', hub)
+  if (opts.hub === undefined) app.addHook('onClose', async () => hub.close())
 
   app.setErrorHandler(errorHandler)
   app.setNotFoundHandler(notFoundHandler)
-  app.addHook('onResponse', async (request, reply) => {
-    requests.add(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode)
-  })
-  app.addHook('preClose', async () => {
-    for (const shutdown of [...live]) shutdown()
-    if (ownHub) hub.close()
-  })
-
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema)
   await app.register(swagger, {
     openapi: {
@@ -115,14 +107,22 @@ export async function createServeApp(opts: ServeAppOptions): Promise<FastifyInst
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   })
-  await app.register(websocket, { options: { maxPayload: opts.maxMessageBytes ?? 64 * 1024 } })
 
-  registerAssetRoutes(app, ctx)
-  registerCommandRoutes(app, ctx)
-  registerLiveRoutes(app, ctx, live)
-  registerOpsRoutes(app, ctx)
-  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger())
-  if (opts.docs !== false) await app.register(swaggerUi, { routePrefix: '/api/docs' })
+  await app.register(metricsPlugin)
+  await app.register(assetRoutes, { responseCacheBytes: opts.responseCacheBytes ?? 16 * 1024 * 1024 })
+  await app.register(historyRoutes)
+  await app.register(commandRoutes, {
+    commandTimeoutMs: opts.commandTimeoutMs ?? 5000,
+    maxCommandTimeoutMs: opts.maxCommandTimeoutMs ?? 60_000,
+  })
+  await app.register(liveRoutes, {
+    sseKeepAliveMs: opts.sseKeepAliveMs ?? 15_000,
+    maxMessageBytes: opts.maxMessageBytes ?? 64 * 1024,
+  })
+  await app.register(opsRoutes, {
+    docs: opts.docs !== false,
+    ...(opts.extraMetrics ? { extraMetrics: opts.extraMetrics } : {}),
+  })
 
   await app.ready()
   return app

@@ -1,25 +1,17 @@
 /**
- * Asset routes: the registry with current state (`GET /api/assets`, `GET /api/assets/{uuid}`) and history from
- * the log (`GET /api/assets/{uuid}/history`).
+ * Asset routes (a Fastify plugin): the registry with current state, `GET /api/assets` and `GET /api/assets/{uuid}`.
+ * It owns the cache of `GET /api/assets/{uuid}` answers (emptied when the app closes).
  */
-import { OpenFactoryError, parseTime } from '@openfactory/model'
-import type { FastifyInstance, FastifyReply } from 'fastify'
+import { OpenFactoryError } from '@openfactory/model'
+import type { FastifyPluginAsync } from 'fastify'
 import { decodeCursor, encodeCursor } from '../internal/cursor.ts'
 import { matchUnsLevels, splitUns, validateUnsPattern } from '../state/uns-pattern.ts'
-import type { RouteContext } from './context.ts'
-import { readHistory } from './history.ts'
-import { cursorSchema, errorResponses, limitSchema, pageSchema, timeSchema, uuidParams } from './schemas.ts'
+import { assetNotFound, JSON_TYPE, sendJsonText } from './replies.ts'
+import { cursorSchema, errorResponses, limitSchema, pageSchema, uuidParams } from './schemas.ts'
 
-const JSON_TYPE = 'application/json; charset=utf-8'
-
-export function sendJsonText(reply: FastifyReply, text: string, status = 200): FastifyReply {
-  return reply.code(status).type(JSON_TYPE).send(text)
-}
-
-export function assetNotFound(uuid: string): OpenFactoryError {
-  return new OpenFactoryError('OFA_SERVE_ASSET_NOT_FOUND', `no asset ${JSON.stringify(uuid)}`, {
-    where: { path: 'params.uuid' },
-  })
+export interface AssetRoutesOptions {
+  /** Bytes of `GET /api/assets/{uuid}` bodies kept between changes of their asset (0: none). */
+  readonly responseCacheBytes: number
 }
 
 interface ListQuery {
@@ -30,30 +22,10 @@ interface ListQuery {
   cursor?: string
 }
 
-interface HistoryQuerystring {
-  id?: string
-  from?: string
-  to?: string
-  limit: number
-  cursor?: string
-}
-
-function time(text: string | undefined, name: string): number | undefined {
-  if (text === undefined) return undefined
-  const t = parseTime(text)
-  if (t === undefined) {
-    throw new OpenFactoryError(
-      'OFA_SERVE_REQUEST_INVALID',
-      `query.${name} must be an ISO-8601 time or epoch milliseconds, got ${JSON.stringify(text)}`,
-      { where: { path: `query.${name}` } },
-    )
-  }
-  return t
-}
-
 /**
  * Bodies of `GET /api/assets/{uuid}` as built for an asset version, least recently used first out past
- * `maxBytes`: an asset read again before it changes costs a lookup.
+ * `maxBytes`: an asset read again before it changes costs a lookup. Kept for speed: `bench/serve-rest.ts`
+ * (cached answers ≈ 2× built ones).
  */
 export class ResponseCache {
   readonly #entries = new Map<string, { version: number; body: Buffer }>()
@@ -88,14 +60,20 @@ export class ResponseCache {
     }
   }
 
+  clear(): void {
+    this.#entries.clear()
+    this.#bytes = 0
+  }
+
   get bytes(): number {
     return this.#bytes
   }
 }
 
-export function registerAssetRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  const { state, log } = ctx
-  const cache = new ResponseCache(ctx.responseCacheBytes)
+export const assetRoutes: FastifyPluginAsync<AssetRoutesOptions> = async (app, opts) => {
+  const { state } = app
+  const cache = new ResponseCache(opts.responseCacheBytes)
+  app.addHook('onClose', async () => cache.clear())
 
   app.get<{ Querystring: ListQuery }>(
     '/api/assets',
@@ -201,58 +179,6 @@ export function registerAssetRoutes(app: FastifyInstance, ctx: RouteContext): vo
         cache.set(uuid, version, body)
       }
       return reply.code(200).type(JSON_TYPE).send(body)
-    },
-  )
-
-  app.get<{ Params: { uuid: string }; Querystring: HistoryQuerystring }>(
-    '/api/assets/:uuid/history',
-    {
-      schema: {
-        summary: 'Observations of one asset from the log, oldest first',
-        description:
-          'Reads the asset’s ofa_assets partition. `from`/`to` select by source time (inclusive); `id` is one item id or a comma-separated list. A page scans a bounded number of records and may hold fewer than `limit` items while `nextCursor` is not null.',
-        tags: ['assets'],
-        params: uuidParams,
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            id: { type: 'string', description: 'Item id(s), comma-separated' },
-            from: timeSchema('Earliest source time'),
-            to: timeSchema('Latest source time'),
-            limit: limitSchema(10_000, 1000),
-            cursor: cursorSchema,
-          },
-        },
-        response: {
-          200: pageSchema('HistoryItem#'),
-          400: errorResponses[400],
-          404: errorResponses[404],
-        },
-      },
-    },
-    async (request, reply) => {
-      const uuid = request.params.uuid
-      if (!state.has(uuid)) throw assetNotFound(uuid)
-      const q = request.query
-      const from = time(q.from, 'from')
-      const to = time(q.to, 'to')
-      if (from !== undefined && to !== undefined && from > to) {
-        throw new OpenFactoryError('OFA_SERVE_REQUEST_INVALID', 'query.from is after query.to', {
-          where: { path: 'query.from' },
-        })
-      }
-      const ids = q.id === undefined ? null : new Set(q.id.split(',').filter((s) => s !== ''))
-      const page = await readHistory(log, {
-        uuid,
-        ids: ids && ids.size > 0 ? ids : null,
-        ...(from !== undefined ? { from } : {}),
-        ...(to !== undefined ? { to } : {}),
-        limit: q.limit,
-        ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
-      })
-      const next = page.nextCursor === null ? 'null' : JSON.stringify(page.nextCursor)
-      return sendJsonText(reply, `{"items":[${page.items.join(',')}],"nextCursor":${next}}`)
     },
   )
 }

@@ -1,17 +1,30 @@
 /**
- * Method calls: `POST /api/assets/{uuid}/methods/{name}` sends `<name>_CMD` and waits (up to `timeout_ms`) for a
- * final `<name>_RESULT` — 200 with it, else 202 with the command so far and a `Location` to poll;
- * `GET /api/commands/{correlationId}` shows a command and its result.
+ * Command routes (a Fastify plugin): `POST /api/assets/{uuid}/methods/{name}` sends `<name>_CMD` and waits (up to
+ * `timeout_ms`) for a final `<name>_RESULT` — 200 with it, else 202 with the command so far and a `Location` to
+ * poll; `GET /api/commands/{correlationId}` shows a command and its result. It owns the waits of calls in
+ * progress: closing the app ends them (each answers with what it has).
  */
 import { checkMethodArguments, OpenFactoryError } from '@openfactory/model'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyPluginAsync } from 'fastify'
 import { isFinalStatus } from '../state/commands.ts'
-import { assetNotFound, sendJsonText } from './asset-routes.ts'
-import type { RouteContext } from './context.ts'
+import { assetNotFound, sendJsonText } from './replies.ts'
 import { errorResponses } from './schemas.ts'
 
-export function registerCommandRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  const { state } = ctx
+export interface CommandRoutesOptions {
+  /** How long a method call waits for its result when the request gives no `timeout_ms`. */
+  readonly commandTimeoutMs: number
+  /** The largest `timeout_ms` accepted. */
+  readonly maxCommandTimeoutMs: number
+}
+
+export const commandRoutes: FastifyPluginAsync<CommandRoutesOptions> = async (app, opts) => {
+  const { state, commands } = app
+  const waiting = new Set<AbortController>()
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+    for (const w of waiting) w.abort()
+  })
 
   app.post<{
     Params: { uuid: string; name: string }
@@ -38,8 +51,8 @@ export function registerCommandRoutes(app: FastifyInstance, ctx: RouteContext): 
             timeout_ms: {
               type: 'integer',
               minimum: 0,
-              maximum: ctx.maxCommandTimeoutMs,
-              description: `How long to wait for the result (default ${ctx.commandTimeoutMs})`,
+              maximum: opts.maxCommandTimeoutMs,
+              description: `How long to wait for the result (default ${opts.commandTimeoutMs})`,
             },
           },
         },
@@ -49,6 +62,8 @@ export function registerCommandRoutes(app: FastifyInstance, ctx: RouteContext): 
           202: { description: 'Sent; no final result yet', $ref: 'Command#' },
           400: errorResponses[400],
           404: errorResponses[404],
+          415: errorResponses[415],
+          503: errorResponses[503],
         },
       },
       // A call without arguments may come without a body.
@@ -68,12 +83,15 @@ export function registerCommandRoutes(app: FastifyInstance, ctx: RouteContext): 
         })
       }
       checkMethodArguments(method, request.body, { code: 'OFA_SERVE_ARGUMENTS_INVALID', path: 'body' })
-      const sent = await state.commands.send({ assetUuid: uuid, method: name, arguments: request.body })
-      const timeoutMs = request.query.timeout_ms ?? ctx.commandTimeoutMs
+      const sent = await commands.send({ assetUuid: uuid, method: name, arguments: request.body })
+      const timeoutMs = request.query.timeout_ms ?? opts.commandTimeoutMs
       const abort = new AbortController()
       const onClose = () => abort.abort()
       reply.raw.once('close', onClose)
-      const record = (await state.commands.wait(sent.correlationId, { timeoutMs, signal: abort.signal })) ?? sent
+      waiting.add(abort)
+      if (closing) abort.abort()
+      const record = (await commands.wait(sent.correlationId, { timeoutMs, signal: abort.signal })) ?? sent
+      waiting.delete(abort)
       reply.raw.off('close', onClose)
       if (isFinalStatus(record.status)) return sendJsonText(reply, JSON.stringify(record))
       reply.header('location', `/api/commands/${encodeURIComponent(record.correlationId)}`)
@@ -97,7 +115,7 @@ export function registerCommandRoutes(app: FastifyInstance, ctx: RouteContext): 
       },
     },
     async (request, reply) => {
-      const record = state.commands.get(request.params.correlationId)
+      const record = commands.get(request.params.correlationId)
       if (!record) {
         throw new OpenFactoryError(
           'OFA_SERVE_COMMAND_NOT_FOUND',

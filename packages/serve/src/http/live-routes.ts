@@ -1,5 +1,6 @@
 /**
- * Live streams: WebSocket `/api/ws` and Server-Sent Events `/api/events` (DESIGN §4).
+ * Live streams (a Fastify plugin): WebSocket `/api/ws` and Server-Sent Events `/api/events` (DESIGN §4), over the
+ * subscription hub (`app.hub`). It owns its connections: closing the app ends them with `OFA_SERVE_UNAVAILABLE`.
  *
  * WebSocket, client → server (text frames, JSON):
  *   {"op": "subscribe", "id": "s1", "assets"?: [uuid, ...], "items"?: [id, ...], "uns"?: "Demofactory/Machining/#"}
@@ -16,15 +17,19 @@
  * the JSON; the subscription id is `id` (default `events`). A comment line every `sseKeepAliveMs` keeps
  * proxies from closing the stream.
  */
-
-import type { Socket } from 'node:net'
+import websocket from '@fastify/websocket'
 import { isOpenFactoryError, OpenFactoryError } from '@openfactory/model'
-import type { FastifyInstance } from 'fastify'
-import type { WebSocket } from 'ws'
+import type { FastifyPluginAsync } from 'fastify'
 import type { HubConnection, SubscriberSink } from '../state/subscriptions.ts'
 import { parseSubscriptionSpec } from '../state/subscriptions.ts'
-import type { RouteContext } from './context.ts'
 import { errorResponses } from './schemas.ts'
+
+export interface LiveRoutesOptions {
+  /** SSE comment interval. */
+  readonly sseKeepAliveMs: number
+  /** Largest WebSocket message accepted from a client. */
+  readonly maxMessageBytes: number
+}
 
 const SUBSCRIBE_FIELDS = new Set(['op', 'id', 'assets', 'items', 'uns'])
 
@@ -33,7 +38,7 @@ export const WS_OPENAPI_PATH = {
   get: {
     summary: 'Live state over WebSocket',
     description:
-      'Upgrade to WebSocket, then send `{"op":"subscribe","id","assets"?,"items"?,"uns"?}` or `{"op":"unsubscribe","id"}` as text frames. The server answers `{"id","kind":"snapshot","data":[ItemState...]}` once, then `{"id","kind":"update","data":ItemState}` per change; a bad message gets `{"id","kind":"error","error":{"code","message","where"?}}` and the socket stays open. A client that does not keep up is sent `OFA_SERVE_SLOW_CONSUMER` and closed (1008).',
+      'Upgrade to WebSocket, then send `{"op":"subscribe","id","assets"?,"items"?,"uns"?}` or `{"op":"unsubscribe","id"}` as text frames. The server answers `{"id","kind":"snapshot","data":[ItemState...]}` once, then `{"id","kind":"update","data":ItemState}` per change; a bad message gets `{"id","kind":"error","error":{"code","message","where"?}}` and the socket stays open (every server message is a `LiveMessage`). A client that does not keep up is sent `OFA_SERVE_SLOW_CONSUMER` and closed (1008).',
     tags: ['live'],
     responses: {
       '101': { description: 'Switching to the WebSocket protocol' },
@@ -94,15 +99,23 @@ function list(text: string | undefined): string[] | undefined {
   return items.length > 0 ? items : undefined
 }
 
-export function registerLiveRoutes(app: FastifyInstance, ctx: RouteContext, live: Set<() => void>): void {
-  const { hub } = ctx
+export const liveRoutes: FastifyPluginAsync<LiveRoutesOptions> = async (app, opts) => {
+  const { hub } = app
+  /** How to end each open connection. */
+  const live = new Set<() => void>()
+  app.addHook('preClose', async () => {
+    for (const shutdown of [...live]) shutdown()
+  })
+  // Registered after that hook, so that our clients are told why before @fastify/websocket closes the sockets.
+  await app.register(websocket, { options: { maxPayload: opts.maxMessageBytes } })
 
   app.get(
     '/api/ws',
     // Documented by hand in the OpenAPI document (`WS_OPENAPI_PATH`): @fastify/websocket hides its routes.
     { websocket: true },
-    (socket: WebSocket) => {
-      const raw = (socket as unknown as { _socket: Socket })._socket
+    (socket, request) => {
+      // The upgraded request's socket is the one the WebSocket writes to: corked while a log batch is applied.
+      const raw = request.raw.socket
       let killTimer: NodeJS.Timeout | undefined
       const sink: SubscriberSink = {
         send: (text) => socket.send(text),
@@ -175,7 +188,8 @@ export function registerLiveRoutes(app: FastifyInstance, ctx: RouteContext, live
         'OFA_SERVE_REQUEST_INVALID',
       )
       reply.hijack()
-      ctx.requests.add('GET', '/api/events', 200)
+      // A hijacked reply skips the onResponse hook: counted here.
+      app.metrics.httpRequests.inc({ method: 'GET', route: '/api/events', status: '200' })
       const res = reply.raw
       res.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
@@ -207,7 +221,7 @@ export function registerLiveRoutes(app: FastifyInstance, ctx: RouteContext, live
       const conn = hub.connect(sink)
       const shutdown = () => sink.close(closing())
       live.add(shutdown)
-      const keepAlive = setInterval(() => res.write(': keepalive\n\n'), ctx.sseKeepAliveMs)
+      const keepAlive = setInterval(() => res.write(': keepalive\n\n'), opts.sseKeepAliveMs)
       keepAlive.unref()
       res.on('close', end)
       res.on('error', end)

@@ -1,20 +1,26 @@
-/** JSON Schemas of the HTTP API: they validate requests and document every route in the OpenAPI 3.1 document. */
+/**
+ * JSON Schemas of the HTTP API: they validate requests and document every route in the OpenAPI 3.1 document.
+ * Response schemas are closed (`additionalProperties: false`) where the answer's fields are ours, and the tests
+ * check every body they see against them (test/helpers/http.ts), so the document cannot drift from the answers.
+ */
+
+const errorObject = {
+  type: 'object',
+  required: ['code', 'message'],
+  additionalProperties: false,
+  properties: {
+    code: { type: 'string', pattern: '^OFA_', description: 'See docs/reference/errors.md' },
+    message: { type: 'string' },
+    where: { type: 'object', additionalProperties: true, description: 'The field at fault (`path`)' },
+  },
+} as const
 
 export const errorSchema = {
   $id: 'Error',
   type: 'object',
   required: ['error'],
-  properties: {
-    error: {
-      type: 'object',
-      required: ['code', 'message'],
-      properties: {
-        code: { type: 'string', pattern: '^OFA_', description: 'See docs/reference/errors.md' },
-        message: { type: 'string' },
-        where: { type: 'object', additionalProperties: true, description: 'The field at fault (`path`)' },
-      },
-    },
-  },
+  additionalProperties: false,
+  properties: { error: errorObject },
 } as const
 
 export const itemStateSchema = {
@@ -22,6 +28,7 @@ export const itemStateSchema = {
   type: 'object',
   description: 'One `uuid|id` entry of the current state',
   required: ['assetUuid', 'id', 'value', 'tag', 'type', 'timestamp', 'attributes'],
+  additionalProperties: false,
   properties: {
     assetUuid: { type: 'string' },
     id: { type: 'string' },
@@ -34,6 +41,8 @@ export const itemStateSchema = {
       type: 'array',
       items: {
         type: 'object',
+        required: ['level', 'nativeCode', 'timestamp'],
+        additionalProperties: false,
         properties: {
           level: { type: 'string', enum: ['WARNING', 'FAULT', 'UNAVAILABLE'] },
           nativeCode: { type: 'string' },
@@ -49,6 +58,8 @@ export const itemStateSchema = {
 
 const unsSchema = {
   type: ['object', 'null'],
+  required: ['levels', 'unsId'],
+  additionalProperties: false,
   properties: { levels: { type: 'object', additionalProperties: { type: 'string' } }, unsId: { type: 'string' } },
 } as const
 
@@ -65,14 +76,27 @@ const assetCommon = {
 export const assetSummarySchema = {
   $id: 'AssetSummary',
   type: 'object',
-  required: ['uuid', 'type', 'uns', 'availability'],
+  required: ['uuid', 'type', 'uns', 'referencesAbove', 'referencesBelow', 'availability', 'declared'],
+  additionalProperties: false,
   properties: assetCommon,
 } as const
 
 export const assetSchema = {
   $id: 'Asset',
   type: 'object',
-  required: ['uuid', 'type', 'uns', 'availability', 'dataItems', 'methods', 'state'],
+  required: [
+    'uuid',
+    'type',
+    'uns',
+    'referencesAbove',
+    'referencesBelow',
+    'availability',
+    'declared',
+    'dataItems',
+    'methods',
+    'state',
+  ],
+  additionalProperties: false,
   properties: {
     ...assetCommon,
     dataItems: {
@@ -80,6 +104,7 @@ export const assetSchema = {
       items: {
         type: 'object',
         required: ['id', 'category', 'tag'],
+        additionalProperties: false,
         properties: {
           id: { type: 'string' },
           category: { type: 'string', enum: ['Samples', 'Events', 'Condition'] },
@@ -98,6 +123,7 @@ export const assetSchema = {
       items: {
         type: 'object',
         required: ['name', 'description', 'arguments'],
+        additionalProperties: false,
         properties: {
           name: { type: 'string' },
           description: { type: 'string' },
@@ -106,6 +132,7 @@ export const assetSchema = {
             items: {
               type: 'object',
               required: ['name'],
+              additionalProperties: false,
               properties: {
                 name: { type: 'string' },
                 description: { type: 'string' },
@@ -124,7 +151,8 @@ export const assetSchema = {
 export const commandSchema = {
   $id: 'Command',
   type: 'object',
-  required: ['correlationId', 'assetUuid', 'method', 'arguments', 'status'],
+  required: ['correlationId', 'assetUuid', 'method', 'arguments', 'senderUuid', 'sentAt', 'status'],
+  additionalProperties: false,
   properties: {
     correlationId: { type: 'string' },
     assetUuid: { type: 'string' },
@@ -134,7 +162,12 @@ export const commandSchema = {
     sentAt: { type: 'string' },
     status: { type: 'string', enum: ['pending', 'accepted', 'completed', 'failed', 'rejected', 'timeout'] },
     result: { description: 'What the method returned (status completed)' },
-    error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      additionalProperties: false,
+      properties: { code: { type: 'string' }, message: { type: 'string' } },
+    },
     answeredAt: { type: 'string' },
   },
 } as const
@@ -143,6 +176,7 @@ export const historyItemSchema = {
   $id: 'HistoryItem',
   type: 'object',
   required: ['assetUuid', 'id', 'value', 'tag', 'type', 'timestamp', 'attributes', 'offset'],
+  additionalProperties: false,
   properties: {
     assetUuid: { type: 'string' },
     id: { type: 'string' },
@@ -159,13 +193,46 @@ export const healthSchema = {
   $id: 'Health',
   type: 'object',
   required: ['status', 'log', 'ready', 'lag'],
+  additionalProperties: false,
   properties: {
     status: { type: 'string', enum: ['ok', 'unavailable'] },
     log: { type: 'string', enum: ['ok', 'unreachable'] },
-    ready: { type: 'boolean', description: 'The state has caught up with the log' },
+    ready: { type: 'boolean', description: 'The state has caught up with the log and follows it' },
     lag: { type: ['integer', 'null'], description: 'Records on the log not yet applied' },
-    error: { type: 'string' },
+    error: {
+      type: 'string',
+      description: 'Why not: the error that stopped the state (`OFA_...: message`), or why the log did not answer',
+    },
   },
+} as const
+
+/** A WebSocket message or SSE event from the server (`/api/ws`, `/api/events`). */
+export const liveMessageSchema = {
+  $id: 'LiveMessage',
+  oneOf: [
+    {
+      type: 'object',
+      required: ['id', 'kind', 'data'],
+      additionalProperties: false,
+      properties: {
+        id: { type: 'string' },
+        kind: { const: 'snapshot' },
+        data: { type: 'array', items: { $ref: 'ItemState#' } },
+      },
+    },
+    {
+      type: 'object',
+      required: ['id', 'kind', 'data'],
+      additionalProperties: false,
+      properties: { id: { type: 'string' }, kind: { const: 'update' }, data: { $ref: 'ItemState#' } },
+    },
+    {
+      type: 'object',
+      required: ['id', 'kind', 'error'],
+      additionalProperties: false,
+      properties: { id: { type: ['string', 'null'] }, kind: { const: 'error' }, error: errorObject },
+    },
+  ],
 } as const
 
 export const SHARED_SCHEMAS = [
@@ -176,11 +243,14 @@ export const SHARED_SCHEMAS = [
   assetSchema,
   commandSchema,
   historyItemSchema,
+  liveMessageSchema,
 ] as const
 
 export const errorResponses = {
   400: { description: 'Bad request', $ref: 'Error#' },
   404: { description: 'Not found', $ref: 'Error#' },
+  415: { description: 'The body is not JSON', $ref: 'Error#' },
+  503: { description: 'The log cannot be read (`OFA_LOG_*`) or the server is closing', $ref: 'Error#' },
 } as const
 
 export const uuidParams = {
@@ -208,6 +278,7 @@ export const pageSchema = (itemRef: string) =>
   ({
     type: 'object',
     required: ['items', 'nextCursor'],
+    additionalProperties: false,
     properties: {
       items: { type: 'array', items: { $ref: itemRef } },
       nextCursor: { type: ['string', 'null'] },

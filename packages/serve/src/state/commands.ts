@@ -6,9 +6,10 @@
  * answers with `<Method>_RESULT` carrying the same `correlation_id`: `accepted` (on its way), then one final
  * status — `completed`, `failed`, `rejected` or `timeout`.
  *
- * The tracker learns about commands and results from the state follower (`observe`), which reads the whole
- * log: so commands sent by other processes are tracked too, and after a restart the tracker is rebuilt from the
- * log. It keeps the most recent `maxCommands` (oldest dropped first).
+ * The tracker learns about commands and results from the asset state (`observe`, wired by `serving-state.ts`
+ * to the state's `onEvent`), which reads the whole log: so commands sent by other processes are tracked too, and
+ * after a restart the tracker is rebuilt from the log. It keeps the most recent `maxCommands` (oldest dropped
+ * first).
  */
 import type { EventLog } from '@openfactory/log'
 import {
@@ -55,7 +56,7 @@ export interface WaitOptions {
 }
 
 export interface CommandTrackerOptions {
-  readonly log: EventLog
+  readonly eventLog: EventLog
   /** `header.sender_uuid` of commands sent through this tracker (default `ofa-api`). */
   readonly senderUuid?: string
   /** Commands kept for lookups (default 10 000). */
@@ -63,9 +64,12 @@ export interface CommandTrackerOptions {
   readonly now?: () => number
 }
 
+/** Called once per command sent through this tracker, when its final result is seen. */
+export type CommandSettledListener = (record: CommandRecord, elapsedMs: number) => void
+
 /**
- * Lifecycle: created by `createAssetState` (which feeds it every `_CMD`/`_RESULT` it reads), closed with it.
- * `close()` releases every waiter.
+ * Lifecycle: created beside the asset state (`createServingState` feeds it every `_CMD`/`_RESULT` the state
+ * reads) and closed with it. `close()` releases every waiter.
  */
 export interface CommandTracker {
   /** Appends `<method>_CMD` (durable when this resolves) and tracks it as `pending`. */
@@ -81,6 +85,11 @@ export interface CommandTracker {
   readonly size: number
   /** Commands sent through this tracker since it was created. */
   readonly sent: number
+  /**
+   * Called when a command sent through this tracker gets its final result, with the time from the send to
+   * reading that result (for the command latency histogram). Returns an unsubscribe function.
+   */
+  onSettled(listener: CommandSettledListener): () => void
   close(): void
 }
 
@@ -101,6 +110,8 @@ interface Entry {
   result?: unknown
   error?: { code: string; message: string }
   answeredAt?: string
+  /** `performance.now()` when sent through this tracker, until its final result is seen. */
+  sentAtPerf?: number
 }
 
 function view(e: Entry): CommandRecord {
@@ -119,12 +130,13 @@ function view(e: Entry): CommandRecord {
 }
 
 export function createCommandTracker(opts: CommandTrackerOptions): CommandTracker {
-  const log = opts.log
+  const eventLog = opts.eventLog
   const senderUuid = opts.senderUuid ?? 'ofa-api'
   const maxCommands = opts.maxCommands ?? 10_000
   const now = opts.now ?? Date.now
   const entries = new Map<string, Entry>()
   const waiters = new Map<string, Set<() => void>>()
+  const settledListeners: CommandSettledListener[] = []
   let sent = 0
   let closed = false
 
@@ -162,11 +174,12 @@ export function createCommandTracker(opts: CommandTrackerOptions): CommandTracke
         senderUuid: envelope.header.sender_uuid,
         sentAt: envelope.header.timestamp,
         status: 'pending',
+        sentAtPerf: performance.now(),
       }
       // Known before it is on the log: a result read back before `append` resolves finds it.
       if (!entries.has(entry.correlationId)) remember(entry)
       try {
-        await log.append(TOPICS.assets, [{ key: o.assetUuid, value: encodeAssetEvent(command) }])
+        await eventLog.append(TOPICS.assets, [{ key: o.assetUuid, value: encodeAssetEvent(command) }])
       } catch (err) {
         if (entries.get(entry.correlationId) === entry) entries.delete(entry.correlationId) // never sent
         throw err
@@ -241,7 +254,15 @@ export function createCommandTracker(opts: CommandTrackerOptions): CommandTracke
         if (r.result !== undefined) e.result = r.result
         if (r.error !== undefined) e.error = { code: String(r.error.code), message: String(r.error.message) }
         e.answeredAt = event.observation.attributes.timestamp || isoTimestamp(now())
-        if (FINAL.has(e.status)) wake(e.correlationId)
+        if (FINAL.has(e.status)) {
+          if (e.sentAtPerf !== undefined) {
+            const elapsedMs = performance.now() - e.sentAtPerf
+            e.sentAtPerf = undefined
+            const record = view(e)
+            for (const l of settledListeners) l(record, elapsedMs)
+          }
+          wake(e.correlationId)
+        }
       }
     },
 
@@ -251,6 +272,14 @@ export function createCommandTracker(opts: CommandTrackerOptions): CommandTracke
 
     get sent() {
       return sent
+    },
+
+    onSettled(listener) {
+      settledListeners.push(listener)
+      return () => {
+        const i = settledListeners.indexOf(listener)
+        if (i >= 0) settledListeners.splice(i, 1)
+      }
     },
 
     close() {

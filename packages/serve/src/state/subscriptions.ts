@@ -13,11 +13,12 @@
  * Matching one change does not scan every subscription: each subscription sits in one index — by asset UUID
  * when it names assets, else by asset for the assets its UNS pattern selects (kept up to date when assets
  * appear or move), else by item id, else in the match-everything set — and only the candidates found there are
- * checked against all their filters. The entry's JSON is built once per change (and cached by the state) and
- * only when some subscriber wants it.
+ * checked against all their filters. The entry's JSON is built once per change, and only when some subscriber
+ * wants it.
  *
  * Writes are batched: the updates a connection gets from one batch of log records go out in one write (the
- * transport is corked from the first of them until the batch has been applied).
+ * transport is corked from the first of them until the batch has been applied). After the batch, the time from
+ * each delivered observation's ingestion to that hand-over is reported to `onDelivery` listeners (metrics).
  *
  * Slow consumers: each connection's transport reports how many bytes it still has to send. When what is queued
  * beyond the last snapshot exceeds `maxBufferedBytes` at the start of a log batch, the connection is dropped with
@@ -69,10 +70,18 @@ export interface SubscriptionHubStats {
   readonly slowConsumersDropped: number
 }
 
+/**
+ * Called after each log batch for the updates handed to clients' transports in it: `messages` updates of one
+ * observation, `latencyMs` after its ingestion time (`attributes.ingestion_timestamp`).
+ */
+export type DeliveryListener = (latencyMs: number, messages: number) => void
+
 /** Lifecycle: created over a state; `close()` drops every connection (`OFA_SERVE_UNAVAILABLE`) and detaches. */
 export interface SubscriptionHub {
   connect(sink: SubscriberSink): HubConnection
   stats(): SubscriptionHubStats
+  /** Observation → subscriber latency, for metrics. Returns an unsubscribe function. */
+  onDelivery(listener: DeliveryListener): () => void
   close(): void
 }
 
@@ -197,9 +206,9 @@ class Connection implements HubConnection {
     return true
   }
 
-  /** Queues an update, or drops the connection when its queue beyond the last snapshot is full. */
-  deliver(text: string): void {
-    if (this.closed) return
+  /** Queues an update (true), or drops the connection when its queue beyond the last snapshot is full. */
+  deliver(text: string): boolean {
+    if (this.closed) return false
     // The backlog is judged once per log batch, before the batch's own updates are queued (a corked batch sits
     // in the transport until the batch ends): what a connection may hold is the bound plus one batch.
     if (!this.corked) {
@@ -211,7 +220,7 @@ class Connection implements HubConnection {
             `the client did not keep up: more than ${this.hub.maxBufferedBytes} bytes of updates were waiting to be sent`,
           ),
         )
-        return
+        return false
       }
       if (this.sink.cork) {
         this.corked = true
@@ -221,6 +230,7 @@ class Connection implements HubConnection {
     }
     this.hub.updatesSent++
     this.send(text, 'update')
+    return true
   }
 
   /** Bytes of updates queued in the transport: what is buffered, less what is left of the last snapshot. */
@@ -286,6 +296,10 @@ class Hub implements SubscriptionHub {
   readonly #detach: (() => void)[]
   /** Connections corked during the current log batch. */
   corked: Connection[] = []
+  readonly #deliveryListeners: DeliveryListener[] = []
+  /** Ingestion times of the observations delivered in the current batch, and how many updates each made. */
+  #delivered: number[] = []
+  #deliveredCounts: number[] = []
   #subscriptions = 0
   updatesSent = 0
   slowDropped = 0
@@ -365,26 +379,53 @@ class Hub implements SubscriptionHub {
   #onChange(uuid: string, id: string): void {
     if (this.#subscriptions === 0) return
     let json: string | undefined
+    let sent = 0
     const visit = (subs: Set<Subscription> | undefined) => {
       if (subs === undefined) return
       for (const sub of subs) {
         if (!sub.matches(this.state, uuid, id)) continue
         json ??= this.state.itemJson(uuid, id)
         if (json === undefined) return
-        sub.conn.deliver(`${sub.prefix}${json}}`)
+        if (sub.conn.deliver(`${sub.prefix}${json}}`)) sent++
       }
     }
     visit(this.#byAsset.get(uuid))
     visit(this.#byUnsAsset.get(uuid))
     visit(this.#byItem.get(id))
     visit(this.#all)
+    if (sent > 0 && this.#deliveryListeners.length > 0) {
+      const at = this.state.ingestedAt(uuid, id)
+      if (at !== undefined) {
+        this.#delivered.push(at)
+        this.#deliveredCounts.push(sent)
+      }
+    }
   }
 
+  /** At the end of a log batch: hands the batch's updates to the transports, then reports their latency. */
   #flush(): void {
-    if (this.corked.length === 0) return
-    const corked = this.corked
-    this.corked = []
-    for (const conn of corked) conn.uncork()
+    if (this.corked.length > 0) {
+      const corked = this.corked
+      this.corked = []
+      for (const conn of corked) conn.uncork()
+    }
+    if (this.#delivered.length === 0) return
+    const delivered = this.#delivered
+    const counts = this.#deliveredCounts
+    this.#delivered = []
+    this.#deliveredCounts = []
+    const now = Date.now()
+    for (const listener of this.#deliveryListeners) {
+      for (let i = 0; i < delivered.length; i++) listener(now - (delivered[i] as number), counts[i] as number)
+    }
+  }
+
+  onDelivery(listener: DeliveryListener): () => void {
+    this.#deliveryListeners.push(listener)
+    return () => {
+      const i = this.#deliveryListeners.indexOf(listener)
+      if (i >= 0) this.#deliveryListeners.splice(i, 1)
+    }
   }
 
   /** An asset appeared, moved in the UNS or was removed: re-file the UNS subscriptions under it. */

@@ -19,7 +19,14 @@ import {
   type Observation,
   TOPICS,
 } from '@openfactory/model'
-import { type AssetState, createAssetState } from '../../src/index.ts'
+import {
+  type AssetState,
+  type AssetStateOptions,
+  createAssetState,
+  createServingState,
+  type ServingState,
+  type ServingStateOptions,
+} from '../../src/index.ts'
 
 export async function tempDir(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'ofa-serve-'))
@@ -38,16 +45,28 @@ export async function createTestLog(t: TestContext, dir?: string): Promise<Embed
   return log
 }
 
-/** A state over `log`, closed after the test; resolves once it is ready. */
+/** An asset state (the fold alone) over `eventLog`, closed after the test; resolves once it is ready. */
 export async function createTestState(
   t: TestContext,
-  log: EventLog,
-  opts: Omit<Parameters<typeof createAssetState>[0], 'log'> = {},
+  eventLog: EventLog,
+  opts: Omit<AssetStateOptions, 'eventLog'> = {},
 ): Promise<AssetState> {
-  const state = createAssetState({ log, ...opts })
+  const state = createAssetState({ eventLog, ...opts })
   t.after(() => state.close())
   await state.ready()
   return state
+}
+
+/** The state with its expiry and command tracker over `eventLog`, closed after the test; resolves once ready. */
+export async function createTestServing(
+  t: TestContext,
+  eventLog: EventLog,
+  opts: Omit<ServingStateOptions, 'eventLog'> = {},
+): Promise<ServingState> {
+  const serving = createServingState({ eventLog, ...opts })
+  t.after(() => serving.close())
+  await serving.ready()
+  return serving
 }
 
 /** Appends events as the supervisor does (with an ingestion timestamp unless one is given). */
@@ -173,4 +192,56 @@ export function startResponder(
     controller.abort()
     await done.catch(() => {})
   })
+}
+
+/**
+ * The log, whose reads fail with `error` once `fail(error)` was called, as a damaged log does (a follow fails
+ * at its next batch). Everything else goes to the log itself.
+ */
+export function breakableLog(log: EventLog): { log: EventLog; fail(error: Error): void } {
+  let broken: Error | null = null
+  const wrapped = new Proxy(log, {
+    get(target, prop) {
+      if (prop === 'read') {
+        return async (...args: Parameters<EventLog['read']>) => {
+          if (broken) throw broken
+          return target.read(...args)
+        }
+      }
+      if (prop === 'follow') {
+        return (...args: Parameters<EventLog['follow']>) =>
+          (async function* () {
+            if (broken) throw broken
+            for await (const batch of target.follow(...args)) {
+              if (broken) throw broken
+              yield batch
+            }
+          })()
+      }
+      const v = Reflect.get(target, prop, target)
+      return typeof v === 'function' ? v.bind(target) : v
+    },
+  })
+  return {
+    log: wrapped,
+    fail(error) {
+      broken = error
+    },
+  }
+}
+
+/** A logger that keeps what it is told. */
+export function memoryLogger(): {
+  info(m: string, f?: Record<string, unknown>): void
+  warn(m: string, f?: Record<string, unknown>): void
+  error(m: string, f?: Record<string, unknown>): void
+  lines: { level: string; message: string; fields: Record<string, unknown> }[]
+} {
+  const lines: { level: string; message: string; fields: Record<string, unknown> }[] = []
+  const at =
+    (level: string) =>
+    (message: string, fields: Record<string, unknown> = {}) => {
+      lines.push({ level, message, fields })
+    }
+  return { info: at('info'), warn: at('warn'), error: at('error'), lines }
 }

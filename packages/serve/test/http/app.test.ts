@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict'
 import { type TestContext, test } from 'node:test'
-import { isoTimestamp, TOPICS } from '@openfactory/model'
-import type { FastifyInstance } from 'fastify'
+import { isoTimestamp, OpenFactoryError, TOPICS } from '@openfactory/model'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { createServeApp } from '../../src/index.ts'
+import { inject, responseChecker } from '../helpers/http.ts'
 import {
   avail,
+  breakableLog,
   createTestLog,
-  createTestState,
+  createTestServing,
   declare,
+  memoryLogger,
   publish,
   readAll,
   sample,
@@ -18,7 +21,8 @@ import {
 
 async function setup(t: TestContext) {
   const log = await createTestLog(t)
-  const state = await createTestState(t, log)
+  const serving = await createTestServing(t, log)
+  const state = serving.state
   await declare(log, sensor('m-1', ['Demofactory', 'Machining', 'WC001', 'm-1']))
   await declare(log, sensor('m-2', ['Demofactory', 'Machining', 'WC002', 'm-2']))
   await declare(log, sensor('a-1', ['Demofactory', 'Assembly', 'WC010', 'a-1'], { type: 'Robot' }))
@@ -27,14 +31,15 @@ async function setup(t: TestContext) {
     'the assets',
     () => state.item('m-1', 'Temp')?.value === 21.5 && state.has('m-2') && state.item('a-1', 'system'),
   )
-  const app = await createServeApp({ log, state, commandTimeoutMs: 3000 })
+  const app = await createServeApp({ eventLog: log, serving, commandTimeoutMs: 3000 })
   t.after(() => app.close())
-  return { log, state, app }
+  return { log, state, serving, app }
 }
 
+/** A GET whose answer is checked against the route's response schema (every test below goes through it). */
 async function get(app: FastifyInstance, url: string) {
-  const r = await app.inject(url)
-  return { status: r.statusCode, body: r.json(), headers: r.headers }
+  const r = await inject(app, url)
+  return { status: r.status, body: r.json(), headers: r.headers }
 }
 
 function assertError(res: { status: number; body: unknown }, status: number, code: string, path?: string) {
@@ -205,8 +210,8 @@ test('GET /api/assets/{uuid}/history reads the log by item and source time, pagi
 test('POST /api/assets/{uuid}/methods/{name}: 200 with the result when answered in time', async (t) => {
   const { app, log } = await setup(t)
   startResponder(t, log, 'm-1', (method, args) => ({ status: 'completed', result: { method, setpoint: args.value } }))
-  const res = await app.inject({ method: 'POST', url: '/api/assets/m-1/methods/SetSetpoint', payload: { value: 42 } })
-  assert.equal(res.statusCode, 200, res.body)
+  const res = await inject(app, { method: 'POST', url: '/api/assets/m-1/methods/SetSetpoint', payload: { value: 42 } })
+  assert.equal(res.status, 200, res.body)
   const body = res.json()
   assert.equal(body.status, 'completed')
   assert.deepEqual(body.result, { method: 'SetSetpoint', setpoint: 42 })
@@ -216,14 +221,14 @@ test('POST /api/assets/{uuid}/methods/{name}: 200 with the result when answered 
   assert.equal(again.status, 200)
   assert.equal(again.body.status, 'completed')
   // Without a body: a method with no arguments.
-  const reset = await app.inject({ method: 'POST', url: '/api/assets/m-1/methods/Reset' })
-  assert.equal(reset.statusCode, 200, reset.body)
+  const reset = await inject(app, { method: 'POST', url: '/api/assets/m-1/methods/Reset' })
+  assert.equal(reset.status, 200, reset.body)
 })
 
 test('POST a method never answered: 202, then GET /api/commands/{id} shows it pending', async (t) => {
   const { app, log } = await setup(t)
-  const res = await app.inject({ method: 'POST', url: '/api/assets/m-2/methods/Reset?timeout_ms=50', payload: {} })
-  assert.equal(res.statusCode, 202, res.body)
+  const res = await inject(app, { method: 'POST', url: '/api/assets/m-2/methods/Reset?timeout_ms=50', payload: {} })
+  assert.equal(res.status, 202, res.body)
   const body = res.json()
   assert.equal(body.status, 'pending')
   assert.equal(res.headers.location, `/api/commands/${body.correlationId}`)
@@ -245,13 +250,13 @@ test('POST a method never answered: 202, then GET /api/commands/{id} shows it pe
 test('bad method calls are coded errors and send nothing', async (t) => {
   const { app, log } = await setup(t)
   const post = async (url: string, payload?: unknown, headers: Record<string, string> = {}) => {
-    const r = await app.inject({
+    const r = await inject(app, {
       method: 'POST',
       url,
       ...(payload !== undefined ? { payload: typeof payload === 'string' ? payload : JSON.stringify(payload) } : {}),
       headers: { 'content-type': 'application/json', ...headers },
     })
-    return { status: r.statusCode, body: r.json() }
+    return { status: r.status, body: r.json() }
   }
   assertError(await post('/api/assets/ghost/methods/Reset', {}), 404, 'OFA_SERVE_ASSET_NOT_FOUND')
   assertError(await post('/api/assets/m-1/methods/Explode', {}), 404, 'OFA_SERVE_METHOD_NOT_FOUND', 'params.name')
@@ -282,13 +287,13 @@ test('bad method calls are coded errors and send nothing', async (t) => {
     'OFA_SERVE_REQUEST_INVALID',
     'query.timeout_ms',
   )
-  const r = await app.inject({
+  const r = await inject(app, {
     method: 'POST',
     url: '/api/assets/m-1/methods/Reset',
     payload: 'x',
     headers: { 'content-type': 'text/csv' },
   })
-  assert.equal(r.statusCode, 415)
+  assert.equal(r.status, 415)
   assert.equal(r.json().error.code, 'OFA_SERVE_REQUEST_INVALID')
   const commands = (await readAll(log, TOPICS.assets)).filter((x) => x.value?.toString().includes('_CMD'))
   assert.equal(commands.length, 0)
@@ -316,16 +321,16 @@ test('OpenAPI 3.1 document, Swagger UI, health and metrics', async (t) => {
   const listParams = doc.body.paths['/api/assets'].get.parameters.map((p: { name: string }) => p.name).sort()
   assert.deepEqual(listParams, ['availability', 'cursor', 'limit', 'type', 'uns'])
 
-  const ui = await app.inject('/api/docs/')
-  assert.equal(ui.statusCode, 200)
+  const ui = await inject(app, '/api/docs/')
+  assert.equal(ui.status, 200)
   assert.match(ui.body, /swagger/i)
 
   const health = await get(app, '/healthz')
   assert.equal(health.status, 200)
   assert.deepEqual(health.body, { status: 'ok', log: 'ok', ready: true, lag: 0 })
 
-  const metrics = await app.inject('/metrics')
-  assert.equal(metrics.statusCode, 200)
+  const metrics = await inject(app, '/metrics')
+  assert.equal(metrics.status, 200)
   assert.match(String(metrics.headers['content-type']), /^text\/plain; version=0\.0\.4/)
   assert.match(metrics.body, /^ofa_http_requests_total\{method="GET",route="\/healthz",status="200"\} 1$/m)
   assert.match(metrics.body, /^ofa_serve_state_assets 3$/m)
@@ -342,4 +347,132 @@ test('/healthz is 503 while the log cannot be read', async (t) => {
   assert.equal(health.status, 503)
   assert.equal(health.body.status, 'unavailable')
   assert.equal(health.body.log, 'unreachable')
+})
+
+test('/healthz is 503 with the error when the log fails in a way that is not retried', async (t) => {
+  const real = await createTestLog(t)
+  const { log, fail } = breakableLog(real)
+  const logger = memoryLogger()
+  const serving = await createTestServing(t, log, { logger })
+  const app = await createServeApp({ eventLog: log, serving })
+  t.after(() => app.close())
+  assert.equal((await get(app, '/healthz')).status, 200)
+  fail(new OpenFactoryError('OFA_LOG_CORRUPT', 'ofa_assets-3: damaged record at offset 17'))
+  await publish(real, 'm-1', [sample('Temp', 1)])
+  await waitFor('the failure', () => serving.state.failure !== null)
+  const health = await get(app, '/healthz')
+  assert.equal(health.status, 503)
+  assert.equal(health.body.status, 'unavailable')
+  assert.equal(health.body.ready, false)
+  assert.match(health.body.error, /^OFA_LOG_CORRUPT: .*offset 17/)
+  assert.match((await inject(app, '/metrics')).body, /^ofa_serve_ready 0$/m)
+  assert.ok(logger.lines.some((l) => l.level === 'error' && l.fields.code === 'OFA_LOG_CORRUPT'))
+})
+
+test('/metrics: command and live-update latency histograms, and the metrics of what runs beside the app', async (t) => {
+  const log = await createTestLog(t)
+  const serving = await createTestServing(t, log)
+  await declare(log, sensor('m-1', ['Demofactory', 'Machining', 'WC001', 'm-1']))
+  await waitFor('m-1', () => serving.state.item('m-1', 'system'))
+  const app = await createServeApp({
+    eventLog: log,
+    serving,
+    extraMetrics: async () => [
+      { name: 'ofa_forward_connected', help: 'Connected.', type: 'gauge', samples: [{ value: 1 }] },
+      { name: 'ofa_forward_records_total', help: 'Forwarded.', type: 'counter', samples: [{ value: 42 }] },
+      { name: 'ofa_forward_lag_records', help: 'Lag.', type: 'gauge', labelNames: ['topic', 'partition'], samples: [] },
+      {
+        name: 'ofa_other_lag',
+        help: 'With "quotes" and \\.',
+        type: 'gauge',
+        samples: [{ labels: { topic: 'a"b', partition: '0' }, value: 3 }],
+      },
+    ],
+  })
+  t.after(() => app.close())
+  startResponder(t, log, 'm-1', () => ({ status: 'completed' }))
+  const res = await inject(app, { method: 'POST', url: '/api/assets/m-1/methods/Reset', payload: {} })
+  assert.equal(res.status, 200, res.body)
+  // A live update over the hub: a subscriber gets Temp, with its ingestion time.
+  const sent: string[] = []
+  const conn = app.hub.connect({ send: (text) => sent.push(text), bufferedBytes: () => 0, close() {} })
+  t.after(() => conn.close())
+  conn.subscribe({ id: 's', assets: ['m-1'], items: ['Temp'] })
+  await publish(log, 'm-1', [sample('Temp', 3)])
+  await waitFor('the update', () => sent.length === 2)
+
+  const text = (await inject(app, '/metrics')).body
+  assert.match(text, /^# TYPE ofa_serve_command_duration_seconds histogram$/m)
+  assert.match(text, /^ofa_serve_command_duration_seconds_count\{status="completed"\} 1$/m)
+  assert.match(text, /^ofa_serve_command_duration_seconds_bucket\{le="\+Inf",status="completed"\} 1$/m)
+  assert.match(text, /^# TYPE ofa_serve_update_latency_seconds histogram$/m)
+  assert.match(text, /^ofa_serve_update_latency_seconds_count 1$/m)
+  assert.match(text, /^ofa_serve_update_latency_seconds_bucket\{le="10"\} 1$/m)
+  assert.match(text, /^ofa_serve_commands_sent_total 1$/m)
+  assert.match(text, /^ofa_serve_updates_sent_total 1$/m)
+  assert.match(text, /^process_resident_memory_bytes \d+$/m)
+  assert.match(text, /^process_uptime_seconds [\d.]+$/m)
+  // What runs beside the app: rendered as given; a labelled metric without samples shows no sample.
+  assert.match(text, /^ofa_forward_connected 1$/m)
+  assert.match(text, /^# TYPE ofa_forward_records_total counter$/m)
+  assert.match(text, /^ofa_forward_records_total 42$/m)
+  assert.match(text, /^# TYPE ofa_forward_lag_records gauge$/m)
+  assert.doesNotMatch(text, /^ofa_forward_lag_records/m)
+  assert.match(text, /^ofa_other_lag\{topic="a\\"b",partition="0"\} 3$/m)
+})
+
+test('Fastify logs through the logger instance it is given', async (t) => {
+  const log = await createTestLog(t)
+  const serving = await createTestServing(t, log)
+  const lines: { level: string; args: unknown[] }[] = []
+  const logger = {
+    level: 'info',
+    info: (...args: unknown[]) => lines.push({ level: 'info', args }),
+    warn: (...args: unknown[]) => lines.push({ level: 'warn', args }),
+    error: (...args: unknown[]) => lines.push({ level: 'error', args }),
+    fatal: (...args: unknown[]) => lines.push({ level: 'fatal', args }),
+    debug: () => {},
+    trace: () => {},
+    silent: () => {},
+    child: () => logger,
+  } as unknown as FastifyBaseLogger
+  const app = await createServeApp({ eventLog: log, serving, loggerInstance: logger })
+  t.after(() => app.close())
+  assert.equal((await inject(app, '/healthz')).status, 200)
+  assert.ok(
+    lines.some((l) => l.level === 'info' && l.args.includes('request completed')),
+    JSON.stringify(lines).slice(0, 300),
+  )
+})
+
+test('closing the app ends method calls still waiting for their result', async (t) => {
+  const { app } = await setup(t)
+  const call = inject(app, { method: 'POST', url: '/api/assets/m-2/methods/Reset?timeout_ms=60000', payload: {} })
+  await waitFor('the call waits', () => app.commands.size > 0)
+  const started = Date.now()
+  await app.close()
+  const res = await call
+  assert.equal(res.status, 202)
+  assert.equal(res.json().status, 'pending')
+  assert.ok(Date.now() - started < 5000)
+})
+
+test('the response check refuses a body that breaks its route’s schema', async (t) => {
+  const { app } = await setup(t)
+  const checker = await responseChecker(app)
+  const ok = JSON.stringify({ items: [], nextCursor: null })
+  checker.check('GET', '/api/assets', 200, 'application/json; charset=utf-8', ok)
+  assert.throws(() =>
+    checker.check(
+      'GET',
+      '/api/assets',
+      200,
+      'application/json',
+      JSON.stringify({ items: [{ uuid: 1 }], nextCursor: null }),
+    ),
+  )
+  assert.throws(() => checker.check('GET', '/api/assets', 200, 'application/json', JSON.stringify({ items: [], x: 1 })))
+  assert.throws(() => checker.check('GET', '/api/assets', 418, 'application/json', ok), /418 is not in the OpenAPI/)
+  assert.throws(() => checker.check('GET', '/api/nowhere', 200, 'application/json', ok), /no route/)
+  assert.throws(() => checker.checkLive({ id: 's', kind: 'update', data: { id: 'x' } }))
 })

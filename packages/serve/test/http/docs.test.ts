@@ -4,14 +4,14 @@ import { readFileSync } from 'node:fs'
 import { test } from 'node:test'
 import { ERROR_CODES } from '@openfactory/model'
 import { createServeApp } from '../../src/index.ts'
-import { createTestLog, createTestState } from '../helpers/log.ts'
+import { createTestLog, createTestServing } from '../helpers/log.ts'
 
 const page = readFileSync(new URL('../../../../docs/reference/http-api.md', import.meta.url), 'utf8')
 
 test('http-api.md has a section for every route, and every code it names exists', async (t) => {
   const log = await createTestLog(t)
-  const state = await createTestState(t, log)
-  const app = await createServeApp({ log, state })
+  const serving = await createTestServing(t, log)
+  const app = await createServeApp({ eventLog: log, serving })
   t.after(() => app.close())
   const doc = (await app.inject('/api/openapi.json')).json() as { paths: Record<string, Record<string, unknown>> }
   const routes = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`))

@@ -1,12 +1,14 @@
 // End to end over a real socket: WebSocket (ws) and SSE (fetch streaming) clients, method calls over HTTP.
 import assert from 'node:assert/strict'
 import { type TestContext, test } from 'node:test'
+import type { FastifyInstance } from 'fastify'
 import { WebSocket } from 'ws'
 import { createServeApp } from '../../src/index.ts'
+import { checkedFetch, inject, type ResponseChecker, responseChecker } from '../helpers/http.ts'
 import {
   avail,
   createTestLog,
-  createTestState,
+  createTestServing,
   declare,
   publish,
   sample,
@@ -23,12 +25,18 @@ interface Message {
 }
 type Item = { assetUuid: string; id: string; value: unknown }
 
-/** Collects messages and waits (bounded) for one matching a predicate. */
+/** Collects messages (each checked against the `LiveMessage` schema) and waits (bounded) for one matching a predicate. */
 class Inbox {
   readonly messages: Message[] = []
+  readonly #checker: ResponseChecker
   #waiters: (() => void)[] = []
 
+  constructor(checker: ResponseChecker) {
+    this.#checker = checker
+  }
+
   push(m: Message): void {
+    this.#checker.checkLive(m)
     this.messages.push(m)
     for (const w of this.#waiters.splice(0)) w()
   }
@@ -60,7 +68,8 @@ class Inbox {
 
 async function start(t: TestContext) {
   const log = await createTestLog(t)
-  const state = await createTestState(t, log)
+  const serving = await createTestServing(t, log)
+  const state = serving.state
   await declare(log, sensor('m-1', ['Demofactory', 'Machining', 'WC001', 'm-1']))
   await declare(log, sensor('m-2', ['Demofactory', 'Machining', 'WC002', 'm-2']))
   await declare(log, sensor('a-1', ['Demofactory', 'Assembly', 'WC010', 'a-1']))
@@ -68,7 +77,7 @@ async function start(t: TestContext) {
     'declarations',
     () => state.item('m-1', 'system') && state.item('m-2', 'system') && state.item('a-1', 'system'),
   )
-  const app = await createServeApp({ log, state })
+  const app = await createServeApp({ eventLog: log, serving })
   t.after(() => app.close())
   await app.listen({ port: 0, host: '127.0.0.1' })
   const address = app.server.address()
@@ -76,9 +85,9 @@ async function start(t: TestContext) {
   return { log, state, app, base: `http://127.0.0.1:${address.port}`, ws: `ws://127.0.0.1:${address.port}` }
 }
 
-async function openWs(t: TestContext, url: string): Promise<{ socket: WebSocket; inbox: Inbox }> {
+async function openWs(t: TestContext, app: FastifyInstance, url: string): Promise<{ socket: WebSocket; inbox: Inbox }> {
   const socket = new WebSocket(`${url}/api/ws`)
-  const inbox = new Inbox()
+  const inbox = new Inbox(await responseChecker(app))
   socket.on('message', (data) => inbox.push(JSON.parse(data.toString())))
   t.after(() => socket.terminate())
   await new Promise<void>((resolve, reject) => {
@@ -88,11 +97,15 @@ async function openWs(t: TestContext, url: string): Promise<{ socket: WebSocket;
   return { socket, inbox }
 }
 
-async function openSse(t: TestContext, url: string): Promise<{ inbox: Inbox; events: string[]; response: Response }> {
+async function openSse(
+  t: TestContext,
+  app: FastifyInstance,
+  url: string,
+): Promise<{ inbox: Inbox; events: string[]; response: Response }> {
   const controller = new AbortController()
   t.after(() => controller.abort())
   const response = await fetch(url, { signal: controller.signal })
-  const inbox = new Inbox()
+  const inbox = new Inbox(await responseChecker(app))
   const events: string[] = []
   if (response.status === 200 && response.body) {
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader()
@@ -123,8 +136,8 @@ async function openSse(t: TestContext, url: string): Promise<{ inbox: Inbox; eve
 }
 
 test('WebSocket: snapshot then live updates with wildcard subscriptions; bad messages answered, socket kept', async (t) => {
-  const { log, ws } = await start(t)
-  const { socket, inbox } = await openWs(t, ws)
+  const { log, app, ws } = await start(t)
+  const { socket, inbox } = await openWs(t, app, ws)
 
   socket.send(JSON.stringify({ op: 'subscribe', id: 'machining', uns: 'Demofactory/Machining/#' }))
   const snap = await inbox.next('snapshot', (m) => m.id === 'machining' && m.kind === 'snapshot')
@@ -176,9 +189,10 @@ test('WebSocket: snapshot then live updates with wildcard subscriptions; bad mes
 })
 
 test('SSE: the same snapshot and updates as events; bad queries are coded 400s', async (t) => {
-  const { log, base } = await start(t)
+  const { log, app, base } = await start(t)
   const { inbox, events, response } = await openSse(
     t,
+    app,
     `${base}/api/events?uns=${encodeURIComponent('Demofactory/Machining/+/+')}&items=Temp,avail&id=live`,
   )
   assert.equal(response.status, 200)
@@ -196,40 +210,40 @@ test('SSE: the same snapshot and updates as events; bad queries are coded 400s',
   assert.deepEqual(events, ['snapshot', 'update', 'update'])
 
   for (const q of [`uns=${encodeURIComponent('a/#/b')}`, 'nope=1', 'id=']) {
-    const r = await fetch(`${base}/api/events?${q}`)
+    const r = await checkedFetch(app, base, `/api/events?${q}`)
     assert.equal(r.status, 400, q)
-    const body = (await r.json()) as { error: { code: string } }
+    const body = r.json() as { error: { code: string } }
     assert.equal(body.error.code, 'OFA_SERVE_REQUEST_INVALID', q)
   }
 })
 
 test('method calls over HTTP: answered (200) and never answered (202, then pending)', async (t) => {
-  const { log, base } = await start(t)
+  const { log, app, base } = await start(t)
   startResponder(t, log, 'm-1', (_method, args) => ({ status: 'completed', result: { applied: args.value } }))
-  let r = await fetch(`${base}/api/assets/m-1/methods/SetSetpoint`, {
+  let r = await checkedFetch(app, base, '/api/assets/m-1/methods/SetSetpoint', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ value: 50 }),
   })
   assert.equal(r.status, 200)
-  const done = (await r.json()) as { status: string; result: unknown }
+  const done = r.json() as { status: string; result: unknown }
   assert.equal(done.status, 'completed')
   assert.deepEqual(done.result, { applied: 50 })
 
-  r = await fetch(`${base}/api/assets/m-2/methods/Reset?timeout_ms=100`, { method: 'POST' })
+  r = await checkedFetch(app, base, '/api/assets/m-2/methods/Reset?timeout_ms=100', { method: 'POST' })
   assert.equal(r.status, 202)
-  const location = r.headers.get('location')
-  assert.ok(location)
-  const pending = (await (await fetch(`${base}${location}`)).json()) as { status: string }
+  const location = r.headers.location
+  assert.ok(typeof location === 'string')
+  const pending = (await checkedFetch(app, base, location)).json() as { status: string }
   assert.equal(pending.status, 'pending')
 })
 
 test('closing the app ends live connections with OFA_SERVE_UNAVAILABLE', async (t) => {
   const { app, base, ws } = await start(t)
-  const { socket, inbox } = await openWs(t, ws)
+  const { socket, inbox } = await openWs(t, app, ws)
   socket.send(JSON.stringify({ op: 'subscribe', id: 's' }))
   await inbox.next('snapshot', (m) => m.kind === 'snapshot')
-  const sse = await openSse(t, `${base}/api/events`)
+  const sse = await openSse(t, app, `${base}/api/events`)
   await sse.inbox.next('snapshot', (m) => m.kind === 'snapshot')
   const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)))
   await app.close()
@@ -242,22 +256,21 @@ test('closing the app ends live connections with OFA_SERVE_UNAVAILABLE', async (
 
 test('a WebSocket client that stops reading is dropped with OFA_SERVE_SLOW_CONSUMER; others keep going', async (t) => {
   const log = await createTestLog(t)
-  const state = await createTestState(t, log)
-  const app = await createServeApp({ log, state, maxBufferedBytes: 64 * 1024 })
+  const serving = await createTestServing(t, log)
+  const app = await createServeApp({ eventLog: log, serving, maxBufferedBytes: 64 * 1024 })
   t.after(() => app.close())
   await app.listen({ port: 0, host: '127.0.0.1' })
   const port = (app.server.address() as { port: number }).port
-  const slow = await openWs(t, `ws://127.0.0.1:${port}`)
-  const fast = await openWs(t, `ws://127.0.0.1:${port}`)
+  const slow = await openWs(t, app, `ws://127.0.0.1:${port}`)
+  const fast = await openWs(t, app, `ws://127.0.0.1:${port}`)
   for (const c of [slow, fast]) {
     c.socket.send(JSON.stringify({ op: 'subscribe', id: 's', assets: ['flood'] }))
     await c.inbox.next('snapshot', (m) => m.kind === 'snapshot')
   }
   const closed = new Promise<number>((resolve) => slow.socket.once('close', (code) => resolve(code)))
   // Stop reading: the kernel's buffers fill, then the server's queue for this client.
-  const raw = (slow.socket as unknown as { _socket: import('node:net').Socket })._socket
-  raw.pause()
-  const dropped = async () => /^ofa_serve_slow_consumers_dropped_total 1$/m.test((await app.inject('/metrics')).body)
+  slow.socket.pause()
+  const dropped = async () => /^ofa_serve_slow_consumers_dropped_total 1$/m.test((await inject(app, '/metrics')).body)
   const padding = 'x'.repeat(400)
   let sent = 0
   while (sent < 50_000 && !(await dropped())) {
@@ -271,12 +284,12 @@ test('a WebSocket client that stops reading is dropped with OFA_SERVE_SLOW_CONSU
   await waitFor('the drop', dropped)
   await waitFor('the fast client got everything', () => fast.inbox.messages.length >= sent, 20_000)
   assert.equal(fast.socket.readyState, WebSocket.OPEN)
-  raw.resume()
+  slow.socket.resume()
   // The server tells the client why, then closes (1008); a client still not reading a second later is cut off.
   const code = await closed
   assert.ok(code === 1008 || code === 1006, `close code ${code}`)
   if (code === 1008)
     assert.equal(slow.inbox.messages.find((m) => m.kind === 'error')?.error?.code, 'OFA_SERVE_SLOW_CONSUMER')
   assert.ok(slow.inbox.messages.filter((m) => m.kind === 'update').length < sent)
-  assert.match((await app.inject('/metrics')).body, /^ofa_serve_subscribers 1$/m)
+  assert.match((await inject(app, '/metrics')).body, /^ofa_serve_subscribers 1$/m)
 })

@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { decodeObservation, TOPICS } from '@openfactory/model'
-import { createAssetState } from '../../src/index.ts'
+import { OpenFactoryError, TOPICS } from '@openfactory/model'
+import { createAssetState, DEFAULT_STATE_TOPICS } from '../../src/index.ts'
 import {
   avail,
+  breakableLog,
   createTestLog,
   createTestState,
   declare,
+  memoryLogger,
   publish,
-  readAll,
   sample,
   sensor,
   tempDir,
@@ -128,7 +129,7 @@ test('conditions keep the set of active entries; NORMAL clears', async (t) => {
 test('a registry tombstone removes the asset, also after a restart', async (t) => {
   const dir = await tempDir(t)
   let log = await createTestLog(t, dir)
-  let state = createAssetState({ log })
+  let state = createAssetState({ eventLog: log })
   await state.ready()
   await declare(log, sensor('gone', ['F', 'A', 'W', 'gone']))
   await declare(log, sensor('kept', ['F', 'A', 'W', 'kept']))
@@ -150,7 +151,7 @@ test('a registry tombstone removes the asset, also after a restart', async (t) =
 test('the state is rebuilt from the log after closing and reopening it', async (t) => {
   const dir = await tempDir(t)
   let log = await createTestLog(t, dir)
-  let state = createAssetState({ log })
+  let state = createAssetState({ eventLog: log })
   await state.ready()
   await declare(log, sensor('s1', ['F', 'A', 'W', 's1']))
   for (let i = 0; i < 50; i++) await publish(log, `bulk-${i % 5}`, [sample('Temp', i)])
@@ -188,79 +189,11 @@ test('records that are not observations are skipped and counted', async (t) => {
   assert.equal(state.item('x', 'ok')?.value, 1)
 })
 
-test('availability expires after ttl_ms without a heartbeat, once, and the expiry is on the log', async (t) => {
-  const log = await createTestLog(t)
-  let clock = Date.now()
-  const state = await createTestState(t, log, { ttlCheckMs: 10, now: () => clock })
-  const at = new Date(clock).toISOString()
-  await publish(log, 'hb', [avail(true, { ttl_ms: 1000, ingestion_timestamp: at })])
-  await publish(log, 'no-ttl', [{ ...avail(true), attributes: { timestamp: at } }]) // a reference producer: no ttl_ms
-  await waitFor(
-    'AVAILABLE',
-    () => state.availability('hb') === 'AVAILABLE' && state.availability('no-ttl') === 'AVAILABLE',
-  )
-
-  clock += 900 // within the TTL: nothing happens
-  await new Promise((r) => setTimeout(r, 50))
-  assert.equal(state.availability('hb'), 'AVAILABLE')
-
-  clock += 200 // 1100 ms after the last heartbeat
-  await waitFor('expiry', () => state.availability('hb') === 'UNAVAILABLE')
-  const item = state.item('hb', 'avail')
-  assert.match(String(item?.attributes.reason), /TTL of 1000 ms expired/)
-  assert.equal(state.availability('no-ttl'), 'AVAILABLE')
-
-  clock += 5000
-  await new Promise((r) => setTimeout(r, 50))
-  const records = await readAll(log, TOPICS.assets)
-  const expiries = records
-    .filter((r) => r.key?.toString() === 'hb')
-    .map((r) => decodeObservation(r.value as Buffer))
-    .filter((o) => o.id === 'avail' && o.value === 'UNAVAILABLE')
-  assert.equal(expiries.length, 1, 'written once per expiry')
-  assert.equal(state.stats().expiries, 1)
-
-  // A new heartbeat makes it AVAILABLE again, and it can expire again.
-  await publish(log, 'hb', [avail(true, { ttl_ms: 1000, ingestion_timestamp: new Date(clock).toISOString() })])
-  await waitFor('AVAILABLE again', () => state.availability('hb') === 'AVAILABLE')
-  clock += 1500
-  await waitFor('second expiry', () => state.availability('hb') === 'UNAVAILABLE')
-  assert.equal(state.stats().expiries, 2)
-})
-
-test('two states on one log: only the one that records expiries writes them; the other follows', async (t) => {
-  const log = await createTestLog(t)
-  let clock = Date.now()
-  let leaderIsA = false
-  const a = await createTestState(t, log, { ttlCheckMs: 10, now: () => clock, recordsExpiries: () => leaderIsA })
-  const b = await createTestState(t, log, { ttlCheckMs: 10, now: () => clock, recordsExpiries: () => !leaderIsA })
-  await publish(log, 'hb', [avail(true, { ttl_ms: 1000, ingestion_timestamp: new Date(clock).toISOString() })])
-  await waitFor('AVAILABLE', () => a.availability('hb') === 'AVAILABLE' && b.availability('hb') === 'AVAILABLE')
-  clock += 1100
-  await waitFor(
-    'expiry seen by both',
-    () => a.availability('hb') === 'UNAVAILABLE' && b.availability('hb') === 'UNAVAILABLE',
-  )
-  assert.deepEqual([a.stats().expiries, b.stats().expiries], [0, 1])
-
-  // The duty moves: the next expiry is written by the other one.
-  leaderIsA = true
-  await publish(log, 'hb', [avail(true, { ttl_ms: 1000, ingestion_timestamp: new Date(clock).toISOString() })])
-  await waitFor('AVAILABLE again', () => a.availability('hb') === 'AVAILABLE' && b.availability('hb') === 'AVAILABLE')
-  clock += 1100
-  await waitFor('second expiry', () => a.availability('hb') === 'UNAVAILABLE' && b.availability('hb') === 'UNAVAILABLE')
-  assert.deepEqual([a.stats().expiries, b.stats().expiries], [1, 1])
-  const written = (await readAll(log, TOPICS.assets))
-    .map((r) => decodeObservation(r.value as Buffer))
-    .filter((o) => o.id === 'avail' && o.value === 'UNAVAILABLE')
-  assert.equal(written.length, 2, 'each expiry written once')
-})
-
 test('ready() rejects and nothing is followed when the state is closed before it caught up', async (t) => {
   const log = await createTestLog(t)
   const controller = new AbortController()
   controller.abort()
-  const state = createAssetState({ log, signal: controller.signal })
+  const state = createAssetState({ eventLog: log, signal: controller.signal })
   await assert.rejects(state.ready(), /closed/)
   await state.close()
 })
@@ -301,4 +234,51 @@ test('attributes are served as they were written, whatever the timestamp form', 
   ])
   await waitFor('i0 updated', () => state.item('ts', 'i0')?.value === 99)
   assert.equal(state.item('ts', 'i0')?.attributes.units, 'KELVIN')
+})
+
+test('a failure the log does not retry stops the state: not ready, the failure kept and logged', async (t) => {
+  const real = await createTestLog(t)
+  const { log, fail } = breakableLog(real)
+  const logger = memoryLogger()
+  const state = await createTestState(t, log, { logger })
+  await publish(real, 'm1', [sample('Temp', 1)])
+  await waitFor('Temp', () => state.item('m1', 'Temp')?.value === 1)
+  assert.equal(state.isReady, true)
+  assert.equal(state.failure, null)
+
+  fail(new OpenFactoryError('OFA_LOG_CORRUPT', 'segment 0 of ofa_assets-0 is damaged at offset 3'))
+  await publish(real, 'm1', [sample('Temp', 2)])
+  await waitFor('the failure', () => state.failure !== null)
+  assert.equal((state.failure as unknown as OpenFactoryError).code, 'OFA_LOG_CORRUPT')
+  assert.equal(state.isReady, false)
+  assert.equal(state.stats().ready, false)
+  const logged = logger.lines.find((l) => l.level === 'error')
+  assert.equal(logged?.fields.code, 'OFA_LOG_CORRUPT')
+  assert.match(String(logged?.fields.error), /damaged/)
+  // What it held is still served.
+  assert.equal(state.item('m1', 'Temp')?.value, 1)
+})
+
+test('a failure before the catch-up ends rejects ready() with it', async (t) => {
+  const real = await createTestLog(t)
+  await real.createTopic(DEFAULT_STATE_TOPICS.assets)
+  await publish(real, 'm1', [sample('Temp', 1)])
+  const { log, fail } = breakableLog(real)
+  fail(new OpenFactoryError('OFA_LOG_CORRUPT', 'damaged'))
+  const state = createAssetState({ eventLog: log, logger: memoryLogger() })
+  t.after(() => state.close())
+  await assert.rejects(state.ready(), (err) => (err as OpenFactoryError).code === 'OFA_LOG_CORRUPT')
+  assert.equal(state.isReady, false)
+  assert.equal((state.failure as OpenFactoryError | null)?.code, 'OFA_LOG_CORRUPT')
+})
+
+test('the time index covers every record of ofa_assets the state applied', async (t) => {
+  const log = await createTestLog(t)
+  const state = await createTestState(t, log)
+  await publish(log, 'm1', [sample('Temp', 1), sample('Temp', 2)])
+  await waitFor('both', async () => (await state.lag()) === 0)
+  const desc = await log.describeTopic(TOPICS.assets)
+  for (const ps of desc.partitionStates) {
+    if (ps.endOffset > 0) assert.equal(state.timeIndex.indexedEnd(ps.partition), ps.endOffset)
+  }
 })

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { decodeAssetEvent, TOPICS } from '@openfactory/model'
-import { createAssetState } from '../../src/index.ts'
-import { createTestLog, createTestState, publish, readAll, startResponder, tempDir, waitFor } from '../helpers/log.ts'
+import { createServingState } from '../../src/index.ts'
+import { createTestLog, createTestServing, publish, readAll, startResponder, tempDir, waitFor } from '../helpers/log.ts'
 
 test('a command is appended to ofa_assets on the target’s key and its result is tracked', async (t) => {
   const log = await createTestLog(t)
-  const state = await createTestState(t, log)
+  const state = await createTestServing(t, log)
   startResponder(t, log, 'robot', (method, args) => ({ status: 'completed', result: { method, echo: args } }))
 
   const sent = await state.commands.send({ assetUuid: 'robot', method: 'Move', arguments: { x: 1 } })
@@ -23,7 +23,7 @@ test('a command is appended to ofa_assets on the target’s key and its result i
 
 test('waiting gives up after the timeout and returns the command so far', async (t) => {
   const log = await createTestLog(t)
-  const state = await createTestState(t, log)
+  const state = await createTestServing(t, log)
   const sent = await state.commands.send({ assetUuid: 'mute', method: 'Ping' })
   const r = await state.commands.wait(sent.correlationId, { timeoutMs: 30 })
   assert.equal(r?.status, 'pending')
@@ -61,7 +61,7 @@ test('waiting gives up after the timeout and returns the command so far', async 
 test('commands and results are rebuilt from the log on restart, also those sent by others', async (t) => {
   const dir = await tempDir(t)
   let log = await createTestLog(t, dir)
-  let state = createAssetState({ log })
+  let state = createServingState({ eventLog: log })
   await state.ready()
   const mine = await state.commands.send({ assetUuid: 'a', method: 'Start', correlationId: 'c-1' })
   await publish(log, 'a', [
@@ -78,7 +78,7 @@ test('commands and results are rebuilt from the log on restart, also those sent 
   await log.close()
 
   log = await createTestLog(t, dir)
-  state = createAssetState({ log, senderUuid: 'another-app' })
+  state = createServingState({ eventLog: log, senderUuid: 'another-app' })
   t.after(() => state.close())
   await state.ready()
   assert.deepEqual(state.commands.get('c-1'), {
@@ -98,9 +98,9 @@ test('commands and results are rebuilt from the log on restart, also those sent 
 
 test('only the most recent commands are kept', async (t) => {
   const log = await createTestLog(t)
-  const state = await createTestState(t, log, { maxCommands: 3 })
+  const state = await createTestServing(t, log, { maxCommands: 3 })
   for (let i = 0; i < 5; i++) await state.commands.send({ assetUuid: 'a', method: 'M', correlationId: `c${i}` })
-  await waitFor('all seen', async () => (await state.lag()) === 0)
+  await waitFor('all seen', async () => (await state.state.lag()) === 0)
   assert.equal(state.commands.get('c0'), undefined)
   assert.equal(state.commands.get('c1'), undefined)
   assert.equal(state.commands.get('c4')?.status, 'pending')
@@ -109,11 +109,40 @@ test('only the most recent commands are kept', async (t) => {
 
 test('a command the log refuses is not tracked, and the error reaches the caller', async (t) => {
   const log = await createTestLog(t)
-  const state = await createTestState(t, log)
+  const state = await createTestServing(t, log)
   await log.close()
   await assert.rejects(
     state.commands.send({ assetUuid: 'a', method: 'M', correlationId: 'lost' }),
     (err) => (err as { code?: string }).code === 'OFA_LOG_CLOSED',
   )
   assert.equal(state.commands.get('lost'), undefined)
+})
+
+test('a command sent through the tracker reports its latency once, with its final status; others do not', async (t) => {
+  const log = await createTestLog(t)
+  const serving = await createTestServing(t, log)
+  const settled: { status: string; elapsedMs: number }[] = []
+  const off = serving.commands.onSettled((record, elapsedMs) => settled.push({ status: record.status, elapsedMs }))
+  startResponder(t, log, 'robot', (method) => (method === 'Fail' ? { status: 'failed' } : { status: 'completed' }))
+  const ok = await serving.commands.send({ assetUuid: 'robot', method: 'Move' })
+  await serving.commands.wait(ok.correlationId, { timeoutMs: 5000 })
+  const bad = await serving.commands.send({ assetUuid: 'robot', method: 'Fail' })
+  await serving.commands.wait(bad.correlationId, { timeoutMs: 5000 })
+  // Sent by another process: tracked, but its latency is not ours to measure.
+  await publish(log, 'robot', [
+    {
+      id: 'Stop_RESULT',
+      value: JSON.stringify({ correlation_id: 'elsewhere', status: 'completed' }),
+      tag: 'Method.Result',
+      type: 'OpenFactory',
+      attributes: { timestamp: new Date().toISOString() },
+    },
+  ])
+  await waitFor('the other result', () => serving.commands.get('elsewhere')?.status === 'completed')
+  assert.deepEqual(
+    settled.map((s) => s.status),
+    ['completed', 'failed'],
+  )
+  assert.ok(settled.every((s) => s.elapsedMs >= 0 && s.elapsedMs < 5000))
+  off()
 })

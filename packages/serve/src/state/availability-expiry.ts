@@ -1,0 +1,155 @@
+/**
+ * Availability expiry (DESIGN §3): `avail` AVAILABLE carries `attributes.ttl_ms`; when no new AVAILABLE
+ * arrives within it (by ingestion time, checked every `ttlCheckMs`), `avail` UNAVAILABLE with
+ * `attributes.reason` is appended to `ofa_assets` — once per expiry — so the expiry is recorded like any other
+ * observation and every reader (this state included) sees it.
+ *
+ * It runs beside the asset state: it learns heartbeats from the state's `onEvent` and removals from
+ * `onAssetChange`, and checks only while the state is ready (caught up: a replayed heartbeat is not a missed
+ * one). Serving replicas sharing one log let only one of them write (`recordsExpiries`).
+ */
+import type { EventLog } from '@openfactory/log'
+import {
+  AssetEvents,
+  AVAIL_ID,
+  type AvailabilityEvent,
+  encodeAssetEvent,
+  isoTimestamp,
+  type Logger,
+  TOPICS,
+} from '@openfactory/model'
+import type { AssetState } from './asset-state.ts'
+
+export interface AvailabilityExpiryOptions {
+  readonly state: AssetState
+  readonly eventLog: EventLog
+  /** Where expiries are written (default `ofa_assets`). */
+  readonly topic?: string
+  /** How often TTLs are checked (default 1000 ms). */
+  readonly ttlCheckMs?: number
+  /** The clock (epoch ms) for TTL checks and the observations they write (default `Date.now`). */
+  readonly now?: () => number
+  /**
+   * TTL for an `avail` AVAILABLE that carries no `ttl_ms` (default none: such an asset stays AVAILABLE until
+   * told otherwise, as with the reference OpenFactory's producers, which do not heartbeat).
+   */
+  readonly defaultTtlMs?: number
+  /**
+   * Whether this process records expiries on the log now (default always). Serving replicas sharing one log let
+   * only one of them do it (`ofa run` passes whether it holds the serving lease).
+   */
+  readonly recordsExpiries?: () => boolean
+  readonly logger?: Logger
+}
+
+/** Lifecycle: starts watching at creation; `close()` stops the timer and detaches from the state. */
+export interface AvailabilityExpiry {
+  /** `avail` UNAVAILABLE observations written because a TTL passed. */
+  readonly expiries: number
+  /** Assets AVAILABLE with a TTL. */
+  readonly watched: number
+  close(): void
+}
+
+/** The last heartbeat of an asset: its TTL, its ingestion time, and whether its expiry is being written. */
+class Heartbeat {
+  ttlMs: number
+  at: number
+  expiring = false
+
+  constructor(ttlMs: number, at: number) {
+    this.ttlMs = ttlMs
+    this.at = at
+  }
+}
+
+const TTL_REASON = (ttl: number, at: number) =>
+  `availability TTL of ${ttl} ms expired: no heartbeat since ${isoTimestamp(at)}`
+
+export function createAvailabilityExpiry(opts: AvailabilityExpiryOptions): AvailabilityExpiry {
+  const { state, eventLog, logger } = opts
+  const topic = opts.topic ?? TOPICS.assets
+  const now = opts.now ?? Date.now
+  const defaultTtlMs = opts.defaultTtlMs ?? 0
+  const heartbeats = new Map<string, Heartbeat>()
+  let expiries = 0
+  let closed = false
+
+  const onAvailability = (uuid: string, e: AvailabilityEvent, recordTime: number): void => {
+    if (!e.available) {
+      heartbeats.delete(uuid)
+      return
+    }
+    const ttl = Math.max(e.ttlMs ?? defaultTtlMs, 0)
+    if (ttl === 0) {
+      heartbeats.delete(uuid)
+      return
+    }
+    const its = e.observation.attributes.ingestion_timestamp
+    const ingested = typeof its === 'string' ? Date.parse(its) : Number.NaN
+    const at = Number.isFinite(ingested) ? ingested : recordTime
+    const h = heartbeats.get(uuid)
+    if (h === undefined) heartbeats.set(uuid, new Heartbeat(ttl, at))
+    else {
+      h.ttlMs = ttl
+      h.at = at
+      h.expiring = false
+    }
+  }
+
+  const detach = [
+    state.onEvent((uuid, e, recordTime) => {
+      if (e.kind === 'availability' && e.id === AVAIL_ID) onAvailability(uuid, e, recordTime)
+    }),
+    state.onAssetChange((uuid) => {
+      if (!state.has(uuid)) heartbeats.delete(uuid)
+    }),
+  ]
+
+  const check = (): void => {
+    if (closed || !state.isReady || opts.recordsExpiries?.() === false) return
+    const t = now()
+    const expired: [string, Heartbeat][] = []
+    for (const entry of heartbeats) {
+      const h = entry[1]
+      if (!h.expiring && t - h.at > h.ttlMs) {
+        h.expiring = true
+        expired.push(entry)
+      }
+    }
+    if (expired.length === 0) return
+    const records = expired.map(([uuid, h]) => ({
+      key: uuid,
+      value: encodeAssetEvent(
+        AssetEvents.availability({ available: false, reason: TTL_REASON(h.ttlMs, h.at), at: t, ingestedAt: t }),
+      ),
+    }))
+    eventLog.append(topic, records).then(
+      () => {
+        expiries += expired.length
+      },
+      (err: Error) => {
+        for (const [, h] of expired) h.expiring = false // tried again at the next check
+        if (!closed) logger?.warn('could not record an availability expiry', { error: err.message })
+      },
+    )
+  }
+
+  const timer = setInterval(check, opts.ttlCheckMs ?? 1000)
+  timer.unref()
+
+  return {
+    get expiries() {
+      return expiries
+    },
+    get watched() {
+      return heartbeats.size
+    },
+    close() {
+      if (closed) return
+      closed = true
+      clearInterval(timer)
+      for (const d of detach) d()
+    },
+  }
+}
