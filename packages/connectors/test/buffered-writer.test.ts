@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type TestContext, test } from 'node:test'
+import { type EventLog, openEmbeddedLog } from '@openfactory/log'
+import { readTopic } from '@openfactory/log/testing'
+import { OpenFactoryError } from '@openfactory/model'
+import { BufferedWriter } from '../src/buffered-writer.ts'
+
+async function smallRecordLog(t: TestContext): Promise<EventLog> {
+  const dir = await mkdtemp(join(tmpdir(), 'ofa-writer-'))
+  const log = await openEmbeddedLog({ dir, maxRecordBytes: 1024 })
+  t.after(async () => {
+    await log.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+  await log.createTopic({ name: 'a', partitions: 1 })
+  await log.createTopic({ name: 'b', partitions: 1 })
+  return log
+}
+
+function memoryLogger() {
+  const lines: { level: string; message: string; fields: Record<string, unknown> }[] = []
+  const at =
+    (level: string) =>
+    (message: string, fields: Record<string, unknown> = {}) =>
+      lines.push({ level, message, fields })
+  return { lines, logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } }
+}
+
+test('a record the log refuses for good is set aside once; the records behind it are written, in order', async (t) => {
+  const log = await smallRecordLog(t)
+  const { lines, logger } = memoryLogger()
+  const writer = new BufferedWriter({ log, logger, backoff: { initialMs: 1, maxMs: 5 } })
+  t.after(() => writer.close(1000))
+  for (let i = 0; i < 10; i++) writer.write('a', { key: 'k', value: `before ${i}` })
+  writer.write('a', { key: 'k', value: 'x'.repeat(4096) }) // over maxRecordBytes: refused for good
+  for (let i = 0; i < 10; i++) writer.write('a', { key: 'k', value: `after ${i}` })
+  await writer.flush()
+  const values = (await readTopic(log, 'a')).map((r) => r.value?.toString())
+  assert.deepEqual(values, [
+    ...Array.from({ length: 10 }, (_, i) => `before ${i}`),
+    ...Array.from({ length: 10 }, (_, i) => `after ${i}`),
+  ])
+  const stats = writer.stats()
+  assert.deepEqual(stats.setAside, { OFA_LOG_RECORD_TOO_LARGE: 1 })
+  assert.equal(stats.written, 20)
+  assert.equal(stats.buffered, 0)
+  const errors = lines.filter((l) => l.level === 'error')
+  assert.equal(errors.length, 1, 'logged once')
+  assert.equal(errors[0]?.fields.code, 'OFA_LOG_RECORD_TOO_LARGE')
+  assert.equal(errors[0]?.fields.topic, 'a')
+  assert.equal(errors[0]?.fields.key, 'k')
+  assert.equal(errors[0]?.fields.bytes, 4097)
+})
+
+test('a retryable failure of one topic re-sends only what that topic did not write (no duplicates in the other)', async (t) => {
+  const log = await smallRecordLog(t)
+  let failB = 2
+  const flaky: EventLog = new Proxy(log, {
+    get(target, prop, receiver) {
+      if (prop === 'append') {
+        return async (topic: string, records: Parameters<EventLog['append']>[1]) => {
+          if (topic === 'b' && failB-- > 0) throw new OpenFactoryError('OFA_LOG_IO', 'disk busy', { retryable: true })
+          return target.append(topic, records)
+        }
+      }
+      const v = Reflect.get(target, prop, receiver)
+      return typeof v === 'function' ? v.bind(target) : v
+    },
+  })
+  const writer = new BufferedWriter({ log: flaky, backoff: { initialMs: 1, maxMs: 5 } })
+  t.after(() => writer.close(1000))
+  for (let i = 0; i < 5; i++) {
+    writer.write('a', { value: `a${i}` })
+    writer.write('b', { value: `b${i}` })
+  }
+  await writer.flush()
+  assert.deepEqual(
+    (await readTopic(log, 'a')).map((r) => r.value?.toString()),
+    ['a0', 'a1', 'a2', 'a3', 'a4'],
+  )
+  assert.deepEqual(
+    (await readTopic(log, 'b')).map((r) => r.value?.toString()),
+    ['b0', 'b1', 'b2', 'b3', 'b4'],
+  )
+  assert.equal(writer.stats().failedAppends, 2)
+  assert.deepEqual(writer.stats().setAside, {})
+})
