@@ -16,6 +16,7 @@ import { startAdapter } from './adapters.ts'
 import { openBackbone } from './backbone.ts'
 import { type EdgeForwarding, startEdgeForwarding } from './edge.ts'
 import { listen, prepare, type RuntimeOptions, supervisorTimings } from './prepare.ts'
+import { writerMetrics } from './writer-metrics.ts'
 
 export type LocalRuntimeOptions = RuntimeOptions
 
@@ -78,7 +79,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     app = await createServeApp({
       eventLog: log,
       serving: state,
-      ...(edge ? { extraMetrics: () => edge.metrics() } : {}),
+      extraMetrics: async () => [...(edge ? await edge.metrics() : []), ...writerMetrics(supervisor)],
     })
     const url = await listen(app, opts.host ?? '127.0.0.1', opts.port ?? DEFAULT_PORT)
 
