@@ -120,7 +120,7 @@ async function endToEnd(): Promise<number> {
   const noop = (): void => {}
   const ctx: ConnectorContext = {
     signal: new AbortController().signal,
-    log: { debug: noop, info: noop, warn: noop, error: noop },
+    logger: { debug: noop, info: noop, warn: noop, error: noop },
     declareAssets: noop,
     publish: (_uuid, obs) => {
       if (firstAt === 0) firstAt = performance.now()

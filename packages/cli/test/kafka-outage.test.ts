@@ -4,7 +4,7 @@
 // `test` and `test-3`), started and deleted by the test.
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { silentLogger } from '@openfactory/connectors'
+import { silentLogger } from '@openfactory/model'
 import { type ClusterState, start, stop } from '../../../scripts/kafka.ts'
 import { startLocalRuntime } from '../src/runtime/local-runtime.ts'
 import { demoCopy, eventually, getJson } from './helpers.ts'

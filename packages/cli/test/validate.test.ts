@@ -92,3 +92,38 @@ test('variables come from .ofaenv in the working folder too; the environment win
   const ok = await ofa(['validate', 'lathe.yml'], { cwd: dir })
   assert.equal(ok.code, 0, ok.stderr)
 })
+
+test('connector blocks are also checked by their connector spec, as ofa up checks them', async (t) => {
+  const dir = await tempDir(t)
+  await writeFile(
+    join(dir, 'Devices.xml'),
+    '<?xml version="1.0"?>\n<!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n<MTConnectDevices/>\n',
+  )
+  await writeFile(
+    join(dir, 'devices.yml'),
+    [
+      'devices:',
+      '  cnc:',
+      '    uuid: CNC-1',
+      '    connector: {type: mtconnect, agent: {port: 5000, device_xml: Devices.xml, adapter: {ip: 127.0.0.1, port: 7878}}}',
+      '  sensor:',
+      '    uuid: SENSOR-1',
+      "    connector: {type: shdr, host: 127.0.0.1, port: 7878, data: {'a|b': {tag: Temperature, type: Samples}}}",
+      '',
+    ].join('\n'),
+  )
+  const r = await ofa(['validate', '.'], { cwd: dir })
+  assert.equal(r.code, 1)
+  const lines = r.stderr.trim().split('\n')
+  assert.equal(lines.at(-1), '2 problems in 1 file')
+  assert.ok(
+    lines.some((l) => /Devices\.xml:2:1: OFA_MTCONNECT_XML XML: a DOCTYPE is not accepted/.test(l)),
+    r.stderr,
+  )
+  assert.ok(
+    lines.some((l) =>
+      /^devices\.yml:5:3: OFA_CONNECTOR_CONFIG devices\.sensor\.connector\.data\.a\|b: an SHDR key .*'\|'/.test(l),
+    ),
+    r.stderr,
+  )
+})

@@ -7,26 +7,29 @@
  *    later reconnects on its own (with backoff) and reports it through `ctx.setAvailable`. Reject when it
  *    cannot start at all: the supervisor calls `stop()` and tries again after a backoff.
  * 2. While running: `ctx.publish` observations; `execute` runs commands the supervisor received for the
- *    connector's assets; `ctx.fail(err)` reports a failure the connector cannot recover from (the supervisor
- *    stops it and restarts it with backoff).
+ *    connector's assets (it has checked their arguments and answered `accepted`); `ctx.fail(err)` reports a
+ *    failure the connector cannot recover from (the supervisor stops it and restarts it with backoff). A device
+ *    that sends a value the connector cannot read gets an observation UNAVAILABLE with a `reason`, not a failure.
  * 3. `stop()` — release every resource (sockets, timers). Called exactly once per `start`, also after a
  *    failure. `ctx.signal` is aborted before `stop()` is called.
  *
  * A connector never talks to the event log: the supervisor owns writing (buffering while the log cannot
- * accept writes), availability heartbeats and command results.
+ * accept writes), availability heartbeats and command results. A connector type registers a spec
+ * (connector-spec.ts) and passes the conformance suite (`@openfactory/connectors/testing`).
  */
 import type { Asset, AssetDocument, CommandEnvelope, DebugLogger, Observation } from '@openfactory/model'
 
-export type ConnectorLogger = DebugLogger
-
-/** A document an MTConnect adapter sent with `@ASSET@` (a cutting tool, a part...), stored per asset id. */
-/** Documents about physical assets are encoded by model's asset-event codec; re-exported for connectors. */
+/**
+ * A document a device sent about a physical asset (an MTConnect adapter's `@ASSET@`: a cutting tool, a part...),
+ * stored per asset id; encoded by model's asset-event codec and re-exported here for connectors.
+ */
 export type { AssetDocument } from '@openfactory/model'
 
 export interface ConnectorContext {
   /** Aborted when the supervisor stops this connector. */
   readonly signal: AbortSignal
-  readonly log: ConnectorLogger
+  /** The connector's logger: every line names the connector. */
+  readonly logger: DebugLogger
   /** Declares the assets this connector virtualises (data items, methods, UNS); may be called again when they change. */
   declareAssets(assets: readonly Asset[]): void
   /**
@@ -59,9 +62,9 @@ export interface Connector {
   start(ctx: ConnectorContext): Promise<void>
   stop(): Promise<void>
   /**
-   * Runs a method on the device. Resolve with the method's result (the supervisor answers `completed`); throw
-   * an `OpenFactoryError` to answer `failed` with its code (or `rejected` for `OFA_COMMAND_REJECTED`).
-   * Absent: every command to this connector's assets is rejected.
+   * Runs a method on the device; the supervisor has answered `accepted`. Resolve with the method's result (the
+   * supervisor answers `completed`); throw an `OpenFactoryError` to answer `failed` with its code (or `rejected`
+   * for `OFA_COMMAND_REJECTED`). Absent: every command to this connector's assets is rejected.
    */
   execute?(request: CommandRequest): Promise<unknown>
 }

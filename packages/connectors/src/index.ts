@@ -1,20 +1,20 @@
 // @openfactory/connectors — from machines to the event log, and commands back.
+// biome-ignore-all assist/source/organizeImports: the exports read as a table of contents, in layer order.
 
-// Backoff shared by every reconnect and restart.
-export * from './backoff.ts'
-// The one buffered path to the log.
-export * from './buffered-writer.ts'
 // The connector interface and its lifecycle.
 export * from './connector.ts'
-// From factory configuration to connectors (what ofa up runs).
-export * from './from-config.ts'
-// Logging for connectors and the supervisor.
-export * from './logger.ts'
-// MTConnect: Devices.xml, connector.type mtconnect (device_xml + adapter).
-export * from './mtconnect/index.ts'
-// SHDR: parser, mapper, TCP client, connector.type shdr, our adapter server.
-export * from './shdr/index.ts'
+// The connector registry: every connector type registers a spec (fields, parse, create).
+export * from './connector-spec.ts'
+// The one buffered path to the log (refused records set aside, the rest written in order).
+export * from './buffered-writer.ts'
+// The supervisor: runs connectors, restarts them, heartbeats, commands (accepted, then the final result).
+export * from './supervisor.ts'
 // The simulator: virtual machines declared in YAML.
 export * from './simulator/simulator-connector.ts'
-// The supervisor: runs connectors, restarts them, heartbeats, commands.
-export * from './supervisor.ts'
+export * from './simulator/simulator-spec.ts'
+// SHDR: parser, mapper, TCP client, connector.type shdr, our adapter server.
+export * from './shdr/index.ts'
+// MTConnect: Devices.xml, connector.type mtconnect (device_xml + adapter), our SHDR replay adapter.
+export * from './mtconnect/index.ts'
+// From factory configuration to connectors (what ofa up runs and ofa validate checks).
+export * from './from-config.ts'

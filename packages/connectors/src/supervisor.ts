@@ -1,7 +1,7 @@
 /**
- * The supervisor runs connectors: it starts them, restarts a failing one with backoff, writes everything they
- * publish to the log through one buffered writer, keeps each asset's availability alive with heartbeats, and
- * delivers commands to them and their answers back.
+ * The supervisor runs connectors: it starts them, restarts a failing one with backoff (model's retry rule), writes
+ * everything they publish to the log through one buffered writer, keeps each asset's availability alive with
+ * heartbeats, and delivers commands to them and their answers back.
  *
  * What it puts on the log (keyed by asset UUID on `ofa_assets` unless said otherwise):
  * - on `declareAssets`: the `Asset` JSON on the compacted `ofa_registry`; the reference's attributes
@@ -10,9 +10,10 @@
  * - `avail` (`TYPE: "Events"`, `TAG: "Availability"`): AVAILABLE with `ttl_ms` every heartbeat while the
  *   connector says its device is up; UNAVAILABLE with a reason when it goes down, fails or stops. A process
  *   that dies stops its heartbeats, and the state layer expires the asset after `ttl_ms` by itself;
- * - `<Method>_RESULT` for every `<Method>_CMD` addressed to one of its assets: completed, failed, rejected,
- *   or timeout (not executed because it waited longer than `commandExpiryMs`, or ran longer than
- *   `commandTimeoutMs`).
+ * - `<Method>_RESULT` for every `<Method>_CMD` addressed to one of its assets: `accepted` when the command is
+ *   handed to the connector, then one final status — completed, failed, rejected, or timeout (ran longer than
+ *   `commandTimeoutMs`). A command refused before it reaches the connector (no such method, invalid arguments,
+ *   connector not running: rejected; waited longer than `commandExpiryMs`: timeout) gets the final status only.
  */
 import type { EventLog, GroupConsumer, LogRecord } from '@openfactory/log'
 import {
@@ -20,26 +21,31 @@ import {
   type AssetDocument,
   type AssetEvent,
   AssetEvents,
+  Backoff,
+  type BackoffOptions,
   type CommandEnvelope,
   type CommandResult,
   checkMethodArguments,
+  childLogger,
+  createLogger,
   DEFAULT_AVAIL_TTL_MS,
   DEFAULT_HEARTBEAT_MS,
+  type DebugLogger,
   decodeAssetEvent,
   encodeAssetDeclaration,
   encodeAssetDocument,
   encodeAssetEvent,
   isOpenFactoryError,
   isoTimestamp,
+  sleep,
   TOPICS,
 } from '@openfactory/model'
-import { Backoff, type BackoffOptions, sleep } from './backoff.ts'
 import { BufferedWriter, type BufferedWriterStats } from './buffered-writer.ts'
-import type { Connector, ConnectorContext, ConnectorLogger } from './connector.ts'
-import { consoleLogger } from './logger.ts'
+import type { Connector, ConnectorContext } from './connector.ts'
 
 export interface SupervisorOptions {
-  readonly log: EventLog
+  /** The backbone everything is written to and commands are read from. */
+  readonly eventLog: EventLog
   /**
    * Consumer group reading commands (default `ofa-connectors`). It must be this supervisor's alone: commands
    * for assets it does not serve are passed over, so a group shared with another process would lose them.
@@ -49,8 +55,10 @@ export interface SupervisorOptions {
   readonly commandJoinTimeoutMs?: number
   readonly heartbeatMs?: number
   readonly ttlMs?: number
-  /** Restart policy for failing connectors. */
+  /** Restart policy for failing connectors (default 500 ms doubling to 30 s, ±20 % jitter). */
   readonly restartBackoff?: BackoffOptions
+  /** Restart policy for the command reader when reading fails (default 1 s doubling to 30 s). */
+  readonly commandReaderBackoff?: BackoffOptions
   /** A connector that ran this long without failing gets its backoff reset (default 30 s). */
   readonly stableAfterMs?: number
   /** A method still running after this long is answered `timeout` (default 30 s). */
@@ -58,7 +66,8 @@ export interface SupervisorOptions {
   /** A command older than this when it reaches the connector is not executed but answered `timeout` (default 60 s). */
   readonly commandExpiryMs?: number
   readonly maxBuffered?: number
-  readonly logger?: ConnectorLogger
+  /** Default: a logger of its own on stderr (`createLogger({ name: 'supervisor' })`). Connectors get children of it. */
+  readonly logger?: DebugLogger
 }
 
 export type ConnectorState = 'idle' | 'starting' | 'running' | 'backoff' | 'stopping' | 'stopped'
@@ -83,9 +92,9 @@ interface Slot {
 }
 
 export class Supervisor {
-  readonly #log: EventLog
+  readonly #eventLog: EventLog
   readonly #writer: BufferedWriter
-  readonly #logger: ConnectorLogger
+  readonly #logger: DebugLogger
   readonly #opts: Required<
     Pick<
       SupervisorOptions,
@@ -93,6 +102,7 @@ export class Supervisor {
     >
   >
   readonly #restartBackoff: BackoffOptions
+  readonly #commandReaderBackoff: BackoffOptions
   readonly #slots = new Map<string, Slot>()
   /** Asset UUID → the slot of the connector that serves it. */
   readonly #owners = new Map<string, Slot>()
@@ -104,9 +114,13 @@ export class Supervisor {
   #started = false
 
   constructor(opts: SupervisorOptions) {
-    this.#log = opts.log
-    this.#logger = opts.logger ?? consoleLogger('supervisor')
-    this.#writer = new BufferedWriter({ log: opts.log, maxBuffered: opts.maxBuffered, logger: this.#logger })
+    this.#eventLog = opts.eventLog
+    this.#logger = opts.logger ?? createLogger({ name: 'supervisor' })
+    this.#writer = new BufferedWriter({
+      eventLog: opts.eventLog,
+      maxBuffered: opts.maxBuffered,
+      logger: this.#logger,
+    })
     this.#opts = {
       group: opts.group ?? 'ofa-connectors',
       heartbeatMs: opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
@@ -116,6 +130,7 @@ export class Supervisor {
       commandExpiryMs: opts.commandExpiryMs ?? 60_000,
     }
     this.#restartBackoff = opts.restartBackoff ?? {}
+    this.#commandReaderBackoff = opts.commandReaderBackoff ?? { initialMs: 1000 }
     this.#commandJoinTimeoutMs = opts.commandJoinTimeoutMs ?? 15_000
   }
 
@@ -247,17 +262,9 @@ export class Supervisor {
   }
 
   #context(slot: Slot, signal: AbortSignal, fail: (err: Error) => void): ConnectorContext {
-    const name = slot.connector.name
-    const logger = this.#logger
-    const child: ConnectorLogger = {
-      debug: (m, f) => logger.debug(m, { connector: name, ...f }),
-      info: (m, f) => logger.info(m, { connector: name, ...f }),
-      warn: (m, f) => logger.warn(m, { connector: name, ...f }),
-      error: (m, f) => logger.error(m, { connector: name, ...f }),
-    }
     return {
       signal,
-      log: child,
+      logger: childLogger(this.#logger, { connector: slot.connector.name }),
       declareAssets: (assets) => {
         if (signal.aborted) return
         for (const asset of assets) this.#declare(slot, asset)
@@ -326,9 +333,10 @@ export class Supervisor {
 
   async #readCommands(): Promise<void> {
     const marker = Buffer.from('_CMD"')
+    const backoff = new Backoff(this.#commandReaderBackoff)
     while (!this.#stop.signal.aborted) {
       try {
-        const consumer = this.#log.consumer({
+        const consumer = this.#eventLog.consumer({
           group: this.#opts.group,
           topics: [TOPICS.assets],
           resetTo: 'latest',
@@ -342,14 +350,19 @@ export class Supervisor {
               await this.#onCommandRecord(r)
             }
             await consumer.commit()
+            backoff.reset()
           }
         } finally {
           await consumer.close()
         }
       } catch (err) {
         if (this.#stop.signal.aborted) break
-        this.#logger.error('command reader failed; restarting it', { error: (err as Error).message })
-        await sleep(1000, this.#stop.signal)
+        const delay = backoff.next()
+        this.#logger.error('command reader failed; restarting it', {
+          error: (err as Error).message,
+          retryInMs: delay,
+        })
+        await sleep(delay, this.#stop.signal)
       }
     }
   }
@@ -402,7 +415,8 @@ export class Supervisor {
       })
       return
     }
-    // Run without holding up the reader; the result is answered whenever it comes.
+    // Handed to the connector: `accepted` now, the final status whenever it comes (without holding up the reader).
+    answer({ status: 'accepted' })
     void this.#execute(slot, uuid, method, envelope, answer)
   }
 

@@ -32,7 +32,7 @@ function memoryLogger() {
 test('a record the log refuses for good is set aside once; the records behind it are written, in order', async (t) => {
   const log = await smallRecordLog(t)
   const { lines, logger } = memoryLogger()
-  const writer = new BufferedWriter({ log, logger, backoff: { initialMs: 1, maxMs: 5 } })
+  const writer = new BufferedWriter({ eventLog: log, logger, backoff: { initialMs: 1, maxMs: 5 } })
   t.after(() => writer.close(1000))
   for (let i = 0; i < 10; i++) writer.write('a', { key: 'k', value: `before ${i}` })
   writer.write('a', { key: 'k', value: 'x'.repeat(4096) }) // over maxRecordBytes: refused for good
@@ -70,7 +70,7 @@ test('a retryable failure of one topic re-sends only what that topic did not wri
       return typeof v === 'function' ? v.bind(target) : v
     },
   })
-  const writer = new BufferedWriter({ log: flaky, backoff: { initialMs: 1, maxMs: 5 } })
+  const writer = new BufferedWriter({ eventLog: flaky, backoff: { initialMs: 1, maxMs: 5 } })
   t.after(() => writer.close(1000))
   for (let i = 0; i < 5; i++) {
     writer.write('a', { value: `a${i}` })
@@ -87,4 +87,36 @@ test('a retryable failure of one topic re-sends only what that topic did not wri
   )
   assert.equal(writer.stats().failedAppends, 2)
   assert.deepEqual(writer.stats().setAside, {})
+})
+
+test('refusals of the whole log (closed, credentials) and errors that are not ours are waited out, not set aside', async (t) => {
+  const log = await smallRecordLog(t)
+  const failures = [
+    new OpenFactoryError('OFA_LOG_AUTH', 'SASL authentication failed'),
+    new OpenFactoryError('OFA_LOG_CLOSED', 'the event log is closed'),
+    new Error('something unclassified'),
+  ]
+  const flaky: EventLog = new Proxy(log, {
+    get(target, prop, receiver) {
+      if (prop === 'append') {
+        return async (topic: string, records: Parameters<EventLog['append']>[1]) => {
+          const err = failures.shift()
+          if (err) throw err
+          return target.append(topic, records)
+        }
+      }
+      const v = Reflect.get(target, prop, receiver)
+      return typeof v === 'function' ? v.bind(target) : v
+    },
+  })
+  const writer = new BufferedWriter({ eventLog: flaky, backoff: { initialMs: 1, maxMs: 5 } })
+  t.after(() => writer.close(1000))
+  for (let i = 0; i < 3; i++) writer.write('a', { value: `v${i}` })
+  await writer.flush()
+  assert.deepEqual(
+    (await readTopic(log, 'a')).map((r) => r.value?.toString()),
+    ['v0', 'v1', 'v2'],
+  )
+  assert.deepEqual(writer.stats().setAside, {})
+  assert.equal(writer.stats().failedAppends, 3)
 })

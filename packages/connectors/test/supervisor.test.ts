@@ -1,9 +1,21 @@
 import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { test } from 'node:test'
-import type { EventLog } from '@openfactory/log'
-import { AssetEvents, classifyObservation, encodeAssetEvent, parseSimulatorConfig, TOPICS } from '@openfactory/model'
+import { type EventLog, openEmbeddedLog } from '@openfactory/log'
+import {
+  AssetEvents,
+  type CommandResult,
+  classifyObservation,
+  encodeAssetEvent,
+  parseSimulatorConfig,
+  silentLogger,
+  TOPICS,
+} from '@openfactory/model'
 import type { Connector, ConnectorContext } from '../src/connector.ts'
-import { silentLogger } from '../src/logger.ts'
+import { createShdrAdapterServer } from '../src/shdr/adapter-server.ts'
+import { createShdrConnector } from '../src/shdr/shdr-connector.ts'
 import { createSimulatorConnector } from '../src/simulator/simulator-connector.ts'
 import { createSupervisor } from '../src/supervisor.ts'
 import { createTestLog, eventually, observationsOf, readAll } from './helpers.ts'
@@ -34,7 +46,7 @@ const SIM = parseSimulatorConfig({
 
 function supervisorFor(log: EventLog, extra: Partial<Parameters<typeof createSupervisor>[0]> = {}) {
   return createSupervisor({
-    log,
+    eventLog: log,
     logger: silentLogger,
     heartbeatMs: 50,
     ttlMs: 200,
@@ -49,18 +61,25 @@ async function sendCommand(log: EventLog, uuid: string, method: string, args: Re
   return cmd.envelope.header.correlation_id
 }
 
-async function resultFor(log: EventLog, uuid: string, correlationId: string) {
+/** Every result of one command, in log order, once the final one (not `accepted`) is there. */
+async function resultsFor(log: EventLog, uuid: string, correlationId: string) {
   return eventually(
     async () => {
+      const results: CommandResult[] = []
       for (const o of await observationsOf(log, uuid)) {
         const e = classifyObservation(o)
-        if (e.kind === 'result' && e.result.correlation_id === correlationId) return e.result
+        if (e.kind === 'result' && e.result.correlation_id === correlationId) results.push(e.result)
       }
-      return undefined
+      return results.some((r) => r.status !== 'accepted') ? results : undefined
     },
     10_000,
     `result of ${correlationId}`,
   )
+}
+
+/** The final result of one command. */
+async function resultFor(log: EventLog, uuid: string, correlationId: string) {
+  return (await resultsFor(log, uuid, correlationId)).at(-1) as CommandResult
 }
 
 test('a supervised simulator declares its asset and streams observations into the log', async (t) => {
@@ -110,7 +129,13 @@ test('commands run the method and are answered on the log', async (t) => {
   await sup.flush()
   await new Promise((r) => setTimeout(r, 100))
 
-  const ok = await resultFor(log, 'SIM-B', await sendCommand(log, 'SIM-B', 'SetSpeed', { rpm: 500 }))
+  const answers = await resultsFor(log, 'SIM-B', await sendCommand(log, 'SIM-B', 'SetSpeed', { rpm: 500 }))
+  assert.deepEqual(
+    answers.map((r) => r.status),
+    ['accepted', 'completed'],
+    'accepted when handed to the connector, then the final status',
+  )
+  const ok = answers.at(-1) as CommandResult
   assert.deepEqual(ok.status, 'completed')
   assert.deepEqual(ok.result, { speed: 500 })
   const speeds = await eventually(async () => {
@@ -120,7 +145,9 @@ test('commands run the method and are answered on the log', async (t) => {
   })
   assert.ok(speeds >= 490 && speeds <= 510)
 
-  const unknown = await resultFor(log, 'SIM-B', await sendCommand(log, 'SIM-B', 'Explode', {}))
+  const refused = await resultsFor(log, 'SIM-B', await sendCommand(log, 'SIM-B', 'Explode', {}))
+  assert.equal(refused.length, 1, 'a command refused before the connector gets only its final status')
+  const unknown = refused[0] as CommandResult
   assert.equal(unknown.status, 'rejected')
   assert.equal(unknown.error?.code, 'OFA_COMMAND_REJECTED')
 
@@ -213,4 +240,60 @@ test('observations published while the log refuses writes are kept and written i
     Array.from({ length: 500 }, (_, i) => i),
   )
   assert.equal(sup.writerStats().dropped, 0)
+})
+
+test('a record the log refuses (a 4 MB asset document over a 1 MiB limit) blocks nothing behind it', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ofa-conn-big-'))
+  const log = await openEmbeddedLog({ dir, maxRecordBytes: 1 << 20 })
+  t.after(async () => {
+    await log.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+  await log.createTopic({ name: TOPICS.assets, partitions: 2 })
+  await log.createTopic({ name: TOPICS.registry, partitions: 1, cleanupPolicy: 'compact' })
+  await log.createTopic({ name: TOPICS.documents, partitions: 1, cleanupPolicy: 'compact' })
+  const adapter = await createShdrAdapterServer({ port: 0, heartbeatMs: 1000 })
+  t.after(() => adapter.close())
+  const errors: { message: string; fields?: Record<string, unknown> }[] = []
+  const sup = supervisorFor(log, {
+    logger: {
+      ...silentLogger,
+      error: (message, fields) => void errors.push({ message, ...(fields ? { fields } : {}) }),
+    },
+  })
+  sup.add(
+    createShdrConnector({
+      uuid: 'BIG-1',
+      host: '127.0.0.1',
+      port: adapter.port,
+      data: { n: { tag: 'Count', type: 'Events' } },
+      timings: { connectTimeoutMs: 1000, backoff: { initialMs: 20, maxMs: 100 } },
+    }),
+  )
+  await sup.start()
+  await adapter.waitForClients(1, 5000)
+  for (let i = 0; i < 5; i++) adapter.sendValues({ n: i })
+  // The SHDR stream takes a document (a multi-line @ASSET@) of up to 4 MiB: about 4 MB here, in 1 KiB lines.
+  adapter.send(`${new Date().toISOString()}|@ASSET@|T1|CuttingTool|--multiline--BIG`)
+  const line = `<Note>${'x'.repeat(1017)}</Note>`
+  for (let i = 0; i < 4000; i++) adapter.send(line)
+  adapter.send('--multiline--BIG')
+  for (let i = 5; i < 10; i++) adapter.sendValues({ n: i })
+  const values = async () =>
+    (await observationsOf(log, 'BIG-1')).filter((o) => o.id === 'n' && o.value !== 'UNAVAILABLE').map((o) => o.value)
+  await eventually(
+    async () => ((await values()).length >= 10 ? true : undefined),
+    10_000,
+    'the values behind the document',
+  )
+  await sup.flush()
+  assert.deepEqual(await values(), ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], 'every value, in order')
+  assert.deepEqual(sup.writerStats().setAside, { OFA_LOG_RECORD_TOO_LARGE: 1 })
+  assert.deepEqual(await readAll(log, TOPICS.documents), [], 'the document was set aside')
+  const refused = errors.filter((e) => e.fields?.code === 'OFA_LOG_RECORD_TOO_LARGE')
+  assert.equal(refused.length, 1, 'logged once')
+  assert.equal(refused[0]?.fields?.topic, TOPICS.documents)
+  assert.equal(refused[0]?.fields?.key, 'T1')
+  assert.ok((refused[0]?.fields?.bytes as number) > 4_000_000)
+  await sup.stop()
 })

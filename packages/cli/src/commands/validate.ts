@@ -1,5 +1,6 @@
 import { relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { checkConnectorConfigs } from '@openfactory/connectors'
 import { SKIP_MARKER, validateFactory } from '@openfactory/model'
 import type { CliIo } from '../io.ts'
 import { EXIT } from '../io.ts'
@@ -9,7 +10,8 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
 
 /**
  * `ofa validate [--uns FILE] PATH...`: every problem of every file, one per line, then a summary. Warnings and
- * the folders skipped (they hold a `.ofa-skip` file) are printed too, and do not change the exit code.
+ * the folders skipped (they hold a `.ofa-skip` file) are printed too, and do not change the exit code. Devices'
+ * connector blocks are also checked by their connector's spec, as `ofa up` checks them (a Devices.xml is read).
  */
 export async function validateCommand(args: readonly string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -19,11 +21,17 @@ export async function validateCommand(args: readonly string[], io: CliIo): Promi
   })
   if (positionals.length === 0) throw usageError('ofa validate needs at least one file or folder')
   const paths = positionals.map((p) => resolve(io.cwd, p))
-  const { factory, problems, warnings, skipped } = await validateFactory(paths, {
+  const {
+    factory,
+    problems: configProblems,
+    warnings,
+    skipped,
+  } = await validateFactory(paths, {
     uns: values.uns === undefined ? undefined : resolve(io.cwd, values.uns),
     env: io.env,
     cwd: io.cwd,
   })
+  const problems = [...configProblems, ...checkConnectorConfigs(factory.devices)]
   for (const dir of skipped)
     io.stderr.write(`skipped ${relative(io.cwd, dir) || '.'}: it holds a ${SKIP_MARKER} file\n`)
   for (const p of problems) io.stderr.write(`${p.format()}\n`)

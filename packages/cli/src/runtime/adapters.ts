@@ -4,16 +4,16 @@
  */
 import {
   type BuiltinAdapter,
-  type ConnectorLogger,
   createShdrAdapterServer,
   playShdrFile,
   type ShdrAdapterServer,
 } from '@openfactory/connectors'
+import type { DebugLogger } from '@openfactory/model'
 
 export async function startAdapter(
   a: BuiltinAdapter,
   signal: AbortSignal,
-  logger: ConnectorLogger,
+  logger: DebugLogger,
 ): Promise<ShdrAdapterServer> {
   const server = await createShdrAdapterServer({ host: '127.0.0.1', port: a.port })
   playShdrFile(server, { file: a.file, speed: a.speed, loop: a.loop, signal }).catch((err: Error) => {

@@ -4,10 +4,9 @@
  * connection is tried again with backoff in the background, and the edge runs meanwhile — its log keeps
  * everything until Kafka takes it.
  */
-import { Backoff, type ConnectorLogger, sleep } from '@openfactory/connectors'
 import { createForwarder, type EventLog, type Forwarder, type ForwarderStats } from '@openfactory/log'
 import { type KafkaLog, openKafkaLog } from '@openfactory/log-kafka'
-import { type ForwardOptions, OpenFactoryError } from '@openfactory/model'
+import { Backoff, type DebugLogger, type ForwardOptions, OpenFactoryError, sleep } from '@openfactory/model'
 import type { Metric } from '@openfactory/serve'
 
 export interface EdgeForwarding {
@@ -26,7 +25,7 @@ export interface EdgeForwarding {
 export async function startEdgeForwarding(
   source: EventLog,
   f: ForwardOptions,
-  logger: ConnectorLogger,
+  logger: DebugLogger,
 ): Promise<EdgeForwarding> {
   const have = new Set(await source.listTopics())
   const missing = f.topics.filter((t) => !have.has(t))

@@ -9,7 +9,7 @@
  */
 import { createSupervisor, planDevice, type ShdrAdapterServer, type Supervisor } from '@openfactory/connectors'
 import type { EventLog } from '@openfactory/log'
-import type { Factory } from '@openfactory/model'
+import { childLogger, type Factory } from '@openfactory/model'
 import { createServeApp, createServingState, DEFAULT_PORT, type ServingState } from '@openfactory/serve'
 import type { FastifyInstance } from 'fastify'
 import { startAdapter } from './adapters.ts'
@@ -84,8 +84,8 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     const url = await listen(app, opts.host ?? '127.0.0.1', opts.port ?? DEFAULT_PORT)
 
     supervisor = createSupervisor({
-      log,
-      logger,
+      eventLog: log,
+      logger: childLogger(logger, { component: 'supervisor' }),
       ...supervisorTimings(opts),
     })
     for (const { plan } of plans) if (plan.kind === 'run') supervisor.add(plan.connector)

@@ -1,7 +1,6 @@
 /** What `ofa up` and `ofa run` share: their options, loading the factory, choosing the backbone, listening. */
 import { resolve } from 'node:path'
-import { type ConnectorLogger, consoleLogger } from '@openfactory/connectors'
-import { type BackboneOptions, type Factory, loadFactory } from '@openfactory/model'
+import { type BackboneOptions, createLogger, type DebugLogger, type Factory, loadFactory } from '@openfactory/model'
 import type { FastifyInstance } from 'fastify'
 import { type BackboneOverrides, chooseBackbone } from './backbone.ts'
 
@@ -14,7 +13,8 @@ export interface RuntimeOptions extends BackboneOverrides {
   readonly uns?: string
   readonly env?: Readonly<Record<string, string | undefined>>
   readonly cwd?: string
-  readonly logger?: ConnectorLogger
+  /** The process's logger (default: JSON lines on stderr, `createLogger({ name: 'ofa' })`). */
+  readonly logger?: DebugLogger
   /** Supervisor timings (tests shorten them). */
   readonly heartbeatMs?: number
   readonly ttlMs?: number
@@ -23,7 +23,7 @@ export interface RuntimeOptions extends BackboneOverrides {
 export interface Prepared {
   readonly factory: Factory
   readonly backbone: BackboneOptions
-  readonly logger: ConnectorLogger
+  readonly logger: DebugLogger
 }
 
 /** Loads the factory (its problems throw, each placed) and chooses the backbone. */
@@ -36,7 +36,7 @@ export async function prepare(opts: RuntimeOptions): Promise<Prepared> {
   return {
     factory,
     backbone: chooseBackbone(factory.manifest, opts, cwd),
-    logger: opts.logger ?? consoleLogger('ofa'),
+    logger: opts.logger ?? createLogger({ name: 'ofa' }),
   }
 }
 

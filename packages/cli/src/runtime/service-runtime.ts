@@ -10,15 +10,16 @@
  *
  * Several processes thus share a factory's work; none of them needs another's memory.
  */
-import {
-  type ConnectorLogger,
-  createSupervisor,
-  planDevice,
-  type ShdrAdapterServer,
-  type Supervisor,
-} from '@openfactory/connectors'
+import { createSupervisor, planDevice, type ShdrAdapterServer, type Supervisor } from '@openfactory/connectors'
 import type { EventLog } from '@openfactory/log'
-import { type DeviceConfig, type Factory, OpenFactoryError, TOPICS } from '@openfactory/model'
+import {
+  childLogger,
+  type DebugLogger,
+  type DeviceConfig,
+  type Factory,
+  OpenFactoryError,
+  TOPICS,
+} from '@openfactory/model'
 import { createServeApp, createServingState, DEFAULT_PORT, type ServingState } from '@openfactory/serve'
 import type { FastifyInstance } from 'fastify'
 import { startAdapter } from './adapters.ts'
@@ -97,7 +98,7 @@ interface Context {
   readonly log: EventLog
   readonly where: string
   readonly opts: ServiceRuntimeOptions
-  readonly logger: ConnectorLogger
+  readonly logger: DebugLogger
 }
 
 function leaseErrorHandler(ctx: Context, what: string): (err: Error) => void {
@@ -122,8 +123,8 @@ async function runConnector(ctx: Context & { device: DeviceConfig }): Promise<Se
     const playing = new AbortController()
     const adapter = plan.adapter ? await startAdapter(plan.adapter, playing.signal, logger) : null
     const supervisor = createSupervisor({
-      log,
-      logger,
+      eventLog: log,
+      logger: childLogger(logger, { component: 'supervisor' }),
       group: `ofa-connector-${device.uuid}`,
       ...supervisorTimings(opts),
     })

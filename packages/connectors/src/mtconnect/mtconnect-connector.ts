@@ -1,5 +1,6 @@
 /**
- * `connector.type: mtconnect` with `agent.device_xml` and `agent.adapter {ip, port}`: we are the agent. The
+ * `connector.type: mtconnect` with `agent.device_xml` and `agent.adapter {ip, port}`: we are the agent
+ * (registered by mtconnect-spec.ts). The
  * Devices.xml gives the devices and their data items (the asset model); the adapter speaks SHDR over TCP and is
  * ingested by the same engine as `connector.type: shdr` (../shdr/shdr-connector.ts), keys resolved as the agent
  * resolves them (name, then id, then Source).
@@ -8,8 +9,9 @@
  * MTConnect device name or uuid to OpenFactory uuid serves a multi-device adapter (`mill-2:Xpos` keys, or
  * `* device: mill-2`). Devices the map leaves out are not ingested (their keys are unknown keys).
  */
-import { isAbsolute, resolve } from 'node:path'
-import { OpenFactoryError, type UnsPlacement } from '@openfactory/model'
+import { resolve } from 'node:path'
+import { createOptionsChecker, OpenFactoryError, type UnsPlacement } from '@openfactory/model'
+import { modelConnectorSchema } from '../connector-spec.ts'
 import type { ShdrDevice, ShdrItem, ShdrItemKind } from '../shdr/mapper.ts'
 import { ShdrConnector, type ShdrTimings } from '../shdr/shdr-connector.ts'
 import {
@@ -93,22 +95,47 @@ function configError(message: string): OpenFactoryError {
   return new OpenFactoryError('OFA_CONNECTOR_CONFIG', message)
 }
 
-/**
- * Builds the connector: reads and validates the Devices.xml now (`OFA_MTCONNECT_XML`, `OFA_CONFIG_FILE`) and binds
- * devices to uuids (`OFA_CONNECTOR_CONFIG` for a map entry that names no device).
- */
-export function createMTConnectConnector(opts: MTConnectConnectorOptions): ShdrConnector {
-  const { host, port } = opts.adapter ?? {}
-  if (typeof host !== 'string' || host === '') throw configError('agent.adapter.ip must be a non-empty string')
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw configError(`agent.adapter.port must be an integer 1..65535, got ${JSON.stringify(port)}`)
-  }
-  let models: MTConnectDeviceModel[]
-  if (opts.deviceXml !== undefined)
-    models = parseDevicesXml(opts.deviceXml, { file: opts.deviceXmlFile ?? 'Devices.xml' })
-  else if (opts.deviceXmlFile !== undefined) models = readDevicesXml(resolve(opts.deviceXmlFile))
-  else throw configError('agent.device_xml is required')
+/** The adapter's host and port checked with the rules of model's schema of `agent.adapter` (ip, port). */
+const ADAPTER_BLOCK =
+  modelConnectorSchema('mtconnect').properties?.agent?.properties?.adapter?.properties ?? ({} as Record<string, never>)
+const checkOptions = createOptionsChecker(
+  {
+    type: 'object',
+    properties: {
+      deviceXmlFile: { type: 'string', minLength: 1 },
+      deviceXml: { type: 'string' },
+      adapter: {
+        type: 'object',
+        properties: { host: ADAPTER_BLOCK.ip, port: ADAPTER_BLOCK.port },
+        required: ['host', 'port'],
+        additionalProperties: false,
+      },
+      uuid: {
+        anyOf: [
+          { type: 'string', minLength: 1 },
+          { type: 'object', additionalProperties: { type: 'string', minLength: 1 } },
+        ],
+        expected: 'a uuid, or a map of device names to uuids',
+      },
+      uns: { type: 'object' },
+      shdrVersion: { type: 'integer', minimum: 1 },
+      timings: { type: 'object' },
+      name: { type: 'string', minLength: 1 },
+    },
+    required: ['adapter', 'uuid'],
+    additionalProperties: false,
+  } as unknown as Parameters<typeof createOptionsChecker>[0],
+  { code: 'OFA_CONNECTOR_CONFIG', what: 'MTConnectConnectorOptions' },
+)
 
+/**
+ * The connector of device models already read: binds devices to uuids (`OFA_CONNECTOR_CONFIG` for a map entry
+ * that names no device) and builds the SHDR engine (mtconnect-spec.ts and `createMTConnectConnector`).
+ */
+export function mtconnectConnectorOf(
+  models: readonly MTConnectDeviceModel[],
+  opts: Omit<MTConnectConnectorOptions, 'deviceXml' | 'deviceXmlFile'>,
+): ShdrConnector {
   const bound: { model: MTConnectDeviceModel; uuid: string }[] = []
   if (typeof opts.uuid === 'string') {
     if (opts.uuid === '') throw configError('the device uuid is required')
@@ -128,8 +155,8 @@ export function createMTConnectConnector(opts: MTConnectConnectorOptions): ShdrC
   }
   return new ShdrConnector({
     name: opts.name ?? (bound[0] as { uuid: string }).uuid,
-    host,
-    port,
+    host: opts.adapter.host,
+    port: opts.adapter.port,
     devices: bound.map((b) => shdrDeviceFromMTConnect(b.model, b.uuid)),
     assets: bound.map((b) => {
       const uns = opts.uns?.[b.uuid]
@@ -140,46 +167,17 @@ export function createMTConnectConnector(opts: MTConnectConnectorOptions): ShdrC
   })
 }
 
-/** `devices.<name>.connector` of type mtconnect, as the reference YAML gives it (the fields this connector reads). */
-export interface MTConnectConnectorConfig {
-  readonly type: 'mtconnect'
-  readonly agent: {
-    readonly ip?: string
-    readonly port?: number
-    readonly device_xml?: string
-    readonly adapter?: { readonly ip?: string; readonly image?: string; readonly port: number }
-  }
-}
-
 /**
- * Builds the connector of a device whose `connector.type` is `mtconnect` (what `ofa up` calls). `baseDir` is the
- * folder of the device file: a relative `device_xml` is resolved against it. An external agent (`agent.ip`) or an
- * adapter given as a container image (`adapter.image`) is not something this connector can run:
- * `OFA_CONNECTOR_CONFIG`.
+ * `connector.type: mtconnect` from code: checks the options once, reads and validates the Devices.xml now
+ * (`OFA_MTCONNECT_XML`, `OFA_CONFIG_FILE`) and binds devices to uuids. A device file goes through the registry
+ * instead (`connectorSpec('mtconnect')`).
  */
-export function mtconnectConnectorFromConfig(
-  config: MTConnectConnectorConfig,
-  opts: { uuid: string; baseDir?: string; uns?: UnsPlacement; timings?: ShdrTimings },
-): ShdrConnector {
-  if (config.type !== 'mtconnect') throw configError(`connector.type is ${JSON.stringify(config.type)}, not mtconnect`)
-  const agent = config.agent
-  if (!agent) throw configError('connector.agent is required')
-  if (agent.ip) {
-    throw configError(
-      'connector.agent.ip names an external MTConnect agent; this connector ingests an adapter (device_xml + adapter)',
-    )
-  }
-  if (!agent.device_xml) throw configError('connector.agent.device_xml is required')
-  if (!agent.adapter) throw configError('connector.agent.adapter is required')
-  if (!agent.adapter.ip) {
-    throw configError('connector.agent.adapter.ip is required (an adapter given as an image must be started elsewhere)')
-  }
-  const file = isAbsolute(agent.device_xml) ? agent.device_xml : resolve(opts.baseDir ?? '.', agent.device_xml)
-  return createMTConnectConnector({
-    deviceXmlFile: file,
-    adapter: { host: agent.adapter.ip, port: agent.adapter.port },
-    uuid: opts.uuid,
-    ...(opts.uns ? { uns: { [opts.uuid]: opts.uns } } : {}),
-    ...(opts.timings ? { timings: opts.timings } : {}),
-  })
+export function createMTConnectConnector(opts: MTConnectConnectorOptions): ShdrConnector {
+  checkOptions(opts)
+  let models: MTConnectDeviceModel[]
+  if (opts.deviceXml !== undefined)
+    models = parseDevicesXml(opts.deviceXml, { file: opts.deviceXmlFile ?? 'Devices.xml' })
+  else if (opts.deviceXmlFile !== undefined) models = readDevicesXml(resolve(opts.deviceXmlFile))
+  else throw configError('agent.device_xml is required')
+  return mtconnectConnectorOf(models, opts)
 }

@@ -1,16 +1,24 @@
 /**
- * A small, strict XML reader for device descriptions (MTConnect Devices.xml): well-formedness only, no DTD, no
- * namespaces beyond keeping prefixes in names. It builds an element tree whose every element knows its line and
- * column, so callers can name the place of a problem.
+ * The XML reader device descriptions (MTConnect Devices.xml) go through: saxes, a streaming, non-validating
+ * XML 1.0 parser that checks well-formedness and tracks positions, builds an element tree whose every element
+ * knows its line and column, so callers can name the place of a problem.
  *
  * What it accepts (XML 1.0, §2–4 in the parts device files use): an optional BOM, the XML declaration and other
- * processing instructions, comments, a DOCTYPE (skipped, internal subset included), one root element, start/end
- * and empty-element tags, attributes quoted with `"` or `'`, character data, CDATA sections, the five predefined
- * entities and numeric character references. Everything else — a mismatched end tag, an unquoted or repeated
- * attribute, `<` inside an attribute value, an unknown entity, text or a second element after the root, an
- * element left open at the end — throws `OFA_MTCONNECT_XML` with file, line and column (counted from 1).
+ * processing instructions, comments, one root element, attributes, character data, CDATA sections, the five
+ * predefined entities and numeric character references. Namespaces are not resolved: names keep their prefix
+ * (`m:DataItem`; see `localName`).
+ *
+ * What it refuses, with `OFA_MTCONNECT_XML` naming file, line and column (counted from 1): anything that is not
+ * well-formed (a mismatched end tag, an unquoted or repeated attribute, `<` inside an attribute value, an unknown
+ * entity, text or a second element after the root, an element left open...), and any DOCTYPE. A device file
+ * needs no DTD, and refusing it means no entity is ever declared or expanded: no entity expansion attack, no
+ * external entity (XXE) reading a file or a URL.
+ *
+ * saxes reports the place where it noticed a problem, often after it; the messages below name the place of the
+ * cause instead (the start of the tag, attribute or entity), found in the text, which is in memory anyway.
  */
 import { OpenFactoryError } from '@openfactory/model'
+import { SaxesParser } from 'saxes'
 
 export interface XmlElement {
   /** The qualified name as written (`m:DataItem` keeps its prefix; see `localName`). */
@@ -39,18 +47,6 @@ interface MutableElement {
   offset: number
 }
 
-const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" }
-
-function isNameStart(c: number): boolean {
-  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 58 || c >= 0xc0
-}
-function isNameChar(c: number): boolean {
-  return isNameStart(c) || (c >= 48 && c <= 57) || c === 45 || c === 46 || c === 0xb7
-}
-function isSpace(c: number): boolean {
-  return c === 32 || c === 9 || c === 10 || c === 13
-}
-
 /** Maps offsets to 1-based line and column. */
 class Positions {
   readonly #starts: number[] = [0]
@@ -69,150 +65,192 @@ class Positions {
   }
 }
 
+/** Thrown inside the parser's handlers to stop it; turned into OFA_MTCONNECT_XML by `parseXml`. */
+class Stop {
+  readonly offset: number
+  readonly message: string
+  constructor(offset: number, message: string) {
+    this.offset = offset
+    this.message = message
+  }
+}
+
+const NAME_END = /[\s/>=]/
+
+/** The name starting at `offset` (after `<` or `</`). */
+function nameAt(text: string, offset: number): string {
+  let end = offset
+  while (end < text.length && !NAME_END.test(text[end] as string)) end++
+  return text.slice(offset, end)
+}
+
+/** Where the second `name="..."` of the start tag at `tagStart` is (the first repeat). */
+function repeatedAttribute(text: string, tagStart: number, name: string): number {
+  const re = /([^\s=/>]+)\s*=\s*("[^"]*"|'[^']*')/gy
+  let seen = false
+  let i = text.indexOf(' ', tagStart)
+  while (i >= 0 && i < text.length) {
+    while (/\s/.test(text[i] ?? '')) i++
+    re.lastIndex = i
+    const m = re.exec(text)
+    if (!m) break
+    if (m[1] === name) {
+      if (seen) return m.index
+      seen = true
+    }
+    i = re.lastIndex
+  }
+  return tagStart
+}
+
 /** Parses a whole XML document and returns its root element. Throws `OFA_MTCONNECT_XML` naming file:line:column. */
 export function parseXml(text: string, opts: { file?: string } = {}): XmlElement {
   const pos = new Positions(text)
-  const fail = (offset: number, message: string): never => {
-    const { line, column } = pos.at(offset)
-    throw new OpenFactoryError('OFA_MTCONNECT_XML', `XML: ${message}`, { where: { file: opts.file, line, column } })
-  }
-  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0
-  const n = text.length
   const stack: MutableElement[] = []
   let root: MutableElement | undefined
+  let rootClosed = false
+  /** Where the text after the last markup starts (for text outside the root). */
+  let markupEnd = 0
+  let closing = false
+  const parser = new SaxesParser({ xmlns: false, position: true, fileName: opts.file })
+  /** The offset of the character the parser just read. */
+  const here = (): number => Math.max(0, Math.min(parser.position - 1, text.length - 1))
+  const tagStart = (): number => Math.max(0, text.lastIndexOf('<', here()))
 
-  const readName = (): string => {
-    const start = i
-    if (i >= n || !isNameStart(text.charCodeAt(i))) fail(i, 'expected a name')
-    i++
-    while (i < n && isNameChar(text.charCodeAt(i))) i++
-    return text.slice(start, i)
-  }
-  const skipSpaces = (): void => {
-    while (i < n && isSpace(text.charCodeAt(i))) i++
-  }
-  const decode = (raw: string, offset: number): string => {
-    if (raw.indexOf('&') < 0) return raw
-    let out = ''
-    let last = 0
-    for (let k = raw.indexOf('&'); k >= 0; k = raw.indexOf('&', k + 1)) {
-      const semi = raw.indexOf(';', k)
-      if (semi < 0) fail(offset + k, "'&' starts an entity reference that has no ';'")
-      const ref = raw.slice(k + 1, semi)
-      let ch: string | undefined
-      if (ref.startsWith('#x') || ref.startsWith('#X')) {
-        const cp = /^[0-9a-fA-F]+$/.test(ref.slice(2)) ? Number.parseInt(ref.slice(2), 16) : Number.NaN
-        if (Number.isFinite(cp) && cp <= 0x10ffff) ch = String.fromCodePoint(cp)
-      } else if (ref.startsWith('#')) {
-        const cp = /^[0-9]+$/.test(ref.slice(1)) ? Number.parseInt(ref.slice(1), 10) : Number.NaN
-        if (Number.isFinite(cp) && cp <= 0x10ffff) ch = String.fromCodePoint(cp)
-      } else ch = PREDEFINED[ref]
-      if (ch === undefined) fail(offset + k, `unknown entity '&${ref};'`)
-      out += raw.slice(last, k) + ch
-      last = semi + 1
-      k = semi
+  parser.on('opentagstart', (tag) => {
+    const start = tagStart()
+    if (rootClosed) throw new Stop(start, 'a second root element (a document has exactly one)')
+    const { line, column } = pos.at(start)
+    stack.push({ name: tag.name, attributes: {}, children: [], text: '', line, column, offset: start })
+  })
+  parser.on('opentag', (tag) => {
+    const el = stack[stack.length - 1] as MutableElement
+    for (const [k, v] of Object.entries(tag.attributes)) el.attributes[k] = v.replace(/[\t\n\r]/g, ' ')
+    const parent = stack[stack.length - 2]
+    if (parent) parent.children.push(el)
+    else root = el
+    markupEnd = parser.position
+  })
+  parser.on('closetag', (tag) => {
+    // saxes reports a mismatched end tag after this event: name the end tag as written, and where it opened.
+    const at = tag.isSelfClosing ? -1 : text.lastIndexOf('</', here())
+    const top = stack.pop()
+    if (top && at >= 0) {
+      const written = nameAt(text, at + 2)
+      if (written !== top.name) {
+        throw new Stop(
+          at,
+          `end tag </${written}> does not match <${top.name}> opened at line ${top.line}, column ${top.column}`,
+        )
+      }
     }
-    return out + raw.slice(last)
-  }
-  const addText = (s: string, offset: number): void => {
+    if (stack.length === 0) rootClosed = true
+    markupEnd = parser.position
+  })
+  parser.on('text', (t) => {
     const top = stack[stack.length - 1]
-    if (top) top.text += s
-    else if (/\S/.test(s))
-      fail(offset + s.search(/\S/), root ? 'text after the root element' : 'text before the root element')
+    if (top) top.text += t
+  })
+  parser.on('cdata', (t) => {
+    const top = stack[stack.length - 1]
+    if (top) top.text += t
+    markupEnd = parser.position
+  })
+  parser.on('doctype', () => {
+    throw new Stop(
+      Math.max(0, text.lastIndexOf('<!DOCTYPE', here())),
+      'a DOCTYPE is not accepted: a device file needs no DTD, and no entity is declared or expanded',
+    )
+  })
+  for (const event of ['comment', 'processinginstruction', 'xmldecl'] as const) {
+    parser.on(event, () => {
+      markupEnd = parser.position
+    })
+  }
+  parser.on('error', (err) => {
+    throw translate(err.message.replace(/^[^:]*:\d+:\d+: /, ''))
+  })
+
+  /** Our message, at the place of the cause, for what saxes noticed. */
+  const translate = (message: string): Stop => {
+    const at = here()
+    if (closing) return atEnd()
+    if (message.startsWith('text data outside of root node')) {
+      const first = text.slice(markupEnd).search(/\S/)
+      return new Stop(
+        first < 0 ? markupEnd : markupEnd + first,
+        rootClosed ? 'text after the root element' : 'text before the root element',
+      )
+    }
+    if (message.startsWith('unmatched closing tag')) {
+      const start = Math.max(0, text.lastIndexOf('</', at))
+      return new Stop(start, `end tag </${nameAt(text, start + 2)}> has no matching start tag`)
+    }
+    if (message.startsWith('undefined entity') || message.startsWith('disallowed character in entity name')) {
+      const amp = Math.max(0, text.lastIndexOf('&', at))
+      const semi = text.indexOf(';', amp)
+      const ref = semi < 0 || semi - amp > 40 ? text.slice(amp, amp + 10) : text.slice(amp, semi + 1)
+      return new Stop(amp, `unknown entity '${ref}'`)
+    }
+    if (message.startsWith('duplicate attribute')) {
+      const name = message.replace(/^duplicate attribute: /, '').replace(/\.$/, '')
+      const start = tagStart()
+      return new Stop(
+        repeatedAttribute(text, start, name),
+        `attribute '${name}' appears twice in <${nameAt(text, start + 1)}>`,
+      )
+    }
+    if (message.startsWith('unquoted attribute value')) {
+      const before = /([^\s=]+)\s*=\s*$/.exec(text.slice(tagStart(), at))
+      return new Stop(at, `the value of attribute${before ? ` '${before[1]}'` : ''} must be quoted`)
+    }
+    if (message.startsWith('disallowed character') && text[at] === '<') {
+      const before = /([^\s=]+)\s*=\s*["'][^"']*$/.exec(text.slice(tagStart(), at))
+      return new Stop(at, `'<' inside the value of attribute${before ? ` '${before[1]}'` : ''}`)
+    }
+    return new Stop(at, message.replace(/\.$/, ''))
   }
 
-  while (i < n) {
-    const lt = text.indexOf('<', i)
-    if (lt < 0) {
-      addText(decode(text.slice(i), i), i)
-      break
+  /** What the end of the document left unfinished. */
+  const atEnd = (): Stop => {
+    const rest = text.slice(markupEnd)
+    const lt = rest.indexOf('<')
+    if (lt >= 0) {
+      const start = markupEnd + lt
+      const open = text.slice(start)
+      if (open.startsWith('<!--')) return new Stop(start, 'comment is not closed (no -->)')
+      if (open.startsWith('<![CDATA[')) return new Stop(start, 'CDATA section is not closed (no ]]>)')
+      if (open.startsWith('<?')) return new Stop(start, 'processing instruction is not closed (no ?>)')
+      if (open.startsWith('<!DOCTYPE')) {
+        return new Stop(
+          start,
+          'a DOCTYPE is not accepted: a device file needs no DTD, and no entity is declared or expanded',
+        )
+      }
+      if (!open.startsWith('</')) return new Stop(start, `start tag <${nameAt(text, start + 1)} is not closed`)
     }
-    if (lt > i) addText(decode(text.slice(i, lt), i), i)
-    i = lt
-    if (text.startsWith('<!--', i)) {
-      const end = text.indexOf('-->', i + 4)
-      if (end < 0) fail(i, 'comment is not closed (no -->)')
-      i = end + 3
-    } else if (text.startsWith('<![CDATA[', i)) {
-      const end = text.indexOf(']]>', i + 9)
-      if (end < 0) fail(i, 'CDATA section is not closed (no ]]>)')
-      if (stack.length === 0) fail(i, 'CDATA outside the root element')
-      addText(text.slice(i + 9, end), i)
-      i = end + 3
-    } else if (text.startsWith('<?', i)) {
-      const end = text.indexOf('?>', i + 2)
-      if (end < 0) fail(i, 'processing instruction is not closed (no ?>)')
-      i = end + 2
-    } else if (text.startsWith('<!DOCTYPE', i)) {
-      if (root || stack.length > 0) fail(i, 'DOCTYPE inside the document')
-      let depth = 0
-      let k = i + 9
-      for (; k < n; k++) {
-        const c = text[k]
-        if (c === '[') depth++
-        else if (c === ']') depth--
-        else if (c === '>' && depth <= 0) break
-      }
-      if (k >= n) fail(i, 'DOCTYPE is not closed')
-      i = k + 1
-    } else if (text.startsWith('</', i)) {
-      const start = i
-      i += 2
-      const name = readName()
-      skipSpaces()
-      if (text[i] !== '>') fail(i, `expected '>' to close </${name}`)
-      i++
-      const top = stack.pop()
-      if (!top) fail(start, `end tag </${name}> has no matching start tag`)
-      else if (top.name !== name) {
-        const p = pos.at(top.offset)
-        fail(start, `end tag </${name}> does not match <${top.name}> opened at line ${p.line}, column ${p.column}`)
-      }
-    } else {
-      const start = i
-      i++
-      if (root && stack.length === 0) fail(start, 'a second root element (a document has exactly one)')
-      const name = readName()
-      const { line, column } = pos.at(start)
-      const el: MutableElement = { name, attributes: {}, children: [], text: '', line, column, offset: start }
-      for (;;) {
-        const before = i
-        skipSpaces()
-        if (i >= n) fail(start, `start tag <${name} is not closed`)
-        const c = text[i]
-        if (c === '>' || c === '/') break
-        if (i === before) fail(i, `expected a space, '>' or '/>' in <${name}>`)
-        const attrAt = i
-        const attr = readName()
-        skipSpaces()
-        if (text[i] !== '=') fail(i, `attribute '${attr}' of <${name}> has no value (expected '=')`)
-        i++
-        skipSpaces()
-        const q = text[i]
-        if (q !== '"' && q !== "'") fail(i, `the value of attribute '${attr}' must be quoted`)
-        const end = text.indexOf(q as string, i + 1)
-        if (end < 0) fail(i, `the value of attribute '${attr}' is not closed`)
-        const raw = text.slice(i + 1, end)
-        const bad = raw.indexOf('<')
-        if (bad >= 0) fail(i + 1 + bad, `'<' inside the value of attribute '${attr}'`)
-        if (Object.hasOwn(el.attributes, attr)) fail(attrAt, `attribute '${attr}' appears twice in <${name}>`)
-        el.attributes[attr] = decode(raw, i + 1).replace(/[\t\n\r]/g, ' ')
-        i = end + 1
-      }
-      const parent = stack[stack.length - 1]
-      if (parent) parent.children.push(el)
-      else root = el
-      if (text[i] === '/') {
-        if (text[i + 1] !== '>') fail(i, `expected '/>' to close <${name}`)
-        i += 2
-      } else {
-        i++
-        stack.push(el)
-      }
-    }
+    const top = stack[stack.length - 1]
+    if (top) return new Stop(top.offset, `element <${top.name}> is not closed before the end of the document`)
+    if (!root) return new Stop(0, 'the document has no root element')
+    return new Stop(markupEnd, 'the document ends too early')
   }
-  const open = stack[stack.length - 1]
-  if (open) fail(open.offset, `element <${open.name}> is not closed before the end of the document`)
-  if (!root) fail(i, 'the document has no root element')
+
+  try {
+    parser.write(text)
+    closing = true
+    parser.close()
+  } catch (err) {
+    const stop = err instanceof Stop ? err : new Stop(here(), err instanceof Error ? err.message : String(err))
+    const { line, column } = pos.at(stop.offset)
+    throw new OpenFactoryError('OFA_MTCONNECT_XML', `XML: ${stop.message}`, {
+      where: { file: opts.file, line, column },
+    })
+  }
+  if (!root) {
+    const { line, column } = pos.at(0)
+    throw new OpenFactoryError('OFA_MTCONNECT_XML', 'XML: the document has no root element', {
+      where: { file: opts.file, line, column },
+    })
+  }
   return root as MutableElement
 }

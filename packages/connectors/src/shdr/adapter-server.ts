@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs'
 import net from 'node:net'
-import { isoTimestamp } from '@openfactory/model'
+import { isoTimestamp, sleep } from '@openfactory/model'
 import { type ShdrLine, ShdrStream } from './parser.ts'
 
 export interface ShdrAdapterServerOptions {
@@ -50,19 +50,6 @@ const SEP = '\u0000'
 /** Quotes a field that would otherwise not survive splitting. */
 function field(t: string): string {
   return t.includes('|') || t.startsWith('"') ? `"${t.replace(/["\\]/g, (c) => `\\${c}`)}"` : t
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve()
-    const done = (): void => {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    const timer = setTimeout(done, ms)
-    signal.addEventListener('abort', done, { once: true })
-  })
 }
 
 export class ShdrAdapterServer {

@@ -14,7 +14,7 @@
  * `onDisconnect`.
  */
 import net from 'node:net'
-import { Backoff, type BackoffOptions } from '../backoff.ts'
+import { Backoff, type BackoffOptions, sleep } from '@openfactory/model'
 
 export interface ShdrClientOptions {
   readonly host: string
@@ -67,7 +67,8 @@ export class ShdrClient {
   #silence: NodeJS.Timeout | undefined
   #ping: NodeJS.Timeout | undefined
   #connectTimer: NodeJS.Timeout | undefined
-  #retry: NodeJS.Timeout | undefined
+  /** Aborts the wait before the next attempt. */
+  #retryWait: AbortController | undefined
   #closed: Promise<void> = Promise.resolve()
   #gotLine = false
   #stats = { connects: 0, disconnects: 0, failedAttempts: 0, lines: 0, chars: 0, pongs: 0 }
@@ -105,7 +106,7 @@ export class ShdrClient {
   /** Closes the connection and stops reconnecting. Resolves when the socket is closed. */
   async stop(): Promise<void> {
     this.#stopped = true
-    clearTimeout(this.#retry)
+    this.#retryWait?.abort()
     this.#clearTimers()
     const s = this.#socket
     if (s && !s.destroyed) s.destroy()
@@ -159,7 +160,11 @@ export class ShdrClient {
         this.#stats.failedAttempts++
         this.#opts.onConnectFailed?.(reason, delay)
       }
-      this.#retry = setTimeout(() => this.#connect(), delay)
+      const wait = new AbortController()
+      this.#retryWait = wait
+      void sleep(delay, wait.signal).then(() => {
+        if (!wait.signal.aborted) this.#connect()
+      })
     }
     this.#connectTimer = setTimeout(
       () => end(`connection to ${host}:${port} timed out`),

@@ -10,3 +10,4 @@ export * from './mapper.ts'
 export * from './parser.ts'
 // Connectors: the SHDR engine and `connector.type: shdr`.
 export * from './shdr-connector.ts'
+export * from './shdr-spec.ts'

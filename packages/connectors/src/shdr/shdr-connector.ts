@@ -14,24 +14,15 @@
  * Malformed lines are counted (`stats()`) and logged with their line number, never ending the connection.
  */
 import type { Asset, DataItem, UnsPlacement } from '@openfactory/model'
-import { isoTimestamp, OpenFactoryError } from '@openfactory/model'
-import type { BackoffOptions } from '../backoff.ts'
+import { createOptionsChecker, isoTimestamp, OpenFactoryError } from '@openfactory/model'
 import type { Connector, ConnectorContext } from '../connector.ts'
+import { type ConnectionTimings, modelConnectorSchema } from '../connector-spec.ts'
 import { ShdrClient } from './client.ts'
 import { type ShdrDevice, type ShdrItem, ShdrMapper, type ShdrMapResult } from './mapper.ts'
 import { type ShdrCommandLine, type ShdrLine, type ShdrMalformedLine, ShdrStream } from './parser.ts'
 
-/** Timings, all injectable so tests can run in milliseconds. */
-export interface ShdrTimings {
-  /** Overrides the heartbeat the adapter announces in `* PONG <ms>`. */
-  readonly heartbeatMs?: number
-  /** Silence after which an adapter that never answered PING is declared dead (default 600 000 ms). */
-  readonly legacyTimeoutMs?: number
-  /** Connection attempt timeout (default 5000 ms). */
-  readonly connectTimeoutMs?: number
-  /** Reconnect delays (default 500 ms doubling to 30 s, ±20 % jitter). */
-  readonly backoff?: BackoffOptions
-}
+/** Timings, all injectable so tests can run in milliseconds (defaults: see `ConnectionTimings`). */
+export type ShdrTimings = ConnectionTimings
 
 export interface ShdrConnectorCoreOptions {
   /** The connector's name (default: the first asset's uuid). */
@@ -149,10 +140,10 @@ export class ShdrConnector implements Connector {
       ...(t.backoff !== undefined ? { backoff: t.backoff } : {}),
       onConnect: () => this.#onConnect(where),
       onLine: (line, at) => this.#onLine(line, at),
-      onPong: (hb) => ctx.log.debug('SHDR adapter heartbeat', { adapter: where, heartbeatMs: hb }),
+      onPong: (hb) => ctx.logger.debug('SHDR adapter heartbeat', { adapter: where, heartbeatMs: hb }),
       onDisconnect: (reason) => this.#down(`adapter ${where}: ${reason}`),
       onConnectFailed: (reason, retryInMs) => {
-        ctx.log.debug('SHDR adapter connection failed', { adapter: where, reason, retryInMs })
+        ctx.logger.debug('SHDR adapter connection failed', { adapter: where, reason, retryInMs })
         this.#down(`adapter ${where}: ${reason}`)
       },
       onOverflow: (chars) =>
@@ -175,7 +166,7 @@ export class ShdrConnector implements Connector {
     this.#mapper.resetRelativeTime()
     this.#mapper.shdrVersion = this.#opts.shdrVersion ?? 1
     this.#mapper.setDefaultDevice(this.#uuids[0] as string)
-    ctx.log.info('SHDR adapter connected', { adapter: where, assets: this.#uuids })
+    ctx.logger.info('SHDR adapter connected', { adapter: where, assets: this.#uuids })
     for (const uuid of this.#uuids) {
       this.#up.set(uuid, true)
       ctx.setAvailable(uuid, true)
@@ -197,7 +188,7 @@ export class ShdrConnector implements Connector {
       if (obs.length > 0) ctx.publish(uuid, obs)
       ctx.setAvailable(uuid, false, reason)
     }
-    if (changed) ctx.log.warn('SHDR adapter unavailable', { reason })
+    if (changed) ctx.logger.warn('SHDR adapter unavailable', { reason })
   }
 
   #onLine(text: string, receivedAt: number): void {
@@ -253,11 +244,11 @@ export class ShdrConnector implements Connector {
       else ctx.setAvailable(a.assetUuid, false, 'the adapter reports the device UNAVAILABLE')
     }
     for (const key of r.newUnknownKeys) {
-      ctx.log.info('SHDR key names no data item; skipped (reported once per key)', { key, lineNo })
+      ctx.logger.info('SHDR key names no data item; skipped (reported once per key)', { key, lineNo })
     }
     for (const p of r.problems) {
-      if (p.reason === 'constraint') ctx.log.debug('SHDR value outside its constraints', { ...p })
-      else if (this.#budget(ctx)) ctx.log.warn(`SHDR line ${p.lineNo}: ${p.message}`, { ...p })
+      if (p.reason === 'constraint') ctx.logger.debug('SHDR value outside its constraints', { ...p })
+      else if (this.#budget(ctx)) ctx.logger.warn(`SHDR line ${p.lineNo}: ${p.message}`, { ...p })
     }
   }
 
@@ -280,8 +271,8 @@ export class ShdrConnector implements Connector {
           lineNo: line.lineNo,
         })
       }
-    } else if (key === 'message') ctx.log.info('SHDR adapter message', { message: value })
-    else ctx.log.debug('SHDR adapter header', { [name]: value })
+    } else if (key === 'message') ctx.logger.info('SHDR adapter message', { message: value })
+    else ctx.logger.debug('SHDR adapter header', { [name]: value })
   }
 
   #document(
@@ -304,7 +295,7 @@ export class ShdrConnector implements Connector {
   #malformed(m: ShdrMalformedLine): void {
     const ctx = this.#ctx
     if (!ctx || !this.#budget(ctx)) return
-    ctx.log.warn(`SHDR line ${m.lineNo} malformed (${m.reason}): ${m.message}`, {
+    ctx.logger.warn(`SHDR line ${m.lineNo} malformed (${m.reason}): ${m.message}`, {
       lineNo: m.lineNo,
       reason: m.reason,
       text: m.text,
@@ -315,7 +306,7 @@ export class ShdrConnector implements Connector {
     const max = this.#opts.maxLoggedProblems ?? 100
     this.#logged++
     if (this.#logged === max + 1) {
-      ctx.log.warn(`SHDR: more than ${max} problems on this connection; further ones are counted, not logged`)
+      ctx.logger.warn(`SHDR: more than ${max} problems on this connection; further ones are counted, not logged`)
     }
     return this.#logged <= max
   }
@@ -323,12 +314,12 @@ export class ShdrConnector implements Connector {
   #warnOnce(ctx: ConnectorContext, what: string, message: string, fields: Record<string, unknown>): void {
     if (this.#warnedCommands.has(what)) return
     this.#warnedCommands.add(what)
-    ctx.log.warn(message, fields)
+    ctx.logger.warn(message, fields)
   }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// connector.type: shdr — keys declared in YAML
+// connector.type: shdr — keys declared in YAML (registered by shdr-spec.ts)
 
 /** One entry of the reference's `data:` map: `{tag, type: Samples|Events}` (we also accept Condition). */
 export interface ShdrDataPoint {
@@ -342,14 +333,18 @@ export interface ShdrConnectorOptions {
   readonly host: string
   readonly port: number
   /** SHDR key → tag and type; the key is the observation ID. */
-  readonly data: Readonly<Record<string, ShdrDataPoint>>
+  readonly data?: Readonly<Record<string, ShdrDataPoint>>
   readonly uns?: UnsPlacement
   readonly shdrVersion?: number
   readonly timings?: ShdrTimings
 }
 
-function configError(message: string, path?: string): OpenFactoryError {
-  return new OpenFactoryError('OFA_CONNECTOR_CONFIG', message, path ? { where: { path } } : {})
+/**
+ * Why a `data` key cannot be an SHDR key, or undefined when it can: a key is one field of a `|`-separated line.
+ * The one place of this rule (model's schema of `connector.type: shdr` takes any key).
+ */
+export function shdrKeyProblem(key: string): string | undefined {
+  return key === '' || key.includes('|') ? "an SHDR key must be non-empty and hold no '|'" : undefined
 }
 
 /** The device of a `connector.type: shdr` config: one item per `data` key, the key being the observation ID. */
@@ -384,27 +379,8 @@ export function shdrAssetFromData(
   }
 }
 
-function checkEndpoint(host: unknown, port: unknown, path: string): void {
-  if (typeof host !== 'string' || host === '') throw configError(`${path}: host must be a non-empty string`, path)
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw configError(`${path}: port must be an integer 1..65535, got ${JSON.stringify(port)}`, path)
-  }
-}
-
-/** `connector.type: shdr`: an SHDR adapter whose keys the device file declares. Validates the options. */
-export function createShdrConnector(opts: ShdrConnectorOptions): ShdrConnector {
-  checkEndpoint(opts.host, opts.port, 'connector')
-  if (!opts.uuid) throw configError('connector: the device uuid is required')
-  for (const [key, p] of Object.entries(opts.data ?? {})) {
-    const path = `connector.data.${key}`
-    if (key === '' || key.includes('|'))
-      throw configError(`${path}: an SHDR key must be non-empty and hold no '|'`, path)
-    if (!p || typeof p.tag !== 'string' || p.tag === '')
-      throw configError(`${path}.tag must be a non-empty string`, path)
-    if (p.type !== 'Samples' && p.type !== 'Events' && p.type !== 'Condition') {
-      throw configError(`${path}.type must be Samples, Events or Condition, got ${JSON.stringify(p.type)}`, path)
-    }
-  }
+/** The connector of a checked `connector.type: shdr` configuration (shdr-spec.ts and `createShdrConnector`). */
+export function shdrConnectorOf(opts: ShdrConnectorOptions): ShdrConnector {
   const data = opts.data ?? {}
   return new ShdrConnector({
     name: opts.uuid,
@@ -417,26 +393,42 @@ export function createShdrConnector(opts: ShdrConnectorOptions): ShdrConnector {
   })
 }
 
-/** `devices.<name>.connector` of type shdr, as the reference YAML gives it. */
-export interface ShdrConnectorConfig {
-  readonly type: 'shdr'
-  readonly host: string
-  readonly port: number
-  readonly data?: Readonly<Record<string, ShdrDataPoint>>
-}
+/** The options, checked with the rules of model's schema of the block (host, port, data), not written again. */
+const SHDR_BLOCK = modelConnectorSchema('shdr').properties ?? {}
+const checkShdrOptions = createOptionsChecker(
+  {
+    type: 'object',
+    properties: {
+      uuid: { type: 'string', minLength: 1 },
+      host: SHDR_BLOCK.host,
+      port: SHDR_BLOCK.port,
+      data: SHDR_BLOCK.data,
+      uns: { type: 'object' },
+      shdrVersion: { type: 'integer', minimum: 1 },
+      timings: { type: 'object' },
+    },
+    required: ['uuid', 'host', 'port'],
+    additionalProperties: false,
+  } as unknown as Parameters<typeof createOptionsChecker>[0],
+  { code: 'OFA_CONNECTOR_CONFIG', what: 'connector' },
+)
 
-/** Builds the connector of a device whose `connector.type` is `shdr` (what `ofa up` calls). */
-export function shdrConnectorFromConfig(
-  config: ShdrConnectorConfig,
-  opts: { uuid: string; uns?: UnsPlacement; timings?: ShdrTimings },
-): ShdrConnector {
-  if (config.type !== 'shdr') throw configError(`connector.type is ${JSON.stringify(config.type)}, not shdr`)
-  return createShdrConnector({
-    uuid: opts.uuid,
-    host: config.host,
-    port: config.port,
-    data: config.data ?? {},
-    ...(opts.uns ? { uns: opts.uns } : {}),
-    ...(opts.timings ? { timings: opts.timings } : {}),
-  })
+/**
+ * `connector.type: shdr` from code: an SHDR adapter whose keys are given. Checks the options once
+ * (OFA_CONNECTOR_CONFIG naming every field in error). A device file goes through the registry instead
+ * (`connectorSpec('shdr')`), whose block model has already checked.
+ */
+export function createShdrConnector(opts: ShdrConnectorOptions): ShdrConnector {
+  checkShdrOptions(opts)
+  const problems: OpenFactoryError[] = []
+  for (const key of Object.keys(opts.data ?? {})) {
+    const problem = shdrKeyProblem(key)
+    const path = `connector.data.${key}`
+    if (problem) problems.push(new OpenFactoryError('OFA_CONNECTOR_CONFIG', `${path}: ${problem}`, { where: { path } }))
+  }
+  if (problems.length === 1) throw problems[0]
+  if (problems.length > 1) {
+    throw new OpenFactoryError('OFA_CONNECTOR_CONFIG', problems.map((p) => p.message).join('; '), { problems })
+  }
+  return shdrConnectorOf(opts)
 }

@@ -1,19 +1,27 @@
 /**
- * The simulator connector: virtual assets that behave like machines, declared in YAML (see `config.ts`).
+ * The simulator connector: virtual assets that behave like machines, declared in YAML (model's
+ * config/simulator-config.ts reads the block; `simulator-spec.ts` registers `connector.type: simulator`).
  * One timer per simulated asset samples every signal, advances state machines, counters and value cycles,
  * and raises and clears faults on their schedules. Samples are published every tick; events and conditions
- * only when they change. Methods change the simulation and answer with what they set.
+ * only when they change. Methods change the simulation and answer with what they set; their arguments are
+ * checked by model's `checkMethodArguments`, as everywhere.
+ *
+ * A simulated device can also misbehave on demand, as real ones do (tests, demos): `simulateDeviceLoss` (it goes
+ * away: every item UNAVAILABLE, `avail` UNAVAILABLE with the reason, commands fail), `simulateDeviceReturn`, and
+ * `simulateBadReading` (one reading it could not make: that item UNAVAILABLE with quality BAD and the reason).
  */
 
 import type { SimItemSpec, SimulatorConfig } from '@openfactory/model'
 import {
   type Asset,
+  checkMethodArguments,
   type DataItem,
   isoTimestamp,
   type MethodContract,
   type Observation,
   OpenFactoryError,
   type UnsPlacement,
+  unavailableObservation,
 } from '@openfactory/model'
 import type { CommandRequest, Connector, ConnectorContext } from '../connector.ts'
 import { createRandom, gaussian } from './random.ts'
@@ -47,6 +55,8 @@ export class SimulatorConnector implements Connector {
   #ctx: ConnectorContext | null = null
   #timer: NodeJS.Timeout | null = null
   #t0 = 0
+  /** Why the simulated device is away (`simulateDeviceLoss`), or null while it is there. */
+  #lost: string | null = null
 
   constructor(opts: SimulatorConnectorOptions) {
     this.name = opts.uuid
@@ -87,6 +97,7 @@ export class SimulatorConnector implements Connector {
 
   async start(ctx: ConnectorContext): Promise<void> {
     this.#ctx = ctx
+    this.#lost = null
     const now = this.#now()
     this.#t0 = now
     this.#items.clear()
@@ -123,19 +134,8 @@ export class SimulatorConnector implements Connector {
   async execute(req: CommandRequest): Promise<unknown> {
     const method = this.#opts.config.methods.find((m) => m.name === req.method)
     if (!method) throw new OpenFactoryError('OFA_COMMAND_REJECTED', `no method ${req.method}`)
-    for (const arg of method.arguments) {
-      const v = req.arguments[arg.name]
-      if (v === undefined) {
-        if (arg.required) throw new OpenFactoryError('OFA_COMMAND_REJECTED', `argument ${arg.name} is required`)
-        continue
-      }
-      if (arg.type && typeof v !== arg.type) {
-        throw new OpenFactoryError(
-          'OFA_COMMAND_REJECTED',
-          `argument ${arg.name} must be a ${arg.type}, got ${JSON.stringify(v)}`,
-        )
-      }
-    }
+    checkMethodArguments(method, req.arguments)
+    if (this.#lost !== null) throw new OpenFactoryError('OFA_COMMAND_FAILED', `the device is away: ${this.#lost}`)
     const now = this.#now()
     const changes: Observation[] = []
     const result: Record<string, unknown> = {}
@@ -168,6 +168,50 @@ export class SimulatorConnector implements Connector {
     }
     this.#ctx?.publish(this.#opts.uuid, changes)
     return result
+  }
+
+  /** The simulated device goes away: every item UNAVAILABLE with `reason`, then `avail` UNAVAILABLE; ticks stop. */
+  simulateDeviceLoss(reason = 'the simulated device went away'): void {
+    const ctx = this.#ctx
+    if (!ctx || this.#lost !== null) return
+    this.#lost = reason
+    if (this.#timer) clearInterval(this.#timer)
+    this.#timer = null
+    const now = this.#now()
+    ctx.publish(
+      this.#opts.uuid,
+      [...this.#items.values()].map((rt) =>
+        unavailableObservation({ id: rt.spec.id, tag: rt.spec.tag, type: rt.spec.category }, reason, now),
+      ),
+    )
+    ctx.setAvailable(this.#opts.uuid, false, reason)
+  }
+
+  /** The simulated device is back: AVAILABLE, its current values published again, ticks resume. */
+  simulateDeviceReturn(): void {
+    const ctx = this.#ctx
+    if (!ctx || this.#lost === null) return
+    this.#lost = null
+    ctx.setAvailable(this.#opts.uuid, true)
+    const now = this.#now()
+    const current: Observation[] = []
+    for (const rt of this.#items.values()) {
+      const s = rt.spec
+      if (s.category === 'Samples') current.push(this.#sample(rt, now))
+      else if (s.category === 'Condition') current.push(this.#condition(rt, 'NORMAL', now))
+      else if (rt.value !== undefined) current.push(this.#event(rt, now))
+    }
+    ctx.publish(this.#opts.uuid, current)
+    this.#timer = setInterval(() => this.#tick(), this.#opts.config.intervalMs)
+  }
+
+  /** One reading the simulated device could not make: item `id` UNAVAILABLE, quality BAD, with `reason`. */
+  simulateBadReading(id: string, reason = 'the simulated sensor gave no valid reading'): void {
+    const rt = this.#items.get(id)
+    if (!rt) throw new OpenFactoryError('OFA_CONNECTOR_CONFIG', `the simulator has no item ${id}`)
+    this.#ctx?.publish(this.#opts.uuid, [
+      unavailableObservation({ id, tag: rt.spec.tag, type: rt.spec.category }, reason, this.#now()),
+    ])
   }
 
   // --- simulation ---------------------------------------------------------------------------------------

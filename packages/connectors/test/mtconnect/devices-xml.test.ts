@@ -202,15 +202,47 @@ describe('bad Devices.xml: OFA_MTCONNECT_XML naming file, line and column', () =
 })
 
 describe('the XML reader', () => {
-  test('declaration, comments, DOCTYPE, CDATA, entities, namespaces', () => {
+  test('declaration, comments, CDATA, entities, namespaces', () => {
+    // (A DOCTYPE is refused: see below. A comment keeps the root on line 4.)
     const root = parseXml(
-      '\ufeff<?xml version="1.0"?>\n<!DOCTYPE x [<!ENTITY e "v">]>\n<!-- c -->\n<m:a x=\'1 &amp; 2\'>t&lt;&#65;&#x42;<![CDATA[<raw>]]><b/></m:a>',
+      '\ufeff<?xml version="1.0"?>\n<!-- no DOCTYPE -->\n<!-- c -->\n<m:a x=\'1 &amp; 2\'>t&lt;&#65;&#x42;<![CDATA[<raw>]]><b/></m:a>',
     )
     assert.equal(root.name, 'm:a')
     assert.equal(root.attributes.x, '1 & 2')
     assert.equal(root.text, 't<AB<raw>')
     assert.equal(root.children[0]?.name, 'b')
     assert.deepEqual([root.line, root.column], [4, 1])
+  })
+
+  test('a DOCTYPE is refused: no entity declared or expanded, no external entity read (XXE)', () => {
+    const cases: [string, string, number, number][] = [
+      ['internal entity', '<?xml version="1.0"?>\n<!DOCTYPE x [<!ENTITY e "v">]>\n<a>&e;</a>', 2, 1],
+      [
+        'entity expansion bomb',
+        '<!DOCTYPE lolz [\n <!ENTITY lol "lol">\n <!ENTITY lol2 "&lol;&lol;&lol;&lol;">\n]>\n<Devices>&lol2;</Devices>',
+        1,
+        1,
+      ],
+      [
+        'external entity',
+        '<?xml version="1.0"?>\n  <!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]><d>&x;</d>',
+        2,
+        3,
+      ],
+      ['external DTD', '<!DOCTYPE MTConnectDevices SYSTEM "http://example.invalid/x.dtd">\n<MTConnectDevices/>', 1, 1],
+      ['a bare DOCTYPE', '<!DOCTYPE MTConnectDevices>\n<MTConnectDevices/>', 1, 1],
+      ['a DOCTYPE never closed', '<!DOCTYPE x [<!ENTITY e "v">', 1, 1],
+    ]
+    for (const [name, xml, line, column] of cases) {
+      const err = xmlError(() => parseXml(xml, { file: 'Devices.xml' }))
+      assert.deepEqual(err.where, { file: 'Devices.xml', line, column }, name)
+      assert.match(err.message, /DOCTYPE is not accepted/, name)
+      assert.match(err.format(), new RegExp(`^Devices.xml:${line}:${column}: OFA_MTCONNECT_XML`), name)
+    }
+    assert.match(
+      xmlError(() => parseDevicesXml('<!DOCTYPE x [<!ENTITY e "v">]><Devices/>', { file: 'f.xml' })).message,
+      /DOCTYPE/,
+    )
   })
 
   test('never throws anything but OFA_MTCONNECT_XML', () => {

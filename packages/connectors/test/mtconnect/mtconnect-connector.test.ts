@@ -1,11 +1,14 @@
 // connector.type: mtconnect with device_xml + adapter, end to end over TCP on 127.0.0.1.
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { dirname, join } from 'node:path'
 import { describe, test } from 'node:test'
+import { connectorConformance, deviceConfig } from '@openfactory/connectors/testing'
 import { applyCondition, isOpenFactoryError, type Observation } from '@openfactory/model'
-import { createMTConnectConnector, mtconnectConnectorFromConfig } from '../../src/mtconnect/index.ts'
-import { shdrLines } from '../../src/shdr/index.ts'
+import { connectorSpec } from '../../src/connector-spec.ts'
+import { planDevice } from '../../src/from-config.ts'
+import { createMTConnectConnector, mtconnectSpec } from '../../src/mtconnect/index.ts'
+import { createShdrAdapterServer, type ShdrAdapterServer, shdrLines } from '../../src/shdr/index.ts'
 import { FAST, last, startAdapter, startConnector, waitFor } from '../shdr/helpers.ts'
 
 const FIXTURE_XML = new URL('../fixtures/mtconnect/mill-3axis.xml', import.meta.url).pathname
@@ -127,13 +130,16 @@ describe('connector.type: mtconnect over TCP', () => {
 
   test('replays the 3-axis mill log: state and history as the file says', async (t) => {
     const server = await startAdapter(t, { heartbeatMs: 1000 })
-    const connector = mtconnectConnectorFromConfig(
+    // Through the registry, as ofa up runs it: device_xml relative to the device file.
+    const device = deviceConfig(
       {
         type: 'mtconnect',
         agent: { port: 5000, device_xml: 'mill-3axis.xml', adapter: { ip: '127.0.0.1', port: server.port } },
       },
-      { uuid: 'MILL-1', baseDir: dirname(FIXTURE_XML), timings: FAST },
+      { uuid: 'MILL-1', file: join(dirname(FIXTURE_XML), 'devices.yml') },
     )
+    assert.equal(connectorSpec('mtconnect'), mtconnectSpec)
+    const connector = mtconnectSpec.create(mtconnectSpec.parse(device), { timings: FAST })
     const ctx = await startConnector(t, connector)
     await server.waitForClients(1, 3000)
     const lines = shdrLines(readFileSync(FIXTURE_SHDR, 'utf8'))
@@ -184,29 +190,48 @@ describe('connector.type: mtconnect over TCP', () => {
   })
 
   test('configuration errors', () => {
+    // Devices this process does not run are planned as skipped, with the reason.
+    const external = planDevice(
+      deviceConfig({ type: 'mtconnect', agent: { ip: '10.0.0.1', port: 5000 } }, { uuid: 'U' }),
+    )
+    assert.equal(external.kind, 'skip')
+    assert.match(external.kind === 'skip' ? external.reason : '', /external MTConnect agent/)
+    const image = planDevice(
+      deviceConfig(
+        { type: 'mtconnect', agent: { device_xml: FIXTURE_XML, adapter: { image: 'adapter:1', port: 7878 } } },
+        { uuid: 'U' },
+      ),
+    )
+    assert.equal(image.kind, 'skip')
+    assert.match(image.kind === 'skip' ? image.reason : '', /adapter image adapter:1 runs only where containers run/)
     const cases: [() => unknown, string, RegExp][] = [
       [
-        () => mtconnectConnectorFromConfig({ type: 'mtconnect', agent: { ip: '10.0.0.1', port: 5000 } }, { uuid: 'U' }),
-        'OFA_CONNECTOR_CONFIG',
-        /external MTConnect agent/,
-      ],
-      [
         () =>
-          mtconnectConnectorFromConfig(
-            { type: 'mtconnect', agent: { device_xml: 'x.xml', adapter: { image: 'adapter:1', port: 7878 } } },
-            { uuid: 'U' },
-          ),
-        'OFA_CONNECTOR_CONFIG',
-        /adapter.ip is required/,
-      ],
-      [
-        () =>
-          mtconnectConnectorFromConfig(
-            { type: 'mtconnect', agent: { device_xml: 'missing.xml', adapter: { ip: '127.0.0.1', port: 7878 } } },
-            { uuid: 'U', baseDir: '/nonexistent' },
+          mtconnectSpec.parse(
+            deviceConfig(
+              { type: 'mtconnect', agent: { device_xml: 'missing.xml', adapter: { ip: '127.0.0.1', port: 7878 } } },
+              { uuid: 'U', file: '/nonexistent/devices.yml' },
+            ),
           ),
         'OFA_CONFIG_FILE',
         /\/nonexistent\/missing.xml/,
+      ],
+      [
+        () =>
+          mtconnectSpec.parse(
+            deviceConfig(
+              {
+                type: 'mtconnect',
+                agent: {
+                  device_xml: FIXTURE_XML,
+                  adapter: { image: 'openfactory/shdr-replay:1', port: 7878, environment: ['SHDR_SPEED=0'] },
+                },
+              },
+              { uuid: 'U', name: 'mill' },
+            ),
+          ),
+        'OFA_CONNECTOR_CONFIG',
+        /devices.mill.connector.agent.adapter.environment: the openfactory\/shdr-replay adapter needs SHDR_FILE; .*SHDR_SPEED must be a positive number/,
       ],
       [
         () =>
@@ -219,6 +244,11 @@ describe('connector.type: mtconnect over TCP', () => {
         'OFA_MTCONNECT_XML',
         /not closed/,
       ],
+      [
+        () => createMTConnectConnector({ deviceXml: PRESSES, adapter: { host: '', port: 70000 }, uuid: 'X' }),
+        'OFA_CONNECTOR_CONFIG',
+        /MTConnectConnectorOptions.adapter.host must not be empty; .*adapter.port must be a port number at most 65535/,
+      ],
     ]
     for (const [fn, code, message] of cases) {
       assert.throws(
@@ -228,4 +258,31 @@ describe('connector.type: mtconnect over TCP', () => {
       )
     }
   })
+})
+
+// The connector conformance suite, on the 3-axis mill's Devices.xml: the adapter is our SHDR server.
+connectorConformance({
+  name: 'mtconnect',
+  async setup(t) {
+    let server: ShdrAdapterServer = await createShdrAdapterServer({ port: 0, heartbeatMs: 1000 })
+    const port = server.port
+    t.after(() => server.close())
+    const device = deviceConfig(
+      { type: 'mtconnect', agent: { port: 5000, device_xml: FIXTURE_XML, adapter: { ip: '127.0.0.1', port } } },
+      { uuid: 'MILL-CONF' },
+    )
+    return {
+      connector: mtconnectSpec.create(mtconnectSpec.parse(device), { timings: FAST }),
+      assetUuid: 'MILL-CONF',
+      produce: async () => server.sendValues({ Xact: 12.5, execution: 'ACTIVE' }),
+      breakDevice: () => server.close(),
+      restoreDevice: async () => {
+        server = await createShdrAdapterServer({ port, heartbeatMs: 1000 })
+      },
+      sendBadData: async () => {
+        server.sendValues({ Xact: 'jammed' })
+        return 'x_pos'
+      },
+    }
+  },
 })

@@ -40,7 +40,7 @@ export function createFakeContext(): FakeContext {
     }
   return {
     signal: controller.signal,
-    log: { debug: logAt('debug'), info: logAt('info'), warn: logAt('warn'), error: logAt('error') },
+    logger: { debug: logAt('debug'), info: logAt('info'), warn: logAt('warn'), error: logAt('error') },
     calls,
     logs,
     failures,

@@ -2,9 +2,12 @@
 // into a recording fake ConnectorContext.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import { connectorConformance, deviceConfig } from '@openfactory/connectors/testing'
 import { isOpenFactoryError } from '@openfactory/model'
-import { createShdrAdapterServer } from '../../src/shdr/adapter-server.ts'
-import { createShdrConnector, shdrConnectorFromConfig } from '../../src/shdr/shdr-connector.ts'
+import { checkConnectorConfigs } from '../../src/from-config.ts'
+import { createShdrAdapterServer, type ShdrAdapterServer } from '../../src/shdr/adapter-server.ts'
+import { createShdrConnector } from '../../src/shdr/shdr-connector.ts'
+import { shdrSpec } from '../../src/shdr/shdr-spec.ts'
 import { FAST, last, startAdapter, startConnector, waitFor } from './helpers.ts'
 
 const DATA = {
@@ -156,28 +159,66 @@ describe('connector.type: shdr over TCP', () => {
 })
 
 describe('shdr connector configuration', () => {
-  test('from the reference YAML shape', () => {
-    const c = shdrConnectorFromConfig({ type: 'shdr', host: '10.0.0.5', port: 7878, data: DATA }, { uuid: 'DEV-1' })
+  test('from the reference YAML shape, through the registry', () => {
+    const device = deviceConfig({ type: 'shdr', host: '10.0.0.5', port: 7878, data: DATA }, { uuid: 'DEV-1' })
+    const c = shdrSpec.create(shdrSpec.parse(device), {})
     assert.equal(c.name, 'DEV-1')
+    // The one rule model's schema does not hold: a key is one field of a '|'-separated line.
+    const bad = deviceConfig(
+      { type: 'shdr', host: 'h', port: 7878, data: { 'a|b': { tag: 'T', type: 'Samples' } } },
+      { uuid: 'DEV-2', name: 'sensor', file: '/factory/devices.yml' },
+    )
+    const [problem, ...more] = checkConnectorConfigs([bad])
+    assert.equal(more.length, 0)
+    assert.equal(problem?.code, 'OFA_CONNECTOR_CONFIG')
+    assert.equal(problem?.where?.file, '/factory/devices.yml')
+    assert.equal(problem?.where?.line, 1)
+    assert.equal(problem?.where?.path, 'devices.sensor.connector.data.a|b')
+    assert.match(problem?.message ?? '', /hold no '\|'/)
   })
 
   test('invalid values are OFA_CONNECTOR_CONFIG naming the field', () => {
     const bad: [Record<string, unknown>, RegExp][] = [
       [{ host: '', port: 7878, data: {} }, /host/],
-      [{ host: 'h', port: 70000, data: {} }, /port must be an integer 1..65535/],
+      [{ host: 'h', port: 70000, data: {} }, /connector.port must be a port number at most 65535/],
       [
         { host: 'h', port: 7878, data: { t: { tag: 'T', type: 'Sample' } } },
-        /connector.data.t.type must be Samples, Events or Condition/,
+        /connector.data.t.type must be one of Samples, Events, Condition/,
       ],
       [{ host: 'h', port: 7878, data: { t: { type: 'Samples' } } }, /connector.data.t.tag/],
       [{ host: 'h', port: 7878, data: { 'a|b': { tag: 'T', type: 'Samples' } } }, /hold no '\|'/],
     ]
     for (const [config, message] of bad) {
       assert.throws(
-        () => shdrConnectorFromConfig({ type: 'shdr', ...config } as never, { uuid: 'U' }),
+        () => createShdrConnector({ uuid: 'U', ...config } as never),
         (err) => isOpenFactoryError(err, 'OFA_CONNECTOR_CONFIG') && message.test(err.message),
         String(message),
       )
     }
   })
+})
+
+// The connector conformance suite: the device peer is our adapter server; broken by closing it, restored on the
+// same port, bad data a Samples value that is not a number.
+connectorConformance({
+  name: 'shdr',
+  async setup(t) {
+    let server: ShdrAdapterServer = await createShdrAdapterServer({ port: 0, heartbeatMs: 1000 })
+    const port = server.port
+    t.after(() => server.close())
+    const device = deviceConfig({ type: 'shdr', host: '127.0.0.1', port, data: DATA }, { uuid: 'SHDR-CONF' })
+    return {
+      connector: shdrSpec.create(shdrSpec.parse(device), { timings: FAST }),
+      assetUuid: 'SHDR-CONF',
+      produce: async () => server.sendValues({ temp: 21.5, state: 'ACTIVE' }),
+      breakDevice: () => server.close(),
+      restoreDevice: async () => {
+        server = await createShdrAdapterServer({ port, heartbeatMs: 1000 })
+      },
+      sendBadData: async () => {
+        server.sendValues({ temp: 'hot' })
+        return 'temp'
+      },
+    }
+  },
 })

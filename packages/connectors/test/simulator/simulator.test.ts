@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { connectorConformance, deviceConfig } from '@openfactory/connectors/testing'
 import { isOpenFactoryError, type Observation, parseSimulatorConfig } from '@openfactory/model'
 import { createSimulatorConnector } from '../../src/simulator/simulator-connector.ts'
+import { simulatorSpec } from '../../src/simulator/simulator-spec.ts'
 import { recordingContext } from '../fake-context.ts'
 
 const CONFIG = {
@@ -165,4 +167,47 @@ test('a bad simulator block lists every problem with its field path', () => {
     }
     for (const p of err.problems) assert.equal(p.code, 'OFA_CONNECTOR_CONFIG')
   }
+})
+
+test('connector.type simulator through the registry: problems name the device file and the field', () => {
+  const device = deviceConfig(
+    { type: 'simulator', interval_ms: 'fast', items: { a: { tag: 'X', category: 'Sample' } } },
+    { uuid: 'SIM-9', name: 'sim', file: '/factory/devices.yml' },
+  )
+  try {
+    simulatorSpec.parse(device)
+    assert.fail('expected an error')
+  } catch (err) {
+    assert.ok(isOpenFactoryError(err, 'OFA_CONNECTOR_CONFIG'), String(err))
+    assert.deepEqual(
+      err.problems.map((p) => [p.where?.file, p.where?.line, p.where?.path]),
+      [
+        ['/factory/devices.yml', 1, 'devices.sim.connector.items.a.category'],
+        ['/factory/devices.yml', 1, 'devices.sim.connector.interval_ms'],
+      ],
+    )
+  }
+  const sim = simulatorSpec.create(simulatorSpec.parse(deviceConfig(CONFIG, { uuid: 'SIM-9' })), {})
+  assert.equal(sim.asset().dataItems.length, Object.keys(CONFIG.items).length)
+})
+
+// The connector conformance suite: the simulated device is unplugged, comes back, misreads on demand.
+connectorConformance({
+  name: 'simulator',
+  async setup() {
+    const device = deviceConfig({ ...CONFIG, interval_ms: 20 }, { uuid: 'SIM-CONF' })
+    const sim = simulatorSpec.create(simulatorSpec.parse(device), {})
+    return {
+      connector: sim,
+      assetUuid: 'SIM-CONF',
+      method: { name: 'SetSpeed', arguments: { rpm: 1200 } },
+      produce: async () => {}, // it samples every 20 ms by itself
+      breakDevice: async () => sim.simulateDeviceLoss('conformance: the device was unplugged'),
+      restoreDevice: async () => sim.simulateDeviceReturn(),
+      sendBadData: async () => {
+        sim.simulateBadReading('temp', 'conformance: the sensor gave no reading')
+        return 'temp'
+      },
+    }
+  },
 })

@@ -1,0 +1,139 @@
+/**
+ * `connector.type: mtconnect` in the connector registry (also the older format, `agent:` right under the device).
+ *
+ * With `agent.device_xml` and `agent.adapter` OpenFactory is the agent: `parse` reads the Devices.xml (its
+ * problems are OFA_MTCONNECT_XML with the XML file's line and column, so `ofa validate` reports them) and the
+ * connector ingests the adapter. An adapter given as `image: openfactory/shdr-replay` is one the runtime starts
+ * itself: it replays an SHDR log (environment `SHDR_FILE`, relative to the device file; `SHDR_SPEED`, default 1;
+ * `SHDR_LOOP`, default true) on 127.0.0.1 at the adapter's port. Another image runs only where containers run,
+ * and an external agent (`agent.ip`) is not ingested yet: such devices are skipped, with that reason.
+ *
+ * Model's schema checks the block's shape (ip or device_xml + adapter, ip or image, the file exists).
+ */
+import { dirname, isAbsolute, resolve } from 'node:path'
+import type { DeviceConfig, MTConnectConnector as MTConnectBlock, UnsPlacement } from '@openfactory/model'
+import {
+  type BuiltinAdapter,
+  collectProblems,
+  connectorConfigError,
+  fieldsOfSchema,
+  modelConnectorSchema,
+  registerConnector,
+} from '../connector-spec.ts'
+import type { ShdrConnector } from '../shdr/shdr-connector.ts'
+import { type MTConnectDeviceModel, readDevicesXml } from './devices-xml.ts'
+import { mtconnectConnectorOf } from './mtconnect-connector.ts'
+
+/** The image name of our SHDR replay adapter. */
+export const SHDR_REPLAY_IMAGE = 'openfactory/shdr-replay'
+
+/** A `connector.type: mtconnect` device, typed. */
+export type MTConnectDeviceConfig =
+  | {
+      /** An external MTConnect agent: not ingested yet. */
+      readonly kind: 'agent'
+      readonly uuid: string
+      readonly agent: { readonly ip: string; readonly port: number }
+    }
+  | {
+      /** We are the agent of an SHDR adapter. */
+      readonly kind: 'adapter'
+      readonly uuid: string
+      readonly uns?: UnsPlacement
+      readonly deviceXmlFile: string
+      readonly devices: readonly MTConnectDeviceModel[]
+      /** Where the adapter listens, or the image it runs in when it is not ours to start. */
+      readonly adapter: { readonly host: string; readonly port: number } | { readonly image: string }
+      /** Our replay adapter, when the device declares it. */
+      readonly replay?: BuiltinAdapter
+    }
+
+function envMap(list: readonly string[] | undefined): Map<string, string> {
+  const m = new Map<string, string>()
+  for (const entry of list ?? []) {
+    const i = entry.indexOf('=')
+    if (i > 0) m.set(entry.slice(0, i), entry.slice(i + 1))
+  }
+  return m
+}
+
+const ENVIRONMENT = 'agent.adapter.environment'
+
+function skipReason(c: MTConnectDeviceConfig): string | undefined {
+  if (c.kind === 'agent') return 'an external MTConnect agent (agent.ip) is not ingested yet'
+  if ('image' in c.adapter) {
+    return `adapter image ${c.adapter.image} runs only where containers run (ofa apply to Docker Swarm)`
+  }
+  return undefined
+}
+
+export const mtconnectSpec = registerConnector<MTConnectDeviceConfig, ShdrConnector>({
+  type: 'mtconnect',
+  summary:
+    'OpenFactory is the MTConnect agent: the Devices.xml gives the asset model, the adapter is ingested over SHDR (TCP).',
+  fields: fieldsOfSchema(
+    modelConnectorSchema('mtconnect'),
+    {
+      type: { description: 'the connector type' },
+      agent: { description: 'the agent: an external one (ip) or us (device_xml + adapter)' },
+      'agent.ip': { description: 'an external agent (not ingested yet); excludes device_xml and adapter' },
+      'agent.port': { description: "the agent's port" },
+      'agent.device_xml': { description: 'the Devices.xml, relative to the device file' },
+      'agent.adapter': { description: 'the SHDR adapter we ingest' },
+      'agent.adapter.ip': { description: 'an adapter running elsewhere (exactly one of ip and image)' },
+      'agent.adapter.image': {
+        description: `an adapter to deploy as a container; ${SHDR_REPLAY_IMAGE} is started by ofa up itself`,
+      },
+      'agent.adapter.port': { description: "the adapter's port" },
+      'agent.adapter.environment': {
+        description: `the adapter's environment, NAME=value; ${SHDR_REPLAY_IMAGE}: SHDR_FILE (required), SHDR_SPEED (default 1), SHDR_LOOP (default true)`,
+      },
+    },
+    ['agent.deploy', 'agent.adapter.deploy'],
+  ),
+  parse(device: DeviceConfig): MTConnectDeviceConfig {
+    const { agent } = device.connector as MTConnectBlock
+    if (agent.ip !== undefined) return { kind: 'agent', uuid: device.uuid, agent: { ip: agent.ip, port: agent.port } }
+    // Model guarantees device_xml and adapter here (and that the file exists).
+    const xml = agent.device_xml as string
+    const adapter = agent.adapter as NonNullable<typeof agent.adapter>
+    const deviceXmlFile = isAbsolute(xml) ? xml : resolve(dirname(device.file), xml)
+    const devices = readDevicesXml(deviceXmlFile)
+    const base = { uuid: device.uuid, ...(device.uns ? { uns: device.uns } : {}), deviceXmlFile, devices }
+    if (adapter.image === undefined) {
+      return { kind: 'adapter', ...base, adapter: { host: adapter.ip as string, port: adapter.port } }
+    }
+    if (adapter.image.replace(/:[^/:]*$/, '') !== SHDR_REPLAY_IMAGE) {
+      return { kind: 'adapter', ...base, adapter: { image: adapter.image } }
+    }
+    const env = envMap(adapter.environment)
+    const file = env.get('SHDR_FILE')
+    const speed = Number(env.get('SHDR_SPEED') ?? 1)
+    const problems = [
+      ...(file ? [] : [connectorConfigError(device, ENVIRONMENT, `the ${SHDR_REPLAY_IMAGE} adapter needs SHDR_FILE`)]),
+      ...(speed > 0 ? [] : [connectorConfigError(device, ENVIRONMENT, 'SHDR_SPEED must be a positive number')]),
+    ]
+    if (problems.length > 0 || !file) throw collectProblems(problems)
+    const replay: BuiltinAdapter = {
+      deviceUuid: device.uuid,
+      file: isAbsolute(file) ? file : resolve(dirname(device.file), file),
+      port: adapter.port,
+      speed,
+      loop: (env.get('SHDR_LOOP') ?? 'true') !== 'false',
+    }
+    return { kind: 'adapter', ...base, adapter: { host: '127.0.0.1', port: adapter.port }, replay }
+  },
+  skipReason,
+  adapter: (c) => (c.kind === 'adapter' ? c.replay : undefined),
+  create(c, deps) {
+    if (c.kind !== 'adapter' || 'image' in c.adapter) {
+      throw new Error(`mtconnect device ${c.uuid} cannot run here: ${skipReason(c)}`)
+    }
+    return mtconnectConnectorOf(c.devices, {
+      adapter: c.adapter,
+      uuid: c.uuid,
+      ...(c.uns ? { uns: { [c.uuid]: c.uns } } : {}),
+      ...(deps.timings ? { timings: deps.timings } : {}),
+    })
+  },
+})

@@ -1,0 +1,13 @@
+// @openfactory/connectors/testing — what a connector tests itself with.
+
+// The connector conformance suite (node:test) every connector runs with a harness of its own.
+export { type ConnectorFixture, type ConnectorHarness, connectorConformance } from './conformance.ts'
+// A DeviceConfig as the factory loader gives it, to run a connector through its spec.
+export { type DeviceConfigOptions, deviceConfig } from './device-config.ts'
+// A ConnectorContext in memory that records every call.
+export {
+  createRecordingContext,
+  type LoggedLine,
+  type RecordedCall,
+  type RecordingContext,
+} from './recording-context.ts'

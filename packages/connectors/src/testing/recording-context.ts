@@ -1,0 +1,77 @@
+/**
+ * A `ConnectorContext` in memory that records every call, in order: what connector tests (and the conformance
+ * suite) start a connector on, instead of a supervisor and a log.
+ */
+import type { Asset, AssetDocument, DebugLogger, Observation } from '@openfactory/model'
+import type { ConnectorContext } from '../connector.ts'
+
+export type RecordedCall =
+  | { readonly call: 'declareAssets'; readonly assets: readonly Asset[] }
+  | { readonly call: 'publish'; readonly uuid: string; readonly observations: readonly Observation[] }
+  | { readonly call: 'putDocument'; readonly doc: AssetDocument }
+  | { readonly call: 'setAvailable'; readonly uuid: string; readonly available: boolean; readonly reason?: string }
+  | { readonly call: 'fail'; readonly error: Error }
+
+export interface LoggedLine {
+  readonly level: 'debug' | 'info' | 'warn' | 'error'
+  readonly message: string
+  readonly fields?: Record<string, unknown>
+}
+
+export interface RecordingContext extends ConnectorContext {
+  /** Aborts `signal` (as the supervisor does before `stop()`). */
+  readonly controller: AbortController
+  /** Every call, in order. */
+  readonly calls: RecordedCall[]
+  readonly declared: Asset[]
+  readonly published: { readonly uuid: string; readonly observation: Observation }[]
+  readonly availability: { readonly uuid: string; readonly available: boolean; readonly reason?: string }[]
+  readonly documents: AssetDocument[]
+  readonly failures: Error[]
+  /** What the connector logged. */
+  readonly logs: LoggedLine[]
+}
+
+export function createRecordingContext(): RecordingContext {
+  const controller = new AbortController()
+  const logs: LoggedLine[] = []
+  const at =
+    (level: LoggedLine['level']) =>
+    (message: string, fields?: Record<string, unknown>): void =>
+      void logs.push(fields ? { level, message, fields } : { level, message })
+  const logger: DebugLogger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
+  const ctx: RecordingContext = {
+    signal: controller.signal,
+    controller,
+    logger,
+    calls: [],
+    declared: [],
+    published: [],
+    availability: [],
+    documents: [],
+    failures: [],
+    logs,
+    declareAssets: (assets) => {
+      ctx.calls.push({ call: 'declareAssets', assets })
+      ctx.declared.push(...assets)
+    },
+    publish: (uuid, observations) => {
+      ctx.calls.push({ call: 'publish', uuid, observations })
+      for (const observation of observations) ctx.published.push({ uuid, observation })
+    },
+    putDocument: (doc) => {
+      ctx.calls.push({ call: 'putDocument', doc })
+      ctx.documents.push(doc)
+    },
+    setAvailable: (uuid, available, reason) => {
+      const entry = reason === undefined ? { uuid, available } : { uuid, available, reason }
+      ctx.calls.push({ call: 'setAvailable', ...entry })
+      ctx.availability.push(entry)
+    },
+    fail: (error) => {
+      ctx.calls.push({ call: 'fail', error })
+      ctx.failures.push(error)
+    },
+  }
+  return ctx
+}
