@@ -12,6 +12,7 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
  * `ofa validate [--uns FILE] PATH...`: every problem of every file, one per line, then a summary. Warnings and
  * the folders skipped (they hold a `.ofa-skip` file) are printed too, and do not change the exit code. Devices'
  * connector blocks are also checked by their connector's spec, as `ofa up` checks them (a Devices.xml is read).
+ * Ctrl-C (`io.signal`) stops a long validation: it says it was interrupted and exits with status 1.
  */
 export async function validateCommand(args: readonly string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -21,16 +22,20 @@ export async function validateCommand(args: readonly string[], io: CliIo): Promi
   })
   if (positionals.length === 0) throw usageError('ofa validate needs at least one file or folder')
   const paths = positionals.map((p) => resolve(io.cwd, p))
-  const {
-    factory,
-    problems: configProblems,
-    warnings,
-    skipped,
-  } = await validateFactory(paths, {
-    uns: values.uns === undefined ? undefined : resolve(io.cwd, values.uns),
-    env: io.env,
-    cwd: io.cwd,
-  })
+  let result: Awaited<ReturnType<typeof validateFactory>>
+  try {
+    result = await validateFactory(paths, {
+      uns: values.uns === undefined ? undefined : resolve(io.cwd, values.uns),
+      env: io.env,
+      cwd: io.cwd,
+      signal: io.signal,
+    })
+  } catch (err) {
+    if (!io.signal.aborted) throw err
+    io.stderr.write('ofa validate: interrupted before the end; the factory was not fully checked\n')
+    return EXIT.failed
+  }
+  const { factory, problems: configProblems, warnings, skipped } = result
   const problems = [...configProblems, ...checkConnectorConfigs(factory.devices)]
   for (const dir of skipped)
     io.stderr.write(`skipped ${relative(io.cwd, dir) || '.'}: it holds a ${SKIP_MARKER} file\n`)

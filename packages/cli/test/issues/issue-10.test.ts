@@ -2,13 +2,14 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable, Writable } from 'node:stream'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { openEmbeddedLog } from '@openfactory/log'
 import { main } from '../../src/main.ts'
-import { demoCopy, eventually, freePort, tempDir } from '../helpers.ts'
+import { demoCopy, eventually, freePort, ofa, tempDir } from '../helpers.ts'
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url))
 const BIN = join(ROOT, 'packages/cli/bin/ofa.js')
@@ -115,4 +116,76 @@ test('item 14: `ofa log tail` into a slow reader waits for it instead of bufferi
   ;(release as unknown as () => void)()
   assert.equal(await running, 0)
   assert.equal(lines, total)
+})
+
+// --- configuration loading (items 9, 17) ---------------------------------------------------------------
+
+/** A device file with a replay adapter whose environment is `env` (line 14 is its second entry). */
+async function replayFactory(t: import('node:test').TestContext, env: string[]): Promise<string> {
+  const dir = await tempDir(t)
+  await writeFile(join(dir, 'cnc.xml'), '<MTConnectDevices/>')
+  await writeFile(join(dir, 'cnc.shdr'), '')
+  await writeFile(
+    join(dir, 'cnc.yml'),
+    [
+      'devices:',
+      '  cnc:',
+      '    uuid: CNC-1',
+      '    connector:',
+      '      type: mtconnect',
+      '      agent:',
+      '        port: 5000',
+      '        device_xml: cnc.xml',
+      '        adapter:',
+      '          image: openfactory/shdr-replay',
+      '          port: 7878',
+      '          environment:',
+      ...env.map((e) => `            - ${e}`),
+      '',
+    ].join('\n'),
+  )
+  return dir
+}
+
+const REPLAY_PROBLEMS = [
+  'cnc.yml:14:15: OFA_CONFIG_VALUE devices.cnc.connector.agent.adapter.environment[1]: SHDR_SPEED: expected a positive number (1 plays the log at its own pace, 10 ten times faster), got "abc"',
+  'cnc.yml:15:15: OFA_CONFIG_VALUE devices.cnc.connector.agent.adapter.environment[2]: SHDR_LOOP: expected true or false, got "maybe"',
+]
+
+test('item 17: ofa validate refuses SHDR_SPEED=abc and SHDR_LOOP=maybe where ofa up refuses them, at their line', async (t) => {
+  const dir = await replayFactory(t, ['SHDR_FILE=cnc.shdr', 'SHDR_SPEED=abc', 'SHDR_LOOP=maybe'])
+  const validate = await ofa(['validate', '.'], { cwd: dir })
+  assert.equal(validate.code, 1)
+  assert.deepEqual(validate.stderr.trim().split('\n'), [...REPLAY_PROBLEMS, '2 problems in 1 file'])
+  const up = await ofa(['up', '.', '--port', '0', '--data', join(dir, 'data')], { cwd: dir })
+  assert.equal(up.code, 1)
+  assert.deepEqual(up.stderr.trim().split('\n').slice(1), REPLAY_PROBLEMS)
+})
+
+test('item 17: ofa up prints every configuration problem once, after a one-line summary', async (t) => {
+  const dir = await replayFactory(t, ['SHDR_FILE=cnc.shdr', 'SHDR_SPEED=abc', 'SHDR_LOOP=maybe'])
+  const up = await ofa(['up', '.', '--port', '0', '--data', join(dir, 'data')], { cwd: dir })
+  assert.equal(up.code, 1)
+  assert.deepEqual(up.stderr.trim().split('\n'), [
+    'OFA_CONFIG_INVALID 2 problems in the factory configuration',
+    ...REPLAY_PROBLEMS,
+  ])
+})
+
+test('item 9: Ctrl-C stops ofa validate on a large factory: a clear message, exit 1', async (t) => {
+  const dir = await tempDir(t)
+  await mkdir(join(dir, 'devices'))
+  for (let f = 0; f < 100; f++) {
+    let text = 'devices:\n'
+    for (let i = f * 200; i < (f + 1) * 200; i++) {
+      text += `  d${i}:\n    uuid: D-${i}\n    connector:\n      type: opcua\n      server: {uri: "opc.tcp://10.0.0.1:4840"}\n      variables:\n        t: {node_id: "ns=2;i=${i}", tag: Temperature}\n`
+    }
+    await writeFile(join(dir, `devices/d${f}.yml`), text)
+  }
+  const ctrlC = new AbortController()
+  setTimeout(() => ctrlC.abort(), 50)
+  const r = await ofa(['validate', '.'], { cwd: dir, signal: ctrlC.signal })
+  assert.equal(r.code, 1, r.stdout)
+  assert.equal(r.stdout, '')
+  assert.equal(r.stderr, 'ofa validate: interrupted before the end; the factory was not fully checked\n')
 })

@@ -263,7 +263,7 @@ const TRUE_TEXT = new Set(['true', 'yes', 'on', 'y', 't', '1'])
 const FALSE_TEXT = new Set(['false', 'no', 'off', 'n', 'f', '0'])
 
 /** A number or boolean written as text (or 0/1 for a boolean), converted; undefined when it is not one. */
-function laxValue(type: 'integer' | 'number' | 'boolean', v: unknown): unknown {
+export function laxValue(type: 'integer' | 'number' | 'boolean', v: unknown): unknown {
   if (type === 'boolean') {
     if (typeof v === 'boolean') return v
     if (v === 0 || v === 1) return v === 1

@@ -18,6 +18,7 @@ import { isAbsolute, resolve } from 'node:path'
 import { type Static, Type } from '@sinclair/typebox'
 import type { ExactlyOne, Refine } from './check-value.ts'
 import { AssetUuid, DeploySpec, EnvironmentList, NonEmptyString, Port } from './common-schema.ts'
+import { isShdrReplayImage, readShdrReplayEnvironment } from './shdr-replay.ts'
 import { readSimulatorConfig } from './simulator-config.ts'
 
 /** `github://org:repo@/path` and other URIs the reference can open are not checked on disk. */
@@ -48,6 +49,15 @@ function exactlyOne(a: string, b: string, why: string): ExactlyOne {
 // ---------------------------------------------------------------------------------------------------------
 // MTConnect
 
+/** Our replay adapter's settings, read as the runtime reads them (shdr-replay.ts); each problem at its entry. */
+const refineAdapter: Refine = (v: { image?: string; environment?: string[] }, report, ctx) => {
+  if (v.image === undefined || !isShdrReplayImage(v.image)) return
+  for (const p of readShdrReplayEnvironment(v.environment, { dir: ctx.dir }).problems) {
+    if (p.index !== undefined) report(['environment', p.index], p.code, p.message)
+    else report(['environment'], p.code, p.message, v.environment === undefined ? 'parent' : 'key')
+  }
+}
+
 export const MTConnectAdapter = Type.Object(
   {
     ip: Type.Optional(NonEmptyString),
@@ -59,6 +69,7 @@ export const MTConnectAdapter = Type.Object(
   {
     additionalProperties: false,
     exactlyOne: exactlyOne('ip', 'image', 'ip: an adapter running elsewhere; image: an adapter to deploy'),
+    refine: refineAdapter,
   },
 )
 

@@ -13,7 +13,7 @@
  * The variables come from the environment, over those of a `.ofaenv` file in the working folder (dotenv
  * format, read by Node's own `util.parseEnv`: `KEY=value` lines, `#` comments, optional quotes and `export `).
  */
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseEnv } from 'node:util'
 
@@ -148,6 +148,9 @@ export function typePlainScalar(text: string): string | number | boolean | null 
 /** The file of variables read from the working folder. */
 export const OFAENV_FILE = '.ofaenv'
 
+/** The largest `.ofaenv` read (1 MiB). */
+const OFAENV_MAX_BYTES = 1024 * 1024
+
 /**
  * The variables of `<dir>/.ofaenv` under those of `env` (a variable set in `env` wins), or `env` itself when
  * there is no such file. Throws the file system's error when the file exists but cannot be read.
@@ -155,7 +158,13 @@ export const OFAENV_FILE = '.ofaenv'
 export async function withOfaenv(dir: string, env: Env): Promise<Env> {
   let text: string
   try {
-    text = await readFile(join(dir, OFAENV_FILE), 'utf8')
+    const path = join(dir, OFAENV_FILE)
+    // A variables file is small: anything else (a huge file, a device) is refused before it is read.
+    const s = await stat(path)
+    if (!s.isFile() || s.size > OFAENV_MAX_BYTES) {
+      throw new Error(`${OFAENV_FILE} is not a file of at most ${OFAENV_MAX_BYTES} bytes`)
+    }
+    text = await readFile(path, 'utf8')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return env
     throw err

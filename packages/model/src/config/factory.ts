@@ -9,6 +9,7 @@ import type { ConnectorConfig, DeviceSpec } from './device-schema.ts'
 import type { Env } from './expand-env.ts'
 import type { FactoryManifest } from './factory-manifest.ts'
 import type { NetworkSpec } from './infra-schema.ts'
+import type { ConfigLimits } from './limits.ts'
 import type { UnsSchema } from './uns-schema.ts'
 
 export interface ValidateFactoryOptions {
@@ -24,6 +25,16 @@ export interface ValidateFactoryOptions {
    * Default: `process.cwd()`.
    */
   readonly cwd?: string
+  /**
+   * Bounds on what is read: file sizes, number of files, nesting, aliases (limits.ts). Default: CONFIG_LIMITS;
+   * the limits given replace those defaults.
+   */
+  readonly limits?: Partial<ConfigLimits>
+  /**
+   * Stops the validation (Ctrl-C): `validateFactory` rejects with the signal's reason (an `AbortError`). The
+   * loader yields to the event loop between files and while it checks many entries, so an abort is seen soon.
+   */
+  readonly signal?: AbortSignal
 }
 
 /** A folder holding this file is skipped when a folder above it is walked (it is read when named). */

@@ -65,6 +65,18 @@ export {
 export { AppSpec } from './app-schema.ts'
 export { NetworkSpec, SwarmNodeSpec, VolumeSpec } from './infra-schema.ts'
 export { DeploySpec, memoryBytes, normalizeConstraint } from './common-schema.ts'
+// The bounds of loading (file sizes, number of files, nesting, aliases): past each, OFA_CONFIG_LIMIT.
+export { bytesText, CONFIG_LIMITS, type ConfigLimits } from './limits.ts'
+// Text quoted from a file, made safe to print (control and bidi characters escaped).
+export { printable } from './printable.ts'
+// Our SHDR replay adapter's settings (SHDR_FILE, SHDR_SPEED, SHDR_LOOP): one reading for validation and runtime.
+export {
+  isShdrReplayImage,
+  readShdrReplayEnvironment,
+  SHDR_REPLAY_IMAGE,
+  type ShdrReplayProblem,
+  type ShdrReplaySettings,
+} from './shdr-replay.ts'
 // $VAR, ${VAR} and ${VAR:-default} expansion; the .ofaenv file.
 export { type Env, expandEnv, OFAENV_FILE, withOfaenv } from './expand-env.ts'
 // Runtime options objects (EventLogOptions...) checked once against a TypeBox schema, every problem in one error.

@@ -33,6 +33,7 @@
 import type { DataItemCategory, MethodArgument } from '../asset.ts'
 import { OpenFactoryError } from '../errors.ts'
 import type { PathSegment } from './check-value.ts'
+import { printable } from './printable.ts'
 
 export type SignalKind = 'sine' | 'random_walk' | 'ramp' | 'noise' | 'constant'
 
@@ -170,7 +171,12 @@ export function parseSimulatorConfig(raw: unknown, path = 'connector'): Simulato
       .map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`))
       .join('')
       .slice(1)
-    problems.push(new OpenFactoryError('OFA_CONNECTOR_CONFIG', `${where}: ${message}`, { where: { path: where } }))
+    // Keys and values of the block are quoted: printed safely.
+    problems.push(
+      new OpenFactoryError('OFA_CONNECTOR_CONFIG', printable(`${where}: ${message}`), {
+        where: { path: printable(where) },
+      }),
+    )
   })
   if (problems.length > 0) {
     throw new OpenFactoryError(

@@ -306,11 +306,9 @@ export function parseUnsSchema(text: string, opts: { file?: string; env?: Env } 
   problems.sort(
     (a, b) => (a.where?.line ?? 0) - (b.where?.line ?? 0) || (a.where?.column ?? 0) - (b.where?.column ?? 0),
   )
-  throw new OpenFactoryError(
-    'OFA_CONFIG_INVALID',
-    `invalid UNS schema ${file}:\n${problems.map((p) => p.format()).join('\n')}`,
-    {
-      problems,
-    },
-  )
+  // The message is a summary: the problems are printed from `problems`, once each.
+  const n = problems.length
+  throw new OpenFactoryError('OFA_CONFIG_INVALID', `invalid UNS schema ${file}: ${n} problem${n === 1 ? '' : 's'}`, {
+    problems,
+  })
 }

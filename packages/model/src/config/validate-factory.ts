@@ -14,10 +14,15 @@
  *
  * Walking a folder skips hidden folders, node_modules, and folders holding a `.ofa-skip` file (those are listed
  * in the result's `skipped`); a folder named on its own (a path given, an `include` entry) is read.
+ *
+ * Bounded (limits.ts): files are read one after the other, each refused past its size or past the size of all
+ * files, and none past the number of files. Between files, and while checking many entries, the reader yields
+ * to the event loop and looks at the abort signal (`signal`), so that Ctrl-C stops a long validation.
  */
 import { type Dirent, existsSync } from 'node:fs'
-import { glob, readdir, readFile, stat } from 'node:fs/promises'
+import { glob, open, readdir, stat } from 'node:fs/promises'
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path'
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import { type TSchema, Type } from '@sinclair/typebox'
 import type { UnsPlacement } from '../asset.ts'
 import { OpenFactoryError, type Where } from '../errors.ts'
@@ -58,8 +63,10 @@ import {
 } from './factory.ts'
 import { type FactoryManifest, FactoryManifestSpec, resolveManifest } from './factory-manifest.ts'
 import { canonicalIp, NetworkSpec, NodesSpec, type SwarmNodeSpec, VolumeSpec } from './infra-schema.ts'
+import { bytesText, CONFIG_LIMITS, type ConfigLimits } from './limits.ts'
+import { printable } from './printable.ts'
 import { buildUnsSchema, checkUnsPlacement, type UnsSchema, UnsSchemaSpec, unsSchemaIssues } from './uns-schema.ts'
-import { issueToError, parseSource, type SourceFile, whereIn } from './yaml-source.ts'
+import { configProblem, issueToError, parseSource, type SourceFile, whereIn } from './yaml-source.ts'
 
 export * from './factory.ts'
 
@@ -94,18 +101,49 @@ export async function validateFactory(
   return new FactoryReader(opts).read(paths)
 }
 
-/** Reads a factory and throws `OFA_CONFIG_INVALID` carrying every problem when there is any. */
+/**
+ * Reads a factory and throws `OFA_CONFIG_INVALID` when there is any problem. Its message is a summary (`3 problems
+ * in the factory configuration`); the problems are in `problems`, each printed on its own (`format()`), so that
+ * whoever prints the error and its problems prints each problem once.
+ */
 export async function loadFactory(paths: readonly string[], opts: ValidateFactoryOptions = {}): Promise<Factory> {
   const { factory, problems } = await validateFactory(paths, opts)
   if (problems.length > 0) {
     const n = problems.length
-    throw new OpenFactoryError(
-      'OFA_CONFIG_INVALID',
-      `${n} problem${n === 1 ? '' : 's'} in the factory configuration:\n${problems.map((p) => `  ${p.format()}`).join('\n')}`,
-      { problems },
-    )
+    throw new OpenFactoryError('OFA_CONFIG_INVALID', `${n} problem${n === 1 ? '' : 's'} in the factory configuration`, {
+      problems,
+    })
   }
   return factory
+}
+
+/** How long the reader works before it yields to the event loop (and sees an abort). */
+const YIELD_EVERY_MS = 20
+
+/** A file's bytes, or its size when it is larger than `max` (then it is not read past `max + 1` bytes). */
+async function readBounded(path: string, max: number): Promise<{ bytes: Buffer } | { tooLarge: number }> {
+  const handle = await open(path, 'r')
+  try {
+    const { size } = await handle.stat()
+    if (size > max) return { tooLarge: size }
+    // The size said is a hint (files under /proc say 0, a file may grow): read until the end, or past `max`.
+    let buf = Buffer.allocUnsafe(Math.min(max + 1, size + 1))
+    let n = 0
+    for (;;) {
+      if (n === buf.length) {
+        if (n > max) return { tooLarge: n }
+        const bigger = Buffer.allocUnsafe(Math.min(max + 1, Math.max(64 * 1024, buf.length * 2)))
+        buf.copy(bigger, 0, 0, n)
+        buf = bigger
+      }
+      const { bytesRead } = await handle.read(buf, n, buf.length - n, n)
+      if (bytesRead === 0) break
+      n += bytesRead
+    }
+    return { bytes: buf.subarray(0, n) }
+  } finally {
+    await handle.close()
+  }
 }
 
 interface WalkEvents {
@@ -113,6 +151,10 @@ interface WalkEvents {
   onError(dir: string, err: Error): void
   /** A folder below the walked one that holds a `.ofa-skip` file: it is skipped. */
   onSkip(dir: string): void
+  /** Before each folder: throws to stop the walk (an abort). */
+  onFolder(): void
+  /** Files the walk may still find; past it, it stops (the caller reports the limit). */
+  readonly budget: { left: number }
 }
 
 /**
@@ -121,6 +163,8 @@ interface WalkEvents {
  */
 async function walkFolder(dir: string, events: WalkEvents, top = true): Promise<string[]> {
   const out: string[] = []
+  if (events.budget.left < 0) return out
+  events.onFolder()
   let entries: Dirent[]
   try {
     entries = await readdir(dir, { withFileTypes: true })
@@ -140,7 +184,9 @@ async function walkFolder(dir: string, events: WalkEvents, top = true): Promise<
       if (e.name !== 'node_modules') out.push(...(await walkFolder(p, events, false)))
     } else if (e.isFile() && YAML_FILE.test(e.name)) {
       out.push(p)
+      events.budget.left--
     }
+    if (events.budget.left < 0) break
   }
   return out
 }
@@ -177,6 +223,11 @@ class FactoryReader {
   readonly #cwd: string
   #env: Env
   readonly #unsOption?: string
+  readonly #limits: ConfigLimits
+  readonly #signal?: AbortSignal
+  #lastYield = performance.now()
+  /** Bytes of the files read so far. */
+  #bytesRead = 0
   /** Problems that are not schema issues (files that cannot be read, YAML syntax, variables). */
   readonly #problems: OpenFactoryError[] = []
   readonly #issues: { src: SourceFile; issue: Issue }[] = []
@@ -203,9 +254,12 @@ class FactoryReader {
     this.#cwd = resolve(opts.cwd ?? process.cwd())
     this.#env = opts.env ?? process.env
     this.#unsOption = opts.uns
+    this.#limits = { ...CONFIG_LIMITS, ...opts.limits }
+    this.#signal = opts.signal
   }
 
   async read(paths: readonly string[]): Promise<ValidateFactoryResult> {
+    this.#signal?.throwIfAborted()
     try {
       this.#env = await withOfaenv(this.#cwd, this.#env)
     } catch (err) {
@@ -219,12 +273,16 @@ class FactoryReader {
     await this.#readManifest(manifestPath, dir)
     const files = await this.#collectFiles(inputs, manifestPath)
     await this.#chooseUnsSchema(dir, files)
-    await Promise.all(files.map((f) => this.#read(f)))
+    // One file after the other: the bound on all files' bytes refuses the same file every time.
+    for (const f of files) {
+      await this.#pause()
+      await this.#read(f)
+    }
     const { configFiles, sections } = this.#classify(files, manifestPath)
     this.#buildUnsSchemas(sections)
     for (const s of sections) {
-      if (s.kinds.has('devices')) this.#checkDevices(s)
-      if (s.kinds.has('apps')) this.#checkApps(s)
+      if (s.kinds.has('devices')) await this.#checkDevices(s)
+      if (s.kinds.has('apps')) await this.#checkApps(s)
       if (s.kinds.has('infrastructure')) this.#checkInfrastructure(s)
     }
     const schema = this.#schema
@@ -247,13 +305,28 @@ class FactoryReader {
 
   // --- helpers -------------------------------------------------------------------------------------------
 
+  /** The path as messages print it: relative to cwd when inside it, characters unsafe on a terminal escaped. */
   #display(p: string): string {
     const r = relative(this.#cwd, p)
-    return r !== '' && !r.startsWith('..') && !isAbsolute(r) ? r : p
+    return printable(r !== '' && !r.startsWith('..') && !isAbsolute(r) ? r : p)
   }
 
-  #fileProblem(message: string, where: Where): void {
-    this.#problems.push(new OpenFactoryError('OFA_CONFIG_FILE', message, { where }))
+  #fileProblem(message: string, where: Where, code: 'OFA_CONFIG_FILE' | 'OFA_CONFIG_LIMIT' = 'OFA_CONFIG_FILE'): void {
+    this.#problems.push(configProblem(code, message, where))
+  }
+
+  /** True when it is time to yield to the event loop (or the signal is aborted). */
+  #due(): boolean {
+    return this.#signal?.aborted === true || performance.now() - this.#lastYield >= YIELD_EVERY_MS
+  }
+
+  /** Yields to the event loop when the reader has worked for a while; throws the signal's reason on an abort. */
+  async #pause(): Promise<void> {
+    this.#signal?.throwIfAborted()
+    if (!this.#due()) return
+    await yieldToEventLoop()
+    this.#lastYield = performance.now()
+    this.#signal?.throwIfAborted()
   }
 
   #issue(src: SourceFile, code: Issue['code'], path: PathSegment[], message: string, anchor: Anchor = 'value'): void {
@@ -262,7 +335,7 @@ class FactoryReader {
 
   #warn(src: SourceFile, path: PathSegment[], message: string, anchor: Anchor = 'value'): void {
     const p = formatPath(path)
-    this.#warnings.push(new ConfigWarning(p ? `${p}: ${message}` : message, whereIn(src, path, anchor)))
+    this.#warnings.push(new ConfigWarning(printable(p ? `${p}: ${message}` : message), whereIn(src, path, anchor)))
   }
 
   /** Checks a value against a schema; its issues are kept with their file. */
@@ -296,14 +369,28 @@ class FactoryReader {
   async #read(abs: string): Promise<SourceFile | undefined> {
     const known = this.#sources.get(abs)
     if (known) return known
-    let text: string
+    const limits = this.#limits
+    const file = this.#display(abs)
+    let read: Awaited<ReturnType<typeof readBounded>>
     try {
-      text = await readFile(abs, 'utf8')
+      read = await readBounded(abs, limits.fileBytes)
     } catch (err) {
-      this.#fileProblem(`cannot read: ${(err as Error).message}`, { file: this.#display(abs) })
+      this.#fileProblem(`cannot read: ${(err as Error).message}`, { file })
       return undefined
     }
-    const src = parseSource(text, { path: abs, display: this.#display(abs), env: this.#env })
+    if ('tooLarge' in read) {
+      const message = `the file is ${read.tooLarge} bytes, more than the limit of ${bytesText(limits.fileBytes)} per file: split it into several files`
+      this.#fileProblem(message, { file }, 'OFA_CONFIG_LIMIT')
+      return undefined
+    }
+    const total = this.#bytesRead + read.bytes.length
+    if (total > limits.totalBytes) {
+      const message = `reading this file (${read.bytes.length} bytes) would bring the factory's files to ${total} bytes, more than the limit of ${bytesText(limits.totalBytes)} for all files`
+      this.#fileProblem(message, { file }, 'OFA_CONFIG_LIMIT')
+      return undefined
+    }
+    this.#bytesRead = total
+    const src = parseSource(read.bytes, { path: abs, display: file, env: this.#env, limits })
     this.#sources.set(abs, src)
     return src
   }
@@ -312,6 +399,9 @@ class FactoryReader {
     return walkFolder(folder, {
       onError: (d, err) => this.#fileProblem(`cannot read folder: ${err.message}`, { file: this.#display(d) }),
       onSkip: (d) => this.#skipped.add(d),
+      onFolder: () => this.#signal?.throwIfAborted(),
+      // One past the limit is enough to know it is passed.
+      budget: { left: this.#limits.files },
     })
   }
 
@@ -393,8 +483,11 @@ class FactoryReader {
   ): Promise<string[]> {
     const manifest = this.#manifest
     const files: string[] = []
+    const known = new Set<string>()
     const add = (p: string) => {
-      if (p !== manifestPath && !files.includes(p)) files.push(p)
+      if (p === manifestPath || known.has(p)) return
+      known.add(p)
+      files.push(p)
     }
     if (manifestPath && manifest.include) {
       const src = this.#manifestSrc
@@ -408,6 +501,7 @@ class FactoryReader {
         if (GLOB_CHARS.test(entry)) {
           try {
             for await (const m of glob(entry, { cwd: manifest.dir })) {
+              this.#signal?.throwIfAborted()
               const p = resolve(manifest.dir, m)
               // A pattern does not name a folder holding .ofa-skip, nor what is in it.
               if (this.#skippedFolder(p, manifest.dir)) continue
@@ -434,6 +528,12 @@ class FactoryReader {
     for (const i of inputs) {
       if (i.type === 'file') add(i.abs)
       else if (!(manifestPath && i.abs === manifest.dir)) for (const f of await this.#walk(i.abs)) add(f)
+    }
+    const count = files.length + (manifestPath ? 1 : 0)
+    if (count > this.#limits.files) {
+      const message = `more than ${this.#limits.files} YAML files (the limit): give fewer files or folders, or split the factory`
+      this.#fileProblem(message, { file: this.#display(manifest.dir) }, 'OFA_CONFIG_LIMIT')
+      return []
     }
     for (const f of files) {
       if (!MANIFEST_NAMES.has(basename(f))) continue
@@ -616,9 +716,10 @@ class FactoryReader {
     return []
   }
 
-  #checkDevices({ src, value }: Sections): void {
+  async #checkDevices({ src, value }: Sections): Promise<void> {
     const schema = this.#schema
     for (const [name, raw] of this.#entries(src, value.devices, 'devices')) {
+      if (this.#due()) await this.#pause()
       const path = ['devices', name]
       this.#noteUuid(src, path, raw)
       let entry = raw
@@ -665,8 +766,9 @@ class FactoryReader {
     }
   }
 
-  #checkApps({ src, value }: Sections): void {
+  async #checkApps({ src, value }: Sections): Promise<void> {
     for (const [name, raw] of this.#entries(src, value.apps, 'apps')) {
+      if (this.#due()) await this.#pause()
       const path = ['apps', name]
       this.#noteUuid(src, path, raw)
       const before = this.#issues.length
@@ -745,12 +847,18 @@ class FactoryReader {
   #sortedProblems(): OpenFactoryError[] {
     const problems = [...this.#problems]
     for (const { src, issue } of this.#issues) {
-      const p = formatPath(issue.path)
-      if (![...src.unsetPaths].some((u) => isUnder(p, u))) problems.push(issueToError(src, issue))
+      if (!underUnset(src, issue.path)) problems.push(issueToError(src, issue))
     }
     for (const src of this.#sources.values()) problems.push(...src.problems)
     return problems.sort((a, b) => compareWhere(a.where, b.where))
   }
+}
+
+/** True when a field path is one whose value used an unset variable, or inside one: its ancestors are looked up. */
+function underUnset(src: SourceFile, path: readonly PathSegment[]): boolean {
+  if (src.unsetPaths.size === 0) return false
+  for (let i = 0; i <= path.length; i++) if (src.unsetPaths.has(formatPath(path.slice(0, i)))) return true
+  return false
 }
 
 /** File, then line, then column. */

@@ -98,6 +98,14 @@ const CASES: { path: string; uns?: boolean; expect: string[] }[] = [
     expect: [`${B}/env-empty-host.yml:8:24 OFA_CONFIG_ENV_EMPTY devices.sensor.connector.server.uri`],
   },
   {
+    path: `${B}/shdr-replay-speed.yml`,
+    expect: [`${B}/shdr-replay-speed.yml:15:15 OFA_CONFIG_VALUE devices.mill.connector.agent.adapter.environment[1]`],
+  },
+  { path: `${B}/too-deep.yml`, expect: [`${B}/too-deep.yml:2:73 OFA_CONFIG_LIMIT`] },
+  { path: `${B}/alias-bomb.yml`, expect: [`${B}/alias-bomb.yml:7:45 OFA_CONFIG_LIMIT l5[7]`] },
+  { path: `${B}/not-utf8.yml`, expect: [`${B}/not-utf8.yml:3:4 OFA_CONFIG_FILE`] },
+  { path: `${B}/duplicate-key.yml`, expect: [`${B}/duplicate-key.yml:6:3 OFA_CONFIG_YAML devices.press`] },
+  {
     path: `${B}/several-problems.yml`,
     expect: [
       `${B}/several-problems.yml:8:15 OFA_CONFIG_VALUE devices.cnc-1.connector.agent.port`,

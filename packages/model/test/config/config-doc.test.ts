@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { validateFactory } from '../../src/config/index.ts'
+import { CONFIG_LIMITS, validateFactory } from '../../src/config/index.ts'
 import { brief, ROOT, tmpFactory, UNS_SCHEMA } from './helpers.ts'
 
 const page = readFileSync(join(ROOT, 'docs/reference/config.md'), 'utf8')
@@ -36,3 +36,15 @@ for (const [i, block] of blocks.entries()) {
     assert.deepEqual(brief(problems), [], block)
   })
 }
+
+test('config.md states every limit of loading with its default', () => {
+  const section = page.slice(page.indexOf('## Limits'), page.indexOf('\n## ', page.indexOf('## Limits') + 1))
+  const row = (name: string) => section.split('\n').find((l) => l.startsWith(`| \`${name}\``)) ?? ''
+  for (const name of Object.keys(CONFIG_LIMITS)) assert.ok(row(name), `a row for ${name}`)
+  const L = CONFIG_LIMITS
+  assert.ok(row('fileBytes').includes(`${L.fileBytes / 1024 / 1024} MiB (${L.fileBytes} bytes)`))
+  assert.ok(row('totalBytes').includes(`${L.totalBytes / 1024 / 1024} MiB (${L.totalBytes} bytes)`))
+  assert.ok(row('files').includes(`| ${L.files} `))
+  assert.ok(row('depth').includes(`| ${L.depth} maps and lists`))
+  assert.ok(row('aliasNodes').includes(`| ${L.aliasNodes} nodes`))
+})

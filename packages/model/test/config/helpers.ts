@@ -39,3 +39,31 @@ export function brief(problems: readonly OpenFactoryError[]): string[] {
     `${p.where?.file}:${p.where?.line}:${p.where?.column} ${p.code} ${p.where?.path ?? ''}`.trim(),
   )
 }
+
+/**
+ * A device file with `n` devices of mixed connector types (opcua, shdr, simulator, external mtconnect agent),
+ * numbered from `from`; with `bad`, each device also has an unknown field (a problem to place).
+ */
+export function devicesYaml(n: number, opts: { from?: number; bad?: boolean } = {}): string {
+  const from = opts.from ?? 0
+  let s = 'devices:\n'
+  for (let i = from; i < from + n; i++) {
+    const ip = `${(i >> 8) & 255}.${i & 255}`
+    s += `  dev-${i}:\n    uuid: DEV-${i}\n`
+    if (opts.bad) s += '    colour: red\n'
+    switch (i % 4) {
+      case 0:
+        s += `    connector:\n      type: opcua\n      server: {uri: opc.tcp://10.0.${ip}:4840}\n      variables:\n        temp: {node_id: ns=2;i=${i}, tag: Temperature}\n`
+        break
+      case 1:
+        s += `    connector:\n      type: shdr\n      host: 10.1.${ip}\n      port: 7878\n      data:\n        exec: {tag: Execution, type: Events}\n`
+        break
+      case 2:
+        s += '    connector:\n      type: simulator\n'
+        break
+      default:
+        s += `    connector:\n      type: mtconnect\n      agent: {ip: 10.2.${ip}, port: 5000}\n`
+    }
+  }
+  return s
+}

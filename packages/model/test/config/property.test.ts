@@ -3,7 +3,7 @@
  */
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${VAR} in plain strings is the configuration syntax under test.
 import assert from 'node:assert/strict'
-import { rm, writeFile } from 'node:fs/promises'
+import { readdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import fc from 'fast-check'
@@ -134,11 +134,16 @@ const yamlText = fc.string({
   maxLength: 60,
 })
 
+/** Characters that must never reach a terminal raw (printable.ts escapes them in every message). */
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Co}\p{Cn}]/u
+
 function assertCoded(problems: readonly unknown[]): void {
   for (const p of problems) {
     assert.ok(p instanceof OpenFactoryError, String(p))
     assert.ok((ERROR_CODES as readonly string[]).includes(p.code))
     assert.equal(typeof p.format(), 'string')
+    assert.doesNotMatch(p.format(), UNSAFE, JSON.stringify(p.format()))
+    assert.doesNotMatch(p.message, /maximum call stack|stack size/i)
   }
 }
 
@@ -168,5 +173,127 @@ test('random nested values in every kind of file never throw', async (t) => {
       assert.ok(Array.isArray(factory.devices))
     }),
     { numRuns: 300 },
+  )
+})
+
+/** Removes every file of a folder but the ones named. */
+async function only(dir: string, keep: readonly string[]): Promise<void> {
+  for (const f of await readdir(dir)) if (!keep.includes(f)) await rm(join(dir, f), { recursive: true, force: true })
+}
+
+test('random bytes in a file: coded problems, the first bad byte placed, nothing raw in any message', async (t) => {
+  const dir = await tmpFactory(t, {})
+  const bytes = fc.oneof(
+    fc.uint8Array({ maxLength: 200 }),
+    // Mostly YAML, with a few bytes of anything.
+    fc
+      .tuple(fc.constantFrom('devices:\n  a:\n    uuid: ', 'apps: {', 'a: &x [', ''), fc.uint8Array({ maxLength: 12 }))
+      .map(([head, tail]) => new Uint8Array([...Buffer.from(head), ...tail])),
+  )
+  await fc.assert(
+    fc.asyncProperty(bytes, async (b) => {
+      await only(dir, [])
+      await writeFile(join(dir, 'a.yml'), b)
+      const { problems } = await validateFactory([dir], { cwd: dir, env: {} })
+      assertCoded(problems)
+    }),
+    { numRuns: 300 },
+  )
+})
+
+test('random text with control, bidi and unassigned characters in keys and values: printed escaped', async (t) => {
+  const dir = await tmpFactory(t, {})
+  const weird = fc.string({
+    unit: fc.constantFrom('a', '\u001b', '\u0007', '\u202e', '\u2028', '\ufeff', '\u0085', 'é', '\ue000', '\u{10ffff}'),
+  })
+  const file = fc.record({
+    devices: fc.dictionary(weird, fc.record({ uuid: weird, connector: fc.record({ type: weird, port: weird }) }), {
+      maxKeys: 3,
+    }),
+  })
+  await fc.assert(
+    fc.asyncProperty(file, async (v) => {
+      await only(dir, [])
+      await writeFile(join(dir, 'a.yml'), stringify(v))
+      const { problems } = await validateFactory([dir], { cwd: dir, env: {} })
+      assertCoded(problems)
+    }),
+    { numRuns: 200 },
+  )
+})
+
+/** A YAML text nested `depth` deep, each level a flow list, a flow map, a block list or a block map. */
+const nested = fc
+  .array(fc.constantFrom('[', '{', '-', ':'), { minLength: 1, maxLength: 1500, size: 'max' })
+  .map((kinds) => {
+    let head = ''
+    let tail = ''
+    let indent = 0
+    let flow = false
+    for (const k of kinds) {
+      if (k === '[' || k === '{' || flow) {
+        flow = true
+        head += k === '{' || k === ':' ? '{a: ' : '['
+        tail = (k === '{' || k === ':' ? '}' : ']') + tail
+      } else if (k === '-') {
+        head += `\n${' '.repeat(indent)}- `
+        indent += 2
+      } else {
+        head += `\n${' '.repeat(indent)}a:`
+        indent += 2
+      }
+    }
+    return `${head} 1${tail}\n`
+  })
+
+test('deep nesting of every kind, directly or through aliases: a coded problem, never a stack overflow', async (t) => {
+  const dir = await tmpFactory(t, {})
+  const text = fc.oneof(
+    nested,
+    nested.map((n) => `a: &a ${n.trimStart()}b: [*a, {c: *a}]\n`),
+    fc.integer({ min: 1, max: 40 }).map((levels) => {
+      // Each level's anchor is aliased by the next: nesting grows through aliases alone.
+      let t = 'l0: &l0 [x]\n'
+      for (let i = 1; i <= levels; i++) t += `l${i}: &l${i} [[*l${i - 1}], *l${i - 1}]\n`
+      return t
+    }),
+  )
+  await fc.assert(
+    fc.asyncProperty(text, async (y) => {
+      await only(dir, [])
+      await writeFile(join(dir, 'a.yml'), y)
+      const { problems } = await validateFactory([dir], { cwd: dir, env: {} })
+      assertCoded(problems)
+      assert.ok(problems.length > 0, 'not a known kind of file, at least')
+    }),
+    { numRuns: 200 },
+  )
+})
+
+/** YAML with anchors, aliases and merge keys in random places, some names unknown, some self-referring. */
+const aliased = fc
+  .array(
+    fc.oneof(
+      fc.constantFrom('&a', '&b', '*a', '*b', '*c', '<<: *a', '<<: [*a, *b]', '<<: {x: 1}', '<<: 3'),
+      fc.constantFrom('devices:', 'd1:', 'uuid: D-1', 'connector:', 'type: simulator', '[', ']', '{', '}', ', ', 'k:'),
+    ),
+    { maxLength: 30 },
+  )
+  .chain((parts) =>
+    fc
+      .array(fc.constantFrom(' ', '\n', '\n  ', '\n    '), { minLength: parts.length, maxLength: parts.length })
+      .map((seps) => parts.map((p, i) => `${p}${seps[i]}`).join('')),
+  )
+
+test('random anchors, aliases and merges never throw', async (t) => {
+  const dir = await tmpFactory(t, {})
+  await fc.assert(
+    fc.asyncProperty(aliased, async (y) => {
+      await only(dir, [])
+      await writeFile(join(dir, 'a.yml'), y)
+      const { problems } = await validateFactory([dir], { cwd: dir, env: {} })
+      assertCoded(problems)
+    }),
+    { numRuns: 400 },
   )
 })

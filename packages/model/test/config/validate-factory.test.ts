@@ -398,10 +398,8 @@ describe('across files', () => {
         'a.yml:5:3 OFA_CONFIG_MISSING_FIELD devices.b.uuid',
         'a.yml:5:3 OFA_CONFIG_MISSING_FIELD devices.b.connector',
       ])
-      assert.match(
-        err.message,
-        /^3 problems in the factory configuration:\n {2}a\.yml:4:44: OFA_CONFIG_TYPE devices\.a\.connector\.port: /,
-      )
+      // A summary: the problems are printed from `problems`, once each.
+      assert.equal(err.message, '3 problems in the factory configuration')
       return true
     })
   })
