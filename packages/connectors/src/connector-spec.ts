@@ -135,10 +135,8 @@ export function connectorConfigError(
 export function collectProblems(problems: readonly OpenFactoryError[]): OpenFactoryError {
   if (problems.length === 1) return problems[0] as OpenFactoryError
   const first = problems[0] as OpenFactoryError
-  return new OpenFactoryError(first.code, `${problems.length} problems: ${problems.map((p) => p.message).join('; ')}`, {
-    ...(first.where ? { where: first.where } : {}),
-    problems,
-  })
+  // The message is a count: whoever prints the error prints each problem after it (not twice).
+  return new OpenFactoryError(first.code, `${problems.length} problems in the connector configuration`, { problems })
 }
 
 /** A JSON schema node, as model's TypeBox schemas are. */

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { deviceConfig } from '@openfactory/connectors/testing'
 import { isOpenFactoryError } from '@openfactory/model'
@@ -67,7 +69,11 @@ describe('planDevice and checkConnectorConfigs go through the specs', () => {
     assert.deepEqual(checkConnectorConfigs([device]), [])
   })
 
-  test('our SHDR replay image is an adapter the runtime starts, its SHDR_FILE relative to the device file', () => {
+  test('our SHDR replay image is an adapter the runtime starts, its SHDR_FILE relative to the device file', (t) => {
+    const root = mkdtempSync(join(tmpdir(), 'ofa-spec-'))
+    t.after(() => rmSync(root, { recursive: true, force: true }))
+    mkdirSync(join(root, 'devices', 'logs'), { recursive: true })
+    writeFileSync(join(root, 'devices', 'logs', 'mill.shdr'), '')
     const device = deviceConfig(
       {
         type: 'mtconnect',
@@ -81,13 +87,13 @@ describe('planDevice and checkConnectorConfigs go through the specs', () => {
           },
         },
       },
-      { uuid: 'MILL-9', file: '/factory/devices/mill.yml' },
+      { uuid: 'MILL-9', file: join(root, 'devices', 'mill.yml') },
     )
     const plan = planDevice(device)
     assert.equal(plan.kind, 'run')
     assert.deepEqual(plan.kind === 'run' ? plan.adapter : undefined, {
       deviceUuid: 'MILL-9',
-      file: '/factory/devices/logs/mill.shdr',
+      file: join(root, 'devices', 'logs', 'mill.shdr'),
       port: 7979,
       speed: 10,
       loop: false,

@@ -12,6 +12,7 @@
  */
 import { dirname, isAbsolute, resolve } from 'node:path'
 import type { DeviceConfig, MTConnectConnector as MTConnectBlock, UnsPlacement } from '@openfactory/model'
+import { isShdrReplayImage, readShdrReplayEnvironment, SHDR_REPLAY_IMAGE } from '@openfactory/model'
 import {
   type BuiltinAdapter,
   collectProblems,
@@ -24,8 +25,8 @@ import type { ShdrConnector } from '../shdr/shdr-connector.ts'
 import { type MTConnectDeviceModel, readDevicesXml } from './devices-xml.ts'
 import { mtconnectConnectorOf } from './mtconnect-connector.ts'
 
-/** The image name of our SHDR replay adapter. */
-export const SHDR_REPLAY_IMAGE = 'openfactory/shdr-replay'
+/** The image name of our SHDR replay adapter (defined in model, beside the reader of its environment). */
+export { SHDR_REPLAY_IMAGE } from '@openfactory/model'
 
 /** A `connector.type: mtconnect` device, typed. */
 export type MTConnectDeviceConfig =
@@ -47,15 +48,6 @@ export type MTConnectDeviceConfig =
       /** Our replay adapter, when the device declares it. */
       readonly replay?: BuiltinAdapter
     }
-
-function envMap(list: readonly string[] | undefined): Map<string, string> {
-  const m = new Map<string, string>()
-  for (const entry of list ?? []) {
-    const i = entry.indexOf('=')
-    if (i > 0) m.set(entry.slice(0, i), entry.slice(i + 1))
-  }
-  return m
-}
 
 const ENVIRONMENT = 'agent.adapter.environment'
 
@@ -103,23 +95,17 @@ export const mtconnectSpec = registerConnector<MTConnectDeviceConfig, ShdrConnec
     if (adapter.image === undefined) {
       return { kind: 'adapter', ...base, adapter: { host: adapter.ip as string, port: adapter.port } }
     }
-    if (adapter.image.replace(/:[^/:]*$/, '') !== SHDR_REPLAY_IMAGE) {
-      return { kind: 'adapter', ...base, adapter: { image: adapter.image } }
-    }
-    const env = envMap(adapter.environment)
-    const file = env.get('SHDR_FILE')
-    const speed = Number(env.get('SHDR_SPEED') ?? 1)
-    const problems = [
-      ...(file ? [] : [connectorConfigError(device, ENVIRONMENT, `the ${SHDR_REPLAY_IMAGE} adapter needs SHDR_FILE`)]),
-      ...(speed > 0 ? [] : [connectorConfigError(device, ENVIRONMENT, 'SHDR_SPEED must be a positive number')]),
-    ]
-    if (problems.length > 0 || !file) throw collectProblems(problems)
+    if (!isShdrReplayImage(adapter.image)) return { kind: 'adapter', ...base, adapter: { image: adapter.image } }
+    // One reader of the replay environment, shared with `ofa validate` (model's shdr-replay.ts).
+    const { settings, problems: bad } = readShdrReplayEnvironment(adapter.environment, { dir: dirname(device.file) })
+    const problems = bad.map((p) => connectorConfigError(device, ENVIRONMENT, p.message))
+    if (problems.length > 0 || settings.file === undefined) throw collectProblems(problems)
     const replay: BuiltinAdapter = {
       deviceUuid: device.uuid,
-      file: isAbsolute(file) ? file : resolve(dirname(device.file), file),
+      file: settings.file,
       port: adapter.port,
-      speed,
-      loop: (env.get('SHDR_LOOP') ?? 'true') !== 'false',
+      speed: settings.speed,
+      loop: settings.loop,
     }
     return { kind: 'adapter', ...base, adapter: { host: '127.0.0.1', port: adapter.port }, replay }
   },
