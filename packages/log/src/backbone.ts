@@ -12,6 +12,8 @@
  * `LogDriver` (`log-driver.ts`).
  */
 
+import type { OpenFactoryError } from '@openfactory/model'
+
 /** Record keys and values: text (written as UTF-8) or bytes. */
 export type RecordData = string | Uint8Array
 
@@ -69,6 +71,11 @@ export interface PartitionState {
   readonly startOffset: number
   /** The offset the next record will get: every record below it is durable and readable. */
   readonly endOffset: number
+  /**
+   * Set when the partition cannot be used (embedded: damage found in its files, or a failed write that stops its
+   * appends): the coded error its reads or appends answer, `where` naming the file. The other partitions work.
+   */
+  readonly error?: OpenFactoryError
 }
 
 export interface TopicDescription extends Required<TopicSpec> {
@@ -179,8 +186,9 @@ export interface EventLog {
    * written is, per partition, a prefix of the append's records for that partition, in input order: never a
    * record without the ones before it on its partition; partitions are independent (one may hold all its
    * records, another none). Embedded: the records of a partition go out in batches, one write each; a failed
-   * write fails that batch and every later one of the partition (which then refuses appends until the log is
-   * reopened), the batches before it stay. Kafka: the records of a partition go out in produce requests, in
+   * write fails that batch and every later one queued on the partition, the batches before it stay; the file is
+   * cut back to them, so the partition takes appends again once writes succeed (a full disk: `OFA_LOG_IO`,
+   * retryable), except after a failed fdatasync for another reason (appends refused until the log is reopened). Kafka: the records of a partition go out in produce requests, in
    * order and one at a time, each written whole or not at all; a failed request ends the append (what of it
    * was not sent yet is not sent, on any partition; requests already out to other partitions' leaders may still
    * succeed), and a request whose answer was lost may have been written. A retry of a rejected append may thus

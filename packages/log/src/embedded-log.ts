@@ -15,6 +15,7 @@
  * what only this backbone does: `compact` and `enforceRetention` on demand.
  */
 import path from 'node:path'
+import type { OpenFactoryError } from '@openfactory/model'
 import { MAX_BATCH_BYTES } from './internal/batch-format.ts'
 import {
   type CompactionResult,
@@ -59,6 +60,13 @@ export interface EmbeddedLogOptions {
   readonly pollIntervalMs?: number
   /** Where failures of background compaction and retention go (default: a process warning). */
   readonly onBackgroundError?: (err: unknown) => void
+  /**
+   * Where the log reports what it found wrong and worked around without stopping (default: a process warning):
+   * a damaged partition or topic left out of service, a marks file rebuilt, committed offsets reset to a
+   * partition's end, a damaged partition skipped by a follower or consumer. Each is an `OpenFactoryError`
+   * (`OFA_LOG_CORRUPT` or `OFA_LOG_IO`) whose `where` names the file.
+   */
+  readonly onWarning?: (warning: OpenFactoryError) => void
   /** The clock (epoch ms) for default timestamps, retention and tombstones; for tests. */
   readonly now?: () => number
 }
@@ -95,6 +103,7 @@ function resolveOptions(o: EmbeddedLogOptions): EmbeddedDriverOptions {
     onBackgroundError:
       o.onBackgroundError ??
       ((err) => process.emitWarning(`event log background task failed: ${(err as Error)?.message ?? String(err)}`)),
+    onWarning: o.onWarning ?? ((w) => process.emitWarning(w.format(), { type: 'OpenFactoryWarning', code: w.code })),
     now: o.now ?? Date.now,
   }
 }

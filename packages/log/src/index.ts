@@ -36,10 +36,11 @@ export { placeRecord } from './record-placement.ts'
 export { type TailBatch, type TailOptions, tail } from './tail.ts'
 // Topic specs as every backbone checks them: names, settings, defaults.
 export { checkTopicName, DEFAULT_RETENTION_MS, type NormalizedTopicSpec, normalizeTopicSpec } from './topic-spec.ts'
-// Offline checks of a data directory: verify every checksum; repair torn tails and damaged segments.
+// Offline checks of a data directory: verify every file; repair what can be repaired, recording what was lost.
 export {
   type LostRange,
   type PartitionReport,
+  REPAIRS_FILE,
   type RepairAction,
   type RepairReport,
   repairLog,

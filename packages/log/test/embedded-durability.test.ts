@@ -79,17 +79,28 @@ function flipByte(file: string, position: number): void {
 }
 
 describe('embedded log: crash safety', () => {
-  it('keeps every acknowledged record when the writer is killed with SIGKILL mid-append', {
+  it('keeps every acknowledged record when the writer is killed with SIGKILL at random moments under load', {
     timeout: 60_000,
   }, async (t) => {
     const dir = tempDir(t)
     const acked = new Map<string, string>()
+    // Random moments, reproducible: the seed is in every failure message.
+    const seed = Date.now() % 100_000
+    let state = seed
+    const random = () => {
+      state = (state * 48271) % 2147483647
+      return state / 2147483647
+    }
     let seq = 0
-    for (let round = 0; round < 2; round++) {
+    for (let round = 0; round < 10; round++) {
       const child = startChild(dir, 'append', String(seq))
       t.after(() => child.proc.kill('SIGKILL'))
-      const want = 1500 * (round + 1)
-      await waitFor(() => child.lines.length >= want / (round + 1), 'acknowledged appends')
+      // Kill after a random number of acknowledged records, or a random time after the first one.
+      const atLines = 1 + Math.floor(random() * 2500)
+      const afterMs = Math.floor(random() * 400)
+      await waitFor(() => child.lines.length >= 1, `seed ${seed}, round ${round}: the first acknowledged append`)
+      if (random() < 0.5) await waitFor(() => child.lines.length >= atLines, `seed ${seed}: ${atLines} records`)
+      else await new Promise((r) => setTimeout(r, afterMs))
       child.proc.kill('SIGKILL')
       await child.exited
       for (const line of child.lines) {
@@ -98,16 +109,27 @@ describe('embedded log: crash safety', () => {
         seq = Math.max(seq, Number(s) + 1)
       }
       seq += 100_000
+      // No false alarm: the marks never claim more than the segments hold, whenever the kill came.
+      const report = await verifyLog(dir)
+      assert.deepEqual(
+        report.problems.map((p) => p.format()),
+        [],
+        `seed ${seed}, round ${round}: nothing is corrupt`,
+      )
+      for (const p of report.partitions) {
+        assert.ok(p.highWaterMark !== null && p.highWaterMark <= p.endOffset!, `seed ${seed}: marks within the data`)
+      }
     }
-    const report = await verifyLog(dir)
-    assert.deepEqual(report.problems, [], 'nothing is corrupt')
     const log = await createTestLog(t, { dir })
     const parts = await Promise.all([0, 1, 2].map((p) => readPartition(log, 'durable', p)))
     for (const [where, s] of acked) {
       const [p, o] = where.split('/').map(Number) as [number, number]
       const value = parts[p]!.get(o)
-      assert.ok(value !== undefined, `acknowledged record ${where} is missing`)
-      assert.ok(value.startsWith(`seq:${s}:`), `record ${where} holds ${value.slice(0, 20)}, not seq ${s}`)
+      assert.ok(value !== undefined, `seed ${seed}: acknowledged record ${where} is missing`)
+      assert.ok(
+        value.startsWith(`seq:${s}:`),
+        `seed ${seed}: record ${where} holds ${value.slice(0, 20)}, not seq ${s}`,
+      )
     }
     for (const [p, recs] of parts.entries()) {
       const offsets = [...recs.keys()]
@@ -116,6 +138,10 @@ describe('embedded log: crash safety', () => {
         offsets.map((_, i) => i),
         `partition ${p} has no gaps`,
       )
+    }
+    // The group's committed offsets stay within the partitions.
+    for (const [p, o] of await log.committedOffsets('durable-reader', 'durable')) {
+      assert.ok(o <= parts[p]!.size, `seed ${seed}: committed ${o} within partition ${p} (${parts[p]!.size})`)
     }
     // The log takes appends again where it stopped.
     const [m] = await log.append('durable', [{ value: 'after', partition: 0 }])
@@ -167,7 +193,7 @@ describe('embedded log: torn tails and damage', () => {
     })
   }
 
-  it('cuts a last batch whose records fail their checksum (it may never have been acknowledged)', async (t) => {
+  it('calls a damaged last batch damage when the high-water mark says it was acknowledged; repair keeps its offsets', async (t) => {
     const dir = tempDir(t)
     const log = await openEmbeddedLog({ dir })
     await log.createTopic({ name: 'tt', partitions: 1 })
@@ -177,11 +203,25 @@ describe('embedded log: torn tails and damage', () => {
     const pos = batchPositions(file)
     flipByte(file, fs.statSync(file).size - 5)
     const report = await verifyLog(dir)
-    assert.deepEqual(report.problems, [])
-    assert.equal(report.partitions[0]!.tornTail?.offset, pos[2])
-    const again = await createTestLog(t, { dir })
-    assert.equal(fs.statSync(file).size, pos[2])
+    assert.deepEqual(
+      report.problems.map((p) => [p.code, p.where?.file, p.where?.offset]),
+      [['OFA_LOG_CORRUPT', file, pos[2]]],
+    )
+    assert.match(report.problems[0]!.message, /checksum/)
+    assert.equal(report.partitions[0]!.tornTail, null)
+    let again = await createTestLog(t, { dir })
+    await rejectsWith(() => again.read('tt', 0, 0), 'OFA_LOG_CORRUPT')
+    await again.close()
+    assert.ok(fs.statSync(file).size > pos[2]!, 'nothing was cut')
+    const repair = await repairLog(dir)
+    assert.deepEqual(
+      repair.actions.map((a) => [a.action, a.lost.map((l) => [l.fromOffset, l.toOffset])]),
+      [['moved-aside', [[10, 14]]]],
+    )
+    again = await createTestLog(t, { dir })
     assert.equal((await again.read('tt', 0, 0)).length, 10)
+    const [m] = await again.append('tt', [{ value: 'next', partition: 0 }])
+    assert.equal(m!.offset, 15)
   })
 
   it('refuses a partition damaged before its tail with OFA_LOG_CORRUPT naming file and offset; repair moves the damage aside', async (t) => {
@@ -204,7 +244,11 @@ describe('embedded log: torn tails and damage', () => {
     }
     await assert.rejects(() => log.read('dmg', 0, 0), check)
     await assert.rejects(() => log.append('dmg', [{ value: 'x', partition: 0 }]), check)
-    await assert.rejects(() => log.describeTopic('dmg'), check)
+    // describeTopic names the damaged partition's error and still describes the other one.
+    const described = await log.describeTopic('dmg')
+    assert.ok(check(described.partitionStates[0]!.error))
+    assert.equal(described.partitionStates[1]!.error, undefined)
+    assert.equal(described.partitionStates[1]!.endOffset, 1)
     assert.equal((await log.read('dmg', 1, 0)).length, 1, 'the other partition works')
     await log.append('dmg', [{ value: 'still', partition: 1 }])
     await rejectsWith(() => repairLog(dir), 'OFA_LOG_LOCKED')
@@ -507,7 +551,7 @@ describe('embedded log: segments, group commit, retention, compaction', () => {
       await log.close()
       const names = fs.readdirSync(path.join(dir, 'topics', 'cmp', '0'))
       assert.deepEqual(
-        names.filter((n) => !/^\d{20}\.log$/.test(n)),
+        names.filter((n) => !/^\d{20}\.log$/.test(n) && n !== 'marks'),
         [],
         'no leftovers',
       )

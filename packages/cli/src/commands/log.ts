@@ -4,11 +4,19 @@
  * `repair` need the directory for themselves and fail with OFA_LOG_LOCKED while an owner runs.
  * `topics`, `tail` and `produce` also work on Kafka with `--bootstrap HOST:PORT`.
  */
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { Readable } from 'node:stream'
 import { parseArgs } from 'node:util'
-import { type EventLog, type LogRecord, type LostRange, openEmbeddedLog, repairLog, verifyLog } from '@openfactory/log'
+import {
+  type EventLog,
+  type LogRecord,
+  type LostRange,
+  openEmbeddedLog,
+  REPAIRS_FILE,
+  repairLog,
+  verifyLog,
+} from '@openfactory/log'
 import { openKafkaLog, parseBootstrapServers } from '@openfactory/log-kafka'
 import { type CliIo, EXIT, writeOut } from '../io.ts'
 import { usageError } from '../usage.ts'
@@ -104,10 +112,16 @@ async function topics(args: readonly string[], io: CliIo): Promise<number> {
         failed = true
         continue
       }
-      const records = d.partitionStates.reduce((n, p) => n + (p.endOffset - p.startOffset), 0)
+      const records = d.partitionStates.reduce((n, p) => n + (p.error ? 0 : p.endOffset - p.startOffset), 0)
       io.stdout.write(`${name}\tpartitions=${d.partitions}\tpolicy=${d.cleanupPolicy}\trecords=${records}\n`)
-      for (const p of d.partitionStates)
-        io.stdout.write(`  ${p.partition}\tstart=${p.startOffset}\tend=${p.endOffset}\n`)
+      for (const p of d.partitionStates) {
+        if (p.error) {
+          // One damaged partition is shown as such; the others are listed as usual.
+          io.stdout.write(`  ${p.partition}\tDAMAGED\n`)
+          io.stderr.write(`${p.error.format()}\n`)
+          failed = true
+        } else io.stdout.write(`  ${p.partition}\tstart=${p.startOffset}\tend=${p.endOffset}\n`)
+      }
     }
   } finally {
     await log.close()
@@ -136,6 +150,7 @@ async function tail(args: readonly string[], io: CliIo): Promise<number> {
   const from = fromText === 'earliest' || fromText === 'latest' ? fromText : (intOption('from', fromText, 0) as number)
   const log = await openLog(io, values, true)
   let printed = 0
+  let damaged = false
   try {
     const d = await log.describeTopic(topic)
     if (partition !== undefined && partition >= d.partitions) {
@@ -154,6 +169,12 @@ async function tail(args: readonly string[], io: CliIo): Promise<number> {
     for (const p of partitions) {
       const state = d.partitionStates[p]
       if (!state) continue
+      if (state.error) {
+        // A damaged partition is named; the others are printed.
+        io.stderr.write(`${state.error.format()}\n`)
+        damaged = true
+        continue
+      }
       let offset = from === 'earliest' ? state.startOffset : from === 'latest' ? state.endOffset : from
       while (printed < limit) {
         const batch = await log.read(topic, p, offset, { maxRecords: Math.min(10_000, limit - printed) })
@@ -167,7 +188,7 @@ async function tail(args: readonly string[], io: CliIo): Promise<number> {
   } finally {
     await log.close()
   }
-  return EXIT.ok
+  return damaged ? EXIT.failed : EXIT.ok
 }
 
 async function produce(args: readonly string[], io: CliIo): Promise<number> {
@@ -215,12 +236,19 @@ async function verify(args: readonly string[], io: CliIo): Promise<number> {
   const report = await verifyLog(dataDir(io, values.data))
   for (const p of report.partitions) {
     const state = p.problems.length > 0 ? 'DAMAGED' : p.tornTail ? 'torn tail (cut on next open)' : 'ok'
-    io.stdout.write(`${p.topic}/${p.partition}\tsegments=${p.segments.length}\trecords=${p.records}\t${state}\n`)
+    const end = p.endOffset === null ? '' : `\tend=${p.endOffset}`
+    const hw = p.highWaterMark === null ? '' : `\tacknowledged=${p.highWaterMark}`
+    io.stdout.write(
+      `${p.topic}/${p.partition}\tsegments=${p.segments.length}\trecords=${p.records}${end}${hw}\t${state}\n`,
+    )
   }
+  for (const n of [...report.notes, ...report.partitions.flatMap((p) => p.notes)]) io.stdout.write(`note: ${n}\n`)
   for (const e of report.problems) io.stderr.write(`${e.format()}\n`)
   if (!report.ok) {
     const n = report.problems.length
-    io.stderr.write(`${n} problem${n === 1 ? '' : 's'}; "ofa log repair" moves damaged segments aside\n`)
+    io.stderr.write(
+      `${n} problem${n === 1 ? '' : 's'}; "ofa log repair" fixes them: it moves damaged files aside, rebuilds what can be rebuilt and records what was lost\n`,
+    )
     return EXIT.failed
   }
   io.stdout.write('log verified: no damage\n')
@@ -232,7 +260,8 @@ function describeLost(lost: readonly LostRange[]): string {
   return lost
     .map((l) => {
       const offsets = l.fromOffset === null ? 'offsets unknown' : `offsets ${l.fromOffset}..${l.toOffset ?? '?'}`
-      return `${offsets}, ${l.bytes} bytes at ${l.position}: ${l.reason}`
+      const bytes = l.bytes > 0 ? `, ${l.bytes} bytes at ${l.position}` : ''
+      return `lost ${offsets}${bytes}: ${l.reason}`
     })
     .join('; ')
 }
@@ -246,11 +275,21 @@ async function repair(args: readonly string[], io: CliIo): Promise<number> {
   if (positionals.length > 0) throw usageError(`ofa log repair takes no arguments, got "${positionals[0]}"`)
   const report = await repairLog(dataDir(io, values.data))
   for (const a of report.actions) {
-    const where = a.topic === undefined ? a.file : `${a.topic}/${a.partition}`
+    const where = a.topic === undefined ? '-' : a.partition === undefined ? a.topic : `${a.topic}/${a.partition}`
     const moved = a.movedTo ? ` -> ${a.movedTo}` : ''
-    io.stdout.write(`${a.action}\t${where}\t${a.file}${moved}\t${describeLost(a.lost)}\n`)
+    const note = a.note ? `\t${a.note}` : ''
+    const what =
+      a.action === 'cut-torn-tail'
+        ? `\t${a.lost.map((l) => `cut ${l.bytes} bytes at ${l.position}: ${l.reason}`).join('; ')}`
+        : a.lost.length > 0 || !a.note
+          ? `\t${describeLost(a.lost)}`
+          : ''
+    io.stdout.write(`${a.action}\t${where}\t${a.file}${moved}${what}${note}\n`)
   }
   for (const e of report.unrepaired) io.stderr.write(`${e.format()}\n`)
   if (report.actions.length === 0 && report.unrepaired.length === 0) io.stdout.write('nothing to repair\n')
+  else if (report.actions.length > 0) {
+    io.stdout.write(`${report.actions.length} repairs, recorded in ${join(report.dir, REPAIRS_FILE)}\n`)
+  }
   return report.unrepaired.length > 0 ? EXIT.failed : EXIT.ok
 }

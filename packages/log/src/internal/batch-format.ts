@@ -13,7 +13,8 @@
  *    16  baseOffset       u32 low, u32 high (an integer below 2^53)
  *    24  lastOffsetDelta  u32   last offset the batch covers minus baseOffset (compaction keeps it)
  *    28  recordCount      u32   records in the batch (fewer than lastOffsetDelta + 1 after compaction)
- *    32  flags            u32   0 (reserved for compression)
+ *    32  flags            u32   0, or FLAG_LOST (1): a batch without records that stands for offsets a repair
+ *                              found lost (other bits reserved for compression)
  *    36  reserved         u32   0
  *    40  maxTimestamp     f64   largest record timestamp, epoch ms (retention by time)
  *    48  deleteHorizon    f64   0, or the time after which compaction drops this batch's tombstones
@@ -27,6 +28,10 @@
  *     value           bytes
  *     headerCount     u16
  *     headers, each   nameLength u16, name (UTF-8), valueLength u32, value bytes
+ *
+ * A batch may hold no records at all: it then only covers its offset range. Compaction writes such a batch where
+ * every record of a run of batches was superseded, and repair (with FLAG_LOST) where acknowledged records were
+ * lost, so that the batches of a partition cover its offsets without gaps (format version 2: a gap is damage).
  *
  * The layout follows Kafka's record batch v2 (KIP-98) in spirit — a checksummed header with base offset,
  * last offset delta and max timestamp, records with offset deltas — with fixed-width fields instead of
@@ -43,6 +48,10 @@ export const HEADER_SIZE = 56
 export const RECORD_OVERHEAD = 26
 /** No batch is larger than this (a sanity bound for scans; records are limited far below it). */
 export const MAX_BATCH_BYTES = 1 << 30
+/** Flag of a batch that stands for offsets a repair found lost (it holds no records). */
+export const FLAG_LOST = 1
+/** The largest offset range one batch covers (its last offset delta is a u32). */
+const MAX_DELTA = 0xffff_ffff
 
 const TWO_32 = 0x1_0000_0000
 
@@ -56,6 +65,8 @@ export interface BatchHeader {
   readonly recordCount: number
   readonly maxTimestamp: number
   readonly deleteHorizon: number
+  /** A batch without records standing for offsets a repair found lost. */
+  readonly lost: boolean
 }
 
 /**
@@ -75,7 +86,8 @@ export function parseHeader(buf: Buffer, at: number, filePos: number): BatchHead
   if (recordCount > lastDelta + 1 || recordCount * RECORD_OVERHEAD > length - HEADER_SIZE) {
     return `impossible record count ${recordCount}`
   }
-  if (buf.readUInt32LE(at + 32) !== 0) return 'unknown batch flags'
+  const flags = buf.readUInt32LE(at + 32)
+  if (flags !== 0 && (flags !== FLAG_LOST || recordCount !== 0)) return 'unknown batch flags'
   return {
     position: filePos,
     length,
@@ -85,6 +97,7 @@ export function parseHeader(buf: Buffer, at: number, filePos: number): BatchHead
     recordCount,
     maxTimestamp: buf.readDoubleLE(at + 40),
     deleteHorizon: buf.readDoubleLE(at + 48),
+    lost: flags === FLAG_LOST,
   }
 }
 
@@ -393,6 +406,7 @@ export function finishBatch(
   count: number,
   maxTimestamp: number,
   deleteHorizon: number,
+  flags = 0,
 ): Buffer {
   buf.writeUInt32LE(BATCH_MAGIC, 0)
   buf.writeUInt32LE(end, 8)
@@ -401,7 +415,7 @@ export function finishBatch(
   buf.writeUInt32LE(Math.floor(baseOffset / TWO_32), 20)
   buf.writeUInt32LE(lastDelta, 24)
   buf.writeUInt32LE(count, 28)
-  buf.writeUInt32LE(0, 32)
+  buf.writeUInt32LE(flags, 32)
   buf.writeUInt32LE(0, 36)
   buf.writeDoubleLE(Number.isFinite(maxTimestamp) ? maxTimestamp : 0, 40)
   buf.writeDoubleLE(deleteHorizon, 48)
@@ -412,4 +426,19 @@ export function finishBatch(
 function copyBytes(buf: Buffer, at: number, d: Uint8Array): number {
   buf.set(d, at)
   return d.byteLength
+}
+
+/**
+ * Batches without records covering the offsets `from` to `to` (inclusive): one, or more when the range is longer
+ * than a batch covers. With `lost`, they say that a repair found these offsets lost.
+ */
+export function emptyBatches(from: number, to: number, maxTimestamp: number, lost: boolean): Buffer[] {
+  const out: Buffer[] = []
+  for (let base = from; base <= to; base += MAX_DELTA + 1) {
+    const last = Math.min(to, base + MAX_DELTA)
+    out.push(
+      finishBatch(Buffer.alloc(HEADER_SIZE), HEADER_SIZE, base, last - base, 0, maxTimestamp, 0, lost ? FLAG_LOST : 0),
+    )
+  }
+  return out
 }

@@ -12,13 +12,14 @@ import type { DriverConsumerOptions, DriverTopic, FollowStart, LogDriver } from 
 import { checkTopicName, type NormalizedTopicSpec } from '../topic-spec.ts'
 import { type BatchBuilder, RECORD_OVERHEAD } from './batch-format.ts'
 import { DirLock } from './dir-lock.ts'
-import { closedError, invalidArgument, ioError, readOnlyError, unknownTopic } from './errors.ts'
-import { closeFile, fsyncDir, openFile, writeFileAtomic } from './fs-util.ts'
+import { closedError, corrupt, invalidArgument, ioError, readOnlyError, unknownTopic } from './errors.ts'
+import { closeFile, fdatasync, fsyncDir, mkdirp, openFile, writeAll, writeFileAtomic } from './fs-util.ts'
 import { EmbeddedConsumer, GroupCoordinator, type GroupHost } from './group-coordinator.ts'
 import { applyRetention, compactPartition, type PartitionCompaction } from './maintenance.ts'
+import { MARKS_FILE, marksBytes, readMarks } from './marks.ts'
 import { OffsetStore } from './offset-store.ts'
 import { Partition } from './partition.ts'
-import { segmentFileName } from './segment.ts'
+import { listSegmentFiles, segmentFileName } from './segment.ts'
 import { type FullTopicSpec, hasDeletePolicy, isCompacted, readTopicFile, topicFileText } from './topic-config.ts'
 
 /** `EmbeddedLogOptions` with their defaults, checked. */
@@ -35,6 +36,7 @@ export interface EmbeddedDriverOptions {
   readonly tombstoneRetentionMs: number
   readonly pollIntervalMs: number
   readonly onBackgroundError: (err: unknown) => void
+  readonly onWarning: (warning: OpenFactoryError) => void
   readonly now: () => number
 }
 
@@ -57,9 +59,15 @@ interface TopicState {
   readonly info: DriverTopic
 }
 
-const META_FILE = 'openfactory-log.json'
-const FORMAT = 'openfactory-embedded-log'
-const FORMAT_VERSION = 1
+export const META_FILE = 'openfactory-log.json'
+export const FORMAT = 'openfactory-embedded-log'
+/**
+ * 2: the batches of a partition cover its offsets without gaps (compaction and repair write batches without
+ * records where records went), so a missing batch or segment is found. Directories made at version 1 keep it:
+ * there, only topics without compaction are checked for gaps (version-1 compaction left gaps).
+ */
+export const FORMAT_VERSION = 2
+const READABLE_VERSIONS = new Set([1, 2])
 /** Files a directory may hold before it becomes a log (left by a first open that stopped early). */
 const PRE_INIT_FILES = new Set(['lock', 'lock-journal', 'owner.json', `${META_FILE}.tmp`])
 
@@ -77,11 +85,16 @@ export class EmbeddedDriver implements LogDriver {
   readonly #closer = new AbortController()
   readonly #timers: NodeJS.Timeout[] = []
   readonly #host: GroupHost
+  /** The directory's format version (see FORMAT_VERSION). */
+  readonly #version: number
+  /** When each throttled warning was last given. */
+  readonly #warned = new Map<string, number>()
   #closed = false
   #discovering: Promise<void> | null = null
 
-  private constructor(o: EmbeddedDriverOptions, lock: DirLock | null, offsets: OffsetStore) {
+  private constructor(o: EmbeddedDriverOptions, lock: DirLock | null, offsets: OffsetStore, version: number) {
     this.#o = o
+    this.#version = version
     this.dir = o.dir
     this.readOnly = o.readOnly
     this.description = `embedded log in ${o.dir}${o.readOnly ? ' (read-only)' : ''}`
@@ -96,6 +109,7 @@ export class EmbeddedDriver implements LogDriver {
       read: (p, offset, maxRecords) => p.read(offset, maxRecords, DEFAULT_MAX_BYTES),
       committed: (group, topic) => this.#offsets.get(group, topic),
       commit: (group, offsets) => this.#commit(group, offsets),
+      warn: (key, warning) => this.#warn(warning, key),
       now: o.now,
     }
   }
@@ -103,29 +117,73 @@ export class EmbeddedDriver implements LogDriver {
   /** Opens the log in `o.dir` (creating it for a writer), see `openEmbeddedLog`. */
   static async open(o: EmbeddedDriverOptions): Promise<EmbeddedDriver> {
     if (o.readOnly) {
-      await checkMeta(o.dir, true)
-      const log = new EmbeddedDriver(o, null, await OffsetStore.open(o.dir, true))
+      const version = await checkMeta(o.dir, true)
+      const log = new EmbeddedDriver(o, null, await OffsetStore.open(o.dir, true), version)
       await log.#discover()
       return log
     }
     try {
-      await fs.promises.mkdir(o.dir, { recursive: true })
+      await mkdirp(o.dir)
     } catch (err) {
-      throw ioError(`cannot create ${o.dir}`, err)
+      throw ioError(`cannot create the data directory ${o.dir}`, err, o.dir)
     }
-    const lock = DirLock.acquire(o.dir)
+    const lock = DirLock.acquire(o.dir, { onReplaced: (w) => o.onWarning(w) })
     try {
-      await checkMeta(o.dir, false)
-      const made = await fs.promises.mkdir(path.join(o.dir, 'topics'), { recursive: true })
+      const version = await checkMeta(o.dir, false)
+      const made = await mkdirp(path.join(o.dir, 'topics'))
       const offsets = await OffsetStore.open(o.dir, false)
-      if (made !== undefined && o.fsync) await fsyncDir(o.dir)
-      const log = new EmbeddedDriver(o, lock, offsets)
+      if (made && o.fsync) await fsyncDir(o.dir)
+      const log = new EmbeddedDriver(o, lock, offsets, version)
       await log.#discover()
+      await log.#resetOffsetsBeyondEnds()
       log.#startTimers()
       return log
     } catch (err) {
       lock.release()
-      throw err instanceof OpenFactoryError ? err : ioError(`cannot open the event log in ${o.dir}`, err)
+      throw err instanceof OpenFactoryError ? err : ioError(`cannot open the event log in ${o.dir}`, err, o.dir)
+    }
+  }
+
+  /** Gives a warning; with a `key`, at most one per key a minute (failures that repeat on every write). */
+  #warn(warning: OpenFactoryError, key?: string): void {
+    if (key !== undefined) {
+      const now = Date.now()
+      const last = this.#warned.get(key)
+      if (last !== undefined && now - last < 60_000) return
+      this.#warned.set(key, now)
+    }
+    try {
+      this.#o.onWarning(warning)
+    } catch {
+      // A listener's failure is not ours to handle.
+    }
+  }
+
+  /**
+   * Committed group offsets beyond the end of their partition (acknowledged records were lost, and the end went
+   * back) would make the group wait for ever: they are reset to the end, with a warning. Damaged partitions are
+   * left alone (their end is unknown).
+   */
+  async #resetOffsetsBeyondEnds(): Promise<void> {
+    for (const { group, offsets } of await this.#offsets.loadAll()) {
+      const reset: { topic: string; partition: number; offset: number }[] = []
+      for (const [topic, parts] of offsets) {
+        const t = this.#topics.get(topic)
+        if (!t) continue
+        for (const [partition, offset] of parts) {
+          const p = t.partitions[partition]
+          if (!p || p.failure || offset <= p.endOffset) continue
+          reset.push({ topic, partition, offset: p.endOffset })
+          this.#warn(
+            new OpenFactoryError(
+              'OFA_LOG_CORRUPT',
+              `consumer group ${group}: its committed offset ${offset} of ${topic}/${partition} is beyond the partition's end ${p.endOffset} (records it had read are gone); reset to ${p.endOffset}`,
+              { where: { file: this.#offsets.fileOf(group) } },
+            ),
+          )
+        }
+      }
+      if (reset.length > 0) await this.#offsets.commit(group, reset)
     }
   }
 
@@ -153,6 +211,19 @@ export class EmbeddedDriver implements LogDriver {
     }
     const broken = this.#broken.get(full.name)
     if (broken) throw broken
+    // A topic directory left without topic.json: an interrupted creation is started again, a topic that holds
+    // records is damage (its topic.json went missing) and is never overwritten.
+    const tdir = path.join(this.dir, 'topics', full.name)
+    const held = await topicDirHoldsData(tdir)
+    if (held) {
+      const err = corrupt(
+        path.join(tdir, 'topic.json'),
+        0,
+        `topic ${full.name} has records on disk (${held}) but its topic.json is missing; run "ofa log repair" to rebuild it`,
+      )
+      this.#broken.set(full.name, err)
+      throw err
+    }
     const creation = this.#create(full)
     this.#creating.set(full.name, creation)
     try {
@@ -173,12 +244,13 @@ export class EmbeddedDriver implements LogDriver {
         const pdir = path.join(tdir, String(i))
         await fs.promises.mkdir(pdir)
         await closeFile(await openFile(path.join(pdir, segmentFileName(0)), 'wx'))
+        await writeNewFile(path.join(pdir, MARKS_FILE), marksBytes({ start: 0, end: 0 }), this.#o.fsync)
         if (this.#o.fsync) await fsyncDir(pdir)
       })
       await writeFileAtomic(path.join(tdir, 'topic.json'), topicFileText(spec))
       if (this.#o.fsync) await fsyncDir(topicsDir)
     } catch (err) {
-      throw ioError(`cannot create topic ${spec.name}`, err)
+      throw ioError(`cannot create topic ${spec.name}`, err, tdir)
     }
     await this.#load(spec)
   }
@@ -195,8 +267,14 @@ export class EmbeddedDriver implements LogDriver {
         segmentBytes: spec.segmentBytes,
         maxBatchBytes: this.#o.maxBatchBytes,
         lingerMs: this.#o.lingerMs,
+        contiguous: this.#version >= 2 || !isCompacted(spec),
+        expectMarks: this.#version >= 2,
+        onWarning: (w) => this.#warn(w, `partition:${spec.name}/${i}:${w.message.slice(0, 40)}`),
       }),
     )
+    for (const p of partitions) {
+      if (p.failure) this.#warn(p.failure)
+    }
     if (this.#closed) {
       for (const p of partitions) await p.close()
       return
@@ -236,9 +314,21 @@ export class EmbeddedDriver implements LogDriver {
       try {
         spec = await readTopicFile(file, name)
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR')
-          continue
-        this.#broken.set(name, err instanceof OpenFactoryError ? err : ioError(`cannot read ${file}`, err))
+        const code = (err as NodeJS.ErrnoException).code
+        if (code === 'ENOTDIR') continue
+        let broken = err instanceof OpenFactoryError ? err : ioError(`cannot read ${file}`, err, file)
+        if (code === 'ENOENT') {
+          // An interrupted creation, or a topic whose topic.json went missing: the records tell.
+          const held = await topicDirHoldsData(path.join(topicsDir, name))
+          if (!held) continue
+          broken = corrupt(
+            file,
+            0,
+            `topic ${name} has records on disk (${held}) but its topic.json is missing; run "ofa log repair" to rebuild it`,
+          )
+        }
+        this.#broken.set(name, broken)
+        this.#warn(broken)
         continue
       }
       await this.#load(spec)
@@ -253,11 +343,17 @@ export class EmbeddedDriver implements LogDriver {
 
   async describeTopic(name: string): Promise<TopicDescription> {
     const t = await this.#topic(name)
-    const partitionStates = []
+    const partitionStates: TopicDescription['partitionStates'][number][] = []
     for (const p of t.partitions) {
       await p.refresh()
-      p.check()
-      partitionStates.push({ partition: p.id, startOffset: p.startOffset, endOffset: p.endOffset })
+      // One damaged partition does not hide the others: it is described with its error.
+      const error = p.failure ?? p.writeFailure ?? undefined
+      partitionStates.push({
+        partition: p.id,
+        startOffset: p.startOffset,
+        endOffset: p.endOffset,
+        ...(error ? { error } : {}),
+      })
     }
     return { ...t.spec, partitionStates }
   }
@@ -297,10 +393,10 @@ export class EmbeddedDriver implements LogDriver {
     const t = this.#topics.get(topic) ?? (await this.#topic(topic))
     const n = records.length
     const numPartitions = t.partitions.length
-    // A partition that failed refuses the append before any record of it is written.
+    // A partition that is damaged or failed refuses the append before any record of it is written.
     for (const p of t.partitions) {
-      if (p.failure) {
-        for (let i = 0; i < n; i++) t.partitions[parts[i]!]!.check()
+      if (p.failure || p.writeFailure) {
+        for (let i = 0; i < n; i++) t.partitions[parts[i]!]!.checkWritable()
         break
       }
     }
@@ -362,14 +458,30 @@ export class EmbeddedDriver implements LogDriver {
     })
     let rr = 0
     const n = parts.length
+    const skipped = new Set<number>()
     while (!this.#closed && !signal?.aborted) {
       if (this.readOnly) await Promise.all(parts.map((p) => p.refresh()))
       let batch: LogRecord[] | null = null
       for (let i = 0; i < n && batch === null; i++) {
         const k = (rr + i) % n
         const p = parts[k]!
-        if (positions[k] === p.endOffset) continue
-        const r = await p.read(positions[k]!, maxRecords, DEFAULT_MAX_BYTES)
+        if (positions[k] === p.endOffset || skipped.has(k)) continue
+        let r: Awaited<ReturnType<Partition['read']>>
+        try {
+          r = await p.read(positions[k]!, maxRecords, DEFAULT_MAX_BYTES)
+        } catch (err) {
+          // A damaged partition stops only itself: the follower goes on with the others, and is told.
+          if (!(err instanceof OpenFactoryError) || err.code !== 'OFA_LOG_CORRUPT') throw err
+          skipped.add(k)
+          this.#warn(
+            new OpenFactoryError(
+              'OFA_LOG_CORRUPT',
+              `following ${topic}: partition ${p.id} is damaged and is skipped (${err.message})`,
+              { where: err.where, cause: err },
+            ),
+          )
+          continue
+        }
         positions[k] = r.next
         if (r.records.length > 0) {
           batch = r.records
@@ -381,7 +493,7 @@ export class EmbeddedDriver implements LogDriver {
         yield batch
         continue
       }
-      if (parts.some((p, k) => positions[k]! < p.endOffset)) continue
+      if (parts.some((p, k) => positions[k]! < p.endOffset && !skipped.has(k))) continue
       await this.#waitForChange(parts, signal)
     }
   }
@@ -445,7 +557,10 @@ export class EmbeddedDriver implements LogDriver {
       fsync: this.#o.fsync,
     }
     const partitions: PartitionCompaction[] = []
-    for (const p of t.partitions) partitions.push(await p.exclusive(() => compactPartition(p, opts)))
+    for (const p of t.partitions) {
+      if (p.failure || p.writeFailure) continue // damaged: reported where it is used, never rewritten
+      partitions.push(await p.exclusive(() => compactPartition(p, opts)))
+    }
     return { topic, partitions }
   }
 
@@ -464,7 +579,7 @@ export class EmbeddedDriver implements LogDriver {
       if (!hasDeletePolicy(t.spec)) continue
       let n = 0
       for (const p of t.partitions) {
-        if (p.failure) continue
+        if (p.failure || p.writeFailure) continue
         n += await p.exclusive(() => applyRetention(p, t.spec, now))
       }
       if (n > 0) topics[t.spec.name] = n
@@ -493,7 +608,11 @@ export class EmbeddedDriver implements LogDriver {
     }
     every(this.#o.compactionIntervalMs, async () => {
       for (const t of this.#topics.values()) {
-        if (isCompacted(t.spec) && !this.#closed && t.partitions.some((p) => p.segments.length > 1 && !p.failure)) {
+        if (
+          isCompacted(t.spec) &&
+          !this.#closed &&
+          t.partitions.some((p) => p.segments.length > 1 && !p.failure && !p.writeFailure)
+        ) {
           await this.compact(t.spec.name)
         }
       }
@@ -529,52 +648,127 @@ function headerFraming(headers: Readonly<Record<string, RecordData>>): number {
   return n
 }
 
-/** Checks (reader) or writes (writer, new directory) the format marker. */
-async function checkMeta(dir: string, readOnly: boolean): Promise<void> {
+/** What the repair command says to do about a damaged or missing format marker. */
+const META_ADVICE = `; if this is an OpenFactory event log, run "ofa log repair" to write the marker again`
+
+/**
+ * Checks (reader) or writes (writer, new directory) the format marker; returns the directory's format version.
+ * A marker that is missing where a log obviously is (a `topics` directory), unreadable or not ours is
+ * `OFA_LOG_CORRUPT` naming the file, with what to do.
+ */
+async function checkMeta(dir: string, readOnly: boolean): Promise<number> {
   const file = path.join(dir, META_FILE)
   let text: string | null = null
   try {
     text = await fs.promises.readFile(file, 'utf8')
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    if (code !== 'ENOENT') throw ioError(`cannot read ${file}`, err)
+    if (code !== 'ENOENT') throw ioError(`cannot read ${file}`, err, file)
   }
   if (text === null) {
+    let entries: string[]
+    try {
+      entries = await fs.promises.readdir(dir)
+    } catch (err) {
+      if (readOnly && (err as NodeJS.ErrnoException).code === 'ENOENT') entries = []
+      else throw ioError(`cannot list ${dir}`, err, dir)
+    }
+    if (entries.includes('topics')) {
+      throw corrupt(file, 0, `${META_FILE} is missing, yet ${dir} holds topics${META_ADVICE}`)
+    }
     if (readOnly) {
       throw new OpenFactoryError('OFA_LOG_NOT_FOUND', `${dir} holds no event log (${META_FILE} is missing)`, {
         where: { file },
       })
     }
-    const entries = await fs.promises.readdir(dir)
     const foreign = entries.filter((e) => !PRE_INIT_FILES.has(e))
     if (foreign.length > 0) {
       throw invalidArgument(
         `${dir} is not empty and holds no event log (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}); choose an empty or new directory`,
       )
     }
-    await writeFileAtomic(file, `${JSON.stringify({ format: FORMAT, version: FORMAT_VERSION })}\n`)
-    return
+    try {
+      await writeFileAtomic(file, metaText())
+    } catch (err) {
+      throw ioError(`cannot write ${file}`, err, file)
+    }
+    return FORMAT_VERSION
   }
+  const meta = parseMeta(text)
+  if (typeof meta === 'string') throw corrupt(file, 0, `${meta}${META_ADVICE}`)
+  if (!READABLE_VERSIONS.has(meta.version)) {
+    throw new OpenFactoryError(
+      'OFA_LOG_CORRUPT',
+      `${file} has format version ${meta.version}; this OpenFactory reads versions ${[...READABLE_VERSIONS].join(' and ')}`,
+      { where: { file, offset: 0 } },
+    )
+  }
+  return meta.version
+}
+
+/** The text of a new format marker. */
+export function metaText(version = FORMAT_VERSION): string {
+  return `${JSON.stringify({ format: FORMAT, version })}\n`
+}
+
+/** The format marker's content, or why it is not one. */
+export function parseMeta(text: string): { version: number } | string {
   let meta: { format?: unknown; version?: unknown }
   try {
     meta = JSON.parse(text)
-  } catch (err) {
-    throw new OpenFactoryError('OFA_LOG_CORRUPT', `${file} is not valid JSON`, {
-      where: { file, offset: 0 },
-      cause: err,
-    })
+  } catch {
+    return `${META_FILE} is not valid JSON`
   }
-  if (meta?.format !== FORMAT) {
-    throw new OpenFactoryError('OFA_LOG_CORRUPT', `${file} does not describe an OpenFactory event log`, {
-      where: { file, offset: 0 },
-    })
+  if (meta === null || typeof meta !== 'object' || meta.format !== FORMAT) {
+    return `${META_FILE} does not describe an OpenFactory event log`
   }
-  if (meta.version !== FORMAT_VERSION) {
-    throw new OpenFactoryError(
-      'OFA_LOG_CORRUPT',
-      `${file} has format version ${String(meta.version)}; this OpenFactory reads version ${FORMAT_VERSION}`,
-      { where: { file, offset: 0 } },
-    )
+  if (typeof meta.version !== 'number' || !Number.isSafeInteger(meta.version)) {
+    return `${META_FILE} has no format version`
+  }
+  return { version: meta.version }
+}
+
+/**
+ * Whether a topic directory without topic.json holds records (then it is not an interrupted creation): more than
+ * one segment, a non-empty one, files a repair kept aside, or marks with an end above 0. Returns what was found.
+ */
+export async function topicDirHoldsData(tdir: string): Promise<string | null> {
+  let names: string[]
+  try {
+    names = await fs.promises.readdir(tdir)
+  } catch {
+    return null
+  }
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue
+    const pdir = path.join(tdir, name)
+    let listing: { bases: number[]; others: string[] }
+    try {
+      listing = await listSegmentFiles(pdir)
+    } catch {
+      continue
+    }
+    if (listing.bases.length > 1 || (listing.bases[0] ?? 0) > 0) return `${listing.bases.length} segments in ${pdir}`
+    for (const b of listing.bases) {
+      const st = await fs.promises.stat(path.join(pdir, segmentFileName(b))).catch(() => null)
+      if (st && st.size > 0) return `${st.size} bytes in ${path.join(pdir, segmentFileName(b))}`
+    }
+    if (listing.others.some((o) => o.includes('.damaged'))) return `files kept aside by a repair in ${pdir}`
+    const marks = await readMarks(path.join(pdir, MARKS_FILE)).catch(() => null)
+    if (marks?.kind === 'ok' && marks.values.end > 0)
+      return `acknowledged offsets up to ${marks.values.end - 1} in ${pdir}`
+  }
+  return null
+}
+
+/** Writes a new file whole (it must not exist), durably when `fsync`. */
+async function writeNewFile(file: string, data: Uint8Array, fsync: boolean): Promise<void> {
+  const fd = await openFile(file, 'wx')
+  try {
+    await writeAll(fd, data, 0)
+    if (fsync) await fdatasync(fd)
+  } finally {
+    await closeFile(fd)
   }
 }
 

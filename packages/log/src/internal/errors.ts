@@ -13,13 +13,25 @@ export function corrupt(file: string, offset: number, message: string, cause?: u
   })
 }
 
-/** A failed disk operation; `EAGAIN`-like failures may be retried, the rest are not. */
-export function ioError(what: string, cause: unknown): OpenFactoryError {
+/** Failures that may pass by themselves: busy resources, and a full disk or quota (space may come back). */
+const RETRYABLE = new Set(['EAGAIN', 'EBUSY', 'EMFILE', 'ENFILE', 'EINTR', 'ENOSPC', 'EDQUOT'])
+
+/** A failed disk operation; `EAGAIN`-like failures and a full disk may be retried, the rest are not. */
+export function ioError(what: string, cause: unknown, file?: string): OpenFactoryError {
   if (cause instanceof OpenFactoryError) return cause
   const code = (cause as NodeJS.ErrnoException | undefined)?.code
-  const retryable = code === 'EAGAIN' || code === 'EBUSY' || code === 'EMFILE' || code === 'ENFILE' || code === 'EINTR'
   const detail = cause instanceof Error ? cause.message : String(cause)
-  return new OpenFactoryError('OFA_LOG_IO', `${what}: ${detail}`, { cause, retryable })
+  return new OpenFactoryError('OFA_LOG_IO', `${what}: ${detail}`, {
+    cause,
+    retryable: code !== undefined && RETRYABLE.has(code),
+    ...(file !== undefined ? { where: { file } } : {}),
+  })
+}
+
+/** Whether a failed write may succeed later without the file being reopened (the disk or quota was full). */
+export function isNoSpace(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code
+  return code === 'ENOSPC' || code === 'EDQUOT'
 }
 
 export function closedError(): OpenFactoryError {

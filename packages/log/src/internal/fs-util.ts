@@ -70,18 +70,51 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Replaces `file` with `data` atomically and durably: temp file, fsync, rename, fsync of the directory. */
+/**
+ * Replaces `file` with `data` atomically and durably: temp file, fsync, rename, fsync of the directory. A failed
+ * attempt removes its temporary file (on a full disk it would hold space that the next attempt needs).
+ */
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
   const tmp = `${file}.tmp`
-  const fd = await openFile(tmp, 'w')
   try {
-    await writeAll(fd, typeof data === 'string' ? Buffer.from(data) : data, 0)
-    await fsyncFd(fd)
-  } finally {
-    await closeFile(fd)
+    const fd = await openFile(tmp, 'w')
+    try {
+      await writeAll(fd, typeof data === 'string' ? Buffer.from(data) : data, 0)
+      await fsyncFd(fd)
+    } finally {
+      await closeFile(fd)
+    }
+    await fs.promises.rename(tmp, file)
+  } catch (err) {
+    await fs.promises.rm(tmp, { force: true }).catch(() => {})
+    throw err
   }
-  await fs.promises.rename(tmp, file)
   await fsyncDir(path.dirname(file))
+}
+
+/**
+ * Creates `dir` and its missing parents, one level at a time: at most one `mkdir` per missing level and one more
+ * try of the last, so a file system that answers oddly (under /proc a `mkdir` fails with ENOENT although the
+ * parent exists — Node's own `recursive: true` then retries for ever at 100 % CPU) gets its error reported.
+ * Returns whether `dir` was created.
+ */
+export async function mkdirp(dir: string): Promise<boolean> {
+  try {
+    await fs.promises.mkdir(dir)
+    return true
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EEXIST') {
+      const st = await fs.promises.stat(dir)
+      if (st.isDirectory()) return false
+      throw Object.assign(new Error(`EEXIST: ${dir} exists and is not a directory`), { code: 'ENOTDIR', path: dir })
+    }
+    const parent = path.dirname(dir)
+    if (code !== 'ENOENT' || parent === dir) throw err
+    await mkdirp(parent)
+    await fs.promises.mkdir(dir) // once: a second ENOENT is this file system's answer, not a missing parent
+    return true
+  }
 }
 
 export async function exists(file: string): Promise<boolean> {

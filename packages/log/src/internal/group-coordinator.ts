@@ -25,6 +25,8 @@ export interface GroupHost {
   read(p: Partition, offset: number, maxRecords: number): Promise<ReadResult>
   committed(group: string, topic: string): Promise<Map<number, number>>
   commit(group: string, offsets: readonly TopicPartitionOffset[]): Promise<void>
+  /** Reports what a consumer worked around (a damaged partition skipped); at most once a minute per `key`. */
+  warn(key: string, warning: OpenFactoryError): void
   now(): number
 }
 
@@ -178,6 +180,8 @@ export class EmbeddedConsumer implements GroupConsumer {
   #committed = new Map<string, number>()
   #rr = 0
   #wake: (() => void) | null = null
+  /** Partitions found damaged while reading: skipped from then on. */
+  readonly #damaged = new Set<string>()
 
   constructor(host: GroupHost, coord: GroupCoordinator, opts: DriverConsumerOptions) {
     this.group = opts.group
@@ -300,8 +304,19 @@ export class EmbeddedConsumer implements GroupConsumer {
       const known = new Map<string, number>()
       for (const tp of assigned) {
         const k = key(tp.topic, tp.partition)
-        const c = committed.get(tp.topic)?.get(tp.partition)
+        let c = committed.get(tp.topic)?.get(tp.partition)
         const part = this.#parts.get(k)!
+        if (c !== undefined && c > part.endOffset && !part.failure && !this.#host.readOnly) {
+          // Past the end (the records it pointed after were lost): waiting there would wait for ever.
+          this.#host.warn(
+            `beyond:${this.group}:${k}`,
+            new OpenFactoryError(
+              'OFA_LOG_CORRUPT',
+              `consumer group ${this.group}: committed offset ${c} of ${tp.topic}/${tp.partition} is beyond the partition's end ${part.endOffset}; reading from ${part.endOffset}`,
+            ),
+          )
+          c = part.endOffset
+        }
         if (c !== undefined) known.set(k, c)
         positions.set(k, c ?? (this.#opts.resetTo === 'latest' ? part.endOffset : part.startOffset))
       }
@@ -321,16 +336,32 @@ export class EmbeddedConsumer implements GroupConsumer {
       const k = key(tp.topic, tp.partition)
       const part = this.#parts.get(k)!
       if (this.#host.readOnly) await part.refresh()
+      if (part.failure || this.#damaged.has(k)) continue
       let pos = this.#positions.get(k)!
       if (pos >= part.endOffset && pos >= part.startOffset) continue
       let r: ReadResult
       try {
-        r = await this.#host.read(part, pos, maxRecords)
+        try {
+          r = await this.#host.read(part, pos, maxRecords)
+        } catch (err) {
+          if (!(err instanceof OpenFactoryError) || err.code !== 'OFA_LOG_OFFSET_OUT_OF_RANGE') throw err
+          // The position fell out of the partition (retention): Kafka's auto.offset.reset.
+          pos = this.#opts.resetTo === 'latest' ? part.endOffset : part.startOffset
+          r = await this.#host.read(part, pos, maxRecords)
+        }
       } catch (err) {
-        if (!(err instanceof OpenFactoryError) || err.code !== 'OFA_LOG_OFFSET_OUT_OF_RANGE') throw err
-        // The position fell out of the partition (retention): Kafka's auto.offset.reset.
-        pos = this.#opts.resetTo === 'latest' ? part.endOffset : part.startOffset
-        r = await this.#host.read(part, pos, maxRecords)
+        // Damage stops only its partition: this member goes on with the others (and says so).
+        if (!(err instanceof OpenFactoryError) || err.code !== 'OFA_LOG_CORRUPT') throw err
+        this.#damaged.add(k)
+        this.#host.warn(
+          `damaged:${this.group}:${k}`,
+          new OpenFactoryError(
+            'OFA_LOG_CORRUPT',
+            `consumer group ${this.group}: ${tp.topic}/${tp.partition} is damaged and is skipped (${err.message})`,
+            { where: err.where, cause: err },
+          ),
+        )
+        continue
       }
       // A rebalance while reading: the partition may have moved to another member.
       if (m.generation !== this.#generation || !this.#positions.has(k)) return null
@@ -348,7 +379,8 @@ export class EmbeddedConsumer implements GroupConsumer {
     // Check again synchronously: records may have become durable while the last read was in flight.
     for (const tp of this.#owned) {
       const k = key(tp.topic, tp.partition)
-      if (this.#positions.get(k)! < this.#parts.get(k)!.endOffset) return
+      const part = this.#parts.get(k)!
+      if (this.#positions.get(k)! < part.endOffset && !part.failure && !this.#damaged.has(k)) return
     }
     await new Promise<void>((resolve) => {
       const cancels: (() => void)[] = []

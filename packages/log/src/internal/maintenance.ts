@@ -4,7 +4,9 @@
  *
  * Compaction keeps the latest record of every key. It reads the whole partition once to learn each key's
  * latest offset, then rewrites consecutive sealed segments, merged up to the topic's segment size, into one
- * file: each batch keeps its base offset and offset range and loses the records superseded later. A tombstone
+ * file: each batch keeps its base offset and offset range and loses the records superseded later. A run of
+ * batches that lose every record becomes one batch without records covering their offsets, so that the batches
+ * still cover the partition's offsets without gaps (a gap is damage: a batch or segment went missing). A tombstone
  * (null value) that is the latest for its key is kept until its batch's delete horizon (set the first time the
  * cleaner sees it, `tombstoneRetentionMs` later — Kafka's delete.retention.ms, KIP-534) has passed, so that
  * consumers catching up still see the delete.
@@ -19,6 +21,7 @@ import fs from 'node:fs'
 import {
   type BatchHeader,
   bodyCrcMatches,
+  emptyBatches,
   finishBatch,
   HEADER_SIZE,
   parseHeader,
@@ -50,7 +53,7 @@ export interface PartitionCompaction {
 const READ_CHUNK = 4 << 20
 
 export async function compactPartition(p: Partition, opts: CompactionOptions): Promise<PartitionCompaction> {
-  p.check()
+  p.checkWritable()
   const sealed = p.segments.slice(0, -1)
   const segmentsBefore = p.segments.length
   const stats = { recordsBefore: 0, recordsAfter: 0, bytesBefore: 0, bytesAfter: 0 }
@@ -111,6 +114,34 @@ async function rewriteGroup(
   out.setFd(fd)
   let changed = group.length > 1
   let pos = 0
+  // Batches that lost every record, not written yet: one batch without records stands for them.
+  let dropped: { from: number; to: number; maxTimestamp: number } | null = null
+  const writeBatch = async (
+    batch: Buffer,
+    h: { baseOffset: number; lastOffset: number; maxTimestamp: number },
+    count: number,
+  ) => {
+    await writeAll(fd, batch, pos)
+    out.addBatch({
+      position: pos,
+      length: batch.length,
+      baseOffset: h.baseOffset,
+      lastOffset: h.lastOffset,
+      recordCount: count,
+      maxTimestamp: h.maxTimestamp,
+    })
+    pos += batch.length
+    stats.bytesAfter += batch.length
+  }
+  const writeDropped = async () => {
+    if (!dropped) return
+    const d = dropped
+    dropped = null
+    for (const b of emptyBatches(d.from, d.to, d.maxTimestamp, false)) {
+      const h = parseHeader(b, 0, 0) as BatchHeader
+      await writeBatch(b, h, 0)
+    }
+  }
   try {
     for (const seg of group) {
       const segFd = await seg.acquire()
@@ -135,21 +166,20 @@ async function rewriteGroup(
               throw corrupt(seg.file, at + rel, `batch checksum mismatch at offset ${hh.baseOffset}`)
             stats.recordsBefore += hh.recordCount
             stats.bytesBefore += hh.length
-            const cleaned = cleanBatch(buf, rel, hh, latest, opts, seg.file)
+            const cleaned = hh.lost
+              ? { batch: buf.subarray(rel, rel + hh.length), count: 0, changed: false }
+              : cleanBatch(buf, rel, hh, latest, opts, seg.file)
             if (cleaned.changed) changed = true
             if (cleaned.batch) {
-              await writeAll(fd, cleaned.batch, pos)
-              out.addBatch({
-                position: pos,
-                length: cleaned.batch.length,
-                baseOffset: hh.baseOffset,
-                lastOffset: hh.lastOffset,
-                recordCount: cleaned.count,
-                maxTimestamp: hh.maxTimestamp,
-              })
-              pos += cleaned.batch.length
+              await writeDropped()
+              await writeBatch(cleaned.batch, hh, cleaned.count)
               stats.recordsAfter += cleaned.count
-              stats.bytesAfter += cleaned.batch.length
+            } else if (dropped && dropped.to + 1 === hh.baseOffset) {
+              dropped.to = hh.lastOffset
+              dropped.maxTimestamp = Math.max(dropped.maxTimestamp, hh.maxTimestamp)
+            } else {
+              await writeDropped()
+              dropped = { from: hh.baseOffset, to: hh.lastOffset, maxTimestamp: hh.maxTimestamp }
             }
             rel += hh.length
           }
@@ -159,6 +189,7 @@ async function rewriteGroup(
         seg.release()
       }
     }
+    await writeDropped()
     if (!changed) {
       await closeFile(fd)
       await fs.promises.rm(tmp, { force: true })
@@ -242,13 +273,16 @@ function cleanBatch(
   }
 }
 
-/** Deletes the oldest sealed segments past the topic's retention; returns how many. */
+/**
+ * Deletes the oldest sealed segments past the topic's retention; returns how many. The start mark moves (durably)
+ * before any file is deleted: a segment missing below the start mark is retention's doing, above it damage.
+ */
 export async function applyRetention(
   p: Partition,
   spec: { retentionMs: number; retentionBytes: number },
   now: number,
 ): Promise<number> {
-  p.check()
+  p.checkWritable()
   const segs = p.segments
   let n = 0
   if (spec.retentionMs >= 0) {
@@ -264,6 +298,7 @@ export async function applyRetention(
     }
   }
   if (n === 0) return 0
+  await p.marks?.setStart(segs[n]!.base)
   const dropped = p.dropOldest(n)
   for (const s of dropped) await fs.promises.rm(s.file, { force: true })
   return n

@@ -12,7 +12,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { TopicPartitionOffset } from '../backbone.ts'
 import { corrupt, ioError } from './errors.ts'
-import { writeFileAtomic } from './fs-util.ts'
+import { mkdirp, writeFileAtomic } from './fs-util.ts'
 
 interface GroupState {
   readonly name: string
@@ -34,7 +34,7 @@ export class OffsetStore {
 
   static async open(dataDir: string, readOnly: boolean): Promise<OffsetStore> {
     const dir = path.join(dataDir, 'groups')
-    if (!readOnly) await fs.promises.mkdir(dir, { recursive: true })
+    if (!readOnly) await mkdirp(dir)
     const store = new OffsetStore(dir, readOnly)
     if (!readOnly) {
       for (const name of await fs.promises.readdir(dir)) {
@@ -42,6 +42,43 @@ export class OffsetStore {
       }
     }
     return store
+  }
+
+  /**
+   * Every group with committed offsets, read from its file. Files that cannot be read are left out here: the
+   * group's consumers meet the error (`OFA_LOG_CORRUPT` naming the file) when they start.
+   */
+  async loadAll(): Promise<{ group: string; offsets: Map<string, Map<number, number>> }[]> {
+    let names: string[]
+    try {
+      names = await fs.promises.readdir(this.#dir)
+    } catch {
+      return []
+    }
+    const out: { group: string; offsets: Map<string, Map<number, number>> }[] = []
+    for (const name of names.sort()) {
+      if (!name.endsWith('.json')) continue
+      let group: unknown
+      try {
+        group = (JSON.parse(await fs.promises.readFile(path.join(this.#dir, name), 'utf8')) as { group?: unknown })
+          .group
+      } catch {
+        continue
+      }
+      if (typeof group !== 'string' || this.#file(group) !== path.join(this.#dir, name)) continue
+      try {
+        const g = await this.#state(group, this.#readOnly)
+        out.push({ group, offsets: g.offsets })
+      } catch {
+        // Reported to the group's consumers.
+      }
+    }
+    return out
+  }
+
+  /** The file that holds a group's committed offsets. */
+  fileOf(group: string): string {
+    return this.#file(group)
   }
 
   /** Committed offsets of a group for one topic. Read-only mode reads the file again every time. */
@@ -86,7 +123,7 @@ export class OffsetStore {
     try {
       await writeFileAtomic(this.#file(g.name), text)
     } catch (err) {
-      throw ioError(`cannot commit offsets of group ${g.name}`, err)
+      throw ioError(`cannot commit offsets of group ${g.name}`, err, this.#file(g.name))
     }
   }
 
@@ -127,7 +164,12 @@ export class OffsetStore {
         out.set(topic, m)
       }
     } catch (err) {
-      throw corrupt(file, 0, `committed offsets of group ${group} are unreadable`, err)
+      throw corrupt(
+        file,
+        0,
+        `committed offsets of group ${group} are unreadable; "ofa log repair" moves the file aside (the group then starts from its resetTo position)`,
+        err,
+      )
     }
     return out
   }

@@ -1,4 +1,6 @@
 // One partition of the embedded log: its segments, the group-commit append pipeline, reads and change waiters.
+import fs from 'node:fs'
+import path from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { OpenFactoryError } from '@openfactory/model'
 import type { LogRecord, RecordData } from '../backbone.ts'
@@ -11,9 +13,17 @@ import {
   parseHeader,
 } from './batch-format.ts'
 import { recoverCompactions, SWAP_SUFFIX } from './compaction-recovery.ts'
-import { closedError, corrupt, ioError } from './errors.ts'
-import { fdatasync, fstat, fsyncDir, ftruncate, openFile, readAt, writeAll } from './fs-util.ts'
-import { listSegmentFiles, RetiredSegment, Segment, scanBatches } from './segment.ts'
+import { closedError, corrupt, ioError, isNoSpace } from './errors.ts'
+import { closeFile, fdatasync, fstat, fsyncDir, ftruncate, openFile, readAt, writeAll } from './fs-util.ts'
+import { MARKS_FILE, type MarksRead, MarksWriter, readMarks } from './marks.ts'
+import {
+  type Damage,
+  listSegmentFiles,
+  RetiredSegment,
+  Segment,
+  scanBatches,
+  segmentFileName as segmentName,
+} from './segment.ts'
 
 export interface PartitionConfig {
   readonly topic: string
@@ -25,6 +35,12 @@ export interface PartitionConfig {
   readonly segmentBytes: number
   readonly maxBatchBytes: number
   readonly lingerMs: number
+  /** Batches must cover the offsets without gaps (format version 2, or a topic without compaction). */
+  readonly contiguous: boolean
+  /** A missing marks file is damage worth a warning (format version 2; version 1 directories had none). */
+  readonly expectMarks: boolean
+  /** Hears what goes wrong without stopping the partition (a marks file rebuilt, a failed background write). */
+  readonly onWarning: (warning: OpenFactoryError) => void
 }
 
 /** What a read returns: the records, and where the next read starts (past compaction gaps). */
@@ -46,8 +62,15 @@ export class Partition {
   nextOffset = 0
   /** Every offset below this is durable and readable. */
   endOffset = 0
-  /** Set when the partition cannot be used (damage found on open, or a failed write): every use throws it. */
+  /** Set when the partition cannot be used (damage found on open): every use throws it. */
   failure: OpenFactoryError | null = null
+  /**
+   * Set when a write failed in a way that leaves the file's state unknown (a failed fdatasync other than a full
+   * disk, or a failed cut back): appends are refused until the log is reopened; reads go on.
+   */
+  writeFailure: OpenFactoryError | null = null
+  /** The high-water and start marks (writer only). */
+  marks: MarksWriter | null = null
   readonly #cfg: PartitionConfig
   #open: BatchBuilder | null = null
   #queue: BatchBuilder[] = []
@@ -82,20 +105,53 @@ export class Partition {
    */
   static async open(cfg: PartitionConfig): Promise<Partition> {
     const p = new Partition(cfg)
+    const marksFile = path.join(cfg.dir, MARKS_FILE)
     try {
-      p.segments = await loadSegments(cfg)
+      // The marks are read before the segments: the end mark is then never ahead of what the scan sees, even
+      // while a writer appends (read-only mode).
+      const marks = await readMarks(marksFile).catch(
+        (err): MarksRead => ({ kind: 'damaged', reason: `cannot read it: ${(err as Error).message}` }),
+      )
+      p.segments = await loadSegments(cfg, marks)
       p.endOffset = p.nextOffset = p.active.lastOffset + 1
+      if (!cfg.readOnly) {
+        if (marks.kind === 'damaged' || (marks.kind === 'missing' && cfg.expectMarks)) {
+          cfg.onWarning(
+            corrupt(
+              marksFile,
+              0,
+              `${cfg.topic}/${cfg.partition}: the marks file ${marks.kind === 'missing' ? 'is missing' : `is unreadable (${marks.reason})`}, so lost acknowledged records at the partition's end could not be told from a torn tail; rebuilt from the segments (start ${p.startOffset}, end ${p.endOffset})`,
+            ),
+          )
+        }
+        p.marks = await MarksWriter.open(
+          marksFile,
+          { start: p.startOffset, end: p.endOffset },
+          marks,
+          cfg.fsync,
+          (err) => cfg.onWarning(ioError(`cannot write the marks of ${cfg.topic}/${cfg.partition}`, err, marksFile)),
+        )
+      }
     } catch (err) {
       for (const s of p.segments) await s.close()
       p.segments = []
       p.failure =
-        err instanceof OpenFactoryError ? err : ioError(`cannot open partition ${cfg.topic}/${cfg.partition}`, err)
+        err instanceof OpenFactoryError
+          ? err
+          : ioError(`cannot open partition ${cfg.topic}/${cfg.partition}`, err, cfg.dir)
     }
     return p
   }
 
+  /** Throws the damage that makes the partition unusable, if any. */
   check(): void {
     if (this.failure) throw this.failure
+  }
+
+  /** Throws what stops appends to the partition, if anything. */
+  checkWritable(): void {
+    if (this.failure) throw this.failure
+    if (this.writeFailure) throw this.writeFailure
   }
 
   // ---- appending ---------------------------------------------------------------------------------------------
@@ -154,19 +210,23 @@ export class Partition {
       while (this.#queue.length > 0) {
         const b = this.#queue.shift()!
         if (b === this.#open) this.#open = null
-        if (this.failure) {
-          b.reject(this.failure)
+        const refused = this.failure ?? this.writeFailure
+        if (refused) {
+          b.reject(refused)
           continue
         }
         const bytes = b.finish()
         try {
           await this.#writeBatch(bytes, b)
         } catch (err) {
-          this.failure = ioError(
-            `write to ${this.topic}/${this.id} failed; the partition refuses further appends until the log is reopened`,
-            err,
-          )
-          b.reject(this.failure)
+          const failure = await this.#writeFailed(err)
+          // The batches behind it would leave a gap in the offsets: they fail too, and their offsets are given
+          // out again (none of them was acknowledged).
+          b.reject(failure)
+          for (const later of this.#queue) later.reject(failure)
+          this.#queue = []
+          this.#open = null
+          this.nextOffset = this.endOffset
           continue
         }
         this.#capacityHint = Math.min(
@@ -175,6 +235,7 @@ export class Partition {
         )
         if (!this.#spare || this.#spare.length < b.buf.length) this.#spare = b.buf
         b.resolve()
+        this.marks?.noteEnd(this.endOffset)
         this.#notify()
       }
     } finally {
@@ -190,7 +251,13 @@ export class Partition {
     if (seg.size > 0 && seg.size + bytes.length > this.#cfg.segmentBytes) seg = await this.#roll(b.baseOffset)
     const position = seg.size
     await writeAll(seg.fd, bytes, position)
-    if (this.#cfg.fsync) await fdatasync(seg.fd)
+    if (this.#cfg.fsync) {
+      try {
+        await fdatasync(seg.fd)
+      } catch (err) {
+        throw Object.assign(new SyncFailed(), { cause: err })
+      }
+    }
     seg.addBatch({
       position,
       length: bytes.length,
@@ -202,11 +269,65 @@ export class Partition {
     this.endOffset = b.lastOffset + 1
   }
 
-  /** Starts a new active segment at `base`; the file and its directory entry are durable before use. */
+  /**
+   * After a failed write or fdatasync: cuts the active segment back to its last durable batch, so that the next
+   * write starts at the right place and a reopen finds no half batch. A full disk (ENOSPC, EDQUOT) leaves the
+   * partition working — appends fail, retryable, until space comes back. A failed fdatasync for another reason
+   * (the page cache may no longer match the disk) or a failed cut back stops appends until the log is reopened.
+   * Returns the error for the appenders.
+   */
+  async #writeFailed(err: unknown): Promise<OpenFactoryError> {
+    const synced = err instanceof SyncFailed
+    const cause = synced ? err.cause : err
+    const seg = this.active
+    const what = `cannot append to ${this.topic}/${this.id}${synced ? ' (fdatasync)' : ''}`
+    try {
+      await ftruncate(seg.fd, seg.size)
+      if (this.#cfg.fsync) await fdatasync(seg.fd)
+    } catch (cutErr) {
+      this.writeFailure = ioError(
+        `${what}, and cutting ${seg.file} back to its last durable batch failed too (${(cutErr as Error).message}); the partition refuses appends until the log is reopened`,
+        cause,
+        seg.file,
+      )
+      return this.writeFailure
+    }
+    if (synced && !isNoSpace(cause)) {
+      this.writeFailure = ioError(
+        `${what}; the partition refuses appends until the log is reopened (after a failed fdatasync the page cache may not match the disk)`,
+        cause,
+        seg.file,
+      )
+      return this.writeFailure
+    }
+    return ioError(what, cause, seg.file)
+  }
+
+  /**
+   * Starts a new active segment at `base`; the file and its directory entry are durable before use. A file left
+   * by an attempt that failed (a full disk) is taken over when it is empty, removed when the attempt fails.
+   */
   async #roll(base: number): Promise<Segment> {
     const seg = new Segment(this.dir, base)
-    seg.setFd(await openFile(seg.file, 'wx+'))
-    if (this.#cfg.fsync) await fsyncDir(this.dir)
+    let fd: number
+    try {
+      fd = await openFile(seg.file, 'wx+')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      fd = await openFile(seg.file, 'r+')
+      if ((await fstat(fd)).size !== 0) {
+        await closeFile(fd)
+        throw err
+      }
+    }
+    try {
+      if (this.#cfg.fsync) await fsyncDir(this.dir)
+    } catch (err) {
+      await closeFile(fd).catch(() => {})
+      await fs.promises.rm(seg.file, { force: true }).catch(() => {})
+      throw err
+    }
+    seg.setFd(fd)
     this.segments.push(seg)
     return seg
   }
@@ -420,12 +541,13 @@ export class Partition {
         const fd = await seg.acquire()
         try {
           const size = (await fstat(fd)).size
-          if (size > seg.size) await scanActive(seg, fd, size, seg.size, seg.lastOffset)
+          if (size > seg.size) await scanActive(seg, fd, size, seg.size, seg.lastOffset, this.#cfg.contiguous)
         } finally {
           seg.release()
         }
       } else {
-        const fresh = await loadSegments(this.#cfg)
+        const marks = await readMarks(path.join(this.dir, MARKS_FILE)).catch((): MarksRead => ({ kind: 'missing' }))
+        const fresh = await loadSegments(this.#cfg, marks)
         const old = this.segments
         this.segments = fresh
         for (const s of old) s.retire()
@@ -470,39 +592,71 @@ export class Partition {
     await this.#maintenance
     this.#closed = true
     this.#notify()
+    await this.marks?.close()
     for (const s of this.segments) await s.close()
   }
 }
+
+/** A write reached the file but its fdatasync failed (`cause`). */
+class SyncFailed extends Error {}
 
 /**
  * Opens the segments of a partition directory. Sealed segments get a header scan (their records' checksums are
  * checked on every read); the active segment is scanned whole. In the active segment, the first invalid batch
  * is a torn tail when no valid batch follows it — the writer has at most one unacknowledged batch per
- * partition, always the last — and is cut (writer) or ignored (read-only). Any other damage raises
- * `OFA_LOG_CORRUPT` naming the file and byte offset. A batch must lie inside its segment's range: above the
- * previous batch, below the next segment's base offset.
+ * partition, always the last — and is cut (writer) or ignored (read-only), unless the partition's high-water
+ * mark says that records beyond it were acknowledged: then acknowledged data is lost, and nothing is cut. Any
+ * damage raises `OFA_LOG_CORRUPT` naming the file and byte offset. A batch must lie inside its segment's range
+ * (above the previous batch, below the next segment's base offset) and, where `contiguous`, follow it without a
+ * gap; segments too (a missing segment is a gap); the first segment must not start above the start mark.
  */
-async function loadSegments(cfg: PartitionConfig): Promise<Segment[]> {
+async function loadSegments(cfg: PartitionConfig, marks: MarksRead): Promise<Segment[]> {
   let bases: number[]
+  const mark = marks.kind === 'ok' ? marks.values : null
   try {
     bases = await settledSegmentBases(cfg.dir, cfg.readOnly)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw corrupt(cfg.dir, 0, 'partition directory is missing')
     throw err
   }
-  if (bases.length === 0) throw corrupt(cfg.dir, 0, 'partition directory holds no segment file')
+  if (bases.length === 0) {
+    const held = mark && mark.end > mark.start ? `; offsets ${mark.start} to ${mark.end - 1} were acknowledged` : ''
+    throw corrupt(cfg.dir, 0, `partition directory holds no segment file${held}`)
+  }
+  if (mark && bases[0]! > mark.start) {
+    // A reader may have read the marks before retention moved the start: look again before calling it damage.
+    const again = cfg.readOnly ? await readMarks(path.join(cfg.dir, MARKS_FILE)) : marks
+    if (again.kind !== 'ok' || bases[0]! > again.values.start) {
+      const start = again.kind === 'ok' ? again.values.start : mark.start
+      throw corrupt(
+        path.join(cfg.dir, segmentName(bases[0]!)),
+        0,
+        `offsets ${start} to ${bases[0]! - 1} are missing: the segments before this one were deleted, and not by retention`,
+      )
+    }
+  }
   const segments: Segment[] = []
   try {
     let after = -1
     for (let i = 0; i < bases.length; i++) {
       const seg = new Segment(cfg.dir, bases[i]!)
+      if (i > 0 && cfg.contiguous && seg.base !== after + 1) {
+        throw corrupt(
+          seg.file,
+          0,
+          `offsets ${after + 1} to ${seg.base - 1} are missing before this segment (a segment file was deleted or cut short)`,
+        )
+      }
       const isActive = i === bases.length - 1
       const fd = await openFile(seg.file, isActive && !cfg.readOnly ? 'r+' : 'r')
       seg.setFd(fd)
       segments.push(seg)
       const st = await fstat(fd)
       if (isActive) {
-        await scanActive(seg, fd, st.size, 0, Math.max(after, seg.base - 1))
+        const tail = await scanActive(seg, fd, st.size, 0, Math.max(after, seg.base - 1), cfg.contiguous)
+        if (mark && seg.lastOffset + 1 < mark.end) {
+          throw corrupt(seg.file, seg.size, lostAtEndMessage(seg.lastOffset + 1, mark.end, tail?.reason))
+        }
         if (!cfg.readOnly && seg.size < st.size) {
           await ftruncate(fd, seg.size)
           if (cfg.fsync) await fdatasync(fd)
@@ -517,6 +671,7 @@ async function loadSegments(cfg: PartitionConfig): Promise<Segment[]> {
             continueAfterDamage: false,
             afterOffset: Math.max(after, seg.base - 1),
             belowOffset: bases[i + 1]!,
+            contiguous: cfg.contiguous,
           },
           (h) => seg.addBatch(h),
         )
@@ -557,16 +712,31 @@ async function settledSegmentBases(dir: string, readOnly: boolean): Promise<numb
  * Damage with nothing valid after it is a torn tail: `seg.size` stays at its start, the caller cuts or ignores
  * it. Damage followed by a valid batch is corruption.
  */
-async function scanActive(seg: Segment, fd: number, size: number, from: number, afterOffset: number): Promise<void> {
+async function scanActive(
+  seg: Segment,
+  fd: number,
+  size: number,
+  from: number,
+  afterOffset: number,
+  contiguous: boolean,
+): Promise<Damage | undefined> {
   const r = await scanBatches(
     fd,
     from,
     size,
-    { checkBodies: true, continueAfterDamage: false, afterOffset, belowOffset: Number.POSITIVE_INFINITY },
+    { checkBodies: true, continueAfterDamage: false, afterOffset, belowOffset: Number.POSITIVE_INFINITY, contiguous },
     (h) => seg.addBatch(h),
   )
   const d = r.damage[0]
+  if (d?.gap) throw corrupt(seg.file, d.position, d.reason)
   if (d && d.end < size) {
     throw corrupt(seg.file, d.position, `${d.reason}, and acknowledged batches follow it`)
   }
+  return d
+}
+
+/** Why a partition whose end is below its high-water mark is damage (`tail`: what the bytes after the end are). */
+export function lostAtEndMessage(end: number, highWaterMark: number, tail: string | undefined): string {
+  const bytes = tail ? `the bytes from here hold no valid batch (${tail}), and ` : ''
+  return `acknowledged records are damaged or missing: ${bytes}the partition ends at offset ${end}, yet offsets up to ${highWaterMark - 1} were acknowledged (high-water mark); a segment was damaged, cut short or deleted`
 }

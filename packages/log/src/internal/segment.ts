@@ -156,14 +156,19 @@ export class Segment {
   }
 }
 
-/** A damaged region of a segment: from `position` to the next valid batch, or to the end of the file. */
+/**
+ * A damaged region of a segment: from `position` to the next valid batch, or to the end of the file. A `gap` is
+ * no bytes at all: valid batches whose offsets do not follow each other (a batch was cut out), `baseOffset` to
+ * `lastOffset` being the offsets missing.
+ */
 export interface Damage {
   readonly position: number
   readonly end: number
   readonly reason: string
-  /** Offsets the damaged batch's header claims, when its header is readable. */
+  /** Offsets the damaged batch's header claims, when its header is readable; for a gap, the offsets missing. */
   readonly baseOffset?: number
   readonly lastOffset?: number
+  readonly gap?: true
 }
 
 export interface ScanOptions {
@@ -175,6 +180,12 @@ export interface ScanOptions {
   readonly afterOffset: number
   /** Batches must end below this offset (the next segment's base); Infinity for the last segment. */
   readonly belowOffset: number
+  /**
+   * Batches must follow each other without a gap (each starts right after the one before, the first at
+   * `afterOffset + 1`): a gap is reported as damage (`gap: true`) and the scan goes on. Every batch a writer or
+   * compaction writes keeps this (format version 2; see embedded-driver.ts).
+   */
+  readonly contiguous?: boolean
 }
 
 export interface ScanResult {
@@ -230,18 +241,34 @@ export async function scanBatches(
   let pos = from
   let after = opts.afterOffset
   let validEnd = -1
+  let afterDamage = false
   while (pos < size) {
     const h = await validBatchAt(win, pos, after, opts.belowOffset, opts.checkBodies)
     if (typeof h !== 'string') {
+      // (Right after damage, the damaged bytes explain the missing offsets: no gap of its own.)
+      if (opts.contiguous && h.baseOffset !== after + 1 && !afterDamage) {
+        if (validEnd < 0) validEnd = pos
+        damage.push({
+          position: pos,
+          end: pos,
+          reason: `offsets ${after + 1} to ${h.baseOffset - 1} are missing before this batch`,
+          baseOffset: after + 1,
+          lastOffset: h.baseOffset - 1,
+          gap: true,
+        })
+        if (!opts.continueAfterDamage) break
+      }
       onBatch(h, win.buf, pos - win.start)
       after = h.lastOffset
       pos += h.length
+      afterDamage = false
       continue
     }
     if (validEnd < 0) validEnd = pos
     const claimed = await claimedOffsets(win, pos)
     const next = await findNextValid(win, pos + 1, after, opts.belowOffset)
     damage.push({ position: pos, end: next < 0 ? size : next, reason: h, ...claimed })
+    afterDamage = true
     if (next < 0 || !opts.continueAfterDamage) break
     pos = next
   }

@@ -43,3 +43,43 @@ export async function readTopicFile(file: string, dirName: string): Promise<Full
 export function topicFileText(spec: FullTopicSpec): string {
   return `${JSON.stringify(spec, null, 2)}\n`
 }
+
+/**
+ * A spec for a topic whose topic.json is missing or damaged, rebuilt from what survives: every setting that can
+ * still be read from the damaged `text` (each field on its own), the partition count from the partition
+ * directories found (`partitionsOnDisk`: the highest number + 1) where the text does not give a larger one, and
+ * the defaults for the rest. Returns the spec and the settings that were guessed.
+ */
+export function salvageTopicSpec(
+  name: string,
+  text: string | null,
+  partitionsOnDisk: number,
+  defaultSegmentBytes: number,
+): { spec: FullTopicSpec; guessed: string[] } {
+  const field = (key: string, re: string): string | undefined =>
+    text === null ? undefined : new RegExp(`"${key}"\\s*:\\s*(${re})`).exec(text)?.[1]
+  const num = (key: string): number | undefined => {
+    const v = field(key, '-?\\d{1,16}')
+    return v === undefined ? undefined : Number(v)
+  }
+  const guessed: string[] = []
+  const raw: Record<string, unknown> = { name }
+  const partitions = num('partitions')
+  raw.partitions = Math.max(partitions ?? 0, partitionsOnDisk, 1)
+  if (partitions === undefined) guessed.push(`partitions ${raw.partitions} (from the partition directories)`)
+  const policy = field('cleanupPolicy', '"(?:delete|compact|compact,delete)"')
+  if (policy !== undefined) raw.cleanupPolicy = JSON.parse(policy)
+  else guessed.push('cleanupPolicy delete (edit topic.json if the topic was compacted)')
+  for (const key of ['retentionMs', 'retentionBytes', 'segmentBytes', 'replicationFactor']) {
+    const v = num(key)
+    if (v !== undefined) raw[key] = v
+    else guessed.push(`${key} (default)`)
+  }
+  try {
+    return { spec: normalizeSpec(raw as unknown as TopicSpec, defaultSegmentBytes), guessed }
+  } catch {
+    // A salvaged value out of range: the defaults for everything but the partitions.
+    const spec = normalizeSpec({ name, partitions: raw.partitions as number }, defaultSegmentBytes)
+    return { spec, guessed: ['every setting but the partition count (default)'] }
+  }
+}

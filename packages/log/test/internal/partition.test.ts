@@ -1,5 +1,7 @@
 // What a failed write leaves in a partition: the batches before it, nothing of it or after it (the prefix rule
-// `EventLog.append` documents), and a partition that refuses appends until the log is reopened.
+// `EventLog.append` documents), and — when the file cannot even be cut back to its last durable batch — a
+// partition that refuses appends (reads go on) until the log is reopened. A full disk, which can be cut back,
+// is in test/faults/disk-full.test.ts.
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -21,6 +23,9 @@ it('a failed write fails its batch and every later one; the batches before it st
     segmentBytes: 1 << 20,
     maxBatchBytes: 1024,
     lingerMs: 0,
+    contiguous: true,
+    expectMarks: false,
+    onWarning: () => {},
   }
   const p = await Partition.open(cfg)
   const value = 'v'.repeat(200) // 600 bytes reserved each: one record per batch
@@ -37,9 +42,11 @@ it('a failed write fails its batch and every later one; the batches before it st
   }
   assert.equal(p.endOffset, 3)
   assert.throws(
-    () => p.check(),
+    () => p.checkWritable(),
     (err: unknown) => isOpenFactoryError(err, 'OFA_LOG_IO'),
   )
+  p.check() // reads go on
+  assert.equal((await p.read(0, 100, 1 << 20)).records.length, 3)
   p.active.setFd(writable)
   fs.closeSync(readOnlyFd)
   await p.close()
