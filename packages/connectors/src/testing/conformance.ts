@@ -115,9 +115,12 @@ async function stopped(f: ConnectorFixture, ctx: RecordingContext): Promise<void
   await f.connector.stop()
 }
 
-/** A fresh embedded log with the OpenFactory topics, for the supervisor. */
-async function testLog(t: TestContext): Promise<EventLog> {
-  const dir = await mkdtemp(join(tmpdir(), 'ofa-conformance-'))
+/**
+ * A real embedded log in a temporary folder with the OpenFactory topics (assets, registry, documents), closed and
+ * removed after the test. Used by the conformance suite's supervisor and by the connectors' own tests.
+ */
+export async function createFactoryTestLog(t: TestContext): Promise<{ log: EventLog; dir: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'ofa-conn-'))
   const log = await openEmbeddedLog({ dir })
   t.after(async () => {
     await log.close()
@@ -126,7 +129,7 @@ async function testLog(t: TestContext): Promise<EventLog> {
   await log.createTopic({ name: TOPICS.assets, partitions: DEFAULT_ASSETS_PARTITIONS })
   await log.createTopic({ name: TOPICS.registry, partitions: 1, cleanupPolicy: 'compact' })
   await log.createTopic({ name: TOPICS.documents, partitions: 1, cleanupPolicy: 'compact' })
-  return log
+  return { log, dir }
 }
 
 /** Every `<Method>_RESULT` of one command on the log, in order. */
@@ -248,7 +251,7 @@ export function connectorConformance(harness: ConnectorHarness): void {
 
     test('commands: a declared method runs and is answered accepted then completed; an unknown one is rejected', async (t) => {
       const f = await harness.setup(t)
-      const log = await testLog(t)
+      const { log } = await createFactoryTestLog(t)
       const supervisor = createSupervisor({
         eventLog: log,
         logger: silentLogger,

@@ -1,7 +1,12 @@
 // @openfactory/connectors/testing — what a connector tests itself with.
 
 // The connector conformance suite (node:test) every connector runs with a harness of its own.
-export { type ConnectorFixture, type ConnectorHarness, connectorConformance } from './conformance.ts'
+export {
+  type ConnectorFixture,
+  type ConnectorHarness,
+  connectorConformance,
+  createFactoryTestLog,
+} from './conformance.ts'
 // A DeviceConfig as the factory loader gives it, to run a connector through its spec.
 export { type DeviceConfigOptions, deviceConfig } from './device-config.ts'
 // A ConnectorContext in memory that records every call.
