@@ -42,4 +42,8 @@ Usage:
 The UNS schema for validate comes from --uns, else factory.yaml's uns, else OPENFACTORY_UNS_SCHEMA,
 else uns_schema.yml / uns.yml in the factory folder. $VAR and \${VAR:-default} come from the environment,
 then from a .ofaenv file in the working folder; $$ is a literal $.
+
+The API of ofa up / ofa run answers only to IP addresses, localhost, this machine's name and --host; list
+other host names clients use in OPENFACTORY_ALLOWED_HOSTS (comma-separated; .example.com for a domain), and
+web origins whose pages may call methods or open live streams in OPENFACTORY_ALLOWED_ORIGINS.
 `

@@ -18,3 +18,5 @@ export * from './state/subscriptions.ts'
 export * from './state/time-index.ts'
 // UNS patterns: `+` and `#` wildcards over any separator.
 export * from './state/uns-pattern.ts'
+// Write health: whether the serving layer's own appends (commands, expiries) succeed, for /healthz.
+export * from './state/write-health.ts'

@@ -15,6 +15,7 @@ import type { FastifyInstance } from 'fastify'
 import { startAdapter } from './adapters.ts'
 import { openBackbone } from './backbone.ts'
 import { type EdgeForwarding, startEdgeForwarding } from './edge.ts'
+import { httpAccess } from './listening.ts'
 import { listen, prepare, type RuntimeOptions, supervisorTimings } from './prepare.ts'
 import { writerMetrics } from './writer-metrics.ts'
 
@@ -76,12 +77,15 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     state = createServingState({ eventLog: log, logger })
     await state.ready()
     const edge = forwarding
+    const host = opts.host ?? '127.0.0.1'
     app = await createServeApp({
       eventLog: log,
       serving: state,
+      logger,
+      ...httpAccess(host, opts.env ?? process.env),
       extraMetrics: async () => [...(edge ? await edge.metrics() : []), ...writerMetrics(supervisor)],
     })
-    const url = await listen(app, opts.host ?? '127.0.0.1', opts.port ?? DEFAULT_PORT)
+    const url = await listen(app, host, opts.port ?? DEFAULT_PORT)
 
     supervisor = createSupervisor({
       eventLog: log,

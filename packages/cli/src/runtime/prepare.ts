@@ -3,6 +3,7 @@ import { resolve } from 'node:path'
 import { type BackboneOptions, createLogger, type DebugLogger, type Factory, loadFactory } from '@openfactory/model'
 import type { FastifyInstance } from 'fastify'
 import { type BackboneOverrides, chooseBackbone } from './backbone.ts'
+import { listenError } from './listening.ts'
 
 export interface RuntimeOptions extends BackboneOverrides {
   /** Factory folder (or files). */
@@ -40,9 +41,13 @@ export async function prepare(opts: RuntimeOptions): Promise<Prepared> {
   }
 }
 
-/** Starts listening; resolves with the URL. */
+/** Starts listening; resolves with the URL. A failure is `OFA_CLI_LISTEN` naming the address and the port. */
 export async function listen(app: FastifyInstance, host: string, port: number): Promise<string> {
-  await app.listen({ port, host })
+  try {
+    await app.listen({ port, host })
+  } catch (err) {
+    throw await listenError(err, 'the API', host, port)
+  }
   const address = app.server.address()
   const bound = typeof address === 'object' && address ? address.port : port
   return `http://${host.includes(':') ? `[${host}]` : host}:${bound}`

@@ -25,6 +25,7 @@ import type { FastifyInstance } from 'fastify'
 import { startAdapter } from './adapters.ts'
 import { openBackbone } from './backbone.ts'
 import { joinLease, type Lease } from './lease.ts'
+import { httpAccess } from './listening.ts'
 import { listen, prepare, type RuntimeOptions, supervisorTimings } from './prepare.ts'
 
 /** The image that names our serving layer in an app file. */
@@ -198,8 +199,14 @@ async function runServe(ctx: Context & { app: Factory['apps'][number] }): Promis
     const held = lease
     state = createServingState({ eventLog: log, logger, recordsExpiries: () => held.held })
     await state.ready()
-    http = await createServeApp({ eventLog: log, serving: state })
-    const url = await listen(http, opts.host ?? '127.0.0.1', opts.port ?? app.spec.routing?.port ?? DEFAULT_PORT)
+    const host = opts.host ?? '127.0.0.1'
+    http = await createServeApp({
+      eventLog: log,
+      serving: state,
+      logger,
+      ...httpAccess(host, opts.env ?? process.env, [app.spec.routing?.hostname]),
+    })
+    const url = await listen(http, host, opts.port ?? app.spec.routing?.port ?? DEFAULT_PORT)
     let stopping: Promise<void> | null = null
     const s = state
     const h = http

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { connect, createServer, type Server } from 'node:net'
 import { join } from 'node:path'
 import { Readable, Writable } from 'node:stream'
 import { test } from 'node:test'
@@ -188,4 +189,101 @@ test('item 9: Ctrl-C stops ofa validate on a large factory: a clear message, exi
   assert.equal(r.code, 1, r.stdout)
   assert.equal(r.stdout, '')
   assert.equal(r.stderr, 'ofa validate: interrupted before the end; the factory was not fully checked\n')
+})
+
+// --- listen errors at start-up (item 7) ------------------------------------------------------------------
+
+/** Holds a TCP port on 127.0.0.1 for the test, as another program would. */
+async function holdPort(t: import('node:test').TestContext, port = 0): Promise<number> {
+  const server: Server = createServer()
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, '127.0.0.1', () => resolve())
+  })
+  t.after(() => new Promise<void>((r) => server.close(() => r())))
+  return (server.address() as { port: number }).port
+}
+
+/** Whether something listens on 127.0.0.1:port. */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1', () => {
+      s.destroy()
+      resolve(true)
+    })
+    s.on('error', () => resolve(false))
+  })
+}
+
+/** The demo's SHDR replay adapter port (demoCopy gives it a free one): the last `port:` of its device file. */
+async function adapterPort(factory: string): Promise<number> {
+  const text = await readFile(join(factory, 'devices', 'cnc-mtconnect.yml'), 'utf8')
+  return Number([...text.matchAll(/port: (\d+)/g)].at(-1)?.[1])
+}
+
+/** After a failed start: the data directory's lock is free (nothing holds the log) and the ports are free. */
+async function assertNothingLeft(data: string, ports: number[]): Promise<void> {
+  const log = await openEmbeddedLog({ dir: data })
+  await log.close()
+  for (const port of ports) assert.equal(await listening(port), false, `nothing listens on ${port}`)
+}
+
+test('item 7: the API port taken: a coded error naming the port and its owner, exit 1, nothing left running', {
+  timeout: 60_000,
+}, async (t) => {
+  const factory = await demoCopy(t)
+  const data = join(await tempDir(t), 'data')
+  const port = await holdPort(t)
+  const adapter = await adapterPort(factory)
+  assert.ok(adapter > 0)
+  const r = await ofa(['up', factory, '--port', String(port), '--data', data])
+  assert.equal(r.code, 1, r.stderr)
+  const line = r.stderr.trim().split('\n').at(-1) as string
+  assert.match(
+    line,
+    new RegExp(`^OFA_CLI_LISTEN the API cannot listen on 127\\.0\\.0\\.1:${port}: port ${port} is in use by `),
+  )
+  assert.match(line, new RegExp(`pid ${process.pid}\\b`), 'the owner found by ss is this test process')
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace')
+  await assertNothingLeft(data, [adapter])
+})
+
+test('item 7: the SHDR replay adapter port taken: a coded error naming the device and the port, exit 1', {
+  timeout: 60_000,
+}, async (t) => {
+  const factory = await demoCopy(t)
+  const data = join(await tempDir(t), 'data')
+  const adapter = await holdPort(t, await adapterPort(factory))
+  const api = await freePort()
+  const r = await ofa(['up', factory, '--port', String(api), '--data', data])
+  assert.equal(r.code, 1, r.stderr)
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `^OFA_CLI_LISTEN the SHDR replay adapter of device OFA-MILL-001 cannot listen on 127\\.0\\.0\\.1:${adapter}: port ${adapter} is in use by pid ${process.pid}\\b`,
+      'm',
+    ),
+  )
+  await assertNothingLeft(data, [api])
+})
+
+test('item 7: --host that is not an address of this machine, or does not resolve: coded errors, exit 1', {
+  timeout: 60_000,
+}, async (t) => {
+  const factory = await demoCopy(t)
+  const data = join(await tempDir(t), 'data')
+  const adapter = await adapterPort(factory)
+  const notLocal = await ofa(['up', factory, '--port', '0', '--host', '192.0.2.1', '--data', data])
+  assert.equal(notLocal.code, 1, notLocal.stderr)
+  assert.match(
+    notLocal.stderr,
+    /^OFA_CLI_LISTEN the API cannot listen on 192\.0\.2\.1:0: 192\.0\.2\.1 is not an address of this machine/m,
+  )
+  const unknown = await ofa(['up', factory, '--port', '0', '--host', 'no-such-host.invalid', '--data', data])
+  assert.equal(unknown.code, 1, unknown.stderr)
+  assert.match(
+    unknown.stderr,
+    /^OFA_CLI_LISTEN the API cannot listen on no-such-host\.invalid:0: the host name no-such-host\.invalid does not resolve/m,
+  )
+  await assertNothingLeft(data, [adapter])
 })

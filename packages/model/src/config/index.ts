@@ -68,7 +68,7 @@ export { DeploySpec, memoryBytes, normalizeConstraint } from './common-schema.ts
 // The bounds of loading (file sizes, number of files, nesting, aliases): past each, OFA_CONFIG_LIMIT.
 export { bytesText, CONFIG_LIMITS, type ConfigLimits } from './limits.ts'
 // Text quoted from a file, made safe to print (control and bidi characters escaped).
-export { printable } from './printable.ts'
+export { excerpt, printable } from './printable.ts'
 // Our SHDR replay adapter's settings (SHDR_FILE, SHDR_SPEED, SHDR_LOOP): one reading for validation and runtime.
 export {
   isShdrReplayImage,

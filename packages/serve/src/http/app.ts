@@ -5,23 +5,32 @@
  *
  * The app decorates itself with what the routes share (`eventLog`, `serving`, `state`, `commands`, `hub`:
  * `decorations.ts`) and registers one plugin per route family, each closing what it owns: metrics (app-wide),
- * assets, history, commands, live (WebSocket/SSE), ops (health, metrics, docs).
+ * request guards (app-wide: URL length, Host, Origin, content type), assets, history, commands, live
+ * (WebSocket/SSE), ops (health, metrics, docs). Bodies are read by our JSON parser only (`json-body.ts`).
+ *
+ * Limits (each an option): URL 8192 bytes (414), body 1 MiB (413), request line and headers Node's 16 KiB (414
+ * or 431), WebSocket message 64 KiB, subscriptions per connection and per app (`SubscriptionLimits`). Every
+ * error, Fastify's and Node's included, is answered in our shape (`errors.ts`).
  */
 import { readFileSync } from 'node:fs'
+import { type AddressInfo, isIP } from 'node:net'
 import swagger from '@fastify/swagger'
 import type { EventLog } from '@openfactory/log'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { Logger } from '@openfactory/model'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify'
 import type { ServingState } from '../state/serving-state.ts'
-import { createSubscriptionHub, type SubscriptionHub } from '../state/subscriptions.ts'
+import { createSubscriptionHub, type SubscriptionHub, type SubscriptionLimits } from '../state/subscriptions.ts'
 import { assetRoutes } from './asset-routes.ts'
 import { commandRoutes } from './command-routes.ts'
 import type {} from './decorations.ts'
-import { errorHandler, notFoundHandler } from './errors.ts'
+import { clientErrorHandler, errorHandler, frameworkErrors, notFoundHandler } from './errors.ts'
 import { historyRoutes } from './history-routes.ts'
+import { jsonBodyParser } from './json-body.ts'
 import { liveRoutes, WS_OPENAPI_PATH } from './live-routes.ts'
 import { type Metric, metricsPlugin } from './metrics.ts'
 import { opsRoutes } from './ops-routes.ts'
-import { SHARED_SCHEMAS } from './schemas.ts'
+import { requestGuards } from './request-guards.ts'
+import { errorResponses, SHARED_SCHEMAS } from './schemas.ts'
 
 /** The port `ofa up` listens on unless told otherwise. */
 export const DEFAULT_PORT = 8080
@@ -52,6 +61,25 @@ export interface ServeAppOptions {
   readonly responseCacheBytes?: number
   /** Serve Swagger UI at /api/docs (default true). */
   readonly docs?: boolean
+  /**
+   * Host names the server answers to besides IP addresses, `localhost` (and `*.localhost`) and this machine's
+   * name: the names clients use to reach it (`factory.example.com`; `.example.com` for a whole domain; `*` for
+   * any, behind a proxy that checks `Host` itself). Other `Host` headers get 403 `OFA_SERVE_HOST_NOT_ALLOWED`.
+   */
+  readonly allowedHosts?: readonly string[]
+  /**
+   * Web origins whose pages may call methods and open live streams, besides this server's own pages and
+   * loopback ones (`https://dashboard.example.com`; `*` for any). Others get 403 `OFA_SERVE_ORIGIN_NOT_ALLOWED`.
+   */
+  readonly allowedOrigins?: readonly string[]
+  /** Longest URL (path and query) in bytes (default 8192); longer: 414 `OFA_SERVE_TOO_LARGE`. */
+  readonly maxUrlBytes?: number
+  /** Largest request body in bytes (default 1 MiB); larger: 413 `OFA_SERVE_TOO_LARGE`. */
+  readonly maxBodyBytes?: number
+  /** Caps on live subscriptions (defaults: `DEFAULT_SUBSCRIPTION_LIMITS`); ignored when `hub` is given. */
+  readonly subscriptionLimits?: Partial<SubscriptionLimits>
+  /** Where the app's own warnings go (listening beyond loopback); default: Fastify's logger. */
+  readonly logger?: Logger
   /** More metrics for /metrics, from what runs beside the app (an edge's forwarding...). */
   readonly extraMetrics?: () => Promise<readonly Metric[]>
 }
@@ -71,13 +99,28 @@ function packageVersion(): string {
  * the log stay open: close them after.
  */
 export async function createServeApp(opts: ServeAppOptions): Promise<FastifyInstance> {
+  const maxUrlBytes = opts.maxUrlBytes ?? 8192
   const app = Fastify({
     ...(opts.loggerInstance ? { loggerInstance: opts.loggerInstance } : { logger: false }),
     forceCloseConnections: true,
+    // Closing: /api answers 503 in our shape (request-guards.ts), not Fastify's.
+    return503OnClosing: false,
+    // A path parameter may be as long as the URL (Fastify's default, 100 characters, would turn a long asset
+    // UUID into a 414 in Fastify's format); the URL limit bounds it.
+    routerOptions: { maxParamLength: maxUrlBytes },
+    bodyLimit: opts.maxBodyBytes ?? 1024 * 1024,
+    frameworkErrors: frameworkErrors(maxUrlBytes),
+    clientErrorHandler: clientErrorHandler(maxUrlBytes),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   })
   const serving = opts.serving
-  const hub = opts.hub ?? createSubscriptionHub({ state: serving.state, maxBufferedBytes: opts.maxBufferedBytes })
+  const hub =
+    opts.hub ??
+    createSubscriptionHub({
+      state: serving.state,
+      maxBufferedBytes: opts.maxBufferedBytes,
+      ...(opts.subscriptionLimits ? { limits: opts.subscriptionLimits } : {}),
+    })
   app.decorate('eventLog', opts.eventLog)
   app.decorate('serving', serving)
   app.decorate('state', serving.state)
@@ -87,6 +130,11 @@ export async function createServeApp(opts: ServeAppOptions): Promise<FastifyInst
 
   app.setErrorHandler(errorHandler)
   app.setNotFoundHandler(notFoundHandler)
+  // JSON only, through our parser; anything else (text/plain included) is a 415.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, jsonBodyParser)
+  app.addHook('onRoute', documentCommonErrors)
+  app.addHook('onListen', async () => warnBeyondLoopback(app, opts.logger))
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema)
   await app.register(swagger, {
     openapi: {
@@ -109,6 +157,11 @@ export async function createServeApp(opts: ServeAppOptions): Promise<FastifyInst
   })
 
   await app.register(metricsPlugin)
+  await app.register(requestGuards, {
+    allowedHosts: opts.allowedHosts ?? [],
+    allowedOrigins: opts.allowedOrigins ?? [],
+    maxUrlBytes,
+  })
   await app.register(assetRoutes, { responseCacheBytes: opts.responseCacheBytes ?? 16 * 1024 * 1024 })
   await app.register(historyRoutes)
   await app.register(commandRoutes, {
@@ -118,6 +171,7 @@ export async function createServeApp(opts: ServeAppOptions): Promise<FastifyInst
   await app.register(liveRoutes, {
     sseKeepAliveMs: opts.sseKeepAliveMs ?? 15_000,
     maxMessageBytes: opts.maxMessageBytes ?? 64 * 1024,
+    maxBufferedBytes: opts.maxBufferedBytes ?? 4 * 1024 * 1024,
   })
   await app.register(opsRoutes, {
     docs: opts.docs !== false,
@@ -126,4 +180,50 @@ export async function createServeApp(opts: ServeAppOptions): Promise<FastifyInst
 
   await app.ready()
   return app
+}
+
+/**
+ * Adds to every documented route the error answers any request may get before its route runs (request-guards.ts,
+ * errors.ts): 400 (a URL that is not valid), 403 (Host, Origin), 414 and 431 (URL, headers too large), 503 for
+ * /api routes (closing); 413 and 415 for routes that take a body. A status the route documents stays as it is.
+ */
+function documentCommonErrors(route: RouteOptions): void {
+  const schema = route.schema as { hide?: boolean; response?: Record<string, unknown> } | undefined
+  if (!schema?.response || schema.hide) return
+  const methods = Array.isArray(route.method) ? route.method : [route.method]
+  const common: Record<string, unknown> = {
+    400: errorResponses[400],
+    403: { description: 'The Host or Origin header is not allowed', $ref: 'Error#' },
+    414: { description: 'The URL is longer than the limit', $ref: 'Error#' },
+    431: { description: 'The request line and headers are larger than the limit', $ref: 'Error#' },
+    ...(route.url.startsWith('/api') ? { 503: errorResponses[503] } : {}),
+    ...(methods.some((m) => m === 'POST' || m === 'PUT' || m === 'PATCH')
+      ? {
+          413: { description: 'The body is larger than the limit', $ref: 'Error#' },
+          415: errorResponses[415],
+        }
+      : {}),
+  }
+  for (const [status, response] of Object.entries(common)) {
+    if (!(status in schema.response)) schema.response[status] = response
+  }
+}
+
+/** Loopback: 127.0.0.0/8, ::1, and IPv4-mapped loopback. */
+function isLoopback(address: string): boolean {
+  const a = address.replace(/^::ffff:/i, '')
+  return (isIP(a) === 4 && a.startsWith('127.')) || a === '::1'
+}
+
+/** No authentication yet: listening where other machines can connect is said out loud. */
+function warnBeyondLoopback(app: FastifyInstance, logger: Logger | undefined): void {
+  const open = app
+    .addresses()
+    .filter((a): a is AddressInfo => typeof a === 'object' && a.family !== 'pipe' && !isLoopback(a.address))
+  if (open.length === 0) return
+  const where = open.map((a) => (a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`))
+  const message =
+    'the API listens beyond loopback and has no authentication yet: anyone who can reach these addresses can read every asset and call every method'
+  if (logger) logger.warn(message, { addresses: where })
+  else app.log.warn({ addresses: where }, message)
 }

@@ -10,6 +10,30 @@ import { isFinalStatus } from '../state/commands.ts'
 import { assetNotFound, sendJsonText } from './replies.ts'
 import { errorResponses } from './schemas.ts'
 
+/**
+ * Refuses a number that is not finite anywhere in the arguments, typed or not (`1e999` parses to Infinity, which
+ * JSON carries on as `null`): the device must get what the caller wrote or nothing. Bodies are at most 64 levels
+ * deep (`json-body.ts`), so the walk is shallow.
+ */
+function checkFinite(value: unknown, path = 'body'): void {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) {
+      throw new OpenFactoryError(
+        'OFA_SERVE_ARGUMENTS_INVALID',
+        `${path} is not a finite number (a JSON number must fit a 64-bit float: at most about 1.8e308)`,
+        { where: { path } },
+      )
+    }
+    return
+  }
+  if (value === null || typeof value !== 'object') return
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) checkFinite(value[i], `${path}[${i}]`)
+    return
+  }
+  for (const [k, v] of Object.entries(value)) checkFinite(v, `${path}.${k}`)
+}
+
 export interface CommandRoutesOptions {
   /** How long a method call waits for its result when the request gives no `timeout_ms`. */
   readonly commandTimeoutMs: number
@@ -83,6 +107,7 @@ export const commandRoutes: FastifyPluginAsync<CommandRoutesOptions> = async (ap
         })
       }
       checkMethodArguments(method, request.body, { code: 'OFA_SERVE_ARGUMENTS_INVALID', path: 'body' })
+      checkFinite(request.body)
       const sent = await commands.send({ assetUuid: uuid, method: name, arguments: request.body })
       const timeoutMs = request.query.timeout_ms ?? opts.commandTimeoutMs
       const abort = new AbortController()

@@ -9,9 +9,13 @@
  *
  * A page reads at most `MAX_SCAN` records: it can hold fewer than `limit` items and still have a `nextCursor`
  * (the next offset to read).
+ *
+ * A read the log refuses is answered with the log's code (503 for `OFA_LOG_IO`, `OFA_LOG_CORRUPT`...) and a
+ * message that names the partition and offset this history read — the asset's own, whatever the log's message
+ * says about the failure's origin.
  */
 import { type EventLog, partitionFor } from '@openfactory/log'
-import { decodeObservation, OpenFactoryError, TOPICS } from '@openfactory/model'
+import { decodeObservation, isOpenFactoryError, OpenFactoryError, TOPICS } from '@openfactory/model'
 import { decodeCursor, encodeCursor } from '../internal/cursor.ts'
 import { sourceTimeMs, type TimeIndex } from '../state/time-index.ts'
 
@@ -31,6 +35,32 @@ export interface HistoryPage {
   /** JSON texts of history items, in log order. */
   readonly items: string[]
   readonly nextCursor: string | null
+}
+
+/** `eventLog.read`, its coded errors restated to name what was read. */
+async function readNaming(
+  eventLog: EventLog,
+  topic: string,
+  partition: number,
+  offset: number,
+  maxRecords: number,
+  uuid: string,
+): ReturnType<EventLog['read']> {
+  try {
+    return await eventLog.read(topic, partition, offset, { maxRecords })
+  } catch (err) {
+    if (!isOpenFactoryError(err)) throw err
+    throw new OpenFactoryError(
+      err.code,
+      `history of ${JSON.stringify(uuid)}: reading ${topic} partition ${partition} at offset ${offset} failed: ${err.message}`,
+      {
+        cause: err,
+        retryable: err.retryable,
+        ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}),
+        ...(err.where ? { where: err.where } : {}),
+      },
+    )
+  }
 }
 
 export async function readHistory(eventLog: EventLog, timeIndex: TimeIndex, q: HistoryQuery): Promise<HistoryPage> {
@@ -62,7 +92,7 @@ export async function readHistory(eventLog: EventLog, timeIndex: TimeIndex, q: H
       if (offset >= ps.endOffset) break
       maxRecords = Math.min(READ_BATCH, timeIndex.runEnd(partition, offset, from, to) - offset)
     }
-    const batch = await eventLog.read(topic, partition, offset, { maxRecords })
+    const batch = await readNaming(eventLog, topic, partition, offset, maxRecords, q.uuid)
     if (batch.length === 0) {
       offset = ps.endOffset
       break

@@ -9,19 +9,27 @@
  *   {"id": "s1", "kind": "snapshot", "data": [ItemState, ...]}   once, right after subscribing
  *   {"id": "s1", "kind": "update", "data": ItemState}            per change
  *   {"id": "s1" | null, "kind": "error", "error": {"code", "message", "where"?}}
- * A bad message gets an error message and the socket stays open. A client that does not keep up is sent an
- * `OFA_SERVE_SLOW_CONSUMER` error and closed (code 1008); on shutdown, `OFA_SERVE_UNAVAILABLE` (code 1001).
+ * A bad message gets an error message and the socket stays open; so does a subscription past a cap of the hub
+ * (`OFA_SERVE_SUBSCRIPTION_LIMIT`). A client that does not keep up is sent an `OFA_SERVE_SLOW_CONSUMER` error and
+ * closed (code 1008); on shutdown, `OFA_SERVE_UNAVAILABLE` (code 1001). While more than `maxBufferedBytes` wait
+ * to be sent to a client (snapshots, answers), its messages are not read (the socket is paused until they have
+ * gone out): a client that sends without reading cannot make the server hold more than that and one answer.
+ * A plain GET of `/api/ws` (no upgrade) is a 426.
  *
  * SSE: `GET /api/events?assets=a,b&items=x,y&uns=pattern&id=name` streams the same messages, each as an event
  * whose name is the message's `kind` (`event: snapshot`, `event: update`, `event: error`) and whose `data` is
  * the JSON; the subscription id is `id` (default `events`). A comment line every `sseKeepAliveMs` keeps
- * proxies from closing the stream.
+ * proxies from closing the stream. Past the hub's cap of subscriptions, the request is a 503
+ * `OFA_SERVE_SUBSCRIPTION_LIMIT` before the stream starts.
+ *
+ * Both routes check `Origin` (route config `checkOrigin`, request-guards.ts): a browser lets any page open them.
  */
 import websocket from '@fastify/websocket'
 import { isOpenFactoryError, OpenFactoryError } from '@openfactory/model'
 import type { FastifyPluginAsync } from 'fastify'
 import type { HubConnection, SubscriberSink } from '../state/subscriptions.ts'
 import { parseSubscriptionSpec } from '../state/subscriptions.ts'
+import { sendError } from './errors.ts'
 import { errorResponses } from './schemas.ts'
 
 export interface LiveRoutesOptions {
@@ -29,6 +37,8 @@ export interface LiveRoutesOptions {
   readonly sseKeepAliveMs: number
   /** Largest WebSocket message accepted from a client. */
   readonly maxMessageBytes: number
+  /** Bytes waiting to be sent to a WebSocket client above which its messages are no longer read. */
+  readonly maxBufferedBytes: number
 }
 
 const SUBSCRIBE_FIELDS = new Set(['op', 'id', 'assets', 'items', 'uns'])
@@ -42,7 +52,21 @@ export const WS_OPENAPI_PATH = {
     tags: ['live'],
     responses: {
       '101': { description: 'Switching to the WebSocket protocol' },
-      '404': { description: 'Not a WebSocket upgrade request' },
+      ...Object.fromEntries(
+        (
+          [
+            ['400', 'A URL that is not valid'],
+            ['403', 'The Host or Origin header is not allowed'],
+            ['414', 'The URL is longer than the limit'],
+            ['426', 'Not a WebSocket upgrade request'],
+            ['431', 'The request line and headers are larger than the limit'],
+            ['503', 'The server is closing'],
+          ] as const
+        ).map(([status, description]) => [
+          status,
+          { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+        ]),
+      ),
     },
   },
 }
@@ -60,7 +84,11 @@ function invalid(message: string, path?: string): OpenFactoryError {
 }
 
 /** Handles one client message; returns the error to answer with, if any. */
-function handleMessage(conn: HubConnection, text: string): { id: string | null; error: OpenFactoryError } | null {
+function handleMessage(
+  conn: HubConnection,
+  text: string,
+  maxListEntries: number,
+): { id: string | null; error: OpenFactoryError } | null {
   let msg: unknown
   try {
     msg = JSON.parse(text)
@@ -76,7 +104,7 @@ function handleMessage(conn: HubConnection, text: string): { id: string | null; 
     if (m.op === 'subscribe') {
       const unknown = Object.keys(m).find((k) => !SUBSCRIBE_FIELDS.has(k))
       if (unknown !== undefined) throw invalid(`unknown field ${JSON.stringify(unknown)} in subscribe`, unknown)
-      conn.subscribe(parseSubscriptionSpec(m, 'OFA_SERVE_MESSAGE_INVALID'))
+      conn.subscribe(parseSubscriptionSpec(m, 'OFA_SERVE_MESSAGE_INVALID', maxListEntries))
     } else if (m.op === 'unsubscribe') {
       if (id === null) throw invalid('unsubscribe needs the id of a subscription', 'id')
       if (!conn.unsubscribe(id)) throw invalid(`no subscription ${JSON.stringify(id)}`, 'id')
@@ -101,6 +129,7 @@ function list(text: string | undefined): string[] | undefined {
 
 export const liveRoutes: FastifyPluginAsync<LiveRoutesOptions> = async (app, opts) => {
   const { hub } = app
+  const maxListEntries = hub.limits.listEntries
   /** How to end each open connection. */
   const live = new Set<() => void>()
   app.addHook('preClose', async () => {
@@ -109,11 +138,21 @@ export const liveRoutes: FastifyPluginAsync<LiveRoutesOptions> = async (app, opt
   // Registered after that hook, so that our clients are told why before @fastify/websocket closes the sockets.
   await app.register(websocket, { options: { maxPayload: opts.maxMessageBytes } })
 
-  app.get(
-    '/api/ws',
-    // Documented by hand in the OpenAPI document (`WS_OPENAPI_PATH`): @fastify/websocket hides its routes.
-    { websocket: true },
-    (socket, request) => {
+  app.route({
+    method: 'GET',
+    url: '/api/ws',
+    // Documented by hand in the OpenAPI document (`WS_OPENAPI_PATH`): WebSocket routes cannot be described.
+    schema: { hide: true },
+    config: { checkOrigin: true },
+    handler: async (_request, reply) => {
+      reply.header('upgrade', 'websocket')
+      return sendError(
+        reply,
+        new OpenFactoryError('OFA_SERVE_REQUEST_INVALID', '/api/ws speaks WebSocket: send an upgrade request'),
+        426,
+      )
+    },
+    wsHandler: (socket, request) => {
       // The upgraded request's socket is the one the WebSocket writes to: corked while a log batch is applied.
       const raw = request.raw.socket
       let killTimer: NodeJS.Timeout | undefined
@@ -138,26 +177,56 @@ export const liveRoutes: FastifyPluginAsync<LiveRoutesOptions> = async (app, opt
         sink.close(closing())
       }
       live.add(shutdown)
-      socket.on('message', (data, isBinary) => {
+      // Backpressure: while what waits to be sent to this client is above the bound, read nothing more from it.
+      // Pausing stops the socket; messages of the chunk already read still arrive: they wait in `held` (at most
+      // one read's worth) and are handled, in order, once the answers have gone out.
+      let paused = false
+      const held: { data: Buffer; isBinary: boolean }[] = []
+      const handle = (data: Buffer, isBinary: boolean): void => {
         if (isBinary) {
           socket.send(errorMessage(null, invalid('messages must be text frames')))
-          return
+        } else {
+          const answer = handleMessage(conn, data.toString(), maxListEntries)
+          if (answer && socket.readyState === socket.OPEN) socket.send(errorMessage(answer.id, answer.error))
         }
-        const answer = handleMessage(conn, data.toString())
-        if (answer && socket.readyState === socket.OPEN) socket.send(errorMessage(answer.id, answer.error))
+        if (socket.bufferedAmount > opts.maxBufferedBytes && socket.readyState === socket.OPEN) {
+          paused = true
+          socket.pause()
+          raw.once('drain', resume)
+        }
+      }
+      const resume = (): void => {
+        paused = false
+        while (!paused && held.length > 0 && socket.readyState === socket.OPEN) {
+          const m = held.shift() as { data: Buffer; isBinary: boolean }
+          handle(m.data, m.isBinary)
+        }
+        if (!paused && socket.readyState === socket.OPEN) socket.resume()
+      }
+      socket.on('message', (data, isBinary) => {
+        const bytes = Buffer.isBuffer(data)
+          ? data
+          : Array.isArray(data)
+            ? Buffer.concat(data)
+            : Buffer.from(new Uint8Array(data))
+        if (paused) held.push({ data: bytes, isBinary })
+        else handle(bytes, isBinary)
       })
       socket.on('close', () => {
+        raw.off('drain', resume)
+        held.length = 0
         if (killTimer) clearTimeout(killTimer)
         live.delete(shutdown)
         conn.close()
       })
       socket.on('error', () => conn.close())
     },
-  )
+  })
 
   app.get<{ Querystring: { id?: string; assets?: string; items?: string; uns?: string } }>(
     '/api/events',
     {
+      config: { checkOrigin: true },
       schema: {
         summary: 'Live state as Server-Sent Events',
         description:
@@ -176,6 +245,7 @@ export const liveRoutes: FastifyPluginAsync<LiveRoutesOptions> = async (app, opt
         response: {
           200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
           400: errorResponses[400],
+          503: { description: 'Past the cap of subscriptions, or the server is closing', $ref: 'Error#' },
         },
       },
     },
@@ -186,7 +256,9 @@ export const liveRoutes: FastifyPluginAsync<LiveRoutesOptions> = async (app, opt
       const spec = parseSubscriptionSpec(
         { id: q.id ?? 'events', ...(assets ? { assets } : {}), ...(items ? { items } : {}), uns: q.uns },
         'OFA_SERVE_REQUEST_INVALID',
+        maxListEntries,
       )
+      hub.assertRoom()
       reply.hijack()
       // A hijacked reply skips the onResponse hook: counted here.
       app.metrics.httpRequests.inc({ method: 'GET', route: '/api/events', status: '200' })

@@ -144,6 +144,16 @@ export function createServeMetrics(opts: ServeMetricsOptions): ServeMetrics {
     'Connections dropped because they did not keep up.',
     () => hub.stats().slowConsumersDropped,
   )
+  counter(
+    'ofa_serve_subscriptions_refused_total',
+    'Subscriptions refused because a cap was reached (per connection or per server).',
+    () => hub.stats().subscriptionsRefused,
+  )
+  counter(
+    'ofa_serve_log_write_failures_total',
+    'Appends of the serving layer (commands, availability expiries) the log refused.',
+    () => serving.writes.failures,
+  )
   gauge('process_uptime_seconds', 'Seconds since the app was created.', () => (Date.now() - startedAt) / 1000)
 
   const commandDuration = new Histogram({

@@ -1,5 +1,6 @@
 /**
- * Operations (a Fastify plugin): `/healthz` (log reachable, state caught up and following it), Prometheus
+ * Operations (a Fastify plugin): `/healthz` (log reachable, state caught up and following it, writes to the log
+ * succeeding), Prometheus
  * `/metrics` (`app.metrics` plus what runs beside the app), the OpenAPI document and Swagger UI.
  */
 import swaggerUi from '@fastify/swagger-ui'
@@ -10,6 +11,11 @@ import { sendJsonText } from './replies.ts'
 
 const HEALTH_TIMEOUT_MS = 2000
 
+/** `OFA_CODE: message` for a coded error, else the message. */
+function coded(err: Error): string {
+  return isOpenFactoryError(err) ? `${err.code}: ${err.message}` : err.message
+}
+
 export interface OpsRoutesOptions {
   /** Serve Swagger UI at /api/docs. */
   readonly docs: boolean
@@ -18,13 +24,14 @@ export interface OpsRoutesOptions {
 }
 
 export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, opts) => {
-  const { state, metrics } = app
+  const { state, metrics, serving } = app
 
   app.get(
     '/healthz',
     {
       schema: {
-        summary: 'Health: 200 when the log answers and the state has caught up and follows it, else 503',
+        summary:
+          'Health: 200 when the log answers, the state has caught up and follows it, and writes to the log succeed; else 503',
         tags: ['operations'],
         response: {
           200: { $ref: 'Health#' },
@@ -36,21 +43,34 @@ export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, opts)
       let logOk = true
       let lag: number | null = null
       let error: string | undefined
+      const writeErrors: string[] = []
       try {
-        lag = await withTimeout(state.lag(), HEALTH_TIMEOUT_MS)
+        const health = await withTimeout(state.logHealth(), HEALTH_TIMEOUT_MS)
+        lag = health.lag
+        for (const p of health.partitionErrors)
+          writeErrors.push(`${p.topic} partition ${p.partition}: ${coded(p.error)}`)
       } catch (err) {
         logOk = false
         error = (err as Error).message
       }
       const failure = state.failure
-      if (failure) error = isOpenFactoryError(failure) ? `${failure.code}: ${failure.message}` : failure.message
-      const ok = logOk && state.isReady
+      if (failure) error = coded(failure)
+      const writeFailure = serving.writes.failure
+      if (writeFailure) {
+        writeErrors.unshift(
+          `${writeFailure.code}: ${writeFailure.what} not written since ${new Date(writeFailure.since).toISOString()}: ${writeFailure.message}`,
+        )
+      }
+      const writesOk = writeErrors.length === 0
+      const ok = logOk && state.isReady && writesOk
       const body = {
         status: ok ? 'ok' : 'unavailable',
         log: logOk ? 'ok' : 'unreachable',
         ready: state.isReady,
         lag,
+        writes: writesOk ? 'ok' : 'failing',
         ...(error ? { error } : {}),
+        ...(writesOk ? {} : { writeError: writeErrors.slice(0, 4).join('; ') }),
       }
       return sendJsonText(reply, JSON.stringify(body), ok ? 200 : 503)
     },

@@ -192,16 +192,26 @@ export const historyItemSchema = {
 export const healthSchema = {
   $id: 'Health',
   type: 'object',
-  required: ['status', 'log', 'ready', 'lag'],
+  required: ['status', 'log', 'ready', 'lag', 'writes'],
   additionalProperties: false,
   properties: {
     status: { type: 'string', enum: ['ok', 'unavailable'] },
     log: { type: 'string', enum: ['ok', 'unreachable'] },
     ready: { type: 'boolean', description: 'The state has caught up with the log and follows it' },
     lag: { type: ['integer', 'null'], description: 'Records on the log not yet applied' },
+    writes: {
+      type: 'string',
+      enum: ['ok', 'failing'],
+      description:
+        '`failing` while the last append of the serving layer (a command, an availability expiry) failed, or the log describes a partition of ofa_assets or ofa_registry with an error',
+    },
     error: {
       type: 'string',
       description: 'Why not: the error that stopped the state (`OFA_...: message`), or why the log did not answer',
+    },
+    writeError: {
+      type: 'string',
+      description: 'Why writes fail: `OFA_...: what` and the message, per failing write or partition',
     },
   },
 } as const

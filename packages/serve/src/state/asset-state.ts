@@ -118,6 +118,12 @@ export interface AssetStateStats {
   readonly invalidRecords: number
 }
 
+/** What `AssetState.logHealth` finds. */
+export interface LogHealth {
+  readonly lag: number
+  readonly partitionErrors: readonly { readonly topic: string; readonly partition: number; readonly error: Error }[]
+}
+
 /** Called for each event of `ofa_assets` other than a plain observation, after it was applied. */
 export type AssetEventListener = (uuid: string, event: AssetEvent, recordTime: number) => void
 
@@ -159,9 +165,18 @@ export interface AssetState {
   onBatchEnd(listener: () => void): () => void
   /** Called for every availability, command, result, declaration and method event applied (see the type). */
   onEvent(listener: AssetEventListener): () => void
+  /**
+   * Applies an observation this process derived but could not (or does not) write to the log — an availability
+   * expiry the log refused: the entry shows it and subscribers get it as an update, until a record read from the
+   * log replaces it. Not an event (`onEvent` listeners are not called), not indexed for history; an unknown asset
+   * is left alone. A restart forgets it (the expiry is found again).
+   */
+  applyLocal(uuid: string, observation: Observation): void
   stats(): AssetStateStats
   /** Records on the log not yet applied (end offsets minus positions, both topics). */
   lag(): Promise<number>
+  /** `lag()`, and the partitions of both topics the log describes with an error (damaged, or failing writes). */
+  logHealth(): Promise<LogHealth>
   close(): Promise<void>
 }
 
@@ -627,6 +642,15 @@ class AssetStateImpl implements AssetState {
     return listen(this.#eventListeners, listener)
   }
 
+  applyLocal(uuid: string, o: Observation): void {
+    const a = this.#assets.get(uuid)
+    if (a === undefined || this.#closed) return
+    const sourceTs = o.attributes.timestamp
+    this.#setCell(a, o, typeof sourceTs === 'string' ? compactTimestamp(sourceTs) : '')
+    for (const l of this.#changeListeners) l(uuid, o.id)
+    for (const l of this.#batchListeners) l()
+  }
+
   stats(): AssetStateStats {
     return {
       ready: this.#isReady,
@@ -639,7 +663,12 @@ class AssetStateImpl implements AssetState {
   }
 
   async lag(): Promise<number> {
-    let total = 0
+    return (await this.logHealth()).lag
+  }
+
+  async logHealth(): Promise<LogHealth> {
+    let lag = 0
+    const partitionErrors: { topic: string; partition: number; error: Error }[] = []
     for (const [spec, positions] of [
       [this.#topics.assets, this.#positions.assets],
       [this.#topics.registry, this.#positions.registry],
@@ -647,10 +676,11 @@ class AssetStateImpl implements AssetState {
       const desc = await this.#eventLog.describeTopic(spec.name)
       for (const ps of desc.partitionStates) {
         const pos = Math.max(positions[ps.partition] ?? ps.startOffset, ps.startOffset)
-        total += Math.max(0, ps.endOffset - pos)
+        lag += Math.max(0, ps.endOffset - pos)
+        if (ps.error) partitionErrors.push({ topic: spec.name, partition: ps.partition, error: ps.error })
       }
     }
-    return total
+    return { lag, partitionErrors }
   }
 
   async close(): Promise<void> {

@@ -7,6 +7,12 @@
  * It runs beside the asset state: it learns heartbeats from the state's `onEvent` and removals from
  * `onAssetChange`, and checks only while the state is ready (caught up: a replayed heartbeat is not a missed
  * one). Serving replicas sharing one log let only one of them write (`recordsExpiries`).
+ *
+ * Stale data is marked even when the expiry cannot be recorded: when the log refuses the append (a full disk),
+ * the state shows the asset UNAVAILABLE at once (`AssetState.applyLocal`, with the reason and the error code),
+ * and the append is tried again at each check until the log takes it. A replica that does not record expiries
+ * marks an asset so itself when no expiry record came `staleGraceMs` after the TTL passed (the recorder may be
+ * gone). The outcome of each append is reported to `writeHealth` (`/healthz`).
  */
 import type { EventLog } from '@openfactory/log'
 import {
@@ -14,11 +20,13 @@ import {
   AVAIL_ID,
   type AvailabilityEvent,
   encodeAssetEvent,
+  isOpenFactoryError,
   isoTimestamp,
   type Logger,
   TOPICS,
 } from '@openfactory/model'
 import type { AssetState } from './asset-state.ts'
+import type { WriteHealth } from './write-health.ts'
 
 export interface AvailabilityExpiryOptions {
   readonly state: AssetState
@@ -39,6 +47,13 @@ export interface AvailabilityExpiryOptions {
    * only one of them do it (`ofa run` passes whether it holds the serving lease).
    */
   readonly recordsExpiries?: () => boolean
+  /**
+   * A replica that does not record expiries shows an asset UNAVAILABLE itself when no expiry record came this
+   * long after its TTL passed (default 5000 ms).
+   */
+  readonly staleGraceMs?: number
+  /** Told the outcome of every append (default: none). */
+  readonly writeHealth?: WriteHealth
   readonly logger?: Logger
 }
 
@@ -56,6 +71,8 @@ class Heartbeat {
   ttlMs: number
   at: number
   expiring = false
+  /** Shown UNAVAILABLE in the state without a record on the log (`applyLocal`). */
+  marked = false
 
   constructor(ttlMs: number, at: number) {
     this.ttlMs = ttlMs
@@ -94,6 +111,7 @@ export function createAvailabilityExpiry(opts: AvailabilityExpiryOptions): Avail
       h.ttlMs = ttl
       h.at = at
       h.expiring = false
+      h.marked = false
     }
   }
 
@@ -106,9 +124,29 @@ export function createAvailabilityExpiry(opts: AvailabilityExpiryOptions): Avail
     }),
   ]
 
+  const staleGraceMs = opts.staleGraceMs ?? 5000
+  const writeHealth = opts.writeHealth
+  /** The last append failed (warned once per run of failures). */
+  let failing = false
+  /** Shows the asset UNAVAILABLE in this process's state without a record on the log. */
+  const mark = (uuid: string, h: Heartbeat, t: number, why: string): void => {
+    if (h.marked || heartbeats.get(uuid) !== h) return
+    h.marked = true
+    const reason = `${TTL_REASON(h.ttlMs, h.at)}; ${why}`
+    state.applyLocal(uuid, AssetEvents.availability({ available: false, reason, at: t, ingestedAt: t }).observation)
+  }
+
   const check = (): void => {
-    if (closed || !state.isReady || opts.recordsExpiries?.() === false) return
+    if (closed || !state.isReady) return
     const t = now()
+    if (opts.recordsExpiries?.() === false) {
+      for (const [uuid, h] of heartbeats) {
+        if (!h.marked && t - h.at > h.ttlMs + staleGraceMs) {
+          mark(uuid, h, t, `no expiry was recorded on the log within ${staleGraceMs} ms (shown by this replica only)`)
+        }
+      }
+      return
+    }
     const expired: [string, Heartbeat][] = []
     for (const entry of heartbeats) {
       const h = entry[1]
@@ -127,10 +165,21 @@ export function createAvailabilityExpiry(opts: AvailabilityExpiryOptions): Avail
     eventLog.append(topic, records).then(
       () => {
         expiries += expired.length
+        failing = false
+        writeHealth?.succeeded()
       },
       (err: Error) => {
-        for (const [, h] of expired) h.expiring = false // tried again at the next check
-        if (!closed) logger?.warn('could not record an availability expiry', { error: err.message })
+        if (closed) return
+        const first = !failing
+        failing = true
+        writeHealth?.failed('availability expiry', err)
+        const code = isOpenFactoryError(err) ? err.code : 'ERROR'
+        for (const [uuid, h] of expired) {
+          h.expiring = false // tried again at the next check
+          mark(uuid, h, t, `the expiry could not be recorded on the log (${code}: ${err.message})`)
+        }
+        if (first)
+          logger?.warn('could not record an availability expiry; tried again every check', { error: err.message, code })
       },
     )
   }

@@ -4,7 +4,8 @@
  * A command is appended to `ofa_assets`, keyed by the target asset's UUID (so it lands on the asset's partition,
  * in order with its observations), with the envelope of DESIGN §3 (`AssetEvents.command`). The connector supervisor
  * answers with `<Method>_RESULT` carrying the same `correlation_id`: `accepted` (on its way), then one final
- * status — `completed`, `failed`, `rejected` or `timeout`.
+ * status — `completed`, `failed`, `rejected` or `timeout`. The first final result read from the log is the
+ * command's outcome: results read after it change nothing.
  *
  * The tracker learns about commands and results from the asset state (`observe`, wired by `serving-state.ts`
  * to the state's `onEvent`), which reads the whole log: so commands sent by other processes are tracked too, and
@@ -21,6 +22,7 @@ import {
   isoTimestamp,
   TOPICS,
 } from '@openfactory/model'
+import type { WriteHealth } from './write-health.ts'
 
 export type CommandState = 'pending' | CommandStatus
 
@@ -62,6 +64,8 @@ export interface CommandTrackerOptions {
   /** Commands kept for lookups (default 10 000). */
   readonly maxCommands?: number
   readonly now?: () => number
+  /** Told the outcome of every append (default: none). */
+  readonly writeHealth?: WriteHealth
 }
 
 /** Called once per command sent through this tracker, when its final result is seen. */
@@ -182,8 +186,10 @@ export function createCommandTracker(opts: CommandTrackerOptions): CommandTracke
         await eventLog.append(TOPICS.assets, [{ key: o.assetUuid, value: encodeAssetEvent(command) }])
       } catch (err) {
         if (entries.get(entry.correlationId) === entry) entries.delete(entry.correlationId) // never sent
+        opts.writeHealth?.failed('command', err)
         throw err
       }
+      opts.writeHealth?.succeeded()
       sent++
       return view(entries.get(entry.correlationId) ?? entry)
     },
@@ -248,8 +254,9 @@ export function createCommandTracker(opts: CommandTrackerOptions): CommandTracke
           }
           remember(e)
         }
-        // A late `accepted` never overrides a final status.
-        if (FINAL.has(e.status) && !FINAL.has(r.status)) return
+        // The first final result is the outcome: a later result (a late `accepted`, a second final one from a
+        // retrying or a rogue writer) never changes what the command's caller was told.
+        if (FINAL.has(e.status)) return
         e.status = r.status
         if (r.result !== undefined) e.result = r.result
         if (r.error !== undefined) e.error = { code: String(r.error.code), message: String(r.error.message) }

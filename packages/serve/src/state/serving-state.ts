@@ -12,10 +12,11 @@ import {
   createAvailabilityExpiry,
 } from './availability-expiry.ts'
 import { type CommandTracker, createCommandTracker } from './commands.ts'
+import { createWriteHealth, type WriteHealth } from './write-health.ts'
 
 export interface ServingStateOptions
   extends Omit<AssetStateOptions, 'eventLog' | 'logger'>,
-    Pick<AvailabilityExpiryOptions, 'ttlCheckMs' | 'now' | 'defaultTtlMs' | 'recordsExpiries'> {
+    Pick<AvailabilityExpiryOptions, 'ttlCheckMs' | 'now' | 'defaultTtlMs' | 'recordsExpiries' | 'staleGraceMs'> {
   readonly eventLog: EventLog
   /** Commands kept by the tracker (default 10 000). */
   readonly maxCommands?: number
@@ -40,6 +41,8 @@ export interface ServingState {
   readonly state: AssetState
   readonly commands: CommandTracker
   readonly expiry: AvailabilityExpiry
+  /** Whether the serving layer's own appends (commands, expiries) succeed: `/healthz` shows it. */
+  readonly writes: WriteHealth
   ready(): Promise<void>
   stats(): ServingStateStats
   close(): Promise<void>
@@ -55,11 +58,13 @@ export function createServingState(opts: ServingStateOptions): ServingState {
     ...(opts.backoff ? { backoff: opts.backoff } : {}),
     ...(logger ? { logger } : {}),
   })
+  const writes = createWriteHealth()
   const commands = createCommandTracker({
     eventLog,
     senderUuid: opts.senderUuid,
     maxCommands: opts.maxCommands,
     now: opts.now,
+    writeHealth: writes,
   })
   state.onEvent((uuid, e) => {
     if (e.kind === 'command' || e.kind === 'result') commands.observe(uuid, e)
@@ -72,6 +77,8 @@ export function createServingState(opts: ServingStateOptions): ServingState {
     now: opts.now,
     defaultTtlMs: opts.defaultTtlMs,
     recordsExpiries: opts.recordsExpiries,
+    staleGraceMs: opts.staleGraceMs,
+    writeHealth: writes,
     logger,
   })
   let closing: Promise<void> | null = null
@@ -88,6 +95,7 @@ export function createServingState(opts: ServingStateOptions): ServingState {
     state,
     commands,
     expiry,
+    writes,
     ready: () => state.ready(),
     stats: () => ({ ...state.stats(), expiries: expiry.expiries, commands: commands.size }),
     close,

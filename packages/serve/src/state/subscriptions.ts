@@ -24,6 +24,13 @@
  * beyond the last snapshot exceeds `maxBufferedBytes` at the start of a log batch, the connection is dropped with
  * `OFA_SERVE_SLOW_CONSUMER`, so a stalled client neither blocks the others nor grows memory without bound (a
  * connection holds at most the bound plus one batch of updates).
+ *
+ * Caps (`SubscriptionLimits`, each configurable): a connection holds at most 1000 subscriptions whose filters
+ * name at most 10 000 assets and items in all, and the hub at most 100 000 subscriptions; a subscription's
+ * `assets` and `items` lists have at most 1000 entries each. Past a count cap, `subscribe` throws
+ * `OFA_SERVE_SUBSCRIPTION_LIMIT` and nothing is added; a list past its cap is a malformed subscription (the
+ * caller's `code`). What one subscription costs is thus bounded, and so is what one client can make the server
+ * hold (the transports bound what waits to be sent: `maxBufferedBytes`).
  */
 import { type ErrorCode, OpenFactoryError } from '@openfactory/model'
 import type { AssetState } from './asset-state.ts'
@@ -55,7 +62,10 @@ export interface SubscriberSink {
 
 /** Lifecycle: `hub.connect(sink)` when a client connects; `close()` when it goes (idempotent). */
 export interface HubConnection {
-  /** Adds a subscription and sends its snapshot. Throws `OFA_SERVE_MESSAGE_INVALID` for a reused id. */
+  /**
+   * Adds a subscription and sends its snapshot. Throws `OFA_SERVE_MESSAGE_INVALID` for a reused id,
+   * `OFA_SERVE_SUBSCRIPTION_LIMIT` past a cap of the connection or the hub (nothing is added then).
+   */
   subscribe(spec: SubscriptionSpec): void
   unsubscribe(id: string): boolean
   close(): void
@@ -68,6 +78,8 @@ export interface SubscriptionHubStats {
   readonly subscriptions: number
   readonly updatesSent: number
   readonly slowConsumersDropped: number
+  /** Subscriptions refused because a cap was reached (`OFA_SERVE_SUBSCRIPTION_LIMIT`). */
+  readonly subscriptionsRefused: number
 }
 
 /**
@@ -78,26 +90,57 @@ export type DeliveryListener = (latencyMs: number, messages: number) => void
 
 /** Lifecycle: created over a state; `close()` drops every connection (`OFA_SERVE_UNAVAILABLE`) and detaches. */
 export interface SubscriptionHub {
+  /** The caps it enforces. */
+  readonly limits: SubscriptionLimits
   connect(sink: SubscriberSink): HubConnection
+  /** Throws `OFA_SERVE_SUBSCRIPTION_LIMIT` (counted) when the hub holds as many subscriptions as it takes. */
+  assertRoom(): void
   stats(): SubscriptionHubStats
   /** Observation → subscriber latency, for metrics. Returns an unsubscribe function. */
   onDelivery(listener: DeliveryListener): () => void
   close(): void
 }
 
+/** How much the hub and each connection hold at most (see the file comment). */
+export interface SubscriptionLimits {
+  /** Subscriptions of one connection (default 1000). */
+  readonly perConnection: number
+  /** Assets and items named by the filters of one connection's subscriptions, in all (default 10 000). */
+  readonly filterEntriesPerConnection: number
+  /** Subscriptions of every connection together (default 100 000). */
+  readonly total: number
+  /** Entries of one subscription's `assets` list, and of its `items` list (default 1000). */
+  readonly listEntries: number
+}
+
+export const DEFAULT_SUBSCRIPTION_LIMITS: SubscriptionLimits = Object.freeze({
+  perConnection: 1000,
+  filterEntriesPerConnection: 10_000,
+  total: 100_000,
+  listEntries: 1000,
+})
+
 export interface SubscriptionHubOptions {
   readonly state: AssetState
   /** Bytes a connection may have queued beyond its snapshots before it is dropped (default 4 MiB). */
   readonly maxBufferedBytes?: number
+  /** Caps on subscriptions (defaults: `DEFAULT_SUBSCRIPTION_LIMITS`). */
+  readonly limits?: Partial<SubscriptionLimits>
 }
 
-const MAX_ID_LENGTH = 200
+/** The longest subscription id, in characters. */
+export const MAX_SUBSCRIPTION_ID_LENGTH = 200
+const MAX_ID_LENGTH = MAX_SUBSCRIPTION_ID_LENGTH
 
 /**
  * Reads a subscription from untrusted input (a WebSocket message, SSE query parameters); throws `code` naming
- * the field that is wrong.
+ * the field that is wrong. A list longer than `maxListEntries` (default 1000) is wrong too.
  */
-export function parseSubscriptionSpec(input: Record<string, unknown>, code: ErrorCode): SubscriptionSpec {
+export function parseSubscriptionSpec(
+  input: Record<string, unknown>,
+  code: ErrorCode,
+  maxListEntries = DEFAULT_SUBSCRIPTION_LIMITS.listEntries,
+): SubscriptionSpec {
   const id = input.id
   if (typeof id !== 'string' || id === '' || id.length > MAX_ID_LENGTH) {
     throw new OpenFactoryError(code, `id must be a non-empty string of at most ${MAX_ID_LENGTH} characters`, {
@@ -109,6 +152,15 @@ export function parseSubscriptionSpec(input: Record<string, unknown>, code: Erro
     if (v === undefined || v === null) return undefined
     if (!Array.isArray(v) || v.some((s) => typeof s !== 'string' || s === '')) {
       throw new OpenFactoryError(code, `${name} must be a list of non-empty strings`, { where: { path: name } })
+    }
+    if (v.length > maxListEntries) {
+      throw new OpenFactoryError(
+        code,
+        `${name} has ${v.length} entries; a subscription names at most ${maxListEntries}`,
+        {
+          where: { path: name },
+        },
+      )
     }
     return v as string[]
   }
@@ -126,6 +178,8 @@ class Subscription {
   readonly assets: ReadonlySet<string> | null
   readonly items: ReadonlySet<string> | null
   readonly uns: string | null
+  /** Assets and items its filters name (what it counts against the connection's cap). */
+  readonly filterEntries: number
   /** The UNS pattern split by each separator seen. */
   readonly #unsLevels = new Map<string, string[]>()
   /** Assets this subscription is indexed under through its UNS pattern. */
@@ -138,6 +192,7 @@ class Subscription {
     this.assets = spec.assets && spec.assets.length > 0 ? new Set(spec.assets) : null
     this.items = spec.items && spec.items.length > 0 ? new Set(spec.items) : null
     this.uns = spec.uns ?? null
+    this.filterEntries = (this.assets?.size ?? 0) + (this.items?.size ?? 0)
   }
 
   unsMatch(state: AssetState, uuid: string): UnsMatch {
@@ -165,6 +220,8 @@ class Connection implements HubConnection {
   readonly hub: Hub
   readonly sink: SubscriberSink
   readonly subs = new Map<string, Subscription>()
+  /** Assets and items named by the filters of its subscriptions. */
+  filterEntries = 0
   /** Characters handed to the sink so far, and that count at the end of the last snapshot. */
   written = 0
   snapshotEnd = 0
@@ -191,8 +248,23 @@ class Connection implements HubConnection {
         },
       )
     }
+    const limits = this.hub.limits
+    if (this.subs.size >= limits.perConnection) {
+      throw limitError(
+        this.hub,
+        `this connection holds ${this.subs.size} subscriptions, the most it may (${limits.perConnection}); unsubscribe one first`,
+      )
+    }
     const sub = new Subscription(this, spec)
+    if (this.filterEntries + sub.filterEntries > limits.filterEntriesPerConnection) {
+      throw limitError(
+        this.hub,
+        `the subscriptions of this connection would name ${this.filterEntries + sub.filterEntries} assets and items, more than ${limits.filterEntriesPerConnection}`,
+      )
+    }
+    this.hub.assertRoom()
     this.subs.set(spec.id, sub)
+    this.filterEntries += sub.filterEntries
     const snapshot = this.hub.add(sub)
     this.send(`{"id":${JSON.stringify(spec.id)},"kind":"snapshot","data":[${snapshot.join(',')}]}`, 'snapshot')
     this.snapshotEnd = this.written
@@ -202,6 +274,7 @@ class Connection implements HubConnection {
     const sub = this.subs.get(id)
     if (!sub) return false
     this.subs.delete(id)
+    this.filterEntries -= sub.filterEntries
     this.hub.remove(sub)
     return true
   }
@@ -264,8 +337,14 @@ class Connection implements HubConnection {
     this.uncork()
     for (const sub of this.subs.values()) this.hub.remove(sub)
     this.subs.clear()
+    this.filterEntries = 0
     this.hub.connections.delete(this)
   }
+}
+
+function limitError(hub: Hub, message: string): OpenFactoryError {
+  hub.refused++
+  return new OpenFactoryError('OFA_SERVE_SUBSCRIPTION_LIMIT', message)
 }
 
 function addTo<K>(index: Map<K, Set<Subscription>>, key: K, sub: Subscription): void {
@@ -287,6 +366,7 @@ function removeFrom<K>(index: Map<K, Set<Subscription>>, key: K, sub: Subscripti
 class Hub implements SubscriptionHub {
   readonly state: AssetState
   readonly maxBufferedBytes: number
+  readonly limits: SubscriptionLimits
   readonly connections = new Set<Connection>()
   readonly #byAsset = new Map<string, Set<Subscription>>()
   readonly #byUnsAsset = new Map<string, Set<Subscription>>()
@@ -303,10 +383,12 @@ class Hub implements SubscriptionHub {
   #subscriptions = 0
   updatesSent = 0
   slowDropped = 0
+  refused = 0
 
   constructor(opts: SubscriptionHubOptions) {
     this.state = opts.state
     this.maxBufferedBytes = opts.maxBufferedBytes ?? 4 * 1024 * 1024
+    this.limits = { ...DEFAULT_SUBSCRIPTION_LIMITS, ...opts.limits }
     this.#detach = [
       this.state.onChange((uuid, id) => this.#onChange(uuid, id)),
       this.state.onAssetChange((uuid) => this.#onAssetChange(uuid)),
@@ -318,6 +400,19 @@ class Hub implements SubscriptionHub {
     const conn = new Connection(this, sink)
     this.connections.add(conn)
     return conn
+  }
+
+  get subscriptionCount(): number {
+    return this.#subscriptions
+  }
+
+  assertRoom(): void {
+    if (this.#subscriptions >= this.limits.total) {
+      throw limitError(
+        this,
+        `the server holds ${this.#subscriptions} subscriptions, the most it takes (${this.limits.total})`,
+      )
+    }
   }
 
   /** Indexes a subscription and returns its snapshot (entry JSON texts). */
@@ -450,6 +545,7 @@ class Hub implements SubscriptionHub {
       subscriptions: this.#subscriptions,
       updatesSent: this.updatesSent,
       slowConsumersDropped: this.slowDropped,
+      subscriptionsRefused: this.refused,
     }
   }
 

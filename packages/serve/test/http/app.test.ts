@@ -220,8 +220,12 @@ test('POST /api/assets/{uuid}/methods/{name}: 200 with the result when answered 
   const again = await get(app, `/api/commands/${body.correlationId}`)
   assert.equal(again.status, 200)
   assert.equal(again.body.status, 'completed')
-  // Without a body: a method with no arguments.
-  const reset = await inject(app, { method: 'POST', url: '/api/assets/m-1/methods/Reset' })
+  // Without a body: a method with no arguments (the JSON content type is still needed).
+  const reset = await inject(app, {
+    method: 'POST',
+    url: '/api/assets/m-1/methods/Reset',
+    headers: { 'content-type': 'application/json' },
+  })
   assert.equal(reset.status, 200, reset.body)
 })
 
@@ -294,7 +298,7 @@ test('bad method calls are coded errors and send nothing', async (t) => {
     headers: { 'content-type': 'text/csv' },
   })
   assert.equal(r.status, 415)
-  assert.equal(r.json().error.code, 'OFA_SERVE_REQUEST_INVALID')
+  assert.equal(r.json().error.code, 'OFA_SERVE_UNSUPPORTED_MEDIA_TYPE')
   const commands = (await readAll(log, TOPICS.assets)).filter((x) => x.value?.toString().includes('_CMD'))
   assert.equal(commands.length, 0)
 })
@@ -327,7 +331,7 @@ test('OpenAPI 3.1 document, Swagger UI, health and metrics', async (t) => {
 
   const health = await get(app, '/healthz')
   assert.equal(health.status, 200)
-  assert.deepEqual(health.body, { status: 'ok', log: 'ok', ready: true, lag: 0 })
+  assert.deepEqual(health.body, { status: 'ok', log: 'ok', ready: true, lag: 0, writes: 'ok' })
 
   const metrics = await inject(app, '/metrics')
   assert.equal(metrics.status, 200)

@@ -230,7 +230,11 @@ test('method calls over HTTP: answered (200) and never answered (202, then pendi
   assert.equal(done.status, 'completed')
   assert.deepEqual(done.result, { applied: 50 })
 
-  r = await checkedFetch(app, base, '/api/assets/m-2/methods/Reset?timeout_ms=100', { method: 'POST' })
+  // A method without arguments: no body, but the JSON content type all POSTs need.
+  r = await checkedFetch(app, base, '/api/assets/m-2/methods/Reset?timeout_ms=100', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+  })
   assert.equal(r.status, 202)
   const location = r.headers.location
   assert.ok(typeof location === 'string')
