@@ -15,7 +15,7 @@
  *   `commandTimeoutMs`). A command refused before it reaches the connector (no such method, invalid arguments,
  *   connector not running: rejected; waited longer than `commandExpiryMs`: timeout) gets the final status only.
  */
-import type { EventLog, GroupConsumer, LogRecord } from '@openfactory/log'
+import type { EventLog, GroupConsumer, LogRecord, TopicPartitionOffset } from '@openfactory/log'
 import {
   type Asset,
   type AssetDocument,
@@ -89,6 +89,9 @@ interface Slot {
   available: Set<string>
   run: AbortController | null
   loop: Promise<void> | null
+  /** Resolves once the connector's first `start` ended (running or failed): its assets are declared by then. */
+  readonly firstStart: Promise<void>
+  firstStartEnded: () => void
 }
 
 export class Supervisor {
@@ -136,6 +139,10 @@ export class Supervisor {
 
   add(connector: Connector): void {
     if (this.#slots.has(connector.name)) throw new Error(`connector ${connector.name} added twice`)
+    let firstStartEnded = () => {}
+    const firstStart = new Promise<void>((resolve) => {
+      firstStartEnded = resolve
+    })
     const slot: Slot = {
       connector,
       state: 'idle',
@@ -144,6 +151,8 @@ export class Supervisor {
       available: new Set(),
       run: null,
       loop: null,
+      firstStart,
+      firstStartEnded,
     }
     this.#slots.set(connector.name, slot)
     if (this.#started) slot.loop = this.#runLoop(slot)
@@ -226,6 +235,7 @@ export class Supervisor {
         await slot.connector.start(ctx)
         if (!run.signal.aborted) {
           slot.state = 'running'
+          slot.firstStartEnded()
           this.#logger.info('connector running', { connector: slot.connector.name })
           await failed
         }
@@ -233,6 +243,7 @@ export class Supervisor {
         failure ??= err as Error
         run.abort()
       }
+      slot.firstStartEnded()
       this.#stop.signal.removeEventListener('abort', stopAll)
       slot.state = 'stopping'
       try {
@@ -259,6 +270,7 @@ export class Supervisor {
     }
     slot.state = 'stopped'
     slot.run = null
+    slot.firstStartEnded()
   }
 
   #context(slot: Slot, signal: AbortSignal, fail: (err: Error) => void): ConnectorContext {
@@ -345,9 +357,16 @@ export class Supervisor {
         this.#commandReader = consumer
         try {
           for await (const batch of consumer) {
+            // Stopped while a command waited for its connector: commit what was handled, so the rest is read again.
+            const handled = new Map<string, TopicPartitionOffset>()
             for (const r of batch) {
-              if (r.value === null || r.key === null || r.value.indexOf(marker) < 0) continue
-              await this.#onCommandRecord(r)
+              if (r.value !== null && r.key !== null && r.value.indexOf(marker) >= 0) await this.#onCommandRecord(r)
+              if (this.#stop.signal.aborted) break
+              handled.set(`${r.topic}/${r.partition}`, { topic: r.topic, partition: r.partition, offset: r.offset + 1 })
+            }
+            if (this.#stop.signal.aborted) {
+              if (handled.size > 0) await consumer.commit([...handled.values()])
+              break
             }
             await consumer.commit()
             backoff.reset()
@@ -367,10 +386,35 @@ export class Supervisor {
     }
   }
 
+  /**
+   * Waits until the first start of `slots` ended (each has declared its assets and is running, or has failed),
+   * at most `commandExpiryMs` — a command read before that is answered `timeout` anyway — or until stopped.
+   */
+  async #firstStarts(slots: Iterable<Slot>): Promise<void> {
+    const pending = [...slots].map((s) => s.firstStart)
+    const wait = new AbortController()
+    const stop = () => wait.abort()
+    this.#stop.signal.addEventListener('abort', stop, { once: true })
+    try {
+      await Promise.race([Promise.all(pending), sleep(this.#opts.commandExpiryMs, wait.signal)])
+    } finally {
+      wait.abort()
+      this.#stop.signal.removeEventListener('abort', stop)
+    }
+  }
+
   async #onCommandRecord(r: LogRecord): Promise<void> {
     const uuid = (r.key as Buffer).toString('utf8')
-    const slot = this.#owners.get(uuid)
-    if (!slot) return // another process's asset
+    // A command read before the connectors declared their assets (commands already on the log at start-up) waits
+    // for them: passed over, it would be committed as another process's and never answered.
+    let slot = this.#owners.get(uuid)
+    if (!slot) {
+      await this.#firstStarts(this.#slots.values())
+      slot = this.#owners.get(uuid)
+    } else if (slot.state === 'idle' || slot.state === 'starting') {
+      await this.#firstStarts([slot])
+    }
+    if (!slot || this.#stop.signal.aborted) return // another process's asset; or stopping: read again next time
     let event: AssetEvent
     try {
       event = decodeAssetEvent(r.value as Buffer)

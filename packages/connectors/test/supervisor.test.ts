@@ -297,3 +297,53 @@ test('a record the log refuses (a 4 MB asset document over a 1 MiB limit) blocks
   assert.ok((refused[0]?.fields?.bytes as number) > 4_000_000)
   await sup.stop()
 })
+
+/** A simulator whose start takes a while before it declares its asset, as a connector that first reaches its device. */
+function slowStarting(uuid: string, delayMs: number): Connector {
+  const sim = createSimulatorConnector({ uuid, config: SIM })
+  return {
+    name: sim.name,
+    start: async (ctx: ConnectorContext) => {
+      await new Promise((r) => setTimeout(r, delayMs))
+      await sim.start(ctx)
+    },
+    stop: () => sim.stop(),
+    execute: (request) => sim.execute(request),
+  }
+}
+
+test('commands already on the log when the supervisor starts are run once the connector declares its asset', async (t) => {
+  const { log } = await createTestLog(t)
+  const group = 'ofa-connectors-restart'
+  // A first run joins the group and commits its position, as `ofa up` does before it is stopped.
+  const first = supervisorFor(log, { group })
+  first.add(createSimulatorConnector({ uuid: 'SIM-R', config: SIM }))
+  await first.start()
+  await eventually(() => (first.status()[0]?.state === 'running' ? true : undefined))
+  const earlier = await resultFor(log, 'SIM-R', await sendCommand(log, 'SIM-R', 'SetSpeed', { rpm: 200 }))
+  assert.equal(earlier.status, 'completed')
+  await first.stop()
+
+  // While nothing runs, commands arrive (`ofa log produce`, or a 202 of the API while the connectors were down).
+  const before = await sendCommand(log, 'SIM-R', 'SetSpeed', { rpm: 321 })
+  const unknown = await sendCommand(log, 'SIM-OTHER', 'SetSpeed', { rpm: 1 })
+
+  const second = supervisorFor(log, { group })
+  second.add(slowStarting('SIM-R', 300))
+  await second.start()
+  t.after(() => second.stop())
+  const answers = await resultsFor(log, 'SIM-R', before)
+  assert.deepEqual(
+    answers.map((r) => r.status),
+    ['accepted', 'completed'],
+  )
+  assert.deepEqual(answers.at(-1)?.result, { speed: 321 })
+  // An asset no connector of this supervisor declares is another process's: passed over, not answered.
+  await second.flush()
+  const other = (await observationsOf(log, 'SIM-OTHER')).map((o) => classifyObservation(o))
+  assert.deepEqual(
+    other.filter((e) => e.kind === 'result' && e.result.correlation_id === unknown),
+    [],
+  )
+  await second.stop()
+})

@@ -9,8 +9,10 @@ import { Readable, Writable } from 'node:stream'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { openEmbeddedLog } from '@openfactory/log'
+import { AssetEvents, encodeAssetEvent, silentLogger, TOPICS } from '@openfactory/model'
 import { main } from '../../src/main.ts'
-import { demoCopy, eventually, freePort, ofa, tempDir } from '../helpers.ts'
+import { startLocalRuntime } from '../../src/runtime/local-runtime.ts'
+import { demoCopy, eventually, freePort, getJson, ofa, tempDir } from '../helpers.ts'
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url))
 const BIN = join(ROOT, 'packages/cli/bin/ofa.js')
@@ -286,4 +288,61 @@ test('item 7: --host that is not an address of this machine, or does not resolve
     /^OFA_CLI_LISTEN the API cannot listen on no-such-host\.invalid:0: the host name no-such-host\.invalid does not resolve/m,
   )
   await assertNothingLeft(data, [adapter])
+})
+
+test('item 1: a command put on the log while ofa up was stopped is run at the next start', {
+  timeout: 120_000,
+}, async (t) => {
+  const factory = await demoCopy(t)
+  const data = join(await tempDir(t), 'data')
+  const start = () => startLocalRuntime({ paths: [factory], dataDir: data, port: 0, logger: silentLogger })
+  const call = async (api: string, rpm: number) => {
+    const res = await fetch(`${api}/assets/DEMO-CNC-SIM-001/methods/SetSpeed`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ rpm }),
+    })
+    return (await res.json()) as { status: string }
+  }
+  // The demo ran (its command reader has committed its position), then stopped.
+  const first = await start()
+  try {
+    // once the simulated CNC is up, a method call completes
+    await eventually(
+      async () => ((await call(`${first.url}/api`, 900)).status === 'completed' ? true : undefined),
+      'a first SetSpeed completed',
+      30_000,
+    )
+  } finally {
+    await first.stop()
+  }
+
+  const command = AssetEvents.command({ method: 'SetSpeed', senderUuid: 'operator', arguments: { rpm: 1234 } })
+  const produced = await ofa([
+    'log',
+    'produce',
+    TOPICS.assets,
+    '--data',
+    data,
+    '--key',
+    'DEMO-CNC-SIM-001',
+    encodeAssetEvent(command).toString(),
+  ])
+  assert.equal(produced.code, 0, produced.stderr)
+
+  const second = await start()
+  try {
+    const id = command.envelope.header.correlation_id
+    const answer = await eventually(
+      async () => {
+        const c = await getJson(`${second.url}/api/commands/${id}`)
+        return c.status === 'completed' ? c : undefined
+      },
+      `the command ${id} completed`,
+      30_000,
+    )
+    assert.deepEqual(answer.result, { spindle_speed: 1234 })
+  } finally {
+    await second.stop()
+  }
 })
