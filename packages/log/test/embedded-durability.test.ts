@@ -8,7 +8,7 @@ import { describe, it } from 'node:test'
 import { isOpenFactoryError } from '@openfactory/model'
 import { type EmbeddedLog, openEmbeddedLog, repairLog, verifyLog } from '../src/index.ts'
 import { rejectsWith } from '../src/testing/index.ts'
-import { createTestLog, segmentFiles, tempDir } from './helpers.ts'
+import { createTestLog, readAll, segmentFiles, tempDir } from './helpers.ts'
 
 const CHILD = path.join(import.meta.dirname, 'fixtures', 'log-child.ts')
 
@@ -37,18 +37,6 @@ async function waitFor(cond: () => boolean, what: string, ms = 30_000): Promise<
   while (!cond()) {
     if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 10))
-  }
-}
-
-async function readPartition(log: EmbeddedLog, topic: string, partition: number): Promise<Map<number, string>> {
-  const out = new Map<number, string>()
-  const d = await log.describeTopic(topic)
-  let offset = d.partitionStates[partition]!.startOffset
-  for (;;) {
-    const recs = await log.read(topic, partition, offset)
-    if (recs.length === 0) return out
-    for (const r of recs) out.set(r.offset, r.value === null ? '' : r.value.toString())
-    offset = recs[recs.length - 1]!.offset + 1
   }
 }
 
@@ -121,7 +109,7 @@ describe('embedded log: crash safety', () => {
       }
     }
     const log = await createTestLog(t, { dir })
-    const parts = await Promise.all([0, 1, 2].map((p) => readPartition(log, 'durable', p)))
+    const parts = await Promise.all([0, 1, 2].map((p) => readAll(log, 'durable', p)))
     for (const [where, s] of acked) {
       const [p, o] = where.split('/').map(Number) as [number, number]
       const value = parts[p]!.get(o)
@@ -321,7 +309,7 @@ describe('embedded log: torn tails and damage', () => {
     )
     const after = await openEmbeddedLog({ dir })
     t.after(() => after.close())
-    const recs = await readPartition(after, 'sealed', 0)
+    const recs = await readAll(after, 'sealed', 0)
     assert.ok(recs.size > 0 && recs.size < 60)
     assert.ok(recs.has(59))
   })
@@ -425,10 +413,10 @@ describe('embedded log: segments, group commit, retention, compaction', () => {
     await log.createTopic({ name: 'roll', partitions: 1, segmentBytes: 1024 })
     await writeBatches(log, 'roll', 20)
     assert.ok(segmentFiles(dir, 'roll', 0).length > 5)
-    assert.equal((await readPartition(log, 'roll', 0)).size, 100)
+    assert.equal((await readAll(log, 'roll', 0)).size, 100)
     await log.close()
     log = await createTestLog(t, { dir })
-    const recs = await readPartition(log, 'roll', 0)
+    const recs = await readAll(log, 'roll', 0)
     assert.deepEqual([...recs.keys()], [...Array(100).keys()])
     assert.equal((await log.read('roll', 0, 37, { maxRecords: 1 }))[0]!.offset, 37)
     const [m] = await log.append('roll', [{ value: 'x', partition: 0 }])
@@ -487,12 +475,12 @@ describe('embedded log: segments, group commit, retention, compaction', () => {
     await log.append('state', [{ key: 'gone', value: null }])
     for (let i = 0; i < 30; i++) await log.append('state', [{ key: `k${i % 3}`, value: `${i}`.padEnd(60, '.') }])
     await log.compact('state')
-    let recs = await readPartition(log, 'state', 0)
+    let recs = await readAll(log, 'state', 0)
     assert.equal(recs.get(0), undefined, 'the superseded value is gone')
     assert.equal(recs.get(1), '', 'the tombstone is kept for now')
     now += 2000
     await log.compact('state')
-    recs = await readPartition(log, 'state', 0)
+    recs = await readAll(log, 'state', 0)
     assert.equal(recs.get(1), undefined, 'the tombstone is gone after its retention')
     await log.close()
     assert.equal((await verifyLog(log.dir)).ok, true)
@@ -503,7 +491,7 @@ describe('embedded log: segments, group commit, retention, compaction', () => {
     await log.createTopic({ name: 'bg', partitions: 1, cleanupPolicy: 'compact', segmentBytes: 1024 })
     for (let i = 0; i < 100; i++) await log.append('bg', [{ key: `k${i % 3}`, value: `${i}`.padEnd(60, '.') }])
     const deadline = Date.now() + 20_000
-    while ((await readPartition(log, 'bg', 0)).size > 50) {
+    while ((await readAll(log, 'bg', 0)).size > 50) {
       assert.ok(Date.now() < deadline, 'background compaction ran')
       await new Promise((r) => setTimeout(r, 20))
     }
@@ -520,12 +508,12 @@ describe('embedded log: segments, group commit, retention, compaction', () => {
       // 20 keys, 4 versions each: the latest versions stay in sealed segments.
       for (let i = 0; i < 80; i++) await log.append('cmp', [{ key: `k${i % 20}`, value: `${i}`.padEnd(60, '.') }])
       await log.compact('cmp')
-      const expected = await readPartition(log, 'cmp', 0)
+      const expected = await readAll(log, 'cmp', 0)
       await log.close()
       const before = new Map(segmentFiles(dir, 'cmp', 0).map((f) => [f, fs.readFileSync(f)] as const))
       log = await openEmbeddedLog({ dir })
       await log.compact('cmp')
-      assert.deepEqual(await readPartition(log, 'cmp', 0), expected)
+      assert.deepEqual(await readAll(log, 'cmp', 0), expected)
       await log.close()
       const after = new Map(segmentFiles(dir, 'cmp', 0).map((f) => [f, fs.readFileSync(f)] as const))
       assert.ok(after.size < before.size, 'segments were merged')
@@ -547,7 +535,7 @@ describe('embedded log: segments, group commit, retention, compaction', () => {
       const report = await verifyLog(dir)
       assert.deepEqual(report.problems, [])
       const log = await createTestLog(t, { dir })
-      assert.deepEqual(await readPartition(log, 'cmp', 0), expected)
+      assert.deepEqual(await readAll(log, 'cmp', 0), expected)
       await log.close()
       const names = fs.readdirSync(path.join(dir, 'topics', 'cmp', '0'))
       assert.deepEqual(
@@ -566,7 +554,7 @@ describe('embedded log: segments, group commit, retention, compaction', () => {
       for (const f of group.slice(1)) fs.writeFileSync(f, before.get(f)!)
       fs.writeFileSync(`${group[0]}.swap`, JSON.stringify({ replaces: group.map(base) }))
       const ro = await openEmbeddedLog({ dir, readOnly: true })
-      assert.deepEqual(await readPartition(ro, 'cmp', 0), expected, 'a reader leaves the replaced segments out')
+      assert.deepEqual(await readAll(ro, 'cmp', 0), expected, 'a reader leaves the replaced segments out')
       await ro.close()
       await reopenAndCheck(t, dir, expected, [...after.keys()])
     })

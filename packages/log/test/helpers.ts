@@ -32,3 +32,16 @@ export function segmentFiles(dir: string, topic: string, partition: number): str
     .sort()
     .map((f) => path.join(pdir, f))
 }
+
+/** Every record of a partition, offset → value. */
+export async function readAll(log: EmbeddedLog, topic: string, partition: number): Promise<Map<number, string>> {
+  const out = new Map<number, string>()
+  const d = await log.describeTopic(topic)
+  let offset = d.partitionStates[partition]!.startOffset
+  for (;;) {
+    const recs = await log.read(topic, partition, offset)
+    if (recs.length === 0) return out
+    for (const r of recs) out.set(r.offset, r.value === null ? '' : r.value.toString())
+    offset = recs[recs.length - 1]!.offset + 1
+  }
+}

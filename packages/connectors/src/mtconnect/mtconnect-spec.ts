@@ -11,7 +11,7 @@
  * Model's schema checks the block's shape (ip or device_xml + adapter, ip or image, the file exists).
  */
 import { dirname, isAbsolute, resolve } from 'node:path'
-import type { DeviceConfig, MTConnectConnector as MTConnectBlock, UnsPlacement } from '@openfactory/model'
+import type { DeviceConfig, MTConnectConnectorConfig as MTConnectBlock, UnsPlacement } from '@openfactory/model'
 import { isShdrReplayImage, readShdrReplayEnvironment, SHDR_REPLAY_IMAGE } from '@openfactory/model'
 import {
   type BuiltinAdapter,

@@ -3,7 +3,7 @@
  * (`host`, `port`, `data: {<key>: {tag, type}}`). Model's schema checks the block; `parse` adds the one rule
  * model does not know, the SHDR key's syntax (`shdrKeyProblem`).
  */
-import type { DeviceConfig, ShdrConnector as ShdrBlock, UnsPlacement } from '@openfactory/model'
+import type { DeviceConfig, ShdrConnectorConfig as ShdrBlock, UnsPlacement } from '@openfactory/model'
 import {
   collectProblems,
   connectorConfigError,

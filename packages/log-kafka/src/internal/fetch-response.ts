@@ -1,7 +1,8 @@
 // Our decoder of Kafka Fetch responses (versions 12 to 17) and of the record batches they carry, straight into
 // `LogRecord`s. The library decodes through a chunked buffer whose every varint read searches the chunks, which
 // made reading about 5 times slower than Kafka's Java consumer; a response is made contiguous once here and read
-// with plain Buffer reads.
+// with plain Buffer reads. The benchmark that keeps it honest: `npx node bench/kafka-produce.ts` (its consume
+// half, ours beside ConsumerPerformance; bench/RESULTS.md, "Kafka backbone").
 //
 // Fetch response, v12 to v17 (Kafka protocol guide, "Fetch API"; all flexible versions: COMPACT_ arrays and
 // strings are an unsigned varint N+1 then N items, TAG_BUFFER is an unsigned varint count of tagged fields, each

@@ -7,6 +7,8 @@ import type { TestContext } from 'node:test'
 import { isOpenFactoryError, type OpenFactoryError } from '@openfactory/model'
 import { type EmbeddedLog, type EmbeddedLogOptions, openEmbeddedLog } from '../../src/index.ts'
 
+export { readAll, segmentFiles } from '../helpers.ts'
+
 /** Acknowledged records: `topic/partition/offset` → value. */
 export type Ledger = Map<string, string>
 
@@ -51,19 +53,6 @@ export async function appendTo(
   }
 }
 
-/** Every record of a partition, offset → value. */
-export async function readAll(log: EmbeddedLog, topic: string, partition: number): Promise<Map<number, string>> {
-  const out = new Map<number, string>()
-  const d = await log.describeTopic(topic)
-  let offset = d.partitionStates[partition]!.startOffset
-  for (;;) {
-    const recs = await log.read(topic, partition, offset)
-    if (recs.length === 0) return out
-    for (const r of recs) out.set(r.offset, r.value === null ? '' : r.value.toString())
-    offset = recs[recs.length - 1]!.offset + 1
-  }
-}
-
 /** The data directory's files, relative to it, sorted. */
 export function listFiles(dir: string): string[] {
   const out: string[] = []
@@ -76,15 +65,6 @@ export function listFiles(dir: string): string[] {
   }
   walk(dir)
   return out.sort()
-}
-
-export function segmentFiles(dir: string, topic: string, partition: number): string[] {
-  const pdir = path.join(dir, 'topics', topic, String(partition))
-  return fs
-    .readdirSync(pdir)
-    .filter((f) => /^\d{20}\.log$/.test(f))
-    .sort()
-    .map((f) => path.join(pdir, f))
 }
 
 /** Positions of the batches of a segment file (from the batch length field at byte 8 of each header). */

@@ -109,7 +109,7 @@ export const MTConnectAgent = Type.Object(
   { additionalProperties: false, refine: refineAgent },
 )
 
-export const MTConnectConnector = Type.Object(
+export const MTConnectConnectorConfig = Type.Object(
   { type: Type.Literal('mtconnect'), agent: MTConnectAgent },
   { additionalProperties: false },
 )
@@ -182,7 +182,7 @@ const refineOpcua: Refine = (v: Record<string, unknown>, report) => {
   }
 }
 
-export const OpcuaConnector = Type.Object(
+export const OpcuaConnectorConfig = Type.Object(
   {
     type: Type.Literal('opcua'),
     server: OpcuaServer,
@@ -206,7 +206,7 @@ export const ShdrDataItem = Type.Object(
   { additionalProperties: false },
 )
 
-export const ShdrConnector = Type.Object(
+export const ShdrConnectorConfig = Type.Object(
   {
     type: Type.Literal('shdr'),
     host: NonEmptyString,
@@ -227,7 +227,7 @@ export const ModbusRegister = Type.Object(
   { additionalProperties: true },
 )
 
-export const ModbusConnector = Type.Object(
+export const ModbusConnectorConfig = Type.Object(
   {
     type: Type.Literal('modbus'),
     host: NonEmptyString,
@@ -238,7 +238,7 @@ export const ModbusConnector = Type.Object(
   { additionalProperties: true },
 )
 
-export const MqttConnector = Type.Object(
+export const MqttConnectorConfig = Type.Object(
   {
     type: Type.Literal('mqtt'),
     broker: Type.Optional(NonEmptyString),
@@ -259,31 +259,38 @@ const refineSimulator: Refine = (v: unknown, report) => {
 }
 
 /** `connector.type: simulator`: checked by the simulator's own reader (simulator-config.ts). */
-export const SimulatorConnector = Type.Object(
+export const SimulatorConnectorConfig = Type.Object(
   { type: Type.Literal('simulator') },
   { additionalProperties: true, refine: refineSimulator },
 )
 
-export const Connector = Type.Union(
-  [MTConnectConnector, OpcuaConnector, ShdrConnector, ModbusConnector, MqttConnector, SimulatorConnector],
+export const ConnectorConfig = Type.Union(
+  [
+    MTConnectConnectorConfig,
+    OpcuaConnectorConfig,
+    ShdrConnectorConfig,
+    ModbusConnectorConfig,
+    MqttConnectorConfig,
+    SimulatorConnectorConfig,
+  ],
   { discriminator: { propertyName: 'type' } },
 )
 
 export type MTConnectAgent = Static<typeof MTConnectAgent>
 export type MTConnectAdapter = Static<typeof MTConnectAdapter>
-export type MTConnectConnector = Static<typeof MTConnectConnector>
-export type OpcuaConnector = Static<typeof OpcuaConnector>
-export type ShdrConnector = Static<typeof ShdrConnector>
-export type ModbusConnector = Static<typeof ModbusConnector> & Record<string, unknown>
-export type MqttConnector = Static<typeof MqttConnector> & Record<string, unknown>
-export type SimulatorConnector = Static<typeof SimulatorConnector> & Record<string, unknown>
+export type MTConnectConnectorConfig = Static<typeof MTConnectConnectorConfig>
+export type OpcuaConnectorConfig = Static<typeof OpcuaConnectorConfig>
+export type ShdrConnectorConfig = Static<typeof ShdrConnectorConfig>
+export type ModbusConnectorConfig = Static<typeof ModbusConnectorConfig> & Record<string, unknown>
+export type MqttConnectorConfig = Static<typeof MqttConnectorConfig> & Record<string, unknown>
+export type SimulatorConnectorConfig = Static<typeof SimulatorConnectorConfig> & Record<string, unknown>
 export type ConnectorConfig =
-  | MTConnectConnector
-  | OpcuaConnector
-  | ShdrConnector
-  | ModbusConnector
-  | MqttConnector
-  | SimulatorConnector
+  | MTConnectConnectorConfig
+  | OpcuaConnectorConfig
+  | ShdrConnectorConfig
+  | ModbusConnectorConfig
+  | MqttConnectorConfig
+  | SimulatorConnectorConfig
 export type ConnectorType = ConnectorConfig['type']
 export const CONNECTOR_TYPES: readonly ConnectorType[] = ['mtconnect', 'opcua', 'shdr', 'modbus', 'mqtt', 'simulator']
 
@@ -297,7 +304,7 @@ export const UnsLevels = Type.Record(
 )
 
 /** The supervisor of the older format: a container that forwards commands through its own adapter. */
-export const Supervisor = Type.Object(
+export const SupervisorConfig = Type.Object(
   { image: NonEmptyString, adapter: MTConnectAdapter, deploy: Type.Optional(DeploySpec) },
   { additionalProperties: false },
 )
@@ -319,9 +326,9 @@ export const DeviceSpec = Type.Object(
   {
     uuid: AssetUuid,
     uns: Type.Optional(UnsLevels),
-    connector: Type.Optional(Connector),
+    connector: Type.Optional(ConnectorConfig),
     agent: Type.Optional(MTConnectAgent),
-    supervisor: Type.Optional(Supervisor),
+    supervisor: Type.Optional(SupervisorConfig),
     ksql_tables: Type.Optional(Type.Array(KsqlTable)),
     influxdb: Type.Optional(InfluxDb),
   },

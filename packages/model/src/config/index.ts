@@ -53,14 +53,14 @@ export {
   type ConnectorConfig,
   type ConnectorType,
   DeviceSpec,
-  type ModbusConnector,
-  type MqttConnector,
+  type ModbusConnectorConfig,
+  type MqttConnectorConfig,
   type MTConnectAdapter,
   type MTConnectAgent,
-  type MTConnectConnector,
-  type OpcuaConnector,
-  type ShdrConnector,
-  type SimulatorConnector,
+  type MTConnectConnectorConfig,
+  type OpcuaConnectorConfig,
+  type ShdrConnectorConfig,
+  type SimulatorConnectorConfig,
 } from './device-schema.ts'
 export { AppSpec } from './app-schema.ts'
 export { NetworkSpec, SwarmNodeSpec, VolumeSpec } from './infra-schema.ts'
