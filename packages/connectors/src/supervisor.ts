@@ -15,7 +15,13 @@
  *   `commandTimeoutMs`). A command refused before it reaches the connector (no such method, invalid arguments,
  *   connector not running: rejected; waited longer than `commandExpiryMs`: timeout) gets the final status only.
  */
-import type { EventLog, GroupConsumer, LogRecord, TopicPartitionOffset } from '@openfactory/log'
+import {
+  type EventLog,
+  type GroupConsumer,
+  type LogRecord,
+  partitionsForKeys,
+  type TopicPartitionOffset,
+} from '@openfactory/log'
 import {
   type Asset,
   type AssetDocument,
@@ -51,7 +57,7 @@ export interface SupervisorOptions {
    * for assets it does not serve are passed over, so a group shared with another process would lose them.
    */
   readonly group?: string
-  /** How long `start()` waits for the command reader to join its group before starting connectors (default 15 s). */
+  /** How long `start()` waits for the command reader to own its partitions before starting connectors (default 15 s). */
   readonly commandJoinTimeoutMs?: number
   readonly heartbeatMs?: number
   readonly ttlMs?: number
@@ -113,6 +119,11 @@ export class Supervisor {
   #heartbeat: NodeJS.Timeout | null = null
   #commands: Promise<void> | null = null
   #commandReader: GroupConsumer | null = null
+  /** The partitions of `ofa_assets` the command reader reads; it is restarted when an asset needs another. */
+  #commandPartitions = new Set<number>()
+  #assetPartitions = 0
+  /** Aborted to restart the command reader (an asset declared on a partition it does not read). */
+  #commandRun: AbortController | null = null
   readonly #commandJoinTimeoutMs: number
   #started = false
 
@@ -310,6 +321,7 @@ export class Supervisor {
     }
     this.#owners.set(asset.uuid, slot)
     slot.assets.set(asset.uuid, asset)
+    this.#checkCommandPartitions(asset.uuid)
     this.#writer.write(TOPICS.registry, { key: asset.uuid, value: encodeAssetDeclaration(asset) })
     for (const e of AssetEvents.declare(asset, Date.now())) this.#write(asset.uuid, e)
   }
@@ -343,16 +355,44 @@ export class Supervisor {
 
   // --- commands -----------------------------------------------------------------------------------------
 
+  /**
+   * The keys the command reader must see: the connectors' names (their devices' UUIDs, known before they declare
+   * anything) and every asset declared.
+   */
+  #commandKeys(): Set<string> {
+    const keys = new Set<string>(this.#owners.keys())
+    for (const slot of this.#slots.values()) keys.add(slot.connector.name)
+    return keys
+  }
+
+  /** An asset declared on a partition the command reader does not read: restart it with that partition too. */
+  #checkCommandPartitions(uuid: string): void {
+    if (this.#assetPartitions === 0 || this.#commandRun === null) return
+    const [p] = partitionsForKeys([uuid], this.#assetPartitions)
+    if (p !== undefined && !this.#commandPartitions.has(p)) this.#commandRun.abort()
+  }
+
+  /**
+   * Reads `<Method>_CMD` records from the partitions of `ofa_assets` that its assets' keys map to, and only those
+   * (a consumer given its partitions, sharing the group's committed offsets): a process serving one device reads
+   * one partition's records, not the whole factory's.
+   */
   async #readCommands(): Promise<void> {
     const marker = Buffer.from('_CMD"')
     const backoff = new Backoff(this.#commandReaderBackoff)
     while (!this.#stop.signal.aborted) {
+      const run = new AbortController()
+      this.#commandRun = run
       try {
+        this.#assetPartitions = (await this.#eventLog.describeTopic(TOPICS.assets)).partitions
+        const partitions = partitionsForKeys(this.#commandKeys(), this.#assetPartitions)
+        this.#commandPartitions = new Set(partitions)
         const consumer = this.#eventLog.consumer({
           group: this.#opts.group,
           topics: [TOPICS.assets],
+          partitions: { [TOPICS.assets]: partitions },
           resetTo: 'latest',
-          signal: this.#stop.signal,
+          signal: AbortSignal.any([this.#stop.signal, run.signal]),
         })
         this.#commandReader = consumer
         try {
@@ -374,8 +414,12 @@ export class Supervisor {
         } finally {
           await consumer.close()
         }
+        if (run.signal.aborted && !this.#stop.signal.aborted) {
+          this.#logger.debug('command reader restarted for the partitions of new assets', { group: this.#opts.group })
+        }
       } catch (err) {
         if (this.#stop.signal.aborted) break
+        if (run.signal.aborted) continue
         const delay = backoff.next()
         this.#logger.error('command reader failed; restarting it', {
           error: (err as Error).message,

@@ -3,8 +3,15 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { type EventLog, openEmbeddedLog } from '@openfactory/log'
 import {
+  type ConsumerOptions,
+  type EventLog,
+  type GroupConsumer,
+  openEmbeddedLog,
+  partitionFor,
+} from '@openfactory/log'
+import {
+  type Asset,
   AssetEvents,
   type CommandResult,
   classifyObservation,
@@ -346,4 +353,67 @@ test('commands already on the log when the supervisor starts are run once the co
     [],
   )
   await second.stop()
+})
+
+test('the command reader reads only the partitions of its assets, and takes in the partition of an asset declared later', async (t) => {
+  const { log } = await createTestLog(t)
+  const { partitions: count } = await log.describeTopic(TOPICS.assets)
+  // A connector named after one device that also serves a second asset, on another partition of ofa_assets.
+  const second = Array.from({ length: 100 }, (_, i) => `PART-B-${i}`).find(
+    (u) => partitionFor(u, count) !== partitionFor('PART-A', count),
+  ) as string
+  const asset = (uuid: string): Asset => ({
+    uuid,
+    type: 'Device',
+    referencesAbove: [],
+    referencesBelow: [],
+    dataItems: [],
+    methods: [{ name: 'Ping', description: 'answers with its asset', arguments: [] }],
+  })
+  let ctx: ConnectorContext | undefined
+  const connector: Connector = {
+    name: 'PART-A',
+    start: async (c) => {
+      ctx = c
+      c.declareAssets([asset('PART-A')])
+      c.setAvailable('PART-A', true)
+    },
+    stop: async () => {},
+    execute: async (request) => ({ asset: request.assetUuid }),
+  }
+  const given: (readonly number[] | undefined)[] = []
+  const consumers: GroupConsumer[] = []
+  const watched = new Proxy(log, {
+    get(target, prop, receiver) {
+      if (prop === 'consumer') {
+        return (opts: ConsumerOptions) => {
+          given.push(opts.partitions?.[TOPICS.assets])
+          const consumer = target.consumer(opts)
+          consumers.push(consumer)
+          return consumer
+        }
+      }
+      const v = Reflect.get(target, prop, receiver)
+      return typeof v === 'function' ? v.bind(target) : v
+    },
+  })
+  const sup = supervisorFor(watched)
+  sup.add(connector)
+  await sup.start()
+  t.after(() => sup.stop())
+  assert.deepEqual(given, [[partitionFor('PART-A', count)]], 'one partition: the one its device key maps to')
+  assert.equal((await resultFor(log, 'PART-A', await sendCommand(log, 'PART-A', 'Ping', {}))).status, 'completed')
+
+  ctx?.declareAssets([asset(second)])
+  await eventually(() => (given.length === 2 ? true : undefined), 10_000, 'the command reader restarted')
+  assert.deepEqual(
+    given[1],
+    [partitionFor('PART-A', count), partitionFor(second, count)].sort((a, b) => a - b),
+  )
+  // A partition the group never committed starts at its end when the reader takes it: wait until it did.
+  await eventually(() => (consumers[1]?.assignment().length === 2 ? true : undefined), 10_000, 'both partitions read')
+  const answer = await resultFor(log, second, await sendCommand(log, second, 'Ping', {}))
+  assert.equal(answer.status, 'completed')
+  assert.deepEqual(answer.result, { asset: second })
+  await sup.stop()
 })
