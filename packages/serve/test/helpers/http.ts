@@ -76,7 +76,8 @@ function buildChecker(doc: OpenApiDoc): ResponseChecker {
 
   return {
     check(method, url, status, contentType, body) {
-      const path = url.split('?')[0] as string
+      // The path as the request carried it: clients (and inject) resolve dot segments (`/../metrics` is `/metrics`).
+      const path = new URL(`http://localhost${url.split('?')[0]}`).pathname
       const what = `${method} ${path} → ${status}`
       const route = routes.find((r) => r.re.test(path))
       const op = route?.ops[method.toLowerCase()]
