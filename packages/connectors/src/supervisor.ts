@@ -97,7 +97,10 @@ interface Slot {
   loop: Promise<void> | null
   /** Resolves once the connector's first `start` ended (running or failed): its assets are declared by then. */
   readonly firstStart: Promise<void>
-  firstStartEnded: () => void
+  readonly endFirstStart: () => void
+  firstStartDone: boolean
+  /** Until when (epoch ms) commands wait for the first start: `commandExpiryMs` after the loop began. */
+  firstStartWaitUntil: number
 }
 
 export class Supervisor {
@@ -150,9 +153,12 @@ export class Supervisor {
 
   add(connector: Connector): void {
     if (this.#slots.has(connector.name)) throw new Error(`connector ${connector.name} added twice`)
-    let firstStartEnded = () => {}
+    let endFirstStart = () => {}
     const firstStart = new Promise<void>((resolve) => {
-      firstStartEnded = resolve
+      endFirstStart = () => {
+        slot.firstStartDone = true
+        resolve()
+      }
     })
     const slot: Slot = {
       connector,
@@ -163,7 +169,9 @@ export class Supervisor {
       run: null,
       loop: null,
       firstStart,
-      firstStartEnded,
+      endFirstStart: () => endFirstStart(),
+      firstStartDone: false,
+      firstStartWaitUntil: Number.POSITIVE_INFINITY,
     }
     this.#slots.set(connector.name, slot)
     if (this.#started) slot.loop = this.#runLoop(slot)
@@ -226,6 +234,7 @@ export class Supervisor {
   // --- connector lifecycle -------------------------------------------------------------------------------
 
   async #runLoop(slot: Slot): Promise<void> {
+    slot.firstStartWaitUntil = Date.now() + this.#opts.commandExpiryMs
     const backoff = new Backoff(this.#restartBackoff)
     while (!this.#stop.signal.aborted) {
       const run = new AbortController()
@@ -243,10 +252,13 @@ export class Supervisor {
       slot.state = 'starting'
       const startedAt = Date.now()
       try {
-        await slot.connector.start(ctx)
+        // A start that never ends (a device that never answers) must not hold up stop(): the abort ends the wait.
+        const starting = slot.connector.start(ctx)
+        starting.catch(() => {}) // a rejection after the abort is the connector's to report, not an unhandled one
+        await Promise.race([starting, failed])
         if (!run.signal.aborted) {
           slot.state = 'running'
-          slot.firstStartEnded()
+          slot.endFirstStart()
           this.#logger.info('connector running', { connector: slot.connector.name })
           await failed
         }
@@ -254,7 +266,7 @@ export class Supervisor {
         failure ??= err as Error
         run.abort()
       }
-      slot.firstStartEnded()
+      slot.endFirstStart()
       this.#stop.signal.removeEventListener('abort', stopAll)
       slot.state = 'stopping'
       try {
@@ -281,7 +293,7 @@ export class Supervisor {
     }
     slot.state = 'stopped'
     slot.run = null
-    slot.firstStartEnded()
+    slot.endFirstStart()
   }
 
   #context(slot: Slot, signal: AbortSignal, fail: (err: Error) => void): ConnectorContext {
@@ -432,15 +444,20 @@ export class Supervisor {
 
   /**
    * Waits until the first start of `slots` ended (each has declared its assets and is running, or has failed),
-   * at most `commandExpiryMs` — a command read before that is answered `timeout` anyway — or until stopped.
+   * or until stopped, and no longer than `commandExpiryMs` after each connector's loop began (a command read
+   * later is answered `timeout` anyway): a connector whose start hangs holds the command reader up once, not
+   * once per command.
    */
   async #firstStarts(slots: Iterable<Slot>): Promise<void> {
-    const pending = [...slots].map((s) => s.firstStart)
+    const pending = [...slots].filter((s) => !s.firstStartDone && s.firstStartWaitUntil > Date.now())
+    if (pending.length === 0) return
+    const until = Math.max(...pending.map((s) => s.firstStartWaitUntil))
     const wait = new AbortController()
     const stop = () => wait.abort()
     this.#stop.signal.addEventListener('abort', stop, { once: true })
     try {
-      await Promise.race([Promise.all(pending), sleep(this.#opts.commandExpiryMs, wait.signal)])
+      const bound = Number.isFinite(until) ? until - Date.now() : this.#opts.commandExpiryMs
+      await Promise.race([Promise.all(pending.map((s) => s.firstStart)), sleep(bound, wait.signal)])
     } finally {
       wait.abort()
       this.#stop.signal.removeEventListener('abort', stop)

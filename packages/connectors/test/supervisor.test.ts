@@ -417,3 +417,36 @@ test('the command reader reads only the partitions of its assets, and takes in t
   assert.deepEqual(answer.result, { asset: second })
   await sup.stop()
 })
+
+test('a connector whose start hangs holds commands up once, not once per command', async (t) => {
+  const { log } = await createTestLog(t)
+  const group = 'ofa-connectors-hang'
+  const first = supervisorFor(log, { group })
+  first.add(createSimulatorConnector({ uuid: 'SIM-H', config: SIM }))
+  await first.start()
+  await eventually(() => (first.status()[0]?.state === 'running' ? true : undefined))
+  assert.equal(
+    (await resultFor(log, 'SIM-H', await sendCommand(log, 'SIM-H', 'SetSpeed', { rpm: 1 }))).status,
+    'completed',
+  )
+  await first.stop()
+
+  // Commands for assets nobody here declares, on the simulator's partition, then one for the simulator.
+  const { partitions: count } = await log.describeTopic(TOPICS.assets)
+  const nobody = Array.from({ length: 400 }, (_, i) => `NOBODY-${i}`)
+    .filter((u) => partitionFor(u, count) === partitionFor('SIM-H', count))
+    .slice(0, 20)
+  assert.equal(nobody.length, 20)
+  for (const uuid of nobody) await sendCommand(log, uuid, 'SetSpeed', { rpm: 1 })
+  const id = await sendCommand(log, 'SIM-H', 'SetSpeed', { rpm: 2 })
+  const hanging: Connector = { name: 'HANGS', start: () => new Promise(() => {}), stop: async () => {} }
+  const second = supervisorFor(log, { group, commandExpiryMs: 1500 })
+  second.add(createSimulatorConnector({ uuid: 'SIM-H', config: SIM }))
+  second.add(hanging)
+  await second.start()
+  t.after(() => second.stop())
+  // Waiting 1.5 s per unknown command would take 30 s; one wait for the hanging start, then each is passed over.
+  const answer = await resultFor(log, 'SIM-H', id)
+  assert.ok(['completed', 'timeout'].includes(answer.status), answer.status)
+  await second.stop()
+})
