@@ -486,8 +486,11 @@ export interface ShdrStreamStats {
 }
 
 export interface ShdrStreamOptions {
-  /** Largest multi-line asset body in characters (default 4 MiB); a larger one is dropped as malformed. */
-  readonly maxAssetChars?: number
+  /**
+   * Largest multi-line asset body in UTF-8 bytes, line breaks included (default 4 MiB, half the embedded log's
+   * record limit); a larger one is dropped as malformed (`asset-too-large`) before it reaches the log.
+   */
+  readonly maxAssetBytes?: number
 }
 
 /**
@@ -501,11 +504,11 @@ export class ShdrStream {
   #byReason: Partial<Record<ShdrMalformedReason, number>> = {}
   #asset: ShdrAssetBeginLine | undefined
   #body: string[] = []
-  #bodyChars = 0
-  readonly #maxAssetChars: number
+  #bodyBytes = 0
+  readonly #maxAssetBytes: number
 
   constructor(opts: ShdrStreamOptions = {}) {
-    this.#maxAssetChars = opts.maxAssetChars ?? 4 * 1024 * 1024
+    this.#maxAssetBytes = opts.maxAssetBytes ?? 4 * 1024 * 1024
   }
 
   /** The number of the last line pushed. */
@@ -529,7 +532,7 @@ export class ShdrStream {
         this.#asset = undefined
         const parts = open.prefix ? [open.prefix, ...this.#body] : this.#body
         this.#body = []
-        this.#bodyChars = 0
+        this.#bodyBytes = 0
         return {
           kind: 'asset',
           lineNo: open.lineNo,
@@ -542,16 +545,17 @@ export class ShdrStream {
           body: parts.join('\n'),
         }
       }
-      this.#bodyChars += text.length + 1
-      if (this.#bodyChars > this.#maxAssetChars) {
+      // Bytes, not characters: what the log's record limit counts (4 Mi characters may be 12 MiB of UTF-8).
+      this.#bodyBytes += Buffer.byteLength(text, 'utf8') + 1
+      if (this.#bodyBytes > this.#maxAssetBytes) {
         this.#asset = undefined
         this.#body = []
-        this.#bodyChars = 0
+        this.#bodyBytes = 0
         return this.#count(
           malformedLine(
             open.lineNo,
             'asset-too-large',
-            `asset ${open.assetId} is larger than ${this.#maxAssetChars} characters; dropped`,
+            `asset ${open.assetId} is larger than ${this.#maxAssetBytes} bytes (UTF-8); dropped`,
             `@ASSET@|${open.assetId}|${open.assetType}`,
           ),
         )
@@ -583,7 +587,7 @@ export class ShdrStream {
     const open = this.#asset
     this.#asset = undefined
     this.#body = []
-    this.#bodyChars = 0
+    this.#bodyBytes = 0
     this.#lineNo = 0
     if (!open) return undefined
     return this.#count(

@@ -129,13 +129,27 @@ describe('ShdrStream', () => {
   })
 
   test('an asset larger than the limit is dropped as malformed and the stream goes on', () => {
-    const stream = new ShdrStream({ maxAssetChars: 20 })
+    const stream = new ShdrStream({ maxAssetBytes: 20 })
     stream.push('|@ASSET@|T1|CuttingTool|--multiline--X')
     assert.equal(stream.push('0123456789'), undefined)
     const m = stream.push('0123456789abcdef')
     assert.equal(m?.kind, 'malformed')
     assert.equal(m?.kind === 'malformed' && m.reason, 'asset-too-large')
     assert.equal(stream.push('|a|1')?.kind, 'data')
+  })
+
+  test('the asset limit counts UTF-8 bytes, line breaks included: at the limit kept, one byte past it dropped', () => {
+    const body = (stream: ShdrStream, lines: string[]) => {
+      stream.push('|@ASSET@|T1|CuttingTool|--multiline--X')
+      const last = lines.map((l) => stream.push(l)).find((r) => r !== undefined)
+      return last ?? stream.push('--multiline--X')
+    }
+    // 'é' is 2 bytes: 9 of them and the line break are 19 bytes; 'ab' + break 3 more = 22.
+    const atLimit = body(new ShdrStream({ maxAssetBytes: 22 }), ['ééééééééé', 'ab'])
+    assert.equal(atLimit?.kind, 'asset')
+    assert.equal(atLimit?.kind === 'asset' && atLimit.body, 'ééééééééé\nab')
+    const past = body(new ShdrStream({ maxAssetBytes: 21 }), ['ééééééééé', 'ab'])
+    assert.equal(past?.kind === 'malformed' && past.reason, 'asset-too-large', '10 characters, but 22 bytes')
   })
 
   test('counts malformed lines by reason and keeps numbering them', () => {
