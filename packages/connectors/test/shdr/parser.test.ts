@@ -195,7 +195,7 @@ describe('the parser never throws', () => {
     )
     fc.assert(
       fc.property(fc.array(line, { maxLength: 40 }), (lines) => {
-        const stream = new ShdrStream({ maxAssetChars: 200 })
+        const stream = new ShdrStream({ maxAssetBytes: 200 })
         let out = 0
         for (const l of lines) if (stream.push(l)) out++
         stream.end()
