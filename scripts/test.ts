@@ -4,8 +4,14 @@
 // Kafka (scripts/kafka.ts): a single-node cluster and a three-node cluster (replication tests) are started
 // before the tests and stopped (their data deleted) after them; the tests find them in OFA_KAFKA_* and
 // OFA_KAFKA3_* variables. Debian's kcat, the foreign Kafka client of the interop tests, is installed if missing.
+//
+// OPC UA (scripts/opcua.ts), started while Kafka starts: asyncua (PyPI) is installed into a venv under .cache/opcua
+// once, then two servers of the synthetic machine run — SecurityPolicy None ('test') and Basic256Sha256
+// SignAndEncrypt with a user ('test-secure') — stopped (their state deleted) after the tests, in OFA_OPCUA_* and
+// OFA_OPCUA_SECURE_* variables.
 import { spawnSync } from 'node:child_process'
 import { ensureKcat, envFor, start, stop } from './kafka.ts'
+import * as opcua from './opcua.ts'
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): number {
   console.log(`\n$ ${cmd} ${args.join(' ')}`)
@@ -25,26 +31,59 @@ async function main(): Promise<number> {
   if (status !== 0) return status
 
   console.log('\n$ scripts/kafka start --name test; scripts/kafka start --name test-3 --brokers 3')
+  console.log('$ scripts/opcua start --name test; scripts/opcua start --name test-secure --security sign-and-encrypt')
   const kafkaStarted = Date.now()
   const clusters = ['test', 'test-3']
+  const opcuaServers = ['test', 'test-secure']
   try {
     ensureKcat()
-    const [single, three] = await Promise.all([
-      start({ name: 'test', brokers: 1 }),
-      start({ name: 'test-3', brokers: 3 }),
+    const opcuaStarted = Date.now()
+    // Kafka's nodes format and start while asyncua installs (once) and the OPC UA servers start.
+    const peers = opcua
+      .install()
+      .then(() =>
+        Promise.all([
+          opcua.start({ name: 'test', security: 'none' }),
+          opcua.start({ name: 'test-secure', security: 'sign-and-encrypt' }),
+        ]),
+      )
+      .then((servers) => {
+        console.log(`OPC UA: ${servers.map((s) => s.endpoint).join(' and ')} ready in ${seconds(opcuaStarted)}`)
+        return servers
+      })
+    // Both settle before either error is reported, so that the finally below stops everything that started.
+    const [kafka, servers] = await Promise.allSettled([
+      Promise.all([start({ name: 'test', brokers: 1 }), start({ name: 'test-3', brokers: 3 })]),
+      peers,
     ])
+    if (kafka.status === 'rejected' || servers.status === 'rejected') {
+      const reasons = [kafka, servers].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []))
+      throw new Error(reasons.map((e) => (e instanceof Error ? e.message : String(e))).join('\n'))
+    }
+    const [single, three] = kafka.value
     console.log(`Kafka: ${single.bootstrap} and ${three.bootstrap} ready in ${seconds(kafkaStarted)}`)
-    const env = { ...process.env, ...envFor(single, 'OFA_KAFKA'), ...envFor(three, 'OFA_KAFKA3') }
+    const env = {
+      ...process.env,
+      ...envFor(single, 'OFA_KAFKA'),
+      ...envFor(three, 'OFA_KAFKA3'),
+      ...Object.assign({}, ...servers.value.map((s) => opcua.envFor(s))),
+    }
     const testsStarted = Date.now()
     status = run(process.execPath, ['--test', '--test-concurrency=2', 'packages/*/test/**/*.test.ts'], env)
     console.log(`\ntests ran in ${seconds(testsStarted)}`)
   } catch (err) {
-    console.error(`\nKafka for the tests: ${err instanceof Error ? err.message : String(err)}`)
+    console.error(`\nservers for the tests: ${err instanceof Error ? err.message : String(err)}`)
     status = 1
   } finally {
     const stopping = Date.now()
-    for (const name of clusters) await stop(name, true).catch((err) => console.error(String(err)))
-    console.log(`Kafka stopped in ${seconds(stopping)}`)
+    await Promise.all([
+      ...clusters.map((name) => stop(name, true).catch((err) => console.error(String(err)))),
+      // with the private servers of tests that ended before their cleanup ran (startPrivatePeer)
+      ...[...opcuaServers, ...opcua.status().flatMap((s) => (s.name.startsWith('private-') ? [s.name] : []))].map(
+        (name) => opcua.stop(name, true).catch((err) => console.error(String(err))),
+      ),
+    ])
+    console.log(`Kafka and OPC UA stopped in ${seconds(stopping)}`)
   }
   return status
 }

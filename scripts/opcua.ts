@@ -1,0 +1,567 @@
+// OPC UA servers for tests: a synthetic machine (scripts/peers/opcua_server.py) served by asyncua, an OPC UA
+// stack from PyPI that we did not write, so that our client is checked against an independent peer. Installs a
+// pinned asyncua into a Python venv once and runs named servers on 127.0.0.1, each in its own process group.
+// Run it through `scripts/opcua` (which picks the project's Node 24):
+//
+//   scripts/opcua start [--name N] [--security none|sign-and-encrypt] [--port P] [--json]   start, wait until it serves
+//   scripts/opcua status [--name N] [--json]                                               list servers, running or not
+//   scripts/opcua stop [--name N] [--clean]            stop one server (default: all); --clean deletes its state and PKI
+//   scripts/opcua env [--name N]                       print the OFA_OPCUA_* variables tests read
+//   scripts/opcua install                              only install asyncua into .cache/opcua/venv-<hash>
+//
+// A server keeps its port and (sign-and-encrypt) its key and self-signed certificate across stop/start, so a client
+// reconnects to the same endpoint. The venv lives in .cache/opcua/venv-<hash of the requirements file>, server state
+// (pid, port, endpoint, log, PKI) in .cache/opcua/run/<name>/; .cache/ is ignored by git.
+import { spawn, spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import fs from 'node:fs'
+import net from 'node:net'
+import path from 'node:path'
+
+export const USERNAME = 'ofa'
+export const PASSWORD = 'ofa-secret'
+const HOST = '127.0.0.1'
+
+const ROOT = path.resolve(import.meta.dirname, '..')
+const CACHE = path.join(ROOT, '.cache', 'opcua')
+const RUN = path.join(CACHE, 'run')
+const SERVER_SCRIPT = path.join(ROOT, 'scripts', 'peers', 'opcua_server.py')
+/** Every Python package of the server, pinned; its hash names the venv, so an edit makes a new one. */
+const REQUIREMENTS = path.join(ROOT, 'scripts', 'peers', 'opcua-requirements.txt')
+
+/** The asyncua version the requirements file pins. */
+export const ASYNCUA_VERSION = /^asyncua==(\S+)$/m.exec(fs.readFileSync(REQUIREMENTS, 'utf8'))?.[1] ?? 'unknown'
+
+export type Security = 'none' | 'sign-and-encrypt'
+
+/** What `status --json` prints for a server, and what `state.json` holds. */
+export interface ServerState {
+  readonly name: string
+  readonly asyncua: string
+  readonly security: Security
+  readonly host: string
+  readonly port: number
+  /** `opc.tcp://127.0.0.1:<port>/openfactory/peer`, as the server prints it in its ready line. */
+  readonly endpoint: string
+  /** The namespace URI of the machine's nodes (from the ready line; null before the first start). */
+  namespace: string | null
+  /** Session credentials: required on sign-and-encrypt servers, absent on `none` (anonymous sessions). */
+  readonly username?: string
+  readonly password?: string
+  /** The server's certificate (DER), sign-and-encrypt only; made on first start and kept. */
+  readonly serverCertificate?: string
+  readonly pki: string
+  readonly log: string
+  /** The server process, leader of its own process group (pgid = pid). */
+  pid: number | null
+}
+
+class UsageError extends Error {}
+
+function log(msg: string): void {
+  process.stderr.write(`${msg}\n`)
+}
+
+function seconds(since: number): string {
+  return `${((Date.now() - since) / 1000).toFixed(1)} s`
+}
+
+function stateFile(name: string): string {
+  return path.join(RUN, name, 'state.json')
+}
+
+function readState(name: string): ServerState | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(stateFile(name), 'utf8')) as ServerState
+  } catch {
+    return undefined
+  }
+}
+
+function writeState(state: ServerState): void {
+  fs.mkdirSync(path.dirname(stateFile(state.name)), { recursive: true })
+  const tmp = `${stateFile(state.name)}.tmp`
+  fs.writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`)
+  fs.renameSync(tmp, stateFile(state.name))
+}
+
+function serverNames(): string[] {
+  try {
+    return fs.readdirSync(RUN).filter((n) => fs.existsSync(stateFile(n)))
+  } catch {
+    return []
+  }
+}
+
+/** True when `pid` is our OPC UA server on `port` (not a recycled pid, not a zombie). */
+function isServer(pid: number | null, port: number): boolean {
+  if (!pid) return false
+  try {
+    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+    return argv.some((a) => a.endsWith('opcua_server.py')) && argv[argv.indexOf('--port') + 1] === String(port)
+  } catch {
+    return false
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Runs a command without blocking the event loop (test.ts starts Kafka meanwhile); rejects with its output. */
+function runOrThrow(cmd: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    child.stdout.on('data', (d) => {
+      out += d
+    })
+    child.stderr.on('data', (d) => {
+      out += d
+    })
+    child.on('error', reject)
+    child.on('exit', (code, signal) =>
+      code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} failed (exit ${code ?? signal}):\n${out}`)),
+    )
+  })
+}
+
+/** Runs `fn` holding a lock file, so that concurrent test processes install or start a server once. */
+async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  fs.mkdirSync(RUN, { recursive: true })
+  const lock = path.join(RUN, `.${name}.lock`)
+  const deadline = Date.now() + 300_000
+  for (;;) {
+    try {
+      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' })
+      break
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      const owner = Number(fs.readFileSync(lock, 'utf8') || 0)
+      if (!owner || !alive(owner)) {
+        fs.rmSync(lock, { force: true })
+        continue
+      }
+      if (Date.now() > deadline) throw new Error(`${lock} is held by process ${owner}`)
+      await new Promise((r) => setTimeout(r, 200))
+    }
+  }
+  try {
+    return await fn()
+  } finally {
+    fs.rmSync(lock, { force: true })
+  }
+}
+
+/** A Python 3.10+ interpreter (asyncua's floor): python3.11 first (the version the pins were checked with). */
+function findPython(): string {
+  for (const cmd of ['python3.11', 'python3.12', 'python3.13', 'python3']) {
+    const r = spawnSync(cmd, ['-c', 'import sys, venv; print("%d.%d" % sys.version_info[:2])'], { encoding: 'utf8' })
+    if (r.status !== 0) continue
+    const [major, minor] = r.stdout.trim().split('.').map(Number) as [number, number]
+    if (major === 3 && minor >= 10) return cmd
+  }
+  throw new Error('the OPC UA test peer needs Python 3.10 or newer with the venv module (Debian: python3-venv)')
+}
+
+function venvDir(): string {
+  const hash = createHash('sha256').update(fs.readFileSync(REQUIREMENTS)).digest('hex').slice(0, 12)
+  return path.join(CACHE, `venv-${hash}`)
+}
+
+/**
+ * Installs the pinned asyncua and its dependencies from PyPI into .cache/opcua/venv-<hash>, once; returns the
+ * venv's python. A marker file written last makes a half-made venv (an interrupted install) count as absent.
+ */
+export async function install(): Promise<string> {
+  const dir = venvDir()
+  const python = path.join(dir, 'bin', 'python')
+  const done = path.join(dir, '.complete')
+  if (fs.existsSync(done)) return python
+  return withLock('.install', async () => {
+    if (fs.existsSync(done)) return python
+    const started = Date.now()
+    log(`installing asyncua ${ASYNCUA_VERSION} from PyPI into ${path.relative(ROOT, dir)} ...`)
+    fs.rmSync(dir, { recursive: true, force: true })
+    await runOrThrow(findPython(), ['-m', 'venv', dir])
+    await runOrThrow(python, [
+      '-m',
+      'pip',
+      'install',
+      '-q',
+      '--disable-pip-version-check',
+      '--no-input',
+      '-r',
+      REQUIREMENTS,
+    ])
+    await runOrThrow(python, ['-c', 'import asyncua'])
+    fs.writeFileSync(done, `${new Date().toISOString()}\n`)
+    log(`installed asyncua ${ASYNCUA_VERSION} in ${seconds(started)}`)
+    return python
+  })
+}
+
+async function canBind(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer()
+    server.once('error', () => resolve(false))
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(true)))
+  })
+}
+
+/** A free port from 4840 (OPC UA's registered port) upwards, not recorded by another server. */
+async function pickPort(wanted: number | undefined): Promise<number> {
+  if (wanted) {
+    if (!(await canBind(HOST, wanted))) throw new UsageError(`port ${wanted} is not free on ${HOST}`)
+    return wanted
+  }
+  const taken = new Set(serverNames().map((n) => readState(n)?.port))
+  for (let port = 4840; port < 4840 + 500; port++) {
+    if (!taken.has(port) && (await canBind(HOST, port))) return port
+  }
+  throw new Error('no free port found for an OPC UA server')
+}
+
+/**
+ * The OPC UA Connection Protocol's handshake (OPC 10000-6, 7.1.2): every message starts with a header of
+ * MessageType (3 ASCII bytes), a reserved 'F' and MessageSize (UInt32, little endian, the whole message). A client
+ * opens with Hello ('HEL'): ProtocolVersion, ReceiveBufferSize, SendBufferSize, MaxMessageSize, MaxChunkCount
+ * (UInt32 each; 0 = no limit for the last two) and EndpointUrl (String: Int32 byte length, then UTF-8). A server
+ * that serves answers Acknowledge ('ACK', five UInt32) or Error ('ERR': UInt32 status code, String reason).
+ * Resolves when an Acknowledge arrives; we then close the socket (a server must accept that).
+ */
+export function opcuaHello(host: string, port: number, endpoint: string, timeoutMs = 2000): Promise<void> {
+  const url = Buffer.from(endpoint, 'utf8')
+  const msg = Buffer.alloc(8 + 20 + 4 + url.length)
+  msg.write('HELF', 0, 'latin1')
+  msg.writeUInt32LE(msg.length, 4)
+  msg.writeUInt32LE(0, 8) // ProtocolVersion
+  msg.writeUInt32LE(65_536, 12) // ReceiveBufferSize
+  msg.writeUInt32LE(65_536, 16) // SendBufferSize
+  msg.writeUInt32LE(0, 20) // MaxMessageSize
+  msg.writeUInt32LE(0, 24) // MaxChunkCount
+  msg.writeInt32LE(url.length, 28)
+  url.copy(msg, 32)
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port })
+    let buf = Buffer.alloc(0)
+    const timer = setTimeout(() => socket.destroy(new Error('no Acknowledge within the timeout')), timeoutMs)
+    const done = (err?: Error): void => {
+      clearTimeout(timer)
+      socket.destroy()
+      if (err) reject(err)
+      else resolve()
+    }
+    socket.on('connect', () => socket.write(msg))
+    socket.on('data', (d) => {
+      buf = Buffer.concat([buf, d])
+      if (buf.length < 8 || buf.length < buf.readUInt32LE(4)) return
+      const type = buf.toString('latin1', 0, 3)
+      if (type === 'ACK') done()
+      else if (type === 'ERR') done(new Error(`Error message, status 0x${buf.readUInt32LE(8).toString(16)}`))
+      else done(new Error(`unexpected message type ${type}`))
+    })
+    socket.on('error', (err) => done(err))
+    socket.on('close', () => done(new Error('connection closed')))
+  })
+}
+
+function tail(file: string, lines = 30): string {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n')
+  } catch {
+    return '(no log)'
+  }
+}
+
+/** The `ready <url> namespace=<uri> ...` line the server prints once it serves, if written after `offset`. */
+function readyLine(file: string, offset: number): { endpoint: string; namespace: string } | undefined {
+  let text = ''
+  try {
+    const fd = fs.openSync(file, 'r')
+    try {
+      const size = fs.fstatSync(fd).size
+      const b = Buffer.alloc(Math.max(0, size - offset))
+      fs.readSync(fd, b, 0, b.length, offset)
+      text = b.toString('utf8')
+    } finally {
+      fs.closeSync(fd)
+    }
+  } catch {
+    return undefined
+  }
+  const m = /^ready (\S+) namespace=(\S+)/m.exec(text)
+  return m ? { endpoint: m[1]!, namespace: m[2]! } : undefined
+}
+
+/** Waits for the ready line and an Acknowledge to a Hello; fails at once when the process exits. */
+async function waitReady(state: ServerState, offset: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    if (!isServer(state.pid, state.port)) {
+      throw new Error(`OPC UA server '${state.name}' exited; last lines of ${state.log}:\n${tail(state.log)}`)
+    }
+    const ready = readyLine(state.log, offset)
+    if (ready) {
+      if (ready.endpoint !== state.endpoint) {
+        throw new Error(`OPC UA server '${state.name}' serves ${ready.endpoint}, expected ${state.endpoint}`)
+      }
+      state.namespace = ready.namespace
+      const answered = await opcuaHello(state.host, state.port, state.endpoint).then(
+        () => true,
+        () => false,
+      )
+      if (answered) return
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`OPC UA server '${state.name}' not ready after ${timeoutMs / 1000} s; see ${state.log}`)
+    }
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+export interface StartOptions {
+  readonly name: string
+  readonly security: Security
+  readonly port?: number
+  readonly timeoutMs?: number
+}
+
+/** Starts the server (a no-op when it runs) and resolves once it answers an OPC UA Hello. */
+export function start(opts: StartOptions): Promise<ServerState> {
+  return withLock(opts.name, () => startLocked(opts))
+}
+
+async function startLocked(opts: StartOptions): Promise<ServerState> {
+  if (!['none', 'sign-and-encrypt'].includes(opts.security)) {
+    throw new UsageError('--security must be none or sign-and-encrypt')
+  }
+  let state = readState(opts.name)
+  if (state && state.security !== opts.security) {
+    throw new UsageError(
+      `server '${opts.name}' runs with security ${state.security}; run 'scripts/opcua stop --name ${opts.name} --clean' first, or choose another --name`,
+    )
+  }
+  if (state && opts.port && state.port !== opts.port) {
+    throw new UsageError(`server '${opts.name}' uses port ${state.port}; stop it with --clean first`)
+  }
+  if (state && isServer(state.pid, state.port)) return state
+  const python = await install()
+  if (!state) {
+    // One server at a time picks its port and records it (servers may be started concurrently).
+    state = await withLock('.ports', async () => {
+      const port = await pickPort(opts.port)
+      const dir = path.join(RUN, opts.name)
+      const secure = opts.security === 'sign-and-encrypt'
+      const fresh: ServerState = {
+        name: opts.name,
+        asyncua: ASYNCUA_VERSION,
+        security: opts.security,
+        host: HOST,
+        port,
+        endpoint: `opc.tcp://${HOST}:${port}/openfactory/peer`,
+        namespace: null,
+        ...(secure
+          ? { username: USERNAME, password: PASSWORD, serverCertificate: path.join(dir, 'pki', 'server-cert.der') }
+          : {}),
+        pki: path.join(dir, 'pki'),
+        log: path.join(dir, 'server.log'),
+        pid: null,
+      }
+      writeState(fresh)
+      return fresh
+    })
+  }
+  if (!(await canBind(state.host, state.port))) {
+    throw new Error(`${state.host}:${state.port} is taken by another process`)
+  }
+  const started = Date.now()
+  fs.mkdirSync(path.dirname(state.log), { recursive: true })
+  const out = fs.openSync(state.log, 'a')
+  const offset = fs.fstatSync(out).size
+  const args = [
+    SERVER_SCRIPT,
+    '--host',
+    state.host,
+    '--port',
+    String(state.port),
+    '--security',
+    state.security,
+    '--pki',
+    state.pki,
+    ...(state.username ? ['--user', state.username, '--password', state.password!] : []),
+  ]
+  // Its own process group (detached), so that stop() ends the server and anything it started with one kill(-pgid).
+  const child = spawn(python, args, {
+    detached: true,
+    stdio: ['ignore', out, out],
+    env: { ...process.env, PYTHONUNBUFFERED: '1' },
+  })
+  fs.closeSync(out)
+  child.unref()
+  state.pid = child.pid ?? null
+  writeState(state)
+  await waitReady(state, offset, opts.timeoutMs ?? 60_000)
+  writeState(state)
+  log(
+    `opcua '${state.name}' (asyncua ${ASYNCUA_VERSION}, ${state.security}): ${state.endpoint} ready in ${seconds(started)}`,
+  )
+  return state
+}
+
+/** Stops a server's process group: SIGTERM (a clean shutdown), SIGKILL after `graceMs`; `clean` deletes its state. */
+export async function stop(name: string, clean = false, graceMs = 10_000): Promise<void> {
+  const state = readState(name)
+  if (!state) return
+  const pid = state.pid
+  if (pid && isServer(pid, state.port)) {
+    const group = (signal: NodeJS.Signals): void => {
+      try {
+        process.kill(-pid, signal)
+      } catch {
+        // the group is gone already
+      }
+    }
+    group('SIGTERM')
+    const deadline = Date.now() + graceMs
+    while (isServer(pid, state.port) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+    if (isServer(pid, state.port)) group('SIGKILL')
+    while (isServer(pid, state.port)) await new Promise((r) => setTimeout(r, 50))
+  }
+  if (clean) {
+    fs.rmSync(path.join(RUN, name), { recursive: true, force: true })
+  } else {
+    state.pid = null
+    writeState(state)
+  }
+  log(`opcua '${name}': stopped${clean ? ', state deleted' : ''}`)
+}
+
+/**
+ * The environment variables the OPC UA tests read: a `none` server's as OFA_OPCUA_*, a sign-and-encrypt
+ * server's as OFA_OPCUA_SECURE_* (with the user, the password and the server certificate's path).
+ */
+export function envFor(state: ServerState): Record<string, string> {
+  const p = state.security === 'none' ? 'OFA_OPCUA' : 'OFA_OPCUA_SECURE'
+  return {
+    [`${p}_SERVER`]: state.name,
+    [`${p}_ENDPOINT`]: state.endpoint,
+    [`${p}_NAMESPACE`]: state.namespace ?? '',
+    ...(state.username ? { [`${p}_USERNAME`]: state.username, [`${p}_PASSWORD`]: state.password! } : {}),
+    ...(state.serverCertificate ? { [`${p}_SERVER_CERT`]: state.serverCertificate } : {}),
+  }
+}
+
+export function status(name?: string): (ServerState & { running: boolean })[] {
+  const names = name ? [name] : serverNames()
+  return names
+    .map((n) => readState(n))
+    .filter((s): s is ServerState => s !== undefined)
+    .map((s) => ({ ...s, running: isServer(s.pid, s.port) }))
+}
+
+function describe(state: ServerState): string {
+  const running = isServer(state.pid, state.port)
+  return [
+    `server '${state.name}' (asyncua ${state.asyncua}, security ${state.security}): ${running ? `running, pid ${state.pid}` : 'stopped'}`,
+    `  endpoint ${state.endpoint}, namespace ${state.namespace ?? '(not started yet)'}`,
+    ...(state.username
+      ? [
+          `  Basic256Sha256 SignAndEncrypt, user ${state.username}, password ${state.password}, certificate ${state.serverCertificate}`,
+        ]
+      : ['  SecurityPolicy None, anonymous sessions']),
+    `  log ${state.log}`,
+  ].join('\n')
+}
+
+function parseArgs(argv: string[]): { cmd: string; flags: Map<string, string | true> } {
+  const [cmd = 'help', ...rest] = argv
+  const flags = new Map<string, string | true>()
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i]!
+    if (!a.startsWith('--')) throw new UsageError(`unexpected argument ${a}`)
+    const [k, v] = a.slice(2).split('=', 2) as [string, string | undefined]
+    if (v !== undefined) flags.set(k, v)
+    else if (['clean', 'json'].includes(k)) flags.set(k, true)
+    else {
+      const next = rest[++i]
+      if (next === undefined) throw new UsageError(`--${k} needs a value`)
+      flags.set(k, next)
+    }
+  }
+  return { cmd, flags }
+}
+
+const USAGE = `usage:
+  scripts/opcua start [--name N] [--security none|sign-and-encrypt] [--port P] [--json]
+  scripts/opcua status [--name N] [--json]
+  scripts/opcua stop [--name N] [--clean]
+  scripts/opcua env [--name N]          (export lines for the tests: eval "$(scripts/opcua env)")
+  scripts/opcua install
+Servers are named (default 'default') and listen on 127.0.0.1, port P (default: 4840 or the next free).
+sign-and-encrypt: Basic256Sha256, user ${USERNAME}, password ${PASSWORD}, a self-signed server certificate.`
+
+async function main(argv: string[]): Promise<number> {
+  const { cmd, flags } = parseArgs(argv)
+  const name = typeof flags.get('name') === 'string' ? (flags.get('name') as string) : undefined
+  if (name !== undefined && !/^[A-Za-z0-9_-]+$/.test(name)) throw new UsageError('--name: letters, digits, - and _')
+  const json = flags.get('json') === true
+  switch (cmd) {
+    case 'start': {
+      const port = flags.get('port')
+      if (port !== undefined && !(typeof port === 'string' && /^\d+$/.test(port) && Number(port) < 65_536)) {
+        throw new UsageError('--port must be a number')
+      }
+      const security = flags.get('security') ?? 'none'
+      const state = await start({
+        name: name ?? 'default',
+        security: security as Security,
+        port: port === undefined ? undefined : Number(port),
+      })
+      process.stdout.write(json ? `${JSON.stringify(state)}\n` : `${describe(state)}\n`)
+      return 0
+    }
+    case 'status': {
+      const all = status(name)
+      if (json) process.stdout.write(`${JSON.stringify(name ? (all[0] ?? null) : all)}\n`)
+      else process.stdout.write(all.length ? `${all.map(describe).join('\n')}\n` : 'no OPC UA server\n')
+      return name && all.length === 0 ? 1 : 0
+    }
+    case 'stop':
+      for (const n of name ? [name] : serverNames()) await stop(n, flags.get('clean') === true)
+      return 0
+    case 'env': {
+      const all = status(name).filter((s) => s.running)
+      if (all.length === 0) throw new UsageError(`no running server${name ? ` '${name}'` : ''}; start it first`)
+      for (const s of all) {
+        for (const [k, v] of Object.entries(envFor(s))) process.stdout.write(`export ${k}='${v}'\n`)
+      }
+      return 0
+    }
+    case 'install':
+      process.stdout.write(`${await install()}\n`)
+      return 0
+    case 'help':
+    case '--help':
+      process.stdout.write(`${USAGE}\n`)
+      return 0
+    default:
+      throw new UsageError(`unknown command ${cmd}`)
+  }
+}
+
+if (import.meta.main) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      if (err instanceof UsageError) log(`scripts/opcua: ${err.message}\n${USAGE}`)
+      else log(`scripts/opcua: ${err instanceof Error ? err.message : String(err)}`)
+      process.exit(err instanceof UsageError ? 2 : 1)
+    },
+  )
+}
