@@ -122,6 +122,8 @@ async function endToEnd(): Promise<number> {
     signal: new AbortController().signal,
     logger: { debug: noop, info: noop, warn: noop, error: noop },
     declareAssets: noop,
+    congested: false,
+    whenWritable: () => Promise.resolve(),
     publish: (_uuid, obs) => {
       if (firstAt === 0) firstAt = performance.now()
       observations += obs.length

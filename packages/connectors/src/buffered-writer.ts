@@ -2,11 +2,23 @@
  * The one path from connectors to the event log. Records are queued in order and appended in batches, one
  * append per topic; records of one topic keep their order.
  *
+ * Every record is written on behalf of a source (a connector, by its name) and counted against it while it waits:
+ * - at `highWaterPerSource` records waiting (queued or being appended) the source is congested (`congested`),
+ *   until the log has taken it down to half that (`whenWritable` resolves then). The writer never refuses a record
+ *   for it: congestion is the signal for a source that can slow down (an SHDR connection stops reading its
+ *   socket), so that one flooding source does not fill the buffer everyone shares;
+ * - past `maxBufferedPerSource` records waiting, that source's oldest records not yet being appended are dropped,
+ *   counted per source (`stats().droppedBy`) and logged (the first, then every 10 000th), and nobody else's;
+ * - past `maxBuffered` in all, the oldest records of the source with the most waiting are dropped, the same way.
+ * A dropped record is taken out of the queue when the pump reaches it (or when dropped records make up half the
+ * queue), so a drop costs O(1) and memory stays within about twice the limits.
+ *
  * When an append fails, the error decides (model's retry rule, `retryAdvice`):
  * - the log cannot take writes now (a retryable error — disk full, broker down —, an error that is not one of
  *   our coded errors, or a refusal of the whole log: closed, credentials refused): the records stay queued and
- *   the append is retried with backoff, so a connector never blocks and nothing queued is lost — up to
- *   `maxBuffered` records, past which the oldest are dropped and counted (`stats().dropped`), loudly;
+ *   the append is retried with backoff, so a connector never blocks and nothing queued is lost — within the
+ *   limits above, past which the oldest records of the source over its limit are dropped and counted
+ *   (`stats().dropped`, `stats().droppedBy`), loudly;
  * - the log refuses records (a coded error that is not retryable: a record over the backbone's size limit,
  *   `OFA_LOG_RECORD_TOO_LARGE`; an invalid record): the batch is split in halves, and the halves appended in
  *   order, until the records that are refused are alone (a refused append writes nothing, `EventLog.append`).
@@ -27,8 +39,15 @@ import {
 
 export interface BufferedWriterOptions {
   readonly eventLog: EventLog
-  /** Records kept while the log cannot accept writes (default 1 000 000). */
+  /** Records kept while the log cannot accept writes, all sources together (default 1 000 000). */
   readonly maxBuffered?: number
+  /** Records of one source kept while they wait for the log (default 100 000); past it its oldest are dropped. */
+  readonly maxBufferedPerSource?: number
+  /**
+   * Records of one source waiting for the log from which that source is congested (default 10 000, at most
+   * `maxBufferedPerSource`); it is writable again at half of it.
+   */
+  readonly highWaterPerSource?: number
   /** Records per append (default 5 000). */
   readonly maxBatch?: number
   /** Delays between attempts while the log cannot take writes (default 100 ms doubling to 5 s). */
@@ -41,8 +60,12 @@ export interface BufferedWriterStats {
   readonly buffered: number
   /** Records the log acknowledged. */
   readonly written: number
-  /** Records dropped because the buffer was full. */
+  /** Records dropped because a source, or the buffer, was full. */
   readonly dropped: number
+  /** The same, by source (connector name; '' for records written without one). */
+  readonly droppedBy: Readonly<Record<string, number>>
+  /** The sources congested now. */
+  readonly congested: readonly string[]
   /** Records the log refused for good, by error code: logged once each, never retried, not written. */
   readonly setAside: Readonly<Record<string, number>>
   /** Appends that failed and were retried. */
@@ -57,6 +80,20 @@ interface Waiter {
 interface Entry {
   readonly topic: string
   readonly record: ProducerRecord
+  readonly source: string
+}
+
+/** What the writer holds for one source. */
+interface Source {
+  /** Records waiting (queued or being appended), dropped ones not counted. */
+  waiting: number
+  /** Records in the queue (not being appended), dropped ones included. */
+  queued: number
+  /** Records to drop: the next ones of this source the pump reaches (its oldest queued). */
+  owed: number
+  dropped: number
+  congested: boolean
+  writable: (() => void)[]
 }
 
 /** Refusals that concern the whole log, not the records: waited out like a retryable error. */
@@ -77,11 +114,18 @@ function keyText(key: ProducerRecord['key']): string | null {
 export class BufferedWriter {
   readonly #eventLog: EventLog
   readonly #maxBuffered: number
+  readonly #maxPerSource: number
+  readonly #highWater: number
+  readonly #lowWater: number
   readonly #maxBatch: number
   readonly #backoff: Backoff
   readonly #logger: DebugLogger | undefined
   #queue: Entry[] = []
-  #inflight = 0
+  readonly #sources = new Map<string, Source>()
+  /** Records waiting, all sources (queued or being appended, dropped ones not counted). */
+  #waiting = 0
+  /** Dropped records still in the queue. */
+  #owed = 0
   #enqueued = 0
   #written = 0
   #dropped = 0
@@ -96,30 +140,51 @@ export class BufferedWriter {
   constructor(opts: BufferedWriterOptions) {
     this.#eventLog = opts.eventLog
     this.#maxBuffered = opts.maxBuffered ?? 1_000_000
+    this.#maxPerSource = opts.maxBufferedPerSource ?? 100_000
+    this.#highWater = Math.min(opts.highWaterPerSource ?? 10_000, this.#maxPerSource)
+    this.#lowWater = Math.floor(this.#highWater / 2)
     this.#maxBatch = opts.maxBatch ?? 5000
     this.#backoff = new Backoff({ initialMs: 100, maxMs: 5000, ...opts.backoff })
     this.#logger = opts.logger
   }
 
-  write(topic: string, record: ProducerRecord): void {
+  /** Queues a record written on behalf of `source` (a connector's name). Never blocks; see the module comment. */
+  write(topic: string, record: ProducerRecord, source = ''): void {
     if (this.#closed) throw new Error('BufferedWriter is closed')
-    if (this.#queue.length + this.#inflight >= this.#maxBuffered) {
-      // Drop the oldest record not already being appended (or this one, when the whole buffer is in flight).
-      if (this.#queue.length > 0) {
-        this.#queue.shift()
-        this.#queue.push({ topic, record })
-      }
-      this.#dropped++
-      this.#enqueued++
-      this.#wake()
-      if (this.#dropped === 1 || this.#dropped % 10_000 === 0) {
-        this.#logger?.error('log write buffer full: dropping the oldest records', { dropped: this.#dropped })
-      }
-      return
-    }
-    this.#queue.push({ topic, record })
+    const s = this.#source(source)
+    this.#queue.push({ topic, record, source })
     this.#enqueued++
+    s.queued++
+    s.waiting++
+    this.#waiting++
+    if (s.waiting > this.#maxPerSource) this.#drop(source, s, 'per-source limit')
+    else if (this.#waiting > this.#maxBuffered) this.#dropFromLargest()
+    if (!s.congested && s.waiting >= this.#highWater) s.congested = true
     this.#pumping ??= this.#pump()
+  }
+
+  /** Whether `source` has more records waiting than its high-water mark (until the log took half of them). */
+  congested(source: string): boolean {
+    return this.#sources.get(source)?.congested ?? false
+  }
+
+  /**
+   * Resolves once `source` is not congested: at once when it is not; else when the log has taken its records down
+   * to half the high-water mark, the writer closes, or `signal` aborts.
+   */
+  whenWritable(source: string, signal?: AbortSignal): Promise<void> {
+    const s = this.#sources.get(source)
+    if (!s?.congested || this.#closed || signal?.aborted) return Promise.resolve()
+    return new Promise((resolve) => {
+      const done = (): void => {
+        signal?.removeEventListener('abort', done)
+        const i = s.writable.indexOf(done)
+        if (i >= 0) s.writable.splice(i, 1)
+        resolve()
+      }
+      s.writable.push(done)
+      signal?.addEventListener('abort', done, { once: true })
+    })
   }
 
   /** Resolves once everything written before this call is durable in the log (or dropped, or set aside). */
@@ -130,10 +195,18 @@ export class BufferedWriter {
   }
 
   stats(): BufferedWriterStats {
+    const droppedBy: Record<string, number> = {}
+    const congested: string[] = []
+    for (const [name, s] of this.#sources) {
+      if (s.dropped > 0) droppedBy[name] = s.dropped
+      if (s.congested) congested.push(name)
+    }
     return {
-      buffered: this.#queue.length + this.#inflight,
+      buffered: this.#waiting,
       written: this.#written,
       dropped: this.#dropped,
+      droppedBy,
+      congested,
       setAside: Object.fromEntries(this.#setAside),
       failedAppends: this.#failedAppends,
     }
@@ -148,9 +221,103 @@ export class BufferedWriter {
     timeout.abort() // do not keep the process alive for the rest of the timeout
     this.#stop.abort()
     await this.#pumping
-    if (this.#queue.length > 0) {
-      this.#logger?.error('closing with records not yet written to the log', { lost: this.#queue.length })
+    for (const s of this.#sources.values()) this.#setWritable(s) // nobody waits on a closed writer
+    const lost = this.#queue.length - this.#owed
+    if (lost > 0) this.#logger?.error('closing with records not yet written to the log', { lost })
+  }
+
+  #source(name: string): Source {
+    let s = this.#sources.get(name)
+    if (!s) {
+      s = { waiting: 0, queued: 0, owed: 0, dropped: 0, congested: false, writable: [] }
+      this.#sources.set(name, s)
     }
+    return s
+  }
+
+  /**
+   * Drops the oldest queued record of a source: owed, and taken out when the pump reaches it — it is the next
+   * record of that source the pump meets (this one, when all the others are being appended).
+   */
+  #drop(name: string, s: Source, why: string): void {
+    s.owed++
+    s.waiting--
+    s.dropped++
+    this.#owed++
+    this.#waiting--
+    this.#dropped++
+    this.#wake()
+    if (s.dropped === 1 || s.dropped % 10_000 === 0) {
+      this.#logger?.error('log write buffer full: dropping the oldest records of one source', {
+        source: name,
+        why,
+        dropped: s.dropped,
+        droppedInAll: this.#dropped,
+      })
+    }
+    // Dropped records wait in the queue for the pump; past half the queue they are taken out now.
+    if (this.#owed >= 1024 && 2 * this.#owed >= this.#queue.length) this.#compact()
+  }
+
+  /**
+   * Past `maxBuffered` in all: the source with the most records waiting pays, among those with a queued record to
+   * drop (the writing source has one: the record it just wrote).
+   */
+  #dropFromLargest(): void {
+    let largest: [string, Source] | undefined
+    for (const entry of this.#sources) {
+      const s = entry[1]
+      if (s.queued > s.owed && (!largest || s.waiting > largest[1].waiting)) largest = entry
+    }
+    if (largest) this.#drop(largest[0], largest[1], 'buffer limit')
+  }
+
+  #compact(): void {
+    const kept: Entry[] = []
+    for (const e of this.#queue) {
+      const s = this.#sources.get(e.source) as Source
+      if (s.owed > 0) {
+        s.owed--
+        s.queued--
+        this.#owed--
+      } else kept.push(e)
+    }
+    this.#queue = kept
+  }
+
+  /** The next batch, from the front of the queue, the dropped records taken out on the way. */
+  #take(): Entry[] {
+    const q = this.#queue
+    const batch: Entry[] = []
+    let i = 0
+    while (i < q.length && batch.length < this.#maxBatch) {
+      const e = q[i++] as Entry
+      const s = this.#sources.get(e.source) as Source
+      s.queued--
+      if (s.owed > 0) {
+        s.owed--
+        this.#owed--
+      } else batch.push(e)
+    }
+    q.splice(0, i)
+    return batch
+  }
+
+  /** Records that left the writer (written or set aside): their sources may be writable again. */
+  #release(entries: readonly Entry[]): void {
+    for (const e of entries) {
+      const s = this.#sources.get(e.source) as Source
+      s.waiting--
+      this.#waiting--
+    }
+    for (const s of this.#sources.values()) if (s.congested && s.waiting <= this.#lowWater) this.#setWritable(s)
+  }
+
+  #setWritable(s: Source): void {
+    s.congested = false
+    const waiting = s.writable
+    s.writable = []
+    for (const resolve of waiting) resolve()
   }
 
   #done(): number {
@@ -160,10 +327,14 @@ export class BufferedWriter {
   async #pump(): Promise<void> {
     try {
       while (this.#queue.length > 0 && !this.#stop.signal.aborted) {
-        const batch = this.#queue.splice(0, this.#maxBatch)
-        this.#inflight = batch.length
+        const batch = this.#take()
+        if (batch.length === 0) continue
         const { unwritten, error } = await this.#append(batch)
-        this.#inflight = 0
+        if (unwritten.length === 0) this.#release(batch)
+        else {
+          const left = new Set(unwritten)
+          this.#release(batch.filter((e) => !left.has(e)))
+        }
         this.#wake()
         if (unwritten.length === 0) {
           this.#backoff.reset()
@@ -171,6 +342,7 @@ export class BufferedWriter {
         }
         // The log cannot take writes now: what was not written goes back first, in its order.
         this.#queue = unwritten.concat(this.#queue)
+        for (const e of unwritten) (this.#sources.get(e.source) as Source).queued++
         this.#failedAppends++
         const advice = retryAdvice(error)
         const delay = Math.max(this.#backoff.next(), advice.afterMs)

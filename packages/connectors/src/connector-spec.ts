@@ -25,13 +25,14 @@ import type { Connector } from './connector.ts'
 
 /**
  * Timings of a connector that keeps a connection to its device; every one has a default, tests shorten them.
- * SHDR's defaults: the adapter's announced heartbeat, a legacy timeout of 600 000 ms, a connect timeout of
- * 5000 ms, reconnects 500 ms doubling to 30 s (±20 % jitter).
+ * SHDR's defaults: the adapter's announced heartbeat, a legacy timeout of 60 000 ms (`SHDR_LEGACY_TIMEOUT_MS`; an
+ * adapter that never answers PING and stays silent that long is declared dead), a connect timeout of 5000 ms,
+ * reconnects 500 ms doubling to 30 s (±20 % jitter).
  */
 export interface ConnectionTimings {
   /** Overrides the heartbeat the device announces. */
   readonly heartbeatMs?: number
-  /** Silence after which a device that never answered a heartbeat is declared dead. */
+  /** Silence after which a device that never answered a heartbeat is declared dead (SHDR: 60 000 ms). */
   readonly legacyTimeoutMs?: number
   /** A connection attempt that takes longer fails. */
   readonly connectTimeoutMs?: number

@@ -14,7 +14,16 @@
  *    failure. `ctx.signal` is aborted before `stop()` is called.
  *
  * A connector never talks to the event log: the supervisor owns writing (buffering while the log cannot
- * accept writes), availability heartbeats and command results. A connector type registers a spec
+ * accept writes), availability heartbeats and command results.
+ *
+ * Backpressure: `publish` never blocks, but the records a connector published wait for the log counted against
+ * it. Past the supervisor's high-water mark for one connector (`highWaterPerConnector`, 10 000 records by default)
+ * `ctx.congested` is true, until the log has taken half of them; `ctx.whenWritable()` resolves then. A connector
+ * whose device can wait should stop reading from it meanwhile: an SHDR connection pauses its socket (TCP then
+ * holds the adapter back), a polling connector (Modbus, OPC UA reads) skips or delays its polls, an MQTT or OPC UA
+ * subscription pauses its socket or subscription. One that cannot wait keeps publishing: past
+ * `maxBufferedPerConnector` (100 000) records waiting, its own oldest are dropped and counted under its name — and
+ * nobody else's records. A connector type registers a spec
  * (connector-spec.ts) and passes the conformance suite (`@openfactory/connectors/testing`).
  */
 import type { Asset, AssetDocument, CommandEnvelope, DebugLogger, Observation } from '@openfactory/model'
@@ -37,6 +46,10 @@ export interface ConnectorContext {
    * and never throws for log trouble: the supervisor buffers while the log cannot accept writes.
    */
   publish(assetUuid: string, observations: readonly Observation[]): void
+  /** True while more of this connector's records wait for the log than its high-water mark (see above). */
+  readonly congested: boolean
+  /** Resolves once this connector is no longer congested (at once when it is not), or when `signal` aborts. */
+  whenWritable(): Promise<void>
   /** Stores (or removes) an asset document sent by a device. */
   putDocument(doc: AssetDocument): void
   /**

@@ -1,7 +1,8 @@
 /**
  * The supervisor runs connectors: it starts them, restarts a failing one with backoff (model's retry rule), writes
- * everything they publish to the log through one buffered writer, keeps each asset's availability alive with
- * heartbeats, and delivers commands to them and their answers back.
+ * everything they publish to the log through one buffered writer (records counted per connector: one that floods
+ * is told it is congested, and past its limit loses its own oldest records, nobody else's), keeps each asset's
+ * availability alive with heartbeats, and delivers commands to them and their answers back.
  *
  * What it puts on the log (keyed by asset UUID on `ofa_assets` unless said otherwise):
  * - on `declareAssets`: the `Asset` JSON on the compacted `ofa_registry`; the reference's attributes
@@ -71,7 +72,12 @@ export interface SupervisorOptions {
   readonly commandTimeoutMs?: number
   /** A command older than this when it reaches the connector is not executed but answered `timeout` (default 60 s). */
   readonly commandExpiryMs?: number
+  /** Records kept while the log cannot take them, all connectors together (default 1 000 000). */
   readonly maxBuffered?: number
+  /** Records of one connector kept while they wait for the log (default 100 000); past it its oldest are dropped. */
+  readonly maxBufferedPerConnector?: number
+  /** Records of one connector waiting for the log from which it is `congested` (default 10 000; see connector.ts). */
+  readonly highWaterPerConnector?: number
   /** Default: a logger of its own on stderr (`createLogger({ name: 'supervisor' })`). Connectors get children of it. */
   readonly logger?: DebugLogger
 }
@@ -136,6 +142,8 @@ export class Supervisor {
     this.#writer = new BufferedWriter({
       eventLog: opts.eventLog,
       maxBuffered: opts.maxBuffered,
+      maxBufferedPerSource: opts.maxBufferedPerConnector,
+      highWaterPerSource: opts.highWaterPerConnector,
       logger: this.#logger,
     })
     this.#opts = {
@@ -297,8 +305,14 @@ export class Supervisor {
   }
 
   #context(slot: Slot, signal: AbortSignal, fail: (err: Error) => void): ConnectorContext {
+    const writer = this.#writer
+    const source = slot.connector.name
     return {
       signal,
+      get congested() {
+        return writer.congested(source)
+      },
+      whenWritable: () => writer.whenWritable(source, signal),
       logger: childLogger(this.#logger, { connector: slot.connector.name }),
       declareAssets: (assets) => {
         if (signal.aborted) return
@@ -306,11 +320,11 @@ export class Supervisor {
       },
       publish: (uuid, observations) => {
         if (signal.aborted) return
-        for (const o of observations) this.#write(uuid, AssetEvents.observation(o))
+        for (const o of observations) this.#write(uuid, AssetEvents.observation(o), source)
       },
       putDocument: (doc: AssetDocument) => {
         if (signal.aborted) return
-        this.#writer.write(TOPICS.documents, { key: doc.assetId, value: encodeAssetDocument(doc) })
+        this.#writer.write(TOPICS.documents, { key: doc.assetId, value: encodeAssetDocument(doc) }, source)
       },
       setAvailable: (uuid, available, reason) => {
         if (signal.aborted) return
@@ -334,14 +348,18 @@ export class Supervisor {
     this.#owners.set(asset.uuid, slot)
     slot.assets.set(asset.uuid, asset)
     this.#checkCommandPartitions(asset.uuid)
-    this.#writer.write(TOPICS.registry, { key: asset.uuid, value: encodeAssetDeclaration(asset) })
+    this.#writer.write(TOPICS.registry, { key: asset.uuid, value: encodeAssetDeclaration(asset) }, slot.connector.name)
     for (const e of AssetEvents.declare(asset, Date.now())) this.#write(asset.uuid, e)
   }
 
-  #write(uuid: string, e: AssetEvent): void {
+  /**
+   * Writes an event of an asset, counted against `source` (the writer's per-connector limits): by default the
+   * connector that serves the asset.
+   */
+  #write(uuid: string, e: AssetEvent, source = this.#owners.get(uuid)?.connector.name): void {
     const attributes = e.observation.attributes
     if (attributes.ingestion_timestamp === undefined) attributes.ingestion_timestamp = isoTimestamp()
-    this.#writer.write(TOPICS.assets, { key: uuid, value: encodeAssetEvent(e) })
+    this.#writer.write(TOPICS.assets, { key: uuid, value: encodeAssetEvent(e) }, source)
   }
 
   #availability(available: boolean, reason?: string): AssetEvent {

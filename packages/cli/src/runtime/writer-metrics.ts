@@ -2,7 +2,7 @@
 import type { Supervisor } from '@openfactory/connectors'
 import type { Metric } from '@openfactory/serve'
 
-/** Records waiting, dropped (buffer full) and set aside (refused for good by the log, by code). */
+/** Records waiting, dropped (a connector past its cap, by connector), congested connectors, and set aside (by code). */
 export function writerMetrics(supervisor: Supervisor | null): Metric[] {
   const s = supervisor?.writerStats()
   return [
@@ -14,9 +14,17 @@ export function writerMetrics(supervisor: Supervisor | null): Metric[] {
     },
     {
       name: 'ofa_connector_records_dropped_total',
-      help: 'Records dropped because the write buffer was full while the log could not take writes.',
+      help: 'Records dropped because the connector had more records waiting for the log than its cap (by connector).',
       type: 'counter',
-      samples: [{ value: s?.dropped ?? 0 }],
+      labelNames: ['connector'],
+      samples: Object.entries(s?.droppedBy ?? {}).map(([connector, value]) => ({ labels: { connector }, value })),
+    },
+    {
+      name: 'ofa_connector_congested',
+      help: 'Connectors whose records wait for the log past their high-water mark: their input is slowed (1).',
+      type: 'gauge',
+      labelNames: ['connector'],
+      samples: (s?.congested ?? []).map((connector) => ({ labels: { connector }, value: 1 })),
     },
     {
       name: 'ofa_connector_records_set_aside_total',

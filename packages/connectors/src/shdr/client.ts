@@ -5,8 +5,18 @@
  * Heartbeat (Adapter Agent Protocol, "Protocol"): on connecting we send `* PING`; an adapter that takes part
  * answers `* PONG <ms>`, its heartbeat. From then on we PING every heartbeat and declare the adapter dead when
  * nothing at all (data or PONG) arrived for 2 × heartbeat. An adapter that never answers is a legacy adapter: it
- * is declared dead after `legacyTimeoutMs` of silence. A dead, closed or refused connection is retried after an
+ * is declared dead after `legacyTimeoutMs` of silence (default 60 000 ms; cppagent waits 600 s, which leaves a dead
+ * adapter's device AVAILABLE for ten minutes). A dead, closed or refused connection is retried after an
  * exponential backoff with jitter (`Backoff`, capped), reset once a connection delivered a line.
+ *
+ * Lines are split on LF in the byte stream, then read as UTF-8 (a CR before the LF is dropped). A line longer than
+ * `maxLineBytes` (UTF-8 bytes, without its LF; default 1 MiB) is discarded through its LF, however many reads it
+ * spans, and reported once with its length (`onOverflow`); the lines after it are read as usual.
+ *
+ * Backpressure (`backpressure`, the connector's context): after each chunk read, while the writer says the
+ * connector is congested, the socket is paused — TCP's window then holds the adapter back — and resumed once it is
+ * writable. A line is never split by it: at most one chunk (64 KiB) is read past the high-water mark. While paused
+ * the silence timer is off: we stopped reading, not the adapter writing. PINGs still go out.
  *
  * Events go to the handler functions of the options object, synchronously and in order: `onConnect`, then
  * `onLine` for every line (PONG lines included, so line numbers match the stream), then one `onDisconnect` with
@@ -21,14 +31,16 @@ export interface ShdrClientOptions {
   readonly port: number
   /** Overrides the heartbeat the adapter announces in its PONG (as the agent's `Heartbeat` option does). */
   readonly heartbeatMs?: number
-  /** Silence after which an adapter that never answered PING is declared dead (default 600 000 ms). */
+  /** Silence after which an adapter that never answered PING is declared dead (default `SHDR_LEGACY_TIMEOUT_MS`). */
   readonly legacyTimeoutMs?: number
   /** A connection attempt that takes longer fails (default 5000 ms). */
   readonly connectTimeoutMs?: number
   /** Reconnection delays (default: 500 ms doubling up to 30 s, ±20 % jitter). */
   readonly backoff?: BackoffOptions
-  /** A line longer than this (characters) is dropped and reported through `onOverflow` (default 1 MiB). */
-  readonly maxLineChars?: number
+  /** A line longer than this, in UTF-8 bytes, is discarded and reported through `onOverflow` (default 1 MiB). */
+  readonly maxLineBytes?: number
+  /** Tells the client to stop reading while what it delivered waits for the log (a `ConnectorContext` is one). */
+  readonly backpressure?: ShdrBackpressure
 
   /** Connected (TCP established, `* PING` sent). */
   readonly onConnect?: (info: { readonly host: string; readonly port: number; readonly localPort: number }) => void
@@ -40,17 +52,31 @@ export interface ShdrClientOptions {
   readonly onDisconnect?: (reason: string) => void
   /** A connection attempt failed; the next is in `retryInMs`. */
   readonly onConnectFailed?: (reason: string, retryInMs: number) => void
-  /** A line longer than `maxLineChars` was dropped. */
-  readonly onOverflow?: (chars: number) => void
+  /** A line longer than `maxLineBytes` was discarded; `bytes`: its length (so far, if the connection ended in it). */
+  readonly onOverflow?: (bytes: number) => void
 }
+
+/** What the client asks before reading on (see the module comment). */
+export interface ShdrBackpressure {
+  readonly congested: boolean
+  whenWritable(): Promise<void>
+}
+
+/** How long a legacy adapter (one that never answers PING) may stay silent before it is declared dead. */
+export const SHDR_LEGACY_TIMEOUT_MS = 60_000
+/** The longest SHDR line read, in UTF-8 bytes without its LF (1 MiB). */
+export const SHDR_MAX_LINE_BYTES = 1024 * 1024
 
 export interface ShdrClientStats {
   readonly connects: number
   readonly disconnects: number
   readonly failedAttempts: number
   readonly lines: number
-  readonly chars: number
+  /** Bytes read. */
+  readonly bytes: number
   readonly pongs: number
+  /** Times the socket was paused because the connector was congested. */
+  readonly pauses: number
 }
 
 const PONG_PREFIX = '* PONG'
@@ -62,7 +88,14 @@ export class ShdrClient {
   #socket: net.Socket | undefined
   #connected = false
   #stopped = true
-  #buf = ''
+  /** The start of the line being read, in pieces, and their size. */
+  #partial: Buffer[] = []
+  #partialBytes = 0
+  /** Discarding a too-long line through its LF: its length so far; -1 when not. */
+  #discarding = -1
+  #silenceMs = 0
+  /** The socket paused for backpressure, if any. */
+  #pausedSocket: net.Socket | undefined
   #heartbeatMs: number | undefined
   #silence: NodeJS.Timeout | undefined
   #ping: NodeJS.Timeout | undefined
@@ -71,7 +104,7 @@ export class ShdrClient {
   #retryWait: AbortController | undefined
   #closed: Promise<void> = Promise.resolve()
   #gotLine = false
-  #stats = { connects: 0, disconnects: 0, failedAttempts: 0, lines: 0, chars: 0, pongs: 0 }
+  #stats = { connects: 0, disconnects: 0, failedAttempts: 0, lines: 0, bytes: 0, pongs: 0, pauses: 0 }
 
   constructor(opts: ShdrClientOptions) {
     if (!opts.host) throw new TypeError('ShdrClient: host is required')
@@ -80,11 +113,16 @@ export class ShdrClient {
     }
     this.#opts = opts
     this.#backoff = new Backoff(opts.backoff)
-    this.#maxLine = opts.maxLineChars ?? 1024 * 1024
+    this.#maxLine = opts.maxLineBytes ?? SHDR_MAX_LINE_BYTES
   }
 
   get connected(): boolean {
     return this.#connected
+  }
+
+  /** True while the socket is paused because the connector is congested. */
+  get paused(): boolean {
+    return this.#pausedSocket !== undefined && this.#pausedSocket === this.#socket
   }
 
   /** The heartbeat in force (from the last PONG, or the override); undefined before any PONG. */
@@ -136,7 +174,9 @@ export class ShdrClient {
     const { host, port } = this.#opts
     const socket = net.createConnection({ host, port })
     this.#socket = socket
-    this.#buf = ''
+    this.#partial = []
+    this.#partialBytes = 0
+    this.#discarding = -1
     this.#gotLine = false
     this.#heartbeatMs = undefined
     let resolveClosed: () => void = () => {}
@@ -152,6 +192,10 @@ export class ShdrClient {
       this.#clearTimers()
       if (!socket.destroyed) socket.destroy()
       if (this.#stopped) return
+      if (this.#discarding >= 0 && socket === this.#socket) {
+        this.#opts.onOverflow?.(this.#discarding)
+        this.#discarding = -1
+      }
       const delay = this.#backoff.next()
       if (wasConnected) {
         this.#stats.disconnects++
@@ -170,17 +214,16 @@ export class ShdrClient {
       () => end(`connection to ${host}:${port} timed out`),
       this.#opts.connectTimeoutMs ?? 5000,
     )
-    socket.setEncoding('utf8')
     socket.setNoDelay(true)
     socket.on('connect', () => {
       clearTimeout(this.#connectTimer)
       this.#connected = true
       this.#stats.connects++
       socket.write('* PING\n')
-      this.#armSilence(this.#opts.legacyTimeoutMs ?? 600_000)
+      this.#armSilence(this.#opts.legacyTimeoutMs ?? SHDR_LEGACY_TIMEOUT_MS)
       this.#opts.onConnect?.({ host, port, localPort: socket.localPort ?? 0 })
     })
-    socket.on('data', (chunk: string) => this.#onData(chunk))
+    socket.on('data', (chunk: Buffer) => this.#onData(socket, chunk))
     socket.on('error', (err: NodeJS.ErrnoException) => end(err.code ? `${err.code} ${err.message}` : err.message))
     socket.on('end', () => end('the adapter closed the connection'))
     socket.on('close', () => {
@@ -191,6 +234,7 @@ export class ShdrClient {
 
   #armSilence(ms: number): void {
     clearTimeout(this.#silence)
+    this.#silenceMs = ms
     const hb = this.#heartbeatMs
     this.#silence = setTimeout(() => {
       const why =
@@ -201,36 +245,61 @@ export class ShdrClient {
     }, ms)
   }
 
-  #onData(chunk: string): void {
+  #onData(socket: net.Socket, chunk: Buffer): void {
     const receivedAt = Date.now()
     this.#silence?.refresh()
-    this.#stats.chars += chunk.length
-    let data = this.#buf + chunk
-    let nl = data.indexOf('\n')
-    if (nl < 0) {
-      if (data.length > this.#maxLine) {
-        this.#opts.onOverflow?.(data.length)
-        data = ''
-      }
-      this.#buf = data
-      return
-    }
+    this.#stats.bytes += chunk.length
     let start = 0
+    let nl = chunk.indexOf(10)
     while (nl >= 0) {
-      const end = nl > start && data.charCodeAt(nl - 1) === 13 ? nl - 1 : nl
-      const line = data.slice(start, end)
-      if (line.length > this.#maxLine) this.#opts.onOverflow?.(line.length)
-      else this.#line(line, receivedAt)
-      if (this.#socket?.destroyed || this.#stopped) return
+      const bytes = this.#partialBytes + nl - start
+      if (this.#discarding >= 0) {
+        this.#opts.onOverflow?.(this.#discarding + nl - start)
+        this.#discarding = -1
+      } else if (bytes > this.#maxLine) this.#opts.onOverflow?.(bytes)
+      else {
+        const text =
+          this.#partialBytes === 0
+            ? chunk.toString('utf8', start, nl)
+            : Buffer.concat([...this.#partial, chunk.subarray(start, nl)]).toString('utf8')
+        this.#line(text.charCodeAt(text.length - 1) === 13 ? text.slice(0, -1) : text, receivedAt)
+      }
+      this.#partial = []
+      this.#partialBytes = 0
+      if (socket.destroyed || this.#stopped) return
       start = nl + 1
-      nl = data.indexOf('\n', start)
+      nl = chunk.indexOf(10, start)
     }
-    let rest = data.slice(start)
-    if (rest.length > this.#maxLine) {
-      this.#opts.onOverflow?.(rest.length)
-      rest = ''
+    const rest = chunk.length - start
+    if (rest > 0) {
+      if (this.#discarding >= 0) this.#discarding += rest
+      else if (this.#partialBytes + rest > this.#maxLine) {
+        // Too long already: nothing of it is kept, the rest of it (up to its LF) is discarded as it comes.
+        this.#discarding = this.#partialBytes + rest
+        this.#partial = []
+        this.#partialBytes = 0
+      } else {
+        this.#partial.push(chunk.subarray(start))
+        this.#partialBytes += rest
+      }
     }
-    this.#buf = rest
+    if (this.#opts.backpressure?.congested) this.#pause(socket)
+  }
+
+  /** Stops reading until the connector is writable again; the silence timer waits with us. */
+  #pause(socket: net.Socket): void {
+    const bp = this.#opts.backpressure
+    if (!bp || this.#pausedSocket === socket) return
+    this.#pausedSocket = socket
+    this.#stats.pauses++
+    socket.pause()
+    clearTimeout(this.#silence)
+    void bp.whenWritable().then(() => {
+      if (this.#pausedSocket === socket) this.#pausedSocket = undefined
+      if (socket !== this.#socket || socket.destroyed || this.#stopped) return
+      this.#armSilence(this.#silenceMs)
+      socket.resume()
+    })
   }
 
   #line(line: string, receivedAt: number): void {

@@ -25,6 +25,9 @@
  *   `ingestion_timestamp` (receive time), `units` and `subType` of its item, `duration` when the line gave one.
  * - The device's own AVAILABILITY item is not published: it is returned as an availability change.
  * - Unknown keys are skipped with one field (the value they most likely carry), counted, and reported once per key.
+ *   Only the first `maxUnknownKeys` distinct ones are remembered (their counts are `stats().unknownKeys`); the
+ *   fields of the others are counted together (`stats().unknownKeysOther`), so an adapter that sends ever new keys
+ *   costs bounded memory.
  */
 import {
   type ConditionLevel,
@@ -39,6 +42,11 @@ import {
 } from '@openfactory/model'
 import type { ShdrDataLine } from './parser.ts'
 import { isShdrNumber } from './parser.ts'
+
+/** Distinct unknown keys a mapper remembers (their counts); past them unknown keys are counted together. */
+export const SHDR_MAX_UNKNOWN_KEYS = 1000
+/** New unknown keys logged by name per connection (shdr-connector.ts); the others are summed up. */
+export const SHDR_MAX_LOGGED_UNKNOWN_KEYS = 20
 
 /** How many SHDR fields an item takes and how they become an observation. */
 export type ShdrItemKind =
@@ -79,6 +87,8 @@ export interface ShdrMapperOptions {
   readonly devices: readonly ShdrDevice[]
   /** 1 (default) or 2; see the module comment. `* shdrVersion:` changes it at run time. */
   readonly shdrVersion?: number
+  /** Distinct unknown keys remembered (default `SHDR_MAX_UNKNOWN_KEYS`). */
+  readonly maxUnknownKeys?: number
 }
 
 export type ShdrEntryProblemReason =
@@ -110,8 +120,10 @@ export interface ShdrMapResult {
   /** Observations by asset, in the order of the line; usually one group. */
   readonly groups: ShdrObservationGroup[]
   readonly availability: ShdrAvailabilityChange[]
-  /** Keys seen for the first time that name no item. */
+  /** Keys seen for the first time that name no item (and are remembered: see `maxUnknownKeys`). */
   readonly newUnknownKeys: string[]
+  /** Fields skipped whose unknown key is past the remembered ones (it may have been seen before). */
+  otherUnknownKeys: number
   /** Fields that could not be read as their item wants (the observation, if any, says UNAVAILABLE or UNCERTAIN). */
   readonly problems: ShdrEntryProblem[]
 }
@@ -120,6 +132,8 @@ export interface ShdrMapperStats {
   readonly lines: number
   readonly observations: number
   readonly unknownKeys: Readonly<Record<string, number>>
+  /** Fields skipped whose unknown key is past the `maxUnknownKeys` remembered. */
+  readonly unknownKeysOther: number
   readonly problems: number
 }
 
@@ -159,8 +173,10 @@ export class ShdrMapper {
   readonly #byAlias = new Map<string, ShdrDevice>()
   #default: ShdrDevice
   #version: number
-  #cache = new Map<string, Resolved | null>()
+  #cache = new Map<string, Resolved>()
   readonly #unknown = new Map<string, number>()
+  readonly #maxUnknown: number
+  #unknownOther = 0
   #relBase: number | undefined
   #lastIsoMs = Number.NaN
   #lastIso = ''
@@ -177,6 +193,7 @@ export class ShdrMapper {
       for (const a of d.aliases) if (!this.#byAlias.has(a)) this.#byAlias.set(a, d)
     }
     this.#version = opts.shdrVersion ?? 1
+    this.#maxUnknown = opts.maxUnknownKeys ?? SHDR_MAX_UNKNOWN_KEYS
   }
 
   get shdrVersion(): number {
@@ -234,6 +251,7 @@ export class ShdrMapper {
       lines: this.#lines,
       observations: this.#observations,
       unknownKeys: Object.fromEntries(this.#unknown),
+      unknownKeysOther: this.#unknownOther,
       problems: this.#problems,
     }
   }
@@ -241,7 +259,13 @@ export class ShdrMapper {
   /** Maps one data line. `receivedAt` is when it arrived (epoch ms). */
   map(line: ShdrDataLine, receivedAt: number = Date.now()): ShdrMapResult {
     this.#lines++
-    const result: ShdrMapResult = { groups: [], availability: [], newUnknownKeys: [], problems: [] }
+    const result: ShdrMapResult = {
+      groups: [],
+      availability: [],
+      newUnknownKeys: [],
+      otherUnknownKeys: 0,
+      problems: [],
+    }
     const ingestion = this.#iso(receivedAt)
     let timestamp: string
     if (line.time === 'absolute') timestamp = isCanonicalIso(line.timestamp) ? line.timestamp : this.#iso(line.timeMs)
@@ -261,8 +285,14 @@ export class ShdrMapper {
       const r = this.#resolve(key)
       if (!r) {
         const seen = this.#unknown.get(key)
-        this.#unknown.set(key, (seen ?? 0) + 1)
-        if (seen === undefined) result.newUnknownKeys.push(key)
+        if (seen !== undefined) this.#unknown.set(key, seen + 1)
+        else if (this.#unknown.size < this.#maxUnknown) {
+          this.#unknown.set(key, 1)
+          result.newUnknownKeys.push(key)
+        } else {
+          this.#unknownOther++
+          result.otherUnknownKeys++
+        }
         i++ // skip the value it most likely carries
         continue
       }
@@ -342,7 +372,7 @@ export class ShdrMapper {
 
   #resolve(key: string): Resolved | undefined {
     const cached = this.#cache.get(key)
-    if (cached !== undefined) return cached ?? undefined
+    if (cached !== undefined) return cached
     let r: Resolved | null = null
     const item = this.#default.keys.get(key)
     if (item) r = { device: this.#default, item }
@@ -354,7 +384,8 @@ export class ShdrMapper {
         if (device && it) r = { device, item: it }
       }
     }
-    if (this.#cache.size < 100_000) this.#cache.set(key, r)
+    // Keys that name no item are not cached: an adapter sending ever new keys must not grow the cache.
+    if (r && this.#cache.size < 100_000) this.#cache.set(key, r)
     return r ?? undefined
   }
 

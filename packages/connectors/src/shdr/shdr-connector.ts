@@ -7,18 +7,28 @@
  * assets, malformed lines) → mapper (observations per asset) → `ctx`.
  *
  * Lifecycle (see connector.ts): `start(ctx)` declares the assets and starts connecting; it resolves at once — an
- * adapter that is not there yet is retried with backoff, not a failed start. Connected: `ctx.setAvailable(uuid,
- * true)` for every asset. Each data line: `ctx.publish` per asset, in line order. `@ASSET@` documents:
- * `ctx.putDocument`. Connection lost (closed, refused, heartbeat timeout): every item of every asset is published
+ * adapter that is not there yet is retried with backoff, not a failed start. Connected and heard from — the first
+ * line the adapter sends on a connection, a PONG or any other, not the TCP connect alone: a process that accepts
+ * connections and says nothing is no live adapter — `ctx.setAvailable(uuid, true)` for every asset. Each data line:
+ * `ctx.publish` per asset, in line order; while `ctx.congested`, the client stops reading the socket (client.ts).
+ * `@ASSET@` documents: `ctx.putDocument`. Connection lost (closed, refused, heartbeat timeout): every item of every asset is published
  * UNAVAILABLE (conditions too) and `ctx.setAvailable(uuid, false, reason)`. `stop()` closes the socket.
  * Malformed lines are counted (`stats()`) and logged with their line number, never ending the connection.
+ * Unknown keys: the first `SHDR_MAX_LOGGED_UNKNOWN_KEYS` new ones of a connection are logged by name; the others
+ * are summed up in one line at most every `UNKNOWN_SUMMARY_MS`, and when the connection ends.
  */
 import type { Asset, DataItem, UnsPlacement } from '@openfactory/model'
 import { createOptionsChecker, isoTimestamp, OpenFactoryError } from '@openfactory/model'
 import type { Connector, ConnectorContext } from '../connector.ts'
 import { type ConnectionTimings, modelConnectorSchema } from '../connector-spec.ts'
 import { ShdrClient } from './client.ts'
-import { type ShdrDevice, type ShdrItem, ShdrMapper, type ShdrMapResult } from './mapper.ts'
+import {
+  SHDR_MAX_LOGGED_UNKNOWN_KEYS,
+  type ShdrDevice,
+  type ShdrItem,
+  ShdrMapper,
+  type ShdrMapResult,
+} from './mapper.ts'
 import { type ShdrCommandLine, type ShdrLine, type ShdrMalformedLine, ShdrStream } from './parser.ts'
 
 /** Timings, all injectable so tests can run in milliseconds (defaults: see `ConnectionTimings`). */
@@ -48,12 +58,22 @@ export interface ShdrConnectorStats {
   readonly malformed: number
   readonly malformedByReason: Readonly<Record<string, number>>
   readonly observations: number
+  /** Fields skipped by unknown key, for the first `SHDR_MAX_UNKNOWN_KEYS` distinct keys (mapper.ts). */
   readonly unknownKeys: Readonly<Record<string, number>>
+  /** Fields skipped whose unknown key is past those. */
+  readonly unknownKeysOther: number
   readonly fieldProblems: number
   readonly documents: number
   /** The heartbeat the adapter announced, if it did. */
   readonly heartbeatMs?: number
+  /** Reading is paused because the supervisor's writer holds too many of this connector's records. */
+  readonly paused: boolean
+  /** Times reading was paused so. */
+  readonly pauses: number
 }
+
+/** Unknown keys past the first ones of a connection are summed up in one log line at most this often. */
+const UNKNOWN_SUMMARY_MS = 60_000
 
 /** Commands the agent understands; their values are kept in `adapterInfo()`. */
 const KNOWN_COMMANDS = new Set([
@@ -89,6 +109,14 @@ export class ShdrConnector implements Connector {
   readonly #warnedCommands = new Set<string>()
   #logged = 0
   #documents = 0
+  /** The adapter sent a line on this connection (its assets are AVAILABLE from then on). */
+  #heard = false
+  /** New unknown keys logged by name on this connection. */
+  #unknownLogged = 0
+  /** Unknown keys (and fields of keys past the remembered set) not logged by name since the last summary. */
+  #unknownPending = 0
+  #unknownOtherPending = 0
+  #unknownSummaryAt = 0
 
   constructor(opts: ShdrConnectorCoreOptions) {
     if (opts.devices.length === 0) {
@@ -119,9 +147,12 @@ export class ShdrConnector implements Connector {
       malformedByReason: s.byReason as Record<string, number>,
       observations: m.observations,
       unknownKeys: m.unknownKeys,
+      unknownKeysOther: m.unknownKeysOther,
       fieldProblems: m.problems,
       documents: this.#documents,
       ...(hb !== undefined ? { heartbeatMs: hb } : {}),
+      paused: this.#client?.paused ?? false,
+      pauses: c?.pauses ?? 0,
     }
   }
 
@@ -138,6 +169,7 @@ export class ShdrConnector implements Connector {
       ...(t.legacyTimeoutMs !== undefined ? { legacyTimeoutMs: t.legacyTimeoutMs } : {}),
       ...(t.connectTimeoutMs !== undefined ? { connectTimeoutMs: t.connectTimeoutMs } : {}),
       ...(t.backoff !== undefined ? { backoff: t.backoff } : {}),
+      backpressure: ctx,
       onConnect: () => this.#onConnect(where),
       onLine: (line, at) => this.#onLine(line, at),
       onPong: (hb) => ctx.logger.debug('SHDR adapter heartbeat', { adapter: where, heartbeatMs: hb }),
@@ -146,8 +178,8 @@ export class ShdrConnector implements Connector {
         ctx.logger.debug('SHDR adapter connection failed', { adapter: where, reason, retryInMs })
         this.#down(`adapter ${where}: ${reason}`)
       },
-      onOverflow: (chars) =>
-        this.#malformed(this.#stream.pushMalformed('line-too-long', `a line of ${chars} characters was dropped`)),
+      onOverflow: (bytes) =>
+        this.#malformed(this.#stream.pushMalformed('line-too-long', `a line of ${bytes} bytes (UTF-8) was dropped`)),
     })
     this.#client.start()
   }
@@ -156,6 +188,7 @@ export class ShdrConnector implements Connector {
     const client = this.#client
     this.#client = undefined
     if (client) await client.stop()
+    if (this.#ctx) this.#summarizeUnknown(this.#ctx)
     this.#ctx = undefined
   }
 
@@ -163,10 +196,17 @@ export class ShdrConnector implements Connector {
     const ctx = this.#ctx
     if (!ctx) return
     this.#logged = 0
+    this.#unknownLogged = 0
+    this.#heard = false
     this.#mapper.resetRelativeTime()
     this.#mapper.shdrVersion = this.#opts.shdrVersion ?? 1
     this.#mapper.setDefaultDevice(this.#uuids[0] as string)
-    ctx.logger.info('SHDR adapter connected', { adapter: where, assets: this.#uuids })
+    ctx.logger.info('SHDR adapter connected; AVAILABLE once it sends a line', { adapter: where, assets: this.#uuids })
+  }
+
+  /** The adapter's first line on a connection: its assets are AVAILABLE. */
+  #onHeard(ctx: ConnectorContext): void {
+    this.#heard = true
     for (const uuid of this.#uuids) {
       this.#up.set(uuid, true)
       ctx.setAvailable(uuid, true)
@@ -178,6 +218,8 @@ export class ShdrConnector implements Connector {
     if (!ctx) return
     const tail = this.#stream.end()
     if (tail) this.#malformed(tail)
+    this.#heard = false
+    this.#summarizeUnknown(ctx)
     const at = Date.now()
     let changed = false
     for (const uuid of this.#uuids) {
@@ -194,6 +236,7 @@ export class ShdrConnector implements Connector {
   #onLine(text: string, receivedAt: number): void {
     const ctx = this.#ctx
     if (!ctx) return
+    if (!this.#heard) this.#onHeard(ctx)
     const line = this.#stream.push(text)
     if (!line) return
     switch (line.kind) {
@@ -243,13 +286,43 @@ export class ShdrConnector implements Connector {
       if (a.available) ctx.setAvailable(a.assetUuid, true)
       else ctx.setAvailable(a.assetUuid, false, 'the adapter reports the device UNAVAILABLE')
     }
-    for (const key of r.newUnknownKeys) {
-      ctx.logger.info('SHDR key names no data item; skipped (reported once per key)', { key, lineNo })
-    }
+    if (r.newUnknownKeys.length > 0 || r.otherUnknownKeys > 0) this.#unknownKeys(ctx, r, lineNo)
     for (const p of r.problems) {
       if (p.reason === 'constraint') ctx.logger.debug('SHDR value outside its constraints', { ...p })
       else if (this.#budget(ctx)) ctx.logger.warn(`SHDR line ${p.lineNo}: ${p.message}`, { ...p })
     }
+  }
+
+  /**
+   * The first `SHDR_MAX_LOGGED_UNKNOWN_KEYS` new unknown keys of a connection are logged by name; then they are
+   * counted, and summed up at most every `UNKNOWN_SUMMARY_MS` and when the connection ends.
+   */
+  #unknownKeys(ctx: ConnectorContext, r: ShdrMapResult, lineNo: number): void {
+    for (const key of r.newUnknownKeys) {
+      if (this.#unknownLogged < SHDR_MAX_LOGGED_UNKNOWN_KEYS) {
+        this.#unknownLogged++
+        ctx.logger.info('SHDR key names no data item; skipped (reported once per key)', { key, lineNo })
+        if (this.#unknownLogged === SHDR_MAX_LOGGED_UNKNOWN_KEYS) {
+          ctx.logger.info(
+            `SHDR: ${SHDR_MAX_LOGGED_UNKNOWN_KEYS} unknown keys logged on this connection; further ones are summed up`,
+          )
+          this.#unknownSummaryAt = Date.now()
+        }
+      } else this.#unknownPending++
+    }
+    this.#unknownOtherPending += r.otherUnknownKeys
+    if (Date.now() - this.#unknownSummaryAt >= UNKNOWN_SUMMARY_MS) this.#summarizeUnknown(ctx)
+  }
+
+  #summarizeUnknown(ctx: ConnectorContext): void {
+    if (this.#unknownPending === 0 && this.#unknownOtherPending === 0) return
+    ctx.logger.info('SHDR unknown keys skipped without a log line of their own', {
+      unknownKeys: this.#unknownPending,
+      ...(this.#unknownOtherPending > 0 ? { fieldsOfKeysNotRemembered: this.#unknownOtherPending } : {}),
+    })
+    this.#unknownPending = 0
+    this.#unknownOtherPending = 0
+    this.#unknownSummaryAt = Date.now()
   }
 
   #command(ctx: ConnectorContext, line: ShdrCommandLine): void {

@@ -55,6 +55,8 @@ export function createRecordingContext(): RecordingContext {
       ctx.calls.push({ call: 'declareAssets', assets })
       ctx.declared.push(...assets)
     },
+    congested: false,
+    whenWritable: () => Promise.resolve(),
     publish: (uuid, observations) => {
       ctx.calls.push({ call: 'publish', uuid, observations })
       for (const observation of observations) ctx.published.push({ uuid, observation })

@@ -54,7 +54,7 @@ describe('ShdrClient', () => {
     })
     const lines: string[] = []
     const overflows: number[] = []
-    client(t, { port, maxLineChars: 1000, onLine: (l) => lines.push(l), onOverflow: (n) => overflows.push(n) })
+    client(t, { port, maxLineBytes: 1000, onLine: (l) => lines.push(l), onOverflow: (n) => overflows.push(n) })
     await waitFor(() => lines.includes('|b|2'), 'the line after the long one')
     assert.ok(overflows.length >= 1)
     assert.ok(!lines.some((l) => l.length > 1000))

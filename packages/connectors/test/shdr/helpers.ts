@@ -45,6 +45,8 @@ export function createFakeContext(): FakeContext {
     logs,
     failures,
     declareAssets: (assets) => calls.push({ call: 'declareAssets', assets }),
+    congested: false,
+    whenWritable: () => Promise.resolve(),
     publish: (uuid, observations) => calls.push({ call: 'publish', uuid, observations }),
     putDocument: (doc) => calls.push({ call: 'putDocument', doc }),
     setAvailable: (uuid, available, reason) =>
