@@ -382,3 +382,40 @@ describe('issue 10 item 12: AVAILABLE once the adapter has said something', { ti
     assert.ok(doc.includes(`first ${SHDR_MAX_LOGGED_UNKNOWN_KEYS} unknown keys`), 'unknown-key log budget documented')
   })
 })
+
+describe('fault suite: an adapter that sends binary bytes', { timeout: 30_000 }, () => {
+  test('bytes that are not UTF-8 text (NULs, 0xFF, lone continuation bytes, CRs) are malformed or escaped values; the connection goes on', async (t) => {
+    // Deterministic pseudo-random bytes, with and without newlines among them.
+    let x = 0x2545f491
+    const noise = Buffer.alloc(64 * 1024)
+    for (let i = 0; i < noise.length; i++) {
+      x ^= x << 13
+      x ^= x >>> 17
+      x ^= x << 5
+      noise[i] = x & 0xff
+    }
+    const port = await rawServer(t, (s) => {
+      s.write('|k|before\n')
+      s.write(noise)
+      s.write(Buffer.from([0xff, 0xfe, 0x00, 0x80, 0xc3, 0x0a])) // ends the last noisy line
+      s.write('|k|after\n')
+    })
+    const connector = createShdrConnector({
+      uuid: 'BIN',
+      host: '127.0.0.1',
+      port,
+      data: { k: { tag: 'Count', type: 'Events' } },
+      timings: FAST,
+    })
+    const ctx = await startConnector(t, connector)
+    const seen = () => ctx.observations('BIN').filter((o) => o.id === 'k' && o.value !== UNAVAILABLE)
+    await waitFor(() => seen().some((o) => o.value === 'after'), 'the line after the binary bytes', 8000)
+    const values = seen().map((o) => o.value)
+    assert.equal(values[0], 'before')
+    assert.equal(values.at(-1), 'after')
+    assert.ok(connector.stats().connected, 'the connection stays open')
+    assert.equal(connector.stats().disconnects, 0)
+    // Noise lines that happened to parse became text values (undecodable bytes as U+FFFD), never anything else.
+    for (const v of values) assert.equal(typeof v, 'string')
+  })
+})
