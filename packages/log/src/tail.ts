@@ -109,7 +109,7 @@ async function* run(log: EventLog, topic: string, opts: TailOptions): AsyncGener
   for (const [p, end] of ends) {
     while ((positions[p] as number) < end) {
       if (signal?.aborted) return
-      let records: LogRecord[]
+      let records: LogRecord[] | null
       try {
         records = await log.read(topic, p, positions[p] as number, { maxRecords })
         backoff.reset()
@@ -120,6 +120,9 @@ async function* run(log: EventLog, topic: string, opts: TailOptions): AsyncGener
       if (records.length === 0) break
       positions[p] = (records[records.length - 1] as LogRecord).offset + 1
       yield { records, caughtUp: false }
+      // A suspended generator keeps the values of its frame: without this, the catch-up's last batch (and the read
+      // chunks its keys and values are views of, up to 8 MiB) would stay alive for as long as the tail follows.
+      records = null
     }
   }
   if (signal?.aborted) return

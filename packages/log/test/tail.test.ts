@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import v8 from 'node:v8'
+import vm from 'node:vm'
 import { isOpenFactoryError, OpenFactoryError } from '@openfactory/model'
 import type { EventLog, LogRecord } from '../src/index.ts'
 import { tail } from '../src/index.ts'
@@ -55,6 +57,31 @@ test('tail: an empty topic is caught up at once; from a position map and chosen 
     },
     (err) => isOpenFactoryError(err, 'OFA_LOG_INVALID_ARGUMENT'),
   )
+})
+
+test('tail: a batch of the catch-up is not kept once the reader asked for the next one', async (t) => {
+  const log = await createTestLog(t)
+  await log.createTopic({ name: 't', partitions: 1 })
+  await log.append('t', [{ value: 'a' }, { value: 'b' }])
+  v8.setFlagsFromString('--expose-gc')
+  const gc = vm.runInNewContext('gc') as () => void
+  const ac = new AbortController()
+  t.after(() => ac.abort())
+  const it = tail(log, 't', { signal: ac.signal })[Symbol.asyncIterator]()
+  const first = await it.next()
+  assert.deepEqual(values(first.value?.records ?? []), ['a', 'b'])
+  // Only a weak reference from here on: the tail alone must not keep the batch (and the chunk its records view).
+  const batch = new WeakRef(first.value?.records as object)
+  first.value = undefined
+  assert.deepEqual(await it.next(), { value: { records: [], caughtUp: true }, done: false })
+  const following = it.next() // the tail now waits for new records
+  for (let i = 0; i < 3 && batch.deref() !== undefined; i++) {
+    await new Promise((resolve) => setImmediate(resolve))
+    gc()
+  }
+  assert.equal(batch.deref(), undefined, 'the tail keeps the last batch of its catch-up while it follows')
+  ac.abort()
+  await following
 })
 
 /** A log whose reads fail on demand, to see the retry rule at work. */
