@@ -3,39 +3,18 @@
 // at TCP connect, and a 10-minute legacy timeout). Loopback only; every wait is bounded; nothing measures time.
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import net from 'node:net'
-import { describe, type TestContext, test } from 'node:test'
+import type net from 'node:net'
+import { describe, test } from 'node:test'
 import type { EventLog } from '@openfactory/log'
 import { silentLogger, TOPICS, UNAVAILABLE } from '@openfactory/model'
 import { BufferedWriter } from '../../src/buffered-writer.ts'
-import {
-  createShdrClient,
-  SHDR_LEGACY_TIMEOUT_MS,
-  SHDR_MAX_LINE_BYTES,
-  type ShdrClientOptions,
-} from '../../src/shdr/client.ts'
+import { SHDR_LEGACY_TIMEOUT_MS, SHDR_MAX_LINE_BYTES } from '../../src/shdr/client.ts'
 import { SHDR_MAX_LOGGED_UNKNOWN_KEYS, SHDR_MAX_UNKNOWN_KEYS, ShdrMapper } from '../../src/shdr/mapper.ts'
 import { parseShdrLine, type ShdrDataLine } from '../../src/shdr/parser.ts'
 import { createShdrConnector, shdrDeviceFromData } from '../../src/shdr/shdr-connector.ts'
 import { createSupervisor } from '../../src/supervisor.ts'
 import { createTestLog, observationsOf, readAll } from '../helpers.ts'
-import { FAST, last, startAdapter, startConnector, waitFor } from '../shdr/helpers.ts'
-
-/** A raw TCP server on loopback whose connection handler the test writes; closed after the test. */
-async function rawServer(t: TestContext, onSocket: (s: net.Socket) => void): Promise<number> {
-  const sockets = new Set<net.Socket>()
-  const server = net.createServer((s) => {
-    sockets.add(s)
-    s.on('error', () => {})
-    onSocket(s)
-  })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  t.after(async () => {
-    for (const s of sockets) s.destroy()
-    await new Promise((r) => server.close(r))
-  })
-  return (server.address() as net.AddressInfo).port
-}
+import { shdrClient as client, FAST, last, rawServer, startAdapter, startConnector, waitFor } from '../shdr/helpers.ts'
 
 /** The log, with appends held while the gate is closed (a log that cannot keep up, or is stuck). */
 function gatedLog(log: EventLog): { log: EventLog; close(): void; open(): void } {
@@ -225,13 +204,6 @@ describe('issue 10 item 3: one flooding source is slowed or shed alone', { timeo
     await sup.stop()
   })
 })
-
-function client(t: TestContext, opts: Omit<ShdrClientOptions, 'host'>): ReturnType<typeof createShdrClient> {
-  const c = createShdrClient({ host: '127.0.0.1', connectTimeoutMs: 1000, backoff: FAST.backoff, ...opts })
-  c.start()
-  t.after(() => c.stop())
-  return c
-}
 
 describe('issue 10 item 4: a too-long SHDR line is discarded through its newline', { timeout: 30_000 }, () => {
   test('the tail of a too-long line, arriving after the limit was passed, is not read as lines', async (t) => {

@@ -1,31 +1,8 @@
 import assert from 'node:assert/strict'
 import net from 'node:net'
-import { describe, type TestContext, test } from 'node:test'
-import { createShdrClient, type ShdrClientOptions } from '../../src/shdr/client.ts'
-import { FAST, waitFor } from './helpers.ts'
-
-/** A raw TCP server whose connection handler the test writes; closed after the test. */
-async function rawServer(t: TestContext, onSocket: (s: net.Socket) => void): Promise<number> {
-  const sockets = new Set<net.Socket>()
-  const server = net.createServer((s) => {
-    sockets.add(s)
-    s.on('error', () => {})
-    onSocket(s)
-  })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  t.after(async () => {
-    for (const s of sockets) s.destroy()
-    await new Promise((r) => server.close(r))
-  })
-  return (server.address() as net.AddressInfo).port
-}
-
-function client(t: TestContext, opts: Omit<ShdrClientOptions, 'host'>): ReturnType<typeof createShdrClient> {
-  const c = createShdrClient({ host: '127.0.0.1', connectTimeoutMs: 1000, backoff: FAST.backoff, ...opts })
-  c.start()
-  t.after(() => c.stop())
-  return c
-}
+import { describe, test } from 'node:test'
+import { createShdrClient } from '../../src/shdr/client.ts'
+import { shdrClient as client, rawServer, waitFor } from './helpers.ts'
 
 describe('ShdrClient', () => {
   test('splits lines across any chunk boundary, CR LF and multi-byte UTF-8 included', async (t) => {

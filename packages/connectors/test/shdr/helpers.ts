@@ -1,8 +1,10 @@
 // Test helpers for SHDR connectors: an in-memory ConnectorContext that records every call, a bounded waitFor, and
 // an adapter server / connector that close themselves after the test.
+import net from 'node:net'
 import type { TestContext } from 'node:test'
 import type { Asset, Observation } from '@openfactory/model'
 import type { AssetDocument, Connector, ConnectorContext } from '../../src/connector.ts'
+import { createShdrClient, type ShdrClientOptions } from '../../src/shdr/client.ts'
 import { createShdrAdapterServer, type ShdrAdapterServer, type ShdrAdapterServerOptions } from '../../src/shdr/index.ts'
 
 export type Recorded =
@@ -105,4 +107,28 @@ export const FAST = {
 export function last(obs: readonly Observation[], id: string): Observation | undefined {
   for (let i = obs.length - 1; i >= 0; i--) if (obs[i]?.id === id) return obs[i]
   return undefined
+}
+
+/** A raw TCP server on loopback whose connection handler the test writes; closed after the test. */
+export async function rawServer(t: TestContext, onSocket: (s: net.Socket) => void): Promise<number> {
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer((s) => {
+    sockets.add(s)
+    s.on('error', () => {})
+    onSocket(s)
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  t.after(async () => {
+    for (const s of sockets) s.destroy()
+    await new Promise((r) => server.close(r))
+  })
+  return (server.address() as net.AddressInfo).port
+}
+
+/** An SHDR client to 127.0.0.1 with short timings, started now and stopped after the test. */
+export function shdrClient(t: TestContext, opts: Omit<ShdrClientOptions, 'host'>): ReturnType<typeof createShdrClient> {
+  const c = createShdrClient({ host: '127.0.0.1', connectTimeoutMs: 1000, backoff: FAST.backoff, ...opts })
+  c.start()
+  t.after(() => c.stop())
+  return c
 }
