@@ -13,7 +13,9 @@
  * - Samples: VALUE a number; a value that is not a number becomes `UNAVAILABLE` with `quality: BAD` and a reason
  *   (bad data is an observation, never an exception). Three-space samples (`PathPosition`, units `*_3D`) keep the
  *   space-separated text. Events: VALUE the text as sent.
- * - `UNAVAILABLE` (any case) or an empty field: VALUE `UNAVAILABLE`.
+ * - `UNAVAILABLE` (any case): VALUE `UNAVAILABLE`. An empty field: `UNAVAILABLE` for a sample (no number), an
+ *   empty value for an event or a message text (as the reference agent keeps it: a program or comment that is now
+ *   blank is a value, not a lost connection).
  * - Out of the item's constraints (minimum/maximum, allowed values): `quality: UNCERTAIN` with a reason.
  * - Conditions: TYPE `Condition`, VALUE the level, `nativeCode`, `nativeSeverity`, `qualifier`, `message` attributes.
  * - Messages: TYPE `Events`, VALUE the text, `nativeCode` attribute. Alarms: VALUE the text; code, nativeCode,
@@ -312,7 +314,7 @@ export class ShdrMapper {
         case 'message': {
           const code = i + 1 < n ? (tokens[i] as string) : ''
           const text = i + 1 < n ? (tokens[i + 1] as string) : (tokens[i] as string)
-          obs = this.#base(item, text === '' || isUnavailable(text) ? UNAVAILABLE : text, at)
+          obs = this.#base(item, isUnavailable(text) ? UNAVAILABLE : text, at)
           if (code !== '') obs.attributes.nativeCode = code
           i += 2
           break
@@ -421,7 +423,8 @@ export class ShdrMapper {
       }
     }
     let obs: Observation
-    if (token === '' || isUnavailable(token)) obs = this.#base(item, UNAVAILABLE, at)
+    if (isUnavailable(token) || (token === '' && item.category !== 'Events')) obs = this.#base(item, UNAVAILABLE, at)
+    else if (token === '') obs = this.#base(item, '', at)
     else if (item.category === 'Samples') {
       if (item.kind === 'vector') {
         const parts = token.split(/\s+/)

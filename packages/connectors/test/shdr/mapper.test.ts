@@ -27,6 +27,24 @@ function obsOf(m: ShdrMapper, line: string): Observation[] {
 }
 
 describe('ShdrMapper with a Devices.xml model', () => {
+  test('an empty field: an empty event value (kept, as the reference agent keeps it), UNAVAILABLE for a sample', () => {
+    const obs = obsOf(millMapper(), '2025-03-14T08:00:01Z|program||Xact||mode|unavailable')
+    assert.deepEqual(
+      obs.map((o) => [o.id, o.value]),
+      [
+        ['program', ''],
+        ['x_pos', 'UNAVAILABLE'],
+        ['mode', 'UNAVAILABLE'],
+      ],
+    )
+    const message = obsOf(millMapper(), '2025-03-14T08:00:01Z|msg|M12|')
+    assert.deepEqual(
+      message.map((o) => [o.id, o.value, o.attributes.nativeCode]),
+      [['msg', '', 'M12']],
+      'a message whose text is blank',
+    )
+  })
+
   test('samples stay numbers, events stay text, with units, subType, timestamps', () => {
     const obs = obsOf(millMapper(), '2025-03-14T08:00:01.5Z|Xact|-12.5|mode|AUTOMATIC|part_count|12')
     assert.deepEqual(obs, [
