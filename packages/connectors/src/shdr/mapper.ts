@@ -91,6 +91,11 @@ export interface ShdrMapperOptions {
   readonly shdrVersion?: number
   /** Distinct unknown keys remembered (default `SHDR_MAX_UNKNOWN_KEYS`). */
   readonly maxUnknownKeys?: number
+  /**
+   * Drops a sample, event or message whose value repeats the item's last one (default true, as the reference
+   * agent filters duplicates): adapters resend unchanged values on every scan.
+   */
+  readonly filterDuplicates?: boolean
 }
 
 export type ShdrEntryProblemReason =
@@ -136,6 +141,8 @@ export interface ShdrMapperStats {
   readonly unknownKeys: Readonly<Record<string, number>>
   /** Fields skipped whose unknown key is past the `maxUnknownKeys` remembered. */
   readonly unknownKeysOther: number
+  /** Observations dropped because their value repeated the item's last one (`filterDuplicates`). */
+  readonly duplicates: number
   readonly problems: number
 }
 
@@ -143,6 +150,10 @@ interface Resolved {
   readonly device: ShdrDevice
   readonly item: ShdrItem
 }
+
+/** Kinds whose repeated value is dropped (`filterDuplicates`): a message, alarm, condition, time series or data set
+ * carries more than its value, and is kept. */
+const FILTERED_KINDS: ReadonlySet<ShdrItemKind> = new Set(['value', 'vector'])
 
 const LEVELS: Readonly<Record<string, ConditionLevel>> = {
   NORMAL: 'NORMAL',
@@ -185,6 +196,10 @@ export class ShdrMapper {
   #lines = 0
   #observations = 0
   #problems = 0
+  readonly #filterDuplicates: boolean
+  /** The last value published per item, for `filterDuplicates` (items are the device model's: bounded). */
+  readonly #last = new Map<ShdrItem, Observation['value']>()
+  #duplicates = 0
 
   constructor(opts: ShdrMapperOptions) {
     if (opts.devices.length === 0) throw new TypeError('ShdrMapper needs at least one device')
@@ -196,6 +211,7 @@ export class ShdrMapper {
     }
     this.#version = opts.shdrVersion ?? 1
     this.#maxUnknown = opts.maxUnknownKeys ?? SHDR_MAX_UNKNOWN_KEYS
+    this.#filterDuplicates = opts.filterDuplicates ?? true
   }
 
   get shdrVersion(): number {
@@ -242,6 +258,7 @@ export class ShdrMapper {
     for (const item of this.items(assetUuid)) {
       if (item.kind === 'availability') continue
       const o = unavailableObservation({ id: item.id, tag: item.tag, type: item.category }, reason, at)
+      this.#last.set(item, UNAVAILABLE)
       o.attributes.ingestion_timestamp = ingestion
       out.push(o)
     }
@@ -254,6 +271,7 @@ export class ShdrMapper {
       observations: this.#observations,
       unknownKeys: Object.fromEntries(this.#unknown),
       unknownKeysOther: this.#unknownOther,
+      duplicates: this.#duplicates,
       problems: this.#problems,
     }
   }
@@ -355,6 +373,13 @@ export class ShdrMapper {
         default: {
           obs = this.#value(item, tokens[i++] as string, at, key)
         }
+      }
+      if (obs && this.#filterDuplicates && FILTERED_KINDS.has(item.kind)) {
+        // The value only: a repeat with other attributes (a new timestamp) says nothing new.
+        if (this.#last.get(item) === obs.value) {
+          this.#duplicates++
+          obs = undefined
+        } else this.#last.set(item, obs.value)
       }
       if (obs) {
         this.#observations++

@@ -27,6 +27,20 @@ function obsOf(m: ShdrMapper, line: string): Observation[] {
 }
 
 describe('ShdrMapper with a Devices.xml model', () => {
+  test("a value that repeats the item's last one is dropped (filterDuplicates, on by default), until UNAVAILABLE", () => {
+    const m = millMapper()
+    const ids = (line: string) => obsOf(m, line).map((o) => `${o.id}=${o.value}`)
+    assert.deepEqual(ids('|Xact|1|mode|AUTOMATIC'), ['x_pos=1', 'mode=AUTOMATIC'])
+    assert.deepEqual(ids('|Xact|1|mode|AUTOMATIC'), [], 'the same values again: nothing new')
+    assert.deepEqual(ids('|Xact|2|mode|AUTOMATIC'), ['x_pos=2'])
+    m.unavailableAll('MILL-1', 'adapter gone')
+    assert.deepEqual(ids('|Xact|2|mode|AUTOMATIC'), ['x_pos=2', 'mode=AUTOMATIC'], 'after UNAVAILABLE a value is news')
+    assert.equal(m.stats().duplicates, 3)
+    const all = new ShdrMapper({ devices: [shdrDeviceFromMTConnect(mill, 'MILL-1')], filterDuplicates: false })
+    assert.equal(all.map(data('|Xact|1'), RECEIVED).groups.length, 1)
+    assert.equal(all.map(data('|Xact|1'), RECEIVED).groups.length, 1, 'off: every value is kept')
+  })
+
   test('an empty field: an empty event value (kept, as the reference agent keeps it), UNAVAILABLE for a sample', () => {
     const obs = obsOf(millMapper(), '2025-03-14T08:00:01Z|program||Xact||mode|unavailable')
     assert.deepEqual(
