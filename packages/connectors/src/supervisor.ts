@@ -182,7 +182,10 @@ export class Supervisor {
       firstStartWaitUntil: Number.POSITIVE_INFINITY,
     }
     this.#slots.set(connector.name, slot)
-    if (this.#started) slot.loop = this.#runLoop(slot)
+    if (this.#started) {
+      this.#checkCommandPartitions(connector.name)
+      slot.loop = this.#runLoop(slot)
+    }
   }
 
   /**
@@ -195,7 +198,7 @@ export class Supervisor {
     this.#started = true
     this.#commands = this.#readCommands()
     const deadline = Date.now() + this.#commandJoinTimeoutMs
-    while (!this.#stop.signal.aborted && !this.#commandReader?.assignment().length) {
+    while (this.#slots.size > 0 && !this.#stop.signal.aborted && !this.#commandReader?.assignment().length) {
       if (Date.now() > deadline) {
         this.#logger.warn('the command reader has not joined its group yet; starting the connectors anyway', {
           group: this.#opts.group,
@@ -417,6 +420,15 @@ export class Supervisor {
         this.#assetPartitions = (await this.#eventLog.describeTopic(TOPICS.assets)).partitions
         const partitions = partitionsForKeys(this.#commandKeys(), this.#assetPartitions)
         this.#commandPartitions = new Set(partitions)
+        if (partitions.length === 0) {
+          // No connector yet: nothing to read until one is added (`#checkCommandPartitions` restarts this loop).
+          await new Promise<void>((resolve) => {
+            if (run.signal.aborted || this.#stop.signal.aborted) return resolve()
+            run.signal.addEventListener('abort', () => resolve(), { once: true })
+            this.#stop.signal.addEventListener('abort', () => resolve(), { once: true })
+          })
+          continue
+        }
         const consumer = this.#eventLog.consumer({
           group: this.#opts.group,
           topics: [TOPICS.assets],

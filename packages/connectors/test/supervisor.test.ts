@@ -450,3 +450,37 @@ test('a connector whose start hangs holds commands up once, not once per command
   assert.ok(['completed', 'timeout'].includes(answer.status), answer.status)
   await second.stop()
 })
+
+test('a supervisor without connectors reads no commands and fails at nothing; a connector added later gets its commands', {
+  timeout: 30_000,
+}, async (t) => {
+  const { log } = await createTestLog(t)
+  const errors: string[] = []
+  const logger = { ...silentLogger, error: (msg: string) => errors.push(msg) }
+  // Waiting for a reader that has nothing to read would hold start() up for this long.
+  const sup = supervisorFor(log, { logger, commandJoinTimeoutMs: 60_000 })
+  await sup.start()
+  t.after(() => sup.stop())
+  await new Promise((r) => setTimeout(r, 300))
+  assert.deepEqual(errors, [], 'no command reader failures')
+  sup.add(createSimulatorConnector({ uuid: 'SIM-LATE', config: SIM }))
+  await eventually(() => (sup.status()[0]?.state === 'running' ? true : undefined))
+  // The reader takes the new connector's partition from its end: a command sent before that is not seen, so
+  // send until one is answered.
+  const answer = await eventually(
+    async () => {
+      const id = await sendCommand(log, 'SIM-LATE', 'SetSpeed', { rpm: 5 })
+      await new Promise((r) => setTimeout(r, 500))
+      for (const o of await observationsOf(log, 'SIM-LATE')) {
+        const e = classifyObservation(o)
+        if (e.kind === 'result' && e.result.correlation_id === id && e.result.status === 'completed') return e.result
+      }
+      return undefined
+    },
+    15_000,
+    'a command to the late connector completed',
+  )
+  assert.deepEqual(answer.result, { speed: 5 })
+  assert.deepEqual(errors, [])
+  await sup.stop()
+})
