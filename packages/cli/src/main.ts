@@ -4,6 +4,7 @@
  */
 import { isOpenFactoryError } from '@openfactory/model'
 import { logCommand } from './commands/log.ts'
+import { opcuaCommand } from './commands/opcua.ts'
 import { runCommand } from './commands/run.ts'
 import { upCommand } from './commands/up.ts'
 import { validateCommand } from './commands/validate.ts'
@@ -66,6 +67,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
         return await versionCommand(rest, io)
       case 'log':
         return await logCommand(rest, io)
+      case 'opcua':
+        return await opcuaCommand(rest, io)
       case undefined:
       case 'help':
       case '--help':

@@ -37,6 +37,10 @@ Usage:
       --partitions N      partitions when the topic is created (default 6)
   ofa log verify [--data DIR]           check every segment's checksums; exit 1 when damage is found
   ofa log repair [--data DIR]           cut torn tails and move damaged segments aside (the owner must be stopped)
+  ofa opcua certs [list] [--pki DIR]    list the OPC UA server certificates trusted and rejected (the store:
+                                        --pki, else OPENFACTORY_PKI_DIR, else ./.ofa-pki)
+  ofa opcua certs trust THUMBPRINT|FILE [--pki DIR]
+                                        trust a rejected server certificate (or a certificate file)
   ofa help                              this text
 
 The UNS schema for validate comes from --uns, else factory.yaml's uns, else OPENFACTORY_UNS_SCHEMA,

@@ -46,6 +46,11 @@ export interface ConnectorDeps {
   readonly now?: () => number
   /** Connection timings, for connectors that keep a connection (tests shorten them). */
   readonly timings?: ConnectionTimings
+  /**
+   * The certificate store of connectors that need one (OPC UA): our own certificate and key, and the server
+   * certificates we trust or rejected. Default `OPENFACTORY_PKI_DIR`, else `./.ofa-pki`.
+   */
+  readonly pkiDir?: string
 }
 
 /** An adapter a runtime starts itself for a device (our SHDR replay, `image: openfactory/shdr-replay`). */

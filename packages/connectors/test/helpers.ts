@@ -14,17 +14,5 @@ export async function observationsOf(log: EventLog, uuid: string): Promise<Obser
     .map((r) => decodeObservation(r.value as Buffer))
 }
 
-/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(
-  check: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 10_000,
-  what = 'condition',
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await check()
-    if (v !== undefined) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
+/** Polls `check` until it returns a value other than undefined. */
+export { eventually } from '../src/testing/index.ts'

@@ -1,4 +1,5 @@
 import { relative, resolve } from 'node:path'
+import '../connector-types.ts'
 import { parseArgs } from 'node:util'
 import { checkConnectorConfigs } from '@openfactory/connectors'
 import { SKIP_MARKER, validateFactory } from '@openfactory/model'

@@ -7,6 +7,7 @@
  * under the supervisor. Stop order is the reverse, so that the connectors' last observations (their assets
  * going UNAVAILABLE) are durable before the log closes.
  */
+import '../connector-types.ts'
 import { createSupervisor, planDevice, type ShdrAdapterServer, type Supervisor } from '@openfactory/connectors'
 import type { EventLog } from '@openfactory/log'
 import { childLogger, type Factory } from '@openfactory/model'

@@ -10,6 +10,7 @@
  *
  * Several processes thus share a factory's work; none of them needs another's memory.
  */
+import '../connector-types.ts'
 import { createSupervisor, planDevice, type ShdrAdapterServer, type Supervisor } from '@openfactory/connectors'
 import type { EventLog } from '@openfactory/log'
 import {

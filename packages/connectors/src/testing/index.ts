@@ -9,6 +9,8 @@ export {
 } from './conformance.ts'
 // A DeviceConfig as the factory loader gives it, to run a connector through its spec.
 export { type DeviceConfigOptions, deviceConfig } from './device-config.ts'
+// Polls until a condition holds.
+export { eventually } from './eventually.ts'
 // A ConnectorContext in memory that records every call.
 export {
   createRecordingContext,

@@ -133,6 +133,8 @@ export const OpcuaVariable = Type.Object(
     tag: NonEmptyString,
     access_level: Type.Optional(Type.Union([Type.Literal('ro'), Type.Literal('rw')])),
     deadband: Type.Optional(Type.Number({ minimum: 0 })),
+    // Ours: how `deadband` is read (the reference's is absolute).
+    deadband_type: Type.Optional(Type.Union([Type.Literal('absolute'), Type.Literal('percent')])),
     queue_size: Type.Optional(Type.Integer({ minimum: 0 })),
     sampling_interval: Type.Optional(
       Type.Number({ minimum: -1, expected: 'milliseconds (-1: the publishing interval)' }),
@@ -153,10 +155,33 @@ export const OpcuaSubscription = Type.Object(
   { additionalProperties: false },
 )
 
+/** Ours: the secure channel (the reference connects with SecurityPolicy None only). */
+export const OpcuaSecurity = Type.Object(
+  {
+    mode: Type.Union([Type.Literal('None'), Type.Literal('Sign'), Type.Literal('SignAndEncrypt')]),
+    policy: Type.Optional(
+      Type.Union([
+        Type.Literal('None'),
+        Type.Literal('Basic128Rsa15'),
+        Type.Literal('Basic256'),
+        Type.Literal('Basic256Sha256'),
+        Type.Literal('Aes128_Sha256_RsaOaep'),
+        Type.Literal('Aes256_Sha256_RsaPss'),
+      ]),
+    ),
+  },
+  { additionalProperties: false },
+)
+
+/** Ours: a user name and password for the session (anonymous when absent); write the password as `${VAR}`. */
+export const OpcuaUser = Type.Object({ name: NonEmptyString, password: Type.String() }, { additionalProperties: false })
+
 export const OpcuaServer = Type.Object(
   {
     uri: Type.String({ pattern: '^opc\\.(?:tcp|https|wss)://\\S+$', expected: 'an endpoint like opc.tcp://host:4840' }),
     subscription: Type.Optional(OpcuaSubscription),
+    security: Type.Optional(OpcuaSecurity),
+    user: Type.Optional(OpcuaUser),
   },
   { additionalProperties: false },
 )

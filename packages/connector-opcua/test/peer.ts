@@ -2,7 +2,7 @@
 //
 // `npm test` (scripts/test.ts) installs asyncua and starts two servers with scripts/opcua — one with
 // SecurityPolicy None, one with Basic256Sha256 SignAndEncrypt and a user — and passes them in OFA_OPCUA_* and
-// OFA_OPCUA_SECURE_* variables. Run alone (`npx node --test packages/connectors/test/opcua/*.test.ts`), the tests start
+// OFA_OPCUA_SECURE_* variables. Run alone (`npx node --test packages/connector-opcua/test/*.test.ts`), the tests start
 // those servers themselves (scripts/opcua start --name test / test-secure, left running: stop them with
 // `scripts/opcua stop`). In CI a missing variable is an error: the tests fail, they never skip.
 //
@@ -22,7 +22,7 @@ import {
   type UserIdentityInfo,
   UserTokenType,
 } from 'node-opcua-client'
-import { envFor, type Security, type ServerState, start, stop } from '../../../../scripts/opcua.ts'
+import { envFor, type Security, type ServerState, start, stop } from '../../../scripts/opcua.ts'
 
 /** One OPC UA server of the test peer (scripts/peers/opcua_server.py describes its address space). */
 export interface OpcuaPeer {

@@ -3,6 +3,7 @@
 // checked once against the real server, before any connector code depends on it.
 import assert from 'node:assert/strict'
 import { type TestContext, test } from 'node:test'
+import { eventually } from '@openfactory/connectors/testing'
 import {
   AttributeIds,
   type ClientMonitoredItem,
@@ -16,7 +17,6 @@ import {
   TimestampsToReturn,
   type Variant,
 } from 'node-opcua-client'
-import { eventually } from '../helpers.ts'
 import {
   connectTestClient,
   NODES,
