@@ -214,14 +214,17 @@ async function canBind(host: string, port: number): Promise<boolean> {
   })
 }
 
-/** A free port from 4840 (OPC UA's registered port) upwards, not recorded by another server. */
+/**
+ * A free port from 4850 upwards, not recorded by another server. OPC UA's registered port 4840 and 4841 are
+ * left to the example factory's servers (examples/opcua-factory), which use them as the reference demo does.
+ */
 async function pickPort(wanted: number | undefined): Promise<number> {
   if (wanted) {
     if (!(await canBind(HOST, wanted))) throw new UsageError(`port ${wanted} is not free on ${HOST}`)
     return wanted
   }
   const taken = new Set(serverNames().map((n) => readState(n)?.port))
-  for (let port = 4840; port < 4840 + 500; port++) {
+  for (let port = 4850; port < 4850 + 500; port++) {
     if (!taken.has(port) && (await canBind(HOST, port))) return port
   }
   throw new Error('no free port found for an OPC UA server')
@@ -503,7 +506,7 @@ const USAGE = `usage:
   scripts/opcua stop [--name N] [--clean]
   scripts/opcua env [--name N]          (export lines for the tests: eval "$(scripts/opcua env)")
   scripts/opcua install
-Servers are named (default 'default') and listen on 127.0.0.1, port P (default: 4840 or the next free).
+Servers are named (default 'default') and listen on 127.0.0.1, port P (default: 4850 or the next free).
 sign-and-encrypt: Basic256Sha256, user ${USERNAME}, password ${PASSWORD}, a self-signed server certificate.`
 
 async function main(argv: string[]): Promise<number> {
