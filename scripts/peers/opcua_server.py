@@ -15,6 +15,9 @@ Address space (namespace URI NAMESPACE below; every node id is a string id in th
       Machine.DoorOpen       Boolean     toggles every 25 updates
       Machine.FeedOverride   Double      read + write (AccessLevel CurrentRead | CurrentWrite), 100.0 at start
       Machine.SetSpeed       method      (rpm: Double) -> (rpm: Double); a negative rpm returns BadOutOfRange
+    Objects/Peer                         object
+      Peer.SessionCount      UInt32      sessions activated on this server now (asyncua keeps no standard count),
+                                         updated every 200 ms: tests check that clients leave none behind
 
 Every --event-interval ms an event (Severity cycling 100..900, a Message naming its sequence number) is emitted
 from Machine and from the Server object, so a client may subscribe to either.
@@ -150,6 +153,11 @@ async def build(server: Server, args: argparse.Namespace) -> dict:
     rpm_out.Description = ua.LocalizedText("the speed now commanded")
     await machine.add_method(nid("Machine.SetSpeed"), ua.QualifiedName("SetSpeed", idx), set_speed, [rpm_in], [rpm_out])
 
+    peer = await objects.add_object(nid("Peer"), ua.QualifiedName("Peer", idx))
+    sessions = await peer.add_variable(
+        nid("Peer.SessionCount"), ua.QualifiedName("SessionCount", idx), 0, ua.VariantType.UInt32
+    )
+
     generators = [
         await server.get_event_generator(BaseEvent(sourcenode=machine.nodeid), machine),
         await server.get_event_generator(BaseEvent(sourcenode=machine.nodeid), ua.ObjectIds.Server),
@@ -161,6 +169,7 @@ async def build(server: Server, args: argparse.Namespace) -> dict:
         "execution": execution,
         "door": door,
         "events": generators,
+        "sessions": sessions,
     }
 
 
@@ -178,6 +187,15 @@ async def update_loop(nodes: dict, interval_s: float) -> None:
             await nodes["execution"].write_value(ua.Variant(step, ua.VariantType.String))
         if tick % 25 == 0:
             await nodes["door"].write_value(ua.Variant((tick // 25) % 2 == 1, ua.VariantType.Boolean))
+
+
+async def session_count_loop(nodes: dict) -> None:
+    # asyncua's own count of activated sessions (a class attribute of its session type, pinned version).
+    from asyncua.server.internal_session import InternalSession
+
+    while True:
+        await nodes["sessions"].write_value(ua.Variant(InternalSession._current_connections, ua.VariantType.UInt32))
+        await asyncio.sleep(0.2)
 
 
 async def event_loop(nodes: dict, interval_s: float) -> None:
@@ -219,6 +237,7 @@ async def main(args: argparse.Namespace) -> int:
     tasks = [
         asyncio.create_task(update_loop(nodes, args.interval / 1000)),
         asyncio.create_task(event_loop(nodes, args.event_interval / 1000)),
+        asyncio.create_task(session_count_loop(nodes)),
     ]
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
     print(f"ready {endpoint} namespace={NAMESPACE} security={args.security} at={now}", flush=True)

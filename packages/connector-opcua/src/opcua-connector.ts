@@ -207,6 +207,7 @@ export class OpcuaConnector implements Connector, LinkUser {
         timings: {
           ...(t?.connectTimeoutMs !== undefined ? { connectTimeoutMs: t.connectTimeoutMs } : {}),
           ...(t?.backoff ? { backoff: t.backoff } : {}),
+          ...(t?.sessionTimeoutMs !== undefined ? { sessionTimeoutMs: t.sessionTimeoutMs } : {}),
         },
       },
       this,

@@ -10,7 +10,7 @@
  * with its subscriptions, when the server still answers: no session is left behind on it), tells every device the
  * session is down (with a coded reason), waits a backoff and builds a new client, session and, through the
  * devices, new subscriptions. A session the server could not be told about (a network loss) expires there after
- * `requestedSessionTimeout` (60 s).
+ * the session timeout we ask for (60 s).
  *
  * The last device to detach closes the link; the pool forgets it.
  */
@@ -51,6 +51,8 @@ export interface LinkTimings {
   readonly backoff?: BackoffOptions
   /** A session that lasted this long resets the backoff (default 30 000 ms). */
   readonly stableAfterMs?: number
+  /** How long the server keeps our session after losing us (default 60 000 ms). */
+  readonly sessionTimeoutMs?: number
 }
 
 export interface LinkOptions {
@@ -234,7 +236,7 @@ export class ServerLink {
       connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 200 },
       keepSessionAlive: true,
       keepAliveInterval: 5000,
-      requestedSessionTimeout: 60_000,
+      requestedSessionTimeout: this.#opts.timings?.sessionTimeoutMs ?? 60_000,
       defaultTransactionTimeout: 10_000,
     })
   }

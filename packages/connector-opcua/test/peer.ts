@@ -47,6 +47,7 @@ export const NODES = {
   doorOpen: 'Machine.DoorOpen',
   feedOverride: 'Machine.FeedOverride',
   setSpeed: 'Machine.SetSpeed',
+  sessionCount: 'Peer.SessionCount',
 } as const
 
 function fromEnv(env: Record<string, string | undefined>, prefix: string, security: Security): OpcuaPeer | undefined {

@@ -38,6 +38,8 @@ export interface ConnectionTimings {
   readonly connectTimeoutMs?: number
   /** Delays between reconnection attempts. */
   readonly backoff?: BackoffOptions
+  /** How long a server keeps a session whose client went silent (OPC UA: 60 000 ms). */
+  readonly sessionTimeoutMs?: number
 }
 
 /** What a runtime gives `create` besides the configuration. */
