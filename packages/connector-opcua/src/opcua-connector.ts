@@ -194,8 +194,15 @@ export class OpcuaConnector implements Connector, LinkUser {
     return this.#link
   }
 
+  /**
+   * Resolves once the first session set the device up (its methods are then declared: a command read at start
+   * finds them), or the first attempt failed (the link goes on trying). Never rejects.
+   */
   async start(ctx: ConnectorContext): Promise<void> {
     this.#ctx = ctx
+    const first = new Promise<void>((resolve) => {
+      this.#settled = resolve
+    })
     // Until the first session tells the data types, items are declared as the file names them.
     this.#declare(this.#provisionalItems(), [])
     const t = this.#deps.timings
@@ -212,9 +219,19 @@ export class OpcuaConnector implements Connector, LinkUser {
       },
       this,
     )
+    await first
+  }
+
+  /** Called when the first attempt ended, either way. */
+  #settled: (() => void) | null = null
+
+  #settle(): void {
+    this.#settled?.()
+    this.#settled = null
   }
 
   async stop(): Promise<void> {
+    this.#settle()
     this.#generation++
     const state = this.#state
     this.#state = null
@@ -246,10 +263,12 @@ export class OpcuaConnector implements Connector, LinkUser {
       const reason = connectionError(err, this.#config.server.uri)
       this.#ctx?.logger.warn('OPC UA device setup failed', { code: reason.code, reason: reason.message })
       this.#link?.restart(reason)
+      this.#settle()
     })
   }
 
   sessionDown(reason: OpenFactoryError): void {
+    this.#settle()
     this.#generation++
     const state = this.#state
     this.#state = null
@@ -500,6 +519,7 @@ export class OpcuaConnector implements Connector, LinkUser {
     this.#available = true
     this.#downReason = ''
     ctx.setAvailable(c.uuid, true)
+    this.#settle()
   }
 
   async #discoverMethods(
