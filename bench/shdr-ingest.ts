@@ -148,6 +148,8 @@ async function endToEnd(): Promise<number> {
     putDocument: noop,
     setAvailable: noop,
     fail: noop,
+    loadCheckpoint: () => Promise.resolve(undefined),
+    saveCheckpoint: noop,
   }
   const connector = createMTConnectConnector({
     deviceXmlFile: XML,

@@ -26,6 +26,11 @@
  *   a metric of `ofa up`); every other record is written, in order. Splitting
  *   costs about 2·log2(batch) appends per refused record. An append refused while it was being written (some
  *   of its records may be in the log) can, like any retried append, write a record twice.
+ *
+ * Trailing topics (`trailingTopics`; the supervisor's `ofa_connector_state`): a batch's records on them are
+ * appended only once every other record of the batch is durable (or set aside), and go back to the queue with the
+ * rest when an append of the batch fails. A record there — a connector's checkpoint — is thus never durable before
+ * a record queued ahead of it, as the appends of a batch's topics otherwise run in parallel.
  */
 import { type EventLog, type ProducerRecord, recordBytes } from '@openfactory/log'
 import {
@@ -52,6 +57,8 @@ export interface BufferedWriterOptions {
   readonly maxBatch?: number
   /** Delays between attempts while the log cannot take writes (default 100 ms doubling to 5 s). */
   readonly backoff?: BackoffOptions
+  /** Topics whose records of a batch are appended after the batch's other records are durable (see above). */
+  readonly trailingTopics?: readonly string[]
   readonly logger?: DebugLogger
 }
 
@@ -120,6 +127,7 @@ export class BufferedWriter {
   readonly #maxBatch: number
   readonly #backoff: Backoff
   readonly #logger: DebugLogger | undefined
+  readonly #trailing: ReadonlySet<string>
   #queue: Entry[] = []
   readonly #sources = new Map<string, Source>()
   /** Records waiting, all sources (queued or being appended, dropped ones not counted). */
@@ -146,6 +154,7 @@ export class BufferedWriter {
     this.#maxBatch = opts.maxBatch ?? 5000
     this.#backoff = new Backoff({ initialMs: 100, maxMs: 5000, ...opts.backoff })
     this.#logger = opts.logger
+    this.#trailing = new Set(opts.trailingTopics ?? [])
   }
 
   /** Queues a record written on behalf of `source` (a connector's name). Never blocks; see the module comment. */
@@ -370,14 +379,20 @@ export class BufferedWriter {
       if (list) list.push(e)
       else byTopic.set(e.topic, [e])
     }
-    const outcomes = await Promise.all([...byTopic].map(([topic, entries]) => this.#appendTopic(topic, entries)))
+    const first = [...byTopic].filter(([topic]) => !this.#trailing.has(topic))
+    const after = [...byTopic].filter(([topic]) => this.#trailing.has(topic))
     const left = new Set<Entry>()
     let error: unknown
-    for (const o of outcomes) {
-      if (o.unwritten.length === 0) continue
-      error ??= o.error
-      for (const e of o.unwritten) left.add(e)
+    const collect = (outcomes: readonly { unwritten: Entry[]; error?: unknown }[]): void => {
+      for (const o of outcomes) {
+        if (o.unwritten.length === 0) continue
+        error ??= o.error
+        for (const e of o.unwritten) left.add(e)
+      }
     }
+    collect(await Promise.all(first.map(([topic, entries]) => this.#appendTopic(topic, entries))))
+    if (left.size > 0) for (const [, entries] of after) for (const e of entries) left.add(e)
+    else collect(await Promise.all(after.map(([topic, entries]) => this.#appendTopic(topic, entries))))
     return left.size === 0 ? { unwritten: [] } : { unwritten: batch.filter((e) => left.has(e)), error }
   }
 

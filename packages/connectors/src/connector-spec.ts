@@ -30,7 +30,10 @@ import type { Connector } from './connector.ts'
  * reconnects 500 ms doubling to 30 s (±20 % jitter).
  */
 export interface ConnectionTimings {
-  /** Overrides the heartbeat the device announces. */
+  /**
+   * Overrides the heartbeat the device announces (SHDR); the heartbeat asked of an MTConnect agent, whose stream is
+   * stalled after twice it (default 10 000 ms).
+   */
   readonly heartbeatMs?: number
   /** Silence after which a device that never answered a heartbeat is declared dead (SHDR: 60 000 ms). */
   readonly legacyTimeoutMs?: number

@@ -60,6 +60,18 @@ export interface ConnectorContext {
   setAvailable(assetUuid: string, available: boolean, reason?: string): void
   /** Reports an unrecoverable failure: the supervisor stops the connector and restarts it after a backoff. */
   fail(err: Error): void
+  /**
+   * Where this connector resumes: the value it last gave `saveCheckpoint` (in this process, or before a restart as
+   * read back from the compacted `ofa_connector_state` topic, keyed by the connector's name); undefined when it
+   * never saved one. Call it once in `start`, before reading from the device.
+   */
+  loadCheckpoint(): Promise<string | undefined>
+  /**
+   * Records where this connector would resume (text of its own format: an MTConnect agent client saves the agent's
+   * instanceId and the next sequence). Never blocks. It is written to the log after every record this connector
+   * published before the call, never before: a checkpoint read back never claims records that were not written.
+   */
+  saveCheckpoint(value: string): void
 }
 
 export interface CommandRequest {

@@ -14,7 +14,7 @@ export * from './simulator/simulator-connector.ts'
 export * from './simulator/simulator-spec.ts'
 // SHDR: parser, mapper, TCP client, connector.type shdr, our adapter server.
 export * from './shdr/index.ts'
-// MTConnect: Devices.xml, connector.type mtconnect (device_xml + adapter), our SHDR replay adapter.
+// MTConnect: Devices.xml, connector.type mtconnect (device_xml + adapter; an external agent's client), SHDR replay.
 export * from './mtconnect/index.ts'
 // From factory configuration to connectors (what ofa up runs and ofa validate checks).
 export * from './from-config.ts'

@@ -15,11 +15,17 @@
  *   handed to the connector, then one final status — completed, failed, rejected, or timeout (ran longer than
  *   `commandTimeoutMs`). A command refused before it reaches the connector (no such method, invalid arguments,
  *   connector not running: rejected; waited longer than `commandExpiryMs`: timeout) gets the final status only.
+ * - on `saveCheckpoint`: the connector's text on the compacted `ofa_connector_state`, keyed by the connector's name,
+ *   through the same writer and after the records the connector published before it (a trailing topic of the
+ *   writer: appended once the rest of its batch is durable). `loadCheckpoint` answers the last one saved in this
+ *   process, else the last record of that key on the log (read backwards from the end of its partition). A log
+ *   without that topic keeps checkpoints in memory only (said once).
  */
 import {
   type EventLog,
   type GroupConsumer,
   type LogRecord,
+  partitionFor,
   partitionsForKeys,
   type TopicPartitionOffset,
 } from '@openfactory/log'
@@ -107,7 +113,12 @@ interface Slot {
   firstStartDone: boolean
   /** Until when (epoch ms) commands wait for the first start: `commandExpiryMs` after the loop began. */
   firstStartWaitUntil: number
+  /** The last checkpoint the connector saved in this process (queued, maybe not yet durable). */
+  checkpoint?: string
 }
+
+/** Records read per step when looking for a connector's last checkpoint from the end of its partition. */
+const CHECKPOINT_READ_STEP = 256
 
 export class Supervisor {
   readonly #eventLog: EventLog
@@ -135,6 +146,9 @@ export class Supervisor {
   #commandRun: AbortController | null = null
   readonly #commandJoinTimeoutMs: number
   #started = false
+  /** Whether the log has `ofa_connector_state`: checked once, by the first `loadCheckpoint`. */
+  #stateTopic: Promise<boolean> | null = null
+  #stateTopicMissing = false
 
   constructor(opts: SupervisorOptions) {
     this.#eventLog = opts.eventLog
@@ -144,6 +158,7 @@ export class Supervisor {
       maxBuffered: opts.maxBuffered,
       maxBufferedPerSource: opts.maxBufferedPerConnector,
       highWaterPerSource: opts.highWaterPerConnector,
+      trailingTopics: [TOPICS.connectorState],
       logger: this.#logger,
     })
     this.#opts = {
@@ -336,7 +351,60 @@ export class Supervisor {
       fail: (err) => {
         if (!signal.aborted) fail(err)
       },
+      loadCheckpoint: () => this.#loadCheckpoint(slot),
+      saveCheckpoint: (value) => {
+        if (signal.aborted) return
+        slot.checkpoint = value
+        if (!this.#stateTopicMissing) this.#writer.write(TOPICS.connectorState, { key: source, value }, source)
+      },
     }
+  }
+
+  /** Whether the log has `ofa_connector_state`; without it checkpoints are kept in memory only (said once). */
+  #hasStateTopic(): Promise<boolean> {
+    this.#stateTopic ??= this.#eventLog.listTopics().then((topics) => {
+      const has = topics.includes(TOPICS.connectorState)
+      if (!has) {
+        this.#stateTopicMissing = true
+        this.#logger.warn(`the log has no ${TOPICS.connectorState} topic: connectors resume from memory only`)
+      }
+      return has
+    })
+    this.#stateTopic.catch(() => {
+      this.#stateTopic = null // asked again next time
+    })
+    return this.#stateTopic
+  }
+
+  /**
+   * The connector's last checkpoint: the one saved in this process, else the last record of its key on
+   * `ofa_connector_state`, found reading its partition backwards from the end, `CHECKPOINT_READ_STEP` records at
+   * a time (a compacted topic holds few records per key; between compactions the latest is near the end).
+   */
+  async #loadCheckpoint(slot: Slot): Promise<string | undefined> {
+    if (slot.checkpoint !== undefined) return slot.checkpoint
+    if (!(await this.#hasStateTopic())) return undefined
+    const topic = TOPICS.connectorState
+    const key = slot.connector.name
+    const description = await this.#eventLog.describeTopic(topic)
+    const partition = partitionFor(key, description.partitions)
+    const state = description.partitionStates.find((p) => p.partition === partition)
+    if (!state) return undefined
+    let end = state.endOffset
+    while (end > state.startOffset) {
+      const from = Math.max(state.startOffset, end - CHECKPOINT_READ_STEP)
+      let found: LogRecord | undefined
+      let offset = from
+      while (offset < end) {
+        const records = await this.#eventLog.read(topic, partition, offset, { maxRecords: end - offset })
+        if (records.length === 0) break
+        for (const r of records) if (r.offset < end && r.key?.toString('utf8') === key) found = r
+        offset = (records.at(-1) as LogRecord).offset + 1
+      }
+      if (found) return found.value === null ? undefined : found.value.toString('utf8')
+      end = from
+    }
+    return undefined
   }
 
   #declare(slot: Slot, asset: Asset): void {

@@ -120,3 +120,36 @@ test('refusals of the whole log (closed, credentials) and errors that are not ou
   assert.deepEqual(writer.stats().setAside, {})
   assert.equal(writer.stats().failedAppends, 3)
 })
+
+test('a trailing topic is appended after the rest of its batch is durable, and waits with it while the log fails', async (t) => {
+  const log = await smallRecordLog(t)
+  let failA = 2
+  const appended: string[] = []
+  const flaky: EventLog = new Proxy(log, {
+    get(target, prop, receiver) {
+      if (prop === 'append') {
+        return async (topic: string, records: Parameters<EventLog['append']>[1]) => {
+          if (topic === 'a' && failA-- > 0) throw new OpenFactoryError('OFA_LOG_IO', 'disk busy', { retryable: true })
+          const done = await target.append(topic, records)
+          appended.push(`${topic}:${records.map((r) => r.value).join(',')}`)
+          return done
+        }
+      }
+      const v = Reflect.get(target, prop, receiver)
+      return typeof v === 'function' ? v.bind(target) : v
+    },
+  })
+  // 'b' holds checkpoints: one claims a1 and a2, which are queued ahead of it in the same batch.
+  const writer = new BufferedWriter({ eventLog: flaky, trailingTopics: ['b'], backoff: { initialMs: 1, maxMs: 5 } })
+  t.after(() => writer.close(1000))
+  writer.write('a', { value: 'a1' })
+  writer.write('a', { value: 'a2' })
+  writer.write('b', { value: 'after a2' })
+  await writer.flush()
+  assert.deepEqual(appended, ['a:a1,a2', 'b:after a2'], 'b only once a is durable: never while a failed')
+  assert.equal(writer.stats().failedAppends, 2)
+  assert.deepEqual(
+    (await readTopic(log, 'b')).map((r) => r.value?.toString()),
+    ['after a2'],
+  )
+})

@@ -2,4 +2,5 @@
 export {
   createRecordingContext as recordingContext,
   type RecordingContext,
+  type RecordingContextOptions,
 } from '../src/testing/index.ts'

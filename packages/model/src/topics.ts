@@ -8,11 +8,15 @@
  *   tombstone removes the asset).
  * - `ofa_asset_documents` — documents devices send about physical assets (MTConnect `@ASSET@`: cutting
  *   tools, parts), keyed by document asset id; compacted.
+ * - `ofa_connector_state` — where each connector resumes (an MTConnect agent client: the agent's instanceId and
+ *   the next sequence to read), keyed by connector name, value the connector's own text (opaque to everyone else;
+ *   the connector that wrote it reads it back); compacted. Written after the records it covers.
  */
 export const TOPICS = {
   assets: 'ofa_assets',
   registry: 'ofa_registry',
   documents: 'ofa_asset_documents',
+  connectorState: 'ofa_connector_state',
 } as const
 
 export const DEFAULT_ASSETS_PARTITIONS = 6

@@ -71,13 +71,17 @@ export async function openBackbone(manifest: FactoryManifest, options: BackboneO
   return { log, where }
 }
 
-/** The topics every factory uses, with factory.yaml's settings: observations, the registry, asset documents. */
+/**
+ * The topics every factory uses, with factory.yaml's settings: observations, the registry, asset documents, and
+ * where connectors resume (`ofa_connector_state`).
+ */
 export async function ensureFactoryTopics(log: EventLog, manifest: FactoryManifest): Promise<void> {
   const existing = new Set(await log.listTopics())
   const specs = [
     { name: TOPICS.assets, cleanupPolicy: 'delete' as const },
     { name: TOPICS.registry, cleanupPolicy: 'compact' as const },
     { name: TOPICS.documents, cleanupPolicy: 'compact' as const },
+    { name: TOPICS.connectorState, cleanupPolicy: 'compact' as const },
   ]
   for (const s of specs) {
     if (!existing.has(s.name)) await log.createTopic({ ...s, ...topicSettings(manifest, s.name) })

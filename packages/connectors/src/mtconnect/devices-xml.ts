@@ -109,7 +109,14 @@ function nonEmpty(s: string | undefined): string | undefined {
  * attributes and duplicate ids.
  */
 export function parseDevicesXml(xml: string, opts: { file: string }): MTConnectDeviceModel[] {
-  const root = parseXml(xml, { file: opts.file })
+  return devicesFromXml(parseXml(xml, { file: opts.file }), opts)
+}
+
+/**
+ * The devices of a Devices document already read (`parseXml`): what `parseDevicesXml` does after parsing, for a
+ * caller that looked at the root first (an agent's probe answer, agent-connector.ts). Same errors.
+ */
+export function devicesFromXml(root: XmlElement, opts: { file: string }): MTConnectDeviceModel[] {
   const problems: OpenFactoryError[] = []
   const problem = (el: XmlElement, message: string): void => {
     problems.push(

@@ -1,12 +1,17 @@
 /**
  * `connector.type: mtconnect` in the connector registry (also the older format, `agent:` right under the device).
  *
+ * With `agent.ip` and `agent.port` an MTConnect agent runs elsewhere and we are its client (agent-connector.ts):
+ * its probe gives the asset model (the device's uuid binds the agent's first device), its current and sample
+ * stream the observations, its assets the asset documents. Nothing is read at `parse` (the agent is asked at run
+ * time), so `ofa validate` checks only the block's shape.
+ *
  * With `agent.device_xml` and `agent.adapter` OpenFactory is the agent: `parse` reads the Devices.xml (its
  * problems are OFA_MTCONNECT_XML with the XML file's line and column, so `ofa validate` reports them) and the
  * connector ingests the adapter. An adapter given as `image: openfactory/shdr-replay` is one the runtime starts
  * itself: it replays an SHDR log (environment `SHDR_FILE`, relative to the device file; `SHDR_SPEED`, default 1;
- * `SHDR_LOOP`, default true) on 127.0.0.1 at the adapter's port. Another image runs only where containers run,
- * and an external agent (`agent.ip`) is not ingested yet: such devices are skipped, with that reason.
+ * `SHDR_LOOP`, default true) on 127.0.0.1 at the adapter's port. Another image runs only where containers run:
+ * such devices are skipped, with that reason.
  *
  * Model's schema checks the block's shape (ip or device_xml + adapter, ip or image, the file exists).
  */
@@ -22,6 +27,7 @@ import {
   registerConnector,
 } from '../connector-spec.ts'
 import type { ShdrConnector } from '../shdr/shdr-connector.ts'
+import { MTConnectAgentConnector } from './agent-connector.ts'
 import { type MTConnectDeviceModel, readDevicesXml } from './devices-xml.ts'
 import { mtconnectConnectorOf } from './mtconnect-connector.ts'
 
@@ -31,9 +37,10 @@ export { SHDR_REPLAY_IMAGE } from '@openfactory/model'
 /** A `connector.type: mtconnect` device, typed. */
 export type MTConnectDeviceConfig =
   | {
-      /** An external MTConnect agent: not ingested yet. */
+      /** An external MTConnect agent: we are its client. */
       readonly kind: 'agent'
       readonly uuid: string
+      readonly uns?: UnsPlacement
       readonly agent: { readonly ip: string; readonly port: number }
     }
   | {
@@ -52,24 +59,27 @@ export type MTConnectDeviceConfig =
 const ENVIRONMENT = 'agent.adapter.environment'
 
 function skipReason(c: MTConnectDeviceConfig): string | undefined {
-  if (c.kind === 'agent') return 'an external MTConnect agent (agent.ip) is not ingested yet'
+  if (c.kind === 'agent') return undefined
   if ('image' in c.adapter) {
     return `adapter image ${c.adapter.image} runs only where containers run (ofa apply to Docker Swarm)`
   }
   return undefined
 }
 
-export const mtconnectSpec = registerConnector<MTConnectDeviceConfig, ShdrConnector>({
+export const mtconnectSpec = registerConnector<MTConnectDeviceConfig, ShdrConnector | MTConnectAgentConnector>({
   type: 'mtconnect',
   summary:
-    'OpenFactory is the MTConnect agent: the Devices.xml gives the asset model, the adapter is ingested over SHDR (TCP).',
+    'An MTConnect agent elsewhere (ip), read over HTTP: probe, current, the sample stream and assets; or OpenFactory is the agent: the Devices.xml gives the asset model, the adapter is ingested over SHDR (TCP).',
   fields: fieldsOfSchema(
     modelConnectorSchema('mtconnect'),
     {
       type: { description: 'the connector type' },
       agent: { description: 'the agent: an external one (ip) or us (device_xml + adapter)' },
-      'agent.ip': { description: 'an external agent (not ingested yet); excludes device_xml and adapter' },
-      'agent.port': { description: "the agent's port" },
+      'agent.ip': {
+        description:
+          "an external agent, read over HTTP; its first device is this device's uuid; excludes device_xml and adapter",
+      },
+      'agent.port': { description: "the agent's HTTP port" },
       'agent.device_xml': { description: 'the Devices.xml, relative to the device file' },
       'agent.adapter': { description: 'the SHDR adapter we ingest' },
       'agent.adapter.ip': { description: 'an adapter running elsewhere (exactly one of ip and image)' },
@@ -85,7 +95,10 @@ export const mtconnectSpec = registerConnector<MTConnectDeviceConfig, ShdrConnec
   ),
   parse(device: DeviceConfig): MTConnectDeviceConfig {
     const { agent } = device.connector as MTConnectBlock
-    if (agent.ip !== undefined) return { kind: 'agent', uuid: device.uuid, agent: { ip: agent.ip, port: agent.port } }
+    if (agent.ip !== undefined) {
+      const uns = device.uns ? { uns: device.uns } : {}
+      return { kind: 'agent', uuid: device.uuid, ...uns, agent: { ip: agent.ip, port: agent.port } }
+    }
     // Model guarantees device_xml and adapter here (and that the file exists).
     const xml = agent.device_xml as string
     const adapter = agent.adapter as NonNullable<typeof agent.adapter>
@@ -112,7 +125,15 @@ export const mtconnectSpec = registerConnector<MTConnectDeviceConfig, ShdrConnec
   skipReason,
   adapter: (c) => (c.kind === 'adapter' ? c.replay : undefined),
   create(c, deps) {
-    if (c.kind !== 'adapter' || 'image' in c.adapter) {
+    if (c.kind === 'agent') {
+      return new MTConnectAgentConnector({
+        agent: { host: c.agent.ip, port: c.agent.port },
+        uuid: c.uuid,
+        ...(c.uns ? { uns: { [c.uuid]: c.uns } } : {}),
+        ...(deps.timings ? { timings: deps.timings } : {}),
+      })
+    }
+    if ('image' in c.adapter) {
       throw new Error(`mtconnect device ${c.uuid} cannot run here: ${skipReason(c)}`)
     }
     return mtconnectConnectorOf(c.devices, {

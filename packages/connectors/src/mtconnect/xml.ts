@@ -23,12 +23,16 @@ import { SaxesParser } from 'saxes'
 export interface XmlElement {
   /** The qualified name as written (`m:DataItem` keeps its prefix; see `localName`). */
   readonly name: string
+  /** By name as written; an object without prototype (saxes' own, not copied: see `parseXml`). */
   readonly attributes: Readonly<Record<string, string>>
   readonly children: readonly XmlElement[]
   /** Character data directly inside this element (not its children's), entities resolved, untrimmed. */
   readonly text: string
   readonly line: number
   readonly column: number
+  /** Where the element starts in the text (its `<`) and ends (after its end tag): `text.slice(offset, end)` is it. */
+  readonly offset: number
+  readonly end: number
 }
 
 /** The name without its namespace prefix: `m:DataItem` → `DataItem`. */
@@ -45,6 +49,7 @@ interface MutableElement {
   line: number
   column: number
   offset: number
+  end: number
 }
 
 /** Maps offsets to 1-based line and column. */
@@ -84,6 +89,22 @@ function nameAt(text: string, offset: number): string {
   return text.slice(offset, end)
 }
 
+/** Whether an attribute value holds a tab or a line end (a loop: cheaper than a regular expression per value). */
+function needsNormalising(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i)
+    if (c === 9 || c === 10 || c === 13) return true
+  }
+  return false
+}
+
+/** Whether the name starting at `offset` is exactly `name` (the common case of `nameAt(...) === name`, without copying). */
+function endTagNames(text: string, offset: number, name: string): boolean {
+  if (!text.startsWith(name, offset)) return false
+  const next = text[offset + name.length]
+  return next === undefined || NAME_END.test(next)
+}
+
 /** Where the second `name="..."` of the start tag at `tagStart` is (the first repeat). */
 function repeatedAttribute(text: string, tagStart: number, name: string): number {
   const re = /([^\s=/>]+)\s*=\s*("[^"]*"|'[^']*')/gy
@@ -112,38 +133,67 @@ export function parseXml(text: string, opts: { file?: string } = {}): XmlElement
   /** Where the text after the last markup starts (for text outside the root). */
   let markupEnd = 0
   let closing = false
-  const parser = new SaxesParser({ xmlns: false, position: true, fileName: opts.file })
+  // No fileName: saxes' messages then start with `line:column: `, cut off below (a file name may hold colons).
+  const parser = new SaxesParser({ xmlns: false, position: true })
   /** The offset of the character the parser just read. */
   const here = (): number => Math.max(0, Math.min(parser.position - 1, text.length - 1))
   const tagStart = (): number => Math.max(0, text.lastIndexOf('<', here()))
+  /** The first tab or line end at or after `from` (-1: none); tags come in order, so one pass finds them all. */
+  const WHITESPACE = /[\t\n\r]/g
+  const whitespaceAfter = (from: number): number => {
+    WHITESPACE.lastIndex = from
+    return WHITESPACE.exec(text)?.index ?? -1
+  }
+  let nextWhitespace = whitespaceAfter(0)
 
-  parser.on('opentagstart', (tag) => {
+  // Five handlers, no more: saxes keeps its handlers as properties added after construction, and past seven of them
+  // V8 turns every parser into a slow dictionary object — 5 to 6 times slower here (bench/mtconnect-agent.ts). So
+  // the start of a tag is found at `opentag`, comments and processing instructions are skipped where an error needs
+  // it (`afterMisc`), and saxes' own errors are caught, not handled.
+  parser.on('opentag', (tag) => {
     const start = tagStart()
     if (rootClosed) throw new Stop(start, 'a second root element (a document has exactly one)')
     const { line, column } = pos.at(start)
-    stack.push({ name: tag.name, attributes: {}, children: [], text: '', line, column, offset: start })
-  })
-  parser.on('opentag', (tag) => {
-    const el = stack[stack.length - 1] as MutableElement
-    for (const [k, v] of Object.entries(tag.attributes)) el.attributes[k] = v.replace(/[\t\n\r]/g, ' ')
-    const parent = stack[stack.length - 2]
+    // Attribute-value normalisation (XML 1.0 §3.3.3): a literal tab or line end is a space. saxes hands each tag a
+    // fresh object (null prototype): kept, not copied, and looked through only when the tag's text holds a tab or a
+    // line end — copying or looking through every tag cost a quarter of the reading of an agent's stream, whose
+    // tags hold none (bench/mtconnect-agent.ts).
+    const attributes = tag.attributes as Record<string, string>
+    while (nextWhitespace >= 0 && nextWhitespace < start) nextWhitespace = whitespaceAfter(nextWhitespace + 1)
+    if (nextWhitespace >= 0 && nextWhitespace < parser.position) {
+      for (const k in attributes) {
+        const v = attributes[k] as string
+        if (needsNormalising(v)) attributes[k] = v.replace(/[\t\n\r]/g, ' ')
+      }
+    }
+    const el: MutableElement = {
+      name: tag.name,
+      attributes,
+      children: [],
+      text: '',
+      line,
+      column,
+      offset: start,
+      end: start,
+    }
+    const parent = stack[stack.length - 1]
     if (parent) parent.children.push(el)
     else root = el
+    stack.push(el)
     markupEnd = parser.position
   })
   parser.on('closetag', (tag) => {
     // saxes reports a mismatched end tag after this event: name the end tag as written, and where it opened.
     const at = tag.isSelfClosing ? -1 : text.lastIndexOf('</', here())
     const top = stack.pop()
-    if (top && at >= 0) {
+    if (top && at >= 0 && !endTagNames(text, at + 2, top.name)) {
       const written = nameAt(text, at + 2)
-      if (written !== top.name) {
-        throw new Stop(
-          at,
-          `end tag </${written}> does not match <${top.name}> opened at line ${top.line}, column ${top.column}`,
-        )
-      }
+      throw new Stop(
+        at,
+        `end tag </${written}> does not match <${top.name}> opened at line ${top.line}, column ${top.column}`,
+      )
     }
+    if (top) top.end = parser.position
     if (stack.length === 0) rootClosed = true
     markupEnd = parser.position
   })
@@ -162,25 +212,31 @@ export function parseXml(text: string, opts: { file?: string } = {}): XmlElement
       'a DOCTYPE is not accepted: a device file needs no DTD, and no entity is declared or expanded',
     )
   })
-  for (const event of ['comment', 'processinginstruction', 'xmldecl'] as const) {
-    parser.on(event, () => {
-      markupEnd = parser.position
-    })
+
+  /** The first offset from `from` that is not white space, a complete comment or a processing instruction. */
+  const afterMisc = (from: number): number => {
+    let i = from
+    for (;;) {
+      while (i < text.length && /\s/.test(text[i] as string)) i++
+      const close = text.startsWith('<!--', i)
+        ? text.indexOf('-->', i + 4)
+        : text.startsWith('<?', i)
+          ? text.indexOf('?>', i + 2)
+          : -1
+      if (close < 0) return i
+      i = close + (text[close] === '-' ? 3 : 2)
+    }
   }
-  parser.on('error', (err) => {
-    throw translate(err.message.replace(/^[^:]*:\d+:\d+: /, ''))
-  })
 
   /** Our message, at the place of the cause, for what saxes noticed. */
   const translate = (message: string): Stop => {
     const at = here()
     if (closing) return atEnd()
     if (message.startsWith('text data outside of root node')) {
-      const first = text.slice(markupEnd).search(/\S/)
-      return new Stop(
-        first < 0 ? markupEnd : markupEnd + first,
-        rootClosed ? 'text after the root element' : 'text before the root element',
-      )
+      return new Stop(afterMisc(markupEnd), rootClosed ? 'text after the root element' : 'text before the root element')
+    }
+    if (message.startsWith('documents may contain only one root')) {
+      return new Stop(tagStart(), 'a second root element (a document has exactly one)')
     }
     if (message.startsWith('unmatched closing tag')) {
       const start = Math.max(0, text.lastIndexOf('</', at))
@@ -213,10 +269,10 @@ export function parseXml(text: string, opts: { file?: string } = {}): XmlElement
 
   /** What the end of the document left unfinished. */
   const atEnd = (): Stop => {
-    const rest = text.slice(markupEnd)
-    const lt = rest.indexOf('<')
-    if (lt >= 0) {
-      const start = markupEnd + lt
+    let start = afterMisc(markupEnd)
+    if (text[start] !== '<') start = text.indexOf('<', start)
+    if (start >= 0) start = afterMisc(start)
+    if (start >= 0 && start < text.length) {
       const open = text.slice(start)
       if (open.startsWith('<!--')) return new Stop(start, 'comment is not closed (no -->)')
       if (open.startsWith('<![CDATA[')) return new Stop(start, 'CDATA section is not closed (no ]]>)')
@@ -240,7 +296,8 @@ export function parseXml(text: string, opts: { file?: string } = {}): XmlElement
     closing = true
     parser.close()
   } catch (err) {
-    const stop = err instanceof Stop ? err : new Stop(here(), err instanceof Error ? err.message : String(err))
+    // saxes throws its own errors (no error handler: see above), `file:line:column: message`.
+    const stop = err instanceof Stop ? err : translate(String((err as Error)?.message ?? err).replace(/^\d+:\d+: /, ''))
     const { line, column } = pos.at(stop.offset)
     throw new OpenFactoryError('OFA_MTCONNECT_XML', `XML: ${stop.message}`, {
       where: { file: opts.file, line, column },

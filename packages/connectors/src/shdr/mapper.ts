@@ -550,17 +550,7 @@ export class ShdrMapper {
   #dataSet(item: ShdrItem, raw: string, at: LineContext): Observation {
     if (isUnavailable(raw)) return this.#base(item, UNAVAILABLE, at)
     const { entries, resetTriggered } = parseShdrDataSet(raw, item.kind === 'table')
-    const numeric = item.category === 'Samples'
-    const value: Record<string, unknown> = {}
-    const convert = (v: string | null): unknown => (v !== null && numeric && isShdrNumber(v) ? Number(v) : v)
-    for (const [k, v] of entries) {
-      if (v !== null && typeof v === 'object') {
-        const row: Record<string, unknown> = {}
-        for (const [rk, rv] of Object.entries(v)) row[rk] = convert(rv)
-        value[k] = row
-      } else value[k] = convert(v)
-    }
-    const obs = this.#base(item, JSON.stringify(value), at)
+    const obs = this.#base(item, dataSetValue(entries, item.category === 'Samples'), at)
     obs.attributes.count = entries.length
     if (resetTriggered) obs.attributes.resetTriggered = resetTriggered
     return obs
@@ -568,6 +558,24 @@ export class ShdrMapper {
 }
 
 export type ShdrDataSetValue = string | null | Record<string, string | null>
+
+/**
+ * The VALUE of a data set or table observation: the JSON text of its entries in their order, `null` for a removed
+ * entry, a table row an object of its cells; numbers as numbers for a Samples item. One encoding for both paths
+ * that carry data sets: SHDR (`k=v k2=`, above) and an MTConnect agent's `<Entry key="k">` (../mtconnect/streams.ts).
+ */
+export function dataSetValue(entries: readonly (readonly [string, ShdrDataSetValue])[], numeric: boolean): string {
+  const value: Record<string, unknown> = {}
+  const convert = (v: string | null): unknown => (v !== null && numeric && isShdrNumber(v) ? Number(v) : v)
+  for (const [k, v] of entries) {
+    if (v !== null && typeof v === 'object') {
+      const row: Record<string, unknown> = {}
+      for (const [rk, rv] of Object.entries(v)) row[rk] = convert(rv)
+      value[k] = row
+    } else value[k] = convert(v)
+  }
+  return JSON.stringify(value)
+}
 
 /**
  * Reads a DATA_SET or TABLE field: `[:TRIGGER ]k=v k2="a b" k3 k4=` — space separated entries; a value may be

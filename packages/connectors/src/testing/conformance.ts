@@ -116,8 +116,9 @@ async function stopped(f: ConnectorFixture, ctx: RecordingContext): Promise<void
 }
 
 /**
- * A real embedded log in a temporary folder with the OpenFactory topics (assets, registry, documents), closed and
- * removed after the test. Used by the conformance suite's supervisor and by the connectors' own tests.
+ * A real embedded log in a temporary folder with the OpenFactory topics (assets, registry, documents, connector
+ * state), closed and removed after the test. Used by the conformance suite's supervisor and by the connectors' own
+ * tests.
  */
 export async function createFactoryTestLog(t: TestContext): Promise<{ log: EventLog; dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'ofa-conn-'))
@@ -129,6 +130,7 @@ export async function createFactoryTestLog(t: TestContext): Promise<{ log: Event
   await log.createTopic({ name: TOPICS.assets, partitions: DEFAULT_ASSETS_PARTITIONS })
   await log.createTopic({ name: TOPICS.registry, partitions: 1, cleanupPolicy: 'compact' })
   await log.createTopic({ name: TOPICS.documents, partitions: 1, cleanupPolicy: 'compact' })
+  await log.createTopic({ name: TOPICS.connectorState, partitions: 1, cleanupPolicy: 'compact' })
   return { log, dir }
 }
 

@@ -17,4 +17,5 @@ export {
   type LoggedLine,
   type RecordedCall,
   type RecordingContext,
+  type RecordingContextOptions,
 } from './recording-context.ts'

@@ -11,6 +11,7 @@ export type RecordedCall =
   | { readonly call: 'putDocument'; readonly doc: AssetDocument }
   | { readonly call: 'setAvailable'; readonly uuid: string; readonly available: boolean; readonly reason?: string }
   | { readonly call: 'fail'; readonly error: Error }
+  | { readonly call: 'saveCheckpoint'; readonly value: string }
 
 export interface LoggedLine {
   readonly level: 'debug' | 'info' | 'warn' | 'error'
@@ -30,9 +31,16 @@ export interface RecordingContext extends ConnectorContext {
   readonly failures: Error[]
   /** What the connector logged. */
   readonly logs: LoggedLine[]
+  /** Every checkpoint saved, in order (`loadCheckpoint` answers the last one, else the one given at creation). */
+  readonly checkpoints: string[]
 }
 
-export function createRecordingContext(): RecordingContext {
+export interface RecordingContextOptions {
+  /** What `loadCheckpoint` answers before anything is saved: a checkpoint a previous run saved. */
+  readonly checkpoint?: string
+}
+
+export function createRecordingContext(opts: RecordingContextOptions = {}): RecordingContext {
   const controller = new AbortController()
   const logs: LoggedLine[] = []
   const at =
@@ -51,6 +59,7 @@ export function createRecordingContext(): RecordingContext {
     documents: [],
     failures: [],
     logs,
+    checkpoints: [],
     declareAssets: (assets) => {
       ctx.calls.push({ call: 'declareAssets', assets })
       ctx.declared.push(...assets)
@@ -73,6 +82,11 @@ export function createRecordingContext(): RecordingContext {
     fail: (error) => {
       ctx.calls.push({ call: 'fail', error })
       ctx.failures.push(error)
+    },
+    loadCheckpoint: () => Promise.resolve(ctx.checkpoints.at(-1) ?? opts.checkpoint),
+    saveCheckpoint: (value) => {
+      ctx.calls.push({ call: 'saveCheckpoint', value })
+      ctx.checkpoints.push(value)
     },
   }
   return ctx

@@ -7,8 +7,8 @@ import { connectorConformance, deviceConfig } from '@openfactory/connectors/test
 import { applyCondition, isOpenFactoryError, type Observation } from '@openfactory/model'
 import { connectorSpec } from '../../src/connector-spec.ts'
 import { planDevice } from '../../src/from-config.ts'
-import { createMTConnectConnector, mtconnectSpec } from '../../src/mtconnect/index.ts'
-import { createShdrAdapterServer, type ShdrAdapterServer, shdrLines } from '../../src/shdr/index.ts'
+import { createMTConnectConnector, MTConnectAgentConnector, mtconnectSpec } from '../../src/mtconnect/index.ts'
+import { createShdrAdapterServer, type ShdrAdapterServer, ShdrConnector, shdrLines } from '../../src/shdr/index.ts'
 import { FAST, last, startAdapter, startConnector, waitFor } from '../shdr/helpers.ts'
 
 const FIXTURE_XML = new URL('../fixtures/mtconnect/mill-3axis.xml', import.meta.url).pathname
@@ -140,6 +140,7 @@ describe('connector.type: mtconnect over TCP', () => {
     )
     assert.equal(connectorSpec('mtconnect'), mtconnectSpec)
     const connector = mtconnectSpec.create(mtconnectSpec.parse(device), { timings: FAST })
+    assert.ok(connector instanceof ShdrConnector, 'device_xml + adapter: we are the agent of an SHDR adapter')
     const ctx = await startConnector(t, connector)
     await server.waitForClients(1, 3000)
     const lines = shdrLines(readFileSync(FIXTURE_SHDR, 'utf8'))
@@ -190,12 +191,13 @@ describe('connector.type: mtconnect over TCP', () => {
   })
 
   test('configuration errors', () => {
-    // Devices this process does not run are planned as skipped, with the reason.
+    // An external agent runs (we are its client: agent-*.test.ts); an adapter image is planned as skipped.
     const external = planDevice(
       deviceConfig({ type: 'mtconnect', agent: { ip: '10.0.0.1', port: 5000 } }, { uuid: 'U' }),
     )
-    assert.equal(external.kind, 'skip')
-    assert.match(external.kind === 'skip' ? external.reason : '', /external MTConnect agent/)
+    assert.equal(external.kind, 'run')
+    assert.ok(external.kind === 'run' && external.connector instanceof MTConnectAgentConnector)
+    assert.equal(external.kind === 'run' ? external.connector.name : '', 'U')
     const image = planDevice(
       deviceConfig(
         { type: 'mtconnect', agent: { device_xml: FIXTURE_XML, adapter: { image: 'adapter:1', port: 7878 } } },

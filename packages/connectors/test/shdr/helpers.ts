@@ -58,6 +58,8 @@ export function createFakeContext(): FakeContext {
           : { call: 'setAvailable', uuid, available, reason },
       ),
     fail: (err) => failures.push(err),
+    loadCheckpoint: () => Promise.resolve(undefined),
+    saveCheckpoint: () => {},
     observations: (uuid) => calls.flatMap((c) => (c.call === 'publish' && c.uuid === uuid ? c.observations : [])),
     availability: (uuid) =>
       calls.flatMap((c) =>
