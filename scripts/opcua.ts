@@ -4,14 +4,19 @@
 // Run it through `scripts/opcua` (which picks the project's Node 24):
 //
 //   scripts/opcua start [--name N] [--security none|sign-and-encrypt] [--port P] [--json]   start, wait until it serves
+//   scripts/opcua start --name N --program FILE --port P [-- ARGS...]    the same, running another asyncua program
 //   scripts/opcua status [--name N] [--json]                                               list servers, running or not
 //   scripts/opcua stop [--name N] [--clean]            stop one server (default: all); --clean deletes its state and PKI
 //   scripts/opcua env [--name N]                       print the OFA_OPCUA_* variables tests read
 //   scripts/opcua install                              only install asyncua into .cache/opcua/venv-<hash>
 //
 // A server keeps its port and (sign-and-encrypt) its key and self-signed certificate across stop/start, so a client
-// reconnects to the same endpoint. The venv lives in .cache/opcua/venv-<hash of the requirements file>, server state
-// (pid, port, endpoint, log, PKI) in .cache/opcua/run/<name>/; .cache/ is ignored by git.
+// reconnects to the same endpoint. `--program` runs another Python file in the same venv in place of the test peer
+// (the example factory's simulator, examples/opcua-factory/simulator/opcua_factory.py): it is given `--host`,
+// `--port` and the ARGS after `--`, and prints a `ready <endpoint> namespace=<uri> ...` line like the peer; its
+// program and ARGS are kept with the port, so a restart runs the same. The venv lives in
+// .cache/opcua/venv-<hash of the requirements file>, server state (pid, port, endpoint, log, PKI) in
+// .cache/opcua/run/<name>/; .cache/ is ignored by git.
 import { spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
@@ -41,8 +46,8 @@ export interface ServerState {
   readonly security: Security
   readonly host: string
   readonly port: number
-  /** `opc.tcp://127.0.0.1:<port>/openfactory/peer`, as the server prints it in its ready line. */
-  readonly endpoint: string
+  /** `opc.tcp://127.0.0.1:<port>/openfactory/peer`, as the server prints it in its ready line (a program's: its own). */
+  endpoint: string
   /** The namespace URI of the machine's nodes (from the ready line; null before the first start). */
   namespace: string | null
   /** Session credentials: required on sign-and-encrypt servers, absent on `none` (anonymous sessions). */
@@ -54,6 +59,11 @@ export interface ServerState {
   readonly log: string
   /** The server process, leader of its own process group (pgid = pid). */
   pid: number | null
+  /** `--program`: the Python file run instead of the test peer (absolute), and the arguments given after `--`. */
+  readonly program?: string
+  programArgs?: string[]
+  /** Further endpoints a program's ready line names (`dht1=opc.tcp://...`), by name; their ports are its too. */
+  otherEndpoints?: Record<string, string>
 }
 
 class UsageError extends Error {}
@@ -93,15 +103,30 @@ function serverNames(): string[] {
   }
 }
 
-/** True when `pid` is our OPC UA server on `port` (not a recycled pid, not a zombie). */
-function isServer(pid: number | null, port: number): boolean {
+/**
+ * True when `pid` is our OPC UA server on `port` (not a recycled pid, not a zombie): the test peer, or the
+ * `program` a server was started with.
+ */
+function isServer(pid: number | null, port: number, program?: string): boolean {
   if (!pid) return false
   try {
     const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
-    return argv.some((a) => a.endsWith('opcua_server.py')) && argv[argv.indexOf('--port') + 1] === String(port)
+    const ours = program ? argv.includes(program) : argv.some((a) => a.endsWith('opcua_server.py'))
+    return ours && argv[argv.indexOf('--port') + 1] === String(port)
   } catch {
     return false
   }
+}
+
+function running(state: ServerState): boolean {
+  return isServer(state.pid, state.port, state.program)
+}
+
+/** The ports a server takes: its own, and those of the other endpoints its program named. */
+function portsOf(state: ServerState | undefined): number[] {
+  if (!state) return []
+  const others = Object.values(state.otherEndpoints ?? {}).map((url) => Number(/:(\d+)(\/|$)/.exec(url)?.[1]))
+  return [state.port, ...others.filter((p) => Number.isInteger(p))]
 }
 
 function alive(pid: number): boolean {
@@ -215,15 +240,16 @@ async function canBind(host: string, port: number): Promise<boolean> {
 }
 
 /**
- * A free port from 4850 upwards, not recorded by another server. OPC UA's registered port 4840 and 4841 are
- * left to the example factory's servers (examples/opcua-factory), which use them as the reference demo does.
+ * A free port from 4850 upwards, not recorded by another server. OPC UA's registered port 4840 and the ports
+ * after it up to 4849 are left to the example factory's servers (examples/opcua-factory: 4840 to 4842, as the
+ * reference demo has them).
  */
 async function pickPort(wanted: number | undefined): Promise<number> {
   if (wanted) {
     if (!(await canBind(HOST, wanted))) throw new UsageError(`port ${wanted} is not free on ${HOST}`)
     return wanted
   }
-  const taken = new Set(serverNames().map((n) => readState(n)?.port))
+  const taken = new Set(serverNames().flatMap((n) => portsOf(readState(n))))
   for (let port = 4850; port < 4850 + 500; port++) {
     if (!taken.has(port) && (await canBind(HOST, port))) return port
   }
@@ -282,8 +308,14 @@ function tail(file: string, lines = 30): string {
   }
 }
 
-/** The `ready <url> namespace=<uri> ...` line the server prints once it serves, if written after `offset`. */
-function readyLine(file: string, offset: number): { endpoint: string; namespace: string } | undefined {
+/**
+ * The `ready <url> namespace=<uri> ...` line the server prints once it serves, if written after `offset`; `others`
+ * are the further `name=opc.tcp://...` endpoints it names.
+ */
+function readyLine(
+  file: string,
+  offset: number,
+): { endpoint: string; namespace: string; others: Record<string, string> } | undefined {
   let text = ''
   try {
     const fd = fs.openSync(file, 'r')
@@ -298,20 +330,29 @@ function readyLine(file: string, offset: number): { endpoint: string; namespace:
   } catch {
     return undefined
   }
-  const m = /^ready (\S+) namespace=(\S+)/m.exec(text)
-  return m ? { endpoint: m[1]!, namespace: m[2]! } : undefined
+  const m = /^ready (\S+) namespace=(\S+)(.*)$/m.exec(text)
+  if (!m) return undefined
+  const others = Object.fromEntries([...m[3]!.matchAll(/ ([\w-]+)=(opc\.tcp:\/\/\S+)/g)].map((o) => [o[1]!, o[2]!]))
+  return { endpoint: m[1]!, namespace: m[2]!, others }
 }
 
 /** Waits for the ready line and an Acknowledge to a Hello; fails at once when the process exits. */
 async function waitReady(state: ServerState, offset: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    if (!isServer(state.pid, state.port)) {
+    if (!running(state)) {
       throw new Error(`OPC UA server '${state.name}' exited; last lines of ${state.log}:\n${tail(state.log)}`)
     }
     const ready = readyLine(state.log, offset)
     if (ready) {
-      if (ready.endpoint !== state.endpoint) {
+      if (state.program) {
+        // A program names its own endpoint (its path is its business); it must be on the port it was given.
+        if (!ready.endpoint.startsWith(`opc.tcp://${state.host}:${state.port}`)) {
+          throw new Error(`OPC UA server '${state.name}' serves ${ready.endpoint}, not on ${state.host}:${state.port}`)
+        }
+        state.endpoint = ready.endpoint
+        state.otherEndpoints = ready.others
+      } else if (ready.endpoint !== state.endpoint) {
         throw new Error(`OPC UA server '${state.name}' serves ${ready.endpoint}, expected ${state.endpoint}`)
       }
       state.namespace = ready.namespace
@@ -333,6 +374,13 @@ export interface StartOptions {
   readonly security: Security
   readonly port?: number
   readonly timeoutMs?: number
+  /**
+   * A Python file to run in the venv instead of the test peer (security none only; `port` required the first
+   * time): it is given `--host`, `--port` and `programArgs`. Absent on a server that has one: the recorded one.
+   */
+  readonly program?: string
+  /** Arguments for `program`; absent: those recorded. */
+  readonly programArgs?: readonly string[]
 }
 
 /** Starts the server (a no-op when it runs) and resolves once it answers an OPC UA Hello. */
@@ -344,7 +392,22 @@ async function startLocked(opts: StartOptions): Promise<ServerState> {
   if (!['none', 'sign-and-encrypt'].includes(opts.security)) {
     throw new UsageError('--security must be none or sign-and-encrypt')
   }
+  const program = opts.program === undefined ? undefined : path.resolve(opts.program)
+  if (program !== undefined) {
+    if (opts.security !== 'none') throw new UsageError('--program runs with security none only')
+    if (!program.endsWith('.py') || !fs.statSync(program, { throwIfNoEntry: false })?.isFile()) {
+      throw new UsageError(`--program ${opts.program}: not a Python file`)
+    }
+  }
   let state = readState(opts.name)
+  if (state && program !== undefined && state.program !== program) {
+    throw new UsageError(
+      `server '${opts.name}' runs ${state.program ? path.relative(ROOT, state.program) : 'the test peer'}; run 'scripts/opcua stop --name ${opts.name} --clean' first, or choose another --name`,
+    )
+  }
+  if (!state && program !== undefined && !opts.port) {
+    throw new UsageError('--program needs --port (a program may serve the ports after it too)')
+  }
   if (state && state.security !== opts.security) {
     throw new UsageError(
       `server '${opts.name}' runs with security ${state.security}; run 'scripts/opcua stop --name ${opts.name} --clean' first, or choose another --name`,
@@ -353,7 +416,8 @@ async function startLocked(opts: StartOptions): Promise<ServerState> {
   if (state && opts.port && state.port !== opts.port) {
     throw new UsageError(`server '${opts.name}' uses port ${state.port}; stop it with --clean first`)
   }
-  if (state && isServer(state.pid, state.port)) return state
+  if (state && running(state)) return state
+  if (state?.program && opts.programArgs) state.programArgs = [...opts.programArgs]
   const python = await install()
   if (!state) {
     // One server at a time picks its port and records it (servers may be started concurrently).
@@ -367,7 +431,8 @@ async function startLocked(opts: StartOptions): Promise<ServerState> {
         security: opts.security,
         host: HOST,
         port,
-        endpoint: `opc.tcp://${HOST}:${port}/openfactory/peer`,
+        // A program's endpoint is what its ready line says; until then, this.
+        endpoint: program ? `opc.tcp://${HOST}:${port}` : `opc.tcp://${HOST}:${port}/openfactory/peer`,
         namespace: null,
         ...(secure
           ? { username: USERNAME, password: PASSWORD, serverCertificate: path.join(dir, 'pki', 'server-cert.der') }
@@ -375,6 +440,7 @@ async function startLocked(opts: StartOptions): Promise<ServerState> {
         pki: path.join(dir, 'pki'),
         log: path.join(dir, 'server.log'),
         pid: null,
+        ...(program ? { program, programArgs: [...(opts.programArgs ?? [])] } : {}),
       }
       writeState(fresh)
       return fresh
@@ -387,18 +453,20 @@ async function startLocked(opts: StartOptions): Promise<ServerState> {
   fs.mkdirSync(path.dirname(state.log), { recursive: true })
   const out = fs.openSync(state.log, 'a')
   const offset = fs.fstatSync(out).size
-  const args = [
-    SERVER_SCRIPT,
-    '--host',
-    state.host,
-    '--port',
-    String(state.port),
-    '--security',
-    state.security,
-    '--pki',
-    state.pki,
-    ...(state.username ? ['--user', state.username, '--password', state.password!] : []),
-  ]
+  const args = state.program
+    ? [state.program, '--host', state.host, '--port', String(state.port), ...(state.programArgs ?? [])]
+    : [
+        SERVER_SCRIPT,
+        '--host',
+        state.host,
+        '--port',
+        String(state.port),
+        '--security',
+        state.security,
+        '--pki',
+        state.pki,
+        ...(state.username ? ['--user', state.username, '--password', state.password!] : []),
+      ]
   // Its own process group (detached), so that stop() ends the server and anything it started with one kill(-pgid).
   const child = spawn(python, args, {
     detached: true,
@@ -411,8 +479,9 @@ async function startLocked(opts: StartOptions): Promise<ServerState> {
   writeState(state)
   await waitReady(state, offset, opts.timeoutMs ?? 60_000)
   writeState(state)
+  const also = Object.values(state.otherEndpoints ?? {})
   log(
-    `opcua '${state.name}' (asyncua ${ASYNCUA_VERSION}, ${state.security}): ${state.endpoint} ready in ${seconds(started)}`,
+    `opcua '${state.name}' (asyncua ${ASYNCUA_VERSION}, ${state.security}${state.program ? `, ${path.relative(ROOT, state.program)}` : ''}): ${[state.endpoint, ...also].join(' and ')} ready in ${seconds(started)}`,
   )
   return state
 }
@@ -422,7 +491,8 @@ export async function stop(name: string, clean = false, graceMs = 10_000): Promi
   const state = readState(name)
   if (!state) return
   const pid = state.pid
-  if (pid && isServer(pid, state.port)) {
+  const up = (): boolean => isServer(pid, state.port, state.program)
+  if (pid && up()) {
     const group = (signal: NodeJS.Signals): void => {
       try {
         process.kill(-pid, signal)
@@ -432,9 +502,9 @@ export async function stop(name: string, clean = false, graceMs = 10_000): Promi
     }
     group('SIGTERM')
     const deadline = Date.now() + graceMs
-    while (isServer(pid, state.port) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
-    if (isServer(pid, state.port)) group('SIGKILL')
-    while (isServer(pid, state.port)) await new Promise((r) => setTimeout(r, 50))
+    while (up() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+    if (up()) group('SIGKILL')
+    while (up()) await new Promise((r) => setTimeout(r, 50))
   }
   if (clean) {
     fs.rmSync(path.join(RUN, name), { recursive: true, force: true })
@@ -465,14 +535,18 @@ export function status(name?: string): (ServerState & { running: boolean })[] {
   return names
     .map((n) => readState(n))
     .filter((s): s is ServerState => s !== undefined)
-    .map((s) => ({ ...s, running: isServer(s.pid, s.port) }))
+    .map((s) => ({ ...s, running: running(s) }))
 }
 
 function describe(state: ServerState): string {
-  const running = isServer(state.pid, state.port)
+  const up = running(state)
   return [
-    `server '${state.name}' (asyncua ${state.asyncua}, security ${state.security}): ${running ? `running, pid ${state.pid}` : 'stopped'}`,
+    `server '${state.name}' (asyncua ${state.asyncua}, security ${state.security}): ${up ? `running, pid ${state.pid}` : 'stopped'}`,
+    ...(state.program
+      ? [`  program ${path.relative(ROOT, state.program)}${(state.programArgs ?? []).map((a) => ` ${a}`).join('')}`]
+      : []),
     `  endpoint ${state.endpoint}, namespace ${state.namespace ?? '(not started yet)'}`,
+    ...Object.entries(state.otherEndpoints ?? {}).map(([k, v]) => `  ${k} endpoint ${v}`),
     ...(state.username
       ? [
           `  Basic256Sha256 SignAndEncrypt, user ${state.username}, password ${state.password}, certificate ${state.serverCertificate}`,
@@ -482,8 +556,11 @@ function describe(state: ServerState): string {
   ].join('\n')
 }
 
-function parseArgs(argv: string[]): { cmd: string; flags: Map<string, string | true> } {
-  const [cmd = 'help', ...rest] = argv
+function parseArgs(argv: string[]): { cmd: string; flags: Map<string, string | true>; passed?: string[] } {
+  const [cmd = 'help', ...all] = argv
+  const dashes = all.indexOf('--')
+  const rest = dashes < 0 ? all : all.slice(0, dashes)
+  const passed = dashes < 0 ? undefined : all.slice(dashes + 1)
   const flags = new Map<string, string | true>()
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i]!
@@ -497,20 +574,23 @@ function parseArgs(argv: string[]): { cmd: string; flags: Map<string, string | t
       flags.set(k, next)
     }
   }
-  return { cmd, flags }
+  return { cmd, flags, ...(passed ? { passed } : {}) }
 }
 
 const USAGE = `usage:
   scripts/opcua start [--name N] [--security none|sign-and-encrypt] [--port P] [--json]
+  scripts/opcua start --name N --program FILE.py --port P [--json] [-- PROGRAM-ARGS...]
   scripts/opcua status [--name N] [--json]
   scripts/opcua stop [--name N] [--clean]
   scripts/opcua env [--name N]          (export lines for the tests: eval "$(scripts/opcua env)")
   scripts/opcua install
 Servers are named (default 'default') and listen on 127.0.0.1, port P (default: 4850 or the next free).
-sign-and-encrypt: Basic256Sha256, user ${USERNAME}, password ${PASSWORD}, a self-signed server certificate.`
+sign-and-encrypt: Basic256Sha256, user ${USERNAME}, password ${PASSWORD}, a self-signed server certificate.
+--program: a Python file of ours run in the venv instead of the test peer (security none), given --host, --port
+and PROGRAM-ARGS; e.g. examples/opcua-factory/simulator/opcua_factory.py --port 4840 (it serves 4840 to 4842).`
 
 async function main(argv: string[]): Promise<number> {
-  const { cmd, flags } = parseArgs(argv)
+  const { cmd, flags, passed } = parseArgs(argv)
   const name = typeof flags.get('name') === 'string' ? (flags.get('name') as string) : undefined
   if (name !== undefined && !/^[A-Za-z0-9_-]+$/.test(name)) throw new UsageError('--name: letters, digits, - and _')
   const json = flags.get('json') === true
@@ -521,10 +601,15 @@ async function main(argv: string[]): Promise<number> {
         throw new UsageError('--port must be a number')
       }
       const security = flags.get('security') ?? 'none'
+      const program = flags.get('program')
+      if (program === true) throw new UsageError('--program needs a file')
+      if (passed !== undefined && program === undefined) throw new UsageError('arguments after -- go with --program')
       const state = await start({
         name: name ?? 'default',
         security: security as Security,
         port: port === undefined ? undefined : Number(port),
+        ...(program !== undefined ? { program } : {}),
+        ...(passed !== undefined ? { programArgs: passed } : {}),
       })
       process.stdout.write(json ? `${JSON.stringify(state)}\n` : `${describe(state)}\n`)
       return 0
