@@ -18,6 +18,8 @@ Address space (namespace URI NAMESPACE below; every node id is a string id in th
     Objects/Peer                         object
       Peer.SessionCount      UInt32      sessions activated on this server now (asyncua keeps no standard count),
                                          updated every 200 ms: tests check that clients leave none behind
+      Peer.AddNamespace      method      (uri: String) -> (index: UInt16); registers a namespace, so the server's
+                                         NamespaceArray changes as when a server loads another information model
 
 Every --event-interval ms an event (Severity cycling 100..900, a Message naming its sequence number) is emitted
 from Machine and from the Server object, so a client may subscribe to either.
@@ -156,6 +158,24 @@ async def build(server: Server, args: argparse.Namespace) -> dict:
     peer = await objects.add_object(nid("Peer"), ua.QualifiedName("Peer", idx))
     sessions = await peer.add_variable(
         nid("Peer.SessionCount"), ua.QualifiedName("SessionCount", idx), 0, ua.VariantType.UInt32
+    )
+
+    async def add_namespace(parent: ua.NodeId, uri: ua.Variant):  # noqa: ARG001
+        if not isinstance(uri.Value, str) or not uri.Value:
+            return ua.StatusCode(ua.StatusCodes.BadInvalidArgument)
+        index = await server.register_namespace(uri.Value)
+        return [ua.Variant(index, ua.VariantType.UInt16)]
+
+    uri_in = ua.Argument()
+    uri_in.Name = "uri"
+    uri_in.DataType = ua.NodeId(ua.ObjectIds.String)
+    uri_in.ValueRank = ua.ValueRank.Scalar
+    index_out = ua.Argument()
+    index_out.Name = "index"
+    index_out.DataType = ua.NodeId(ua.ObjectIds.UInt16)
+    index_out.ValueRank = ua.ValueRank.Scalar
+    await peer.add_method(
+        nid("Peer.AddNamespace"), ua.QualifiedName("AddNamespace", idx), add_namespace, [uri_in], [index_out]
     )
 
     generators = [

@@ -137,6 +137,25 @@ function nodeError(entry: { name: string; node: NodeRef; where: OpcuaVariableEnt
   })
 }
 
+/**
+ * The server's NamespaceArray as it is now. Not `session.readNamespaceArray()`: node-opcua keeps the first answer
+ * for the session's life, so after a change the device would be set up against the old array and the namespace
+ * watch (which sees the new one) would set it up again, without end.
+ */
+async function readNamespaces(session: ClientSession): Promise<string[]> {
+  const dv = await session.read({ nodeId: NAMESPACE_ARRAY, attributeId: AttributeIds.Value })
+  if (!dv.statusCode.isGood()) {
+    throw new OpenFactoryError(
+      'OFA_OPCUA_NODE',
+      `the server's NamespaceArray cannot be read: ${statusName(dv.statusCode)}`,
+      {
+        retryable: true,
+      },
+    )
+  }
+  return Array.from((dv.value.value as string[] | null) ?? [])
+}
+
 function parseBrowsePath(path: string): { namespaceIndex: number; name: string }[] {
   // Model's schema checked the shape: `0:Root/<ns>:<name>/...`; the first element is the start (Root).
   return path
@@ -313,7 +332,7 @@ export class OpcuaConnector implements Connector, LinkUser {
     const ctx = this.#ctx as ConnectorContext
     const { session } = state
     const c = this.#config
-    const namespaces = await session.readNamespaceArray()
+    const namespaces = await readNamespaces(session)
     const problems: OpenFactoryError[] = []
     const unavailable: Observation[] = []
     const now = isoTimestamp(Date.now())

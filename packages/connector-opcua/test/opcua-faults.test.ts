@@ -8,7 +8,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { test } from 'node:test'
 import { createRecordingContext, deviceConfig, eventually } from '@openfactory/connectors/testing'
-import { AttributeIds } from 'node-opcua-client'
+import { AttributeIds, DataType } from 'node-opcua-client'
 import { type OpcuaConnector, opcuaSpec } from '../src/index.ts'
 import { connectTestClient, NODES, startPrivatePeer } from './peer.ts'
 import { startProxy } from './proxy.ts'
@@ -108,4 +108,58 @@ test('stopping every device closes the session on the server', async (t) => {
   assert.equal(await sessions(), 2, 'the other device still uses the session')
   await devices[1]!.connector.stop()
   await count(1, 'ours closed')
+})
+
+test('the server’s namespaces change: the nodes are resolved again on the same session, values go on', async (t) => {
+  const peer = await startPrivatePeer(t)
+  const client = await connectTestClient(t, peer)
+  const pkiDir = await fs.mkdtemp(path.join(os.tmpdir(), 'ofa-pki-'))
+  t.after(() => fs.rm(pkiDir, { recursive: true, force: true }))
+  const block = {
+    type: 'opcua',
+    server: { uri: peer.endpoint, subscription: { publishing_interval: 50 } },
+    variables: {
+      // by browse path: the namespace index in it is resolved against the server's array at each setup
+      parts: { browse_path: `0:Root/0:Objects/${client.ns}:Machine/${client.ns}:PartCount`, tag: 'PartCount' },
+    },
+  }
+  const connector = opcuaSpec.create(opcuaSpec.parse(deviceConfig(block, { uuid: 'NS-1' })), {
+    pkiDir,
+    timings: { connectTimeoutMs: 2000, backoff: { initialMs: 100, maxMs: 500 } },
+  }) as OpcuaConnector
+  const ctx = createRecordingContext()
+  await connector.start(ctx)
+  t.after(async () => {
+    ctx.controller.abort()
+    await connector.stop()
+  })
+  const partsAfter = (from: number) =>
+    eventually(
+      () =>
+        ctx.published.slice(from).some((p) => p.observation.id === 'parts' && typeof p.observation.value === 'number')
+          ? true
+          : undefined,
+      15_000,
+      'PartCount values',
+    )
+  await partsAfter(0)
+
+  const result = await client.session.call({
+    objectId: client.nodeId(NODES.peer),
+    methodId: client.nodeId(NODES.addNamespace),
+    inputArguments: [{ dataType: DataType.String, value: `urn:openfactory:test:added:${process.pid}` }],
+  })
+  assert.ok(result.statusCode.isGood(), result.statusCode.name)
+  await eventually(
+    () => ctx.logs.find((l) => l.level === 'warn' && /namespaces changed/.test(l.message)),
+    15_000,
+    'the change noticed',
+  )
+  const seen = ctx.published.length
+  await partsAfter(seen)
+  // Set up again once (node-opcua keeps a session's first NamespaceArray: read as it was, the change looped), on
+  // the session it had: none created, none lost.
+  assert.equal(ctx.logs.filter((l) => /namespaces changed/.test(l.message)).length, 1)
+  assert.equal(connector.link!.stats.sessionsCreated, 1)
+  assert.equal(ctx.availability.filter((a) => !a.available).length, 0)
 })

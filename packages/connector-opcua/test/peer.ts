@@ -47,7 +47,9 @@ export const NODES = {
   doorOpen: 'Machine.DoorOpen',
   feedOverride: 'Machine.FeedOverride',
   setSpeed: 'Machine.SetSpeed',
+  peer: 'Peer',
   sessionCount: 'Peer.SessionCount',
+  addNamespace: 'Peer.AddNamespace',
 } as const
 
 function fromEnv(env: Record<string, string | undefined>, prefix: string, security: Security): OpcuaPeer | undefined {
