@@ -2,7 +2,7 @@
 // `AgentStreamMapper`, what the connector does with every part of the stream), beside a same-run anchor: the XML
 // parser alone (saxes over the same documents, counting elements, with the options our reader uses). Then end to
 // end over loopback HTTP: a minimal agent streams the same documents as multipart parts to the connector, which
-// publishes to a counting context. Run: npx node bench/mtconnect-agent.ts [documents] [observations per document]
+// publishes to a counting context. The same documents in JSON (version 2), beside JSON.parse alone. Run: npx node bench/mtconnect-agent.ts [documents] [observations per document]
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
@@ -10,9 +10,12 @@ import { SaxesParser } from 'saxes'
 import type { ConnectorContext } from '../packages/connectors/src/connector.ts'
 import {
   AgentStreamMapper,
+  localName,
   MTConnectAgentConnector,
+  parseXml,
   readAgentDocument,
   readDevicesXml,
+  type XmlElement,
 } from '../packages/connectors/src/mtconnect/index.ts'
 
 const DOCS = Number(process.argv[2] ?? 2000)
@@ -185,6 +188,54 @@ console.log(
 console.log(
   `ratio read+map / anchor:    ${(mapped.perSec / anchor.perSec).toFixed(2)} (${(mapped.perSec / events.perSec).toFixed(2)} of the events anchor)`,
 )
+
+// The same documents as an agent answering JSON (version 2 layout) writes them: read by json-document.ts into the
+// same tree. Anchor: JSON.parse alone over the same texts.
+function toJsonV2(el: XmlElement): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...el.attributes }
+  for (const k of ['count', 'sequence', 'nativeSeverity']) if (k in out) out[k] = Number(out[k])
+  const entries = el.children.filter((c) => localName(c.name) === 'Entry')
+  if (entries.length > 0) out.value = Object.fromEntries(entries.map((e) => [e.attributes.key, e.text]))
+  else if (el.children.length === 0 && el.text.trim() !== '') {
+    const n = Number(el.text)
+    out.value = el.text.includes(' ') || Number.isNaN(n) ? el.text : n
+  }
+  const groups = new Map<string, Record<string, unknown>[]>()
+  for (const c of el.children) {
+    const name = localName(c.name)
+    if (name === 'Entry') continue
+    const list = groups.get(name) ?? []
+    list.push(toJsonV2(c))
+    groups.set(name, list)
+  }
+  for (const [name, list] of groups) {
+    const single =
+      name === 'Header' || name === 'Streams' || name === 'Samples' || name === 'Events' || name === 'Condition'
+    out[name] = single ? list[0] : list
+  }
+  return out
+}
+const jsonDocs = docs.map((d) => {
+  const root = parseXml(d)
+  return JSON.stringify({ [localName(root.name)]: { jsonVersion: 2, ...toJsonV2(root) } })
+})
+const jsonAnchor = best('anchor: JSON.parse alone (JSON version 2 documents)', 5, () => {
+  let n = 0
+  for (const d of jsonDocs) n += Object.keys(JSON.parse(d)).length
+  return n
+})
+const jsonMapped = best('ours: JSON readAgentDocument + map to observations', 5, () => {
+  let n = 0
+  const ingestion = new Date().toISOString()
+  for (const d of jsonDocs) {
+    const doc = readAgentDocument(d, 'bench')
+    if (doc.kind !== 'streams') continue
+    for (const o of doc.observations) if (mapper.map(o, ingestion).kind === 'observation') n++
+  }
+  return n
+})
+if (jsonMapped.out !== mapped.out) throw new Error(`JSON gave ${jsonMapped.out} observations, XML ${mapped.out}`)
+console.log(`ratio JSON read+map / JSON.parse: ${(jsonMapped.perSec / jsonAnchor.perSec).toFixed(2)}`)
 
 // End to end over loopback: a minimal agent (probe, current, assets, then every document as one multipart part,
 // as fast as the socket takes them) → MTConnectAgentConnector → a counting context.

@@ -101,9 +101,9 @@ function describeNetworkError(err: unknown): string {
   }
 }
 
-/** Whether a body is an XML document (an MTConnect answer, also an error document with a 4xx/5xx status). */
-function isXml(contentType: string): boolean {
-  return /\bxml\b/i.test(contentType)
+/** Whether a body is an MTConnect document, XML or JSON (an answer, also an error document with a 4xx/5xx status). */
+function isDocument(contentType: string): boolean {
+  return /\b(xml|json)\b/i.test(contentType)
 }
 
 /**
@@ -164,7 +164,7 @@ async function readBody(res: http.IncomingMessage, what: string, max: number): P
 
 /**
  * `GET path` of an agent, whole. Resolves with status, content type and text for a 200, and for any status whose
- * body is XML (an agent answers errors with an MTConnectError document); rejects with `OFA_MTCONNECT_AGENT` otherwise.
+ * body is an XML or JSON document (an agent answers errors with an MTConnectError document); rejects with `OFA_MTCONNECT_AGENT` otherwise.
  */
 export async function getAgentDocument(
   endpoint: AgentEndpoint,
@@ -177,7 +177,7 @@ export async function getAgentDocument(
     const contentType = String(res.headers['content-type'] ?? '')
     const status = res.statusCode ?? 0
     const body = await readBody(res, what, opts.maxBytes)
-    if (status !== 200 && !isXml(contentType)) {
+    if (status !== 200 && !isDocument(contentType)) {
       throw agentError(what, `HTTP ${status} ${res.statusMessage ?? ''}`.trim())
     }
     return { status, contentType, body: body.toString('utf8') }
@@ -213,7 +213,7 @@ export async function* streamAgentParts(
     if (boundary === undefined) {
       // A plain document: an error (OUT_OF_RANGE...) or an agent that does not stream.
       const body = await readBody(res, what, opts.maxBytes)
-      if (status !== 200 && !isXml(contentType))
+      if (status !== 200 && !isDocument(contentType))
         throw agentError(what, `HTTP ${status} ${res.statusMessage ?? ''}`.trim())
       yield body.toString('utf8')
       return

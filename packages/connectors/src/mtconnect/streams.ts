@@ -45,6 +45,7 @@ import {
   type MTConnectDataItem,
   type MTConnectDeviceModel,
 } from './devices-xml.ts'
+import { jsonTextOf, looksLikeJson, parseJsonDocument } from './json-document.ts'
 import { shdrItemFromMTConnect } from './mtconnect-connector.ts'
 import { localName, parseXml, type XmlElement } from './xml.ts'
 
@@ -248,7 +249,7 @@ function readAssets(root: XmlElement, text: string): AgentAsset[] {
       ...(a.timestamp ? { timestamp: a.timestamp } : {}),
       ...(a.deviceUuid ? { deviceUuid: a.deviceUuid } : {}),
       removed: a.removed === 'true',
-      body: text.slice(el.offset, el.end),
+      body: jsonTextOf(el) ?? text.slice(el.offset, el.end),
     }
   })
 }
@@ -271,20 +272,23 @@ function readErrors(root: XmlElement): AgentErrorEntry[] {
   return out
 }
 
-/**
- * Reads an agent's answer. `source` names it in errors (`GET http://host:5000/sample`). Throws `OFA_MTCONNECT_AGENT`
- * (retryable) for XML that is not well-formed (the cause carries line and column), a root that is no MTConnect
- * document, or a header without instanceId or sequence numbers.
- */
-export function readAgentDocument(text: string, source: string): AgentDocument {
-  let root: XmlElement
+function readXmlRoot(text: string, source: string): XmlElement {
   try {
-    root = parseXml(text, { file: source })
+    return parseXml(text, { file: source })
   } catch (err) {
     const where = (err as OpenFactoryError).where
     const at = where?.line !== undefined ? ` at line ${where.line}, column ${where.column}` : ''
     throw agentError(source, `the document is not well-formed XML${at}: ${(err as Error).message}`, err)
   }
+}
+
+/**
+ * Reads an agent's answer, XML or JSON (json-document.ts; either JSON version). `source` names it in errors (`GET http://host:5000/sample`). Throws `OFA_MTCONNECT_AGENT`
+ * (retryable) for XML that is not well-formed (the cause carries line and column) or text that is not JSON, a root that is no MTConnect
+ * document, or a header without instanceId or sequence numbers.
+ */
+export function readAgentDocument(text: string, source: string): AgentDocument {
+  const root = looksLikeJson(text) ? parseJsonDocument(text, source) : readXmlRoot(text, source)
   const name = localName(root.name)
   switch (name) {
     case 'MTConnectStreams':
