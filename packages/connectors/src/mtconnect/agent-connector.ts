@@ -4,8 +4,8 @@
  * streams.ts:
  *
  * 1. `probe` — the agent's devices (an MTConnectDevices document, read as a Devices.xml is) become the asset model.
- *    Devices bind to OpenFactory uuids as with an adapter (mtconnect-connector.ts): one uuid binds the first device
- *    of the agent; a map from MTConnect device name, uuid or id to OpenFactory uuid binds several (one asset each).
+ *    Devices bind to OpenFactory uuids as with an adapter (mtconnect-connector.ts): one uuid binds the agent's device
+ *    with that uuid, name or id, else its first device; a map from MTConnect device name, uuid or id to OpenFactory uuid binds several (one asset each).
  *    Devices left out are not ingested. Assets are declared after the first probe, and again only when a later
  *    probe (after an agent restart) changes them.
  * 2. `current`, then `sample?from=<next>&interval=&heartbeat=&count=`, streamed (multipart); every part's
@@ -70,6 +70,7 @@ import {
   streamAgentParts,
 } from './agent-client.ts'
 import { type MTConnectDeviceModel, mtconnectDeviceToAsset } from './devices-xml.ts'
+import { deviceForUuid } from './mtconnect-connector.ts'
 import {
   type AgentAsset,
   type AgentBinding,
@@ -91,7 +92,10 @@ export const MTCONNECT_AGENT_COUNT = 1000
 export interface MTConnectAgentConnectorOptions {
   /** Where the agent answers HTTP. */
   readonly agent: AgentEndpoint
-  /** The OpenFactory uuid of the agent's first device, or MTConnect device name/uuid/id → OpenFactory uuid. */
+  /**
+   * The OpenFactory uuid of the agent's device with that uuid, name or id, else of its first device
+   * (`deviceForUuid`); or MTConnect device name/uuid/id → OpenFactory uuid.
+   */
   readonly uuid: string | Readonly<Record<string, string>>
   /** UNS placement per OpenFactory uuid. */
   readonly uns?: Readonly<Record<string, UnsPlacement>>
@@ -433,9 +437,9 @@ export class MTConnectAgentConnector implements Connector {
         { retryable: true },
       )
     if (typeof uuid === 'string') {
-      const first = devices[0]
-      if (!first) throw missing('the agent describes no device')
-      return [{ model: first, assetUuid: uuid }]
+      const model = deviceForUuid(devices, uuid)
+      if (!model) throw missing('the agent describes no device')
+      return [{ model, assetUuid: uuid }]
     }
     const out: AgentBinding[] = []
     for (const [ref, assetUuid] of Object.entries(uuid)) {

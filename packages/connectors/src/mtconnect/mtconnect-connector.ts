@@ -129,6 +129,14 @@ const checkOptions = createOptionsChecker(
 )
 
 /**
+ * The device one OpenFactory uuid binds (a device file's `uuid`): the device whose uuid, name or id is that uuid, so
+ * that several device files can each take one device of a multi-device Devices.xml or agent; else the first.
+ */
+export function deviceForUuid(models: readonly MTConnectDeviceModel[], uuid: string): MTConnectDeviceModel | undefined {
+  return models.find((m) => m.uuid === uuid || m.name === uuid || m.id === uuid) ?? models[0]
+}
+
+/**
  * The connector of device models already read: binds devices to uuids (`OFA_CONNECTOR_CONFIG` for a map entry
  * that names no device) and builds the SHDR engine (mtconnect-spec.ts and `createMTConnectConnector`).
  */
@@ -139,7 +147,7 @@ export function mtconnectConnectorOf(
   const bound: { model: MTConnectDeviceModel; uuid: string }[] = []
   if (typeof opts.uuid === 'string') {
     if (opts.uuid === '') throw configError('the device uuid is required')
-    bound.push({ model: models[0] as MTConnectDeviceModel, uuid: opts.uuid })
+    bound.push({ model: deviceForUuid(models, opts.uuid) as MTConnectDeviceModel, uuid: opts.uuid })
   } else {
     for (const [ref, uuid] of Object.entries(opts.uuid)) {
       const model = models.find((m) => m.name === ref || m.uuid === ref || m.id === ref)

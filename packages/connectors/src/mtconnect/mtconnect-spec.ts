@@ -2,7 +2,7 @@
  * `connector.type: mtconnect` in the connector registry (also the older format, `agent:` right under the device).
  *
  * With `agent.ip` and `agent.port` an MTConnect agent runs elsewhere and we are its client (agent-connector.ts):
- * its probe gives the asset model (the device's uuid binds the agent's first device), its current and sample
+ * its probe gives the asset model (the device's uuid binds the agent's device of that uuid or name, else its first), its current and sample
  * stream the observations, its assets the asset documents. Nothing is read at `parse` (the agent is asked at run
  * time), so `ofa validate` checks only the block's shape.
  *
@@ -77,7 +77,7 @@ export const mtconnectSpec = registerConnector<MTConnectDeviceConfig, ShdrConnec
       agent: { description: 'the agent: an external one (ip) or us (device_xml + adapter)' },
       'agent.ip': {
         description:
-          "an external agent, read over HTTP; its first device is this device's uuid; excludes device_xml and adapter",
+          "an external agent, read over HTTP; its device whose uuid or name is this device's uuid (else its first) is this device; excludes device_xml and adapter",
       },
       'agent.port': { description: "the agent's HTTP port" },
       'agent.device_xml': { description: 'the Devices.xml, relative to the device file' },

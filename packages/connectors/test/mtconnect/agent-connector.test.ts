@@ -193,7 +193,7 @@ describe('MTConnect agent client', () => {
     )
   })
 
-  test('several devices: a uuid map gives one asset per device, one uuid binds the first device', async (t) => {
+  test('several devices: a uuid map gives one asset per device; one uuid binds the device of that uuid or name, else the first', async (t) => {
     const peer = await startAgentPeer(t, { devices: [LATHE, PRESS] })
     const both = agentConnector(peer, { uuid: { 'lathe-1': 'LATHE-A', 'PEER-PRESS-2': 'PRESS-B' } })
     const ctx = await startOn(t, both)
@@ -240,6 +240,17 @@ describe('MTConnect agent client', () => {
       [['ONLY', 12]],
     )
     assert.ok(one.published.every((p) => p.uuid === 'ONLY'))
+
+    // A device file per device: a uuid that is a device's uuid (or name) binds that device, not the first.
+    const press = await startOn(t, agentConnector(peer, { uuid: 'PEER-PRESS-2' }))
+    const byName = await startOn(t, agentConnector(peer, { uuid: 'press-2' }))
+    await until(() => available(press, 'PEER-PRESS-2') && available(byName, 'press-2'), 'the press bound twice')
+    for (const ctx2 of [press, byName]) {
+      assert.deepEqual(
+        ctx2.declared[0]?.dataItems.map((d) => d.id),
+        ['ram_pos', 'ram_hyd'],
+      )
+    }
 
     const wrong = agentConnector(peer, { uuid: { 'no-such-device': 'X' } })
     const bad = await startOn(t, wrong)

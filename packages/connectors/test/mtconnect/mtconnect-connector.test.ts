@@ -41,6 +41,30 @@ function active(obs: readonly Observation[], id: string): string[] {
 }
 
 describe('connector.type: mtconnect over TCP', () => {
+  test('one device file per device of a multi-device Devices.xml: the uuid or name binds that device', async (t) => {
+    const server = await startAdapter(t, { heartbeatMs: 1000 })
+    for (const [uuid, items] of [
+      ['uuid-press-2', ['p2_pos', 'p2_hyd']],
+      ['press-1', ['p1_msg', 'p1_pos', 'p1_hyd']],
+      ['NO-MATCH', ['p1_msg', 'p1_pos', 'p1_hyd']], // none matches: the first device, as before
+    ] as const) {
+      const connector = createMTConnectConnector({
+        deviceXml: PRESSES,
+        deviceXmlFile: 'presses.xml',
+        adapter: { host: '127.0.0.1', port: server.port },
+        uuid,
+        timings: FAST,
+      })
+      const ctx = await startConnector(t, connector)
+      const declared = ctx.calls[0]
+      assert.ok(declared?.call === 'declareAssets')
+      assert.deepEqual(
+        declared.assets.map((a) => [a.uuid, a.dataItems.map((d) => d.id)]),
+        [[uuid, items]],
+      )
+    }
+  })
+
   test('a multi-device adapter: dev:key, * device:, conditions raised and cleared, assets, availability', async (t) => {
     const server = await startAdapter(t, { heartbeatMs: 1000, headerLines: ['* shdrVersion: 2'] })
     const connector = createMTConnectConnector({
