@@ -1,3 +1,4 @@
+import { type ChildProcess, spawn } from 'node:child_process'
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -86,4 +87,66 @@ export async function demoCopy(t: TestContext, opts: { bootstrap?: string } = {}
     await writeFile(manifest, text.replace('type: embedded', `type: kafka\n  bootstrapServers: [${opts.bootstrap}]`))
   }
   return dir
+}
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
+const BIN = join(ROOT, 'packages/cli/bin/ofa.js')
+
+/** Whether a port of 127.0.0.1 is free (an example's fixed port, checked before its test starts). */
+export async function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer()
+    server.once('error', () => resolve(false))
+    server.listen({ host: '127.0.0.1', port, exclusive: true }, () => server.close(() => resolve(true)))
+  })
+}
+
+/** An `ofa` process of a test. */
+export interface OfaProcess {
+  readonly child: ChildProcess
+  readonly url: Promise<string>
+  readonly exited: Promise<number | null>
+  output(): string
+}
+
+export function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * `ofa` as a user runs it (`packages/cli/bin/ofa.js` from the repository), leading its own process group, killed
+ * with its group after the test; `url` resolves with the API's address once it prints it.
+ */
+export function startOfa(t: TestContext, args: string[], env: Record<string, string>): OfaProcess {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  })
+  const pgid = child.pid as number
+  t.after(() => {
+    if (groupAlive(pgid)) process.kill(-pgid, 'SIGKILL')
+  })
+  let out = ''
+  let err = ''
+  child.stdout?.on('data', (d) => (out += d))
+  child.stderr?.on('data', (d) => (err = (err + d).slice(-8000)))
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const url = eventually(
+    () => {
+      if (child.exitCode !== null) throw new Error('exited')
+      return /API\s+(http:\/\/\S+)\/api\/assets/.exec(out)?.[1]
+    },
+    'ofa up to print its URL',
+    60_000,
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}; stdout:\n${out}\nstderr:\n${err}`)
+  })
+  return { child, url, exited, output: () => `${out}\n${err}` }
 }

@@ -4,16 +4,13 @@
 // values flowing, the sensors' events as Condition observations, writes and method calls as commands with their
 // results, and the assets going UNAVAILABLE and coming back when the simulator stops and starts again.
 import assert from 'node:assert/strict'
-import { type ChildProcess, spawn } from 'node:child_process'
-import net from 'node:net'
 import { join } from 'node:path'
-import { type TestContext, test } from 'node:test'
+import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { start, stop } from '../../../scripts/opcua.ts'
-import { eventually, getJson, ofa, tempDir } from './helpers.ts'
+import { canBind, eventually, getJson, ofa, startOfa, tempDir } from './helpers.ts'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
-const BIN = join(ROOT, 'packages/cli/bin/ofa.js')
 const FACTORY = 'examples/opcua-factory'
 const SIMULATOR = join(ROOT, FACTORY, 'simulator/opcua_factory.py')
 const CTRL = 'OPCUA-TEMP-CTRL'
@@ -24,60 +21,6 @@ const LONG = 60_000
 
 /** The ports of the example's device files: the controller, the DHT sensor of WC001, the one of WC002. */
 const PORTS = { [CTRL]: 4840, [SENSOR1]: 4841, [SENSOR2]: 4842 } as const
-
-async function canBind(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer()
-    server.once('error', () => resolve(false))
-    server.listen({ host: '127.0.0.1', port, exclusive: true }, () => server.close(() => resolve(true)))
-  })
-}
-
-interface Ofa {
-  readonly child: ChildProcess
-  readonly url: Promise<string>
-  readonly exited: Promise<number | null>
-  output(): string
-}
-
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
-/** `ofa up` as a user runs it (from the repository, on the example's folder), leading its own process group. */
-function startOfa(t: TestContext, args: string[], env: Record<string, string>): Ofa {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: ROOT,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-  })
-  const pgid = child.pid as number
-  t.after(() => {
-    if (groupAlive(pgid)) process.kill(-pgid, 'SIGKILL')
-  })
-  let out = ''
-  let err = ''
-  child.stdout?.on('data', (d) => (out += d))
-  child.stderr?.on('data', (d) => (err = (err + d).slice(-8000)))
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  const url = eventually(
-    () => {
-      if (child.exitCode !== null) throw new Error('exited')
-      return /API\s+(http:\/\/\S+)\/api\/assets/.exec(out)?.[1]
-    },
-    'ofa up to print its URL',
-    LONG,
-  ).catch((e: Error) => {
-    throw new Error(`${e.message}; stdout:\n${out}\nstderr:\n${err}`)
-  })
-  return { child, url, exited, output: () => `${out}\n${err}` }
-}
 
 interface ItemState {
   id: string

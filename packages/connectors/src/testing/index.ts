@@ -1,5 +1,7 @@
 // @openfactory/connectors/testing — what a connector tests itself with.
 
+// A synthetic MTConnect agent (probe, current, sample streaming, assets) to point an agent client at.
+export * from './agent-peer.ts'
 // The connector conformance suite (node:test) every connector runs with a harness of its own.
 export {
   type ConnectorFixture,

@@ -1,8 +1,9 @@
 // The connector conformance suite for connector.type: mtconnect with agent.ip, against our synthetic agent: the
 // agent gone is the device gone (connections refused), a sample that is not a number is the bad data.
+
+import { LATHE, startAgentPeer } from '../../src/testing/agent-peer.ts'
 import { connectorConformance } from '../../src/testing/index.ts'
 import { agentConnector } from './agent-helpers.ts'
-import { LATHE, startAgentPeer } from './agent-peer.ts'
 
 connectorConformance({
   name: 'mtconnect (external agent)',

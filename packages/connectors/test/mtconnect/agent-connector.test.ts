@@ -10,6 +10,7 @@ import {
   MTCONNECT_MAX_DOCUMENT_BYTES,
   MTConnectAgentConnector,
 } from '../../src/mtconnect/index.ts'
+import { LATHE, type PeerObservation, PRESS, startAgentPeer } from '../../src/testing/agent-peer.ts'
 import { deviceConfig } from '../../src/testing/index.ts'
 import {
   AGENT_FAST,
@@ -22,7 +23,6 @@ import {
   stopOn,
   until,
 } from './agent-helpers.ts'
-import { LATHE, type PeerObservation, PRESS, startAgentPeer } from './agent-peer.ts'
 
 function valuesOf(obs: readonly Observation[], id: string): Observation['value'][] {
   return obs.filter((o) => o.id === id).map((o) => o.value)

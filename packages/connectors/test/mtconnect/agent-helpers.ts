@@ -12,8 +12,8 @@ import {
   type MTConnectAgentConnector,
   type MTConnectAgentConnectorOptions,
 } from '../../src/mtconnect/index.ts'
+import type { AgentPeer, PeerObservation } from '../../src/testing/agent-peer.ts'
 import { createRecordingContext, type RecordingContext } from '../../src/testing/index.ts'
-import type { AgentPeer, PeerObservation } from './agent-peer.ts'
 
 /** Timings that make a test run in milliseconds: a stream stalls after 2 × 200 ms. */
 export const AGENT_FAST = {

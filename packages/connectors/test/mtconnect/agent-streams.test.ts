@@ -16,7 +16,7 @@ import {
   streamAgentParts,
 } from '../../src/mtconnect/index.ts'
 import { ShdrMapper, ShdrStream } from '../../src/shdr/index.ts'
-import { AgentPeer, LATHE, type PeerValue } from './agent-peer.ts'
+import { AgentPeer, LATHE, type PeerValue } from '../../src/testing/agent-peer.ts'
 
 const SRC = 'http://agent:5000/current'
 

@@ -8,10 +8,10 @@ import { type Observation, silentLogger, TOPICS } from '@openfactory/model'
 import type { Connector, ConnectorContext } from '../../src/connector.ts'
 import { decodeAgentCheckpoint, MTConnectAgentConnector } from '../../src/mtconnect/index.ts'
 import { createSupervisor, type Supervisor } from '../../src/supervisor.ts'
+import { LATHE, startAgentPeer } from '../../src/testing/agent-peer.ts'
 import { createFactoryTestLog } from '../../src/testing/index.ts'
 import { observationsOf } from '../helpers.ts'
 import { AGENT_FAST, Emitted, historyOf, keys, until } from './agent-helpers.ts'
-import { LATHE, startAgentPeer } from './agent-peer.ts'
 
 function supervisorOn(log: EventLog): Supervisor {
   return createSupervisor({

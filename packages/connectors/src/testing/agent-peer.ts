@@ -1,9 +1,10 @@
 /**
- * A synthetic MTConnect agent for the agent client's tests (node:http on 127.0.0.1): it answers `probe`, `current`,
+ * A synthetic MTConnect agent for the agent client's tests and the simulator of examples/mtconnect-agent-factory
+ * (node:http on 127.0.0.1, or the host given): it answers `probe`, `current`,
  * `sample` (a plain document, or streamed as multipart/x-mixed-replace with `interval` and `heartbeat`), `assets`
  * and `asset/<id>` with documents of the standard's XML (MTConnect 2.2 namespaces), from devices and observations
- * the test gives it. Written for these tests from the standard's description of the documents; not an agent anyone
- * should run.
+ * the test gives it. Written from the standard's description of the documents, to check our client and to
+ * show it at work; not an agent to put in front of real machines.
  *
  * What a test can do to it: emit observations (each gets the next sequence and a timestamp of its own, one
  * millisecond apart, written with microseconds as agents do), add and remove asset documents (with the
@@ -93,6 +94,15 @@ export interface AgentPeerOptions {
   readonly baseTime?: number
   /** After the initial UNAVAILABLE of every item, the devices' AVAILABILITY items say AVAILABLE (default true). */
   readonly available?: boolean
+  /** Timestamps from the wall clock instead of `baseTime` + 1 ms per observation (a simulator's). */
+  readonly wallClock?: boolean
+  /** Keep every observation in `emitted` (default true: tests read it; a long-running simulator says false). */
+  readonly keepEmitted?: boolean
+  /** The first instanceId (default 1 700 000 001; a simulator gives the time, so each run of it has its own). */
+  readonly firstInstanceId?: number
+  /** Where to listen (default 127.0.0.1) and on which port (default: any free one). */
+  readonly host?: string
+  readonly port?: number
 }
 
 interface Stream {
@@ -162,6 +172,7 @@ export class AgentPeer {
 
   constructor(opts: AgentPeerOptions) {
     this.#opts = opts
+    this.#port = opts.port ?? 0
     for (const d of opts.devices) {
       const walk = (
         owner: { items?: readonly PeerDataItem[]; components?: readonly PeerComponent[] },
@@ -206,7 +217,7 @@ export class AgentPeer {
     if (this.#listening) return
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject)
-      this.#server.listen(this.#port, '127.0.0.1', () => {
+      this.#server.listen(this.#port, this.#opts.host ?? '127.0.0.1', () => {
         this.#server.off('error', reject)
         resolve()
       })
@@ -237,7 +248,7 @@ export class AgentPeer {
 
   #begin(): void {
     this.#instance++
-    this.#instanceId = String(1_700_000_000 + this.#instance)
+    this.#instanceId = String((this.#opts.firstInstanceId ?? 1_700_000_001) + this.#instance - 1)
     this.#buffer = []
     this.#next = 1
     this.#latest.clear()
@@ -262,7 +273,7 @@ export class AgentPeer {
       if (!known) throw new Error(`the peer has no data item ${v.id}`)
       const o: PeerObservation = {
         sequence: this.#next++,
-        timestamp: agentTime(base + this.#clock++),
+        timestamp: agentTime(this.#opts.wallClock ? Date.now() : base + this.#clock++),
         item: known.item,
         device: known.device,
         component: known.component,
@@ -270,7 +281,7 @@ export class AgentPeer {
       }
       seqs.push(o.sequence)
       this.#buffer.push(o)
-      this.emitted.push(o)
+      if (this.#opts.keepEmitted ?? true) this.emitted.push(o)
       const size = this.#opts.bufferSize ?? 4096
       if (this.#buffer.length > size) this.#buffer.splice(0, this.#buffer.length - size)
       if ('level' in v) {
@@ -290,9 +301,16 @@ export class AgentPeer {
     return seqs
   }
 
+  /** The time an asset document is stamped with: the next observation's. */
+  #now(): string {
+    return agentTime(
+      this.#opts.wallClock ? Date.now() : (this.#opts.baseTime ?? Date.parse('2025-06-01T00:00:00Z')) + this.#clock,
+    )
+  }
+
   /** Adds (or changes) an asset document, with an AssetChanged event on the device's `assetChangedId` item. */
   putAsset(asset: Omit<PeerAsset, 'timestamp' | 'removed'>, assetChangedId: string): void {
-    const timestamp = agentTime((this.#opts.baseTime ?? Date.parse('2025-06-01T00:00:00Z')) + this.#clock)
+    const timestamp = this.#now()
     this.#assets.set(asset.assetId, { ...asset, timestamp, removed: false })
     this.emit([{ id: assetChangedId, value: asset.assetId, attributes: { assetType: asset.type } }])
   }
@@ -302,7 +320,7 @@ export class AgentPeer {
     const a = this.#assets.get(assetId)
     if (!a) throw new Error(`no asset ${assetId}`)
     a.removed = true
-    a.timestamp = agentTime((this.#opts.baseTime ?? Date.parse('2025-06-01T00:00:00Z')) + this.#clock)
+    a.timestamp = this.#now()
     this.emit([{ id: assetRemovedId, value: assetId, attributes: { assetType: a.type } }])
   }
 
