@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { silentLogger } from '@openfactory/model'
 import WebSocket from 'ws'
 import { type LocalRuntime, startLocalRuntime } from '../src/runtime/local-runtime.ts'
-import { demoCopy, eventually, getJson } from './helpers.ts'
+import { demoCopy, eventually, getJson, ofa, tempDir } from './helpers.ts'
 
 const BIN = fileURLToPath(new URL('../bin/ofa.js', import.meta.url))
 
@@ -175,4 +176,44 @@ test('after kill -9 and a restart, history and state are all there', { timeout: 
   second.child.kill('SIGINT')
   const code = await new Promise((r) => second.child.once('exit', r))
   assert.equal(code, 0, 'Ctrl-C stops cleanly')
+})
+
+test('a Devices.xml that cannot be read stops only its device: not run, with the problem; the others run', async (t) => {
+  const dir = await tempDir(t)
+  await writeFile(join(dir, 'broken.xml'), '<MTConnectDevices><Devices><Device id="d" name="cnc" uuid="u">\n')
+  await writeFile(
+    join(dir, 'devices.yml'),
+    [
+      'devices:',
+      '  cnc:',
+      '    uuid: CNC-BROKEN',
+      '    connector:',
+      '      type: mtconnect',
+      '      agent: {port: 5000, device_xml: broken.xml, adapter: {ip: 127.0.0.1, port: 7878}}',
+      '  robot:',
+      '    uuid: ROBOT-1',
+      '    connector: {type: simulator}',
+      '',
+    ].join('\n'),
+  )
+  const rt = await startLocalRuntime({ paths: [dir], dataDir: join(dir, 'data'), port: 0, logger: silentLogger })
+  try {
+    assert.deepEqual(rt.skipped, [
+      {
+        uuid: 'CNC-BROKEN',
+        reason: `${join(dir, 'broken.xml')}:1:28: OFA_MTCONNECT_XML XML: element <Device> is not closed before the end of the document`,
+      },
+    ])
+    const robot = await eventually(async () => {
+      const a = await getJson(`${rt.url}/api/assets/ROBOT-1`)
+      return a.availability === 'AVAILABLE' ? a : undefined
+    }, 'the simulator running')
+    assert.equal(robot.uuid, 'ROBOT-1')
+    // ofa validate refuses the same file, as an error.
+    const validated = await ofa(['validate', dir], { cwd: dir })
+    assert.equal(validated.code, 1)
+    assert.match(validated.stderr, /broken\.xml:1:28: OFA_MTCONNECT_XML /)
+  } finally {
+    await rt.stop()
+  }
 })

@@ -8,9 +8,15 @@
  * going UNAVAILABLE) are durable before the log closes.
  */
 import '../connector-types.ts'
-import { createSupervisor, planDevice, type ShdrAdapterServer, type Supervisor } from '@openfactory/connectors'
+import {
+  createSupervisor,
+  type DevicePlan,
+  planDevice,
+  type ShdrAdapterServer,
+  type Supervisor,
+} from '@openfactory/connectors'
 import type { EventLog } from '@openfactory/log'
-import { childLogger, type Factory } from '@openfactory/model'
+import { childLogger, type DeviceConfig, type Factory, isOpenFactoryError } from '@openfactory/model'
 import { createServeApp, createServingState, DEFAULT_PORT, type ServingState } from '@openfactory/serve'
 import type { FastifyInstance } from 'fastify'
 import { startAdapter } from './adapters.ts'
@@ -38,10 +44,26 @@ export interface LocalRuntime {
   stop(): Promise<void>
 }
 
+/**
+ * `planDevice`, except that a Devices.xml that cannot be read (OFA_MTCONNECT_XML: a file from the machine's maker,
+ * not the factory's own declaration) stops only its device: it is not run, with the problems as the reason, and the
+ * others run. `ofa validate` reports the same problems as errors.
+ */
+function planLocally(device: DeviceConfig): DevicePlan {
+  try {
+    return planDevice(device)
+  } catch (err) {
+    if (!isOpenFactoryError(err) || err.code !== 'OFA_MTCONNECT_XML') throw err
+    const problems = err.problems.length > 0 ? err.problems : [err]
+    return { kind: 'skip', reason: problems.map((p) => p.format()).join('; ') }
+  }
+}
+
 export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<LocalRuntime> {
   const { factory, backbone, logger } = await prepare(opts)
-  // Plan every device before touching anything: a device that cannot run stops the start with its reason.
-  const plans = factory.devices.map((device) => ({ device, plan: planDevice(device) }))
+  // Plan every device before touching anything: a device that cannot run stops the start with its reason, except
+  // a device description that cannot be read (planLocally).
+  const plans = factory.devices.map((device) => ({ device, plan: planLocally(device) }))
   const skipped = plans.flatMap(({ device, plan }) =>
     plan.kind === 'skip' ? [{ uuid: device.uuid, reason: plan.reason }] : [],
   )
