@@ -114,6 +114,22 @@ test('the example MTConnect agent factory: read, an agent restart, and ofa up re
     await partsAtLeast('LATHE-002', 'l_parts', 2)
     assert.equal(typeof (await item('MILL-001', 'm_sspeed'))?.value, 'number')
     assert.equal((await item('MILL-001', 'm_asset_chg'))?.value, 'T1')
+    // The agent's asset document, served by the API with its last body.
+    const docs = await eventually(
+      async () => {
+        const body = await getJson(`${api}/documents?asset=MILL-001`)
+        return body.items.length > 0 ? body.items : undefined
+      },
+      'the cutting tool document',
+      LONG,
+    )
+    assert.deepEqual(
+      docs.map((d: { assetId: string; type: string }) => [d.assetId, d.type]),
+      [['T1', 'CuttingTool']],
+    )
+    const toolDoc = await fetch(`${api}/documents/T1`)
+    assert.equal(toolDoc.headers.get('content-type'), 'application/xml; charset=utf-8')
+    assert.match(await toolDoc.text(), /^<CuttingTool assetId="T1"[^>]*><CuttingToolLifeCycle><ToolLife /)
 
     // The agent gone: both assets and their items UNAVAILABLE, with the coded reason.
     await agent.stop()

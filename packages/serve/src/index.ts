@@ -10,6 +10,8 @@ export * from './state/asset-state.ts'
 export * from './state/availability-expiry.ts'
 // Commands: <Method>_CMD sent, <Method>_RESULT tracked by correlation id.
 export * from './state/commands.ts'
+// Asset documents: the last body of each, from ofa_asset_documents, bounded.
+export * from './state/documents.ts'
 // The state with its expiry and command tracker, composed: what the app and `ofa up` create.
 export * from './state/serving-state.ts'
 // Live subscriptions: snapshot then updates, fanned out from one change computation.

@@ -23,6 +23,7 @@ import { createSubscriptionHub, type SubscriptionHub, type SubscriptionLimits } 
 import { assetRoutes } from './asset-routes.ts'
 import { commandRoutes } from './command-routes.ts'
 import type {} from './decorations.ts'
+import { documentRoutes } from './document-routes.ts'
 import { clientErrorHandler, errorHandler, frameworkErrors, notFoundHandler } from './errors.ts'
 import { historyRoutes } from './history-routes.ts'
 import { jsonBodyParser } from './json-body.ts'
@@ -164,6 +165,7 @@ export async function createServeApp(opts: ServeAppOptions): Promise<FastifyInst
   })
   await app.register(assetRoutes, { responseCacheBytes: opts.responseCacheBytes ?? 16 * 1024 * 1024 })
   await app.register(historyRoutes)
+  await app.register(documentRoutes)
   await app.register(commandRoutes, {
     commandTimeoutMs: opts.commandTimeoutMs ?? 5000,
     maxCommandTimeoutMs: opts.maxCommandTimeoutMs ?? 60_000,

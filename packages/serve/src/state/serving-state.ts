@@ -12,6 +12,7 @@ import {
   createAvailabilityExpiry,
 } from './availability-expiry.ts'
 import { type CommandTracker, createCommandTracker } from './commands.ts'
+import { createDocumentStore, type DocumentStore } from './documents.ts'
 import { createWriteHealth, type WriteHealth } from './write-health.ts'
 
 export interface ServingStateOptions
@@ -22,6 +23,9 @@ export interface ServingStateOptions
   readonly maxCommands?: number
   /** `sender_uuid` of commands sent through `commands` (default `ofa-api`). */
   readonly senderUuid?: string
+  /** Bounds of the asset documents kept (documents.ts; defaults 10 000 documents, 64 MiB of bodies). */
+  readonly maxDocuments?: number
+  readonly maxDocumentBytes?: number
   readonly logger?: Logger
 }
 
@@ -41,6 +45,8 @@ export interface ServingState {
   readonly state: AssetState
   readonly commands: CommandTracker
   readonly expiry: AvailabilityExpiry
+  /** Asset documents (MTConnect assets: cutting tools, parts...), their last body each. */
+  readonly documents: DocumentStore
   /** Whether the serving layer's own appends (commands, expiries) succeed: `/healthz` shows it. */
   readonly writes: WriteHealth
   ready(): Promise<void>
@@ -81,9 +87,16 @@ export function createServingState(opts: ServingStateOptions): ServingState {
     writeHealth: writes,
     logger,
   })
+  const documents = createDocumentStore({
+    eventLog,
+    ...(opts.maxDocuments !== undefined ? { maxDocuments: opts.maxDocuments } : {}),
+    ...(opts.maxDocumentBytes !== undefined ? { maxBytes: opts.maxDocumentBytes } : {}),
+    ...(logger ? { logger } : {}),
+  })
   let closing: Promise<void> | null = null
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      documents.close()
       expiry.close()
       commands.close()
       await state.close()
@@ -95,6 +108,7 @@ export function createServingState(opts: ServingStateOptions): ServingState {
     state,
     commands,
     expiry,
+    documents,
     writes,
     ready: () => state.ready(),
     stats: () => ({ ...state.stats(), expiries: expiry.expiries, commands: commands.size }),

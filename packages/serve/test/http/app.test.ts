@@ -314,6 +314,8 @@ test('OpenAPI 3.1 document, Swagger UI, health and metrics', async (t) => {
     '/api/assets/{uuid}/history',
     '/api/assets/{uuid}/methods/{name}',
     '/api/commands/{correlationId}',
+    '/api/documents',
+    '/api/documents/{id}',
     '/api/events',
     '/api/ws',
     '/healthz',
