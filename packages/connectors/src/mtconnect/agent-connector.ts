@@ -61,6 +61,7 @@ import {
 } from '@openfactory/model'
 import type { Connector, ConnectorContext } from '../connector.ts'
 import { type ConnectionTimings, modelConnectorSchema } from '../connector-spec.ts'
+import { drivesAvailOnly } from '../shdr/mapper.ts'
 import {
   type AgentEndpoint,
   type AgentRequestOptions,
@@ -576,15 +577,14 @@ export class MTConnectAgentConnector implements Connector {
   ): void {
     const m = mapper.map(o, ingestion, item)
     if (m.kind === 'availability') {
+      if (m.observation) this.#keep(out, item, m.observation)
       this.#deviceUp.set(item.assetUuid, m.available)
       this.#flush(ctx, out) // what came before it, published before the change
       this.#availability(ctx, item.assetUuid)
       return
     }
     if (m.kind !== 'observation') return
-    out.push({ uuid: item.assetUuid, observation: m.observation })
-    this.#overwritten.delete(item.key)
-    this.#stats.observations++
+    this.#keep(out, item, m.observation)
     const type = item.dataItem.type
     const value = m.observation.value
     if (
@@ -594,6 +594,13 @@ export class MTConnectAgentConnector implements Connector {
     ) {
       this.#assetEvent(ctx, item, type === 'ASSET_REMOVED', value, o)
     }
+  }
+
+  /** Queues an observation of the agent for publishing. */
+  #keep(out: { uuid: string; observation: Observation }[], item: AgentItem, observation: Observation): void {
+    out.push({ uuid: item.assetUuid, observation })
+    this.#overwritten.delete(item.key)
+    this.#stats.observations++
   }
 
   /** Publishes `out` in order, one call per run of one asset, and empties it. */
@@ -628,7 +635,7 @@ export class MTConnectAgentConnector implements Connector {
     for (const uuid of this.#uuids) {
       if (this.#up.get(uuid) === false) continue
       this.#up.set(uuid, false)
-      const items = this.#mapper?.items().filter((i) => i.assetUuid === uuid && i.item.kind !== 'availability') ?? []
+      const items = this.#mapper?.items().filter((i) => i.assetUuid === uuid && !drivesAvailOnly(i.item)) ?? []
       if (items.length > 0) {
         ctx.publish(
           uuid,

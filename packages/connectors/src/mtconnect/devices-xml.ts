@@ -16,6 +16,7 @@
 import { readFileSync } from 'node:fs'
 import {
   type Asset,
+  AVAIL_ID,
   type DataItem,
   type DataItemCategory,
   type DataItemConstraints,
@@ -335,7 +336,8 @@ export function dataItemFromMTConnect(item: MTConnectDataItem): DataItem {
 
 /**
  * One MTConnect device as an OpenFactory asset (`type: Device`), under the OpenFactory uuid the device file gives
- * it. The device's own AVAILABILITY item is left out: it drives `avail` (see `isDeviceAvailability`).
+ * it. The device's own AVAILABILITY item drives `avail` (see `isDeviceAvailability`) and stays an item of its own,
+ * unless its id is `avail` (ours).
  */
 export function mtconnectDeviceToAsset(
   device: MTConnectDeviceModel,
@@ -347,7 +349,9 @@ export function mtconnectDeviceToAsset(
     ...(opts.uns ? { uns: opts.uns } : {}),
     referencesAbove: opts.referencesAbove ?? [],
     referencesBelow: [],
-    dataItems: device.dataItems.filter((d) => !isDeviceAvailability(d)).map(dataItemFromMTConnect),
+    dataItems: device.dataItems
+      .filter((d) => !(isDeviceAvailability(d) && d.id === AVAIL_ID))
+      .map(dataItemFromMTConnect),
     methods: [],
   }
 }

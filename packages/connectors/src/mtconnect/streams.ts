@@ -25,8 +25,8 @@
  * for the same value — numbers for samples, vectors as space-separated text, conditions with `nativeCode`,
  * `nativeSeverity`, `qualifier` and the text as `message`, messages and legacy alarms with their codes, time series
  * with `sampleCount`/`sampleRate`, data sets and tables as the JSON text of their entries (`dataSetValue`) with
- * `count`. The source timestamp is the document's, cut to milliseconds. The device's own AVAILABILITY item is not
- * published: it is returned as an availability change.
+ * `count`. The source timestamp is the document's, cut to milliseconds. The device's own AVAILABILITY item is
+ * returned as an availability change, with its observation (unless its id is `avail`, ours).
  */
 import {
   type ConditionLevel,
@@ -37,7 +37,7 @@ import {
   OpenFactoryError,
   UNAVAILABLE,
 } from '@openfactory/model'
-import { dataSetValue, type ShdrDataSetValue, type ShdrItem } from '../shdr/mapper.ts'
+import { dataSetValue, drivesAvailOnly, type ShdrDataSetValue, type ShdrItem } from '../shdr/mapper.ts'
 import { isShdrNumber } from '../shdr/parser.ts'
 import {
   devicesFromXml,
@@ -340,7 +340,13 @@ export interface AgentItem {
 /** What one observation element becomes. */
 export type AgentMapped =
   | { readonly kind: 'observation'; readonly item: AgentItem; readonly observation: Observation }
-  | { readonly kind: 'availability'; readonly item: AgentItem; readonly available: boolean }
+  /** The device's own AVAILABILITY: drives `avail`; `observation` unless its id is `avail` (ours). */
+  | {
+      readonly kind: 'availability'
+      readonly item: AgentItem
+      readonly available: boolean
+      readonly observation?: Observation
+    }
   /** A data item of a device we do not bind, or one the probe did not describe. */
   | { readonly kind: 'unknown' }
 
@@ -437,9 +443,8 @@ export class AgentStreamMapper {
   map(o: AgentObservation, ingestion: string, item = this.resolve(o)): AgentMapped {
     if (!item) return { kind: 'unknown' }
     const it = item.item
-    if (it.kind === 'availability') {
-      return { kind: 'availability', item, available: o.text.trim().toUpperCase() === 'AVAILABLE' }
-    }
+    const available = it.kind === 'availability' ? o.text.trim().toUpperCase() === 'AVAILABLE' : undefined
+    if (available !== undefined && drivesAvailOnly(it)) return { kind: 'availability', item, available }
     this.#observations++
     const timestamp = canonicalTime(o.timestamp) ?? ingestion
     const base = (value: string | number): Observation => {
@@ -499,7 +504,9 @@ export class AgentStreamMapper {
       default:
         obs = this.#value(item, o, base)
     }
-    return { kind: 'observation', item, observation: obs }
+    return available === undefined
+      ? { kind: 'observation', item, observation: obs }
+      : { kind: 'availability', item, available, observation: obs }
   }
 
   #problem(item: AgentItem, obs: Observation, quality: 'BAD' | 'UNCERTAIN', reason: string): void {

@@ -25,13 +25,16 @@
  *   `resetTriggered` when the field started with `:TRIGGER`.
  * - Every observation: `attributes.timestamp` (the line's time, ISO ms Z; the receive time when the line has none),
  *   `ingestion_timestamp` (receive time), `units` and `subType` of its item, `duration` when the line gave one.
- * - The device's own AVAILABILITY item is not published: it is returned as an availability change.
+ * - The device's own AVAILABILITY item drives the asset's `avail` (returned as an availability change) and is
+ *   published as well under its own id (an Events item), as the standard keeps it — unless its id is `avail`,
+ *   ours: then it only drives `avail` (`drivesAvailOnly`).
  * - Unknown keys are skipped with one field (the value they most likely carry), counted, and reported once per key.
  *   Only the first `maxUnknownKeys` distinct ones are remembered (their counts are `stats().unknownKeys`); the
  *   fields of the others are counted together (`stats().unknownKeysOther`), so an adapter that sends ever new keys
  *   costs bounded memory.
  */
 import {
+  AVAIL_ID,
   type ConditionLevel,
   type DataItemCategory,
   type DataItemConstraints,
@@ -256,7 +259,7 @@ export class ShdrMapper {
     const out: Observation[] = []
     const ingestion = isoTimestamp(at)
     for (const item of this.items(assetUuid)) {
-      if (item.kind === 'availability') continue
+      if (drivesAvailOnly(item)) continue
       const o = unavailableObservation({ id: item.id, tag: item.tag, type: item.category }, reason, at)
       this.#last.set(item, UNAVAILABLE)
       o.attributes.ingestion_timestamp = ingestion
@@ -363,6 +366,7 @@ export class ShdrMapper {
             available: v.toUpperCase() === 'AVAILABLE',
             timestamp,
           })
+          if (!drivesAvailOnly(item)) obs = this.#value(item, v, at, key)
           break
         }
         case 'data-set':
@@ -555,6 +559,11 @@ export class ShdrMapper {
     if (resetTriggered) obs.attributes.resetTriggered = resetTriggered
     return obs
   }
+}
+
+/** The device's AVAILABILITY item whose id is `avail`, ours: it drives `avail` and is not an item of its own. */
+export function drivesAvailOnly(item: { readonly kind: string; readonly id: string }): boolean {
+  return item.kind === 'availability' && item.id === AVAIL_ID
 }
 
 export type ShdrDataSetValue = string | null | Record<string, string | null>

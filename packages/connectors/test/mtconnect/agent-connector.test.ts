@@ -204,7 +204,7 @@ describe('MTConnect agent client', () => {
     )
     assert.deepEqual(
       ctx.declared[1]?.dataItems.map((d) => d.id),
-      ['ram_pos', 'ram_hyd'],
+      ['press_avail', 'ram_pos', 'ram_hyd'],
     )
     const mark = ctx.published.length
     peer.emit([
@@ -229,6 +229,14 @@ describe('MTConnect agent client', () => {
       'the agent reports the device UNAVAILABLE',
     )
     assert.ok(available(ctx, 'LATHE-A'))
+    // ... and is an item of its own too, under its id (the lathe's is `avail`, ours: only avail).
+    assert.deepEqual(
+      ctx.published
+        .filter((p) => p.observation.id === 'press_avail')
+        .map((p) => p.observation.value)
+        .at(-1),
+      'UNAVAILABLE',
+    )
     peer.emit([{ id: 'press_avail', value: 'AVAILABLE' }])
     await until(() => available(ctx, 'PRESS-B'), 'PRESS-B up again')
 
@@ -248,7 +256,7 @@ describe('MTConnect agent client', () => {
     for (const ctx2 of [press, byName]) {
       assert.deepEqual(
         ctx2.declared[0]?.dataItems.map((d) => d.id),
-        ['ram_pos', 'ram_hyd'],
+        ['press_avail', 'ram_pos', 'ram_hyd'],
       )
     }
 

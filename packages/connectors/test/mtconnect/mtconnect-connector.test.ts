@@ -45,8 +45,8 @@ describe('connector.type: mtconnect over TCP', () => {
     const server = await startAdapter(t, { heartbeatMs: 1000 })
     for (const [uuid, items] of [
       ['uuid-press-2', ['p2_pos', 'p2_hyd']],
-      ['press-1', ['p1_msg', 'p1_pos', 'p1_hyd']],
-      ['NO-MATCH', ['p1_msg', 'p1_pos', 'p1_hyd']], // none matches: the first device, as before
+      ['press-1', ['p1_avail', 'p1_msg', 'p1_pos', 'p1_hyd']],
+      ['NO-MATCH', ['p1_avail', 'p1_msg', 'p1_pos', 'p1_hyd']], // none matches: the first device, as before
     ] as const) {
       const connector = createMTConnectConnector({
         deviceXml: PRESSES,
@@ -80,7 +80,7 @@ describe('connector.type: mtconnect over TCP', () => {
     assert.deepEqual(
       declared.assets.map((a) => [a.uuid, a.dataItems.map((d) => d.id)]),
       [
-        ['PRESS-A', ['p1_msg', 'p1_pos', 'p1_hyd']],
+        ['PRESS-A', ['p1_avail', 'p1_msg', 'p1_pos', 'p1_hyd']],
         ['PRESS-B', ['p2_pos', 'p2_hyd']],
       ],
     )
@@ -118,6 +118,14 @@ describe('connector.type: mtconnect over TCP', () => {
     assert.deepEqual(
       b.filter((o) => o.id === 'p2_pos').map((o) => o.value),
       [20.5, 99],
+    )
+    // The device's own AVAILABILITY drives avail and is an item of its own, under its id.
+    assert.deepEqual(
+      a.filter((o) => o.id === 'p1_avail').map((o) => [o.value, o.tag, o.type]),
+      [
+        ['UNAVAILABLE', 'Availability', 'Events'],
+        ['AVAILABLE', 'Availability', 'Events'],
+      ],
     )
     assert.deepEqual(active(a, 'p1_hyd'), ['WARNING:OIL-2'], 'HP-1 cleared by its code, OIL-2 still active')
     assert.deepEqual(active(b, 'p2_hyd'), [], 'NORMAL without a code clears them all')
