@@ -7,7 +7,6 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import { SaxesParser } from 'saxes'
-import type { ConnectorContext } from '../packages/connectors/src/connector.ts'
 import {
   AgentStreamMapper,
   localName,
@@ -17,6 +16,7 @@ import {
   readDevicesXml,
   type XmlElement,
 } from '../packages/connectors/src/mtconnect/index.ts'
+import { countingContext } from './lib/counting-context.ts'
 
 const DOCS = Number(process.argv[2] ?? 2000)
 const PER_DOC = Number(process.argv[3] ?? 100)
@@ -280,23 +280,13 @@ async function endToEnd(): Promise<number> {
     done = r
   })
   const target = mapped.out
-  const noop = (): void => {}
-  const ctx: ConnectorContext = {
-    signal: new AbortController().signal,
-    logger: { debug: noop, info: noop, warn: noop, error: noop },
-    declareAssets: noop,
-    congested: false,
-    whenWritable: () => Promise.resolve(),
+  const ctx = countingContext({
     publish: (_uuid, obs) => {
       observations += obs.length
       if (observations >= target) done()
     },
-    putDocument: noop,
-    setAvailable: noop,
-    fail: noop,
-    loadCheckpoint: () => Promise.resolve(undefined),
-    saveCheckpoint: noop,
-  }
+  })
+
   const connector = new MTConnectAgentConnector({ agent: { host: '127.0.0.1', port }, uuid: 'MILL-1' })
   const t = performance.now()
   await connector.start(ctx)

@@ -9,6 +9,7 @@
 // change), queue size 1. Each case: connect and subscribe, warm up WARM s, count for MEASURE s.
 //   npx node bench/opcua-ingest.ts [items] [period ms] [measure s]
 import { type ChildProcess, spawn } from 'node:child_process'
+import fsSync from 'node:fs'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -24,7 +25,7 @@ import {
   TimestampsToReturn,
 } from 'node-opcua-client'
 import { opcuaSpec } from '../packages/connector-opcua/src/index.ts'
-import type { ConnectorContext } from '../packages/connectors/src/connector.ts'
+import { countingContext } from './lib/counting-context.ts'
 
 const ITEMS = Number(process.argv[2] ?? 10_000)
 const PERIOD_MS = Number(process.argv[3] ?? 100)
@@ -45,7 +46,10 @@ function stopServer(): void {
     }
   }
 }
-process.on('exit', stopServer)
+process.on('exit', () => {
+  stopServer()
+  fsSync.rmSync(tmp, { recursive: true, force: true })
+})
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {
     stopServer()
@@ -166,23 +170,17 @@ async function ours(endpoint: string): Promise<Result> {
   let observations = 0
   let available = false
   const noop = (): void => {}
-  const ctx: ConnectorContext = {
-    signal: new AbortController().signal,
+  const ctx = countingContext({
     logger: { debug: noop, info: noop, warn: noop, error: (m, f) => console.error(m, f ?? '') },
-    declareAssets: noop,
-    congested: false,
-    whenWritable: () => Promise.resolve(),
     publish: (_uuid, obs) => {
       for (const o of obs) if (typeof o.value === 'number') observations++
     },
-    putDocument: noop,
     setAvailable: (_uuid, a) => {
       available = a
     },
     fail: (err) => console.error('connector failed', err),
-    loadCheckpoint: () => Promise.resolve(undefined),
-    saveCheckpoint: noop,
-  }
+  })
+
   await connector.start(ctx)
   try {
     if (!available) throw new Error('the connector did not come up')

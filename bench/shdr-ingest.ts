@@ -4,13 +4,13 @@
 import net from 'node:net'
 import os from 'node:os'
 import { encodeObservation } from '@openfactory/model'
-import type { ConnectorContext } from '../packages/connectors/src/connector.ts'
 import {
   createMTConnectConnector,
   readDevicesXml,
   shdrDeviceFromMTConnect,
 } from '../packages/connectors/src/mtconnect/index.ts'
 import { ShdrMapper, ShdrStream } from '../packages/connectors/src/shdr/index.ts'
+import { countingContext } from './lib/counting-context.ts'
 
 const N = Number(process.argv[2] ?? 300_000)
 const XML = new URL('../packages/connectors/test/fixtures/mtconnect/mill-3axis.xml', import.meta.url).pathname
@@ -133,24 +133,14 @@ async function endToEnd(): Promise<number> {
     done = r
   })
   const target = mapped.out
-  const noop = (): void => {}
-  const ctx: ConnectorContext = {
-    signal: new AbortController().signal,
-    logger: { debug: noop, info: noop, warn: noop, error: noop },
-    declareAssets: noop,
-    congested: false,
-    whenWritable: () => Promise.resolve(),
+  const ctx = countingContext({
     publish: (_uuid, obs) => {
       if (firstAt === 0) firstAt = performance.now()
       observations += obs.length
       if (observations >= target) done()
     },
-    putDocument: noop,
-    setAvailable: noop,
-    fail: noop,
-    loadCheckpoint: () => Promise.resolve(undefined),
-    saveCheckpoint: noop,
-  }
+  })
+
   const connector = createMTConnectConnector({
     deviceXmlFile: XML,
     adapter: { host: '127.0.0.1', port },
