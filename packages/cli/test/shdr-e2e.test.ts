@@ -1,7 +1,7 @@
 /**
  * End to end over a real SHDR socket: a test adapter writing lines we made up (malformed ones, an unknown key,
- * conditions raised and cleared) → the shdr connector under the supervisor → the embedded log → the asset
- * state → the HTTP API. Killing the adapter turns the asset and its items UNAVAILABLE; a restarted adapter is
+ * conditions raised and cleared, an @ASSET@ document) → the shdr connector under the supervisor → the embedded
+ * log → the asset state and the documents → the HTTP API. Killing the adapter turns the asset and its items UNAVAILABLE; a restarted adapter is
  * reconnected and its values come back.
  */
 import assert from 'node:assert/strict'
@@ -67,6 +67,28 @@ test('SHDR adapter → connector → log → state → API, through a disconnect
       [1200, 1300],
     )
     assert.equal(history.at(-1).attributes.timestamp, '2026-01-01T00:00:01.000Z')
+
+    // an asset document (@ASSET@, multiline) → ofa_asset_documents → GET /api/documents and /api/documents/{id}
+    const body = '<CuttingTool assetId="E2E-TOOL-1" toolId="T1"><CuttingToolLifeCycle/></CuttingTool>'
+    for (const line of [
+      '2026-01-01T00:00:05.000Z|@ASSET@|E2E-TOOL-1|CuttingTool|--multiline--E2E',
+      body,
+      '--multiline--E2E',
+    ]) {
+      adapter.send(line)
+    }
+    const listed = await eventually(async () => {
+      const { items } = await getJson(`${rt.url}/api/documents?asset=E2E-LATHE-1`)
+      return items.find((d: { assetId: string }) => d.assetId === 'E2E-TOOL-1')
+    }, 'the asset document listed')
+    assert.equal(listed.type, 'CuttingTool')
+    assert.equal(listed.deviceUuid, 'E2E-LATHE-1')
+    assert.equal(listed.bytes, Buffer.byteLength(body))
+    const doc = await fetch(`${rt.url}/api/documents/E2E-TOOL-1`)
+    assert.equal(doc.status, 200)
+    assert.match(doc.headers.get('content-type') ?? '', /xml/)
+    assert.equal((await doc.text()).trim(), body)
+    assert.equal((await fetch(`${rt.url}/api/documents/NO-SUCH-TOOL`)).status, 404)
 
     // the adapter dies: the asset and its items become UNAVAILABLE
     await adapter.close()

@@ -217,3 +217,44 @@ test('a Devices.xml that cannot be read stops only its device: not run, with the
     await rt.stop()
   }
 })
+
+test('a Devices.xml with a duplicate component id runs its device and logs the warning', async (t) => {
+  const dir = await tempDir(t)
+  await writeFile(
+    join(dir, 'Devices.xml'),
+    [
+      '<MTConnectDevices><Devices><Device id="d" name="cnc" uuid="CNC-DUP">',
+      '  <Components><Axes id="c"/><Controller id="c"/></Components>',
+      '  <DataItems><DataItem id="exec" category="EVENT" type="EXECUTION"/></DataItems>',
+      '</Device></Devices></MTConnectDevices>',
+      '',
+    ].join('\n'),
+  )
+  await writeFile(
+    join(dir, 'devices.yml'),
+    [
+      'devices:',
+      '  cnc:',
+      '    uuid: CNC-DUP',
+      '    connector: {type: mtconnect, agent: {port: 5000, device_xml: Devices.xml, adapter: {ip: 127.0.0.1, port: 1}}}',
+      '',
+    ].join('\n'),
+  )
+  const warned: Record<string, unknown>[] = []
+  const logger = {
+    ...silentLogger,
+    warn: (message: string, fields?: Record<string, unknown>) => warned.push({ message, ...fields }),
+  }
+  const rt = await startLocalRuntime({ paths: [dir], dataDir: join(dir, 'data'), port: 0, logger })
+  try {
+    assert.deepEqual(rt.skipped, [])
+    const w = warned.find((e) => e.uuid === 'CNC-DUP')
+    assert.ok(w, JSON.stringify(warned))
+    assert.match(
+      String(w.warning),
+      /Devices\.xml:2:29: warning component id 'c' is already used at line 2; read anyway$/,
+    )
+  } finally {
+    await rt.stop()
+  }
+})

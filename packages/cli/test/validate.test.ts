@@ -127,3 +127,42 @@ test('connector blocks are also checked by their connector spec, as ofa up check
     r.stderr,
   )
 })
+
+test('a Devices.xml with a duplicate component id is a warning; a duplicate data item id stays a problem', async (t) => {
+  const devicesXml = (itemId: string) =>
+    [
+      '<MTConnectDevices><Devices>',
+      '  <Device id="dev" name="mill" uuid="MILL-1">',
+      '    <Components>',
+      '      <Axes id="ax"><DataItems><DataItem id="x1" category="SAMPLE" type="POSITION"/></DataItems></Axes>',
+      `      <Controller id="ax"><DataItems><DataItem id="${itemId}" category="EVENT" type="EXECUTION"/></DataItems></Controller>`,
+      '    </Components>',
+      '  </Device>',
+      '</Devices></MTConnectDevices>',
+      '',
+    ].join('\n')
+  const factory = async (itemId: string) => {
+    const dir = await tempDir(t)
+    await writeFile(join(dir, 'Devices.xml'), devicesXml(itemId))
+    await writeFile(
+      join(dir, 'devices.yml'),
+      [
+        'devices:',
+        '  mill:',
+        '    uuid: MILL-1',
+        '    connector: {type: mtconnect, agent: {port: 5000, device_xml: Devices.xml, adapter: {ip: 127.0.0.1, port: 7878}}}',
+        '',
+      ].join('\n'),
+    )
+    return dir
+  }
+  const warned = await ofa(['validate', '.'], { cwd: await factory('exec') })
+  assert.equal(warned.code, 0, warned.stderr)
+  assert.match(warned.stdout, /^valid: 1 file, 1 device, 0 apps, 1 warning$/m)
+  assert.match(warned.stderr, /\/Devices\.xml:5:7: warning component id 'ax' is already used at line 4; read anyway$/m)
+
+  const refused = await ofa(['validate', '.'], { cwd: await factory('x1') })
+  assert.equal(refused.code, 1)
+  assert.match(refused.stderr, /Devices\.xml:5:\d+: OFA_MTCONNECT_XML data item id 'x1' is already used at line 4/)
+  assert.match(refused.stderr, /^1 problem in 1 file$/m, 'a refused Devices.xml reports its problems only')
+})

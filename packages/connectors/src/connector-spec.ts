@@ -16,6 +16,7 @@
  */
 import {
   type BackoffOptions,
+  type ConfigWarning,
   type DeviceConfig,
   DeviceSpec,
   type ErrorCode,
@@ -95,6 +96,11 @@ export interface ConnectorSpec<C = unknown, K extends Connector = Connector> {
    * whose `where` names the file, the line and the field, carrying every problem found.
    */
   parse(device: DeviceConfig): C
+  /**
+   * What `parse` read past (placed, e.g. a Devices.xml's duplicate component id): logged by `ofa up`, printed by
+   * `ofa validate`; none by default.
+   */
+  warnings?(config: C): readonly ConfigWarning[]
   /** Why a device so configured does not run in this process (an external agent, a container image); else undefined. */
   skipReason?(config: C): string | undefined
   /** The adapter the runtime starts for it, if any. */

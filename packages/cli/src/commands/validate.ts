@@ -12,7 +12,8 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
 /**
  * `ofa validate [--uns FILE] PATH...`: every problem of every file, one per line, then a summary. Warnings and
  * the folders skipped (they hold a `.ofa-skip` file) are printed too, and do not change the exit code. Devices'
- * connector blocks are also checked by their connector's spec, as `ofa up` checks them (a Devices.xml is read).
+ * connector blocks are also checked by their connector's spec, as `ofa up` checks them (a Devices.xml is read:
+ * its problems fail, what it reads past — a duplicate component id — is a warning).
  * Ctrl-C (`io.signal`) stops a long validation: it says it was interrupted and exits with status 1.
  */
 export async function validateCommand(args: readonly string[], io: CliIo): Promise<number> {
@@ -36,8 +37,12 @@ export async function validateCommand(args: readonly string[], io: CliIo): Promi
     io.stderr.write('ofa validate: interrupted before the end; the factory was not fully checked\n')
     return EXIT.failed
   }
-  const { factory, problems: configProblems, warnings, skipped } = result
-  const problems = [...configProblems, ...checkConnectorConfigs(factory.devices)]
+  const { factory, problems: configProblems, skipped } = result
+  const warnings = [...result.warnings]
+  const problems = [
+    ...configProblems,
+    ...checkConnectorConfigs(factory.devices, { onWarning: (w) => warnings.push(w) }),
+  ]
   for (const dir of skipped)
     io.stderr.write(`skipped ${relative(io.cwd, dir) || '.'}: it holds a ${SKIP_MARKER} file\n`)
   for (const p of problems) io.stderr.write(`${p.format()}\n`)

@@ -118,6 +118,13 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     for (const { plan } of plans) if (plan.kind === 'run') supervisor.add(plan.connector)
     await supervisor.start()
     for (const s of skipped) logger.warn('device not run', s)
+    for (const { device, plan } of plans) {
+      for (const w of plan.warnings ?? [])
+        logger.warn('device description read past a problem', {
+          uuid: device.uuid,
+          warning: w.format(),
+        })
+    }
     return {
       factory,
       url,

@@ -17,6 +17,7 @@ import { readFileSync } from 'node:fs'
 import {
   type Asset,
   AVAIL_ID,
+  ConfigWarning,
   type DataItem,
   type DataItemCategory,
   type DataItemConstraints,
@@ -104,12 +105,26 @@ function nonEmpty(s: string | undefined): string | undefined {
   return s === undefined || s.trim() === '' ? undefined : s.trim()
 }
 
+/** Where a Devices.xml comes from, and who hears its warnings. */
+export interface DevicesXmlOptions {
+  readonly file: string
+  /**
+   * Called for each thing the file gets wrong that we read past (file, line, column): a component id already
+   * used by another component or the device (nothing is looked up by a component's id). Without it, warnings are
+   * dropped.
+   */
+  readonly onWarning?: (warning: ConfigWarning) => void
+}
+
 /**
  * Reads a Devices.xml text into one model per device. Throws `OFA_MTCONNECT_XML` (with `where` file/line/column)
  * for malformed XML, and one `OFA_MTCONNECT_XML` carrying every problem (`problems`) for missing or invalid
- * attributes and duplicate ids.
+ * attributes and duplicate data item ids (an id a data item shares with anything). A component id repeating the
+ * device's or another component's is a warning (`onWarning`), not a refusal: such files come from machine makers,
+ * and nothing is looked up by a component id; a data item id must stay unique, as an SHDR key or a stream finds
+ * its item by it.
  */
-export function parseDevicesXml(xml: string, opts: { file: string }): MTConnectDeviceModel[] {
+export function parseDevicesXml(xml: string, opts: DevicesXmlOptions): MTConnectDeviceModel[] {
   return devicesFromXml(parseXml(xml, { file: opts.file }), opts)
 }
 
@@ -117,8 +132,11 @@ export function parseDevicesXml(xml: string, opts: { file: string }): MTConnectD
  * The devices of a Devices document already read (`parseXml`): what `parseDevicesXml` does after parsing, for a
  * caller that looked at the root first (an agent's probe answer, agent-connector.ts). Same errors.
  */
-export function devicesFromXml(root: XmlElement, opts: { file: string }): MTConnectDeviceModel[] {
+export function devicesFromXml(root: XmlElement, opts: DevicesXmlOptions): MTConnectDeviceModel[] {
   const problems: OpenFactoryError[] = []
+  const warn = (el: XmlElement, message: string): void => {
+    opts.onWarning?.(new ConfigWarning(message, { file: opts.file, line: el.line, column: el.column }))
+  }
   const problem = (el: XmlElement, message: string): void => {
     problems.push(
       new OpenFactoryError('OFA_MTCONNECT_XML', message, {
@@ -154,12 +172,16 @@ export function devicesFromXml(root: XmlElement, opts: { file: string }): MTConn
     else seenNames.add(name)
     const components: MTConnectComponent[] = []
     const dataItems: MTConnectDataItem[] = []
-    const ids = new Map<string, number>()
+    // Every id of the device, its components and data items. A repeat involving a data item is a problem (the item
+    // must be found by its id); a component id repeating the device's or another component's is a warning.
+    const ids = new Map<string, { line: number; item: boolean }>()
     const checkId = (el: XmlElement, what: string, value: string | undefined): void => {
       if (!value) return
       const prev = ids.get(value)
-      if (prev !== undefined) problem(el, `${what} id '${value}' is already used at line ${prev}`)
-      else ids.set(value, el.line)
+      if (prev === undefined) ids.set(value, { line: el.line, item: what === 'data item' })
+      else if (prev.item || what === 'data item')
+        problem(el, `${what} id '${value}' is already used at line ${prev.line}`)
+      else warn(el, `${what} id '${value}' is already used at line ${prev.line}; read anyway`)
     }
     checkId(d, 'device', id)
 
@@ -299,7 +321,10 @@ function readDataItem(
 }
 
 /** Reads and parses a Devices.xml file; a missing or unreadable file is `OFA_CONFIG_FILE`. */
-export function readDevicesXml(file: string): MTConnectDeviceModel[] {
+export function readDevicesXml(
+  file: string,
+  opts: { readonly onWarning?: (warning: ConfigWarning) => void } = {},
+): MTConnectDeviceModel[] {
   let text: string
   try {
     text = readFileSync(file, 'utf8')
@@ -309,7 +334,7 @@ export function readDevicesXml(file: string): MTConnectDeviceModel[] {
       where: { file },
     })
   }
-  return parseDevicesXml(text, { file })
+  return parseDevicesXml(text, { file, ...opts })
 }
 
 /**

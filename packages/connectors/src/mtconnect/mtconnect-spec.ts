@@ -7,7 +7,8 @@
  * time), so `ofa validate` checks only the block's shape.
  *
  * With `agent.device_xml` and `agent.adapter` OpenFactory is the agent: `parse` reads the Devices.xml (its
- * problems are OFA_MTCONNECT_XML with the XML file's line and column, so `ofa validate` reports them) and the
+ * problems are OFA_MTCONNECT_XML with the XML file's line and column, so `ofa validate` reports them; what it
+ * reads past, a duplicate component id, is a warning: `ofa validate` prints it, `ofa up` logs it) and the
  * connector ingests the adapter. An adapter given as `image: openfactory/shdr-replay` is one the runtime starts
  * itself: it replays an SHDR log (environment `SHDR_FILE`, relative to the device file; `SHDR_SPEED`, default 1;
  * `SHDR_LOOP`, default true) on 127.0.0.1 at the adapter's port. Another image runs only where containers run:
@@ -16,7 +17,12 @@
  * Model's schema checks the block's shape (ip or device_xml + adapter, ip or image, the file exists).
  */
 import { dirname, isAbsolute, resolve } from 'node:path'
-import type { DeviceConfig, MTConnectConnectorConfig as MTConnectBlock, UnsPlacement } from '@openfactory/model'
+import type {
+  ConfigWarning,
+  DeviceConfig,
+  MTConnectConnectorConfig as MTConnectBlock,
+  UnsPlacement,
+} from '@openfactory/model'
 import { isShdrReplayImage, readShdrReplayEnvironment, SHDR_REPLAY_IMAGE } from '@openfactory/model'
 import {
   type BuiltinAdapter,
@@ -50,6 +56,8 @@ export type MTConnectDeviceConfig =
       readonly uns?: UnsPlacement
       readonly deviceXmlFile: string
       readonly devices: readonly MTConnectDeviceModel[]
+      /** What the Devices.xml got wrong that we read past (a duplicate component id). */
+      readonly warnings: readonly ConfigWarning[]
       /** Where the adapter listens, or the image it runs in when it is not ours to start. */
       readonly adapter: { readonly host: string; readonly port: number } | { readonly image: string }
       /** Our replay adapter, when the device declares it. */
@@ -103,8 +111,9 @@ export const mtconnectSpec = registerConnector<MTConnectDeviceConfig, ShdrConnec
     const xml = agent.device_xml as string
     const adapter = agent.adapter as NonNullable<typeof agent.adapter>
     const deviceXmlFile = isAbsolute(xml) ? xml : resolve(dirname(device.file), xml)
-    const devices = readDevicesXml(deviceXmlFile)
-    const base = { uuid: device.uuid, ...(device.uns ? { uns: device.uns } : {}), deviceXmlFile, devices }
+    const warnings: ConfigWarning[] = []
+    const devices = readDevicesXml(deviceXmlFile, { onWarning: (w) => warnings.push(w) })
+    const base = { uuid: device.uuid, ...(device.uns ? { uns: device.uns } : {}), deviceXmlFile, devices, warnings }
     if (adapter.image === undefined) {
       return { kind: 'adapter', ...base, adapter: { host: adapter.ip as string, port: adapter.port } }
     }
@@ -122,6 +131,7 @@ export const mtconnectSpec = registerConnector<MTConnectDeviceConfig, ShdrConnec
     }
     return { kind: 'adapter', ...base, adapter: { host: '127.0.0.1', port: adapter.port }, replay }
   },
+  warnings: (c) => (c.kind === 'adapter' ? c.warnings : []),
   skipReason,
   adapter: (c) => (c.kind === 'adapter' ? c.replay : undefined),
   create(c, deps) {

@@ -3,10 +3,13 @@
  * reconnects with backoff — what an MTConnect agent does for each of its adapters.
  *
  * Heartbeat (Adapter Agent Protocol, "Protocol"): on connecting we send `* PING`; an adapter that takes part
- * answers `* PONG <ms>`, its heartbeat. From then on we PING every heartbeat and declare the adapter dead when
- * nothing at all (data or PONG) arrived for 2 × heartbeat. An adapter that never answers is a legacy adapter: it
- * is declared dead after `legacyTimeoutMs` of silence (default 60 000 ms; cppagent waits 600 s, which leaves a dead
- * adapter's device AVAILABLE for ten minutes). A dead, closed or refused connection is retried after an
+ * answers `* PONG <ms>`, its heartbeat. From then on we PING every heartbeat, and a PING must be answered within
+ * that heartbeat: when the next PING is due and nothing at all (data or PONG) arrived since the last one, the
+ * adapter is declared dead instead — after one unanswered PING, within one heartbeat of it. (cppagent allows
+ * 2 × heartbeat of silence, its `m_receiveTimeLimit`, which lets a second PING go unanswered and keeps a dead
+ * adapter's device AVAILABLE twice as long as the adapter asked for.) An adapter that never answers is a legacy
+ * adapter: it is declared dead after `legacyTimeoutMs` of silence (default 60 000 ms; cppagent waits 600 s, which
+ * leaves a dead adapter's device AVAILABLE for ten minutes). A dead, closed or refused connection is retried after an
  * exponential backoff with jitter (`Backoff`, capped), reset once a connection delivered a line.
  *
  * Lines are split on LF in the byte stream, then read as UTF-8 (a CR before the LF is dropped). A line longer than
@@ -16,7 +19,8 @@
  * Backpressure (`backpressure`, the connector's context): after each chunk read, while the writer says the
  * connector is congested, the socket is paused — TCP's window then holds the adapter back — and resumed once it is
  * writable. A line is never split by it: at most one chunk (64 KiB) is read past the high-water mark. While paused
- * the silence timer is off: we stopped reading, not the adapter writing. PINGs still go out.
+ * the silence timer is off and an unanswered PING is not held against the adapter: we stopped reading, not the
+ * adapter writing. PINGs still go out.
  *
  * Events go to the handler functions of the options object, synchronously and in order: `onConnect`, then
  * `onLine` for every line (PONG lines included, so line numbers match the stream), then one `onDisconnect` with
@@ -99,6 +103,8 @@ export class ShdrClient {
   #heartbeatMs: number | undefined
   #silence: NodeJS.Timeout | undefined
   #ping: NodeJS.Timeout | undefined
+  /** Something (data or PONG) arrived since the last PING we sent. */
+  #answered = true
   #connectTimer: NodeJS.Timeout | undefined
   /** Aborts the wait before the next attempt. */
   #retryWait: AbortController | undefined
@@ -235,18 +241,15 @@ export class ShdrClient {
   #armSilence(ms: number): void {
     clearTimeout(this.#silence)
     this.#silenceMs = ms
-    const hb = this.#heartbeatMs
+    // Only a legacy adapter's silence is timed: with a heartbeat, the PINGs keep the watch (#heartbeat).
     this.#silence = setTimeout(() => {
-      const why =
-        hb === undefined
-          ? `no data for ${ms} ms (legacy adapter timeout)`
-          : `no data or PONG for ${ms} ms (heartbeat ${hb} ms)`
-      this.#socket?.destroy(new Error(why))
+      this.#socket?.destroy(new Error(`no data for ${ms} ms (legacy adapter timeout)`))
     }, ms)
   }
 
   #onData(socket: net.Socket, chunk: Buffer): void {
     const receivedAt = Date.now()
+    this.#answered = true
     this.#silence?.refresh()
     this.#stats.bytes += chunk.length
     let start = 0
@@ -297,7 +300,7 @@ export class ShdrClient {
     void bp.whenWritable().then(() => {
       if (this.#pausedSocket === socket) this.#pausedSocket = undefined
       if (socket !== this.#socket || socket.destroyed || this.#stopped) return
-      this.#armSilence(this.#silenceMs)
+      if (this.#heartbeatMs === undefined) this.#armSilence(this.#silenceMs)
       socket.resume()
     })
   }
@@ -320,13 +323,25 @@ export class ShdrClient {
     if (hb !== this.#heartbeatMs) {
       this.#heartbeatMs = hb
       clearInterval(this.#ping)
-      this.#ping = setInterval(() => {
-        const s = this.#socket
-        if (s && !s.destroyed && this.#connected) s.write('* PING\n')
-      }, hb)
+      this.#ping = setInterval(() => this.#heartbeat(hb), hb)
     }
-    this.#armSilence(2 * hb)
+    // With a heartbeat the PINGs keep the watch (#heartbeat); the legacy silence timer is off.
+    clearTimeout(this.#silence)
+    this.#silence = undefined
+    this.#answered = true
     this.#opts.onPong?.(announced)
+  }
+
+  /** A PING is due: the last one must have been answered (anything received) since, else the adapter is dead. */
+  #heartbeat(hb: number): void {
+    const s = this.#socket
+    if (!s || s.destroyed || !this.#connected) return
+    if (!this.#answered && !this.paused) {
+      s.destroy(new Error(`no PONG or data within ${hb} ms of a PING (heartbeat ${hb} ms)`))
+      return
+    }
+    this.#answered = false
+    s.write('* PING\n')
   }
 }
 

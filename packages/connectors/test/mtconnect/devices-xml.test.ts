@@ -185,6 +185,42 @@ describe('bad Devices.xml: OFA_MTCONNECT_XML naming file, line and column', () =
     assert.match(err.message, /has 9 problems/)
   })
 
+  test('a duplicate component id is a warning (placed) and the file is read; a data item id is never shared', () => {
+    const xml = (itemId: string) =>
+      [
+        '<Devices><Device id="d" name="mill">',
+        '  <Components>',
+        '    <Axes id="c"><DataItems><DataItem id="x" category="SAMPLE" type="POSITION"/></DataItems></Axes>',
+        `    <Controller id="c"><DataItems><DataItem id="${itemId}" category="EVENT" type="EXECUTION"/></DataItems></Controller>`,
+        '    <Systems id="d"/>',
+        '  </Components>',
+        '</Device></Devices>',
+      ].join('\n')
+    const warnings: string[] = []
+    const [mill] = parseDevicesXml(xml('exec'), { file: 'dup.xml', onWarning: (w) => warnings.push(w.format()) })
+    assert.deepEqual(warnings, [
+      "dup.xml:4:5: warning component id 'c' is already used at line 3; read anyway",
+      "dup.xml:5:5: warning component id 'd' is already used at line 1; read anyway",
+    ])
+    assert.deepEqual(
+      mill?.components.map((c) => c.path),
+      ['Axes[c]', 'Controller[c]', 'Systems[d]'],
+    )
+    assert.deepEqual(
+      mill?.dataItems.map((i) => i.id),
+      ['x', 'exec'],
+    )
+    assert.doesNotThrow(() => parseDevicesXml(xml('exec'), { file: 'dup.xml' }), 'no listener: warnings dropped')
+    const err = xmlError(() => parseDevicesXml(xml('x'), { file: 'dup.xml' }))
+    assert.deepEqual(err.where, { file: 'dup.xml', line: 4, column: 35 })
+    assert.match(err.message, /data item id 'x' is already used at line 3/)
+    // a data item may not take a component's id either
+    assert.match(
+      xmlError(() => parseDevicesXml(xml('c'), { file: 'dup.xml' })).message,
+      /data item id 'c' is already used/,
+    )
+  })
+
   test('a file with no device, or another root', () => {
     assert.match(
       xmlError(() => parseDevicesXml('<MTConnectDevices><Devices/></MTConnectDevices>', { file: 'f' })).message,

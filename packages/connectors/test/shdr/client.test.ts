@@ -69,6 +69,30 @@ describe('ShdrClient', () => {
     assert.match(reasons[0] ?? '', /no data for 80 ms \(legacy adapter timeout\)/)
   })
 
+  test('an adapter that stops answering PING is dropped after the first unanswered PING, not the second', async (t) => {
+    // The fake answers the PING sent on connecting and the first periodic one, then goes silent (socket open).
+    const first = { pings: 0, unanswered: 0, closed: false }
+    let connections = 0
+    const port = await rawServer(t, (s) => {
+      const mine = ++connections === 1
+      s.setEncoding('utf8')
+      s.on('data', (d: string) => {
+        if (!mine) return
+        for (const l of d.split('\n').filter((x) => x === '* PING')) {
+          first.pings++
+          if (first.pings <= 2) s.write(`${l.replace('PING', 'PONG')} 40\n`)
+          else first.unanswered++
+        }
+      })
+      if (mine) s.on('close', () => (first.closed = true))
+    })
+    const reasons: string[] = []
+    client(t, { port, onLine: () => {}, onDisconnect: (r) => reasons.push(r) })
+    await waitFor(() => reasons.length >= 1 && first.closed, 'the silent adapter declared gone')
+    assert.equal(first.unanswered, 1, 'declared gone when the second PING would be due, instead of sending it')
+    assert.match(reasons[0] ?? '', /no PONG or data within 40 ms of a PING \(heartbeat 40 ms\)/)
+  })
+
   test('the heartbeat override wins over the announced one', async (t) => {
     let pings = 0
     const port = await rawServer(t, (s) => {
