@@ -24,6 +24,7 @@ import {
   OpenFactoryError,
   type UnsPlacement,
 } from '@openfactory/model'
+import { valueConverter } from './unit-conversion.ts'
 import { localName, parseXml, type XmlElement } from './xml.ts'
 
 export type MTConnectCategory = 'SAMPLE' | 'EVENT' | 'CONDITION'
@@ -43,6 +44,8 @@ export interface MTConnectDataItem {
   readonly subType?: string
   readonly units?: string
   readonly nativeUnits?: string
+  /** What the adapter's numbers are divided by (after the nativeUnits conversion), a positive number. */
+  readonly nativeScale?: number
   readonly representation: MTConnectRepresentation
   readonly constraints?: DataItemConstraints
   /** Text of the `Source` element: another name an adapter may use as key. */
@@ -191,6 +194,12 @@ export function devicesFromXml(root: XmlElement, opts: DevicesXmlOptions): MTCon
           const item = readDataItem(di, path, problem)
           if (item) {
             checkId(di, 'data item', item.id)
+            if (item.category === 'Samples' && valueConverter(item).unknown) {
+              warn(
+                di,
+                `<DataItem id="${item.id}">: nativeUnits ${item.nativeUnits} cannot be converted to ${item.units}; its values pass as sent`,
+              )
+            }
             dataItems.push(item)
           }
         }
@@ -298,6 +307,12 @@ function readDataItem(
   const subType = nonEmpty(a.subType)
   const units = nonEmpty(a.units)
   const nativeUnits = nonEmpty(a.nativeUnits)
+  const rawScale = nonEmpty(a.nativeScale)
+  const nativeScale = rawScale === undefined ? undefined : Number(rawScale)
+  if (nativeScale !== undefined && !(Number.isFinite(nativeScale) && nativeScale > 0)) {
+    problem(el, `<DataItem id="${id ?? ''}"> has nativeScale '${rawScale}'; expected a positive number`)
+    ok = false
+  }
   const source = nonEmpty(child(el, 'Source')?.text)
   const resetTrigger = nonEmpty(child(el, 'ResetTrigger')?.text)
   const mtCategory = rawCategory?.toUpperCase() as MTConnectCategory
@@ -311,6 +326,7 @@ function readDataItem(
     ...(subType ? { subType } : {}),
     ...(units ? { units } : {}),
     ...(nativeUnits ? { nativeUnits } : {}),
+    ...(nativeScale !== undefined ? { nativeScale } : {}),
     representation,
     ...(constraints ? { constraints } : {}),
     ...(source ? { source } : {}),

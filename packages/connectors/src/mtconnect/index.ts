@@ -11,5 +11,7 @@ export * from './mtconnect-connector.ts'
 // `connector.type: mtconnect` in the registry (both kinds) and our SHDR replay adapter.
 export * from './mtconnect-spec.ts'
 export * from './streams.ts'
+// nativeUnits → units conversion (and nativeScale) of an adapter's numbers.
+export * from './unit-conversion.ts'
 // The strict XML reader Devices.xml goes through (saxes: no DOCTYPE, no entity declarations).
 export { localName, parseXml, type XmlElement } from './xml.ts'

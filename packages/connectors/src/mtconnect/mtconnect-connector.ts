@@ -23,6 +23,7 @@ import {
   parseDevicesXml,
   readDevicesXml,
 } from './devices-xml.ts'
+import { valueConverter } from './unit-conversion.ts'
 
 /** Sample types whose value is a vector of numbers (kept as the space-separated text). */
 const VECTOR_TYPES = new Set([
@@ -56,7 +57,13 @@ export function shdrItemFromMTConnect(d: MTConnectDataItem): ShdrItem {
     ...(d.subType ? { subType: d.subType } : {}),
     ...(d.constraints ? { constraints: d.constraints } : {}),
     ...(d.resetTrigger ? { resetTrigger: true } : {}),
+    ...(d.category === 'Samples' ? converterOf(d) : {}),
   }
+}
+
+function converterOf(d: MTConnectDataItem): { convert?: (v: number) => number } {
+  const { convert } = valueConverter(d)
+  return convert ? { convert } : {}
 }
 
 /** The SHDR view of one device: its keys (name, id, Source) and the names `dev:` prefixes may use. */

@@ -76,6 +76,8 @@ export interface ShdrItem {
   readonly constraints?: DataItemConstraints
   /** The item accepts `value:TRIGGER` (MTConnect ResetTrigger). */
   readonly resetTrigger?: boolean
+  /** A sample's numbers from the adapter's units to the item's (nativeUnits, nativeScale: unit-conversion.ts). */
+  readonly convert?: (v: number) => number
 }
 
 /** One device an adapter feeds: its asset, the names a `device:` prefix may use, and its keys. */
@@ -190,6 +192,8 @@ export class ShdrMapper {
   #default: ShdrDevice
   #version: number
   #cache = new Map<string, Resolved>()
+  /** Items calibrated by `* calibration:` (`calibrate`). */
+  readonly #calibration = new Map<ShdrItem, (v: number) => number>()
   readonly #unknown = new Map<string, number>()
   readonly #maxUnknown: number
   #unknownOther = 0
@@ -227,6 +231,29 @@ export class ShdrMapper {
 
   get defaultDevice(): ShdrDevice {
     return this.#default
+  }
+
+  /**
+   * `* calibration: key|factor|offset|key2|...`: the samples of each named item of the default device become
+   * `(value + offset) × factor` from now on, in place of its nativeUnits conversion (as an MTConnect agent does).
+   * Returns the keys that name no item and the triples that are not numbers.
+   */
+  calibrate(value: string): string[] {
+    const fields = value.split('|').map((f) => f.trim())
+    const refused: string[] = []
+    for (let i = 0; i + 2 < fields.length; i += 3) {
+      const key = fields[i] as string
+      const factor = Number(fields[i + 1])
+      const offset = Number(fields[i + 2])
+      const item = this.#default.keys.get(key)
+      if (!item || !isShdrNumber(fields[i + 1] as string) || !isShdrNumber(fields[i + 2] as string)) {
+        refused.push(key)
+        continue
+      }
+      this.#calibration.set(item, (v) => (v + offset) * factor)
+    }
+    if (fields.length % 3 !== 0) refused.push(fields.slice(fields.length - (fields.length % 3)).join('|'))
+    return refused
   }
 
   /** `* device: <name|uuid>`: the device unprefixed keys belong to. False when no device has that name. */
@@ -455,12 +482,13 @@ export class ShdrMapper {
     if (isUnavailable(token) || (token === '' && item.category !== 'Events')) obs = this.#base(item, UNAVAILABLE, at)
     else if (token === '') obs = this.#base(item, '', at)
     else if (item.category === 'Samples') {
+      const convert = this.#calibration.get(item) ?? item.convert
       if (item.kind === 'vector') {
         const parts = token.split(/\s+/)
-        if (parts.every(isShdrNumber)) obs = this.#base(item, parts.join(' '), at)
-        else obs = this.#bad(item, token, at, key)
+        if (!parts.every(isShdrNumber)) obs = this.#bad(item, token, at, key)
+        else obs = this.#base(item, convert ? parts.map((p) => convert(Number(p))).join(' ') : parts.join(' '), at)
       } else if (isShdrNumber(token)) {
-        const v = Number(token)
+        const v = convert ? convert(Number(token)) : Number(token)
         obs = this.#base(item, v, at)
         const c = item.constraints
         if (c && ((c.minimum !== undefined && v < c.minimum) || (c.maximum !== undefined && v > c.maximum))) {

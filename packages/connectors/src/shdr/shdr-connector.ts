@@ -344,6 +344,14 @@ export class ShdrConnector implements Connector {
           lineNo: line.lineNo,
         })
       }
+    } else if (key === 'calibration') {
+      const refused = this.#mapper.calibrate(value)
+      if (refused.length > 0) {
+        this.#warnOnce(ctx, `calibration:${value}`, 'SHDR calibration: some entries name no item or are not numbers', {
+          lineNo: line.lineNo,
+          refused,
+        })
+      }
     } else if (key === 'message') ctx.logger.info('SHDR adapter message', { message: value })
     else ctx.logger.debug('SHDR adapter header', { [name]: value })
   }

@@ -1,0 +1,98 @@
+// nativeUnits → units (and nativeScale) of an adapter's numbers, and `* calibration:`, as an MTConnect agent applies
+// them (unit-conversion.ts; the SHDR mapper through shdrItemFromMTConnect).
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import type { ConfigWarning, Observation } from '@openfactory/model'
+import { parseDevicesXml, shdrDeviceFromMTConnect, unitConversion } from '../../src/mtconnect/index.ts'
+import { ShdrMapper } from '../../src/shdr/mapper.ts'
+import { parseShdrLine, type ShdrDataLine } from '../../src/shdr/parser.ts'
+
+function close(actual: number | undefined, expected: number, what: string): void {
+  assert.ok(
+    actual !== undefined && Math.abs(actual - expected) < 1e-9 * Math.max(1, Math.abs(expected)),
+    `${what}: ${actual} ≠ ${expected}`,
+  )
+}
+
+/** `(v + offset) × factor` of a pair. */
+function convert(from: string, to: string, v: number): number | undefined {
+  const c = unitConversion(from, to)
+  return c ? (v + c.offset) * c.factor : undefined
+}
+
+describe('unit conversion', () => {
+  test('pairs, prefixes, powers, rates and 3D values', () => {
+    close(convert('INCH', 'MILLIMETER', 2), 50.8, 'inch')
+    close(convert('FOOT', 'MILLIMETER', 1), 304.8, 'foot')
+    close(convert('FAHRENHEIT', 'CELSIUS', 212), 100, 'fahrenheit (offset, then factor)')
+    close(convert('KILOWATT', 'WATT', 1.5), 1500, 'kilo')
+    close(convert('RADIAN', 'DEGREE', Math.PI), 180, 'radian')
+    close(convert('FOOT/MINUTE', 'MILLIMETER/SECOND', 60), 304.8, 'a rate: numerator over denominator')
+    close(convert('REVOLUTION/SECOND', 'REVOLUTION/MINUTE', 2), 120, 'per second to per minute')
+    close(convert('CUBIC_INCH', 'CUBIC_MILLIMETER', 1), 25.4 ** 3, 'cubic')
+    close(convert('INCH_3D', 'MILLIMETER_3D', 1), 25.4, '3D, each number')
+    close(convert('MILLIMETER/SECOND^2', 'MILLIMETER/MINUTE^2', 1), 3600, 'a power in the denominator')
+    assert.deepEqual(unitConversion('MILLIMETER', 'MILLIMETER'), { factor: 1, offset: 0 })
+    for (const [from, to] of [
+      ['INCH', 'CELSIUS'],
+      ['INCH_3D', 'MILLIMETER'],
+      ['INCH', 'MILLIMETER/SECOND'],
+      ['CUBIC_INCH', 'MILLIMETER'],
+      ['FURLONG', 'MILLIMETER'],
+    ]) {
+      assert.equal(unitConversion(from as string, to as string), null, `${from} → ${to} is unknown`)
+    }
+  })
+})
+
+const XML = `<MTConnectDevices><Devices><Device id="d" name="m" uuid="M"><DataItems>
+  <DataItem id="x" name="Xact" category="SAMPLE" type="POSITION" units="MILLIMETER" nativeUnits="INCH"/>
+  <DataItem id="t" name="temp" category="SAMPLE" type="TEMPERATURE" units="CELSIUS" nativeUnits="FAHRENHEIT"/>
+  <DataItem id="p" name="power" category="SAMPLE" type="WATTAGE" units="WATT" nativeUnits="KILOWATT" nativeScale="10"/>
+  <DataItem id="v" name="path" category="SAMPLE" type="PATH_POSITION" units="MILLIMETER_3D" nativeUnits="INCH_3D"/>
+  <DataItem id="f" name="feed" category="SAMPLE" type="PATH_FEEDRATE" units="MILLIMETER/SECOND" nativeUnits="FOOT/MINUTE"/>
+  <DataItem id="odd" name="odd" category="SAMPLE" type="LENGTH" units="MILLIMETER" nativeUnits="FURLONG"/>
+  <DataItem id="s" name="speed" category="SAMPLE" type="ROTARY_VELOCITY" units="REVOLUTION/MINUTE"/>
+</DataItems></Device></Devices></MTConnectDevices>`
+
+function line(text: string): ShdrDataLine {
+  return parseShdrLine(text, 1) as ShdrDataLine
+}
+
+function values(m: ShdrMapper, text: string): Record<string, Observation['value']> {
+  const out: Record<string, Observation['value']> = {}
+  for (const g of m.map(line(text), Date.parse('2026-01-01T00:00:00Z')).groups) {
+    for (const o of g.observations) out[o.id] = o.value
+  }
+  return out
+}
+
+describe('SHDR values in the units of the Devices.xml', () => {
+  test('converted from nativeUnits, divided by nativeScale; an unknown pair warns once and passes as sent', () => {
+    const warnings: ConfigWarning[] = []
+    const [device] = parseDevicesXml(XML, { file: 'm.xml', onWarning: (w) => warnings.push(w) })
+    assert.deepEqual(
+      warnings.map((w) => w.message),
+      ['<DataItem id="odd">: nativeUnits FURLONG cannot be converted to MILLIMETER; its values pass as sent'],
+    )
+    const m = new ShdrMapper({ devices: [shdrDeviceFromMTConnect(device!, 'M')], filterDuplicates: false })
+    const v = values(m, '2026-01-01T00:00:00Z|Xact|2|temp|212|power|3|path|1 2 -0.5|feed|60|odd|7|speed|1200')
+    close(v.x as number, 50.8, 'INCH → MILLIMETER')
+    close(v.t as number, 100, 'FAHRENHEIT → CELSIUS')
+    close(v.p as number, 300, 'KILOWATT → WATT, then / nativeScale 10')
+    assert.equal(v.v, '25.4 50.8 -12.7', 'each number of a 3D value')
+    close(v.f as number, 304.8, 'FOOT/MINUTE → MILLIMETER/SECOND')
+    assert.equal(v.odd, 7, 'unknown: as sent')
+    assert.equal(v.s, 1200, 'no nativeUnits: as sent')
+  })
+
+  test('* calibration: factor and offset per item, in place of the unit conversion; bad entries are refused', () => {
+    const [device] = parseDevicesXml(XML, { file: 'm.xml' })
+    const m = new ShdrMapper({ devices: [shdrDeviceFromMTConnect(device!, 'M')], filterDuplicates: false })
+    assert.deepEqual(m.calibrate('Xact|2|1|speed|0.5|0|nope|1|1|temp|x|1'), ['nope', 'temp'])
+    const v = values(m, '2026-01-01T00:00:00Z|Xact|2|speed|1200|temp|212')
+    assert.equal(v.x, 6, '(2 + 1) × 2')
+    assert.equal(v.s, 600, '(1200 + 0) × 0.5')
+    close(v.t as number, 100, 'a refused entry leaves the item as it was')
+  })
+})
