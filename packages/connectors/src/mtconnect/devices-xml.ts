@@ -48,6 +48,13 @@ export interface MTConnectDataItem {
   readonly nativeScale?: number
   readonly representation: MTConnectRepresentation
   readonly constraints?: DataItemConstraints
+  /**
+   * `<Filters><Filter type="MINIMUM_DELTA">`: a sample is dropped while it stays within this of the last one kept
+   * (the SHDR path applies it; an agent applies its own).
+   */
+  readonly minimumDelta?: number
+  /** `<Filter type="PERIOD">`, seconds: read and kept, not applied yet. */
+  readonly period?: number
   /** Text of the `Source` element: another name an adapter may use as key. */
   readonly source?: string
   /** `ResetTrigger` element: the item accepts `value:TRIGGER` in SHDR. */
@@ -276,6 +283,22 @@ function readDataItem(
   }
   if (!ok || !id || !type || !category) return undefined
 
+  let minimumDelta: number | undefined
+  let period: number | undefined
+  for (const filters of children(el, 'Filters')) {
+    for (const f of children(filters, 'Filter')) {
+      const type = nonEmpty(f.attributes.type)?.toUpperCase()
+      const n = Number(f.text.trim())
+      if (type !== 'MINIMUM_DELTA' && type !== 'PERIOD') {
+        problem(f, `<Filter type="${f.attributes.type ?? ''}">: expected MINIMUM_DELTA or PERIOD`)
+        ok = false
+      } else if (f.text.trim() === '' || !Number.isFinite(n) || n < 0) {
+        problem(f, `<Filter type="${type}"> holds '${f.text.trim()}'; expected a number, 0 or more`)
+        ok = false
+      } else if (type === 'MINIMUM_DELTA') minimumDelta = n
+      else period = n
+    }
+  }
   let constraints: DataItemConstraints | undefined
   const c = child(el, 'Constraints')
   if (c) {
@@ -329,6 +352,8 @@ function readDataItem(
     ...(nativeScale !== undefined ? { nativeScale } : {}),
     representation,
     ...(constraints ? { constraints } : {}),
+    ...(minimumDelta ? { minimumDelta } : {}),
+    ...(period ? { period } : {}),
     ...(source ? { source } : {}),
     ...(resetTrigger ? { resetTrigger } : {}),
     componentPath,

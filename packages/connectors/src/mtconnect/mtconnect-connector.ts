@@ -58,6 +58,7 @@ export function shdrItemFromMTConnect(d: MTConnectDataItem): ShdrItem {
     ...(d.constraints ? { constraints: d.constraints } : {}),
     ...(d.resetTrigger ? { resetTrigger: true } : {}),
     ...(d.category === 'Samples' ? converterOf(d) : {}),
+    ...(d.category === 'Samples' && d.minimumDelta !== undefined ? { minimumDelta: d.minimumDelta } : {}),
   }
 }
 

@@ -78,6 +78,8 @@ export interface ShdrItem {
   readonly resetTrigger?: boolean
   /** A sample's numbers from the adapter's units to the item's (nativeUnits, nativeScale: unit-conversion.ts). */
   readonly convert?: (v: number) => number
+  /** MINIMUM_DELTA filter: a sample within this of the last one kept is dropped (UNAVAILABLE starts again). */
+  readonly minimumDelta?: number
 }
 
 /** One device an adapter feeds: its asset, the names a `device:` prefix may use, and its keys. */
@@ -146,6 +148,8 @@ export interface ShdrMapperStats {
   readonly unknownKeys: Readonly<Record<string, number>>
   /** Fields skipped whose unknown key is past the `maxUnknownKeys` remembered. */
   readonly unknownKeysOther: number
+  /** Samples dropped by a MINIMUM_DELTA filter of their item. */
+  readonly belowMinimumDelta: number
   /** Observations dropped because their value repeated the item's last one (`filterDuplicates`). */
   readonly duplicates: number
   readonly problems: number
@@ -207,6 +211,9 @@ export class ShdrMapper {
   /** The last value published per item, for `filterDuplicates` (items are the device model's: bounded). */
   readonly #last = new Map<ShdrItem, Observation['value']>()
   #duplicates = 0
+  /** The last sample kept per item with a MINIMUM_DELTA filter. */
+  readonly #lastKept = new Map<ShdrItem, number>()
+  #belowDelta = 0
 
   constructor(opts: ShdrMapperOptions) {
     if (opts.devices.length === 0) throw new TypeError('ShdrMapper needs at least one device')
@@ -302,6 +309,7 @@ export class ShdrMapper {
       unknownKeys: Object.fromEntries(this.#unknown),
       unknownKeysOther: this.#unknownOther,
       duplicates: this.#duplicates,
+      belowMinimumDelta: this.#belowDelta,
       problems: this.#problems,
     }
   }
@@ -403,6 +411,18 @@ export class ShdrMapper {
         }
         default: {
           obs = this.#value(item, tokens[i++] as string, at, key)
+        }
+      }
+      if (obs && item.minimumDelta !== undefined) {
+        // As an MTConnect agent's delta filter: kept only when it moved by the delta or more from the last kept.
+        const v = obs.value
+        if (typeof v !== 'number') this.#lastKept.delete(item)
+        else {
+          const kept = this.#lastKept.get(item)
+          if (kept !== undefined && Math.abs(v - kept) < item.minimumDelta) {
+            this.#belowDelta++
+            obs = undefined
+          } else this.#lastKept.set(item, v)
         }
       }
       if (obs && this.#filterDuplicates && FILTERED_KINDS.has(item.kind)) {

@@ -96,3 +96,40 @@ describe('SHDR values in the units of the Devices.xml', () => {
     close(v.t as number, 100, 'a refused entry leaves the item as it was')
   })
 })
+
+describe('Filters of the Devices.xml', () => {
+  const FILTERED = `<MTConnectDevices><Devices><Device id="d" name="m" uuid="M"><DataItems>
+  <DataItem id="l" name="load" category="SAMPLE" type="LOAD" units="PERCENT"><Filters><Filter type="MINIMUM_DELTA">0.5</Filter></Filters></DataItem>
+  <DataItem id="p" name="pos" category="SAMPLE" type="POSITION" units="MILLIMETER"><Filters><Filter type="PERIOD">10</Filter></Filters></DataItem>
+</DataItems></Device></Devices></MTConnectDevices>`
+
+  test('MINIMUM_DELTA: a sample within the delta of the last kept is dropped; UNAVAILABLE starts again', () => {
+    const [device] = parseDevicesXml(FILTERED, { file: 'f.xml' })
+    assert.equal(device?.dataItems.find((d) => d.id === 'l')?.minimumDelta, 0.5)
+    assert.equal(device?.dataItems.find((d) => d.id === 'p')?.period, 10)
+    const m = new ShdrMapper({ devices: [shdrDeviceFromMTConnect(device!, 'M')], filterDuplicates: false })
+    const kept: unknown[] = []
+    for (const v of ['10', '10.4', '10.49', '10.5', '10.2', '9.99', 'UNAVAILABLE', '9.9', '10']) {
+      const out = values(m, `2026-01-01T00:00:00Z|load|${v}`)
+      if ('l' in out) kept.push(out.l)
+    }
+    // 10.5 is 0.5 from 10 (kept); 10.2 is 0.3 from 10.5 (dropped); 9.99 is 0.51 from 10.5 (kept).
+    assert.deepEqual(kept, [10, 10.5, 9.99, 'UNAVAILABLE', 9.9])
+    assert.equal(m.stats().belowMinimumDelta, 4)
+  })
+
+  test('a Filter of another type or without a number is a problem of the file', () => {
+    for (const [filter, message] of [
+      ['<Filter type="SMOOTH">1</Filter>', /<Filter type="SMOOTH">: expected MINIMUM_DELTA or PERIOD/],
+      ['<Filter type="MINIMUM_DELTA">-1</Filter>', /holds '-1'; expected a number, 0 or more/],
+      ['<Filter type="PERIOD"></Filter>', /holds ''; expected a number/],
+    ] as const) {
+      const xml = FILTERED.replace('<Filter type="PERIOD">10</Filter>', filter)
+      assert.throws(
+        () => parseDevicesXml(xml, { file: 'f.xml' }),
+        (err: { message: string; problems: { message: string }[] }) =>
+          [err, ...err.problems].some((p) => message.test(p.message)),
+      )
+    }
+  })
+})
