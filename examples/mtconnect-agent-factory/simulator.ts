@@ -3,6 +3,9 @@
 // the standard's XML (2.2). Built on our synthetic agent (@openfactory/connectors/testing, agent-peer.ts).
 //
 //   npx node examples/mtconnect-agent-factory/simulator.ts [--port 5000] [--host 127.0.0.1] [--period 500]
+//                                                          [--format xml|json1|json2]
+// (scripts/mtconnect-agent start/stop runs it in the background.) --format: the documents in the standard's XML
+// (default), or in JSON as an agent configured to answer JSON writes them (layout version 1 or 2).
 //
 // MILL-001, a 3-axis mill: axes positions and load, spindle speed, load and temperature (a temperature condition
 // that turns WARNING when the spindle runs hot), controller mode, emergency stop, execution, program, part count,
@@ -11,19 +14,27 @@
 // condition. Every run is a new agent instance (its instanceId is the start time). Values are made up.
 // Ctrl-C (SIGINT) or SIGTERM stops it.
 import { parseArgs } from 'node:util'
-import { AgentPeer, type PeerDevice, type PeerValue } from '@openfactory/connectors/testing'
+import {
+  AgentPeer,
+  PEER_FORMATS,
+  type PeerDevice,
+  type PeerFormat,
+  type PeerValue,
+} from '@openfactory/connectors/testing'
 
 const { values: args } = parseArgs({
   options: {
     port: { type: 'string', default: '5000' },
     host: { type: 'string', default: '127.0.0.1' },
     period: { type: 'string', default: '500' },
+    format: { type: 'string', default: 'xml' },
   },
 })
 const port = Number(args.port)
 const periodMs = Number(args.period)
-if (!Number.isInteger(port) || port < 1 || port > 65535 || !(periodMs >= 10)) {
-  console.error('usage: simulator.ts [--port 1-65535] [--host ADDRESS] [--period ms ≥ 10]')
+const format = args.format as PeerFormat
+if (!Number.isInteger(port) || port < 1 || port > 65535 || !(periodMs >= 10) || !PEER_FORMATS.includes(format)) {
+  console.error('usage: simulator.ts [--port 1-65535] [--host ADDRESS] [--period ms ≥ 10] [--format xml|json1|json2]')
   process.exit(2)
 }
 
@@ -138,6 +149,7 @@ const agent = new AgentPeer({
   bufferSize: 10_000,
   host: args.host,
   port,
+  format,
 })
 
 /** The cutting tool of the mill, its life counted in parts. */
@@ -148,6 +160,12 @@ function putTool(parts: number): void {
       type: 'CuttingTool',
       deviceUuid: MILL.uuid,
       inner: `<CuttingToolLifeCycle><ToolLife type="PART_COUNT" countDirection="UP" initial="0" limit="500">${parts}</ToolLife><ProgramToolNumber>1</ProgramToolNumber></CuttingToolLifeCycle>`,
+      json: {
+        CuttingToolLifeCycle: {
+          ToolLife: { type: 'PART_COUNT', countDirection: 'UP', initial: 0, limit: 500, value: parts },
+          ProgramToolNumber: 1,
+        },
+      },
     },
     'm_asset_chg',
   )
@@ -218,7 +236,7 @@ function step(): void {
 
 await agent.start()
 const timer = setInterval(step, periodMs)
-console.log(`ready http://${args.host}:${agent.port} (MILL-001, LATHE-002; instanceId ${agent.instanceId})`)
+console.log(`ready http://${args.host}:${agent.port} (MILL-001, LATHE-002; ${format}; instanceId ${agent.instanceId})`)
 
 const shutdown = async (): Promise<void> => {
   clearInterval(timer)

@@ -2,8 +2,9 @@
  * A synthetic MTConnect agent for the agent client's tests and the simulator of examples/mtconnect-agent-factory
  * (node:http on 127.0.0.1, or the host given): it answers `probe`, `current`,
  * `sample` (a plain document, or streamed as multipart/x-mixed-replace with `interval` and `heartbeat`), `assets`
- * and `asset/<id>` with documents of the standard's XML (MTConnect 2.2 namespaces), from devices and observations
- * the test gives it. Written from the standard's description of the documents, to check our client and to
+ * and `asset/<id>` with documents of the standard's XML (MTConnect 2.2 namespaces) — or, with `format`, in JSON as
+ * an agent configured to answer JSON writes it, in its version 1 or version 2 layout (see `#group` and
+ * ../mtconnect/json-document.ts) — from devices and observations the test gives it. Written from the standard's description of the documents, to check our client and to
  * show it at work; not an agent to put in front of real machines.
  *
  * What a test can do to it: emit observations (each gets the next sequence and a timestamp of its own, one
@@ -18,6 +19,12 @@ import http from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 
 export type PeerCategory = 'SAMPLE' | 'EVENT' | 'CONDITION'
+
+/** The documents' format: the standard's XML, or an agent's JSON in its version 1 or version 2 layout. */
+export type PeerFormat = 'xml' | 'json1' | 'json2'
+
+/** The formats a test runs through, XML first. */
+export const PEER_FORMATS: readonly PeerFormat[] = ['xml', 'json1', 'json2']
 
 export interface PeerDataItem {
   readonly id: string
@@ -79,6 +86,8 @@ export interface PeerAsset {
   readonly deviceUuid: string
   /** The XML inside the asset element. */
   readonly inner: string
+  /** What the asset holds besides its identity, in a JSON answer (default: nothing). */
+  readonly json?: Readonly<Record<string, unknown>>
   timestamp: string
   removed: boolean
 }
@@ -100,6 +109,12 @@ export interface AgentPeerOptions {
   readonly keepEmitted?: boolean
   /** The first instanceId (default 1 700 000 001; a simulator gives the time, so each run of it has its own). */
   readonly firstInstanceId?: number
+  /**
+   * The documents' format, whatever the client asks for (an agent configured to answer one format): `xml`
+   * (default), or JSON in the version 1 (`json1`) or version 2 (`json2`) layout. Content-Type `text/xml` or
+   * `application/json`, on each multipart part too.
+   */
+  readonly format?: PeerFormat
   /** Where to listen (default 127.0.0.1) and on which port (default: any free one). */
   readonly host?: string
   readonly port?: number
@@ -138,6 +153,26 @@ function attrs(a: Readonly<Record<string, string | number | undefined>>): string
     .map(([k, v]) => ` ${k}="${esc(String(v))}"`)
     .join('')
 }
+
+/** The element an observation of this item is written as: its type in PascalCase, with the representation's suffix. */
+function observationElement(item: PeerDataItem): string {
+  const suffix =
+    item.representation === 'DATA_SET'
+      ? 'DataSet'
+      : item.representation === 'TABLE'
+        ? 'Table'
+        : item.representation === 'TIME_SERIES'
+          ? 'TimeSeries'
+          : ''
+  return pascal(item.type) + suffix
+}
+
+/** A JSON answer's scalar: a decimal number as a JSON number (as an agent writes a number it parsed), else text. */
+function jsonScalar(text: string): string | number {
+  return /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(text) ? Number(text) : text
+}
+
+type JsonObject = Record<string, unknown>
 
 /** An agent's timestamp: ISO-8601 with microseconds. */
 function agentTime(ms: number): string {
@@ -333,7 +368,7 @@ export class AgentPeer {
     this.#held = false
   }
 
-  /** The next part of every open stream is not well-formed XML. */
+  /** The next part of every open stream is not well-formed XML (in JSON: not valid JSON). */
   injectMalformed(): void {
     this.#inject = { kind: 'malformed' }
   }
@@ -357,6 +392,7 @@ export class AgentPeer {
   }
 
   probe(): string {
+    if (this.#json) return this.#probeJson()
     const item = (d: PeerDataItem) =>
       `<DataItem${attrs({ category: d.category, id: d.id, name: d.name, type: d.type, subType: d.subType, units: d.units, representation: d.representation })}/>`
     const items = (list: readonly PeerDataItem[] | undefined) =>
@@ -397,15 +433,7 @@ export class AgentPeer {
       })
       return v.text ? `<${el}${a}>${esc(v.text)}</${el}>` : `<${el}${a}/>`
     }
-    const suffix =
-      o.item.representation === 'DATA_SET'
-        ? 'DataSet'
-        : o.item.representation === 'TABLE'
-          ? 'Table'
-          : o.item.representation === 'TIME_SERIES'
-            ? 'TimeSeries'
-            : ''
-    const el = pascal(o.item.type) + suffix
+    const el = observationElement(o.item)
     if ('entries' in v) {
       const entries = Object.entries(v.entries)
       const body = entries
@@ -427,6 +455,7 @@ export class AgentPeer {
 
   /** A Streams document of these observations, grouped as an agent groups them. */
   streams(observations: readonly PeerObservation[], header: Readonly<Record<string, number>>): string {
+    if (this.#json) return this.#streamsJson(observations, header)
     const out: string[] = []
     for (const d of this.#opts.devices) {
       const mine = observations.filter((o) => o.device === d)
@@ -460,10 +489,12 @@ export class AgentPeer {
   }
 
   #error(code: string, message: string): string {
+    if (this.#json) return this.#errorJson(code, message)
     return `<?xml version="1.0" encoding="UTF-8"?>\n<MTConnectError xmlns="${ERROR_NS}">${this.#header()}<Errors><Error errorCode="${code}">${esc(message)}</Error></Errors></MTConnectError>`
   }
 
   #assetsDocument(assets: readonly PeerAsset[]): string {
+    if (this.#json) return this.#assetsJson(assets)
     const body = assets
       .map(
         (a) =>
@@ -471,6 +502,190 @@ export class AgentPeer {
       )
       .join('')
     return `<?xml version="1.0" encoding="UTF-8"?>\n<MTConnectAssets xmlns="${ASSETS_NS}">${this.#header({ assetBufferSize: 64, assetCount: this.#assets.size })}<Assets>${body}</Assets></MTConnectAssets>`
+  }
+
+  // --- documents in JSON --------------------------------------------------------------------------------------
+  //
+  // An agent's JSON answer is `{"MTConnect<Kind>": {"jsonVersion", "schemaVersion", "Header", ...}}`: an element is
+  // an object, its attributes are its keys (numbers where they are numbers), its text is `value` (a vector or a
+  // time series an array of numbers, a data set an object of entries, `{"removed": true}` for a removed one, a
+  // table an object of rows). Children are grouped by `#group`, the one place the two layouts differ (and the
+  // ComponentStreams of a DeviceStream).
+
+  get #json(): boolean {
+    return this.#opts.format === 'json1' || this.#opts.format === 'json2'
+  }
+
+  /**
+   * An element's children of several names: version 1 an array of one-key objects in document order
+   * (`[{"Position": {...}}, {"Load": {...}}]`), version 2 one array per name (`{"Position": [...], "Load": [...]}`).
+   */
+  #group(children: readonly (readonly [string, JsonObject])[]): unknown {
+    if (this.#opts.format === 'json1') return children.map(([name, body]) => ({ [name]: body }))
+    const out: Record<string, JsonObject[]> = {}
+    for (const [name, body] of children) {
+      const list = out[name]
+      if (list) list.push(body)
+      else out[name] = [body]
+    }
+    return out
+  }
+
+  #jsonDocument(root: string, body: JsonObject): string {
+    return JSON.stringify({
+      [root]: { jsonVersion: this.#opts.format === 'json1' ? 1 : 2, schemaVersion: '2.2', ...body },
+    })
+  }
+
+  #jsonHeader(extra: Readonly<Record<string, number>> = {}): JsonObject {
+    return {
+      creationTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      sender: 'agent-peer',
+      instanceId: Number(this.#instanceId),
+      version: '2.2.0.0',
+      bufferSize: this.#opts.bufferSize ?? 4096,
+      ...extra,
+    }
+  }
+
+  #probeJson(): string {
+    const item = (d: PeerDataItem): JsonObject => ({
+      category: d.category,
+      id: d.id,
+      name: d.name,
+      type: d.type,
+      subType: d.subType,
+      units: d.units,
+      representation: d.representation,
+    })
+    const content = (owner: {
+      readonly items?: readonly PeerDataItem[]
+      readonly components?: readonly PeerComponent[]
+    }): JsonObject => {
+      const out: JsonObject = {}
+      if (owner.items && owner.items.length > 0) {
+        out.DataItems = this.#group(owner.items.map((d) => ['DataItem', item(d)] as const))
+      }
+      if (owner.components && owner.components.length > 0) {
+        out.Components = this.#group(
+          owner.components.map((c) => [c.type, { id: c.id, name: c.name, ...content(c) }] as const),
+        )
+      }
+      return out
+    }
+    const devices = this.#opts.devices.map(
+      (d) => ['Device', { id: d.id, name: d.name, uuid: d.uuid, ...content(d) }] as const,
+    )
+    return this.#jsonDocument('MTConnectDevices', {
+      Header: this.#jsonHeader({ assetBufferSize: 64, assetCount: this.#assets.size }),
+      Devices: this.#group(devices),
+    })
+  }
+
+  /** One observation: `[element name, its object]`. */
+  #observationJson(o: PeerObservation): [string, JsonObject] {
+    const v = o.value
+    const common = {
+      dataItemId: o.item.id,
+      timestamp: o.timestamp,
+      sequence: o.sequence,
+      name: o.item.name,
+      subType: o.item.subType,
+    }
+    if ('level' in v) {
+      return [
+        pascal(v.level),
+        {
+          ...common,
+          type: o.item.type,
+          nativeCode: v.nativeCode,
+          nativeSeverity: v.nativeSeverity,
+          qualifier: v.qualifier,
+          ...(v.text ? { value: v.text } : {}),
+        },
+      ]
+    }
+    const el = observationElement(o.item)
+    if ('entries' in v) {
+      const entries = Object.entries(v.entries)
+      const value: JsonObject = {}
+      for (const [k, e] of entries) {
+        if (e === null) value[k] = { removed: true }
+        else if (typeof e === 'object') {
+          value[k] = Object.fromEntries(Object.entries(e).map(([ck, cv]) => [ck, jsonScalar(cv)]))
+        } else value[k] = jsonScalar(e)
+      }
+      return [el, { ...common, count: entries.length, resetTriggered: v.resetTriggered, value }]
+    }
+    let value: unknown = v.value
+    if (o.item.category === 'SAMPLE' && v.value !== 'UNAVAILABLE') {
+      const parts = v.value.trim().split(/\s+/)
+      value = parts.length > 1 || o.item.representation === 'TIME_SERIES' ? parts.map(jsonScalar) : jsonScalar(v.value)
+    }
+    return [el, { ...common, ...v.attributes, value }]
+  }
+
+  #streamsJson(observations: readonly PeerObservation[], header: Readonly<Record<string, number>>): string {
+    const devices: [string, JsonObject][] = []
+    for (const d of this.#opts.devices) {
+      const mine = observations.filter((o) => o.device === d)
+      if (mine.length === 0) continue
+      const byComponent = new Map<string, PeerObservation[]>()
+      for (const o of mine) {
+        const list = byComponent.get(o.component.id)
+        if (list) list.push(o)
+        else byComponent.set(o.component.id, [o])
+      }
+      const comps = [...byComponent.values()].map((list) => {
+        const c = (list[0] as PeerObservation).component
+        const body: JsonObject = { component: c.type, name: c.name, componentId: c.id }
+        for (const [cat, name] of [
+          ['SAMPLE', 'Samples'],
+          ['EVENT', 'Events'],
+          ['CONDITION', 'Condition'],
+        ] as const) {
+          const of = list.filter((o) => o.item.category === cat)
+          if (of.length > 0) body[name] = this.#group(of.map((o) => this.#observationJson(o)))
+        }
+        return body
+      })
+      // Version 1 puts a ComponentStreams array between a DeviceStream and its streams; version 2 does not.
+      const streams =
+        this.#opts.format === 'json1'
+          ? { ComponentStreams: this.#group(comps.map((c) => ['ComponentStream', c] as const)) }
+          : { ComponentStream: comps }
+      devices.push(['DeviceStream', { name: d.name, uuid: d.uuid, ...streams }])
+    }
+    return this.#jsonDocument('MTConnectStreams', { Header: this.#jsonHeader(header), Streams: this.#group(devices) })
+  }
+
+  /** Version 1 writes `Error` with the message as its value; version 2 names the element after the code. */
+  #errorJson(code: string, message: string): string {
+    const error: [string, JsonObject] =
+      this.#opts.format === 'json1'
+        ? ['Error', { errorCode: code, value: message }]
+        : [pascal(code), { errorCode: code, ErrorMessage: message }]
+    return this.#jsonDocument('MTConnectError', { Header: this.#jsonHeader(), Errors: this.#group([error]) })
+  }
+
+  #assetsJson(assets: readonly PeerAsset[]): string {
+    const list = assets.map(
+      (a) =>
+        [
+          a.type,
+          {
+            assetId: a.assetId,
+            timestamp: a.timestamp,
+            deviceUuid: a.deviceUuid,
+            ...(a.removed ? { removed: true } : {}),
+            ...a.json,
+          },
+        ] as const,
+    )
+    return this.#jsonDocument('MTConnectAssets', {
+      Header: this.#jsonHeader({ assetBufferSize: 64, assetCount: this.#assets.size }),
+      Assets: this.#group(list),
+    })
   }
 
   /** The observations [from, from + count) and the header of that answer. */
@@ -482,8 +697,12 @@ export class AgentPeer {
 
   // --- HTTP --------------------------------------------------------------------------------------------------
 
+  get #contentType(): string {
+    return this.#json ? 'application/json' : 'text/xml'
+  }
+
   #send(res: http.ServerResponse, status: number, body: string): void {
-    res.writeHead(status, { 'Content-Type': 'text/xml', 'Content-Length': Buffer.byteLength(body) })
+    res.writeHead(status, { 'Content-Type': this.#contentType, 'Content-Length': Buffer.byteLength(body) })
     res.end(body)
   }
 
@@ -542,7 +761,7 @@ export class AgentPeer {
 
   #part(s: Stream, body: string | Buffer): void {
     const bytes = typeof body === 'string' ? Buffer.from(body) : body
-    s.res.write(`--${s.boundary}\r\nContent-type: text/xml\r\nContent-length: ${bytes.length}\r\n\r\n`)
+    s.res.write(`--${s.boundary}\r\nContent-type: ${this.#contentType}\r\nContent-length: ${bytes.length}\r\n\r\n`)
     s.res.write(bytes)
     s.res.write('\r\n')
     s.lastPartAt = Date.now()
@@ -556,13 +775,16 @@ export class AgentPeer {
       if (inject.kind === 'malformed') {
         this.#part(
           s,
-          `<?xml version="1.0"?>\n<MTConnectStreams xmlns="${STREAMS_NS}"><Header instanceId="${this.#instanceId}"<Streams/>`,
+          this.#json
+            ? `{"MTConnectStreams": {"Header": {"instanceId": ${this.#instanceId}} "Streams": {}}}`
+            : `<?xml version="1.0"?>\n<MTConnectStreams xmlns="${STREAMS_NS}"><Header instanceId="${this.#instanceId}"<Streams/>`,
         )
       } else {
         const doc = this.streams([], this.#sequences(s.cursor))
         const pad = inject.bytes - Buffer.byteLength(doc)
         if (pad < 0) throw new Error(`an oversized part must be at least ${Buffer.byteLength(doc)} bytes`)
-        this.#part(s, doc.replace('<Streams>', `${' '.repeat(pad)}<Streams>`))
+        // White space where the format allows it: before the document's first character in JSON.
+        this.#part(s, this.#json ? ' '.repeat(pad) + doc : doc.replace('<Streams>', `${' '.repeat(pad)}<Streams>`))
       }
       return
     }
