@@ -5,7 +5,8 @@
  * ingested by the same engine as `connector.type: shdr` (../shdr/shdr-connector.ts), keys resolved as the agent
  * resolves them (name, then id, then Source).
  *
- * One OpenFactory uuid per device: a single uuid serves the first (usually only) device of the file; a map from
+ * One OpenFactory uuid per device: a single uuid serves the device of that uuid, name or id, else the only device of
+ * a one-device file (several devices and no match: OFA_CONNECTOR_CONFIG naming the devices); a map from
  * MTConnect device name or uuid to OpenFactory uuid serves a multi-device adapter (`mill-2:Xpos` keys, or
  * `* device: mill-2`). Devices the map leaves out are not ingested (their keys are unknown keys).
  */
@@ -145,17 +146,41 @@ export function deviceForUuid(models: readonly MTConnectDeviceModel[], uuid: str
 }
 
 /**
+ * The device of a Devices.xml one OpenFactory uuid binds: the device whose uuid, name or id is that uuid; else, in a
+ * file of one device, that device. A file of several devices none of which matches is ambiguous: `undefined`, and
+ * the caller refuses the binding with the device names the file offers (`offeredDevices`).
+ */
+export function deviceOfFileForUuid(
+  models: readonly MTConnectDeviceModel[],
+  uuid: string,
+): MTConnectDeviceModel | undefined {
+  const match = models.find((m) => m.uuid === uuid || m.name === uuid || m.id === uuid)
+  return match ?? (models.length === 1 ? models[0] : undefined)
+}
+
+/** The devices of a Devices.xml as a message lists them: `name (uuid ...)`, comma-separated. */
+export function offeredDevices(models: readonly MTConnectDeviceModel[]): string {
+  return models.map((m) => (m.uuid ? `${m.name} (uuid ${m.uuid})` : m.name)).join(', ') || 'none'
+}
+
+/**
  * The connector of device models already read: binds devices to uuids (`OFA_CONNECTOR_CONFIG` for a map entry
  * that names no device) and builds the SHDR engine (mtconnect-spec.ts and `createMTConnectConnector`).
  */
 export function mtconnectConnectorOf(
   models: readonly MTConnectDeviceModel[],
-  opts: Omit<MTConnectConnectorOptions, 'deviceXml' | 'deviceXmlFile'>,
+  opts: Omit<MTConnectConnectorOptions, 'deviceXml'>,
 ): ShdrConnector {
   const bound: { model: MTConnectDeviceModel; uuid: string }[] = []
   if (typeof opts.uuid === 'string') {
     if (opts.uuid === '') throw configError('the device uuid is required')
-    bound.push({ model: deviceForUuid(models, opts.uuid) as MTConnectDeviceModel, uuid: opts.uuid })
+    const model = deviceOfFileForUuid(models, opts.uuid)
+    if (!model) {
+      throw configError(
+        `uuid '${opts.uuid}' names no device of ${opts.deviceXmlFile ?? 'the Devices.xml'}, which describes several (devices: ${offeredDevices(models)}): give the device file the uuid, name or id of one of them`,
+      )
+    }
+    bound.push({ model, uuid: opts.uuid })
   } else {
     for (const [ref, uuid] of Object.entries(opts.uuid)) {
       const model = models.find((m) => m.name === ref || m.uuid === ref || m.id === ref)
@@ -174,6 +199,10 @@ export function mtconnectConnectorOf(
     host: opts.adapter.host,
     port: opts.adapter.port,
     devices: bound.map((b) => shdrDeviceFromMTConnect(b.model, b.uuid)),
+    // The file's other devices, when device files share its adapter: `* device:` naming one is not ours.
+    foreignDevices: models
+      .filter((m) => !bound.some((b) => b.model === m))
+      .flatMap((m) => [m.name, m.uuid, m.id].filter((a): a is string => typeof a === 'string' && a !== '')),
     assets: bound.map((b) => {
       const uns = opts.uns?.[b.uuid]
       return mtconnectDeviceToAsset(b.model, { uuid: b.uuid, ...(uns ? { uns } : {}) })
@@ -195,5 +224,6 @@ export function createMTConnectConnector(opts: MTConnectConnectorOptions): ShdrC
     models = parseDevicesXml(opts.deviceXml, { file: opts.deviceXmlFile ?? 'Devices.xml' })
   else if (opts.deviceXmlFile !== undefined) models = readDevicesXml(resolve(opts.deviceXmlFile))
   else throw configError('agent.device_xml is required')
-  return mtconnectConnectorOf(models, opts)
+  const { deviceXml: _xml, ...rest } = opts
+  return mtconnectConnectorOf(models, rest)
 }

@@ -9,7 +9,10 @@
  * With `agent.device_xml` and `agent.adapter` OpenFactory is the agent: `parse` reads the Devices.xml (its
  * problems are OFA_MTCONNECT_XML with the XML file's line and column, so `ofa validate` reports them; what it
  * reads past, a duplicate component id, is a warning: `ofa validate` prints it, `ofa up` logs it) and the
- * connector ingests the adapter. An adapter given as `image: openfactory/shdr-replay` is one the runtime starts
+ * connector ingests the adapter. The device file's uuid binds the Devices.xml's device of that uuid, name or id,
+ * else the only device of a one-device file; several devices and no match is OFA_CONNECTOR_CONFIG naming the
+ * file and its devices. Device files that share one adapter each open their own SHDR connection to it (an
+ * adapter serves several clients; each connection ingests its own device's keys and counts the others' as unknown). An adapter given as `image: openfactory/shdr-replay` is one the runtime starts
  * itself: it replays an SHDR log (environment `SHDR_FILE`, relative to the device file; `SHDR_SPEED`, default 1;
  * `SHDR_LOOP`, default true) on 127.0.0.1 at the adapter's port. Another image runs only where containers run:
  * such devices are skipped, with that reason.
@@ -35,7 +38,7 @@ import {
 import type { ShdrConnector } from '../shdr/shdr-connector.ts'
 import { MTConnectAgentConnector } from './agent-connector.ts'
 import { type MTConnectDeviceModel, readDevicesXml } from './devices-xml.ts'
-import { mtconnectConnectorOf } from './mtconnect-connector.ts'
+import { deviceOfFileForUuid, mtconnectConnectorOf, offeredDevices } from './mtconnect-connector.ts'
 
 /** The image name of our SHDR replay adapter (defined in model, beside the reader of its environment). */
 export { SHDR_REPLAY_IMAGE } from '@openfactory/model'
@@ -113,6 +116,14 @@ export const mtconnectSpec = registerConnector<MTConnectDeviceConfig, ShdrConnec
     const deviceXmlFile = isAbsolute(xml) ? xml : resolve(dirname(device.file), xml)
     const warnings: ConfigWarning[] = []
     const devices = readDevicesXml(deviceXmlFile, { onWarning: (w) => warnings.push(w) })
+    if (!deviceOfFileForUuid(devices, device.uuid)) {
+      // Several devices and none is this one: binding the first would ingest another machine under this uuid.
+      throw connectorConfigError(
+        device,
+        'agent.device_xml',
+        `${xml} describes several devices and none has uuid, name or id '${device.uuid}' (devices: ${offeredDevices(devices)}); give the device file the uuid of one of them`,
+      )
+    }
     const base = { uuid: device.uuid, ...(device.uns ? { uns: device.uns } : {}), deviceXmlFile, devices, warnings }
     if (adapter.image === undefined) {
       return { kind: 'adapter', ...base, adapter: { host: adapter.ip as string, port: adapter.port } }
@@ -147,6 +158,7 @@ export const mtconnectSpec = registerConnector<MTConnectDeviceConfig, ShdrConnec
       throw new Error(`mtconnect device ${c.uuid} cannot run here: ${skipReason(c)}`)
     }
     return mtconnectConnectorOf(c.devices, {
+      deviceXmlFile: c.deviceXmlFile,
       adapter: c.adapter,
       uuid: c.uuid,
       ...(c.uns ? { uns: { [c.uuid]: c.uns } } : {}),

@@ -103,7 +103,16 @@ export interface ShdrMapperOptions {
    * agent filters duplicates): adapters resend unchanged values on every scan.
    */
   readonly filterDuplicates?: boolean
+  /**
+   * Names (name, uuid, id) of the devices of the same adapter that other connections ingest (device files sharing
+   * one adapter, each binding one device of a multi-device Devices.xml). `* device:` naming one of them makes the
+   * following unprefixed keys theirs, not ours: they are unknown keys here until `* device:` names ours again.
+   */
+  readonly foreignDevices?: readonly string[]
 }
+
+/** The default device while `* device:` names a device another connection ingests: it has no keys. */
+const FOREIGN_DEVICE: ShdrDevice = Object.freeze({ assetUuid: '', aliases: [], keys: new Map<string, ShdrItem>() })
 
 export type ShdrEntryProblemReason =
   | 'missing-value'
@@ -194,6 +203,7 @@ export class ShdrMapper {
   readonly #devices: readonly ShdrDevice[]
   readonly #byAlias = new Map<string, ShdrDevice>()
   #default: ShdrDevice
+  readonly #foreign: ReadonlySet<string>
   #version: number
   #cache = new Map<string, Resolved>()
   /** Items calibrated by `* calibration:` (`calibrate`). */
@@ -223,6 +233,7 @@ export class ShdrMapper {
       this.#byAlias.set(d.assetUuid, d)
       for (const a of d.aliases) if (!this.#byAlias.has(a)) this.#byAlias.set(a, d)
     }
+    this.#foreign = new Set((opts.foreignDevices ?? []).filter((a) => !this.#byAlias.has(a)))
     this.#version = opts.shdrVersion ?? 1
     this.#maxUnknown = opts.maxUnknownKeys ?? SHDR_MAX_UNKNOWN_KEYS
     this.#filterDuplicates = opts.filterDuplicates ?? true
@@ -238,6 +249,11 @@ export class ShdrMapper {
 
   get defaultDevice(): ShdrDevice {
     return this.#default
+  }
+
+  /** True while `* device:` names a device of `foreignDevices`: unprefixed keys and assets are not ours. */
+  get defaultIsForeign(): boolean {
+    return this.#default === FOREIGN_DEVICE
   }
 
   /**
@@ -263,9 +279,12 @@ export class ShdrMapper {
     return refused
   }
 
-  /** `* device: <name|uuid>`: the device unprefixed keys belong to. False when no device has that name. */
+  /**
+   * `* device: <name|uuid>`: the device unprefixed keys belong to (a device of `foreignDevices`: none of ours).
+   * False when no device has that name.
+   */
   setDefaultDevice(nameOrUuid: string): boolean {
-    const d = this.#byAlias.get(nameOrUuid)
+    const d = this.#byAlias.get(nameOrUuid) ?? (this.#foreign.has(nameOrUuid) ? FOREIGN_DEVICE : undefined)
     if (!d) return false
     if (d !== this.#default) {
       this.#default = d

@@ -41,6 +41,8 @@ export interface ShdrConnectorCoreOptions {
   readonly port: number
   /** The devices the adapter feeds, the first being the default one. */
   readonly devices: readonly ShdrDevice[]
+  /** Names of the adapter's devices other connections ingest (`ShdrMapperOptions.foreignDevices`). */
+  readonly foreignDevices?: readonly string[]
   /** What `declareAssets` announces at start. */
   readonly assets: readonly Asset[]
   /** SHDR version until the adapter says otherwise (default 1). */
@@ -123,7 +125,11 @@ export class ShdrConnector implements Connector {
       throw new OpenFactoryError('OFA_CONNECTOR_CONFIG', 'an SHDR connector needs at least one device')
     }
     this.#opts = opts
-    this.#mapper = new ShdrMapper({ devices: opts.devices, shdrVersion: opts.shdrVersion ?? 1 })
+    this.#mapper = new ShdrMapper({
+      devices: opts.devices,
+      shdrVersion: opts.shdrVersion ?? 1,
+      ...(opts.foreignDevices ? { foreignDevices: opts.foreignDevices } : {}),
+    })
     this.#uuids = opts.devices.map((d) => d.assetUuid)
     this.name = opts.name ?? (this.#uuids[0] as string)
   }
@@ -362,6 +368,8 @@ export class ShdrConnector implements Connector {
     line: ShdrLine & { time: string; timeMs: number },
     receivedAt: number,
   ): void {
+    // After `* device:` named a device another connection ingests, the asset is that connection's to keep.
+    if (this.#mapper.defaultIsForeign) return
     this.#documents++
     ctx.putDocument({
       assetId: doc.assetId,

@@ -1,6 +1,7 @@
 // connector.type: mtconnect with device_xml + adapter, end to end over TCP on 127.0.0.1.
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { describe, test } from 'node:test'
 import { connectorConformance, deviceConfig } from '@openfactory/connectors/testing'
@@ -46,7 +47,6 @@ describe('connector.type: mtconnect over TCP', () => {
     for (const [uuid, items] of [
       ['uuid-press-2', ['p2_pos', 'p2_hyd']],
       ['press-1', ['p1_avail', 'p1_msg', 'p1_pos', 'p1_hyd']],
-      ['NO-MATCH', ['p1_avail', 'p1_msg', 'p1_pos', 'p1_hyd']], // none matches: the first device, as before
     ] as const) {
       const connector = createMTConnectConnector({
         deviceXml: PRESSES,
@@ -63,6 +63,97 @@ describe('connector.type: mtconnect over TCP', () => {
         [[uuid, items]],
       )
     }
+  })
+
+  test('a uuid that is none of several devices is refused, naming the file and its devices; one device binds anyway', (t) => {
+    const refused = (e: unknown) =>
+      isOpenFactoryError(e) &&
+      e.code === 'OFA_CONNECTOR_CONFIG' &&
+      e.message.includes('presses.xml') &&
+      e.message.includes('press-1 (uuid uuid-press-1)') &&
+      e.message.includes('press-2 (uuid uuid-press-2)')
+    const adapter = { host: '127.0.0.1', port: 1 }
+    assert.throws(
+      () => createMTConnectConnector({ deviceXml: PRESSES, deviceXmlFile: 'presses.xml', adapter, uuid: 'NO-MATCH' }),
+      refused,
+    )
+    // From a device file, as ofa validate and ofa up read it: placed at the device's device_xml.
+    const dir = mkdtempSync(join(tmpdir(), 'ofa-presses-'))
+    t.after(() => rmSync(dir, { recursive: true, force: true }))
+    writeFileSync(join(dir, 'presses.xml'), PRESSES)
+    const fileOf = (uuid: string) =>
+      deviceConfig(
+        { type: 'mtconnect', agent: { device_xml: 'presses.xml', adapter: { ip: '127.0.0.1', port: 7878 } } },
+        { uuid, name: 'press', file: join(dir, 'devices.yml') },
+      )
+    assert.throws(
+      () => mtconnectSpec.parse(fileOf('NO-MATCH')),
+      (e: unknown) => {
+        return refused(e) && /devices\.press\.connector\.agent\.device_xml: /.test((e as Error).message)
+      },
+    )
+    const parsed = mtconnectSpec.parse(fileOf('uuid-press-2'))
+    assert.ok(parsed.kind === 'adapter')
+    assert.ok(mtconnectSpec.create(parsed, { timings: FAST }) instanceof ShdrConnector)
+    // A file of one device binds it whatever the uuid (the reference's single-device files).
+    const one = PRESSES.replace(/<Device id="p2"[\s\S]*?<\/Device>/, '')
+    assert.doesNotThrow(() => createMTConnectConnector({ deviceXml: one, adapter, uuid: 'NO-MATCH' }))
+  })
+
+  test('two device files share one adapter: each connection ingests its device, * device: switches between them', async (t) => {
+    const server = await startAdapter(t, { heartbeatMs: 1000 })
+    const ctxs: Awaited<ReturnType<typeof startConnector>>[] = []
+    for (const uuid of ['uuid-press-1', 'uuid-press-2']) {
+      const connector = createMTConnectConnector({
+        deviceXml: PRESSES,
+        deviceXmlFile: 'presses.xml',
+        adapter: { host: '127.0.0.1', port: server.port },
+        uuid,
+        timings: FAST,
+      })
+      ctxs.push(await startConnector(t, connector))
+    }
+    const [one, two] = ctxs as [(typeof ctxs)[0], (typeof ctxs)[0]]
+    await server.waitForClients(2, 3000)
+    // Both presses name their position `pos`: which one a line means is the adapter's to say.
+    for (const l of [
+      '2025-02-01T10:00:00.000Z|press-2:pos|20|press-1:pos|10',
+      '* device: press-2',
+      '2025-02-01T10:00:01.000Z|pos|21',
+      '2025-02-01T10:00:02.000Z|@ASSET@|DIE-2|Part|<Part assetId="DIE-2"/>',
+      '* device: p1',
+      '2025-02-01T10:00:03.000Z|pos|11',
+      '2025-02-01T10:00:04.000Z|@ASSET@|DIE-1|Part|<Part assetId="DIE-1"/>',
+      '2025-02-01T10:00:05.000Z|pos|12|press-2:pos|22',
+    ])
+      server.send(l)
+    await waitFor(() => last(one.observations('uuid-press-1'), 'p1_pos')?.value === 12, 'press-1 last line')
+    await waitFor(() => last(two.observations('uuid-press-2'), 'p2_pos')?.value === 22, 'press-2 last line')
+    assert.deepEqual(
+      one
+        .observations('uuid-press-1')
+        .filter((o) => o.id === 'p1_pos')
+        .map((o) => o.value),
+      [10, 11, 12],
+    )
+    assert.deepEqual(
+      two
+        .observations('uuid-press-2')
+        .filter((o) => o.id === 'p2_pos')
+        .map((o) => o.value),
+      [20, 21, 22],
+    )
+    assert.deepEqual(one.observations('uuid-press-2'), [], 'press-1 connection publishes nothing of press-2')
+    assert.deepEqual(two.observations('uuid-press-1'), [], 'press-2 connection publishes nothing of press-1')
+    // Each asset document is kept once, by the connection of the device it was sent for.
+    assert.deepEqual(
+      one.documents().map((d) => [d.assetId, d.deviceUuid]),
+      [['DIE-1', 'uuid-press-1']],
+    )
+    assert.deepEqual(
+      two.documents().map((d) => [d.assetId, d.deviceUuid]),
+      [['DIE-2', 'uuid-press-2']],
+    )
   })
 
   test('a multi-device adapter: dev:key, * device:, conditions raised and cleared, assets, availability', async (t) => {
