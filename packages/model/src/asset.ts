@@ -30,6 +30,18 @@ export interface DataItem {
   readonly representation?: 'VALUE' | 'TIME_SERIES' | 'DATA_SET' | 'TABLE'
   readonly name?: string
   readonly constraints?: DataItemConstraints
+  /**
+   * MTConnect `<Filters>` the connector applies: `minimumDelta` (a sample within this of the last one kept is
+   * dropped) and `period` (seconds: at most one observation per period, the last of the period delivered).
+   */
+  readonly filters?: DataItemFilters
+  /** A constant item (MTConnect: one `<Constraints><Value>` and nothing else): it always has this value. */
+  readonly constantValue?: string
+}
+
+export interface DataItemFilters {
+  readonly minimumDelta?: number
+  readonly period?: number
 }
 
 /** An argument of a method, as published in the method's JSON contract. */

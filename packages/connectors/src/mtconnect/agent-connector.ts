@@ -5,7 +5,7 @@
  *
  * 1. `probe` — the agent's devices (an MTConnectDevices document, read as a Devices.xml is) become the asset model.
  *    Devices bind to OpenFactory uuids as with an adapter (mtconnect-connector.ts): one uuid binds the agent's device
- *    with that uuid, name or id, else its first device; a map from MTConnect device name, uuid or id to OpenFactory uuid binds several (one asset each).
+ *    with that uuid, name or id, else its only device (an agent of several devices none of which matches is refused at probe, `OFA_MTCONNECT_AGENT`, naming them, and asked again); a map from MTConnect device name, uuid or id to OpenFactory uuid binds several (one asset each).
  *    Devices left out are not ingested. Assets are declared after the first probe, and again only when a later
  *    probe (after an agent restart) changes them.
  * 2. `current`, then `sample?from=<next>&interval=&heartbeat=&count=`, streamed (multipart); every part's
@@ -94,7 +94,7 @@ export interface MTConnectAgentConnectorOptions {
   /** Where the agent answers HTTP. */
   readonly agent: AgentEndpoint
   /**
-   * The OpenFactory uuid of the agent's device with that uuid, name or id, else of its first device
+   * The OpenFactory uuid of the agent's device with that uuid, name or id, else of its only device
    * (`deviceForUuid`); or MTConnect device name/uuid/id → OpenFactory uuid.
    */
   readonly uuid: string | Readonly<Record<string, string>>
@@ -439,7 +439,13 @@ export class MTConnectAgentConnector implements Connector {
       )
     if (typeof uuid === 'string') {
       const model = deviceForUuid(devices, uuid)
-      if (!model) throw missing('the agent describes no device')
+      if (!model) {
+        throw missing(
+          devices.length === 0
+            ? 'the agent describes no device'
+            : `the agent describes several devices and none has uuid, name or id '${uuid}'; give the device file the uuid of one of them`,
+        )
+      }
       return [{ model, assetUuid: uuid }]
     }
     const out: AgentBinding[] = []

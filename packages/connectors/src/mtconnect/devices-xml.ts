@@ -53,8 +53,16 @@ export interface MTConnectDataItem {
    * (the SHDR path applies it; an agent applies its own).
    */
   readonly minimumDelta?: number
-  /** `<Filter type="PERIOD">`, seconds: read and kept, not applied yet. */
+  /**
+   * `<Filter type="PERIOD">`, seconds: at most one observation per period; one that comes within the period of the
+   * last one delivered is held and the last held is delivered when the period ends (the SHDR path applies it).
+   */
   readonly period?: number
+  /**
+   * A constant item: its `<Constraints>` hold one `<Value>` and nothing else (as an MTConnect agent reads them). It
+   * always has that value; what an adapter sends for it is ignored.
+   */
+  readonly constantValue?: string
   /** Text of the `Source` element: another name an adapter may use as key. */
   readonly source?: string
   /** `ResetTrigger` element: the item accepts `value:TRIGGER` in SHDR. */
@@ -326,6 +334,8 @@ function readDataItem(
     }
     if (Object.keys(constraints).length === 0) constraints = undefined
   }
+  const constantValue =
+    constraints?.values?.length === 1 && Object.keys(constraints).length === 1 ? constraints.values[0] : undefined
   const name = nonEmpty(a.name)
   const subType = nonEmpty(a.subType)
   const units = nonEmpty(a.units)
@@ -354,6 +364,7 @@ function readDataItem(
     ...(constraints ? { constraints } : {}),
     ...(minimumDelta ? { minimumDelta } : {}),
     ...(period ? { period } : {}),
+    ...(constantValue !== undefined ? { constantValue } : {}),
     ...(source ? { source } : {}),
     ...(resetTrigger ? { resetTrigger } : {}),
     componentPath,
@@ -397,6 +408,15 @@ export function dataItemFromMTConnect(item: MTConnectDataItem): DataItem {
     ...(item.representation !== 'VALUE' ? { representation: item.representation } : {}),
     ...(item.name ? { name: item.name } : {}),
     ...(item.constraints ? { constraints: item.constraints } : {}),
+    ...(item.minimumDelta || item.period
+      ? {
+          filters: {
+            ...(item.minimumDelta ? { minimumDelta: item.minimumDelta } : {}),
+            ...(item.period ? { period: item.period } : {}),
+          },
+        }
+      : {}),
+    ...(item.constantValue !== undefined ? { constantValue: item.constantValue } : {}),
   }
 }
 

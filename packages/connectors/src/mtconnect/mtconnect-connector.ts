@@ -35,6 +35,63 @@ const VECTOR_TYPES = new Set([
   'TRANSLATION',
 ])
 
+/**
+ * Event types whose values the standard draws from a closed, upper-case vocabulary (MTConnect Part 3, "Controlled
+ * Vocabulary" of each EVENT type): values an adapter sends in another case are upcased (`upcaseValues`).
+ */
+export const CONTROLLED_VOCABULARY: ReadonlySet<string> = new Set([
+  'ACTIVATION_STATE',
+  'ACTUATOR_STATE',
+  'AVAILABILITY',
+  'AXIS_COUPLING',
+  'AXIS_INTERLOCK',
+  'AXIS_STATE',
+  'BATTERY_STATE',
+  'CHARACTERISTIC_STATUS',
+  'CHUCK_INTERLOCK',
+  'CHUCK_STATE',
+  'CLOSE_CHUCK',
+  'CLOSE_DOOR',
+  'COMPOSITION_STATE',
+  'CONNECTION_STATUS',
+  'CONTROLLER_MODE',
+  'CONTROLLER_MODE_OVERRIDE',
+  'DEACTIVATION_STATE',
+  'DIRECTION',
+  'DOOR_STATE',
+  'EMERGENCY_STOP',
+  'END_OF_BAR',
+  'EQUIPMENT_MODE',
+  'EXECUTION',
+  'FUNCTIONAL_MODE',
+  'INTERFACE_STATE',
+  'LEAK_DETECT',
+  'LOCK_STATE',
+  'MATERIAL_CHANGE',
+  'MATERIAL_FEED',
+  'MATERIAL_LOAD',
+  'MATERIAL_RETRACT',
+  'MATERIAL_UNLOAD',
+  'OPEN_CHUCK',
+  'OPEN_DOOR',
+  'OPERATING_MODE',
+  'PART_CHANGE',
+  'PART_DETECT',
+  'PART_PROCESSING_STATE',
+  'PART_STATUS',
+  'PATH_MODE',
+  'POWER_STATE',
+  'POWER_STATUS',
+  'PROCESS_STATE',
+  'PROGRAM_EDIT',
+  'PROGRAM_LOCATION_TYPE',
+  'ROTARY_MODE',
+  'SPINDLE_INTERLOCK',
+  'SWITCHED',
+  'VALVE_STATE',
+  'WAIT_STATE',
+])
+
 function kindOf(d: MTConnectDataItem): ShdrItemKind {
   if (d.category === 'Condition') return 'condition'
   if (isDeviceAvailability(d)) return 'availability'
@@ -60,6 +117,9 @@ export function shdrItemFromMTConnect(d: MTConnectDataItem): ShdrItem {
     ...(d.resetTrigger ? { resetTrigger: true } : {}),
     ...(d.category === 'Samples' ? converterOf(d) : {}),
     ...(d.category === 'Samples' && d.minimumDelta !== undefined ? { minimumDelta: d.minimumDelta } : {}),
+    ...(d.period !== undefined ? { periodMs: d.period * 1000 } : {}),
+    ...(d.constantValue !== undefined ? { constantValue: d.constantValue } : {}),
+    ...(d.category === 'Events' && CONTROLLED_VOCABULARY.has(d.type) ? { controlledVocabulary: true } : {}),
   }
 }
 
@@ -98,6 +158,10 @@ export interface MTConnectConnectorOptions {
   readonly timings?: ShdrTimings
   /** The connector's name (default: the first uuid). */
   readonly name?: string
+  /** Drop a value that repeats its item's last one (default true, as the reference agent). */
+  readonly filterDuplicates?: boolean
+  /** Upcase event values of the standard's controlled vocabulary (default true, as the reference agent). */
+  readonly upcaseValues?: boolean
 }
 
 function configError(message: string): OpenFactoryError {
@@ -130,6 +194,8 @@ const checkOptions = createOptionsChecker(
       shdrVersion: { type: 'integer', minimum: 1 },
       timings: { type: 'object' },
       name: { type: 'string', minLength: 1 },
+      filterDuplicates: { type: 'boolean' },
+      upcaseValues: { type: 'boolean' },
     },
     required: ['adapter', 'uuid'],
     additionalProperties: false,
@@ -138,22 +204,12 @@ const checkOptions = createOptionsChecker(
 )
 
 /**
- * The device one OpenFactory uuid binds (a device file's `uuid`): the device whose uuid, name or id is that uuid, so
- * that several device files can each take one device of a multi-device Devices.xml or agent; else the first.
+ * The device one OpenFactory uuid (a device file's `uuid`) binds, of a Devices.xml or of an agent's probe: the device
+ * whose uuid, name or id is that uuid; else, when there is one device, that device. Several devices none of which
+ * matches is ambiguous: `undefined`, and the caller refuses the binding with the devices offered
+ * (`offeredDevices`) — binding the first would ingest another machine under this uuid.
  */
 export function deviceForUuid(models: readonly MTConnectDeviceModel[], uuid: string): MTConnectDeviceModel | undefined {
-  return models.find((m) => m.uuid === uuid || m.name === uuid || m.id === uuid) ?? models[0]
-}
-
-/**
- * The device of a Devices.xml one OpenFactory uuid binds: the device whose uuid, name or id is that uuid; else, in a
- * file of one device, that device. A file of several devices none of which matches is ambiguous: `undefined`, and
- * the caller refuses the binding with the device names the file offers (`offeredDevices`).
- */
-export function deviceOfFileForUuid(
-  models: readonly MTConnectDeviceModel[],
-  uuid: string,
-): MTConnectDeviceModel | undefined {
   const match = models.find((m) => m.uuid === uuid || m.name === uuid || m.id === uuid)
   return match ?? (models.length === 1 ? models[0] : undefined)
 }
@@ -174,7 +230,7 @@ export function mtconnectConnectorOf(
   const bound: { model: MTConnectDeviceModel; uuid: string }[] = []
   if (typeof opts.uuid === 'string') {
     if (opts.uuid === '') throw configError('the device uuid is required')
-    const model = deviceOfFileForUuid(models, opts.uuid)
+    const model = deviceForUuid(models, opts.uuid)
     if (!model) {
       throw configError(
         `uuid '${opts.uuid}' names no device of ${opts.deviceXmlFile ?? 'the Devices.xml'}, which describes several (devices: ${offeredDevices(models)}): give the device file the uuid, name or id of one of them`,
@@ -209,6 +265,8 @@ export function mtconnectConnectorOf(
     }),
     ...(opts.shdrVersion !== undefined ? { shdrVersion: opts.shdrVersion } : {}),
     ...(opts.timings ? { timings: opts.timings } : {}),
+    ...(opts.filterDuplicates !== undefined ? { filterDuplicates: opts.filterDuplicates } : {}),
+    ...(opts.upcaseValues !== undefined ? { upcaseValues: opts.upcaseValues } : {}),
   })
 }
 

@@ -2,7 +2,7 @@
  * `connector.type: mtconnect` in the connector registry (also the older format, `agent:` right under the device).
  *
  * With `agent.ip` and `agent.port` an MTConnect agent runs elsewhere and we are its client (agent-connector.ts):
- * its probe gives the asset model (the device's uuid binds the agent's device of that uuid or name, else its first), its current and sample
+ * its probe gives the asset model (the device's uuid binds the agent's device of that uuid, name or id, else its only one), its current and sample
  * stream the observations, its assets the asset documents. Nothing is read at `parse` (the agent is asked at run
  * time), so `ofa validate` checks only the block's shape.
  *
@@ -38,7 +38,7 @@ import {
 import type { ShdrConnector } from '../shdr/shdr-connector.ts'
 import { MTConnectAgentConnector } from './agent-connector.ts'
 import { type MTConnectDeviceModel, readDevicesXml } from './devices-xml.ts'
-import { deviceOfFileForUuid, mtconnectConnectorOf, offeredDevices } from './mtconnect-connector.ts'
+import { deviceForUuid, mtconnectConnectorOf, offeredDevices } from './mtconnect-connector.ts'
 
 /** The image name of our SHDR replay adapter (defined in model, beside the reader of its environment). */
 export { SHDR_REPLAY_IMAGE } from '@openfactory/model'
@@ -65,6 +65,8 @@ export type MTConnectDeviceConfig =
       readonly adapter: { readonly host: string; readonly port: number } | { readonly image: string }
       /** Our replay adapter, when the device declares it. */
       readonly replay?: BuiltinAdapter
+      readonly filterDuplicates?: boolean
+      readonly upcaseValues?: boolean
     }
 
 const ENVIRONMENT = 'agent.adapter.environment'
@@ -88,7 +90,7 @@ export const mtconnectSpec = registerConnector<MTConnectDeviceConfig, ShdrConnec
       agent: { description: 'the agent: an external one (ip) or us (device_xml + adapter)' },
       'agent.ip': {
         description:
-          "an external agent, read over HTTP; its device whose uuid or name is this device's uuid (else its first) is this device; excludes device_xml and adapter",
+          "an external agent, read over HTTP; its device whose uuid, name or id is this device's uuid (else its only device) is this device; excludes device_xml and adapter",
       },
       'agent.port': { description: "the agent's HTTP port" },
       'agent.device_xml': { description: 'the Devices.xml, relative to the device file' },
@@ -98,6 +100,16 @@ export const mtconnectSpec = registerConnector<MTConnectDeviceConfig, ShdrConnec
         description: `an adapter to deploy as a container; ${SHDR_REPLAY_IMAGE} is started by ofa up itself`,
       },
       'agent.adapter.port': { description: "the adapter's port" },
+      'agent.filter_duplicates': {
+        description:
+          "drop a value that repeats its data item's last one (samples and events; as the reference agent); not for an external agent",
+        default: 'true',
+      },
+      'agent.upcase_values': {
+        description:
+          "upcase event values of the standard's controlled vocabulary (EXECUTION, CONTROLLER_MODE, ...: active → ACTIVE); not for an external agent",
+        default: 'true',
+      },
       'agent.adapter.environment': {
         description: `the adapter's environment, NAME=value; ${SHDR_REPLAY_IMAGE}: SHDR_FILE (required), SHDR_SPEED (default 1), SHDR_LOOP (default true)`,
       },
@@ -116,7 +128,7 @@ export const mtconnectSpec = registerConnector<MTConnectDeviceConfig, ShdrConnec
     const deviceXmlFile = isAbsolute(xml) ? xml : resolve(dirname(device.file), xml)
     const warnings: ConfigWarning[] = []
     const devices = readDevicesXml(deviceXmlFile, { onWarning: (w) => warnings.push(w) })
-    if (!deviceOfFileForUuid(devices, device.uuid)) {
+    if (!deviceForUuid(devices, device.uuid)) {
       // Several devices and none is this one: binding the first would ingest another machine under this uuid.
       throw connectorConfigError(
         device,
@@ -124,7 +136,15 @@ export const mtconnectSpec = registerConnector<MTConnectDeviceConfig, ShdrConnec
         `${xml} describes several devices and none has uuid, name or id '${device.uuid}' (devices: ${offeredDevices(devices)}); give the device file the uuid of one of them`,
       )
     }
-    const base = { uuid: device.uuid, ...(device.uns ? { uns: device.uns } : {}), deviceXmlFile, devices, warnings }
+    const base = {
+      uuid: device.uuid,
+      ...(device.uns ? { uns: device.uns } : {}),
+      deviceXmlFile,
+      devices,
+      warnings,
+      ...(agent.filter_duplicates !== undefined ? { filterDuplicates: agent.filter_duplicates } : {}),
+      ...(agent.upcase_values !== undefined ? { upcaseValues: agent.upcase_values } : {}),
+    }
     if (adapter.image === undefined) {
       return { kind: 'adapter', ...base, adapter: { host: adapter.ip as string, port: adapter.port } }
     }
@@ -163,6 +183,8 @@ export const mtconnectSpec = registerConnector<MTConnectDeviceConfig, ShdrConnec
       uuid: c.uuid,
       ...(c.uns ? { uns: { [c.uuid]: c.uns } } : {}),
       ...(deps.timings ? { timings: deps.timings } : {}),
+      ...(c.filterDuplicates !== undefined ? { filterDuplicates: c.filterDuplicates } : {}),
+      ...(c.upcaseValues !== undefined ? { upcaseValues: c.upcaseValues } : {}),
     })
   },
 })

@@ -80,6 +80,16 @@ export interface ShdrItem {
   readonly convert?: (v: number) => number
   /** MINIMUM_DELTA filter: a sample within this of the last one kept is dropped (UNAVAILABLE starts again). */
   readonly minimumDelta?: number
+  /**
+   * PERIOD filter, milliseconds: at most one observation per period. One that comes before the period of the last
+   * one delivered has ended is held (a later one replaces it) and delivered when the period ends (`releaseDue`), or
+   * at once when the next comes after that end; UNAVAILABLE passes at once, after what was held.
+   */
+  readonly periodMs?: number
+  /** A constant item: what the adapter sends for it is ignored; `constants()` gives its observation. */
+  readonly constantValue?: string
+  /** An event of the standard's controlled vocabulary (EXECUTION, CONTROLLER_MODE...): upcased (`upcaseValues`). */
+  readonly controlledVocabulary?: boolean
 }
 
 /** One device an adapter feeds: its asset, the names a `device:` prefix may use, and its keys. */
@@ -103,6 +113,11 @@ export interface ShdrMapperOptions {
    * agent filters duplicates): adapters resend unchanged values on every scan.
    */
   readonly filterDuplicates?: boolean
+  /**
+   * Upcases the values of events of the standard's controlled vocabulary (`ShdrItem.controlledVocabulary`:
+   * `active` → `ACTIVE`), as the reference agent's UpcaseDataItemValue does (default true).
+   */
+  readonly upcaseValues?: boolean
   /**
    * Names (name, uuid, id) of the devices of the same adapter that other connections ingest (device files sharing
    * one adapter, each binding one device of a multi-device Devices.xml). `* device:` naming one of them makes the
@@ -161,6 +176,10 @@ export interface ShdrMapperStats {
   readonly belowMinimumDelta: number
   /** Observations dropped because their value repeated the item's last one (`filterDuplicates`). */
   readonly duplicates: number
+  /** Observations a later one replaced while a PERIOD filter held them. */
+  readonly periodReplaced: number
+  /** Values an adapter sent for a constant item (ignored). */
+  readonly constantIgnored: number
   readonly problems: number
 }
 
@@ -187,6 +206,9 @@ function isUnavailable(t: string): boolean {
 /** What every observation of one data line shares, and where its problems go. */
 interface LineContext {
   readonly timestamp: string
+  /** The line's time, epoch ms. */
+  readonly ms: number
+  readonly receivedAt: number
   readonly ingestion: string
   readonly line: ShdrDataLine
   readonly result: ShdrMapResult
@@ -197,6 +219,29 @@ function isCanonicalIso(s: string): boolean {
   return (
     s.length === 24 && s.charCodeAt(23) === 90 /* Z */ && s.charCodeAt(19) === 46 /* . */ && s.charCodeAt(10) === 84
   )
+}
+
+/** A PERIOD filter's state for one item: when its period ends (line clock) and what it holds till then. */
+interface PeriodState {
+  readonly period: number
+  end: number
+  held?: { readonly obs: Observation; readonly assetUuid: string; readonly due: number }
+}
+
+/** Appends `obs` to its asset's group (`last`, when it is that asset's, saves the search); returns the group. */
+function pushObservation(
+  groups: ShdrObservationGroup[],
+  assetUuid: string,
+  obs: Observation,
+  last?: ShdrObservationGroup,
+): ShdrObservationGroup {
+  let group = last?.assetUuid === assetUuid ? last : groups.find((g) => g.assetUuid === assetUuid)
+  if (!group) {
+    group = { assetUuid, observations: [] }
+    groups.push(group)
+  }
+  group.observations.push(obs)
+  return group
 }
 
 export class ShdrMapper {
@@ -224,6 +269,11 @@ export class ShdrMapper {
   /** The last sample kept per item with a MINIMUM_DELTA filter. */
   readonly #lastKept = new Map<ShdrItem, number>()
   #belowDelta = 0
+  readonly #upcase: boolean
+  /** PERIOD filters: per item, the end of its period and what is held for delivery at that end. */
+  readonly #periods = new Map<ShdrItem, PeriodState>()
+  #periodReplaced = 0
+  #constantIgnored = 0
 
   constructor(opts: ShdrMapperOptions) {
     if (opts.devices.length === 0) throw new TypeError('ShdrMapper needs at least one device')
@@ -237,6 +287,7 @@ export class ShdrMapper {
     this.#version = opts.shdrVersion ?? 1
     this.#maxUnknown = opts.maxUnknownKeys ?? SHDR_MAX_UNKNOWN_KEYS
     this.#filterDuplicates = opts.filterDuplicates ?? true
+    this.#upcase = opts.upcaseValues ?? true
   }
 
   get shdrVersion(): number {
@@ -307,18 +358,66 @@ export class ShdrMapper {
     return [...seen.values()]
   }
 
-  /** Every item of the device as UNAVAILABLE (conditions too), e.g. when the adapter went away. */
+  /**
+   * Every item of the device as UNAVAILABLE (conditions too), e.g. when the adapter went away; observations a
+   * PERIOD filter held come first (accepted data is delivered, not dropped). Constant items keep their value.
+   */
   unavailableAll(assetUuid: string, reason: string, at: number = Date.now()): Observation[] {
     const out: Observation[] = []
     const ingestion = isoTimestamp(at)
-    for (const item of this.items(assetUuid)) {
-      if (drivesAvailOnly(item)) continue
+    const items = this.items(assetUuid)
+    for (const item of items) {
+      const held = this.#periods.get(item)?.held
+      if (held) out.push(held.obs)
+      this.#periods.delete(item)
+    }
+    for (const item of items) {
+      if (drivesAvailOnly(item) || item.constantValue !== undefined) continue
       const o = unavailableObservation({ id: item.id, tag: item.tag, type: item.category }, reason, at)
       this.#last.set(item, UNAVAILABLE)
       o.attributes.ingestion_timestamp = ingestion
       out.push(o)
     }
     return out
+  }
+
+  /** The observations of the device's constant items, with their value (published when the device is declared). */
+  constants(assetUuid: string, at: number = Date.now()): Observation[] {
+    const iso = isoTimestamp(at)
+    return this.items(assetUuid)
+      .filter((item) => item.constantValue !== undefined)
+      .map((item) => {
+        const attributes: ObservationAttributes = { timestamp: iso, ingestion_timestamp: iso }
+        if (item.units !== undefined) attributes.units = item.units
+        if (item.subType !== undefined) attributes.subType = item.subType
+        const value =
+          item.category === 'Samples' && isShdrNumber(item.constantValue as string)
+            ? Number(item.constantValue)
+            : (item.constantValue as string)
+        return { id: item.id, value, tag: item.tag, type: item.category as ObservationType, attributes }
+      })
+  }
+
+  /** When the first observation a PERIOD filter holds is due (epoch ms, our clock), or undefined. */
+  nextDue(): number | undefined {
+    let due: number | undefined
+    for (const p of this.#periods.values()) if (p.held && (due === undefined || p.held.due < due)) due = p.held.due
+    return due
+  }
+
+  /** The observations PERIOD filters held whose period has ended by `now` (our clock), by asset. */
+  releaseDue(now: number = Date.now()): ShdrObservationGroup[] {
+    const groups: ShdrObservationGroup[] = []
+    for (const p of this.#periods.values()) {
+      const held = p.held
+      if (!held || held.due > now) continue
+      // Delivered at the end of its period, which opens the next one (what comes within it is held again).
+      p.held = undefined
+      p.end += p.period
+      this.#observations++
+      pushObservation(groups, held.assetUuid, held.obs)
+    }
+    return groups
   }
 
   stats(): ShdrMapperStats {
@@ -329,6 +428,8 @@ export class ShdrMapper {
       unknownKeysOther: this.#unknownOther,
       duplicates: this.#duplicates,
       belowMinimumDelta: this.#belowDelta,
+      periodReplaced: this.#periodReplaced,
+      constantIgnored: this.#constantIgnored,
       problems: this.#problems,
     }
   }
@@ -345,13 +446,17 @@ export class ShdrMapper {
     }
     const ingestion = this.#iso(receivedAt)
     let timestamp: string
-    if (line.time === 'absolute') timestamp = isCanonicalIso(line.timestamp) ? line.timestamp : this.#iso(line.timeMs)
-    else if (line.time === 'relative') {
+    let ms = receivedAt
+    if (line.time === 'absolute') {
+      ms = line.timeMs
+      timestamp = isCanonicalIso(line.timestamp) ? line.timestamp : this.#iso(line.timeMs)
+    } else if (line.time === 'relative') {
       if (this.#relBase === undefined) this.#relBase = receivedAt - line.timeMs
-      timestamp = this.#iso(this.#relBase + line.timeMs)
+      ms = this.#relBase + line.timeMs
+      timestamp = this.#iso(ms)
     } else timestamp = ingestion
 
-    const at: LineContext = { timestamp, ingestion, line, result }
+    const at: LineContext = { timestamp, ms, receivedAt, ingestion, line, result }
     const tokens = line.tokens
     const n = tokens.length
     let group: ShdrObservationGroup | undefined
@@ -451,20 +556,57 @@ export class ShdrMapper {
           obs = undefined
         } else this.#last.set(item, obs.value)
       }
+      if (obs && item.constantValue !== undefined) {
+        // As an MTConnect agent: a constant item keeps its value whatever the adapter says.
+        this.#constantIgnored++
+        obs = undefined
+      }
+      if (obs && item.periodMs !== undefined) {
+        const released = this.#period(item, device.assetUuid, obs, at)
+        if (released) {
+          this.#observations++
+          group = pushObservation(result.groups, device.assetUuid, released, group)
+        }
+        obs = this.#periods.get(item)?.held?.obs === obs ? undefined : obs
+      }
       if (obs) {
         this.#observations++
-        if (!group || group.assetUuid !== device.assetUuid) {
-          group = result.groups.find((g) => g.assetUuid === device.assetUuid)
-          if (!group) {
-            group = { assetUuid: device.assetUuid, observations: [] }
-            result.groups.push(group)
-          }
-        }
-        group.observations.push(obs)
+        group = pushObservation(result.groups, device.assetUuid, obs, group)
       }
       if (this.#version < 2 && i - start > 1) break // SHDR 1: a multi-field observation ends the line
     }
     return result
+  }
+
+  /**
+   * The PERIOD filter of one observation, on the line's clock (as an agent's period filter): the first passes and
+   * opens a period; one before its end is held (replacing what was held); one after its end releases what was
+   * held. Returns an observation released now, to go before `obs`; `obs` itself is held when it is the item's
+   * held one afterwards.
+   */
+  #period(item: ShdrItem, assetUuid: string, obs: Observation, at: LineContext): Observation | undefined {
+    const period = item.periodMs as number
+    const state = this.#periods.get(item)
+    const held = state?.held
+    if (obs.value === UNAVAILABLE || !state) {
+      if (obs.value === UNAVAILABLE) this.#periods.delete(item)
+      else this.#periods.set(item, { period, end: at.ms + period })
+      return held?.obs
+    }
+    if (at.ms < state.end) {
+      if (held) this.#periodReplaced++
+      state.held = { obs, assetUuid, due: held?.due ?? at.receivedAt + (state.end - at.ms) }
+      return undefined
+    }
+    if (held && at.ms < state.end + period) {
+      // The held one goes now; this one is held until the end of the next period.
+      state.end += period
+      state.held = { obs, assetUuid, due: at.receivedAt + (state.end - at.ms) }
+      return held.obs
+    }
+    state.end = at.ms + period
+    state.held = undefined
+    return held?.obs
   }
 
   #resolve(key: string): Resolved | undefined {
@@ -537,11 +679,12 @@ export class ShdrMapper {
         }
       } else obs = this.#bad(item, token, at, key)
     } else {
-      obs = this.#base(item, token, at)
+      const v = item.controlledVocabulary && this.#upcase ? token.toUpperCase() : token
+      obs = this.#base(item, v, at)
       const allowed = item.constraints?.values
-      if (allowed && allowed.length > 0 && !allowed.includes(token)) {
+      if (allowed && allowed.length > 0 && !allowed.includes(v)) {
         obs.attributes.quality = 'UNCERTAIN'
-        obs.attributes.reason = `'${token}' is not one of ${allowed.join(', ')}`
+        obs.attributes.reason = `'${v}' is not one of ${allowed.join(', ')}`
         this.#problem(at, key, 'constraint', obs.attributes.reason)
       }
     }
@@ -607,7 +750,8 @@ export class ShdrMapper {
       this.#problem(at, key, 'bad-time-series', `${key}: ${obs.attributes.reason}`)
       return obs
     }
-    const obs = this.#base(item, values.map(Number).join(' '), at)
+    const convert = this.#calibration.get(item) ?? item.convert
+    const obs = this.#base(item, (convert ? values.map((v) => convert(Number(v))) : values.map(Number)).join(' '), at)
     obs.attributes.sampleCount = count
     if (rate !== undefined) obs.attributes.sampleRate = rate
     if (count !== values.length) {

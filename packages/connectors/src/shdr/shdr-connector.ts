@@ -50,6 +50,10 @@ export interface ShdrConnectorCoreOptions {
   readonly timings?: ShdrTimings
   /** Malformed lines and field problems logged one by one per connection before only counting (default 100). */
   readonly maxLoggedProblems?: number
+  /** Drop a value that repeats the item's last one (default true; `ShdrMapperOptions.filterDuplicates`). */
+  readonly filterDuplicates?: boolean
+  /** Upcase controlled-vocabulary event values (default true; `ShdrMapperOptions.upcaseValues`). */
+  readonly upcaseValues?: boolean
 }
 
 export interface ShdrConnectorStats {
@@ -119,6 +123,9 @@ export class ShdrConnector implements Connector {
   #unknownPending = 0
   #unknownOtherPending = 0
   #unknownSummaryAt = 0
+  /** Fires when the first observation a PERIOD filter holds is due. */
+  #periodTimer: NodeJS.Timeout | undefined
+  #periodDue = Number.POSITIVE_INFINITY
 
   constructor(opts: ShdrConnectorCoreOptions) {
     if (opts.devices.length === 0) {
@@ -128,6 +135,8 @@ export class ShdrConnector implements Connector {
     this.#mapper = new ShdrMapper({
       devices: opts.devices,
       shdrVersion: opts.shdrVersion ?? 1,
+      ...(opts.filterDuplicates !== undefined ? { filterDuplicates: opts.filterDuplicates } : {}),
+      ...(opts.upcaseValues !== undefined ? { upcaseValues: opts.upcaseValues } : {}),
       ...(opts.foreignDevices ? { foreignDevices: opts.foreignDevices } : {}),
     })
     this.#uuids = opts.devices.map((d) => d.assetUuid)
@@ -166,6 +175,11 @@ export class ShdrConnector implements Connector {
     if (this.#client) throw new Error(`connector ${this.name} is already started`)
     this.#ctx = ctx
     ctx.declareAssets(this.#opts.assets)
+    // Constant items have their value from the start, whatever the adapter does.
+    for (const uuid of this.#uuids) {
+      const constants = this.#mapper.constants(uuid)
+      if (constants.length > 0) ctx.publish(uuid, constants)
+    }
     const t = this.#opts.timings ?? {}
     const where = `${this.#opts.host}:${this.#opts.port}`
     this.#client = new ShdrClient({
@@ -194,7 +208,14 @@ export class ShdrConnector implements Connector {
     const client = this.#client
     this.#client = undefined
     if (client) await client.stop()
-    if (this.#ctx) this.#summarizeUnknown(this.#ctx)
+    clearTimeout(this.#periodTimer)
+    this.#periodTimer = undefined
+    this.#periodDue = Number.POSITIVE_INFINITY
+    if (this.#ctx) {
+      // What PERIOD filters hold was accepted: it goes to the log, not away with the connector.
+      for (const g of this.#mapper.releaseDue(Number.POSITIVE_INFINITY)) this.#ctx.publish(g.assetUuid, g.observations)
+      this.#summarizeUnknown(this.#ctx)
+    }
     this.#ctx = undefined
   }
 
@@ -286,8 +307,28 @@ export class ShdrConnector implements Connector {
     }
   }
 
+  /** Arms one timer for the earliest observation a PERIOD filter holds (the mapper has no clock of its own). */
+  #armPeriodTimer(): void {
+    const due = this.#mapper.nextDue()
+    if (due === undefined || due >= this.#periodDue) return
+    clearTimeout(this.#periodTimer)
+    this.#periodDue = due
+    this.#periodTimer = setTimeout(
+      () => {
+        this.#periodTimer = undefined
+        this.#periodDue = Number.POSITIVE_INFINITY
+        const ctx = this.#ctx
+        if (!ctx) return
+        for (const g of this.#mapper.releaseDue()) ctx.publish(g.assetUuid, g.observations)
+        this.#armPeriodTimer()
+      },
+      Math.max(0, due - Date.now()),
+    )
+  }
+
   #publish(ctx: ConnectorContext, r: ShdrMapResult, lineNo: number): void {
     for (const g of r.groups) ctx.publish(g.assetUuid, g.observations)
+    this.#armPeriodTimer()
     for (const a of r.availability) {
       if (a.available) ctx.setAvailable(a.assetUuid, true)
       else ctx.setAvailable(a.assetUuid, false, 'the adapter reports the device UNAVAILABLE')

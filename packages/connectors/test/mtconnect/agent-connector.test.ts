@@ -190,8 +190,8 @@ for (const format of PEER_FORMATS)
       assert.deepEqual(ctx.failures, [])
     })
 
-    test('a device file with agent.ip runs through the registry: the device uuid and UNS on the first device', async (t) => {
-      const peer = await startAgentPeer(t, { devices: [LATHE, PRESS] })
+    test("a device file with agent.ip runs through the registry: the device uuid and UNS on the agent's only device", async (t) => {
+      const peer = await startAgentPeer(t, { devices: [LATHE] })
       const uns = { levels: { area: 'Turning', asset: 'lathe-f' }, unsId: 'Turning/lathe-f' }
       const plan = planDevice(
         deviceConfig({ type: 'mtconnect', agent: { ip: '127.0.0.1', port: peer.port } }, { uuid: 'LATHE-F', uns }),
@@ -209,7 +209,7 @@ for (const format of PEER_FORMATS)
       )
     })
 
-    test('several devices: a uuid map gives one asset per device; one uuid binds the device of that uuid or name, else the first', async (t) => {
+    test('several devices: a uuid map gives one asset per device; one uuid binds the device of that uuid or name, and no other', async (t) => {
       const peer = await startAgentPeer(t, { devices: [LATHE, PRESS] })
       const both = agentConnector(peer, { uuid: { 'lathe-1': 'LATHE-A', 'PEER-PRESS-2': 'PRESS-B' } })
       const ctx = await startOn(t, both)
@@ -256,8 +256,17 @@ for (const format of PEER_FORMATS)
       peer.emit([{ id: 'press_avail', value: 'AVAILABLE' }])
       await until(() => available(ctx, 'PRESS-B'), 'PRESS-B up again')
 
-      const first = agentConnector(peer, { uuid: 'ONLY' })
-      const one = await startOn(t, first)
+      // A uuid that is none of several devices binds none: the first would be another machine under this uuid.
+      const none = await startOn(t, agentConnector(peer, { uuid: 'ONLY' }))
+      await until(() => none.availability.some((a) => a.uuid === 'ONLY' && !a.available), 'ONLY refused')
+      assert.match(
+        none.availability[0]?.reason ?? '',
+        /OFA_MTCONNECT_AGENT .*several devices and none has uuid, name or id 'ONLY'.*\(devices: lathe-1, press-2\)/,
+      )
+      assert.deepEqual(none.declared, [])
+      // An agent of one device binds it whatever the uuid (the reference's one-device agents).
+      const single = await startAgentPeer(t, { devices: [LATHE] })
+      const one = await startOn(t, agentConnector(single, { uuid: 'ONLY' }))
       await until(() => available(one, 'ONLY'), 'ONLY available')
       assert.deepEqual(
         one.declared.map((a) => [a.uuid, a.dataItems.length]),
@@ -297,7 +306,7 @@ for (const format of PEER_FORMATS)
         { assetId: 'P9', type: 'Part', deviceUuid: 'PEER-PRESS-2', inner: '<PartId>9</PartId>' },
         'asset_chg',
       )
-      const ctx = await startOn(t, agentConnector(peer))
+      const ctx = await startOn(t, agentConnector(peer, { uuid: { 'lathe-1': 'LATHE-A' } }))
       await until(() => ctx.documents.length >= 1, 'the first document')
       assert.deepEqual(
         ctx.documents.map((d) => [d.assetId, d.type, d.deviceUuid, d.removed ?? false]),

@@ -313,6 +313,78 @@ describe('connector.type: mtconnect over TCP', () => {
     assert.match(ctx.documents()[0]?.body ?? '', /^<CuttingTool assetId="T1.EM10"[\s\S]*<\/CuttingTool>$/)
   })
 
+  test('from a device file: constants at start, PERIOD held values delivered by the timer and at stop, the filter_duplicates and upcase_values options', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'ofa-filters-'))
+    t.after(() => rmSync(dir, { recursive: true, force: true }))
+    writeFileSync(
+      join(dir, 'cell.xml'),
+      `<MTConnectDevices><Devices><Device id="c" name="cell" uuid="CELL"><DataItems>
+  <DataItem id="mode" name="mode" category="EVENT" type="CONTROLLER_MODE"/>
+  <DataItem id="kind" name="kind" category="EVENT" type="x:KIND"><Constraints><Value>PRESS</Value></Constraints></DataItem>
+  <DataItem id="temp" name="temp" category="SAMPLE" type="TEMPERATURE" units="CELSIUS"><Filters><Filter type="PERIOD">0.2</Filter></Filters></DataItem>
+</DataItems></Device></Devices></MTConnectDevices>`,
+    )
+    const server = await startAdapter(t, { heartbeatMs: 1000 })
+    const fileOf = (extra: Record<string, unknown>, port = server.port) =>
+      mtconnectSpec.parse(
+        deviceConfig(
+          {
+            type: 'mtconnect',
+            agent: { device_xml: 'cell.xml', adapter: { ip: '127.0.0.1', port }, ...extra },
+          },
+          { uuid: 'CELL', name: 'cell', file: join(dir, 'devices.yml') },
+        ),
+      )
+    const connector = mtconnectSpec.create(fileOf({}), { timings: FAST })
+    const ctx = await startConnector(t, connector)
+    assert.deepEqual(
+      ctx.observations('CELL').map((o) => [o.id, o.value]),
+      [['kind', 'PRESS']],
+      'the constant, before the adapter said anything',
+    )
+    await server.waitForClients(1, 3000)
+    const t0 = Date.now()
+    const ts = (ms: number) => new Date(t0 + ms).toISOString()
+    for (const l of [
+      `${ts(0)}|temp|20|mode|automatic|kind|DRILL`,
+      `${ts(50)}|temp|21`,
+      `${ts(100)}|temp|22|mode|automatic`,
+    ])
+      server.send(l)
+    await waitFor(
+      () => last(ctx.observations('CELL'), 'temp')?.value === 22,
+      'the held temperature, at the end of its period',
+    )
+    assert.deepEqual(
+      ctx.observations('CELL').map((o) => `${o.id}=${o.value}`),
+      ['kind=PRESS', 'temp=20', 'mode=AUTOMATIC', 'temp=22'],
+      'the constant kept, the vocabulary upcased, the repeat dropped, one temperature per period',
+    )
+    server.send(`${ts(150)}|temp|23|mode|manual`)
+    await waitFor(() => last(ctx.observations('CELL'), 'mode')?.value === 'MANUAL', 'the fourth line read')
+    assert.equal(last(ctx.observations('CELL'), 'temp')?.value, 22, '23 is held: its period has not ended')
+    await connector.stop()
+    assert.equal(last(ctx.observations('CELL'), 'temp')?.value, 23, 'stopping delivers what was held')
+
+    // The options: duplicates kept, values as sent.
+    const other = await startAdapter(t, { heartbeatMs: 1000 })
+    const raw = await startConnector(
+      t,
+      mtconnectSpec.create(fileOf({ filter_duplicates: false, upcase_values: false }, other.port), { timings: FAST }),
+    )
+    await other.waitForClients(1, 3000)
+    other.send(`${ts(1000)}|mode|manual`)
+    other.send(`${ts(1001)}|mode|manual`)
+    await waitFor(() => raw.observations('CELL').filter((o) => o.id === 'mode').length === 2, 'both repeats')
+    assert.deepEqual(
+      raw
+        .observations('CELL')
+        .filter((o) => o.id === 'mode')
+        .map((o) => o.value),
+      ['manual', 'manual'],
+    )
+  })
+
   test('configuration errors', () => {
     // An external agent runs (we are its client: agent-*.test.ts); an adapter image is planned as skipped.
     const external = planDevice(

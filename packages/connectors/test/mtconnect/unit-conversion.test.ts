@@ -3,7 +3,12 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { ConfigWarning, Observation } from '@openfactory/model'
-import { parseDevicesXml, shdrDeviceFromMTConnect, unitConversion } from '../../src/mtconnect/index.ts'
+import {
+  mtconnectDeviceToAsset,
+  parseDevicesXml,
+  shdrDeviceFromMTConnect,
+  unitConversion,
+} from '../../src/mtconnect/index.ts'
 import { ShdrMapper } from '../../src/shdr/mapper.ts'
 import { parseShdrLine, type ShdrDataLine } from '../../src/shdr/parser.ts'
 
@@ -118,6 +123,54 @@ describe('Filters of the Devices.xml', () => {
     assert.equal(m.stats().belowMinimumDelta, 4)
   })
 
+  test('PERIOD: one observation per period on the line clock; the last held goes at the end, nothing accepted is lost', () => {
+    const [device] = parseDevicesXml(FILTERED, { file: 'f.xml' })
+    const m = new ShdrMapper({ devices: [shdrDeviceFromMTConnect(device!, 'M')], filterDuplicates: false })
+    const at = (s: number, v: string, receivedAt = Date.parse('2026-01-01T00:00:00Z') + s * 1000) =>
+      m
+        .map(line(`2026-01-01T00:00:${String(s).padStart(2, '0')}Z|pos|${v}`), receivedAt)
+        .groups.flatMap((g) => g.observations.map((o) => `${o.attributes.timestamp.slice(17, 19)}=${o.value}`))
+    const t0 = Date.parse('2026-01-01T00:00:00Z')
+    assert.deepEqual(at(0, '1'), ['00=1'], 'the first opens a period of 10 s')
+    assert.deepEqual(at(3, '2'), [], 'held')
+    assert.deepEqual(at(5, '3'), [], 'replaces the held one')
+    assert.equal(m.nextDue(), t0 + 10_000, 'due at the end of the period (our clock)')
+    assert.deepEqual(m.releaseDue(t0 + 9_999), [])
+    assert.deepEqual(
+      m.releaseDue(t0 + 10_000).flatMap((g) => g.observations.map((o) => o.value)),
+      [3],
+      'the last of the period is delivered when it ends',
+    )
+    assert.deepEqual(at(12, '4'), [], 'within the next period (10–20 s): held')
+    assert.deepEqual(at(21, '5'), ['12=4'], 'past its end: the held one goes, this one is held for the next period')
+    assert.deepEqual(at(45, '6'), ['21=5', '45=6'], 'long after: the held one, then this one opening a new period')
+    assert.deepEqual(at(47, '7'), [])
+    assert.deepEqual(
+      at(48, 'UNAVAILABLE'),
+      ['47=7', '48=UNAVAILABLE'],
+      'UNAVAILABLE passes at once, after the held one',
+    )
+    assert.deepEqual(at(49, '8'), ['49=8'], 'and starts again')
+    assert.deepEqual(at(50, '9'), [])
+    const down = m.unavailableAll('M', 'adapter gone', t0 + 51_000).map((o) => `${o.id}=${o.value}`)
+    assert.deepEqual(down.slice(0, 1), ['p=9'], 'the adapter gone: what was held goes first')
+    assert.ok(down.includes('p=UNAVAILABLE'))
+    assert.equal(m.stats().periodReplaced, 1)
+    assert.equal(m.nextDue(), undefined)
+  })
+
+  test('filters are part of the asset model', () => {
+    const [device] = parseDevicesXml(FILTERED, { file: 'f.xml' })
+    const asset = mtconnectDeviceToAsset(device!, { uuid: 'M' })
+    assert.deepEqual(
+      asset.dataItems.map((d) => [d.id, d.filters]),
+      [
+        ['l', { minimumDelta: 0.5 }],
+        ['p', { period: 10 }],
+      ],
+    )
+  })
+
   test('a Filter of another type or without a number is a problem of the file', () => {
     for (const [filter, message] of [
       ['<Filter type="SMOOTH">1</Filter>', /<Filter type="SMOOTH">: expected MINIMUM_DELTA or PERIOD/],
@@ -131,5 +184,65 @@ describe('Filters of the Devices.xml', () => {
           [err, ...err.problems].some((p) => message.test(p.message)),
       )
     }
+  })
+})
+
+describe('constant items, upcased vocabulary, duplicates, time series', () => {
+  const XML2 = `<MTConnectDevices><Devices><Device id="d" name="m" uuid="M"><DataItems>
+  <DataItem id="mode" name="mode" category="EVENT" type="CONTROLLER_MODE"/>
+  <DataItem id="prog" name="prog" category="EVENT" type="PROGRAM"/>
+  <DataItem id="kind" name="kind" category="EVENT" type="x:MACHINE_KIND"><Constraints><Value>LATHE</Value></Constraints></DataItem>
+  <DataItem id="lim" name="lim" category="SAMPLE" type="LOAD"><Constraints><Value>5</Value><Maximum>10</Maximum></Constraints></DataItem>
+  <DataItem id="ts" name="ts" category="SAMPLE" type="POSITION" representation="TIME_SERIES" units="MILLIMETER" nativeUnits="INCH"/>
+</DataItems></Device></Devices></MTConnectDevices>`
+
+  test('one Constraints Value and nothing else is a constant: set at start, adapter values ignored, kept when the adapter goes', () => {
+    const [device] = parseDevicesXml(XML2, { file: 'f.xml' })
+    assert.equal(device?.dataItems.find((d) => d.id === 'kind')?.constantValue, 'LATHE')
+    assert.equal(device?.dataItems.find((d) => d.id === 'lim')?.constantValue, undefined, 'a Value beside a Maximum')
+    assert.equal(
+      mtconnectDeviceToAsset(device!, { uuid: 'M' }).dataItems.find((d) => d.id === 'kind')?.constantValue,
+      'LATHE',
+    )
+    const m = new ShdrMapper({ devices: [shdrDeviceFromMTConnect(device!, 'M')] })
+    assert.deepEqual(
+      m.constants('M', 0).map((o) => [o.id, o.value, o.tag, o.type]),
+      [['kind', 'LATHE', 'x:MachineKind', 'Events']],
+    )
+    assert.deepEqual(values(m, '2026-01-01T00:00:00Z|kind|MILL|prog|O1'), { prog: 'O1' })
+    assert.equal(m.stats().constantIgnored, 1)
+    const down = m.unavailableAll('M', 'gone').map((o) => o.id)
+    assert.ok(!down.includes('kind') && down.includes('prog'))
+  })
+
+  test('controlled-vocabulary events are upcased unless the option says no; free text is kept', () => {
+    const [device] = parseDevicesXml(XML2, { file: 'f.xml' })
+    const on = new ShdrMapper({ devices: [shdrDeviceFromMTConnect(device!, 'M')] })
+    assert.deepEqual(values(on, '2026-01-01T00:00:00Z|mode|automatic|prog|o1 rev a'), {
+      mode: 'AUTOMATIC',
+      prog: 'o1 rev a',
+    })
+    const off = new ShdrMapper({ devices: [shdrDeviceFromMTConnect(device!, 'M')], upcaseValues: false })
+    assert.deepEqual(values(off, '2026-01-01T00:00:00Z|mode|automatic'), { mode: 'automatic' })
+  })
+
+  test('repeated values are dropped by default, kept with filterDuplicates: false', () => {
+    const [device] = parseDevicesXml(XML2, { file: 'f.xml' })
+    for (const [filterDuplicates, expected] of [
+      [true, [{ prog: 'A' }, {}, { prog: 'B' }]],
+      [false, [{ prog: 'A' }, { prog: 'A' }, { prog: 'B' }]],
+    ] as const) {
+      const m = new ShdrMapper({ devices: [shdrDeviceFromMTConnect(device!, 'M')], filterDuplicates })
+      assert.deepEqual(
+        ['A', 'A', 'B'].map((v) => values(m, `2026-01-01T00:00:00Z|prog|${v}`)),
+        expected,
+      )
+    }
+  })
+
+  test('time series values are converted from nativeUnits like single samples', () => {
+    const [device] = parseDevicesXml(XML2, { file: 'f.xml' })
+    const m = new ShdrMapper({ devices: [shdrDeviceFromMTConnect(device!, 'M')] })
+    assert.deepEqual(values(m, '2026-01-01T00:00:00Z|ts|3|100|1 2 0.5'), { ts: '25.4 50.8 12.7' })
   })
 })

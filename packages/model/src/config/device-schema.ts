@@ -73,9 +73,13 @@ export const MTConnectAdapter = Type.Object(
   },
 )
 
-const refineAgent: Refine = (v: { ip?: string; device_xml?: string; adapter?: unknown }, report, ctx) => {
+const refineAgent: Refine = (
+  v: { ip?: string; device_xml?: string; adapter?: unknown; filter_duplicates?: boolean; upcase_values?: boolean },
+  report,
+  ctx,
+) => {
   if (v.ip !== undefined) {
-    for (const f of ['device_xml', 'adapter'] as const) {
+    for (const f of ['device_xml', 'adapter', 'filter_duplicates', 'upcase_values'] as const) {
       if (v[f] !== undefined) report([f], 'OFA_CONFIG_VALUE', `not allowed for an external agent (ip is set)`, 'key')
     }
     return
@@ -104,6 +108,8 @@ export const MTConnectAgent = Type.Object(
     port: Port,
     device_xml: Type.Optional(NonEmptyString),
     adapter: Type.Optional(MTConnectAdapter),
+    filter_duplicates: Type.Optional(Type.Boolean()),
+    upcase_values: Type.Optional(Type.Boolean()),
     deploy: Type.Optional(DeploySpec),
   },
   { additionalProperties: false, refine: refineAgent },

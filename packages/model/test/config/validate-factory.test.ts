@@ -403,4 +403,32 @@ describe('across files', () => {
       return true
     })
   })
+
+  test('filter_duplicates and upcase_values are booleans for our agent, refused for an external one', async (t) => {
+    const dir = await tmpFactory(t, {
+      'cell.xml': '<MTConnectDevices><Devices><Device id="d" name="d" uuid="D"/></Devices></MTConnectDevices>',
+      'devices.yml': `devices:
+  ours:
+    uuid: OURS
+    connector:
+      type: mtconnect
+      agent:
+        port: 5000
+        device_xml: cell.xml
+        adapter: {ip: 127.0.0.1, port: 7878}
+        filter_duplicates: false
+        upcase_values: yes please
+  theirs:
+    uuid: THEIRS
+    connector:
+      type: mtconnect
+      agent: {ip: 10.0.0.9, port: 5000, filter_duplicates: true}
+`,
+    })
+    const { problems } = await validateFactory([dir], { cwd: dir, env: {} })
+    assert.deepEqual(brief(problems), [
+      'devices.yml:11:24 OFA_CONFIG_TYPE devices.ours.connector.agent.upcase_values',
+      'devices.yml:16:41 OFA_CONFIG_VALUE devices.theirs.connector.agent.filter_duplicates',
+    ])
+  })
 })

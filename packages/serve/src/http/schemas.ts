@@ -115,6 +115,12 @@ export const assetSchema = {
           representation: { type: 'string' },
           name: { type: 'string' },
           constraints: { type: 'object', additionalProperties: true },
+          filters: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { minimumDelta: { type: 'number' }, period: { type: 'number' } },
+          },
+          constantValue: { type: 'string' },
         },
       },
     },
