@@ -3,3 +3,9 @@
 
 // SQL types and their run-time values.
 export * from './types.ts'
+// Processors: the runtime every persistent query runs on (tasks per partition, stores, exactly-once checkpoints),
+// and the API of processors written in TypeScript.
+export type { InputRecord, KeyValueStore, ProcessorContext, ProcessorSpec } from './processor/processor.ts'
+export { type ProcessorHandle, type RunProcessorOptions, runProcessor } from './processor/run-processor.ts'
+export { SOURCE_HEADER, TASK_HEADER, type TaskStats } from './processor/task.ts'
+export { checkpointTopic } from './processor/checkpoint.ts'
