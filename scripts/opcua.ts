@@ -17,11 +17,16 @@
 // program and ARGS are kept with the port, so a restart runs the same. The venv lives in
 // .cache/opcua/venv-<hash of the requirements file>, server state (pid, port, endpoint, log, PKI) in
 // .cache/opcua/run/<name>/; .cache/ is ignored by git.
-import { spawn, spawnSync } from 'node:child_process'
-import { createHash } from 'node:crypto'
+import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
+import { ensurePythonEnv, withLock as lockIn } from './python-env.ts'
+
+/** Runs `fn` holding a lock under .cache/opcua/run, so that concurrent test processes start a server once. */
+function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  return lockIn(RUN, name, fn)
+}
 
 export const USERNAME = 'ofa'
 export const PASSWORD = 'ofa-secret'
@@ -129,105 +134,13 @@ function portsOf(state: ServerState | undefined): number[] {
   return [state.port, ...others.filter((p) => Number.isInteger(p))]
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
-/** Runs a command without blocking the event loop (test.ts starts Kafka meanwhile); rejects with its output. */
-function runOrThrow(cmd: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    child.stdout.on('data', (d) => {
-      out += d
-    })
-    child.stderr.on('data', (d) => {
-      out += d
-    })
-    child.on('error', reject)
-    child.on('exit', (code, signal) =>
-      code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} failed (exit ${code ?? signal}):\n${out}`)),
-    )
-  })
-}
-
-/** Runs `fn` holding a lock file, so that concurrent test processes install or start a server once. */
-async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
-  fs.mkdirSync(RUN, { recursive: true })
-  const lock = path.join(RUN, `.${name}.lock`)
-  const deadline = Date.now() + 300_000
-  for (;;) {
-    try {
-      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' })
-      break
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-      const owner = Number(fs.readFileSync(lock, 'utf8') || 0)
-      if (!owner || !alive(owner)) {
-        fs.rmSync(lock, { force: true })
-        continue
-      }
-      if (Date.now() > deadline) throw new Error(`${lock} is held by process ${owner}`)
-      await new Promise((r) => setTimeout(r, 200))
-    }
-  }
-  try {
-    return await fn()
-  } finally {
-    fs.rmSync(lock, { force: true })
-  }
-}
-
-/** A Python 3.10+ interpreter (asyncua's floor): python3.11 first (the version the pins were checked with). */
-function findPython(): string {
-  for (const cmd of ['python3.11', 'python3.12', 'python3.13', 'python3']) {
-    const r = spawnSync(cmd, ['-c', 'import sys, venv; print("%d.%d" % sys.version_info[:2])'], { encoding: 'utf8' })
-    if (r.status !== 0) continue
-    const [major, minor] = r.stdout.trim().split('.').map(Number) as [number, number]
-    if (major === 3 && minor >= 10) return cmd
-  }
-  throw new Error('the OPC UA test peer needs Python 3.10 or newer with the venv module (Debian: python3-venv)')
-}
-
-function venvDir(): string {
-  const hash = createHash('sha256').update(fs.readFileSync(REQUIREMENTS)).digest('hex').slice(0, 12)
-  return path.join(CACHE, `venv-${hash}`)
-}
-
-/**
- * Installs the pinned asyncua and its dependencies from PyPI into .cache/opcua/venv-<hash>, once; returns the
- * venv's python. A marker file written last makes a half-made venv (an interrupted install) count as absent.
- */
-export async function install(): Promise<string> {
-  const dir = venvDir()
-  const python = path.join(dir, 'bin', 'python')
-  const done = path.join(dir, '.complete')
-  if (fs.existsSync(done)) return python
-  return withLock('.install', async () => {
-    if (fs.existsSync(done)) return python
-    const started = Date.now()
-    log(`installing asyncua ${ASYNCUA_VERSION} from PyPI into ${path.relative(ROOT, dir)} ...`)
-    fs.rmSync(dir, { recursive: true, force: true })
-    await runOrThrow(findPython(), ['-m', 'venv', dir])
-    await runOrThrow(python, [
-      '-m',
-      'pip',
-      'install',
-      '-q',
-      '--disable-pip-version-check',
-      '--no-input',
-      '-r',
-      REQUIREMENTS,
-    ])
-    await runOrThrow(python, ['-c', 'import asyncua'])
-    fs.writeFileSync(done, `${new Date().toISOString()}\n`)
-    log(`installed asyncua ${ASYNCUA_VERSION} in ${seconds(started)}`)
-    return python
+/** Installs the pinned asyncua and its dependencies from PyPI once (python-env.ts); returns the venv's python. */
+export function install(): Promise<string> {
+  return ensurePythonEnv({
+    name: 'opcua',
+    requirements: REQUIREMENTS,
+    check: 'import asyncua',
+    log: (m) => log(`asyncua ${ASYNCUA_VERSION}: ${m}`),
   })
 }
 
