@@ -40,6 +40,7 @@ export const ERROR_CODES = [
   'OFA_OPCUA_SECURITY',
   'OFA_OPCUA_NODE',
   'OFA_OPCUA_STALLED',
+  'OFA_APP_PROCESS',
   // stream processing (SQL)
   'OFA_SQL_PARSE',
   'OFA_SQL_LIMIT',

@@ -20,10 +20,12 @@ import { childLogger, type DeviceConfig, type Factory, isOpenFactoryError } from
 import { createServeApp, createServingState, DEFAULT_PORT, type ServingState } from '@openfactory/serve'
 import type { FastifyInstance } from 'fastify'
 import { startAdapter } from './adapters.ts'
+import { AppProcess, appEnvironment } from './app-process.ts'
 import { openBackbone } from './backbone.ts'
 import { type EdgeForwarding, startEdgeForwarding } from './edge.ts'
 import { httpAccess } from './listening.ts'
 import { listen, prepare, type RuntimeOptions, supervisorTimings } from './prepare.ts'
+import { isServeImage } from './service-runtime.ts'
 import { writerMetrics } from './writer-metrics.ts'
 
 export type LocalRuntimeOptions = RuntimeOptions
@@ -67,6 +69,16 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
   const skipped = plans.flatMap(({ device, plan }) =>
     plan.kind === 'skip' ? [{ uuid: device.uuid, reason: plan.reason }] : [],
   )
+  // Apps with a command run here as local processes; an app that is only an image runs where containers run.
+  const localApps = factory.apps.filter((a) => a.spec.command !== undefined)
+  for (const a of factory.apps) {
+    if (a.spec.command === undefined && !isServeImage(a.spec.image)) {
+      skipped.push({
+        uuid: a.uuid,
+        reason: `app image ${a.spec.image} runs only where containers run (ofa apply to Docker Swarm); give it a command to run it here`,
+      })
+    }
+  }
 
   const { log, where } = await openBackbone(factory.manifest, backbone)
   const adapters: ShdrAdapterServer[] = []
@@ -116,6 +128,13 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
       ...supervisorTimings(opts),
     })
     for (const { plan } of plans) if (plan.kind === 'run') supervisor.add(plan.connector)
+    const backboneEnv =
+      backbone.type === 'kafka'
+        ? { type: 'kafka' as const, bootstrapServers: backbone.bootstrapServers }
+        : { type: 'embedded' as const }
+    for (const app of localApps) {
+      supervisor.add(new AppProcess({ app, environment: appEnvironment(app, { apiUrl: url, backbone: backboneEnv }) }))
+    }
     await supervisor.start()
     for (const s of skipped) logger.warn('device not run', s)
     for (const { device, plan } of plans) {

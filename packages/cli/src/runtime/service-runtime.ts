@@ -61,7 +61,7 @@ export async function startServiceRuntime(opts: ServiceRuntimeOptions): Promise<
   if (app && !isServeImage(app.spec.image)) {
     throw new OpenFactoryError(
       'OFA_CLI_USAGE',
-      `app ${app.uuid} runs image ${app.spec.image}; ofa run runs devices and the serving app (${SERVE_IMAGE})`,
+      `app ${app.uuid} ${app.spec.image ? `runs image ${app.spec.image}` : 'is a local command (ofa up runs it)'}; ofa run runs devices and the serving app (${SERVE_IMAGE})`,
       { where: app.where },
     )
   }
@@ -91,7 +91,9 @@ export async function startServiceRuntime(opts: ServiceRuntimeOptions): Promise<
   }
 }
 
-function isServeImage(image: string): boolean {
+/** The serving app's image (any tag or digest): `ofa up` and `ofa run` serve the API themselves. */
+export function isServeImage(image: string | undefined): boolean {
+  if (image === undefined) return false
   return image.replace(/[:@][^/]*$/, '') === SERVE_IMAGE
 }
 

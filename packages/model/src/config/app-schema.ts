@@ -5,6 +5,7 @@
  *     <name>:
  *       uuid: DASHBOARD
  *       image: ghcr.io/acme/dashboard:1.2
+ *       command: [python3, app.py]   # ours: run by ofa up as a local process (relative to this file's folder)
  *       image_pull_policy: missing | always
  *       runtime_uid: 1000            # with runtime_gid, or neither
  *       runtime_gid: 1000
@@ -109,7 +110,18 @@ export const MetricsSpec = Type.Object(
   { additionalProperties: false },
 )
 
-const refineApp: Refine = (v: { runtime_uid?: number; runtime_gid?: number }, report) => {
+const refineApp: Refine = (
+  v: { runtime_uid?: number; runtime_gid?: number; image?: string; command?: unknown },
+  report,
+) => {
+  if (v.image === undefined && v.command === undefined) {
+    report(
+      ['image'],
+      'OFA_CONFIG_MISSING_FIELD',
+      'an app needs an image (a container, deployed to a swarm) or a command (a local process ofa up runs), or both',
+      'parent',
+    )
+  }
   if ((v.runtime_uid === undefined) !== (v.runtime_gid === undefined)) {
     const missing = v.runtime_uid === undefined ? 'runtime_uid' : 'runtime_gid'
     report(
@@ -124,7 +136,17 @@ const refineApp: Refine = (v: { runtime_uid?: number; runtime_gid?: number }, re
 export const AppSpec = Type.Object(
   {
     uuid: AssetUuid,
-    image: NonEmptyString,
+    image: Type.Optional(NonEmptyString),
+    /**
+     * Ours: the app as a local process that `ofa up` runs and supervises — a list (program and arguments, run
+     * as is) or a text (run by /bin/sh -c) — in the folder of the file that declares it.
+     */
+    command: Type.Optional(
+      Type.Union([
+        Type.String({ minLength: 1 }),
+        Type.Array(Type.String(), { minItems: 1, expected: 'a program and its arguments' }),
+      ]),
+    ),
     image_pull_policy: Type.Optional(
       Type.Union([Type.Literal('missing'), Type.Literal('always')], { default: 'missing' }),
     ),

@@ -431,4 +431,31 @@ describe('across files', () => {
       'devices.yml:16:41 OFA_CONFIG_VALUE devices.theirs.connector.agent.filter_duplicates',
     ])
   })
+
+  test('an app needs an image or a command; a command is a text or a non-empty list', async (t) => {
+    const dir = await tmpFactory(t, {
+      'apps.yml': `apps:
+  neither:
+    uuid: APP-1
+  listed:
+    uuid: APP-2
+    command: [python3, app.py]
+  shell:
+    uuid: APP-3
+    command: python3 app.py --fast
+  empty:
+    uuid: APP-4
+    command: []
+`,
+    })
+    const { factory, problems } = await validateFactory([dir], { cwd: dir, env: {} })
+    assert.deepEqual(brief(problems), [
+      'apps.yml:2:3 OFA_CONFIG_MISSING_FIELD apps.neither.image',
+      'apps.yml:12:14 OFA_CONFIG_VALUE apps.empty.command',
+    ])
+    assert.deepEqual(
+      factory.apps.map((a) => a.spec.command),
+      [['python3', 'app.py'], 'python3 app.py --fast'],
+    )
+  })
 })
