@@ -3,6 +3,8 @@
 
 // SQL types and their run-time values.
 export * from './types.ts'
+// Serialization formats of keys and values (JSON, KAFKA, DELIMITED, NONE) and header columns.
+export * from './serde/index.ts'
 // Processors: the runtime every persistent query runs on (tasks per partition, stores, exactly-once checkpoints),
 // and the API of processors written in TypeScript.
 export type { InputRecord, KeyValueStore, ProcessorContext, ProcessorSpec } from './processor/processor.ts'

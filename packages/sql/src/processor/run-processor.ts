@@ -28,6 +28,7 @@ export interface RunProcessorOptions {
 
 export interface ProcessorHandle {
   readonly id: string
+  readonly spec: ProcessorSpec
   /** Resolves once every task restored its checkpoint the first time (rejects if the processor cannot start). */
   readonly ready: Promise<void>
   stats(): { readonly tasks: Readonly<Record<number, TaskStats>> }
@@ -73,6 +74,7 @@ export function runProcessor(opts: RunProcessorOptions): ProcessorHandle {
   ready.catch(() => {})
   return {
     id: spec.id,
+    spec,
     ready,
     stats: () => ({ tasks: Object.fromEntries([...tasks].map(([p, t]) => [p, t.stats()])) }),
     async stop() {

@@ -53,6 +53,8 @@ export interface TaskStats {
   readonly skipped: number
   readonly batches: number
   readonly restores: number
+  /** The next offset to process, per input. */
+  readonly positions: readonly number[]
 }
 
 export interface TaskOptions {
@@ -109,7 +111,7 @@ export class ProcessorTask {
   }
 
   stats(): TaskStats {
-    return { ...this.#stats }
+    return { ...this.#stats, positions: [...this.#positions] }
   }
 
   store<V>(name: string): KeyValueStore<V> {
