@@ -126,7 +126,7 @@ describe('operators', () => {
         source: ASSETS,
         sink,
         where: (row) => row[1] === 'AssetType' && row[2] === 'delete',
-        project: (row) => [row[0], null, null, null, null],
+        project: (row) => [row[0] ?? null, null, null, null, null],
         timestamp: (row) => row[ASSETS.schema.rowtimeIndex] as number,
       }),
     })
@@ -192,7 +192,7 @@ describe('operators', () => {
         sink: items,
         groupBy: (row) => [`${row[0]}|${row[1]}`],
         aggregates: [latest(0), latest(2), count],
-        project: (agg) => [agg[0], agg[1], agg[2], agg[3], null, null, null],
+        project: (agg) => [...agg.slice(0, 4), null, null, null],
         timestamp: (row) => row[ASSETS.schema.rowtimeIndex] as number,
       }),
     })
@@ -204,7 +204,7 @@ describe('operators', () => {
         sink: byAsset,
         groupBy: (row) => [row[1] as SqlValue],
         aggregates: [collect(2)],
-        project: (agg) => [agg[0], agg[1], null, null, null],
+        project: (agg) => [...agg.slice(0, 2), null, null, null],
         timestamp: (row) => row[items.schema.rowtimeIndex] as number,
       }),
     })
@@ -253,7 +253,7 @@ describe('operators', () => {
           groupBy: (row) => [row[0] as SqlValue],
           aggregates: [count],
           window: { type: 'TUMBLING', sizeMs: 60_000, advanceMs: 60_000, graceMs: 10_000, retentionMs: 3_600_000 },
-          project: (agg) => [agg[0], agg[1], null, null, null, agg[2], agg[3]],
+          project: (agg) => [...agg.slice(0, 2), null, null, null, ...agg.slice(2, 4)],
           timestamp: (row) => row[ASSETS.schema.rowtimeIndex] as number,
         },
         counters,
