@@ -11,3 +11,28 @@ export type { InputRecord, KeyValueStore, ProcessorContext, ProcessorSpec } from
 export { type ProcessorHandle, type RunProcessorOptions, runProcessor } from './processor/run-processor.ts'
 export { SOURCE_HEADER, TASK_HEADER, type TaskStats } from './processor/task.ts'
 export { checkpointTopic } from './processor/checkpoint.ts'
+// The AST of our ksqlDB dialect: frozen nodes with a `kind`, a factory each, and their source position.
+export * from './ast.ts'
+// The parser: SQL text to statements or expressions, or OFA_SQL_PARSE / OFA_SQL_LIMIT with a position.
+export {
+  KEYWORDS,
+  MAX_EXPRESSION_DEPTH,
+  MAX_SQL_BYTES,
+  type ParseOptions,
+  parseExpression,
+  parseStatements,
+  RESERVED_WORDS,
+} from './parser.ts'
+// The formatter: canonical SQL text back from the AST (parse(format(ast)) equals ast).
+export {
+  formatDuration,
+  formatExpression,
+  formatIdentifier,
+  formatQuery,
+  formatSqlType,
+  formatStatement,
+  formatString,
+} from './format.ts'
+// The engine: statements, persistent queries on any backbone, pull and push queries, ksqlDB's REST shapes.
+export type * from './engine-api.ts'
+export { openSqlEngine, SqlEngine, type SqlEngineOptions } from './engine.ts'

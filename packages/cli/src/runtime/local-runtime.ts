@@ -18,6 +18,7 @@ import {
 import type { EventLog } from '@openfactory/log'
 import { childLogger, type DeviceConfig, type Factory, isOpenFactoryError } from '@openfactory/model'
 import { createServeApp, createServingState, DEFAULT_PORT, type ServingState } from '@openfactory/serve'
+import type { SqlEngine } from '@openfactory/sql'
 import type { FastifyInstance } from 'fastify'
 import { startAdapter } from './adapters.ts'
 import { AppProcess, appEnvironment } from './app-process.ts'
@@ -26,6 +27,7 @@ import { type EdgeForwarding, startEdgeForwarding } from './edge.ts'
 import { httpAccess } from './listening.ts'
 import { listen, prepare, type RuntimeOptions, supervisorTimings } from './prepare.ts'
 import { isServeImage } from './service-runtime.ts'
+import { startFactorySql } from './sql.ts'
 import { writerMetrics } from './writer-metrics.ts'
 
 export type LocalRuntimeOptions = RuntimeOptions
@@ -41,6 +43,8 @@ export interface LocalRuntime {
   readonly app: FastifyInstance
   /** An edge's forwarding to the central Kafka (factory.yaml `backbone.forward`), else null. */
   readonly forwarding: EdgeForwarding | null
+  /** The SQL engine: the factory's streams, tables and queries (factory.yaml `sql:`). */
+  readonly sql: SqlEngine
   /** Devices that are declared but not run here, with the reason. */
   readonly skipped: readonly { uuid: string; reason: string }[]
   stop(): Promise<void>
@@ -86,6 +90,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
   let state: ServingState | null = null
   let app: FastifyInstance | null = null
   let supervisor: Supervisor | null = null
+  let sql: SqlEngine | null = null
   let forwarding: EdgeForwarding | null = null
   let stopping: Promise<void> | null = null
   const stop = (): Promise<void> => {
@@ -96,6 +101,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     playing.abort()
     await supervisor?.stop()
     await app?.close()
+    await sql?.close()
     await state?.close()
     await Promise.all(adapters.map((a) => a.close()))
     await forwarding?.stop()
@@ -109,6 +115,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
       if (plan.kind === 'run' && plan.adapter) adapters.push(await startAdapter(plan.adapter, playing.signal, logger))
     }
 
+    sql = await startFactorySql(log, factory.manifest.sql, childLogger(logger, { component: 'sql' }))
     state = createServingState({ eventLog: log, logger })
     await state.ready()
     const edge = forwarding
@@ -153,6 +160,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
       supervisor,
       app,
       forwarding,
+      sql,
       skipped,
       stop,
     }

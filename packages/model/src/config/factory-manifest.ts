@@ -14,6 +14,7 @@
  *     defaults: {replicationFactor: 3} # applies to every topic
  *     ofa_assets: {partitions: 12, retentionMs: 604800000}
  *   include: [devices/*.yml, apps.yml] # default: every .yml/.yaml in the folder tree
+ *   sql: [sql/assets.sql]              # SQL files run by ofa up / ofa run, in order (ksqlDB dialect)
  */
 import { statSync } from 'node:fs'
 import { basename, resolve } from 'node:path'
@@ -27,6 +28,17 @@ export const KAFKA_SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']
 
 /** `host:port`, `[v6]:port`. */
 const HOST_PORT = /^(?:[A-Za-z0-9_.-]+|\[[0-9a-fA-F:.]+\]):(\d{1,5})$/
+
+/** A SQL file the factory runs: it must exist; the loaded value is absolute. */
+const refineSqlFile: Refine = (v: string, report, ctx) => {
+  const p = resolveFileRef(ctx.dir, v)
+  let ok = false
+  try {
+    ok = statSync(p).isFile()
+  } catch {}
+  if (!ok) report([], 'OFA_CONFIG_FILE', `file not found: ${v}`)
+  return p
+}
 
 const refineServers: Refine = (v: string | string[], report) => {
   const list = (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter((s) => s !== '')
@@ -163,6 +175,9 @@ export const FactoryManifestSpec = Type.Object(
       }),
     ),
     include: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }))])),
+    sql: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, expected: 'a .sql file, relative to factory.yaml', refine: refineSqlFile })),
+    ),
   },
   { additionalProperties: false },
 )
@@ -234,6 +249,8 @@ export interface FactoryManifest {
   readonly topics: Readonly<Record<string, TopicSettings>>
   /** Files, folders and globs making up the factory, relative to `dir`; undefined means the whole folder tree. */
   readonly include?: readonly string[]
+  /** SQL files (absolute paths) run in order when the factory starts. */
+  readonly sql: readonly string[]
 }
 
 export const ASSETS_TOPIC = 'ofa_assets'
@@ -290,6 +307,7 @@ export function resolveManifest(spec: FactoryManifestSpec, dir: string, file?: s
     backbone,
     topics: spec.topics ?? {},
     ...(include !== undefined ? { include } : {}),
+    sql: spec.sql ?? [],
   }
 }
 

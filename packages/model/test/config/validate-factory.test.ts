@@ -157,6 +157,7 @@ describe('factory.yaml', () => {
       name: basename(dir),
       backbone: { type: 'embedded' },
       topics: {},
+      sql: [],
     })
     assert.deepEqual(topicSettings(factory.manifest, 'ofa_assets'), { partitions: 6, replicationFactor: 1 })
     assert.deepEqual(topicSettings(factory.manifest, 'ofa_deployments'), { partitions: 1, replicationFactor: 1 })
@@ -457,5 +458,19 @@ describe('across files', () => {
       factory.apps.map((a) => a.spec.command),
       [['python3', 'app.py'], 'python3 app.py --fast'],
     )
+  })
+
+  test('sql: files relative to factory.yaml, each must exist', async (t) => {
+    const dir = await tmpFactory(t, {
+      'factory.yaml': 'sql: [sql/a.sql, sql/missing.sql]\n',
+      'sql/a.sql': 'SHOW STREAMS;\n',
+    })
+    const { factory, problems } = await validateFactory([dir], { cwd: dir, env: {} })
+    assert.deepEqual(brief(problems), ['factory.yaml:1:18 OFA_CONFIG_FILE sql[1]'])
+    assert.deepEqual(factory.manifest.sql, [], 'a manifest with problems falls back to its defaults')
+    const ok = await tmpFactory(t, { 'factory.yaml': 'sql: [sql/a.sql]\n', 'sql/a.sql': 'SHOW STREAMS;\n' })
+    const loaded = await validateFactory([ok], { cwd: ok, env: {} })
+    assert.deepEqual(brief(loaded.problems), [])
+    assert.deepEqual(loaded.factory.manifest.sql, [join(ok, 'sql/a.sql')])
   })
 })

@@ -1,0 +1,90 @@
+// The demo factory's SQL (examples/demo-factory/sql/assets.sql, named by its factory.yaml) under ofa up: the asset
+// tables answer pull queries with the machines' current values, the per-minute spindle load fills, a push query
+// delivers live rows; after a restart the files are not run twice and the tables go on.
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { silentLogger } from '@openfactory/model'
+import type { SqlValue } from '@openfactory/sql'
+import { type LocalRuntime, startLocalRuntime } from '../src/runtime/local-runtime.ts'
+import { demoCopy, eventually, tempDir } from './helpers.ts'
+
+async function pull(rt: LocalRuntime, sql: string): Promise<Record<string, SqlValue>[]> {
+  const r = await rt.sql.query(sql)
+  const rows: Record<string, SqlValue>[] = []
+  for await (const row of r.rows) {
+    rows.push(Object.fromEntries(r.header.columnNames.map((c, i) => [c, row[i] ?? null])))
+  }
+  return rows
+}
+
+test('ofa up runs the factory SQL: pull queries on the asset tables, a windowed table, a push query, a restart', async (t) => {
+  const dir = await demoCopy(t)
+  const data = join(await tempDir(t, 'ofa-sql-data-'), 'data')
+  let rt = await startLocalRuntime({ paths: [dir], dataDir: data, port: 0, logger: silentLogger })
+  t.after(() => rt.stop())
+
+  const load = await eventually(async () => {
+    const rows = await pull(rt, "SELECT * FROM assets WHERE key = 'DEMO-CNC-SIM-001|spindle_load';")
+    return rows[0] && rows[0].VALUE !== 'UNAVAILABLE' ? rows[0] : undefined
+  }, 'the spindle load in the assets table')
+  assert.equal(load.ASSET_UUID, 'DEMO-CNC-SIM-001')
+  assert.equal(load.ID, 'spindle_load')
+  assert.ok(Number.isFinite(Number(load.VALUE)), `a number as text: ${load.VALUE}`)
+  assert.match(String(load.TIMESTAMP), /^\d{4}-\d\d-\d\dT/)
+
+  const avail = await eventually(async () => {
+    const rows = await pull(rt, "SELECT * FROM assets_avail WHERE asset_uuid = 'DEMO-CNC-SIM-001';")
+    return rows[0]?.AVAILABILITY === 'AVAILABLE' ? rows : undefined
+  }, 'the machine AVAILABLE in assets_avail')
+  assert.equal(avail.length, 1)
+  const types = await eventually(async () => {
+    const rows = await pull(rt, 'SELECT * FROM assets_type;')
+    return rows.length >= 3 ? rows : undefined
+  }, 'three asset types')
+  assert.ok(types.every((r) => r.TYPE === 'Device'))
+
+  const perMinute = await eventually(async () => {
+    const rows = await pull(rt, "SELECT * FROM spindle_load_per_minute WHERE asset_uuid = 'DEMO-CNC-SIM-001';")
+    return rows.length > 0 && (rows[0]?.SAMPLES as number) >= 2 ? rows : undefined
+  }, 'spindle load per minute')
+  const row = perMinute[0] as Record<string, SqlValue>
+  assert.ok((row.AVG_LOAD as number) >= 5 && (row.AVG_LOAD as number) <= 95, `average load ${row.AVG_LOAD}`)
+  assert.ok((row.MAX_LOAD as number) >= (row.AVG_LOAD as number))
+
+  const readings = await pull(
+    rt,
+    "SELECT * FROM assets_aggregated_by_asset_uuid WHERE asset_uuid = 'DEMO-CNC-SIM-001';",
+  )
+  const items = (readings[0]?.READINGS ?? []) as { ID: string }[]
+  assert.ok(
+    items.some((i) => i.ID === 'spindle_load'),
+    'the item list of the machine',
+  )
+  assert.equal(new Set(items.map((i) => i.ID)).size, items.length, 'each item once')
+
+  // A push query: live rows as they come, LIMIT ends it.
+  const push = await rt.sql.query(
+    "SELECT asset_uuid, id, value FROM assets_stream WHERE asset_uuid = 'DEMO-CNC-SIM-001' AND id = 'spindle_load' EMIT CHANGES LIMIT 2;",
+  )
+  const live: (readonly SqlValue[])[] = []
+  for await (const r of push.rows) live.push(r)
+  assert.equal(live.length, 2)
+  assert.deepEqual(push.header.columnNames, ['ASSET_UUID', 'ID', 'VALUE'])
+
+  // Restart: the engine comes back from its command topic; the file's statements are there already.
+  const queries = (await rt.sql.execute('SHOW QUERIES;'))[0] as unknown as { queries: { id: string }[] }
+  await rt.stop()
+  rt = await startLocalRuntime({ paths: [dir], dataDir: data, port: 0, logger: silentLogger })
+  const again = (await rt.sql.execute('SHOW QUERIES;'))[0] as unknown as { queries: { id: string }[] }
+  assert.deepEqual(
+    again.queries.map((q) => q.id).sort(),
+    queries.queries.map((q) => q.id).sort(),
+    'the same queries, none twice',
+  )
+  const before = Number(load.VALUE)
+  await eventually(async () => {
+    const rows = await pull(rt, "SELECT * FROM assets WHERE key = 'DEMO-CNC-SIM-001|spindle_load';")
+    return rows[0] && Number(rows[0].VALUE) !== before ? rows : undefined
+  }, 'the table going on after the restart')
+})
