@@ -94,11 +94,11 @@ function coerceForCompare(target: SqlType | null, other: SqlType | null, fn: Eva
 }
 
 /** `LIKE` pattern to a regular expression: `%` any text, `_` one character, `escape` makes the next literal. */
-export function likeToRegExp(pattern: string, escape: string | null): RegExp {
+export function likeToRegExp(pattern: string, escapeChar: string | null): RegExp {
   let out = '^'
   for (let i = 0; i < pattern.length; i++) {
     const ch = pattern[i] as string
-    if (escape !== null && ch === escape && i + 1 < pattern.length) {
+    if (escapeChar !== null && ch === escapeChar && i + 1 < pattern.length) {
       out += (pattern[++i] as string).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
     } else if (ch === '%') out += '[\\s\\S]*'
     else if (ch === '_') out += '[\\s\\S]'
@@ -350,10 +350,10 @@ export function compileExpression(e: Expression, ctx: CompileContext): Compiled 
         if (c.type && c.type.kind !== 'STRING') throw typeError(`LIKE needs text, not ${show(c.type)}`, at)
       }
       const a = x.eval
-      const escape = e.escape
+      const escapeChar = e.escape
       const negated = e.negated
       const constant = e.pattern.kind === 'LiteralNode' && typeof e.pattern.value === 'string'
-      const fixed = constant ? likeToRegExp(e.pattern.value as string, escape) : undefined
+      const fixed = constant ? likeToRegExp(e.pattern.value as string, escapeChar) : undefined
       const pf = p.eval
       return {
         type: SqlType.BOOLEAN,
@@ -364,7 +364,7 @@ export function compileExpression(e: Expression, ctx: CompileContext): Compiled 
           if (!re) {
             const pattern = pf(row) as string | null
             if (pattern === null) return null
-            re = likeToRegExp(pattern, escape)
+            re = likeToRegExp(pattern, escapeChar)
           }
           return re.test(v) !== negated
         },
@@ -399,15 +399,15 @@ export function compileExpression(e: Expression, ctx: CompileContext): Compiled 
         if (operand && !comparable(operand.type, when.type)) {
           throw typeError(`CASE ${show(operand.type)} WHEN ${show(when.type)}`, b.when.where)
         }
-        return { when: operand ? when.eval : boolean(when, b.when.where), then: sub(b.then) }
+        return { when: operand ? when.eval : boolean(when, b.when.where), result: sub(b.then) }
       })
       const otherwise = e.otherwise ? sub(e.otherwise) : undefined
-      const type = [...branches.map((b) => b.then.type), otherwise?.type ?? null].reduce<SqlType | null>(
+      const type = [...branches.map((b) => b.result.type), otherwise?.type ?? null].reduce<SqlType | null>(
         (acc, t) => resultType(acc, t, e.where),
         null,
       )
       const o = operand?.eval
-      const list = branches.map((b) => [b.when, b.then.eval] as const)
+      const list = branches.map((b) => [b.when, b.result.eval] as const)
       const other = otherwise?.eval
       return {
         type,

@@ -289,13 +289,13 @@ const SCALAR_KINDS = new Set(['BOOLEAN', 'INTEGER', 'BIGINT', 'DOUBLE', 'DECIMAL
 export const coreFunctions: PlannerFunctions = {
   scalar(name, argTypes, where) {
     const def = SCALARS[name]
-    if (!def || !def.check(argTypes)) throw functionError(name, argTypes, def?.signature, where)
+    if (!def?.check(argTypes)) throw functionError(name, argTypes, def?.signature, where)
     return { type: def.type(argTypes), call: def.call }
   },
   isAggregate: (name) => name in AGGREGATES,
   aggregate(name, argTypes, where) {
     const def = AGGREGATES[name]
-    if (!def || !def.check(argTypes)) throw functionError(name, argTypes, def?.signature, where)
+    if (!def?.check(argTypes)) throw functionError(name, argTypes, def?.signature, where)
     return def.make(argTypes)
   },
   canCast: (from, to) =>

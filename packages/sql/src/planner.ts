@@ -172,7 +172,7 @@ const NO_COLUMNS: Scope = {
 export function planStatement(stmt: Statement, ctx: PlanContext): Plan {
   switch (stmt.kind) {
     case 'CreateSourceNode':
-      return planCreateSource(stmt, ctx)
+      return planCreateSource(stmt)
     case 'CreateAsSelectNode':
       return planCreateAs(stmt, ctx)
     case 'InsertIntoNode':
@@ -236,7 +236,7 @@ export function planStatement(stmt: Statement, ctx: PlanContext): Plan {
   }
 }
 
-function planCreateSource(stmt: CreateSourceNode, ctx: PlanContext): Plan {
+function planCreateSource(stmt: CreateSourceNode): Plan {
   const props = new Properties(stmt.properties)
   const topic = props.text('KAFKA_TOPIC')
   if (!topic)

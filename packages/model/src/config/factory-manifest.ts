@@ -176,7 +176,9 @@ export const FactoryManifestSpec = Type.Object(
     ),
     include: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }))])),
     sql: Type.Optional(
-      Type.Array(Type.String({ minLength: 1, expected: 'a .sql file, relative to factory.yaml', refine: refineSqlFile })),
+      Type.Array(
+        Type.String({ minLength: 1, expected: 'a .sql file, relative to factory.yaml', refine: refineSqlFile }),
+      ),
     ),
   },
   { additionalProperties: false },
