@@ -19,6 +19,7 @@ import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
+import { withLock as lockIn } from './lock-file.ts'
 
 export const KAFKA_VERSION = '4.1.1'
 /** The log4j 2 version Kafka 4.1.1 is built with: its SLF4J binding sends the broker's logs to a file. */
@@ -527,30 +528,8 @@ export interface StartOptions {
 }
 
 /** Runs `fn` holding a lock file for the cluster, so that concurrent test processes start it once. */
-async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
-  fs.mkdirSync(RUN, { recursive: true })
-  const lock = path.join(RUN, `.${name}.lock`)
-  const deadline = Date.now() + 300_000
-  for (;;) {
-    try {
-      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' })
-      break
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-      const owner = Number(fs.readFileSync(lock, 'utf8') || 0)
-      if (!owner || !alive(owner)) {
-        fs.rmSync(lock, { force: true })
-        continue
-      }
-      if (Date.now() > deadline) throw new Error(`${lock} is held by process ${owner}`)
-      await new Promise((r) => setTimeout(r, 200))
-    }
-  }
-  try {
-    return await fn()
-  } finally {
-    fs.rmSync(lock, { force: true })
-  }
+function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  return lockIn(RUN, name, fn)
 }
 
 /** Starts the cluster (or the nodes of it that are not running) and resolves once it serves clients. */

@@ -21,7 +21,8 @@ import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
-import { ensurePythonEnv, withLock as lockIn } from './python-env.ts'
+import { withLock as lockIn } from './lock-file.ts'
+import { ensurePythonEnv } from './python-env.ts'
 
 /** Runs `fn` holding a lock under .cache/opcua/run, so that concurrent test processes start a server once. */
 function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {

@@ -6,17 +6,9 @@ import { spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
+import { withLock } from './lock-file.ts'
 
 export const ROOT = path.resolve(import.meta.dirname, '..')
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 /** Runs a command without blocking the event loop; rejects with its output. */
 export function runOrThrow(cmd: string, args: string[]): Promise<void> {
@@ -34,33 +26,6 @@ export function runOrThrow(cmd: string, args: string[]): Promise<void> {
       code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} failed (exit ${code ?? signal}):\n${out}`)),
     )
   })
-}
-
-/** Runs `fn` holding the lock file `dir/.name.lock`, waiting (up to 5 minutes) while a live process holds it. */
-export async function withLock<T>(dir: string, name: string, fn: () => Promise<T>): Promise<T> {
-  fs.mkdirSync(dir, { recursive: true })
-  const lock = path.join(dir, `.${name}.lock`)
-  const deadline = Date.now() + 300_000
-  for (;;) {
-    try {
-      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' })
-      break
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-      const owner = Number(fs.readFileSync(lock, 'utf8') || 0)
-      if (!owner || !alive(owner)) {
-        fs.rmSync(lock, { force: true })
-        continue
-      }
-      if (Date.now() > deadline) throw new Error(`${lock} is held by process ${owner}`)
-      await new Promise((r) => setTimeout(r, 200))
-    }
-  }
-  try {
-    return await fn()
-  } finally {
-    fs.rmSync(lock, { force: true })
-  }
 }
 
 /** A Python 3.10+ interpreter with the venv module: python3.11 first (the version our pins were checked with). */
