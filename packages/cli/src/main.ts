@@ -6,6 +6,7 @@ import { isOpenFactoryError } from '@openfactory/model'
 import { logCommand } from './commands/log.ts'
 import { opcuaCommand } from './commands/opcua.ts'
 import { runCommand } from './commands/run.ts'
+import { sqlCommand } from './commands/sql.ts'
 import { upCommand } from './commands/up.ts'
 import { validateCommand } from './commands/validate.ts'
 import { versionCommand } from './commands/version.ts'
@@ -69,6 +70,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
         return await logCommand(rest, io)
       case 'opcua':
         return await opcuaCommand(rest, io)
+      case 'sql':
+        return await sqlCommand(rest, io)
       case undefined:
       case 'help':
       case '--help':

@@ -41,6 +41,10 @@ Usage:
                                         --pki, else OPENFACTORY_PKI_DIR, else ./.ofa-pki)
   ofa opcua certs trust THUMBPRINT|FILE [--pki DIR]
                                         trust a rejected server certificate (or a certificate file)
+  ofa sql [--url URL] [--property NAME=VALUE]... [-f FILE]
+                                        a SQL shell (ksqlDB dialect) on a running ofa's API (default $OFA_API_URL,
+                                        else http://127.0.0.1:8080): statements end with ';', results as tables;
+                                        -f runs a file's statements in order and stops at the first that fails
   ofa help                              this text
 
 The UNS schema for validate comes from --uns, else factory.yaml's uns, else OPENFACTORY_UNS_SCHEMA,

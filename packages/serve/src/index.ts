@@ -2,6 +2,15 @@
 
 // HTTP: the Fastify app (REST, WebSocket, SSE, OpenAPI, health, metrics), one plugin per route family.
 export { createServeApp, DEFAULT_PORT, type ServeAppOptions } from './http/app.ts'
+// The ksqlDB-compatible API over the SQL engine (`sql` of the app's options): its options, media types, error codes.
+export {
+  KSQL_API_DEFAULTS,
+  KSQL_ERROR,
+  KSQL_V1,
+  KSQLAPI_DELIMITED,
+  type KsqlApiOptions,
+  type KsqlErrorBody,
+} from './http/ksql-routes.ts'
 // Prometheus metrics (prom-client); `Metric` is what runs beside the app adds (`extraMetrics`).
 export type { Metric, MetricSample, ServeMetrics } from './http/metrics.ts'
 // State: the current-state table and asset registry, folded from ofa_assets and ofa_registry.

@@ -33,6 +33,44 @@ export {
   formatStatement,
   formatString,
 } from './format.ts'
+// Functions: the registry of scalar functions and aggregates (specs that resolve calls by argument types and
+// generate docs/reference/sql-functions.md), the built-ins on `defaultFunctions`, and CAST with the comparisons the
+// operators use.
+export {
+  type Aggregate,
+  type AggregateRow,
+  type AggregateSignature,
+  type AggregateSpec,
+  type BoundTypes,
+  type CallPosition,
+  type FunctionCategory,
+  FunctionRegistry,
+  type ResolvedAggregate,
+  type ResolvedScalar,
+  type ScalarArg,
+  type ScalarImpl,
+  type ScalarSignature,
+  type ScalarSpec,
+  type SqlLambda,
+} from './functions/registry.ts'
+export {
+  type ArgType,
+  formatSignature,
+  type LambdaArgType,
+  P as ParamTypes,
+  type ParamType,
+  type ReturnRule,
+} from './functions/signature.ts'
+export {
+  createFunctionRegistry,
+  defaultFunctions,
+  FUNCTIONS_REFERENCE_PATH,
+  functionNames,
+  functionsReference,
+  resolveAggregate,
+  resolveScalar,
+} from './functions/index.ts'
+export { canCast, castValue, compareValues, equalValues, valueKey, valueText } from './cast.ts'
 // The engine: statements, persistent queries on any backbone, pull and push queries, ksqlDB's REST shapes.
 export type * from './engine-api.ts'
 export { openSqlEngine, SqlEngine, type SqlEngineOptions } from './engine.ts'

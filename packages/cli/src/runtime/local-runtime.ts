@@ -123,6 +123,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     app = await createServeApp({
       eventLog: log,
       serving: state,
+      sql,
       logger,
       ...httpAccess(host, opts.env ?? process.env),
       extraMetrics: async () => [...(edge ? await edge.metrics() : []), ...writerMetrics(supervisor)],

@@ -6,17 +6,21 @@
  * The app decorates itself with what the routes share (`eventLog`, `serving`, `state`, `commands`, `hub`:
  * `decorations.ts`) and registers one plugin per route family, each closing what it owns: metrics (app-wide),
  * request guards (app-wide: URL length, Host, Origin, content type), assets, history, commands, live
- * (WebSocket/SSE), ops (health, metrics, docs). Bodies are read by our JSON parser only (`json-body.ts`).
+ * (WebSocket/SSE), ops (health, metrics, docs), and, given an SQL engine, the ksqlDB-compatible routes (`/ksql`,
+ * `/query`, `/query-stream`...: ksql-routes.ts; with HTTP/2 over cleartext on the same port, h2c.ts). Bodies are
+ * read by our JSON parser only (`json-body.ts`).
  *
  * Limits (each an option): URL 8192 bytes (414), body 1 MiB (413), request line and headers Node's 16 KiB (414
- * or 431), WebSocket message 64 KiB, subscriptions per connection and per app (`SubscriptionLimits`). Every
- * error, Fastify's and Node's included, is answered in our shape (`errors.ts`).
+ * or 431), WebSocket message 64 KiB, subscriptions per connection and per app (`SubscriptionLimits`), push
+ * queries per app and statement text (`KsqlApiOptions`). Every error, Fastify's and Node's included, is answered
+ * in our shape (`errors.ts`), but those of the ksqlDB-compatible routes themselves, which are in ksqlDB's.
  */
 import { readFileSync } from 'node:fs'
 import { type AddressInfo, isIP } from 'node:net'
 import swagger from '@fastify/swagger'
 import type { EventLog } from '@openfactory/log'
 import type { Logger } from '@openfactory/model'
+import type { SqlEngineApi } from '@openfactory/sql'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify'
 import type { ServingState } from '../state/serving-state.ts'
 import { createSubscriptionHub, type SubscriptionHub, type SubscriptionLimits } from '../state/subscriptions.ts'
@@ -25,8 +29,10 @@ import { commandRoutes } from './command-routes.ts'
 import type {} from './decorations.ts'
 import { documentRoutes } from './document-routes.ts'
 import { clientErrorHandler, errorHandler, frameworkErrors, notFoundHandler } from './errors.ts'
+import { serveCleartextHttp2 } from './h2c.ts'
 import { historyRoutes } from './history-routes.ts'
 import { jsonBodyParser } from './json-body.ts'
+import { KSQL_SCHEMAS, type KsqlApiOptions, ksqlRoutes } from './ksql-routes.ts'
 import { liveRoutes, WS_OPENAPI_PATH } from './live-routes.ts'
 import { type Metric, metricsPlugin } from './metrics.ts'
 import { opsRoutes } from './ops-routes.ts'
@@ -83,6 +89,18 @@ export interface ServeAppOptions {
   readonly logger?: Logger
   /** More metrics for /metrics, from what runs beside the app (an edge's forwarding...). */
   readonly extraMetrics?: () => Promise<readonly Metric[]>
+  /**
+   * The SQL engine behind the ksqlDB-compatible routes (`/ksql`, `/query`, `/query-stream`, `/close-query`,
+   * `/info`, `/healthcheck`: ksql-routes.ts). Without it, the app has none of them. The caller opens and closes it.
+   */
+  readonly sql?: SqlEngineApi
+  /** Caps and `/info` fields of the ksqlDB-compatible routes (defaults: `KSQL_API_DEFAULTS`). */
+  readonly ksqlApi?: KsqlApiOptions
+  /**
+   * Also serve HTTP/2 over cleartext (h2c, prior knowledge) on the same port, as ksqlDB does for its clients
+   * (h2c.ts). Default: true when the app has `sql`, else false.
+   */
+  readonly http2Cleartext?: boolean
 }
 
 function packageVersion(): string {
@@ -137,6 +155,8 @@ export async function createServeApp(opts: ServeAppOptions): Promise<FastifyInst
   app.addHook('onRoute', documentCommonErrors)
   app.addHook('onListen', async () => warnBeyondLoopback(app, opts.logger))
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema)
+  if (opts.sql) for (const schema of KSQL_SCHEMAS) app.addSchema(schema)
+  if (opts.http2Cleartext ?? opts.sql !== undefined) serveCleartextHttp2(app)
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -151,6 +171,7 @@ export async function createServeApp(opts: ServeAppOptions): Promise<FastifyInst
         { name: 'commands', description: 'Method calls and their results' },
         { name: 'live', description: 'WebSocket and Server-Sent Events' },
         { name: 'operations', description: 'Health and metrics' },
+        ...(opts.sql ? [{ name: 'ksqldb', description: 'ksqlDB-compatible API over the SQL engine' }] : []),
       ],
       paths: { '/api/ws': WS_OPENAPI_PATH },
     },
@@ -179,6 +200,7 @@ export async function createServeApp(opts: ServeAppOptions): Promise<FastifyInst
     docs: opts.docs !== false,
     ...(opts.extraMetrics ? { extraMetrics: opts.extraMetrics } : {}),
   })
+  if (opts.sql) await app.register(ksqlRoutes, { ...opts.ksqlApi, sql: opts.sql })
 
   await app.ready()
   return app

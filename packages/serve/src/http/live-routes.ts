@@ -266,7 +266,8 @@ export const liveRoutes: FastifyPluginAsync<LiveRoutesOptions> = async (app, opt
       res.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-cache',
-        connection: 'keep-alive',
+        // HTTP/2 (h2c.ts) has no connection-specific headers (RFC 9113 §8.2.2).
+        ...(request.raw.httpVersionMajor === 2 ? {} : { connection: 'keep-alive' }),
         'x-accel-buffering': 'no',
       })
       let ended = false

@@ -17,7 +17,9 @@
  * 4. While the app closes, requests under `/api` get 503 `OFA_SERVE_UNAVAILABLE` (in our shape, not Fastify's).
  * 5. Content type: a POST (PUT, PATCH) must say `content-type: application/json`, with a body or without one
  *    (a page can send a body-less or `text/plain` POST to any site without asking it first; a JSON one it cannot,
- *    the browser asks first, and this server grants nothing). Else 415 `OFA_SERVE_UNSUPPORTED_MEDIA_TYPE`.
+ *    the browser asks first, and this server grants nothing). Else 415 `OFA_SERVE_UNSUPPORTED_MEDIA_TYPE`. A route
+ *    may take other types besides (route config `contentTypes`: the ksqlDB-compatible routes take ksqlDB's).
+ * Over HTTP/2 (h2c.ts) the host is the `:authority` pseudo-header, checked as `Host` is.
  */
 
 import { isIP } from 'node:net'
@@ -39,6 +41,11 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Check `Origin` on this route whatever its method (the live routes). */
     checkOrigin?: boolean
+    /**
+     * Content types (essences) a POST to this route may say it carries besides `application/json` (the
+     * ksqlDB-compatible routes take ksqlDB's own); `''` also lets through a POST that names none.
+     */
+    contentTypes?: readonly string[]
   }
 }
 
@@ -158,7 +165,8 @@ export const requestGuards = fp<RequestGuardsOptions>(
       if (url.length > maxUrlBytes / 3 && Buffer.byteLength(url) > maxUrlBytes) {
         return { error: urlTooLong(maxUrlBytes), status: 414 }
       }
-      const host = request.headers.host
+      // HTTP/2 carries the host as `:authority` (RFC 9113 §8.3.1), HTTP/1.1 as `Host`.
+      const host = request.headers.host ?? (request.headers[':authority'] as string | undefined)
       if (host !== undefined && !hostAllowed(host)) {
         return {
           error: forbidden(
@@ -189,7 +197,9 @@ export const requestGuards = fp<RequestGuardsOptions>(
       if (BODY_METHODS.has(method) && !request.is404) {
         const type = request.headers['content-type']
         const essence = type?.split(';')[0]?.trim().toLowerCase()
-        if (essence !== 'application/json') return { error: unsupportedMediaType(type) }
+        if (essence !== 'application/json' && !request.routeOptions.config?.contentTypes?.includes(essence ?? '')) {
+          return { error: unsupportedMediaType(type) }
+        }
       }
       return null
     }

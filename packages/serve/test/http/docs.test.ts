@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs'
 import { test } from 'node:test'
 import { ERROR_CODES } from '@openfactory/model'
 import { createServeApp } from '../../src/index.ts'
+import { createFakeSql } from '../helpers/fake-sql.ts'
 import { createTestLog, createTestServing } from '../helpers/log.ts'
 
 const page = readFileSync(new URL('../../../../docs/reference/http-api.md', import.meta.url), 'utf8')
@@ -11,7 +12,8 @@ const page = readFileSync(new URL('../../../../docs/reference/http-api.md', impo
 test('http-api.md has a section for every route, and every code it names exists', async (t) => {
   const log = await createTestLog(t)
   const serving = await createTestServing(t, log)
-  const app = await createServeApp({ eventLog: log, serving })
+  // With an SQL engine, so that the ksqlDB-compatible routes are in the document too.
+  const app = await createServeApp({ eventLog: log, serving, sql: createFakeSql() })
   t.after(() => app.close())
   const doc = (await app.inject('/api/openapi.json')).json() as { paths: Record<string, Record<string, unknown>> }
   const routes = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`))

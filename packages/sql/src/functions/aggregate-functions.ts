@@ -429,9 +429,21 @@ function byOffsetSpec(name: string, latest: boolean): AggregateSpec {
     merge: true,
     signatures: [
       { params: [P.T], returns: P.T, create: (t) => one(t, 1) },
-      { params: [P.T, P.BOOLEAN], returns: P.T, literals: [1], create: (t) => one(t, 1) },
-      { params: [P.T, P.INTEGER], returns: P.array(P.T), literals: [1], create: many },
-      { params: [P.T, P.INTEGER, P.BOOLEAN], returns: P.array(P.T), literals: [1, 2], create: many },
+      {
+        params: [P.T, P.BOOLEAN],
+        names: [undefined, 'ignoreNulls'],
+        returns: P.T,
+        literals: [1],
+        create: (t) => one(t, 1),
+      },
+      { params: [P.T, P.INTEGER], names: [undefined, 'n'], returns: P.array(P.T), literals: [1], create: many },
+      {
+        params: [P.T, P.INTEGER, P.BOOLEAN],
+        names: [undefined, 'n', 'ignoreNulls'],
+        returns: P.array(P.T),
+        literals: [1, 2],
+        create: many,
+      },
     ],
   }
 }
@@ -538,6 +550,7 @@ export const AGGREGATE_FUNCTIONS: readonly AggregateSpec[] = [
     signatures: [
       {
         params: [P.C, P.INTEGER],
+        names: [undefined, 'k'],
         returns: P.array(P.C),
         literals: [1],
         create: (t) => topK(t.bindings.get('C') ?? Types.STRING, false, 'TOPK') as Aggregate,
@@ -553,6 +566,7 @@ export const AGGREGATE_FUNCTIONS: readonly AggregateSpec[] = [
     signatures: [
       {
         params: [P.C, P.INTEGER],
+        names: [undefined, 'k'],
         returns: P.array(P.C),
         literals: [1],
         create: (t) => topK(t.bindings.get('C') ?? Types.STRING, true, 'TOPKDISTINCT') as Aggregate,

@@ -105,6 +105,7 @@ export const COLLECTION_FUNCTIONS: readonly ScalarSpec[] = [
       },
       {
         params: [P.array(P.K), P.STRING],
+        names: [undefined, 'delimiter'],
         returns: P.STRING,
         strict: false,
         bind: (t) => {
@@ -166,6 +167,7 @@ export const COLLECTION_FUNCTIONS: readonly ScalarSpec[] = [
       },
       {
         params: [P.array(P.C), P.STRING],
+        names: [undefined, 'direction'],
         returns: P.array(P.C),
         bind: (t) => {
           const type = elementType(t.argTypes[0])
@@ -259,6 +261,7 @@ export const COLLECTION_FUNCTIONS: readonly ScalarSpec[] = [
     signatures: [
       {
         params: [P.array(P.T), P.INTEGER, P.INTEGER],
+        names: [undefined, 'from', 'to'],
         returns: P.array(P.T),
         impl: (a) => {
           const xs = list(a, 0)
@@ -276,6 +279,7 @@ export const COLLECTION_FUNCTIONS: readonly ScalarSpec[] = [
     signatures: [
       {
         params: [P.array(P.STRING), P.array(P.V)],
+        names: ['keys', 'values'],
         returns: P.map(P.V),
         impl: (a) => {
           const keys = list(a, 0)
@@ -325,6 +329,7 @@ export const COLLECTION_FUNCTIONS: readonly ScalarSpec[] = [
     signatures: [
       {
         params: [P.INTEGER, P.STRING],
+        names: ['n'],
         variadic: true,
         returns: P.STRING,
         strict: false,
@@ -422,6 +427,7 @@ export const COLLECTION_FUNCTIONS: readonly ScalarSpec[] = [
     signatures: [
       {
         params: [P.array(P.T), P.S, P.lambda([P.S, P.T], P.S)],
+        names: [undefined, 'state'],
         returns: P.S,
         impl: (a) => {
           const f = fn(a, 2)
@@ -432,6 +438,7 @@ export const COLLECTION_FUNCTIONS: readonly ScalarSpec[] = [
       },
       {
         params: [P.map(P.V), P.S, P.lambda([P.S, P.STRING, P.V], P.S)],
+        names: [undefined, 'state'],
         returns: P.S,
         impl: (a) => {
           const f = fn(a, 2)

@@ -61,16 +61,21 @@ function modDay(ms: number): number {
   return ((ms % DAY_MS) + DAY_MS) % DAY_MS
 }
 
+const PATTERN = [undefined, 'pattern']
+const PATTERN_ZONE = [undefined, 'pattern', 'zone']
+
 /** FORMAT_TIMESTAMP and TIMESTAMPTOSTRING: (ts, pattern[, zone]). */
 function formatSignatures(ts: typeof P.TIMESTAMP | typeof P.BIGINT): ScalarSignature[] {
   return [
     {
       params: [ts, P.STRING],
+      names: PATTERN,
       returns: P.STRING,
       impl: (a) => formatTimestamp(compilePattern(str(a, 1)), num(a, 0), UTC),
     },
     {
       params: [ts, P.STRING, P.STRING],
+      names: PATTERN_ZONE,
       returns: P.STRING,
       impl: (a) => formatTimestamp(compilePattern(str(a, 1)), num(a, 0), zoneOf(str(a, 2))),
     },
@@ -82,11 +87,13 @@ function parseSignatures(ts: typeof P.TIMESTAMP | typeof P.BIGINT): ScalarSignat
   return [
     {
       params: [P.STRING, P.STRING],
+      names: PATTERN,
       returns: ts,
       impl: (a) => parseTimestamp(compilePattern(str(a, 1)), str(a, 0), UTC),
     },
     {
       params: [P.STRING, P.STRING, P.STRING],
+      names: PATTERN_ZONE,
       returns: ts,
       impl: (a) => parseTimestamp(compilePattern(str(a, 1)), str(a, 0), zoneOf(str(a, 2))),
     },
@@ -110,7 +117,7 @@ function shift(
     name,
     category: 'date/time',
     description,
-    signatures: [{ params: [P.STRING, interval, type], returns: type, impl }],
+    signatures: [{ params: [P.STRING, interval, type], names: ['unit', 'n'], returns: type, impl }],
   }
 }
 
@@ -176,7 +183,12 @@ export const DATE_TIME_FUNCTIONS: readonly ScalarSpec[] = [
     category: 'date/time',
     description: 'A DATE as text in a pattern (date letters only).',
     signatures: [
-      { params: [P.DATE, P.STRING], returns: P.STRING, impl: (a) => formatDate(compilePattern(str(a, 1)), num(a, 0)) },
+      {
+        params: [P.DATE, P.STRING],
+        names: [undefined, 'pattern'],
+        returns: P.STRING,
+        impl: (a) => formatDate(compilePattern(str(a, 1)), num(a, 0)),
+      },
     ],
   },
   {
@@ -184,7 +196,12 @@ export const DATE_TIME_FUNCTIONS: readonly ScalarSpec[] = [
     category: 'date/time',
     description: 'A DATE from text in a pattern.',
     signatures: [
-      { params: [P.STRING, P.STRING], returns: P.DATE, impl: (a) => parseDate(compilePattern(str(a, 1)), str(a, 0)) },
+      {
+        params: [P.STRING, P.STRING],
+        names: [undefined, 'pattern'],
+        returns: P.DATE,
+        impl: (a) => parseDate(compilePattern(str(a, 1)), str(a, 0)),
+      },
     ],
   },
   {
@@ -192,7 +209,12 @@ export const DATE_TIME_FUNCTIONS: readonly ScalarSpec[] = [
     category: 'date/time',
     description: 'A TIME as text in a pattern (time letters only).',
     signatures: [
-      { params: [P.TIME, P.STRING], returns: P.STRING, impl: (a) => formatTime(compilePattern(str(a, 1)), num(a, 0)) },
+      {
+        params: [P.TIME, P.STRING],
+        names: [undefined, 'pattern'],
+        returns: P.STRING,
+        impl: (a) => formatTime(compilePattern(str(a, 1)), num(a, 0)),
+      },
     ],
   },
   {
@@ -200,7 +222,12 @@ export const DATE_TIME_FUNCTIONS: readonly ScalarSpec[] = [
     category: 'date/time',
     description: 'A TIME from text in a pattern.',
     signatures: [
-      { params: [P.STRING, P.STRING], returns: P.TIME, impl: (a) => parseTime(compilePattern(str(a, 1)), str(a, 0)) },
+      {
+        params: [P.STRING, P.STRING],
+        names: [undefined, 'pattern'],
+        returns: P.TIME,
+        impl: (a) => parseTime(compilePattern(str(a, 1)), str(a, 0)),
+      },
     ],
   },
   shift(
@@ -222,6 +249,7 @@ export const DATE_TIME_FUNCTIONS: readonly ScalarSpec[] = [
     signatures: [
       {
         params: [P.TIMESTAMP, P.STRING, P.STRING],
+        names: [undefined, 'from', 'to'],
         returns: P.TIMESTAMP,
         impl: (a) => {
           const instant = localToEpoch(zoneOf(str(a, 1)), num(a, 0))

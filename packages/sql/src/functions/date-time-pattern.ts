@@ -399,13 +399,16 @@ interface Parsed {
   zone?: Zone
 }
 
-class ParseFailure {
+/** Where and why a text did not match (parseTokens returns -1 and fills it in). */
+interface Failure {
   at: number
   why: string
-  constructor(at: number, why: string) {
-    this.at = at
-    this.why = why
-  }
+}
+
+function failed(fail: Failure, at: number, why: string): number {
+  fail.at = at
+  fail.why = why
+  return -1
 }
 
 /** Digits a numeric field takes: [fewest, most]. */
@@ -454,9 +457,10 @@ function digitRun(text: string, pos: number): number {
 function matchName(text: string, pos: number, names: readonly string[]): [number, number] | undefined {
   let best: [number, number] | undefined
   const rest = text.slice(pos, pos + 20).toLowerCase()
-  names.forEach((name, i) => {
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i] as string
     if (rest.startsWith(name.toLowerCase()) && (best === undefined || name.length > best[1])) best = [i, name.length]
-  })
+  }
   return best
 }
 
@@ -529,21 +533,21 @@ function reservedAfter(tokens: readonly Token[], i: number): number {
   return n
 }
 
-function parseTokens(tokens: readonly Token[], text: string, start: number, p: Parsed): number {
+/** Reads `tokens` from `start`: the position after them, or -1 (with `fail` filled in). Throws nothing. */
+function parseTokens(tokens: readonly Token[], text: string, start: number, p: Parsed, fail: Failure): number {
   let pos = start
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i] as Token
     if (t.kind === 'literal') {
-      if (!text.startsWith(t.text, pos)) throw new ParseFailure(pos, `'${t.text}' expected`)
+      if (!text.startsWith(t.text, pos)) return failed(fail, pos, `'${t.text}' expected`)
       pos += t.text.length
       continue
     }
     if (t.kind === 'optional') {
       const saved = { ...p }
-      try {
-        pos = parseTokens(t.tokens, text, pos, p)
-      } catch (e) {
-        if (!(e instanceof ParseFailure)) throw e
+      const end = parseTokens(t.tokens, text, pos, p, fail)
+      if (end >= 0) pos = end
+      else {
         for (const k of Object.keys(p)) delete (p as Record<string, unknown>)[k]
         Object.assign(p, saved)
       }
@@ -554,7 +558,7 @@ function parseTokens(tokens: readonly Token[], text: string, start: number, p: P
     if (w !== undefined) {
       const run = digitRun(text, pos)
       const take = Math.min(w[1], w[0] === w[1] ? w[0] : Math.max(w[0], run - reservedAfter(tokens, i)))
-      if (run < w[0] || take > run) throw new ParseFailure(pos, `${w[0]} digit${w[0] > 1 ? 's' : ''} expected`)
+      if (run < w[0] || take > run) return failed(fail, pos, `${w[0]} digit${w[0] > 1 ? 's' : ''} expected`)
       setNumber(p, letter, count, Number(text.slice(pos, pos + take)), take)
       pos += take
       continue
@@ -562,7 +566,7 @@ function parseTokens(tokens: readonly Token[], text: string, start: number, p: P
     switch (letter) {
       case 'G': {
         const m = matchName(text, pos, count === 4 ? ['Anno Domini', 'Before Christ'] : ['AD', 'BC'])
-        if (m === undefined) throw new ParseFailure(pos, 'an era expected')
+        if (m === undefined) return failed(fail, pos, 'an era expected')
         p.bc = m[0] === 1
         pos += m[1]
         break
@@ -581,21 +585,21 @@ function parseTokens(tokens: readonly Token[], text: string, start: number, p: P
               : QUARTERS
         const m = matchName(text, pos, names)
         if (m === undefined)
-          throw new ParseFailure(pos, letter === 'M' || letter === 'L' ? 'a month expected' : 'a quarter expected')
+          return failed(fail, pos, letter === 'M' || letter === 'L' ? 'a month expected' : 'a quarter expected')
         if (letter === 'M' || letter === 'L') p.month = m[0] + 1
         pos += m[1]
         break
       }
       case 'E': {
         const m = matchName(text, pos, count === 4 ? DAYS : DAYS.map((x) => x.slice(0, 3)))
-        if (m === undefined) throw new ParseFailure(pos, 'a day of week expected')
+        if (m === undefined) return failed(fail, pos, 'a day of week expected')
         p.dayOfWeek = m[0] + 1
         pos += m[1]
         break
       }
       case 'a': {
         const m = matchName(text, pos, ['AM', 'PM'])
-        if (m === undefined) throw new ParseFailure(pos, 'AM or PM expected')
+        if (m === undefined) return failed(fail, pos, 'AM or PM expected')
         p.pm = m[0] === 1
         pos += m[1]
         break
@@ -604,7 +608,7 @@ function parseTokens(tokens: readonly Token[], text: string, start: number, p: P
       case 'z': {
         const m = (letter === 'V' ? /^[A-Za-z0-9_/+\-:]+/ : /^[A-Za-z][A-Za-z0-9_/+\-:]*/).exec(text.slice(pos))
         const zone = m ? zoneOfName(m[0]) : undefined
-        if (m === null || zone === undefined) throw new ParseFailure(pos, 'a time zone expected')
+        if (m === null || zone === undefined) return failed(fail, pos, 'a time zone expected')
         p.zone = zone
         pos += m[0].length
         break
@@ -612,11 +616,11 @@ function parseTokens(tokens: readonly Token[], text: string, start: number, p: P
       default: {
         // O, X, x, Z: an offset in any of its forms.
         const m = OFFSET_TEXT.exec(text.slice(pos))
-        if (m === null || m[0] === '') throw new ParseFailure(pos, 'an offset expected')
+        if (m === null || m[0] === '') return failed(fail, pos, 'an offset expected')
         const h = Number(m[2] ?? 0)
         const mi = Number(m[3] ?? 0)
         const s = Number(m[4] ?? 0)
-        if (h > 18 || mi > 59 || s > 59) throw new ParseFailure(pos, 'an offset out of range')
+        if (h > 18 || mi > 59 || s > 59) return failed(fail, pos, 'an offset out of range')
         const ms = ((h * 60 + mi) * 60 + s) * 1000
         p.offset = m[1] === '-' ? -ms : ms
         pos += m[0].length
@@ -628,14 +632,13 @@ function parseTokens(tokens: readonly Token[], text: string, start: number, p: P
 
 function parseFields(pattern: DateTimePattern, text: string): Parsed {
   const p: Parsed = {}
-  try {
-    const end = parseTokens(pattern.tokens, text, 0, p)
-    if (end !== text.length) throw new ParseFailure(end, 'unexpected text')
-  } catch (e) {
-    if (!(e instanceof ParseFailure)) throw e
+  const fail: Failure = { at: 0, why: '' }
+  let end = parseTokens(pattern.tokens, text, 0, p, fail)
+  if (end >= 0 && end !== text.length) end = failed(fail, end, 'unexpected text')
+  if (end < 0) {
     throw new OpenFactoryError(
       'OFA_SQL_VALUE',
-      `text '${text}' does not match the date-time pattern '${pattern.text}' at position ${e.at + 1}: ${e.why}`,
+      `text '${text}' does not match the date-time pattern '${pattern.text}' at position ${fail.at + 1}: ${fail.why}`,
     )
   }
   return p

@@ -274,6 +274,7 @@ export const INDUSTRIAL_AGGREGATES: readonly AggregateSpec[] = [
     signatures: [
       {
         params: [P.K, P.K],
+        names: [undefined, 'state'],
         returns: P.BIGINT,
         literals: [1],
         create: () => timed(timeInState, first, (args) => sampleValue(args[1])) as Aggregate,
@@ -306,6 +307,7 @@ export const INDUSTRIAL_AGGREGATES: readonly AggregateSpec[] = [
     signatures: [
       {
         params: [P.STRING, P.STRING],
+        names: ['state', 'running'],
         variadic: true,
         returns: P.DOUBLE,
         literals: [1],
@@ -327,7 +329,13 @@ export const INDUSTRIAL_AGGREGATES: readonly AggregateSpec[] = [
     undo: false,
     merge: false,
     signatures: [
-      { params: [P.N, P.DOUBLE], returns: P.N, literals: [1], create: () => deadband(true) as Aggregate },
+      {
+        params: [P.N, P.DOUBLE],
+        names: [undefined, 'band'],
+        returns: P.N,
+        literals: [1],
+        create: () => deadband(true) as Aggregate,
+      },
       { params: [P.K], returns: P.K, create: () => deadband(false) as Aggregate },
     ],
   },

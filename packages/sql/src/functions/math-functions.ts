@@ -41,15 +41,18 @@ function wholeSignatures(f: (x: number) => number, doubleTo: SqlType): ScalarSig
   ]
 }
 
+const SCALE = [undefined, 'scale']
+
 /** ROUND and TRUNC to `scale` decimals: the argument's type is kept. */
 function scaledSignatures(f: (x: number, scale: number) => number): ScalarSignature[] {
   const impl = (a: readonly ScalarArg[]): SqlValue => f(num(a, 0), num(a, 1))
   return [
-    { params: [P.INTEGER, P.INTEGER], returns: P.INTEGER, impl },
-    { params: [P.BIGINT, P.INTEGER], returns: P.BIGINT, impl },
-    { params: [P.DOUBLE, P.INTEGER], returns: P.DOUBLE, impl },
+    { params: [P.INTEGER, P.INTEGER], names: SCALE, returns: P.INTEGER, impl },
+    { params: [P.BIGINT, P.INTEGER], names: SCALE, returns: P.BIGINT, impl },
+    { params: [P.DOUBLE, P.INTEGER], names: SCALE, returns: P.DOUBLE, impl },
     {
       params: [P.D, P.INTEGER],
+      names: SCALE,
       returns: P.D,
       bind: (t) => {
         const scale = (t.returnType as { scale: number }).scale
@@ -138,14 +141,26 @@ export const MATH_FUNCTIONS: readonly ScalarSpec[] = [
     description: 'The logarithm in base 10, or in the given base: `LOG(base, value)`.',
     signatures: [
       { params: [P.DOUBLE], returns: P.DOUBLE, impl: (a) => Math.log10(num(a, 0)) },
-      { params: [P.DOUBLE, P.DOUBLE], returns: P.DOUBLE, impl: (a) => Math.log(num(a, 1)) / Math.log(num(a, 0)) },
+      {
+        params: [P.DOUBLE, P.DOUBLE],
+        names: ['base', 'value'],
+        returns: P.DOUBLE,
+        impl: (a) => Math.log(num(a, 1)) / Math.log(num(a, 0)),
+      },
     ],
   },
   {
     name: 'POWER',
     category: 'math',
     description: 'The base raised to the exponent.',
-    signatures: [{ params: [P.DOUBLE, P.DOUBLE], returns: P.DOUBLE, impl: (a) => num(a, 0) ** num(a, 1) }],
+    signatures: [
+      {
+        params: [P.DOUBLE, P.DOUBLE],
+        names: ['base', 'exponent'],
+        returns: P.DOUBLE,
+        impl: (a) => num(a, 0) ** num(a, 1),
+      },
+    ],
   },
   double('SIN', 'The sine of an angle in radians.', Math.sin),
   double('COS', 'The cosine of an angle in radians.', Math.cos),
@@ -158,7 +173,14 @@ export const MATH_FUNCTIONS: readonly ScalarSpec[] = [
     name: 'ATAN2',
     category: 'math',
     description: 'The angle in radians of the point (x, y): `ATAN2(y, x)`.',
-    signatures: [{ params: [P.DOUBLE, P.DOUBLE], returns: P.DOUBLE, impl: (a) => Math.atan2(num(a, 0), num(a, 1)) }],
+    signatures: [
+      {
+        params: [P.DOUBLE, P.DOUBLE],
+        names: ['y', 'x'],
+        returns: P.DOUBLE,
+        impl: (a) => Math.atan2(num(a, 0), num(a, 1)),
+      },
+    ],
   },
   double('SINH', 'The hyperbolic sine.', Math.sinh),
   double('COSH', 'The hyperbolic cosine.', Math.cosh),

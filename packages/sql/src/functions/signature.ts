@@ -71,6 +71,8 @@ export interface ReturnRule {
 
 export interface SignatureShape {
   readonly params: readonly ParamType[]
+  /** Names of the parameters for the reference page and error messages (`pos` in `SUBSTRING(STRING, pos INTEGER)`). */
+  readonly names?: readonly (string | undefined)[]
   /** The last parameter repeats zero or more times. */
   readonly variadic?: boolean
   readonly returns: ParamType | ReturnRule
@@ -146,9 +148,11 @@ function isRule(r: ParamType | ReturnRule): r is ReturnRule {
 
 /** `NAME(STRING, INTEGER...) → STRING`. */
 export function formatSignature(name: string, s: SignatureShape): string {
-  const params = s.params.map((p, i) =>
-    s.variadic && i === s.params.length - 1 ? `${formatParam(p)}...` : formatParam(p),
-  )
+  const params = s.params.map((p, i) => {
+    const name = s.names?.[i]
+    const text = name ? `${name} ${formatParam(p)}` : formatParam(p)
+    return s.variadic && i === s.params.length - 1 ? `${text}...` : text
+  })
   const returns = isRule(s.returns) ? s.returns.label : formatParam(s.returns)
   return `${name}(${params.join(', ')}) → ${returns}`
 }

@@ -175,15 +175,17 @@ function fromBytes(b: Uint8Array, encoding: string): string {
 // MASK: upper-case letters, lower-case letters, digits, others; a NULL mask character leaves that class as is.
 const MASK_DEFAULTS: readonly (string | null)[] = ['X', 'x', 'n', '-']
 
+/** The mask character of class `i` (0 upper, 1 lower, 2 digit, 3 other): given at `at + i`, or the default. */
+function maskOf(masks: readonly ScalarArg[], at: number, i: number): string | null {
+  const v = masks.length > at + i ? (masks[at + i] as string | null) : (MASK_DEFAULTS[i] as string)
+  return v === null || v === '' ? null : v.charAt(0)
+}
+
 function maskChar(masks: readonly ScalarArg[], at: number, code: number): string | null {
-  const m = (i: number): string | null => {
-    const v = masks.length > at + i ? (masks[at + i] as string | null) : (MASK_DEFAULTS[i] as string)
-    return v === null || v === '' ? null : v.charAt(0)
-  }
-  if (code >= 65 && code <= 90) return m(0)
-  if (code >= 97 && code <= 122) return m(1)
-  if (code >= 48 && code <= 57) return m(2)
-  return m(3)
+  if (code >= 65 && code <= 90) return maskOf(masks, at, 0)
+  if (code >= 97 && code <= 122) return maskOf(masks, at, 1)
+  if (code >= 48 && code <= 57) return maskOf(masks, at, 2)
+  return maskOf(masks, at, 3)
 }
 
 /** Masks `s[from, to)`; `maskAt` is where the mask characters start in `args`. */
@@ -209,6 +211,7 @@ function maskSpec(name: string, description: string, range: (len: number, n: num
     signatures: [
       {
         params: [P.STRING, P.INTEGER, P.STRING],
+        names: [undefined, 'n', 'masks'],
         variadic: true,
         returns: P.STRING,
         strict: false,
@@ -261,6 +264,7 @@ export const STRING_FUNCTIONS: readonly ScalarSpec[] = [
     signatures: [
       {
         params: [P.STRING, P.STRING],
+        names: ['separator'],
         variadic: true,
         returns: P.STRING,
         strict: false,
@@ -279,6 +283,7 @@ export const STRING_FUNCTIONS: readonly ScalarSpec[] = [
       },
       {
         params: [P.BYTES, P.BYTES],
+        names: ['separator'],
         variadic: true,
         returns: P.BYTES,
         strict: false,
@@ -341,11 +346,13 @@ export const STRING_FUNCTIONS: readonly ScalarSpec[] = [
     signatures: [
       {
         params: [P.STRING, P.INTEGER],
+        names: [undefined, 'pos'],
         returns: P.STRING,
         impl: (a) => str(a, 0).slice(startOf(str(a, 0).length, int(a, 1))),
       },
       {
         params: [P.STRING, P.INTEGER, P.INTEGER],
+        names: [undefined, 'pos', 'len'],
         returns: P.STRING,
         impl: (a) => {
           const s = str(a, 0)
@@ -356,11 +363,13 @@ export const STRING_FUNCTIONS: readonly ScalarSpec[] = [
       },
       {
         params: [P.BYTES, P.INTEGER],
+        names: [undefined, 'pos'],
         returns: P.BYTES,
         impl: (a) => bytes(a, 0).slice(startOf(bytes(a, 0).length, int(a, 1))),
       },
       {
         params: [P.BYTES, P.INTEGER, P.INTEGER],
+        names: [undefined, 'pos', 'len'],
         returns: P.BYTES,
         impl: (a) => {
           const b = bytes(a, 0)
@@ -378,6 +387,7 @@ export const STRING_FUNCTIONS: readonly ScalarSpec[] = [
     signatures: [
       {
         params: [P.STRING, P.STRING, P.STRING],
+        names: [undefined, 'find', 'replacement'],
         returns: P.STRING,
         impl: (a) => {
           const s = str(a, 0)
@@ -399,6 +409,7 @@ export const STRING_FUNCTIONS: readonly ScalarSpec[] = [
     signatures: [
       {
         params: [P.STRING, P.STRING],
+        names: ['pattern'],
         returns: P.STRING,
         bind: () => {
           const compile = regexCache('')
@@ -407,6 +418,7 @@ export const STRING_FUNCTIONS: readonly ScalarSpec[] = [
       },
       {
         params: [P.STRING, P.STRING, P.INTEGER],
+        names: ['pattern', undefined, 'group'],
         returns: P.STRING,
         bind: () => {
           const compile = regexCache('')
@@ -422,6 +434,7 @@ export const STRING_FUNCTIONS: readonly ScalarSpec[] = [
     signatures: [
       {
         params: [P.STRING, P.STRING],
+        names: ['pattern'],
         returns: P.array(P.STRING),
         bind: () => {
           const compile = regexCache('g')
@@ -430,6 +443,7 @@ export const STRING_FUNCTIONS: readonly ScalarSpec[] = [
       },
       {
         params: [P.STRING, P.STRING, P.INTEGER],
+        names: ['pattern', undefined, 'group'],
         returns: P.array(P.STRING),
         bind: () => {
           const compile = regexCache('g')
@@ -445,6 +459,7 @@ export const STRING_FUNCTIONS: readonly ScalarSpec[] = [
     signatures: [
       {
         params: [P.STRING, P.STRING, P.STRING],
+        names: [undefined, 'pattern', 'replacement'],
         returns: P.STRING,
         bind: () => {
           const compile = regexCache('g')
@@ -460,6 +475,7 @@ export const STRING_FUNCTIONS: readonly ScalarSpec[] = [
     signatures: [
       {
         params: [P.STRING, P.STRING],
+        names: [undefined, 'pattern'],
         returns: P.array(P.STRING),
         bind: () => {
           const compile = regexCache('g')
@@ -473,8 +489,18 @@ export const STRING_FUNCTIONS: readonly ScalarSpec[] = [
     category: 'string',
     description: 'Splits a string (or bytes) around a delimiter; an empty delimiter splits every character.',
     signatures: [
-      { params: [P.STRING, P.STRING], returns: P.array(P.STRING), impl: (a) => str(a, 0).split(str(a, 1)) },
-      { params: [P.BYTES, P.BYTES], returns: P.array(P.BYTES), impl: (a) => splitBytes(bytes(a, 0), bytes(a, 1)) },
+      {
+        params: [P.STRING, P.STRING],
+        names: [undefined, 'delimiter'],
+        returns: P.array(P.STRING),
+        impl: (a) => str(a, 0).split(str(a, 1)),
+      },
+      {
+        params: [P.BYTES, P.BYTES],
+        names: [undefined, 'delimiter'],
+        returns: P.array(P.BYTES),
+        impl: (a) => splitBytes(bytes(a, 0), bytes(a, 1)),
+      },
     ],
   },
   {
@@ -483,14 +509,21 @@ export const STRING_FUNCTIONS: readonly ScalarSpec[] = [
     description:
       'The position (from 1) of the `occurrence`-th substring from position `pos` (negative: searching backward from the end); 0 if absent.',
     signatures: [
-      { params: [P.STRING, P.STRING], returns: P.INTEGER, impl: (a) => str(a, 0).indexOf(str(a, 1)) + 1 },
+      {
+        params: [P.STRING, P.STRING],
+        names: [undefined, 'substring'],
+        returns: P.INTEGER,
+        impl: (a) => str(a, 0).indexOf(str(a, 1)) + 1,
+      },
       {
         params: [P.STRING, P.STRING, P.INTEGER],
+        names: [undefined, 'substring', 'pos'],
         returns: P.INTEGER,
         impl: (a) => instr(str(a, 0), str(a, 1), int(a, 2), 1),
       },
       {
         params: [P.STRING, P.STRING, P.INTEGER, P.INTEGER],
+        names: [undefined, 'substring', 'pos', 'occurrence'],
         returns: P.INTEGER,
         impl: (a) => instr(str(a, 0), str(a, 1), int(a, 2), int(a, 3)),
       },
@@ -504,11 +537,13 @@ export const STRING_FUNCTIONS: readonly ScalarSpec[] = [
     signatures: [
       {
         params: [P.STRING, P.INTEGER, P.STRING],
+        names: [undefined, 'length', 'padding'],
         returns: P.STRING,
         impl: (a) => padText(str(a, 0), int(a, 1), str(a, 2), true),
       },
       {
         params: [P.BYTES, P.INTEGER, P.BYTES],
+        names: [undefined, 'length', 'padding'],
         returns: P.BYTES,
         impl: (a) => padBytes(bytes(a, 0), int(a, 1), bytes(a, 2), true),
       },
@@ -522,11 +557,13 @@ export const STRING_FUNCTIONS: readonly ScalarSpec[] = [
     signatures: [
       {
         params: [P.STRING, P.INTEGER, P.STRING],
+        names: [undefined, 'length', 'padding'],
         returns: P.STRING,
         impl: (a) => padText(str(a, 0), int(a, 1), str(a, 2), false),
       },
       {
         params: [P.BYTES, P.INTEGER, P.BYTES],
+        names: [undefined, 'length', 'padding'],
         returns: P.BYTES,
         impl: (a) => padBytes(bytes(a, 0), int(a, 1), bytes(a, 2), false),
       },
@@ -564,6 +601,7 @@ export const STRING_FUNCTIONS: readonly ScalarSpec[] = [
     signatures: [
       {
         params: [P.STRING, P.STRING],
+        names: [undefined, 'masks'],
         variadic: true,
         returns: P.STRING,
         strict: false,
@@ -582,13 +620,27 @@ export const STRING_FUNCTIONS: readonly ScalarSpec[] = [
     name: 'TO_BYTES',
     category: 'string',
     description: "The bytes of a string written in an encoding: 'hex', 'utf8', 'ascii' or 'base64'.",
-    signatures: [{ params: [P.STRING, P.STRING], returns: P.BYTES, impl: (a) => toBytes(str(a, 0), str(a, 1)) }],
+    signatures: [
+      {
+        params: [P.STRING, P.STRING],
+        names: [undefined, 'encoding'],
+        returns: P.BYTES,
+        impl: (a) => toBytes(str(a, 0), str(a, 1)),
+      },
+    ],
   },
   {
     name: 'FROM_BYTES',
     category: 'string',
     description: "Bytes as a string in an encoding: 'hex', 'utf8', 'ascii' or 'base64'.",
-    signatures: [{ params: [P.BYTES, P.STRING], returns: P.STRING, impl: (a) => fromBytes(bytes(a, 0), str(a, 1)) }],
+    signatures: [
+      {
+        params: [P.BYTES, P.STRING],
+        names: [undefined, 'encoding'],
+        returns: P.STRING,
+        impl: (a) => fromBytes(bytes(a, 0), str(a, 1)),
+      },
+    ],
   },
   {
     name: 'ENCODE',
@@ -597,6 +649,7 @@ export const STRING_FUNCTIONS: readonly ScalarSpec[] = [
     signatures: [
       {
         params: [P.STRING, P.STRING, P.STRING],
+        names: [undefined, 'from', 'to'],
         returns: P.STRING,
         impl: (a) => fromBytes(toBytes(str(a, 0), str(a, 1)), str(a, 2)),
       },
