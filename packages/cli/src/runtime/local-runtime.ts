@@ -124,6 +124,9 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
       eventLog: log,
       serving: state,
       sql,
+      // HTTP/2 cleartext beside HTTP/1.1 keeps the app from closing while an SSE client is connected: off under
+      // ofa up until that is fixed (ksqlDB clients that speak HTTP/1.1 — ofa sql, ksql-python-ng's /query — work).
+      http2Cleartext: false,
       logger,
       ...httpAccess(host, opts.env ?? process.env),
       extraMetrics: async () => [...(edge ? await edge.metrics() : []), ...writerMetrics(supervisor)],
