@@ -15,6 +15,7 @@ import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
+import { runState } from './run-state.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 const RUN = path.join(ROOT, '.cache', 'mtconnect-agent', 'run')
@@ -40,32 +41,10 @@ function log(msg: string): void {
   process.stderr.write(`${msg}\n`)
 }
 
-function stateFile(name: string): string {
-  return path.join(RUN, name, 'state.json')
-}
-
-function readState(name: string): AgentState | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(stateFile(name), 'utf8')) as AgentState
-  } catch {
-    return undefined
-  }
-}
-
-function writeState(state: AgentState): void {
-  fs.mkdirSync(path.dirname(stateFile(state.name)), { recursive: true })
-  const tmp = `${stateFile(state.name)}.tmp`
-  fs.writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`)
-  fs.renameSync(tmp, stateFile(state.name))
-}
-
-function agentNames(): string[] {
-  try {
-    return fs.readdirSync(RUN).filter((n) => fs.existsSync(stateFile(n)))
-  } catch {
-    return []
-  }
-}
+const states = runState<AgentState>(RUN)
+const readState = states.read
+const writeState = states.write
+const agentNames = states.names
 
 /** True when `pid` is our simulator on `port` (not a recycled pid, not a zombie). */
 function isAgent(pid: number | null, port: number): boolean {

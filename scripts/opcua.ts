@@ -23,6 +23,7 @@ import net from 'node:net'
 import path from 'node:path'
 import { withLock as lockIn } from './lock-file.ts'
 import { ensurePythonEnv } from './python-env.ts'
+import { runState } from './run-state.ts'
 
 /** Runs `fn` holding a lock under .cache/opcua/run, so that concurrent test processes start a server once. */
 function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
@@ -82,32 +83,10 @@ function seconds(since: number): string {
   return `${((Date.now() - since) / 1000).toFixed(1)} s`
 }
 
-function stateFile(name: string): string {
-  return path.join(RUN, name, 'state.json')
-}
-
-function readState(name: string): ServerState | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(stateFile(name), 'utf8')) as ServerState
-  } catch {
-    return undefined
-  }
-}
-
-function writeState(state: ServerState): void {
-  fs.mkdirSync(path.dirname(stateFile(state.name)), { recursive: true })
-  const tmp = `${stateFile(state.name)}.tmp`
-  fs.writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`)
-  fs.renameSync(tmp, stateFile(state.name))
-}
-
-function serverNames(): string[] {
-  try {
-    return fs.readdirSync(RUN).filter((n) => fs.existsSync(stateFile(n)))
-  } catch {
-    return []
-  }
-}
+const states = runState<ServerState>(RUN)
+const readState = states.read
+const writeState = states.write
+const serverNames = states.names
 
 /**
  * True when `pid` is our OPC UA server on `port` (not a recycled pid, not a zombie): the test peer, or the

@@ -11,7 +11,7 @@
  * when the query came); push queries (`EMIT CHANGES`) follow a source's topic, and clients asking the same push
  * query from its latest records share one computation.
  */
-import type { EventLog, LogRecord } from '@openfactory/log'
+import type { EventLog, LogRecord, TopicDescription } from '@openfactory/log'
 import { tail } from '@openfactory/log'
 import { type DebugLogger, isOpenFactoryError, OpenFactoryError, silentLogger } from '@openfactory/model'
 import { Catalog, type DataSource } from './catalog.ts'
@@ -417,12 +417,10 @@ export class SqlEngine implements SqlEngineApi {
   ): Promise<QueryResult> {
     const view = this.#view(plan.table)
     await view.catchUp(signal)
-    const keyCount = plan.table.schema.keys.length
     const rows = plan.answer(
       (key) => view.get(JSON.stringify(key)) ?? undefined,
       () => view.rows(),
     )
-    void keyCount
     return {
       kind: 'pull',
       header: { queryId, ...plan.header },
@@ -493,6 +491,13 @@ export class SqlEngine implements SqlEngineApi {
     const deadline = Date.now() + timeoutMs
     for (;;) {
       let behind = false
+      // One description per topic per pass: queries reading the same topic share it.
+      const ends = new Map<string, Promise<TopicDescription>>()
+      const describe = (topic: string) => {
+        let d = ends.get(topic)
+        if (!d) ends.set(topic, (d = this.#log.describeTopic(topic)))
+        return d
+      }
       for (const q of this.#running.values()) {
         for (const h of q.handles) {
           await h.ready.catch(() => {})
@@ -500,7 +505,7 @@ export class SqlEngine implements SqlEngineApi {
           for (const [p, t] of Object.entries(stats)) {
             const spec = h.spec
             for (let i = 0; i < spec.inputs.length; i++) {
-              const d = await this.#log.describeTopic(spec.inputs[i] as string)
+              const d = await describe(spec.inputs[i] as string)
               const end = d.partitionStates[Number(p)]?.endOffset ?? 0
               if ((t.positions[i] ?? 0) < end) behind = true
             }
