@@ -495,7 +495,10 @@ export class SqlEngine implements SqlEngineApi {
       const ends = new Map<string, Promise<TopicDescription>>()
       const describe = (topic: string) => {
         let d = ends.get(topic)
-        if (!d) ends.set(topic, (d = this.#log.describeTopic(topic)))
+        if (!d) {
+          d = this.#log.describeTopic(topic)
+          ends.set(topic, d)
+        }
         return d
       }
       for (const q of this.#running.values()) {
