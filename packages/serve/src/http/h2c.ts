@@ -13,7 +13,13 @@
  * answered over HTTP/1.1.
  *
  * Closing the app closes the HTTP/2 sessions (GOAWAY; what they still stream is ended by the routes' own preClose
- * hooks), then destroys those still open after `CLOSE_GRACE_MS`.
+ * hooks), then destroys those still open after `CLOSE_GRACE_MS`. HTTP/1.1 connections are the HTTP/1.1 server's,
+ * which Fastify closes (`closeAllConnections`) after the preClose hooks; but that server learns of a connection only
+ * once it has been handed over, so a connection that has not yet told which protocol it speaks (a client's spare
+ * keep-alive connection that has sent nothing) is ours to close: it is destroyed when closing starts, as is any
+ * connection accepted from then on — else the server, waiting for its connections to end, never closes. A
+ * connection whose peer ends it before telling is destroyed too: handed over after its end, it would stay open,
+ * the HTTP/1.1 server never told of that end.
  */
 import http2 from 'node:http2'
 import type { Socket } from 'node:net'
@@ -29,6 +35,9 @@ export function serveCleartextHttp2(app: FastifyInstance): void {
   const route = app.routing as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void
   const h2 = http2.createServer({}, (req, res) => route(req, res))
   const sessions = new Set<http2.ServerHttp2Session>()
+  /** Connections accepted that have not told yet which protocol they speak. */
+  const undecided = new Set<Socket>()
+  let closing = false
   h2.on('session', (session) => {
     sessions.add(session)
     session.once('close', () => sessions.delete(session))
@@ -39,6 +48,12 @@ export function serveCleartextHttp2(app: FastifyInstance): void {
   const http1 = server.listeners('connection') as ((socket: Socket) => void)[]
   server.removeAllListeners('connection')
   server.on('connection', (socket: Socket) => {
+    if (closing) {
+      socket.destroy()
+      return
+    }
+    undecided.add(socket)
+    socket.once('close', () => undecided.delete(socket))
     let head: Buffer = Buffer.alloc(0)
     // A connection that has not told which it speaks within the HTTP/1.1 server's time for a request's headers
     // (Node's `headersTimeout`, 60 s by default) is dropped, as that server would drop it.
@@ -54,11 +69,19 @@ export function serveCleartextHttp2(app: FastifyInstance): void {
         head = head.length === 0 ? chunk : Buffer.concat([head, chunk])
       const n = Math.min(head.length, PREFACE.length)
       const prefix = head.subarray(0, n).equals(PREFACE.subarray(0, n))
-      if (prefix && n < PREFACE.length && !socket.readableEnded) return // not enough bytes yet
+      const partial = prefix && n < PREFACE.length
+      if (partial && !socket.readableEnded) return // not enough bytes yet
       clearTimeout(timer)
+      undecided.delete(socket)
       socket.off('readable', decide)
       socket.off('end', decide)
       socket.off('error', onError)
+      if (partial) {
+        // The peer ended with nothing to answer (no bytes, or the start of the preface only). Handed to the HTTP/1.1
+        // server after its `end` was emitted, the socket would stay open: that server would never learn of the end.
+        socket.destroy()
+        return
+      }
       if (head.length > 0) socket.unshift(head)
       if (prefix && n === PREFACE.length) {
         // The HTTP/1.1 server accepts sockets half-open (it ends them itself); an HTTP/2 session expects the socket
@@ -75,6 +98,8 @@ export function serveCleartextHttp2(app: FastifyInstance): void {
   })
 
   app.addHook('preClose', async () => {
+    closing = true
+    for (const socket of undecided) socket.destroy()
     for (const session of sessions) {
       session.close()
       setTimeout(() => session.destroy(), CLOSE_GRACE_MS).unref()
