@@ -215,6 +215,8 @@ export class EmbeddedDriver implements LogDriver {
     // records is damage (its topic.json went missing) and is never overwritten.
     const tdir = path.join(this.dir, 'topics', full.name)
     const held = await topicDirHoldsData(tdir)
+    // A creation of the same topic may have started (or ended) while this one looked at the disk: join it.
+    if (this.#creating.has(full.name) || this.#topics.has(full.name)) return this.createTopic(spec)
     if (held) {
       const err = corrupt(
         path.join(tdir, 'topic.json'),

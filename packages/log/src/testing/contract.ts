@@ -154,6 +154,16 @@ export function runBackboneContract(name: string, harness: BackboneHarness): voi
         )
       })
 
+      it('creating one topic twice at once creates it once, and both calls succeed', opts, async (t) => {
+        const log = await harness.open(t)
+        const topic = uniqueName('c-twice')
+        await Promise.all([
+          log.createTopic({ name: topic, partitions: 2 }),
+          log.createTopic({ name: topic, partitions: 2 }),
+        ])
+        assert.equal((await log.describeTopic(topic)).partitions, 2)
+      })
+
       it('refuses an existing topic with another partition count', opts, async (t) => {
         const log = await harness.open(t)
         const topic = uniqueName('c-conflict')
