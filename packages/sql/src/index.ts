@@ -11,6 +11,18 @@ export type { InputRecord, KeyValueStore, ProcessorContext, ProcessorSpec } from
 export { type ProcessorHandle, type RunProcessorOptions, runProcessor } from './processor/run-processor.ts'
 export { SOURCE_HEADER, TASK_HEADER, type TaskStats } from './processor/task.ts'
 export { checkpointTopic } from './processor/checkpoint.ts'
+// Processors written in TypeScript: a definition (what factory.yaml's `processors:` modules export) checked and
+// turned into a ProcessorSpec, with the helpers that read and write the asset topic through model's codec.
+export {
+  type AssetProcessorContext,
+  type AssetRecord,
+  type DefinedProcessor,
+  decodeAssetRecord,
+  defineProcessor,
+  type ObservationDraft,
+  observationRecord,
+  type ProcessorDefinition,
+} from './processor/define-processor.ts'
 // The AST of our ksqlDB dialect: frozen nodes with a `kind`, a factory each, and their source position.
 export * from './ast.ts'
 // The parser: SQL text to statements or expressions, or OFA_SQL_PARSE / OFA_SQL_LIMIT with a position.

@@ -26,7 +26,10 @@ export async function upCommand(args: readonly string[], io: CliIo): Promise<num
   if (runtime.forwarding && forward) {
     io.stdout.write(`  forwarding to Kafka ${forward.bootstrapServers.join(',')} as edge ${forward.edgeId}\n`)
   }
+  const processors = runtime.processors.running.map((p) => p.id)
+  if (processors.length > 0) io.stdout.write(`  processors ${processors.join(', ')}\n`)
   for (const s of runtime.skipped) io.stderr.write(`not run: ${s.uuid}: ${s.reason}\n`)
+  for (const p of runtime.processors.failed) io.stderr.write(`not run: ${p.error.format()}\n`)
   await untilStopped(io.signal)
   io.stdout.write('stopping...\n')
   await runtime.stop()

@@ -3,9 +3,10 @@
  * (factory.yaml's `backbone: kafka`, or `--backbone kafka --bootstrap HOST:PORT`).
  *
  * Start order: open the log (the embedded one resumes from disk) → create the topics → start the adapters we
- * run ourselves (SHDR replay) → asset state catches up with the log → HTTP app listens → connectors start
- * under the supervisor. Stop order is the reverse, so that the connectors' last observations (their assets
- * going UNAVAILABLE) are durable before the log closes.
+ * run ourselves (SHDR replay) → the SQL files and the TypeScript processors (factory.yaml `sql:`, `processors:`)
+ * → asset state catches up with the log → HTTP app listens → connectors start under the supervisor. Stop order is
+ * the reverse, so that the connectors' last observations (their assets going UNAVAILABLE) are durable before the
+ * log closes.
  */
 import '../connector-types.ts'
 import {
@@ -26,6 +27,7 @@ import { openBackbone } from './backbone.ts'
 import { type EdgeForwarding, startEdgeForwarding } from './edge.ts'
 import { httpAccess } from './listening.ts'
 import { listen, prepare, type RuntimeOptions, supervisorTimings } from './prepare.ts'
+import { type FactoryProcessors, startFactoryProcessors } from './processors.ts'
 import { isServeImage } from './service-runtime.ts'
 import { startFactorySql } from './sql.ts'
 import { writerMetrics } from './writer-metrics.ts'
@@ -45,6 +47,11 @@ export interface LocalRuntime {
   readonly forwarding: EdgeForwarding | null
   /** The SQL engine: the factory's streams, tables and queries (factory.yaml `sql:`). */
   readonly sql: SqlEngine
+  /**
+   * The TypeScript processors (factory.yaml `processors:`): those running, and the modules not run with their coded
+   * error (the factory runs without them).
+   */
+  readonly processors: FactoryProcessors
   /** Devices that are declared but not run here, with the reason. */
   readonly skipped: readonly { uuid: string; reason: string }[]
   stop(): Promise<void>
@@ -91,6 +98,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
   let app: FastifyInstance | null = null
   let supervisor: Supervisor | null = null
   let sql: SqlEngine | null = null
+  let processors: FactoryProcessors | null = null
   let forwarding: EdgeForwarding | null = null
   let stopping: Promise<void> | null = null
   const stop = (): Promise<void> => {
@@ -101,6 +109,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     playing.abort()
     await supervisor?.stop()
     await app?.close()
+    await processors?.stop()
     await sql?.close()
     await state?.close()
     await Promise.all(adapters.map((a) => a.close()))
@@ -116,6 +125,11 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     }
 
     sql = await startFactorySql(log, factory.manifest.sql, childLogger(logger, { component: 'sql' }))
+    processors = await startFactoryProcessors({
+      eventLog: log,
+      manifest: factory.manifest,
+      logger: childLogger(logger, { component: 'processors' }),
+    })
     state = createServingState({ eventLog: log, logger })
     await state.ready()
     const edge = forwarding
@@ -124,9 +138,6 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
       eventLog: log,
       serving: state,
       sql,
-      // HTTP/2 cleartext beside HTTP/1.1 keeps the app from closing while an SSE client is connected: off under
-      // ofa up until that is fixed (ksqlDB clients that speak HTTP/1.1 — ofa sql, ksql-python-ng's /query — work).
-      http2Cleartext: false,
       logger,
       ...httpAccess(host, opts.env ?? process.env),
       extraMetrics: async () => [...(edge ? await edge.metrics() : []), ...writerMetrics(supervisor)],
@@ -165,6 +176,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
       app,
       forwarding,
       sql,
+      processors,
       skipped,
       stop,
     }

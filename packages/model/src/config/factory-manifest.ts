@@ -15,6 +15,7 @@
  *     ofa_assets: {partitions: 12, retentionMs: 604800000}
  *   include: [devices/*.yml, apps.yml] # default: every .yml/.yaml in the folder tree
  *   sql: [sql/assets.sql]              # SQL files run by ofa up / ofa run, in order (ksqlDB dialect)
+ *   processors: [processors/overload.ts] # TypeScript/JavaScript processors run by ofa up (default export)
  */
 import { statSync } from 'node:fs'
 import { basename, resolve } from 'node:path'
@@ -38,6 +39,18 @@ const refineSqlFile: Refine = (v: string, report, ctx) => {
   } catch {}
   if (!ok) report([], 'OFA_CONFIG_FILE', `file not found: ${v}`)
   return p
+}
+
+/** Module files a processor may be written in (Node runs `.ts` by stripping types). */
+const PROCESSOR_EXTENSIONS = ['.ts', '.mts', '.js', '.mjs'] as const
+
+/** A processor module: a .ts/.js file that must exist; the loaded value is absolute. */
+const refineProcessorFile: Refine = (v: string, report, ctx) => {
+  if (!PROCESSOR_EXTENSIONS.some((e) => v.endsWith(e))) {
+    report([], 'OFA_CONFIG_VALUE', `expected a ${PROCESSOR_EXTENSIONS.join(', ')} module, got ${JSON.stringify(v)}`)
+    return v
+  }
+  return refineSqlFile(v, report, ctx)
 }
 
 const refineServers: Refine = (v: string | string[], report) => {
@@ -180,6 +193,15 @@ export const FactoryManifestSpec = Type.Object(
         Type.String({ minLength: 1, expected: 'a .sql file, relative to factory.yaml', refine: refineSqlFile }),
       ),
     ),
+    processors: Type.Optional(
+      Type.Array(
+        Type.String({
+          minLength: 1,
+          expected: 'a .ts or .js module, relative to factory.yaml',
+          refine: refineProcessorFile,
+        }),
+      ),
+    ),
   },
   { additionalProperties: false },
 )
@@ -253,6 +275,8 @@ export interface FactoryManifest {
   readonly include?: readonly string[]
   /** SQL files (absolute paths) run in order when the factory starts. */
   readonly sql: readonly string[]
+  /** Processor modules (absolute paths) whose default export is a processor definition, run when the factory starts. */
+  readonly processors: readonly string[]
 }
 
 export const ASSETS_TOPIC = 'ofa_assets'
@@ -310,6 +334,7 @@ export function resolveManifest(spec: FactoryManifestSpec, dir: string, file?: s
     topics: spec.topics ?? {},
     ...(include !== undefined ? { include } : {}),
     sql: spec.sql ?? [],
+    processors: spec.processors ?? [],
   }
 }
 

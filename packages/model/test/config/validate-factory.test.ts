@@ -158,6 +158,7 @@ describe('factory.yaml', () => {
       backbone: { type: 'embedded' },
       topics: {},
       sql: [],
+      processors: [],
     })
     assert.deepEqual(topicSettings(factory.manifest, 'ofa_assets'), { partitions: 6, replicationFactor: 1 })
     assert.deepEqual(topicSettings(factory.manifest, 'ofa_deployments'), { partitions: 1, replicationFactor: 1 })
@@ -472,5 +473,28 @@ describe('across files', () => {
     const loaded = await validateFactory([ok], { cwd: ok, env: {} })
     assert.deepEqual(brief(loaded.problems), [])
     assert.deepEqual(loaded.factory.manifest.sql, [join(ok, 'sql/a.sql')])
+  })
+
+  test('processors: .ts/.js modules relative to factory.yaml, each must exist', async (t) => {
+    const dir = await tmpFactory(t, {
+      'factory.yaml': 'processors:\n  - processors/a.ts\n  - processors/missing.js\n  - processors/b.py\n',
+      'processors/a.ts': 'export default {}\n',
+      'processors/b.py': 'print(1)\n',
+    })
+    const { factory, problems } = await validateFactory([dir], { cwd: dir, env: {} })
+    assert.deepEqual(brief(problems), [
+      'factory.yaml:3:5 OFA_CONFIG_FILE processors[1]',
+      'factory.yaml:4:5 OFA_CONFIG_VALUE processors[2]',
+    ])
+    assert.match(problems[1]!.message, /expected a \.ts, \.mts, \.js, \.mjs module/)
+    assert.deepEqual(factory.manifest.processors, [], 'a manifest with problems falls back to its defaults')
+    const ok = await tmpFactory(t, {
+      'factory.yaml': 'processors: [processors/a.ts, processors/b.mjs]\n',
+      'processors/a.ts': 'export default {}\n',
+      'processors/b.mjs': 'export default {}\n',
+    })
+    const loaded = await validateFactory([ok], { cwd: ok, env: {} })
+    assert.deepEqual(brief(loaded.problems), [])
+    assert.deepEqual(loaded.factory.manifest.processors, [join(ok, 'processors/a.ts'), join(ok, 'processors/b.mjs')])
   })
 })
