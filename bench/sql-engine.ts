@@ -1,5 +1,5 @@
 // Our SQL engine beside Kafka Streams (the engine under ksqlDB), on the same broker and the same input topics:
-// filter/project and a tumbling-window aggregate, rows/s from the query's start until every input record is
+// filter/project, a tumbling-window aggregate and a stream-table LEFT JOIN, rows/s from the query's start until every input record is
 // processed (our engine: `settle()`; Kafka Streams: bench/lib/kafka-streams.ts, its commit reaching the end), both
 // exactly once; then our engine on the embedded log with the same data; then the restore time of a table of many
 // keys (the engine restarted on its checkpoint). One thread each: rows/s per core.
@@ -23,14 +23,23 @@ const KEYS = Number(values.keys)
 const PARTITIONS = 3
 const run = Date.now().toString(36)
 
+const STREAM = (input: string) =>
+  `CREATE STREAM s_${run} (uuid VARCHAR KEY, id VARCHAR, value DOUBLE, tag VARCHAR, type VARCHAR) WITH (KAFKA_TOPIC='${input}', VALUE_FORMAT='JSON');`
+
+/** Per mode: the statements declaring the inputs, then the persistent query (last). */
 const QUERIES = {
   'filter-project': (input: string, output: string) => [
-    `CREATE STREAM s_${run} (uuid VARCHAR KEY, id VARCHAR, value DOUBLE, tag VARCHAR, type VARCHAR) WITH (KAFKA_TOPIC='${input}', VALUE_FORMAT='JSON');`,
+    STREAM(input),
     `CREATE STREAM o_${run} WITH (KAFKA_TOPIC='${output}') AS SELECT uuid, id, value FROM s_${run} WHERE type = 'Samples' AND value > 10;`,
   ],
   'tumbling-aggregate': (input: string, output: string) => [
-    `CREATE STREAM s_${run} (uuid VARCHAR KEY, id VARCHAR, value DOUBLE, tag VARCHAR, type VARCHAR) WITH (KAFKA_TOPIC='${input}', VALUE_FORMAT='JSON');`,
+    STREAM(input),
     `CREATE TABLE w_${run} WITH (KAFKA_TOPIC='${output}') AS SELECT uuid, COUNT(*) AS n, AVG(value) AS mean FROM s_${run} WINDOW TUMBLING (SIZE 1 MINUTE, GRACE PERIOD 1 MINUTE) GROUP BY uuid;`,
+  ],
+  'stream-table-join': (input: string, output: string) => [
+    STREAM(input),
+    `CREATE TABLE t_${run} (uuid VARCHAR PRIMARY KEY, uns_id VARCHAR) WITH (KAFKA_TOPIC='${input}-table', VALUE_FORMAT='JSON');`,
+    `CREATE STREAM j_${run} WITH (KAFKA_TOPIC='${output}') AS SELECT s.uuid AS uuid, s.id, s.value, t.uns_id FROM s_${run} s LEFT JOIN t_${run} t ON s.uuid = t.uuid;`,
   ],
 } as const
 
@@ -38,10 +47,10 @@ const QUERIES = {
 async function ours(log: EventLog, mode: keyof typeof QUERIES, input: string, tag: string): Promise<number> {
   const engine = await openSqlEngine({ eventLog: log, commandTopic: `_ofa_sql_commands_bench_${tag}` })
   try {
-    const [ddl, query] = QUERIES[mode](input, `out-${tag}`)
-    await engine.execute(ddl as string)
+    const statements = QUERIES[mode](input, `out-${tag}`)
+    for (const ddl of statements.slice(0, -1)) await engine.execute(ddl)
     const started = performance.now()
-    await engine.execute(query as string, { properties: { 'auto.offset.reset': 'earliest' } })
+    await engine.execute(statements.at(-1) as string, { properties: { 'auto.offset.reset': 'earliest' } })
     await engine.settle(600_000)
     return RECORDS / ((performance.now() - started) / 1000)
   } finally {
@@ -56,7 +65,13 @@ const kafka = await benchKafka(
 const rows: { case: string; ours: number; anchor: number; anchorName: string }[] = []
 try {
   const input = `sql-bench-in-${run}`
-  const filled = await fillStreamBenchTopics(kafka.log, { inputTopic: input, records: RECORDS, partitions: PARTITIONS })
+  const tableTopic = `${input}-table`
+  const filled = await fillStreamBenchTopics(kafka.log, {
+    inputTopic: input,
+    tableTopic,
+    records: RECORDS,
+    partitions: PARTITIONS,
+  })
   console.log(`filled ${fmt(filled.records)} records in ${filled.seconds.toFixed(1)} s`)
   for (const mode of Object.keys(QUERIES) as (keyof typeof QUERIES)[]) {
     const anchor = await runKafkaStreamsBench({
@@ -65,6 +80,7 @@ try {
       inputTopic: input,
       outputTopic: `ks-out-${mode}-${run}`,
       guarantee: 'exactly_once_v2',
+      ...(mode === 'stream-table-join' ? { tableTopic } : {}),
     })
     const mine = await ours(kafka.log, mode, input, `${mode}-${run}`)
     console.log(`${mode}: ours ${fmt(mine)} rows/s, Kafka Streams ${fmt(anchor.rowsPerSecond)} rows/s`)
@@ -80,7 +96,7 @@ try {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ofa-sql-bench-'))
   const embedded = await openEmbeddedLog({ dir, compactionIntervalMs: 0, retentionCheckIntervalMs: 0 })
   try {
-    await fillStreamBenchTopics(embedded, { inputTopic: input, records: RECORDS, partitions: PARTITIONS })
+    await fillStreamBenchTopics(embedded, { inputTopic: input, tableTopic, records: RECORDS, partitions: PARTITIONS })
     for (const mode of Object.keys(QUERIES) as (keyof typeof QUERIES)[]) {
       const mine = await ours(embedded, mode, input, `emb-${mode}-${run}`)
       const anchor = rows.find((r) => r.case.startsWith(mode))

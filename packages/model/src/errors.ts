@@ -41,7 +41,7 @@ export const ERROR_CODES = [
   'OFA_OPCUA_NODE',
   'OFA_OPCUA_STALLED',
   'OFA_APP_PROCESS',
-  // stream processing (SQL)
+  // stream processing (SQL, TypeScript processors)
   'OFA_SQL_PARSE',
   'OFA_SQL_LIMIT',
   'OFA_SQL_TYPE',
@@ -51,6 +51,9 @@ export const ERROR_CODES = [
   'OFA_SQL_EXISTS',
   'OFA_SQL_UNSUPPORTED',
   'OFA_SQL_VALUE',
+  'OFA_PROCESSOR_LOAD',
+  'OFA_PROCESSOR_INVALID',
+  'OFA_PROCESSOR_FENCED',
   // event log
   'OFA_LOG_INVALID_ARGUMENT',
   'OFA_LOG_LOCKED',

@@ -59,6 +59,12 @@ export type KsqlEntity =
       readonly warnings: readonly { readonly message: string }[]
     }
   | {
+      readonly '@type': 'queryDescription'
+      readonly statementText: string
+      readonly queryDescription: QueryDescription
+      readonly warnings: readonly { readonly message: string }[]
+    }
+  | {
       readonly '@type': 'function_names'
       readonly statementText: string
       readonly functions: readonly { readonly name: string; readonly category: string; readonly type: string }[]
@@ -79,6 +85,21 @@ export interface QueryInfo {
   readonly sinks: readonly string[]
   readonly sinkKafkaTopics: readonly string[]
   readonly id: string
+  readonly queryType: 'PERSISTENT'
+  readonly state: 'RUNNING' | 'ERROR'
+}
+
+/** `EXPLAIN <query id>`: ksqlDB's query description (its topology text is ours: processors and topics). */
+export interface QueryDescription {
+  readonly id: string
+  readonly statementText: string
+  readonly windowType?: string
+  readonly fields: readonly FieldInfo[]
+  readonly sources: readonly string[]
+  readonly sinks: readonly string[]
+  readonly topology: string
+  readonly executionPlan: string
+  readonly overriddenProperties: Readonly<Record<string, unknown>>
   readonly queryType: 'PERSISTENT'
   readonly state: 'RUNNING' | 'ERROR'
 }
@@ -125,6 +146,15 @@ export interface QueryResult {
   close(): Promise<void>
 }
 
+/** A table's rows as a pull query reads them (`SqlEngineApi.tableRows`). */
+export interface TableRows {
+  /** The table's name as the catalog has it. */
+  readonly table: string
+  /** Its columns: keys first, then values; a windowed table's window bounds after the keys. */
+  readonly columns: readonly { readonly name: string; readonly type: string; readonly key: boolean }[]
+  readonly rows: readonly (readonly SqlValue[])[]
+}
+
 export interface SqlEngineApi {
   /** Runs statements (DDL, DML, SHOW, DESCRIBE, TERMINATE, SET/UNSET); the first failing one throws, the ones before it took effect. */
   execute(text: string, opts?: { readonly properties?: StatementProperties }): Promise<KsqlEntity[]>
@@ -133,6 +163,15 @@ export interface SqlEngineApi {
     text: string,
     opts?: { readonly properties?: StatementProperties; readonly signal?: AbortSignal },
   ): Promise<QueryResult>
+  /**
+   * A table's current rows, read as a pull query reads them (caught up with its topic first): all of them (at most
+   * `limit`), or those of one key (`key`, text cast to the key column's type). A name unquoted in SQL is upper case:
+   * `name` is matched as given, then upper-cased. `OFA_SQL_UNKNOWN_SOURCE` for no such table (or a stream).
+   */
+  tableRows(
+    name: string,
+    opts?: { readonly key?: string; readonly limit?: number; readonly signal?: AbortSignal },
+  ): Promise<TableRows>
   /** Streams and tables known, persistent queries running. */
   readonly healthy: boolean
 }

@@ -14,17 +14,20 @@
 import type { EventLog, LogRecord, TopicDescription } from '@openfactory/log'
 import { tail } from '@openfactory/log'
 import { type DebugLogger, isOpenFactoryError, OpenFactoryError, silentLogger } from '@openfactory/model'
+import { castValue, valueKey } from './cast.ts'
 import { Catalog, type DataSource } from './catalog.ts'
 import { type Command, CommandLog } from './command-log.ts'
-import type { KsqlEntity, QueryResult, SqlEngineApi, StatementProperties } from './engine-api.ts'
-import { queryInfo, sourceDescription, sourceInfo } from './entities.ts'
-import { coreFunctionNames, coreFunctions } from './function-resolver.ts'
+import type { KsqlEntity, QueryResult, SqlEngineApi, StatementProperties, TableRows } from './engine-api.ts'
+import { queryDescription, queryInfo, sourceDescription, sourceInfo } from './entities.ts'
+import { defaultFunctions, functionNames } from './functions/index.ts'
+import type { FunctionRegistry } from './functions/registry.ts'
 import { parseStatements } from './parser.ts'
-import type { Plan, QueryPlan, SelectPlan, TopicNeed } from './plan.ts'
-import { type PlannerFunctions, planStatement } from './planner.ts'
-import { type ProcessorHandle, runProcessor } from './processor/run-processor.ts'
+import type { Plan, QueryBuild, QueryPlan, SelectPlan, TopicNeed } from './plan.ts'
+import { planStatement } from './planner.ts'
+import type { ProcessorSpec } from './processor/processor.ts'
+import { checkAssignmentOptions, type ProcessorHandle, runProcessor } from './processor/run-processor.ts'
 import { TableView } from './table-view.ts'
-import type { SqlValue } from './types.ts'
+import { formatType, SqlType, type SqlValue } from './types.ts'
 
 export interface SqlEngineOptions {
   readonly eventLog: EventLog
@@ -35,12 +38,23 @@ export interface SqlEngineOptions {
   readonly commandTopic?: string
   /** Partitions of every query this process runs (default all: the embedded log, or one process on Kafka). */
   readonly partitions?: readonly number[]
-  /** The functions statements may call (default: the core set, function-resolver.ts). */
-  readonly functions?: PlannerFunctions
+  /**
+   * How every query of this engine gets its partitions: `static` (default: `partitions`, all by default) or `group`
+   * (a consumer group per query processor spreads them over the engines running it; on Kafka, or engines sharing
+   * one embedded log). See processor/run-processor.ts.
+   */
+  readonly assignment?: 'static' | 'group'
+  /** Group assignment: the fence interval in ms (default 5000; processor/task.ts). */
+  readonly fenceMs?: number
+  /** Group assignment: the session timeout of each query's group member in ms (default 10 000). */
+  readonly sessionTimeoutMs?: number
+  /** The functions statements may call, and SHOW FUNCTIONS lists (default: `defaultFunctions`, functions/index.ts). */
+  readonly functions?: FunctionRegistry
 }
 
 interface RunningQuery {
   readonly info: QueryPlan
+  readonly processors: readonly ProcessorSpec[]
   readonly handles: ProcessorHandle[]
   failed: boolean
 }
@@ -67,15 +81,16 @@ export class SqlEngine implements SqlEngineApi {
   readonly #session = new Map<string, string>()
   #closed = false
   #transient = 0
-  readonly #functions: PlannerFunctions
+  readonly #functions: FunctionRegistry
 
   constructor(opts: SqlEngineOptions) {
+    checkAssignmentOptions(opts, 'SQL engine')
     this.#opts = opts
     this.#log = opts.eventLog
     this.#logger = opts.logger ?? silentLogger
     this.serviceId = opts.serviceId ?? 'openfactory'
     this.#commands = new CommandLog(opts.eventLog, opts.commandTopic)
-    this.#functions = opts.functions ?? coreFunctions
+    this.#functions = opts.functions ?? defaultFunctions
   }
 
   get healthy(): boolean {
@@ -176,19 +191,19 @@ export class SqlEngine implements SqlEngineApi {
         const previous = existing?.queryId
         const queryId = replayed?.queryId ?? previous ?? this.catalog.nextQueryId(plan.query.kind, plan.source.name)
         await this.#ensureTopic(plan.topic)
-        for (const t of plan.query.internalTopics ?? []) await this.#ensureTopic(t)
+        const built = await this.#build(queryId, plan.query)
         await record(queryId)
         if (previous) await this.#stopQuery(previous)
         this.catalog.add({ ...plan.source, queryId }, { replace: plan.orReplace })
-        await this.#startQuery(queryId, plan.query, text, properties)
+        await this.#startQuery(queryId, plan.query, built, text, properties)
         await this.#closeView(plan.source.name)
         return status(`Created query with ID ${queryId}`, queryId)
       }
       case 'insert': {
         const queryId = replayed?.queryId ?? this.catalog.nextQueryId('INSERT', plan.query.sink)
-        for (const t of plan.query.internalTopics ?? []) await this.#ensureTopic(t)
+        const built = await this.#build(queryId, plan.query)
         await record(queryId)
-        await this.#startQuery(queryId, plan.query, text, properties)
+        await this.#startQuery(queryId, plan.query, built, text, properties)
         return status(`Created query with ID ${queryId}`, queryId)
       }
       case 'insert-values': {
@@ -243,6 +258,27 @@ export class SqlEngine implements SqlEngineApi {
         return undefined
       case 'show':
         return this.#show(plan.what, text)
+      case 'explain': {
+        const q = this.catalog.query(plan.queryId) ?? this.catalog.query(plan.queryId.toUpperCase())
+        if (!q) {
+          throw new OpenFactoryError(
+            'OFA_SQL_UNKNOWN_SOURCE',
+            `no query ${plan.queryId}; queries: ${
+              this.catalog
+                .queries()
+                .map((x) => x.id)
+                .join(', ') || 'none'
+            }`,
+          )
+        }
+        const running = this.#running.get(q.id)
+        return {
+          '@type': 'queryDescription',
+          statementText: text,
+          queryDescription: queryDescription(q, this.catalog, running?.processors ?? [], running?.failed ?? false),
+          warnings: [],
+        }
+      }
       case 'describe': {
         const s = this.catalog.require(plan.name)
         const d = await this.#log.describeTopic(s.topic).catch(() => undefined)
@@ -310,7 +346,12 @@ export class SqlEngine implements SqlEngineApi {
         }
       }
       case 'FUNCTIONS':
-        return { '@type': 'function_names', statementText: text, functions: coreFunctionNames(), warnings: [] }
+        return {
+          '@type': 'function_names',
+          statementText: text,
+          functions: functionNames(this.#functions),
+          warnings: [],
+        }
     }
   }
 
@@ -333,19 +374,47 @@ export class SqlEngine implements SqlEngineApi {
     })
   }
 
-  async #startQuery(id: string, plan: QueryPlan, text: string, properties: StatementProperties): Promise<void> {
+  /** The query's processors, given its sources' partition counts; its internal topics created when missing. */
+  async #build(queryId: string, plan: QueryPlan): Promise<QueryBuild> {
+    const counts = new Map<string, number>()
+    for (const name of plan.sources) {
+      const topic = this.catalog.require(name).topic
+      counts.set(topic, (await this.#log.describeTopic(topic)).partitions)
+    }
+    const built = plan.build({
+      queryId,
+      partitions: (topic) => {
+        const n = counts.get(topic)
+        if (n === undefined) throw new Error(`query ${queryId}: ${topic} is not the topic of one of its sources`)
+        return n
+      },
+    })
+    for (const t of built.topics) await this.#ensureTopic(t)
+    return built
+  }
+
+  async #startQuery(
+    id: string,
+    plan: QueryPlan,
+    built: QueryBuild,
+    text: string,
+    properties: StatementProperties,
+  ): Promise<void> {
     this.catalog.addQuery({ id, kind: plan.kind, sink: plan.sink, sources: plan.sources, statementText: text })
     const resetTo = String(this.#props(properties)['auto.offset.reset']) === 'earliest' ? 'earliest' : 'latest'
-    const handles = plan.build(id).map((spec) =>
+    const handles = built.processors.map((spec) =>
       runProcessor({
         eventLog: this.#log,
         spec,
         resetTo,
         logger: this.#logger,
         ...(this.#opts.partitions ? { partitions: this.#opts.partitions } : {}),
+        ...(this.#opts.assignment ? { assignment: this.#opts.assignment } : {}),
+        ...(this.#opts.fenceMs !== undefined ? { fenceMs: this.#opts.fenceMs } : {}),
+        ...(this.#opts.sessionTimeoutMs !== undefined ? { sessionTimeoutMs: this.#opts.sessionTimeoutMs } : {}),
       }),
     )
-    const running: RunningQuery = { info: plan, handles, failed: false }
+    const running: RunningQuery = { info: plan, processors: built.processors, handles, failed: false }
     this.#running.set(id, running)
     for (const h of handles) {
       h.ready.catch((err: unknown) => {
@@ -408,6 +477,62 @@ export class SqlEngine implements SqlEngineApi {
     return plan.select.kind === 'pull'
       ? this.#pull(queryId, plan.select, opts.signal)
       : this.#push(queryId, plan.select, opts.signal)
+  }
+
+  async tableRows(
+    name: string,
+    opts: { readonly key?: string; readonly limit?: number; readonly signal?: AbortSignal } = {},
+  ): Promise<TableRows> {
+    this.#check()
+    const source = this.catalog.source(name) ?? this.catalog.source(name.toUpperCase())
+    if (source?.kind !== 'TABLE') {
+      const tables = this.catalog
+        .sources()
+        .filter((s) => s.kind === 'TABLE')
+        .map((s) => s.name)
+      throw new OpenFactoryError(
+        'OFA_SQL_UNKNOWN_SOURCE',
+        `${source ? `${source.name} is a stream` : `no table ${name}`}; tables: ${tables.join(', ') || 'none'}`,
+      )
+    }
+    const schema = source.schema
+    const keys = schema.keys
+    const columns = schema.columns.map((c) => ({ name: c.name, type: formatType(c.type), key: c.role === 'key' }))
+    const indexes = schema.columns.map((_, i) => i)
+    if (schema.windowed) {
+      const at = schema.rowtimeIndex + 3
+      columns.splice(
+        keys.length,
+        0,
+        ...['WINDOWSTART', 'WINDOWEND'].map((n) => ({ name: n, type: 'BIGINT', key: true })),
+      )
+      indexes.splice(keys.length, 0, at, at + 1)
+    }
+    // A key: its row (a windowed table: its row of every window).
+    let key: { value: SqlValue } | undefined
+    if (opts.key !== undefined) {
+      if (keys.length !== 1) {
+        throw new OpenFactoryError(
+          'OFA_SQL_UNSUPPORTED',
+          `${source.name} has ${keys.length} key columns: no lookup by one key`,
+        )
+      }
+      const type = (keys[0] as (typeof keys)[number]).type
+      key = { value: type.kind === 'STRING' ? opts.key : castValue(opts.key, SqlType.STRING, type) }
+    }
+    const view = this.#view(source)
+    await view.catchUp(opts.signal)
+    const rows: SqlValue[][] = []
+    const limit = opts.limit ?? Number.POSITIVE_INFINITY
+    const candidates =
+      key === undefined ? view.rows() : source.windowed ? view.rows() : [view.get(JSON.stringify([key.value]))]
+    const wanted = key === undefined ? undefined : valueKey(key.value)
+    for (const row of candidates) {
+      if (!row || (wanted !== undefined && valueKey(row[0] ?? null) !== wanted)) continue
+      rows.push(indexes.map((i) => row[i] ?? null))
+      if (rows.length >= limit) break
+    }
+    return { table: source.name, columns, rows }
   }
 
   async #pull(

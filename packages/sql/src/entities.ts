@@ -1,8 +1,9 @@
 /**
- * The catalog as ksqlDB's REST entities (engine-api.ts): SHOW STREAMS / TABLES / QUERIES, DESCRIBE.
+ * The catalog as ksqlDB's REST entities (engine-api.ts): SHOW STREAMS / TABLES / QUERIES, DESCRIBE, EXPLAIN.
  */
 import type { Catalog, DataSource, PersistentQueryInfo } from './catalog.ts'
-import type { FieldInfo, QueryInfo, SourceDescription, SourceInfo } from './engine-api.ts'
+import type { FieldInfo, QueryDescription, QueryInfo, SourceDescription, SourceInfo } from './engine-api.ts'
+import type { ProcessorSpec } from './processor/processor.ts'
 import { formatType, type SqlType } from './types.ts'
 
 /** ksqlDB's field schema: `{type, fields, memberSchema}` (STRUCT fields, ARRAY element, MAP value). */
@@ -48,17 +49,56 @@ export function queryInfo(q: PersistentQueryInfo, catalog: Catalog, failed: bool
   }
 }
 
+/** A source's columns as ksqlDB's fields (KEY and HEADER marked). */
+export function fieldsOf(s: DataSource): FieldInfo[] {
+  return s.schema.columns.map((c) => ({
+    name: c.name,
+    schema: fieldSchema(c.type),
+    ...(c.role === 'key' ? { type: 'KEY' as const } : c.role === 'header' ? { type: 'HEADER' as const } : {}),
+  }))
+}
+
+/**
+ * `EXPLAIN <query id>`: the query, its sink's fields, its sources and sink, and how it runs — each processor with
+ * the topics it reads and writes and its stores (`topology`, `executionPlan`).
+ */
+export function queryDescription(
+  q: PersistentQueryInfo,
+  catalog: Catalog,
+  processors: readonly ProcessorSpec[],
+  failed: boolean,
+): QueryDescription {
+  const sink = catalog.source(q.sink)
+  const topology = processors
+    .map(
+      (p) =>
+        `Processor ${p.id}\n  reads   ${p.inputs.join(', ')}\n  writes  ${p.outputs.join(', ')}${
+          p.stores?.length ? `\n  stores  ${p.stores.join(', ')}` : ''
+        }\n  checkpoint _ofa_proc_${p.id}`,
+    )
+    .join('\n')
+  return {
+    id: q.id,
+    statementText: q.statementText,
+    ...(sink?.windowed ? { windowType: sink.windowed.type } : {}),
+    fields: sink ? fieldsOf(sink) : [],
+    sources: [...q.sources],
+    sinks: [q.sink],
+    topology,
+    executionPlan: topology,
+    overriddenProperties: {},
+    queryType: 'PERSISTENT',
+    state: failed ? 'ERROR' : 'RUNNING',
+  }
+}
+
 export function sourceDescription(
   s: DataSource,
   catalog: Catalog,
   topic: { partitions: number; replication: number },
   failed: (id: string) => boolean,
 ): SourceDescription {
-  const fields: FieldInfo[] = s.schema.columns.map((c) => ({
-    name: c.name,
-    schema: fieldSchema(c.type),
-    ...(c.role === 'key' ? { type: 'KEY' as const } : c.role === 'header' ? { type: 'HEADER' as const } : {}),
-  }))
+  const fields = fieldsOf(s)
   const queries = catalog.queries()
   return {
     name: s.name,

@@ -7,10 +7,27 @@
  * by zero is NULL for integers; `x IN (...)` is NULL when no element matched and one was NULL; LIKE's `%` and `_`;
  * array subscripts count from 1 (negative: from the end), out of range is NULL; a struct field of a NULL struct is
  * NULL. A run-time value that cannot be had (a cast of 'abc' to INTEGER) throws OFA_SQL_VALUE: the record is
- * skipped and logged by the processor, as ksqlDB's processing log does.
+ * skipped and logged by the processor, as ksqlDB's processing log does. CAST and the comparisons are cast.ts's
+ * (`castValue` through the resolver, `compareValues`, `equalValues`); a STRING compared with a TIMESTAMP, DATE or
+ * TIME is read as one, as CAST reads it.
+ *
+ * Function calls are resolved by the function registry (functions/registry.ts) through `FunctionResolver`. A lambda
+ * argument (`TRANSFORM(arr, x => x * 2)`) is typed with the parameter types the registry gives it; its body is
+ * compiled with its parameters in scope (they shadow columns of the same name), each held in a cell the lambda sets
+ * before it evaluates its body over the call's row.
  */
 import { OpenFactoryError } from '@openfactory/model'
-import type { ColumnRefNode, Expression, FunctionCallNode, SqlPosition } from './ast.ts'
+import {
+  type ColumnRefNode,
+  type Expression,
+  type FunctionCallNode,
+  type LambdaNode,
+  LiteralNode,
+  type SqlPosition,
+} from './ast.ts'
+import { castValue, compareValues, equalValues } from './cast.ts'
+import type { ScalarArg, SqlLambda } from './functions/registry.ts'
+import type { ArgType, LambdaArgType } from './functions/signature.ts'
 import type { Row } from './row-codec.ts'
 import { formatType, isNumeric, type SqlStruct, SqlType, type SqlValue, widerNumeric } from './types.ts'
 
@@ -27,15 +44,18 @@ export interface Scope {
   column(ref: ColumnRefNode): { readonly index: number; readonly type: SqlType }
 }
 
-/** A scalar function resolved for argument types. */
+/** A scalar function resolved for argument types (the registry's `ResolvedScalar` is one). */
 export interface ResolvedScalar {
   readonly type: SqlType | null
-  readonly call: (args: SqlValue[]) => SqlValue
+  /** Per lambda argument: the types its parameters take. */
+  readonly lambdaParams: readonly (readonly SqlType[] | undefined)[]
+  readonly call: (args: readonly ScalarArg[]) => SqlValue
 }
 
+/** The functions expressions call: the function registry (functions/registry.ts) answers it. */
 export interface FunctionResolver {
-  /** Throws OFA_SQL_FUNCTION when no signature of `name` takes these types. */
-  scalar(name: string, argTypes: readonly (SqlType | null)[], where: SqlPosition): ResolvedScalar
+  /** Throws OFA_SQL_FUNCTION when no signature of `name` takes these types (a lambda: `LambdaArgType`). */
+  scalar(name: string, argTypes: readonly ArgType[], where: SqlPosition): ResolvedScalar
   /** Whether `name` is an aggregate function (COUNT, SUM, LATEST_BY_OFFSET...). */
   isAggregate(name: string): boolean
   /** Casts a value (OFA_SQL_VALUE when it cannot be); `check` at compile time refuses impossible casts. */
@@ -48,6 +68,14 @@ export interface CompileContext {
   readonly functions: FunctionResolver
   /** Nodes the caller compiled already: aggregate calls and GROUP BY expressions over an aggregate row. */
   readonly replace?: (e: Expression) => Compiled | undefined
+  /** The parameters of the lambdas being compiled (a body, and the lambdas inside it), by name. */
+  readonly lambdaParams?: ReadonlyMap<string, LambdaParamCell>
+}
+
+/** A lambda parameter: its type, and its value during a call of the lambda. */
+interface LambdaParamCell {
+  readonly type: SqlType
+  value: SqlValue
 }
 
 function typeError(message: string, where: SqlPosition): OpenFactoryError {
@@ -60,16 +88,6 @@ function show(t: SqlType | null): string {
 
 const isIntegral = (t: SqlType | null) => t?.kind === 'INTEGER' || t?.kind === 'BIGINT'
 
-/** Two values for `=`, `<`...: numbers by value, text by code units, booleans false < true; deep for the rest. */
-function compare(a: SqlValue, b: SqlValue): number {
-  if (typeof a === 'number' && typeof b === 'number') return a < b ? -1 : a > b ? 1 : 0
-  if (typeof a === 'string' && typeof b === 'string') return a < b ? -1 : a > b ? 1 : 0
-  if (typeof a === 'boolean' && typeof b === 'boolean') return Number(a) - Number(b)
-  const x = JSON.stringify(a instanceof Map ? [...a] : a)
-  const y = JSON.stringify(b instanceof Map ? [...b] : b)
-  return x < y ? -1 : x > y ? 1 : 0
-}
-
 function comparable(a: SqlType | null, b: SqlType | null): boolean {
   if (a === null || b === null) return true
   if (isNumeric(a) && isNumeric(b)) return true
@@ -79,16 +97,13 @@ function comparable(a: SqlType | null, b: SqlType | null): boolean {
   return a.kind === b.kind
 }
 
-/** A STRING compared with a TIMESTAMP is read as one (ISO 8601), as ksqlDB does for literals. */
+/**
+ * A STRING compared with a TIMESTAMP, DATE or TIME is read as one, as CAST reads it (ISO 8601, UTC unless it names
+ * a zone), as ksqlDB does for literals; text that is not one is OFA_SQL_VALUE for the record.
+ */
 function coerceForCompare(target: SqlType | null, other: SqlType | null, fn: Evaluator): Evaluator {
-  if (target?.kind === 'STRING' && other?.kind === 'TIMESTAMP') {
-    return (row) => {
-      const v = fn(row)
-      if (v === null) return null
-      const ms = Date.parse(v as string)
-      if (Number.isNaN(ms)) throw new OpenFactoryError('OFA_SQL_VALUE', `'${v}' is not a timestamp`)
-      return ms
-    }
+  if (target?.kind === 'STRING' && (other?.kind === 'TIMESTAMP' || other?.kind === 'DATE' || other?.kind === 'TIME')) {
+    return (row) => castValue(fn(row), SqlType.STRING, other)
   }
   return fn
 }
@@ -108,6 +123,10 @@ export function likeToRegExp(pattern: string, escapeChar: string | null): RegExp
 }
 
 export function compileExpression(e: Expression, ctx: CompileContext): Compiled {
+  if (e.kind === 'ColumnRefNode' && e.source === null && ctx.lambdaParams) {
+    const cell = ctx.lambdaParams.get(e.name)
+    if (cell) return { type: cell.type, eval: () => cell.value }
+  }
   const replaced = ctx.replace?.(e)
   if (replaced) return replaced
   const sub = (x: Expression) => compileExpression(x, ctx)
@@ -243,13 +262,25 @@ export function compileExpression(e: Expression, ctx: CompileContext): Compiled 
         return {
           type: SqlType.BOOLEAN,
           eval: (row) => {
-            const x = a(row)
-            const y = b(row)
-            const same = x === null || y === null ? x === y : compare(x, y) === 0
+            const same = equalValues(a(row), b(row))
             return distinct ? !same : same
           },
         }
       }
+      if (op === '=' || op === '<>') {
+        const equal = op === '='
+        return {
+          type: SqlType.BOOLEAN,
+          eval: (row) => {
+            const x = a(row)
+            if (x === null) return null
+            const y = b(row)
+            if (y === null) return null
+            return equalValues(x, y) === equal
+          },
+        }
+      }
+      const type = l.type ?? r.type ?? undefined
       return {
         type: SqlType.BOOLEAN,
         eval: (row) => {
@@ -257,12 +288,8 @@ export function compileExpression(e: Expression, ctx: CompileContext): Compiled 
           if (x === null) return null
           const y = b(row)
           if (y === null) return null
-          const c = compare(x, y)
+          const c = compareValues(x, y, type)
           switch (op) {
-            case '=':
-              return c === 0
-            case '<>':
-              return c !== 0
             case '<':
               return c < 0
             case '<=':
@@ -321,7 +348,7 @@ export function compileExpression(e: Expression, ctx: CompileContext): Compiled 
       const list = e.list.map((item) => {
         const c = sub(item)
         if (!comparable(x.type, c.type)) throw typeError(`${show(c.type)} in a list of ${show(x.type)}`, item.where)
-        return c.eval
+        return coerceForCompare(c.type, x.type, c.eval)
       })
       const a = x.eval
       const negated = e.negated
@@ -334,7 +361,7 @@ export function compileExpression(e: Expression, ctx: CompileContext): Compiled 
           for (const f of list) {
             const w = f(row)
             if (w === null) sawNull = true
-            else if (compare(v, w) === 0) return !negated
+            else if (equalValues(v, w)) return !negated
           }
           return sawNull ? null : negated
         },
@@ -377,9 +404,10 @@ export function compileExpression(e: Expression, ctx: CompileContext): Compiled 
       if (!comparable(x.type, lo.type) || !comparable(x.type, hi.type)) {
         throw typeError(`${show(x.type)} BETWEEN ${show(lo.type)} AND ${show(hi.type)}`, e.where)
       }
-      const a = x.eval
-      const l = lo.eval
-      const h = hi.eval
+      const a = coerceForCompare(x.type, lo.type ?? hi.type, x.eval)
+      const l = coerceForCompare(lo.type, x.type, lo.eval)
+      const h = coerceForCompare(hi.type, x.type, hi.eval)
+      const type = x.type ?? lo.type ?? hi.type ?? undefined
       const negated = e.negated
       return {
         type: SqlType.BOOLEAN,
@@ -388,7 +416,7 @@ export function compileExpression(e: Expression, ctx: CompileContext): Compiled 
           const low = l(row)
           const high = h(row)
           if (v === null || low === null || high === null) return null
-          return (compare(v, low) >= 0 && compare(v, high) <= 0) !== negated
+          return (compareValues(v, low, type) >= 0 && compareValues(v, high, type) <= 0) !== negated
         },
       }
     }
@@ -415,7 +443,7 @@ export function compileExpression(e: Expression, ctx: CompileContext): Compiled 
           const v = o ? o(row) : undefined
           for (const [when, then] of list) {
             const w = when(row)
-            if (o ? v !== null && w !== null && compare(v as SqlValue, w) === 0 : w === true) return then(row)
+            if (o ? v !== null && w !== null && equalValues(v as SqlValue, w) : w === true) return then(row)
           }
           return other ? other(row) : null
         },
@@ -487,6 +515,65 @@ function boolean(c: Compiled, where: SqlPosition): (row: Row) => boolean | null 
   return (row) => f(row) as boolean | null
 }
 
+/**
+ * DATEADD and its kin take a time unit first (date-time-functions.ts): ksqlDB writes it as a keyword,
+ * `DATEADD(DAYS, 2, d)`, which the parser reads as a column; it is passed to the function as its name.
+ */
+const UNIT_FIRST = new Set(['DATEADD', 'DATESUB', 'TIMEADD', 'TIMESUB', 'TIMESTAMPADD', 'TIMESTAMPSUB'])
+const UNIT_KEYWORD = /^(?:DAY|HOUR|MINUTE|SECOND|MILLISECOND|MICROSECOND|NANOSECOND)S?$/
+
+function unitKeyword(e: Expression): Expression {
+  return e.kind === 'ColumnRefNode' && e.source === null && UNIT_KEYWORD.test(e.name)
+    ? LiteralNode.string(e.name, e.where)
+    : e
+}
+
+/** A lambda's body compiled with its parameters of these types in scope, and the cells that hold their values. */
+function compileLambdaBody(
+  node: LambdaNode,
+  types: readonly SqlType[],
+  ctx: CompileContext,
+): { readonly body: Compiled; readonly cells: LambdaParamCell[] } {
+  if (new Set(node.params).size !== node.params.length) {
+    throw typeError(`a lambda's parameters have distinct names: (${node.params.join(', ')})`, node.where)
+  }
+  const params = new Map(ctx.lambdaParams)
+  const cells = node.params.map((name, i) => {
+    const cell: LambdaParamCell = { type: types[i] as SqlType, value: null }
+    params.set(name, cell)
+    return cell
+  })
+  return { body: compileExpression(node.body, { ...ctx, lambdaParams: params }), cells }
+}
+
+/** A lambda argument before its call is resolved: the registry types its body for the parameter types it chose. */
+function lambdaArgType(node: LambdaNode, ctx: CompileContext): LambdaArgType {
+  return {
+    kind: 'LAMBDA',
+    arity: node.params.length,
+    typeOf: (types) => compileLambdaBody(node, types, ctx).body.type,
+  }
+}
+
+/**
+ * A lambda argument's value for a row: one function per call site, which sets its parameters' cells and evaluates
+ * the body over the row the call is evaluated for (the call's evaluator sets it first).
+ */
+function compileLambda(node: LambdaNode, types: readonly SqlType[], ctx: CompileContext): (row: Row) => SqlLambda {
+  const { body, cells } = compileLambdaBody(node, types, ctx)
+  const f = body.eval
+  const n = cells.length
+  let current: Row = []
+  const lambda: SqlLambda = (...xs) => {
+    for (let i = 0; i < n; i++) (cells[i] as LambdaParamCell).value = xs[i] ?? null
+    return f(current)
+  }
+  return (row) => {
+    current = row
+    return lambda
+  }
+}
+
 function compileCall(e: FunctionCallNode, ctx: CompileContext): Compiled {
   if (ctx.functions.isAggregate(e.name)) {
     throw new OpenFactoryError(
@@ -495,24 +582,31 @@ function compileCall(e: FunctionCallNode, ctx: CompileContext): Compiled {
       { where: e.where },
     )
   }
-  const args = e.args.map((a) => compileExpression(a, ctx))
+  const nodes =
+    UNIT_FIRST.has(e.name) && e.args.length > 0 ? [unitKeyword(e.args[0] as Expression), ...e.args.slice(1)] : e.args
+  const args = nodes.map((a) => (a.kind === 'LambdaNode' ? undefined : compileExpression(a, ctx)))
   const resolved = ctx.functions.scalar(
     e.name,
-    args.map((a) => a.type),
+    nodes.map((a, i) => (a.kind === 'LambdaNode' ? lambdaArgType(a, ctx) : (args[i] as Compiled).type)),
     e.where,
   )
-  const fs = args.map((a) => a.eval)
+  const fs: ((row: Row) => ScalarArg)[] = nodes.map((a, i) => {
+    if (a.kind !== 'LambdaNode') return (args[i] as Compiled).eval
+    const types = resolved.lambdaParams[i]
+    if (types === undefined) throw typeError(`${e.name} takes no lambda here`, a.where)
+    return compileLambda(a, types, ctx)
+  })
   const call = resolved.call
   const n = fs.length
   if (n === 1) {
-    const f0 = fs[0] as Evaluator
+    const f0 = fs[0] as (row: Row) => ScalarArg
     return { type: resolved.type, eval: (row) => call([f0(row)]) }
   }
   return {
     type: resolved.type,
     eval: (row) => {
-      const values = new Array<SqlValue>(n)
-      for (let i = 0; i < n; i++) values[i] = (fs[i] as Evaluator)(row)
+      const values = new Array<ScalarArg>(n)
+      for (let i = 0; i < n; i++) values[i] = (fs[i] as (row: Row) => ScalarArg)(row)
       return call(values)
     },
   }

@@ -21,15 +21,27 @@ export interface TopicNeed {
   readonly create: boolean
 }
 
-/** A persistent query: what it reads and writes, and the processor that runs it under a given id. */
+/** What a query is built from: its id, and the partition count of each topic its sources read. */
+export interface BuildContext {
+  readonly queryId: string
+  /** Partitions of a source's topic (every topic of `QueryPlan.sources`). */
+  partitions(topic: string): number
+}
+
+/** The processors of a query, and the internal topics (repartitions, join subscriptions) they need. */
+export interface QueryBuild {
+  readonly processors: readonly ProcessorSpec[]
+  /** Created before the processors start (when missing); named after the query id, so a replay finds them. */
+  readonly topics: readonly TopicNeed[]
+}
+
+/** A persistent query: what it reads and writes, and the processors that run it under a given id. */
 export interface QueryPlan {
   readonly kind: 'CSAS' | 'CTAS' | 'INSERT'
   readonly sink: string
   readonly sources: readonly string[]
-  /** Internal topics it needs (repartitions), created before it starts. */
-  readonly internalTopics?: readonly TopicNeed[]
-  /** The processors that run it (several when it repartitions first), given the query id. */
-  build(queryId: string): ProcessorSpec[]
+  /** The processors that run it (several when it repartitions first or joins on a foreign key). */
+  build(ctx: BuildContext): QueryBuild
 }
 
 /** A transient SELECT: a pull query answered from a table's state, or a push query run until closed. */
@@ -97,4 +109,5 @@ export type Plan =
       readonly extended: boolean
     }
   | { readonly kind: 'describe'; readonly name: string; readonly extended: boolean }
+  | { readonly kind: 'explain'; readonly queryId: string }
   | { readonly kind: 'select'; readonly select: SelectPlan }

@@ -10,7 +10,9 @@
  * - a table query without GROUP BY keeps its source's primary key, which must be in the projection.
  * Unaliased items are named after their column (or struct field), else `KSQL_COL_<n>`.
  */
-import { OpenFactoryError } from '@openfactory/model'
+
+import type { LogRecord, ProducerRecord } from '@openfactory/log'
+import { isOpenFactoryError, OpenFactoryError } from '@openfactory/model'
 import type {
   ColumnRefNode,
   CreateAsSelectNode,
@@ -24,21 +26,33 @@ import type {
   Statement,
 } from './ast.ts'
 import type { Catalog, DataSource, Format, WindowInfo } from './catalog.ts'
+import type { QueryHeader } from './engine-api.ts'
 import { type Compiled, compileExpression, type FunctionResolver, type Scope } from './expressions.ts'
-import { type AggregateCall, aggregateProcessor, type WindowSpec } from './operators/aggregate.ts'
+import { joinShape } from './join-planner.ts'
+import {
+  type AggregateCall,
+  aggregateProcessor,
+  type SessionWindowSpec,
+  type WindowSpec,
+} from './operators/aggregate.ts'
 import { selectProcessor } from './operators/select.ts'
-import type { Plan, QueryPlan, SelectPlan, TopicNeed } from './plan.ts'
+import type { BuildContext, Plan, QueryBuild, QueryPlan, SelectPlan, TopicNeed } from './plan.ts'
+import type { KeyValueStore, ProcessorContext, ProcessorSpec } from './processor/processor.ts'
+import { MemoryStore } from './processor/store.ts'
 import { createRowCodec, type Row } from './row-codec.ts'
 import { type Column, LogicalSchema } from './schema.ts'
-import { formatType, type SqlType, type SqlValue } from './types.ts'
+import { formatType, SqlType, type SqlValue } from './types.ts'
 
-/** An aggregate function resolved for its argument types (functions registry). */
+/** An aggregate function resolved for its argument types (the function registry's `ResolvedAggregate` is one). */
 export interface ResolvedAggregate {
   readonly type: SqlType
   readonly init: () => unknown
   readonly add: AggregateCall['add']
   readonly undo?: AggregateCall['undo']
+  readonly merge?: AggregateCall['merge']
   readonly result: AggregateCall['result']
+  /** Positions of the arguments that must be literals (TOPK's k): evaluated once, when the statement is created. */
+  readonly literals: readonly number[]
 }
 
 export interface PlannerFunctions extends FunctionResolver {
@@ -53,11 +67,11 @@ export interface PlanContext {
 
 const DAY_MS = 86_400_000
 
-function unsupported(message: string, where?: SqlPosition): OpenFactoryError {
+export function unsupported(message: string, where?: SqlPosition): OpenFactoryError {
   return new OpenFactoryError('OFA_SQL_UNSUPPORTED', message, where ? { where } : {})
 }
 
-function unknownColumn(message: string, where: SqlPosition): OpenFactoryError {
+export function unknownColumn(message: string, where: SqlPosition): OpenFactoryError {
   return new OpenFactoryError('OFA_SQL_UNKNOWN_COLUMN', message, { where })
 }
 
@@ -127,7 +141,7 @@ class Properties {
 // Scopes
 
 /** Columns of one source, reachable by name, or by its name or alias as qualifier. */
-class SourceScope implements Scope {
+export class SourceScope implements Scope {
   readonly #source: DataSource
   readonly #alias: string | null
   readonly #offset: number
@@ -224,7 +238,8 @@ export function planStatement(stmt: Statement, ctx: PlanContext): Plan {
         throw unsupported('DESCRIBE FUNCTION: see docs/reference/sql-functions.md', stmt.where)
       return { kind: 'describe', name: stmt.name as string, extended: stmt.extended }
     case 'ExplainNode':
-      throw unsupported('EXPLAIN is not supported yet', stmt.where)
+      if (stmt.queryId === null) throw unsupported('EXPLAIN of a statement: EXPLAIN a query id for now', stmt.where)
+      return { kind: 'explain', queryId: stmt.queryId }
     case 'TerminateNode':
       return { kind: 'terminate', queryId: stmt.queryId ?? 'ALL' }
     case 'SetNode':
@@ -309,6 +324,9 @@ function dataSource(
     if (windowType !== 'TUMBLING' && windowType !== 'HOPPING' && windowType !== 'SESSION') {
       throw unsupported(`WINDOW_TYPE ${windowType}: TUMBLING, HOPPING or SESSION`)
     }
+    if (windowType === 'SESSION' && props.text('WINDOW_SIZE') !== undefined) {
+      throw unsupported('WINDOW_SIZE is not set for SESSION windows: each session has its own bounds (as ksqlDB)')
+    }
     windowed = {
       type: windowType,
       ...(props.text('WINDOW_SIZE') ? { sizeMs: durationMs(props.text('WINDOW_SIZE') as string) } : {}),
@@ -343,28 +361,46 @@ function durationMs(text: string): number {
 // ---------------------------------------------------------------------------------------------------------------
 // Queries
 
-interface OutputItem {
+export interface OutputItem {
   readonly name: string
   readonly expression: Expression
   readonly where: SqlPosition
 }
 
-/** The SELECT list with `*` expanded and every item named. */
-function outputItems(query: QueryNode, source: DataSource): OutputItem[] {
+/**
+ * The SELECT list with `*` expanded and every item named. In a join, `*` and `a.*` name each column after its
+ * source's alias (`A_ID`), as ksqlDB does.
+ */
+export function outputItems(
+  query: QueryNode,
+  sources: readonly { readonly source: DataSource; readonly alias: string }[],
+): OutputItem[] {
   const out: OutputItem[] = []
   let generated = 0
+  const join = sources.length > 1
   for (const item of query.select) {
     if (item.kind === 'SelectAllNode') {
-      // The key columns, the window bounds of a windowed source (as ksqlDB lists them), the other columns.
-      const names = source.schema.columns.map((c) => c.name)
-      const keys = source.schema.keys.length
-      if (source.schema.windowed) names.splice(keys, 0, 'WINDOWSTART', 'WINDOWEND')
-      for (const name of names) {
-        out.push({
-          name,
-          expression: { kind: 'ColumnRefNode', source: item.source, name, where: item.where } as Expression,
-          where: item.where,
-        })
+      const from = sources.filter(
+        (s) => item.source === null || item.source === s.alias || item.source === s.source.name,
+      )
+      if (from.length === 0) throw unknownColumn(`${item.source} is not a source of this query`, item.where)
+      for (const { source, alias } of from) {
+        // The key columns, the window bounds of a windowed source (as ksqlDB lists them), the other columns.
+        const names = source.schema.columns.map((c) => c.name)
+        const keys = source.schema.keys.length
+        if (source.schema.windowed) names.splice(keys, 0, 'WINDOWSTART', 'WINDOWEND')
+        for (const name of names) {
+          out.push({
+            name: join ? `${alias}_${name}` : name,
+            expression: {
+              kind: 'ColumnRefNode',
+              source: join ? alias : item.source,
+              name,
+              where: item.where,
+            } as Expression,
+            where: item.where,
+          })
+        }
       }
       continue
     }
@@ -386,14 +422,20 @@ function outputItems(query: QueryNode, source: DataSource): OutputItem[] {
   return out
 }
 
-/** Where a query reads: one source (joins are refused for now), its scope and event time. */
+/** Where a query reads: one source (a join is planned by join-planner.ts), its scope and event time. */
 function fromOf(
   query: QueryNode,
   ctx: PlanContext,
 ): { source: DataSource; scope: SourceScope; timestamp: (row: Row) => number } {
-  if (query.joins.length > 0) throw unsupported('joins are not supported yet', query.joins[0]?.where)
+  if (query.joins.length > 0)
+    throw unsupported('a transient query with a join is not supported yet', query.joins[0]?.where)
   const source = ctx.catalog.require(query.from.name, query.from.where)
   const scope = new SourceScope(source, query.from.alias)
+  return { source, scope, timestamp: eventTime(source) }
+}
+
+/** The event time of a source's row: its TIMESTAMP column (a number, or text in ISO-8601), else ROWTIME. */
+export function eventTime(source: DataSource): (row: Row) => number {
   const rowtime = source.schema.rowtimeIndex
   const tsColumn = source.timestampColumn ? source.schema.indexOf(source.timestampColumn) : -1
   const timestamp =
@@ -405,10 +447,10 @@ function fromOf(
           return Number.isNaN(ms) ? (row[rowtime] as number) : ms
         }
       : (row: Row) => row[rowtime] as number
-  return { source, scope, timestamp }
+  return timestamp
 }
 
-function condition(e: Expression | null, ctx: PlanContext, scope: Scope): ((row: Row) => boolean) | undefined {
+export function condition(e: Expression | null, ctx: PlanContext, scope: Scope): ((row: Row) => boolean) | undefined {
   if (!e) return undefined
   const c = compileExpression(e, { scope, functions: ctx.functions })
   if (c.type && c.type.kind !== 'BOOLEAN') {
@@ -422,7 +464,7 @@ function condition(e: Expression | null, ctx: PlanContext, scope: Scope): ((row:
  * An expression whose value cannot be had for a row (a cast of 'abc' to DOUBLE: OFA_SQL_VALUE) is NULL for that
  * row, as ksqlDB evaluates it: the row goes on with a NULL column (a condition: not met).
  */
-function guarded(f: Compiled['eval']): Compiled['eval'] {
+export function guarded(f: Compiled['eval']): Compiled['eval'] {
   return (row) => {
     try {
       return f(row)
@@ -433,41 +475,39 @@ function guarded(f: Compiled['eval']): Compiled['eval'] {
   }
 }
 
-/** What a persistent query computes: its result schema and the processor that computes it. */
-interface QueryShape {
+/** What a persistent query computes: its result schema and the processors that compute it. */
+export interface QueryShape {
   readonly schema: LogicalSchema
   readonly kind: 'STREAM' | 'TABLE'
+  /** The source whose formats and partition count a CREATE ... AS SELECT's sink takes by default (the left one). */
   readonly source: DataSource
+  /** Every source read (names). */
+  readonly sources: readonly string[]
   readonly windowed?: WindowInfo
-  /** Builds the processor given the sink (its schema is `schema`). */
-  readonly build: (id: string, sink: DataSource) => ReturnType<typeof selectProcessor>
+  /** Builds the processors given the sink (its schema is `schema`). */
+  readonly build: (ctx: BuildContext, sink: DataSource) => QueryBuild
+}
+
+/** One processor and no internal topic. */
+function single(spec: ProcessorSpec): QueryBuild {
+  return { processors: [spec], topics: [] }
 }
 
 function shapeOf(query: QueryNode, ctx: PlanContext): QueryShape {
+  if (query.joins.length > 0) return joinShape(query, ctx)
   const { source, scope, timestamp } = fromOf(query, ctx)
-  const items = outputItems(query, source)
+  const items = outputItems(query, [{ source, alias: query.from.alias ?? source.name }])
   const where = condition(query.filter, ctx, scope)
   if (query.groupBy.length > 0) return aggregateShape(query, ctx, source, scope, items, where, timestamp)
   if (query.window) throw unsupported('WINDOW needs GROUP BY', query.window.where)
   if (query.having) throw unsupported('HAVING needs GROUP BY', query.having.where)
   const compiled = items.map((i) => ({ ...i, c: compileExpression(i.expression, { scope, functions: ctx.functions }) }))
   // The key: PARTITION BY's expression, else the source's key columns as projected.
-  let keyItems: { name: string; type: SqlType; eval: Compiled['eval'] }[] = []
-  let valueItems = compiled
+  let keyItems: KeyItem[] = []
+  let valueItems: CompiledItem[] = compiled
   if (query.partitionBy.length > 0) {
     if (source.kind === 'TABLE') throw unsupported('PARTITION BY applies to streams', query.partitionBy[0]?.where)
-    const byNull = query.partitionBy.every((p) => p.kind === 'LiteralNode' && p.value === null)
-    if (!byNull) {
-      keyItems = query.partitionBy.map((p, i) => {
-        const key = exprKey(p)
-        const same = compiled.find((it) => exprKey(it.expression) === key)
-        const c = compileExpression(p, { scope, functions: ctx.functions })
-        if (same) valueItems = valueItems.filter((v) => v !== same)
-        const name = same?.name ?? (p.kind === 'ColumnRefNode' ? p.name : `KSQL_COL_${i}`)
-        if (!same && p.kind === 'ColumnRefNode') valueItems = valueItems.filter((v) => v.name !== name)
-        return { name, type: c.type ?? ({ kind: 'STRING' } as SqlType), eval: c.eval }
-      })
-    }
+    ;({ keyItems, valueItems } = partitionByKey(query, compiled, scope, ctx))
   } else {
     for (const k of source.schema.keys) {
       const projected = compiled.find((it) => it.expression.kind === 'ColumnRefNode' && it.expression.name === k.name)
@@ -481,6 +521,100 @@ function shapeOf(query: QueryNode, ctx: PlanContext): QueryShape {
       keyItems.push({ name: projected.name, type: k.type, eval: projected.c.eval })
     }
   }
+  const { schema, project } = projection(keyItems, valueItems, source.schema.rowtimeIndex)
+  return {
+    schema,
+    kind: source.kind,
+    source,
+    sources: [source.name],
+    build: ({ queryId }, sink) =>
+      single(selectProcessor({ id: queryId, source, sink, ...(where ? { where } : {}), project, timestamp })),
+  }
+}
+
+/** A projected item, compiled. */
+export type CompiledItem = OutputItem & { readonly c: Compiled }
+
+/** A result column computed from a source row. */
+export interface KeyItem {
+  readonly name: string
+  readonly type: SqlType
+  readonly eval: Compiled['eval']
+}
+
+/**
+ * PARTITION BY's key columns (none for `PARTITION BY NULL`), each named by the projected item that is the same
+ * expression (which then is no value column), else by the column it names, else `KSQL_COL_<n>`.
+ */
+export function partitionByKey(
+  query: QueryNode,
+  compiled: readonly CompiledItem[],
+  scope: Scope,
+  ctx: PlanContext,
+): { keyItems: KeyItem[]; valueItems: CompiledItem[] } {
+  let valueItems = [...compiled]
+  if (query.partitionBy.every((p) => p.kind === 'LiteralNode' && p.value === null)) return { keyItems: [], valueItems }
+  const keyItems = query.partitionBy.map((p, i) => {
+    const key = exprKey(p)
+    const same = compiled.find((it) => exprKey(it.expression) === key)
+    const c = compileExpression(p, { scope, functions: ctx.functions })
+    if (same) valueItems = valueItems.filter((v) => v !== same)
+    const name = same?.name ?? (p.kind === 'ColumnRefNode' ? p.name : `KSQL_COL_${i}`)
+    if (!same && p.kind === 'ColumnRefNode') valueItems = valueItems.filter((v) => v.name !== name)
+    return { name, type: c.type ?? ({ kind: 'STRING' } as SqlType), eval: c.eval }
+  })
+  return { keyItems, valueItems }
+}
+
+/**
+ * The argument evaluators of an aggregate call, its literal-only arguments (`resolved.literals`: TOPK's k,
+ * TIME_IN_STATE's state) replaced by their values, computed now. An argument there that is not a constant is refused
+ * (OFA_SQL_FUNCTION at the call), and so is a value the aggregate refuses (a k of 0): the aggregate is tried once
+ * with them, and NULL for its other arguments.
+ */
+function withLiterals(
+  call: FunctionCallNode,
+  resolved: ResolvedAggregate,
+  fs: Compiled['eval'][],
+  functions: PlannerFunctions,
+): Compiled['eval'][] {
+  if (resolved.literals.length === 0) return fs
+  const out = [...fs]
+  const literals = new Set(resolved.literals)
+  try {
+    for (const i of literals) {
+      const scope: Scope = {
+        column(ref) {
+          throw new OpenFactoryError(
+            'OFA_SQL_FUNCTION',
+            `${call.name}: argument ${i + 1} must be a literal, not a column (${ref.name})`,
+            { where: call.where },
+          )
+        },
+      }
+      const v = compileExpression(call.args[i] as Expression, { scope, functions }).eval([])
+      out[i] = () => v
+    }
+    const probe = out.map((f, i) => (literals.has(i) ? f([]) : null))
+    resolved.add(resolved.init(), probe, { timestamp: 0, offset: 0 })
+  } catch (err) {
+    if (isOpenFactoryError(err, 'OFA_SQL_VALUE')) {
+      throw new OpenFactoryError('OFA_SQL_FUNCTION', err.message, { where: call.where, cause: err })
+    }
+    throw err
+  }
+  return out
+}
+
+/**
+ * The result schema of key and value items, and the projection of a row into it (pseudo columns copied from
+ * `pseudoAt`, the input row's ROWTIME index, when given).
+ */
+export function projection(
+  keyItems: readonly KeyItem[],
+  valueItems: readonly CompiledItem[],
+  pseudoAt?: number,
+): { schema: LogicalSchema; project: (row: Row) => Row } {
   const columns: Column[] = [
     ...keyItems.map((k) => ({ name: k.name, type: k.type, role: 'key' as const })),
     ...valueItems.map((v) => ({
@@ -493,21 +627,17 @@ function shapeOf(query: QueryNode, ctx: PlanContext): QueryShape {
   const fns = [...keyItems.map((k) => k.eval), ...valueItems.map((v) => v.c.eval)].map(guarded)
   const width = schema.width
   const base = schema.rowtimeIndex
-  const srcBase = source.schema.rowtimeIndex
   const project = (row: Row): Row => {
     const out: Row = new Array(width).fill(null)
     for (let i = 0; i < fns.length; i++) out[i] = (fns[i] as Compiled['eval'])(row)
-    out[base] = row[srcBase] ?? null
-    out[base + 1] = row[srcBase + 1] ?? null
-    out[base + 2] = row[srcBase + 2] ?? null
+    if (pseudoAt !== undefined) {
+      out[base] = row[pseudoAt] ?? null
+      out[base + 1] = row[pseudoAt + 1] ?? null
+      out[base + 2] = row[pseudoAt + 2] ?? null
+    }
     return out
   }
-  return {
-    schema,
-    kind: source.kind,
-    source,
-    build: (id, sink) => selectProcessor({ id, source, sink, ...(where ? { where } : {}), project, timestamp }),
-  }
+  return { schema, project }
 }
 
 function aggregateShape(
@@ -549,13 +679,19 @@ function aggregateShape(
       args.map((a) => a.type),
       call.where,
     )
-    const fs = args.map((a) => a.eval)
+    const fs = withLiterals(
+      call,
+      r,
+      args.map((a) => a.eval),
+      functions,
+    )
     return {
       name: call.name,
       type: r.type,
       init: r.init,
       add: r.add,
       ...(r.undo ? { undo: r.undo } : {}),
+      ...(r.merge ? { merge: r.merge } : {}),
       result: r.result,
       args: (row: Row) => fs.map((f) => f(row)),
     }
@@ -612,20 +748,34 @@ function aggregateShape(
     ...keyColumns,
     ...values.map((v) => ({ name: v.name, type: v.c.type ?? ({ kind: 'STRING' } as SqlType), role: 'value' as const })),
   ]
-  let window: WindowSpec | undefined
+  let window: WindowSpec | SessionWindowSpec | undefined
   let windowInfo: WindowInfo | undefined
   if (query.window) {
     const w = query.window
-    if (w.type === 'SESSION') throw unsupported('SESSION windows are not supported yet', w.where)
     const graceMs = w.gracePeriodMs ?? DAY_MS
-    window = {
-      type: w.type,
-      sizeMs: w.sizeMs,
-      advanceMs: w.type === 'HOPPING' ? (w.advanceMs ?? w.sizeMs) : w.sizeMs,
-      graceMs,
-      retentionMs: w.retentionMs ?? Math.max(DAY_MS, w.sizeMs + graceMs),
+    const retentionMs = w.retentionMs ?? Math.max(DAY_MS, w.sizeMs + graceMs)
+    if (w.type === 'SESSION') {
+      // A record that bridges two sessions merges them: every aggregate must be able to merge its accumulators.
+      const call = [...calls.values()][aggregates.findIndex((a) => !a.merge)]
+      if (call) {
+        throw new OpenFactoryError(
+          'OFA_SQL_FUNCTION',
+          `${call.name} cannot merge two sessions, which a SESSION window does when a record bridges them (docs/reference/sql-functions.md lists the aggregates that can)`,
+          { where: call.where },
+        )
+      }
+      window = { type: 'SESSION', gapMs: w.sizeMs, graceMs, retentionMs }
+      windowInfo = { type: 'SESSION' }
+    } else {
+      window = {
+        type: w.type,
+        sizeMs: w.sizeMs,
+        advanceMs: w.type === 'HOPPING' ? (w.advanceMs ?? w.sizeMs) : w.sizeMs,
+        graceMs,
+        retentionMs,
+      }
+      windowInfo = { type: w.type, sizeMs: w.sizeMs }
     }
-    windowInfo = { type: w.type, sizeMs: w.sizeMs }
   }
   const schema = windowed ? new LogicalSchema(columns).withWindow() : new LogicalSchema(columns)
   const keyFns = keyColumns.map((_, i) => (agg: SqlValue[]) => agg[i] ?? null)
@@ -650,20 +800,23 @@ function aggregateShape(
     kind: 'TABLE',
     source,
     ...(windowInfo ? { windowed: windowInfo } : {}),
-    build: (id, sink) =>
-      aggregateProcessor({
-        id,
-        source,
-        sink,
-        ...(where ? { where } : {}),
-        groupBy: (row) => groups.map((c) => c.eval(row)),
-        aggregates,
-        ...(window ? { window } : {}),
-        emitFinal: query.emit === 'FINAL',
-        project,
-        ...(having ? { having } : {}),
-        timestamp,
-      }),
+    sources: [source.name],
+    build: ({ queryId }, sink) =>
+      single(
+        aggregateProcessor({
+          id: queryId,
+          source,
+          sink,
+          ...(where ? { where } : {}),
+          groupBy: (row) => groups.map((c) => c.eval(row)),
+          aggregates,
+          ...(window ? { window } : {}),
+          emitFinal: query.emit === 'FINAL',
+          project,
+          ...(having ? { having } : {}),
+          timestamp,
+        }),
+      ),
   }
 }
 
@@ -696,8 +849,8 @@ function planCreateAs(stmt: CreateAsSelectNode, ctx: PlanContext): Plan {
   const query: QueryPlan = {
     kind: stmt.sourceType === 'STREAM' ? 'CSAS' : 'CTAS',
     sink: stmt.name,
-    sources: [shape.source.name],
-    build: (id) => [shape.build(id, sink)],
+    sources: shape.sources,
+    build: (b) => shape.build(b, sink),
   }
   // The sink is checked by its codec now (a format that cannot carry its columns is refused at CREATE).
   createRowCodec(sink)
@@ -727,7 +880,12 @@ function planInsert(stmt: InsertIntoNode, ctx: PlanContext): Plan {
   }
   return {
     kind: 'insert',
-    query: { kind: 'INSERT', sink: sink.name, sources: [shape.source.name], build: (id) => [shape.build(id, sink)] },
+    query: {
+      kind: 'INSERT',
+      sink: sink.name,
+      sources: shape.sources,
+      build: (b) => shape.build(b, sink),
+    },
   }
 }
 
@@ -735,11 +893,11 @@ function planInsert(stmt: InsertIntoNode, ctx: PlanContext): Plan {
 // Transient queries
 
 function planSelect(query: QueryNode, ctx: PlanContext): SelectPlan {
-  const { source, scope } = fromOf(query, ctx)
-  if (query.groupBy.length > 0 || query.window)
-    throw unsupported('a transient query with GROUP BY is not supported yet', query.where)
+  const { source, scope, timestamp } = fromOf(query, ctx)
   if (query.partitionBy.length > 0) throw unsupported('PARTITION BY in a transient query', query.partitionBy[0]?.where)
-  const items = outputItems(query, source).map((i) => ({
+  if (query.groupBy.length > 0) return transientAggregate(query, ctx, source, scope, timestamp)
+  if (query.window) throw unsupported('WINDOW needs GROUP BY', query.window.where)
+  const items = outputItems(query, [{ source, alias: query.from.alias ?? source.name }]).map((i) => ({
     ...i,
     c: compileExpression(i.expression, { scope, functions: ctx.functions }),
   }))
@@ -753,11 +911,7 @@ function planSelect(query: QueryNode, ctx: PlanContext): SelectPlan {
   if (query.emit === 'CHANGES') {
     const codec = createRowCodec(source)
     return {
-      kind: 'push',
-      header,
-      source,
-      ...(query.limit !== null ? { limit: query.limit } : {}),
-      from: ctx.properties['auto.offset.reset'] === 'earliest' ? 'earliest' : 'latest',
+      ...pushOf(query, ctx, source, header),
       rowsOf: (r) => {
         const { row, tombstone } = codec.decode(r)
         if (tombstone || (where && !where(row))) return []
@@ -811,5 +965,116 @@ function planSelect(query: QueryNode, ctx: PlanContext): SelectPlan {
       }
       return out
     },
+  }
+}
+
+/** What every push query has: its header, its source, its LIMIT, where it starts reading. */
+function pushOf(
+  query: QueryNode,
+  ctx: PlanContext,
+  source: DataSource,
+  header: Omit<QueryHeader, 'queryId'>,
+): Omit<Extract<SelectPlan, { kind: 'push' }>, 'rowsOf'> {
+  return {
+    kind: 'push',
+    header,
+    source,
+    ...(query.limit !== null ? { limit: query.limit } : {}),
+    from: ctx.properties['auto.offset.reset'] === 'earliest' ? 'earliest' : 'latest',
+  }
+}
+
+/**
+ * A push query with GROUP BY (`SELECT g, COUNT(*) FROM s GROUP BY g EMIT CHANGES`): the aggregation a persistent
+ * query would run, run here in memory over the records the query reads — its state lives and dies with the query —,
+ * each change of a group a row (in the projection's order; a group a HAVING drops gives none).
+ */
+function transientAggregate(
+  query: QueryNode,
+  ctx: PlanContext,
+  source: DataSource,
+  scope: SourceScope,
+  timestamp: (row: Row) => number,
+): SelectPlan {
+  if (query.emit !== 'CHANGES') {
+    throw unsupported('a transient query with GROUP BY is a push query: add EMIT CHANGES', query.where)
+  }
+  const items = outputItems(query, [{ source, alias: query.from.alias ?? source.name }])
+  const shape = aggregateShape(query, ctx, source, scope, items, condition(query.filter, ctx, scope), timestamp)
+  const sink: DataSource = {
+    name: 'TRANSIENT',
+    kind: 'TABLE',
+    schema: shape.schema,
+    topic: '_transient',
+    keyFormat: 'JSON',
+    valueFormat: 'JSON',
+    wrapSingleValue: true,
+    ...(shape.windowed ? { windowed: shape.windowed } : {}),
+    isSource: false,
+    statementText: '',
+  }
+  const spec = shape.build({ queryId: 'transient', partitions: () => 1 }, sink).processors[0] as ProcessorSpec
+  const codec = createRowCodec(sink)
+  // Each item's column of the result (WINDOWSTART, WINDOWEND by their own names whatever their alias).
+  const columnOf = (i: OutputItem) =>
+    i.expression.kind === 'ColumnRefNode' && (i.expression.name === 'WINDOWSTART' || i.expression.name === 'WINDOWEND')
+      ? i.expression.name
+      : i.name
+  const at = items.map((i) => shape.schema.indexOf(columnOf(i)))
+  const header = {
+    columnNames: items.map((i) => i.name),
+    columnTypes: items.map((i) => formatType(shape.schema.typeOf(columnOf(i)) ?? SqlType.STRING)),
+  }
+  return {
+    ...pushOf(query, ctx, source, header),
+    rowsOf: inMemory(spec, (record) => {
+      if (record.value === null) return undefined
+      const { row } = codec.decode({ ...record, partition: 0, offset: 0, headers: [] } as unknown as LogRecord)
+      return at.map((i) => row[i] ?? null)
+    }),
+  }
+}
+
+/**
+ * A processor of one input run in memory, record by record: its stores in memory, its emitted records turned into
+ * rows by `rowOf` (undefined: none).
+ */
+function inMemory(
+  spec: ProcessorSpec,
+  rowOf: (record: ProducerRecord) => SqlValue[] | undefined,
+): (record: LogRecord) => SqlValue[][] {
+  const stores = new Map((spec.stores ?? []).map((n) => [n, new MemoryStore(n)]))
+  let streamTime = -1
+  let emitted: ProducerRecord[] = []
+  let partition = 0
+  const ctx: ProcessorContext = {
+    get partition() {
+      return partition
+    },
+    get streamTime() {
+      return streamTime
+    },
+    store<V>(name: string) {
+      const s = stores.get(name)
+      if (!s) throw new Error(`no store ${name}`)
+      return s as unknown as KeyValueStore<V>
+    },
+    emit(_topic, record) {
+      emitted.push(record)
+    },
+  }
+  return (record) => {
+    partition = record.partition
+    emitted = []
+    spec.process({ ...record, input: 0 }, ctx)
+    if (record.timestamp > streamTime) {
+      streamTime = record.timestamp
+      spec.onStreamTime?.(streamTime, ctx)
+    }
+    for (const s of stores.values()) s.takeChanges()
+    return emitted.flatMap((e) => {
+      const row = rowOf(e)
+      return row ? [row] : []
+    })
   }
 }

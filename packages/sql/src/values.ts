@@ -1,8 +1,9 @@
 /**
- * SQL values as plain JSON data and back (stores and changelogs hold JSON): a MAP becomes `{"$map": [[k, v], ...]}`,
- * BYTES `{"$bytes": "<base64>"}`; everything else is JSON already. And the text a group key is stored under.
+ * SQL values as plain JSON data and back (stores, changelogs and aggregate accumulators hold JSON): a MAP becomes
+ * `{"$map": [[k, v], ...]}`, BYTES `{"$bytes": "<base64>"}`; everything else is JSON already (a non-finite DOUBLE
+ * nested in a value becomes NULL when written). And the text a group key is stored under.
  */
-import type { SqlValue } from './types.ts'
+import type { SqlType, SqlValue } from './types.ts'
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue }
 
@@ -32,4 +33,53 @@ export function fromJsonValue(v: JsonValue): SqlValue {
 /** The store key of a group: its values as JSON text (one key, one text). */
 export function groupKeyText(values: readonly SqlValue[]): string {
   return values.length === 1 && typeof values[0] === 'string' ? values[0] : JSON.stringify(values.map(toJsonValue))
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Values inside aggregate accumulators
+
+/**
+ * A codec is chosen per type when an aggregate is created, so that adding a value costs no type test: STRING,
+ * BOOLEAN and the integral and date/time types are JSON already; a DOUBLE that is NaN or infinite is held as its name
+ * (`'NaN'`, `'Infinity'`, `'-Infinity'`); BYTES, MAP, ARRAY and STRUCT go through `toJsonValue`.
+ */
+export interface ValueCodec {
+  readonly encode: (v: SqlValue) => JsonValue
+  readonly decode: (j: JsonValue) => SqlValue
+}
+
+/** A double as JSON: itself, or the name of a non-finite one. */
+export function encodeDouble(x: number): number | string {
+  return Number.isFinite(x) ? x : String(x)
+}
+
+export function decodeDouble(j: JsonValue): number {
+  return typeof j === 'number' ? j : Number(j)
+}
+
+const IDENTITY: ValueCodec = {
+  encode: (v) => v as JsonValue,
+  decode: (j) => j as SqlValue,
+}
+
+const DOUBLE: ValueCodec = {
+  encode: (v) => (typeof v === 'number' ? encodeDouble(v) : (v as JsonValue)),
+  decode: (j) => (j === null ? null : decodeDouble(j)),
+}
+
+const STRUCTURED: ValueCodec = { encode: toJsonValue, decode: fromJsonValue }
+
+/** The codec of values of a type (`null`: the type of NULL, whose values are all NULL). */
+export function codecOf(type: SqlType | null | undefined): ValueCodec {
+  switch (type?.kind) {
+    case 'DOUBLE':
+      return DOUBLE
+    case 'BYTES':
+    case 'ARRAY':
+    case 'MAP':
+    case 'STRUCT':
+      return STRUCTURED
+    default:
+      return IDENTITY
+  }
 }

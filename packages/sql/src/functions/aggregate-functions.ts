@@ -1,6 +1,6 @@
 /**
  * ksqlDB's aggregate functions (docs: "Aggregate functions"), over the `Aggregate` interface (registry.ts). NULL
- * values are ignored unless a function says otherwise; accumulators are plain JSON (accumulator-values.ts).
+ * values are ignored unless a function says otherwise; accumulators are plain JSON (values.ts).
  *
  * Where we differ from ksqlDB, on purpose:
  * - COUNT_DISTINCT is exact (ksqlDB estimates with HyperLogLog, about 2% off): it keeps one key per distinct value.
@@ -18,7 +18,7 @@
 import { OpenFactoryError } from '@openfactory/model'
 import { compareValues, equalValues, valueKey } from '../cast.ts'
 import { type SqlType, type SqlValue, SqlType as Types } from '../types.ts'
-import { codecOf, decodeDouble, encodeDouble, type JsonValue } from './accumulator-values.ts'
+import { codecOf, decodeDouble, encodeDouble, type JsonValue } from '../values.ts'
 import { roundHalfUp } from './numbers.ts'
 import type { Aggregate, AggregateRow, AggregateSignature, AggregateSpec, BoundTypes } from './registry.ts'
 import { P } from './signature.ts'

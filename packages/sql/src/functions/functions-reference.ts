@@ -29,7 +29,7 @@ const SECTIONS: readonly { category: FunctionCategory; title: string; intro: str
     category: 'date/time',
     title: 'Date and time functions',
     intro:
-      "TIMESTAMP is milliseconds since 1970-01-01T00:00:00Z, DATE days since 1970-01-01, TIME milliseconds since midnight. Patterns are Java `DateTimeFormatter` patterns (`yyyy-MM-dd'T'HH:mm:ss.SSSX`; letters G u y M L d D Q E a H k h K m s S A n N VV z O X x Z, quoted text, `[optional]` parts; the week-based letters Y w W e c F are refused). Parsing reads the whole text; missing fields default to 1970-01-01T00:00:00.000; a day past the month's end moves to its last day. Zones are IANA IDs (`Europe/Paris`), `UTC`, offsets (`+02:00`) or Java's short IDs (`PST`); the default is UTC. The unit of DATEADD, TIMEADD, TIMESTAMPADD and their SUB forms is DAYS, HOURS, MINUTES, SECONDS, MILLISECONDS, MICROSECONDS or NANOSECONDS.",
+      "TIMESTAMP is milliseconds since 1970-01-01T00:00:00Z, DATE days since 1970-01-01, TIME milliseconds since midnight. Patterns are Java `DateTimeFormatter` patterns (`yyyy-MM-dd'T'HH:mm:ss.SSSX`; letters G u y M L d D Q E a H k h K m s S A n N VV z O X x Z, quoted text, `[optional]` parts; the week-based letters Y w W e c F are refused). Parsing reads the whole text; missing fields default to 1970-01-01T00:00:00.000; a day past the month's end moves to its last day. Zones are IANA IDs (`Europe/Paris`), `UTC`, offsets (`+02:00`) or Java's short IDs (`PST`); the default is UTC. The unit of DATEADD, TIMEADD, TIMESTAMPADD and their SUB forms is DAYS, HOURS, MINUTES, SECONDS, MILLISECONDS, MICROSECONDS or NANOSECONDS, written as a keyword (`TIMESTAMPADD(HOURS, 2, ts)`, as ksqlDB writes it) or as text.",
   },
   {
     category: 'JSON',
@@ -48,7 +48,7 @@ const SECTIONS: readonly { category: FunctionCategory; title: string; intro: str
   {
     category: 'aggregate',
     title: 'Aggregate functions',
-    intro: `Aggregates run per group (and window) of a GROUP BY. **undo**: the aggregate can take a record back out, which aggregating a TABLE needs (a replaced or deleted row leaves its group). **merge**: it can join two session windows. COLLECT_LIST, COLLECT_SET and HISTOGRAM keep at most ${COLLECTION_LIMIT} entries, as ksqlDB does by default.`,
+    intro: `Aggregates run per group (and window) of a GROUP BY. **undo**: the aggregate can take a record back out, which aggregating a TABLE needs (a replaced or deleted row leaves its group). **merge**: it can join two session windows. Some arguments must be constants (TOPK's k, LATEST_BY_OFFSET's n): they are computed once, when the statement is created, and a column there, or a value the aggregate refuses (a k of 0), is refused then (\`OFA_SQL_FUNCTION\`). COLLECT_LIST, COLLECT_SET and HISTOGRAM keep at most ${COLLECTION_LIMIT} entries, as ksqlDB does by default.`,
   },
   {
     category: 'industrial',

@@ -22,7 +22,7 @@
 import { OpenFactoryError } from '@openfactory/model'
 import { valueText } from '../cast.ts'
 import type { SqlType, SqlValue } from '../types.ts'
-import type { JsonValue } from './accumulator-values.ts'
+import type { JsonValue } from '../values.ts'
 import type { Aggregate, AggregateRow, AggregateSpec } from './registry.ts'
 import { P } from './signature.ts'
 

@@ -9,21 +9,27 @@
  * Each change of a group emits the group's row (EMIT CHANGES), or, windowed with EMIT FINAL, one row when the
  * window closes (stream time past its end plus the grace period). A row failing HAVING is a tombstone of its key.
  * Windows: a record is late — dropped and counted — when the stream time already passed its window's end plus the
- * grace period; windows are forgotten once the stream time passes their end plus the retention.
+ * grace period; windows are forgotten once the stream time passes their end plus the retention. Session windows
+ * run in session-aggregate.ts.
  */
 import { OpenFactoryError } from '@openfactory/model'
 import type { DataSource } from '../catalog.ts'
+import type { AggregateRow } from '../functions/registry.ts'
 import type { ProcessorContext, ProcessorSpec } from '../processor/processor.ts'
 import { createRowCodec, type Row } from '../row-codec.ts'
 import type { SqlValue } from '../types.ts'
 import { fromJsonValue, groupKeyText, type JsonValue, toJsonValue } from '../values.ts'
+import { sessionAggregateProcessor } from './session-aggregate.ts'
 
 /** One aggregate call of the query, resolved: its implementation and how its arguments come from a source row. */
 export interface AggregateCall {
   readonly name: string
   readonly init: () => unknown
-  readonly add: (acc: unknown, args: SqlValue[], row: { timestamp: number; offset: number }) => unknown
-  readonly undo?: (acc: unknown, args: SqlValue[], row: { timestamp: number; offset: number }) => unknown
+  /** `row`: the record's event time and offset, and the end of its window (windowed) — registry.ts's AggregateRow. */
+  readonly add: (acc: unknown, args: SqlValue[], row: AggregateRow) => unknown
+  readonly undo?: (acc: unknown, args: SqlValue[], row: AggregateRow) => unknown
+  /** Joins the accumulators of two sessions a record bridges (`a` the earlier); session windows need it. */
+  readonly merge?: (a: unknown, b: unknown) => unknown
   readonly result: (acc: unknown) => SqlValue
   readonly args: (row: Row) => SqlValue[]
 }
@@ -37,6 +43,14 @@ export interface WindowSpec {
   readonly retentionMs: number
 }
 
+/** A session window (session-aggregate.ts): sessions of a group end after `gapMs` without a record. */
+export interface SessionWindowSpec {
+  readonly type: 'SESSION'
+  readonly gapMs: number
+  readonly graceMs: number
+  readonly retentionMs: number
+}
+
 export interface AggregatePlan {
   readonly id: string
   readonly source: DataSource
@@ -45,7 +59,7 @@ export interface AggregatePlan {
   /** GROUP BY expressions over a source row. */
   readonly groupBy: (row: Row) => SqlValue[]
   readonly aggregates: readonly AggregateCall[]
-  readonly window?: WindowSpec
+  readonly window?: WindowSpec | SessionWindowSpec
   readonly emitFinal?: boolean
   /**
    * The aggregate row — group key values, then each aggregate's result, then WINDOWSTART and WINDOWEND when
@@ -92,6 +106,7 @@ export function aggregateProcessor(plan: AggregatePlan, counters: AggregateCount
       `aggregating a table takes a replaced row back out; ${names.join(', ')} cannot (use it over a stream)`,
     )
   }
+  if (window?.type === 'SESSION') return sessionAggregateProcessor(plan, window, counters)
 
   const emitGroup = (ctx: ProcessorContext, g: GroupState, timestamp: number): void => {
     const aggRow: SqlValue[] = g.k.map(fromJsonValue)
@@ -137,7 +152,8 @@ export function aggregateProcessor(plan: AggregatePlan, counters: AggregateCount
         const ts = plan.timestamp(row)
         if (!window) {
           const g = groups.get(text)
-          const acc = aggregates.map((a, i) => a.add(g ? g.a[i] : a.init(), args[i] as SqlValue[], meta))
+          const at: AggregateRow = { timestamp: ts, offset: r.offset }
+          const acc = aggregates.map((a, i) => a.add(g ? g.a[i] : a.init(), args[i] as SqlValue[], at))
           const next: GroupState = { k: key.map(toJsonValue), a: acc }
           groups.put(text, next)
           emitGroup(ctx, next, ts)
@@ -151,7 +167,10 @@ export function aggregateProcessor(plan: AggregatePlan, counters: AggregateCount
           }
           const wkey = `${text}\u0000${start}`
           const g = groups.get(wkey)
-          const acc = aggregates.map((a, i) => a.add(g ? g.a[i] : a.init(), args[i] as SqlValue[], meta))
+          // The event time (ROWTIME, or the TIMESTAMP column) and the window's end, which time-weighted aggregates
+          // hold their last sample until.
+          const at: AggregateRow = { timestamp: ts, offset: r.offset, windowEnd: end }
+          const acc = aggregates.map((a, i) => a.add(g ? g.a[i] : a.init(), args[i] as SqlValue[], at))
           const next: GroupState = { k: key.map(toJsonValue), a: acc, w: [start, end] }
           groups.put(wkey, next)
           if (!plan.emitFinal) emitGroup(ctx, next, ts)
@@ -194,13 +213,17 @@ export function aggregateProcessor(plan: AggregatePlan, counters: AggregateCount
     },
     onStreamTime(streamTime, ctx) {
       if (!window) return
-      // Closing and forgetting windows: a scan, at most once per window advance of stream time.
+      // Closing and forgetting windows: a scan whenever stream time reaches a window's close (end + grace: the
+      // ends are whole advances from 0), at most once per advance. Windows in order of end, then key, so that a
+      // replay after a restore emits the final rows in the same order.
       const groups = ctx.store<GroupState>('groups')
-      const step = Math.floor(streamTime / window.advanceMs)
+      const step = Math.floor((streamTime - window.sizeMs - window.graceMs) / window.advanceMs)
       const last = groups.get('\u0000step')
       if (last !== undefined && (last as unknown as number) === step) return
       groups.put('\u0000step', step as unknown as GroupState)
-      for (const [k, g] of [...groups.entries()]) {
+      const windows = [...groups.entries()].filter(([, g]) => g.w)
+      windows.sort(([ka, a], [kb, b]) => (a.w?.[1] ?? 0) - (b.w?.[1] ?? 0) || (ka < kb ? -1 : ka > kb ? 1 : 0))
+      for (const [k, g] of windows) {
         if (!g.w) continue
         const [, end] = g.w
         if (plan.emitFinal && !g.f && streamTime >= end + window.graceMs) {

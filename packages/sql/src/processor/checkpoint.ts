@@ -1,13 +1,15 @@
 /**
  * The checkpoint topic of a processor, `_ofa_proc_<id>`: compacted, one partition per task (the inputs' partition
- * count). Task `p` alone writes partition `p`, so what is written there is always a prefix of what the task meant
- * to write (the backbone's per-partition prefix rule). Three kinds of record, told apart by the key:
+ * count). Task `p` alone writes partition `p` (with group assignment, a new owner's claim aside: task.ts's fencing
+ * stops the old owner before its next write), so what is written there is always a prefix of what the task meant
+ * to write (the backbone's per-partition prefix rule). Four kinds of record, told apart by the key:
  *
  * | key                       | value (JSON)                                                         |
  * | ------------------------- | -------------------------------------------------------------------- |
  * | `s` NUL store NUL key     | the store entry's new value; null (a tombstone) when deleted           |
  * | `m`                       | the marker closing batch `seq`: `Marker`                               |
  * | `i`                       | the intent of batch `seq` (several inputs only): `Intent`              |
+ * | `c`                       | a claim: an owner taking the task over (group mode): `Claim`           |
  *
  * Store entries of a batch come before its marker, in one append; entries after the last marker are a torn batch
  * and are not applied. Compaction keeps the last record of each key and never touches the active segment (on the
@@ -35,13 +37,26 @@ export interface Intent {
   readonly to: readonly number[]
 }
 
+/**
+ * An owner taking task `p` over (group assignment, task.ts's fencing): written before it restores; a task that finds
+ * a record after its own last append stops writing. Restore skips claims.
+ */
+export interface Claim {
+  /** Names the owner (host, process, a random part): one task run in one process. */
+  readonly owner: string
+  /** Epoch milliseconds when it was written (for people reading the topic). */
+  readonly at: number
+}
+
 const MARKER_KEY = 'm'
 const INTENT_KEY = 'i'
+const CLAIM_KEY = 'c'
 const STORE_PREFIX = 's\u0000'
 
 export type CheckpointEntry =
   | { readonly kind: 'marker'; readonly marker: Marker }
   | { readonly kind: 'intent'; readonly intent: Intent }
+  | { readonly kind: 'claim'; readonly claim: Claim }
   | { readonly kind: 'store'; readonly store: string; readonly key: string; readonly value: unknown }
 
 export function markerRecord(partition: number, marker: Marker): ProducerRecord {
@@ -50,6 +65,10 @@ export function markerRecord(partition: number, marker: Marker): ProducerRecord 
 
 export function intentRecord(partition: number, intent: Intent): ProducerRecord {
   return { key: INTENT_KEY, value: JSON.stringify(intent), partition }
+}
+
+export function claimRecord(partition: number, claim: Claim): ProducerRecord {
+  return { key: CLAIM_KEY, value: JSON.stringify(claim), partition }
 }
 
 /** A store change: its value as JSON, or a tombstone for a deletion (`undefined`). */
@@ -67,6 +86,7 @@ export function readCheckpointEntry(key: Buffer | null, value: Buffer | null): C
   const k = key.toString('utf8')
   if (k === MARKER_KEY && value) return { kind: 'marker', marker: JSON.parse(value.toString('utf8')) as Marker }
   if (k === INTENT_KEY && value) return { kind: 'intent', intent: JSON.parse(value.toString('utf8')) as Intent }
+  if (k === CLAIM_KEY && value) return { kind: 'claim', claim: JSON.parse(value.toString('utf8')) as Claim }
   if (!k.startsWith(STORE_PREFIX)) return undefined
   const sep = k.indexOf('\u0000', STORE_PREFIX.length)
   if (sep < 0) return undefined

@@ -19,14 +19,41 @@
  * The price: an output record carries two small headers; a batch costs one more append (the checkpoint), two with
  * several inputs.
  *
- * A task that another process also runs (two owners of one partition) is not fenced: run each partition in one
- * process (the embedded log's single owner; on Kafka, the runner's partition assignment).
+ * **Fencing** (group assignment, run-processor.ts: a task whose partition a consumer group moves between processes,
+ * where two owners of one task may overlap — a member that has not noticed yet that it lost the partition, a process
+ * paused and resumed). Without it, two owners could both write outputs of one input record, neither seeing the
+ * other's in its restore scan: a duplicate. With it:
+ *
+ * - A task taking a partition first appends a *claim* (its owner name) to checkpoint partition `p` and remembers
+ *   the offset after it; it then waits the *fence interval* F, and only then restores (restore skips claims; a
+ *   claim of another owner after its own stops it).
+ * - Every append of the task (intent, outputs, checkpoint, a first marker) is preceded by a *check*: checkpoint
+ *   partition `p` must still end right after the task's own last append there. A record past it (another owner's
+ *   claim) means the task lost its partition: it stops without writing (`OFA_PROCESSOR_FENCED`, not a failure —
+ *   the runner does not restore it).
+ * - The gap between a check and the append after it is closed by time: a check taking more than F/2 abandons the
+ *   batch before it writes (restore, as after any failure), and an append ending more than F after its check is
+ *   logged as a possible breach. An append that ends within F of a check that did not see the new owner's claim
+ *   ends before the new owner's restore starts (that claim became durable after the check was sent, and the new
+ *   owner waited F after it), so the restore reads it: its outputs are found by the scan, its checkpoint is used.
+ *
+ * What is guaranteed, with fencing: no lost and no duplicated outputs, whatever the members do, as long as every
+ * append ends within F of the check before it and the processes' monotonic clocks run at the same rate (the
+ * intervals are measured on two machines' clocks, never compared as instants). What is not: a process paused (a
+ * stop signal, a VM freeze, a long GC) or a write delayed in the network for longer than F *between* a check and
+ * the end of the append after it — then a stale owner's outputs may land after the new owner's restore scan and be
+ * written twice (the log warns: "append ended ... after its fence check"); a produce request that is retried by the
+ * client long after it was sent is such a write. Nothing is lost even then: records are never skipped, only
+ * possibly repeated. Without group assignment (the default: every partition in one process, or the partitions
+ * the runner is given) there are no claims and no checks: run each partition in one process (the embedded log
+ * has a single owner by its lock file).
  */
 import type { EventLog, LogRecord, ProducerRecord } from '@openfactory/log'
-import { type DebugLogger, isOpenFactoryError } from '@openfactory/model'
+import { type DebugLogger, isOpenFactoryError, OpenFactoryError, sleep } from '@openfactory/model'
 import {
   type CheckpointEntry,
   checkpointTopic,
+  claimRecord,
   type Intent,
   intentRecord,
   type Marker,
@@ -55,6 +82,16 @@ export interface TaskStats {
   readonly restores: number
   /** The next offset to process, per input. */
   readonly positions: readonly number[]
+  /** Another owner claimed the task's partition: the task stopped writing (group assignment). */
+  readonly fenced: boolean
+}
+
+/** Fencing of a task whose partition may move between processes (group assignment; see the module comment). */
+export interface TaskFence {
+  /** Names this owner in its claim; unique to one run of the task in one process. */
+  readonly owner: string
+  /** The fence interval F in milliseconds: the wait after the claim, the bound between a check and its append. */
+  readonly intervalMs: number
 }
 
 export interface TaskOptions {
@@ -64,6 +101,8 @@ export interface TaskOptions {
   /** Where the inputs start when the task has no checkpoint yet. */
   readonly resetTo: 'earliest' | 'latest'
   readonly logger: DebugLogger
+  /** Claims and checks (group assignment); absent: the task trusts that it is the only owner of its partition. */
+  readonly fence?: TaskFence
 }
 
 export class ProcessorTask {
@@ -85,6 +124,12 @@ export class ProcessorTask {
   /** Per input: past this offset no found output remains to be met (the set is dropped once all are passed). */
   #writtenUntil: number[] = []
   #stats = { processed: 0, emitted: 0, deduplicated: 0, skipped: 0, batches: 0, restores: 0 }
+  readonly #fence: TaskFence | undefined
+  /** Offset after this task's claim; -1 before `claim`. A claim of another owner from there on fences the task. */
+  #claimEnd = -1
+  /** Offset after this task's last append to its checkpoint partition: where the fence check expects its end. */
+  #expectedEnd = -1
+  #fenced = false
 
   constructor(opts: TaskOptions) {
     this.#opts = opts
@@ -93,7 +138,18 @@ export class ProcessorTask {
     this.partition = opts.partition
     this.id = `${opts.spec.id}/${opts.partition}`
     this.#checkpoint = checkpointTopic(opts.spec.id)
+    this.#fence = opts.fence
     for (const name of opts.spec.stores ?? []) this.#stores.set(name, new MemoryStore(name))
+  }
+
+  /** Whether `claim` is done (always true for a task without fence). */
+  get claimed(): boolean {
+    return !this.#fence || this.#claimEnd >= 0
+  }
+
+  /** Whether another owner took the partition over (the task refuses to write from then on). */
+  get fenced(): boolean {
+    return this.#fenced
   }
 
   /** Next offset to process, per input. */
@@ -111,7 +167,28 @@ export class ProcessorTask {
   }
 
   stats(): TaskStats {
-    return { ...this.#stats, positions: [...this.#positions] }
+    return { ...this.#stats, positions: [...this.#positions], fenced: this.#fenced }
+  }
+
+  /**
+   * Takes the partition over (fenced tasks only, before the first `restore`): appends a claim to checkpoint partition
+   * `p`, then waits the fence interval, so that a write of the previous owner that passed its check has landed
+   * before `restore` reads. Resolves early when `signal` aborts (the caller then does not restore).
+   */
+  async claim(signal?: AbortSignal): Promise<void> {
+    const fence = this.#fence
+    if (!fence) throw new Error(`processor task ${this.id}: claim without fence options`)
+    const [meta] = await this.#log.append(this.#checkpoint, [
+      claimRecord(this.partition, { owner: fence.owner, at: Date.now() }),
+    ])
+    this.#claimEnd = (meta as { offset: number }).offset + 1
+    this.#expectedEnd = this.#claimEnd
+    this.#opts.logger.info('processor task claimed its partition; waiting the fence interval', {
+      task: this.id,
+      owner: fence.owner,
+      fenceMs: fence.intervalMs,
+    })
+    await sleep(fence.intervalMs, signal)
   }
 
   store<V>(name: string): KeyValueStore<V> {
@@ -130,10 +207,20 @@ export class ProcessorTask {
     const desc = await this.#log.describeTopic(this.#checkpoint)
     const state = desc.partitionStates[this.partition]
     if (!state) throw new Error(`${this.#checkpoint} has no partition ${this.partition}`)
+    if (this.#fenced) throw this.#fencedError(undefined)
+    if (this.#fence && this.#claimEnd < 0) throw new Error(`processor task ${this.id}: restore before claim`)
     for await (const batch of this.#readRange(this.#checkpoint, this.partition, state.startOffset, state.endOffset)) {
       for (const r of batch) {
         const e = readCheckpointEntry(r.key, r.value)
         if (!e) continue
+        if (e.kind === 'claim') {
+          // Claims are not state; one of another owner after this task's own means the partition moved on.
+          if (this.#fence && r.offset >= this.#claimEnd && e.claim.owner !== this.#fence.owner) {
+            this.#fenced = true
+            throw this.#fencedError(e.claim.owner)
+          }
+          continue
+        }
         if (e.kind === 'store') pending.push(e)
         else if (e.kind === 'intent') intent = e.intent
         else {
@@ -144,9 +231,12 @@ export class ProcessorTask {
       }
     }
     for (const s of this.#stores.values()) s.takeChanges()
+    // What the restore read (a previous owner's last writes included) is this task's base from now on.
+    if (this.#fence) this.#expectedEnd = state.endOffset
     if (!marker) {
-      marker = await this.#firstMarker()
-      await this.#log.append(this.#checkpoint, [markerRecord(this.partition, marker)])
+      const first = await this.#firstMarker()
+      await this.#appendCheckpoint([markerRecord(this.partition, first)])
+      marker = first
     }
     this.#positions = [...marker.positions]
     this.#sinkEnds = structuredClone(marker.sinkEnds)
@@ -243,7 +333,7 @@ export class ProcessorTask {
     })
     if (multi && !replaying) {
       const intent: Intent = { seq: this.#seq + 1, from: this.#positions, to }
-      await this.#log.append(this.#checkpoint, [intentRecord(this.partition, intent)])
+      await this.#appendCheckpoint([intentRecord(this.partition, intent)])
     }
     const ordered = multi ? mergeInputs(records) : (records[0] ?? []).map((r) => asInput(r, 0))
     const outputs = new Map<string, ProducerRecord[]>()
@@ -299,16 +389,20 @@ export class ProcessorTask {
     }
     current = undefined
     let emitted = 0
-    await Promise.all(
-      [...outputs].map(async ([topic, list]) => {
-        if (list.length === 0) return
-        emitted += list.length
-        const meta = await this.#log.append(topic, list)
-        const ends = this.#sinkEnds[topic] ?? {}
-        this.#sinkEnds[topic] = ends
-        for (const m of meta) if ((ends[m.partition] ?? 0) < m.offset + 1) ends[m.partition] = m.offset + 1
-      }),
-    )
+    const written = [...outputs].filter(([, list]) => list.length > 0)
+    if (written.length > 0) {
+      await this.#afterCheck(() =>
+        Promise.all(
+          written.map(async ([topic, list]) => {
+            emitted += list.length
+            const meta = await this.#log.append(topic, list)
+            const ends = this.#sinkEnds[topic] ?? {}
+            this.#sinkEnds[topic] = ends
+            for (const m of meta) if ((ends[m.partition] ?? 0) < m.offset + 1) ends[m.partition] = m.offset + 1
+          }),
+        ),
+      )
+    }
     const checkpoint: ProducerRecord[] = []
     for (const s of this.#stores.values()) {
       for (const [key, value] of s.takeChanges()) checkpoint.push(storeRecord(this.partition, s.name, key, value))
@@ -320,7 +414,7 @@ export class ProcessorTask {
       streamTime: this.#streamTime,
     }
     checkpoint.push(markerRecord(this.partition, marker))
-    await this.#log.append(this.#checkpoint, checkpoint)
+    await this.#appendCheckpoint(checkpoint)
     this.#seq = marker.seq
     this.#positions = to
     if (replaying) this.#replay = undefined
@@ -331,6 +425,62 @@ export class ProcessorTask {
     this.#stats.deduplicated += dropped
     this.#stats.skipped += skipped
     this.#stats.batches++
+  }
+
+  /** Appends to checkpoint partition `p` (fenced: after a check), and moves the end the next check expects. */
+  async #appendCheckpoint(records: readonly ProducerRecord[]): Promise<void> {
+    const meta = await this.#afterCheck(() => this.#log.append(this.#checkpoint, records))
+    const last = meta.at(-1)
+    if (!this.#fence || !last) return
+    const expected = this.#expectedEnd
+    this.#expectedEnd = last.offset + 1
+    if (meta[0]?.offset !== expected) {
+      // Another record came between the check and this append: written, but the partition has moved on.
+      this.#fenced = true
+      throw this.#fencedError(undefined, 'its last checkpoint append landed after it')
+    }
+  }
+
+  /**
+   * Runs `append` after the fence check (see the module comment); without fence, just runs it. Throws
+   * OFA_PROCESSOR_FENCED, writing nothing, when the checkpoint partition holds a record past this task's last
+   * append; abandons the batch (a retryable error: the task restores) when the check itself took over F/2.
+   */
+  async #afterCheck<T>(append: () => Promise<T>): Promise<T> {
+    const fence = this.#fence
+    if (!fence) return append()
+    if (this.#fenced) throw this.#fencedError(undefined)
+    const checkedAt = performance.now()
+    const [next] = await this.#log.read(this.#checkpoint, this.partition, this.#expectedEnd, { maxRecords: 1 })
+    if (next) {
+      this.#fenced = true
+      const e = readCheckpointEntry(next.key, next.value)
+      throw this.#fencedError(e?.kind === 'claim' ? e.claim.owner : undefined)
+    }
+    const checkMs = performance.now() - checkedAt
+    if (checkMs > fence.intervalMs / 2) {
+      throw new OpenFactoryError(
+        'OFA_LOG_IO',
+        `processor task ${this.id}: the fence check took ${Math.round(checkMs)} ms, over half the fence interval (${fence.intervalMs} ms); batch abandoned before writing`,
+        { retryable: true },
+      )
+    }
+    const out = await append()
+    const tookMs = performance.now() - checkedAt
+    if (tookMs > fence.intervalMs) {
+      this.#opts.logger.warn(
+        'processor task: an append ended after its fence check by more than the fence interval; if another owner took the partition meanwhile, outputs may be duplicated',
+        { task: this.id, tookMs: Math.round(tookMs), fenceMs: fence.intervalMs },
+      )
+    }
+    return out
+  }
+
+  #fencedError(owner: string | undefined, what = 'this owner stops without writing'): OpenFactoryError {
+    return new OpenFactoryError(
+      'OFA_PROCESSOR_FENCED',
+      `processor task ${this.id}: ${owner ? `owner ${owner}` : 'another owner'} took partition ${this.partition} of ${this.#checkpoint} over; ${what}`,
+    )
   }
 }
 

@@ -5,10 +5,12 @@
 //
 // A case file: { "cases": [ { "name", "topics": [{"name","partitions"?}], "statements": ["..."],
 //   "properties"?: {...}, "inputs": [{"topic","key"?,"value","timestamp"?}], "outputs": [{"topic","key"?,
-//   "value","timestamp"?, "window"?: {"start","end"?}}], "restartAfter"?: n,
+//   "value","timestamp"?, "window"?: {"start","end"?,"type"?}}], "restartAfter"?: n,
 //   "error"?: {"code","line"?,"column"?,"message"?} } ] }
 // Values are JSON (objects, or text for KAFKA and DELIMITED formats, null for a tombstone); keys are text.
-// Outputs are compared per topic in offset order (one partition per topic unless stated).
+// Outputs are compared per topic in offset order (one partition per topic unless stated). When the inputs are of
+// several topics, each input is processed before the next is written. A windowed key ends with its window: the
+// start (8 bytes), or with `"type": "session"` the end then the start (8 bytes each).
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -24,7 +26,7 @@ interface GoldenRecord {
   readonly key?: string | null
   readonly value: unknown
   readonly timestamp?: number
-  readonly window?: { readonly start: number; readonly end?: number }
+  readonly window?: { readonly start: number; readonly end?: number; readonly type?: 'session' }
 }
 
 interface GoldenCase {
@@ -87,6 +89,7 @@ async function runCase(c: GoldenCase): Promise<void> {
     }
     for (const s of c.statements) await engine.execute(s, { properties })
     const inputs = c.inputs ?? []
+    const severalTopics = new Set(inputs.map((r) => r.topic)).size > 1
     for (let i = 0; i < inputs.length; i++) {
       const r = inputs[i] as GoldenRecord
       await log.append(r.topic, [
@@ -96,6 +99,9 @@ async function runCase(c: GoldenCase): Promise<void> {
           ...(r.timestamp !== undefined ? { timestamp: r.timestamp } : {}),
         },
       ])
+      // Records of several topics: each is processed before the next is written, so that which one a join sees
+      // first is the order written (a real stream gives no such promise between topics).
+      if (severalTopics) await engine.settle()
       if (c.restartAfter !== undefined && i + 1 === c.restartAfter) {
         await engine.settle()
         await engine.close()
@@ -110,9 +116,14 @@ async function runCase(c: GoldenCase): Promise<void> {
       const expected = (c.outputs ?? []).filter((o) => o.topic === topic)
       const actual = (await readTopic(log, topic)).map((r) => {
         const windowed = expected.some((e) => e.window)
+        const session = expected.some((e) => e.window?.type === 'session')
         let key: Buffer | null = r.key
-        let window: { start: number; end?: number } | undefined
-        if (windowed && key && key.length >= 8) {
+        let window: GoldenRecord['window']
+        if (session && key && key.length >= 16) {
+          const at = key.length - 16
+          window = { start: Number(key.readBigInt64BE(at + 8)), end: Number(key.readBigInt64BE(at)), type: 'session' }
+          key = key.subarray(0, at)
+        } else if (windowed && key && key.length >= 8) {
           window = { start: Number(key.readBigInt64BE(key.length - 8)) }
           key = key.subarray(0, key.length - 8)
         }

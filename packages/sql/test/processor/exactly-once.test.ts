@@ -2,73 +2,21 @@
 // refused, cut short or written without acknowledgement, with nothing lost and nothing written twice.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import type { EventLog } from '@openfactory/log'
-import { OpenFactoryError } from '@openfactory/model'
 import type { ProcessorSpec } from '../../src/processor/processor.ts'
 import { runProcessor } from '../../src/processor/run-processor.ts'
-import { BACKBONES, type Fault, faultyLog, readTopic, uniqueTopic, until } from './helpers.ts'
-
-interface Totals {
-  readonly count: number
-  readonly sum: number
-}
-
-/** Running count and sum per key; a value `bad` is refused as a processing error. */
-function totals(id: string, input: string, output: string): ProcessorSpec {
-  return {
-    id,
-    inputs: [input],
-    outputs: [output],
-    stores: ['totals'],
-    process(r, ctx) {
-      const key = r.key?.toString() ?? ''
-      const text = r.value?.toString() ?? ''
-      if (text === 'bad') throw new OpenFactoryError('OFA_SQL_VALUE', `not a number: ${text}`)
-      const store = ctx.store<Totals>('totals')
-      const prev = store.get(key) ?? { count: 0, sum: 0 }
-      const next = { count: prev.count + 1, sum: prev.sum + Number(text) }
-      store.put(key, next)
-      ctx.emit(output, { key, value: JSON.stringify(next), timestamp: r.timestamp })
-    },
-  }
-}
-
-/** Recent timestamps: Kafka's retention (7 days by default) deletes older records at any moment. */
-const T0 = Date.now()
-
-async function fill(log: EventLog, topic: string, from: number, n: number): Promise<void> {
-  const records = Array.from({ length: n }, (_, i) => ({
-    key: `k${(from + i) % 7}`,
-    value: String(from + i),
-    timestamp: T0 + from + i,
-  }))
-  for (let i = 0; i < records.length; i += 500) await log.append(topic, records.slice(i, i + 500))
-}
-
-/** Per key, the counts emitted, in order: exactly 1..n when nothing was lost or written twice. */
-async function countsByKey(log: EventLog, topic: string): Promise<Map<string, number[]>> {
-  const out = new Map<string, number[]>()
-  for (const r of await readTopic(log, topic)) {
-    const k = r.key?.toString() ?? ''
-    const list = out.get(k) ?? []
-    list.push((JSON.parse(r.value?.toString() ?? '{}') as Totals).count)
-    out.set(k, list)
-  }
-  return out
-}
-
-function assertExactlyOnce(counts: Map<string, number[]>, total: number): void {
-  let n = 0
-  for (const [key, list] of counts) {
-    assert.deepEqual(
-      list,
-      list.map((_, i) => i + 1),
-      `${key}: every count once, in order`,
-    )
-    n += list.length
-  }
-  assert.equal(n, total)
-}
+import {
+  assertExactlyOnce,
+  BACKBONES,
+  countsByKey,
+  type Fault,
+  faultyLog,
+  fill,
+  readTopic,
+  T0,
+  totals,
+  uniqueTopic,
+  until,
+} from './helpers.ts'
 
 for (const backbone of BACKBONES) {
   describe(`processor runtime on the ${backbone.name} log`, () => {

@@ -1,12 +1,15 @@
 // The backbones the processor tests run on (one suite, every implementation): the embedded log in a temporary
 // directory, and the Kafka broker the test command starts (packages/log-kafka/test/helpers.ts).
+import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { TestContext } from 'node:test'
 import { type EventLog, type LogRecord, openEmbeddedLog, type ProducerRecord } from '@openfactory/log'
+import { OpenFactoryError } from '@openfactory/model'
 import { openTestLog } from '../../../log-kafka/test/helpers.ts'
+import type { ProcessorSpec } from '../../src/processor/processor.ts'
 
 export interface Backbone {
   readonly name: string
@@ -89,4 +92,70 @@ export function faultyLog(
       }
     },
   })
+}
+
+// ---- the running-totals processor: exactly-once shows as every key counting 1..n, each once ------------------
+
+export interface Totals {
+  readonly count: number
+  readonly sum: number
+}
+
+/** Running count and sum per key; a value `bad` is refused as a processing error. */
+export function totals(id: string, input: string, output: string): ProcessorSpec {
+  return {
+    id,
+    inputs: [input],
+    outputs: [output],
+    stores: ['totals'],
+    process(r, ctx) {
+      const key = r.key?.toString() ?? ''
+      const text = r.value?.toString() ?? ''
+      if (text === 'bad') throw new OpenFactoryError('OFA_SQL_VALUE', `not a number: ${text}`)
+      const store = ctx.store<Totals>('totals')
+      const prev = store.get(key) ?? { count: 0, sum: 0 }
+      const next = { count: prev.count + 1, sum: prev.sum + Number(text) }
+      store.put(key, next)
+      ctx.emit(output, { key, value: JSON.stringify(next), timestamp: r.timestamp })
+    },
+  }
+}
+
+/** Recent timestamps: Kafka's retention (7 days by default) deletes older records at any moment. */
+export const T0 = Date.now()
+
+/** Appends records `from`..`from + n - 1`: value the number, key `k<number mod keys>`. */
+export async function fill(log: EventLog, topic: string, from: number, n: number, keys = 7): Promise<void> {
+  const records = Array.from({ length: n }, (_, i) => ({
+    key: `k${(from + i) % keys}`,
+    value: String(from + i),
+    timestamp: T0 + from + i,
+  }))
+  for (let i = 0; i < records.length; i += 500) await log.append(topic, records.slice(i, i + 500))
+}
+
+/** Per key, the counts emitted, in order: exactly 1..n when nothing was lost or written twice. */
+export async function countsByKey(log: EventLog, topic: string): Promise<Map<string, number[]>> {
+  const out = new Map<string, number[]>()
+  for (const r of await readTopic(log, topic)) {
+    const k = r.key?.toString() ?? ''
+    const list = out.get(k) ?? []
+    list.push((JSON.parse(r.value?.toString() ?? '{}') as Totals).count)
+    out.set(k, list)
+  }
+  return out
+}
+
+/** Every key's running count is 1..n, each once, and there are `total` in all. */
+export function assertExactlyOnce(counts: Map<string, number[]>, total: number): void {
+  let n = 0
+  for (const [key, list] of counts) {
+    assert.deepEqual(
+      list,
+      list.map((_, i) => i + 1),
+      `${key}: every count once, in order`,
+    )
+    n += list.length
+  }
+  assert.equal(n, total)
 }

@@ -18,7 +18,7 @@ const KEYS = 13
 async function startChild(
   t: TestContext,
   env: Record<string, string>,
-): Promise<{ pid: number; exited: Promise<void> }> {
+): Promise<{ pid: number; exited: Promise<void>; partitions: () => number[] }> {
   const child = spawn(process.execPath, [CHILD], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -31,11 +31,18 @@ async function startChild(
       process.kill(-pid, 'SIGKILL')
     } catch {}
   })
+  // Group mode: the child prints `partitions <list>` whenever the partitions it runs change.
+  let partitions: number[] = []
+  child.stdout?.on('data', (d: Buffer) => {
+    for (const m of d.toString().matchAll(/^partitions ([\d,]*)$/gm)) {
+      partitions = m[1] ? m[1].split(',').map(Number) : []
+    }
+  })
   await new Promise<void>((resolve, reject) => {
     child.stdout?.on('data', (d: Buffer) => d.toString().includes('ready') && resolve())
     child.once('exit', (code) => reject(new Error(`child exited (${code}) before it was ready`)))
   })
-  return { pid, exited }
+  return { pid, exited, partitions: () => partitions }
 }
 
 function assertExactlyOnce(records: Awaited<ReturnType<typeof readTopic>>): void {
@@ -127,5 +134,64 @@ describe('a processor killed with SIGKILL resumes with no output lost and none t
     const cluster = await kafka()
     const log = await openTestLog(t)
     await killAndResume(t, { OFA_TEST_BOOTSTRAP: cluster.bootstrap }, (fn) => fn(log))
+  })
+
+  test('on Kafka, two processes sharing the partitions through a consumer group: one killed, the other goes on', async (t) => {
+    const cluster = await kafka()
+    const log = await openTestLog(t)
+    const input = uniqueTopic('kill-in')
+    const output = uniqueTopic('kill-out')
+    await log.createTopic({ name: input, partitions: 4 })
+    await log.createTopic({ name: output, partitions: 4 })
+    const vars = {
+      OFA_TEST_BOOTSTRAP: cluster.bootstrap,
+      OFA_TEST_INPUT: input,
+      OFA_TEST_OUTPUT: output,
+      OFA_TEST_ID: uniqueTopic('kill-group'),
+      OFA_TEST_ASSIGNMENT: 'group',
+      OFA_TEST_FENCE_MS: '500',
+      OFA_TEST_SESSION_MS: '3000',
+    }
+    const t0 = Date.now()
+    const append = (from: number, n: number) =>
+      log.append(
+        input,
+        Array.from({ length: n }, (_, j) => ({
+          key: `k${(from + j) % KEYS}`,
+          value: String(from + j),
+          timestamp: t0 + from + j,
+        })),
+      )
+    for (let i = 0; i < RECORDS / 2; i += 1000) await append(i, 1000)
+    const one = await startChild(t, vars)
+    const two = await startChild(t, vars)
+    const owned = () => `first [${one.partitions().join(',')}], second [${two.partitions().join(',')}]`
+    await until(
+      () =>
+        one.partitions().length > 0 &&
+        two.partitions().length > 0 &&
+        one.partitions().length + two.partitions().length === 4,
+      'each process with some partitions, together all',
+      30_000,
+      owned,
+    )
+    // The second half arrives while the first process is killed.
+    const feeding = (async () => {
+      for (let i = RECORDS / 2; i < RECORDS; i += 500) {
+        await append(i, 500)
+        await new Promise((r) => setTimeout(r, 20))
+      }
+    })()
+    await until(async () => (await readTopic(log, output)).length >= RECORDS / 4, 'a quarter of the outputs', 60_000)
+    process.kill(-one.pid, 'SIGKILL')
+    await one.exited
+    const atKill = (await readTopic(log, output)).length
+    assert.ok(atKill < RECORDS, 'killed mid-stream')
+    await until(() => two.partitions().length === 4, 'the survivor with every partition', 30_000, owned)
+    await feeding
+    await until(async () => (await readTopic(log, output)).length >= RECORDS, 'every output', 60_000)
+    process.kill(-two.pid, 'SIGTERM')
+    await two.exited
+    assertExactlyOnce(await readTopic(log, output))
   })
 })
