@@ -83,3 +83,48 @@ CREATE TABLE spindle_load_per_minute AS
   WHERE id = 'spindle_load' AND value != 'UNAVAILABLE'
   GROUP BY asset_uuid
   EMIT CHANGES;
+
+-- Where each asset sits in the UNS: ofa up writes a record per placed asset to asset_to_uns_map_topic.
+CREATE TABLE asset_to_uns_map_raw (
+  asset_uuid VARCHAR PRIMARY KEY,
+  uns_id VARCHAR,
+  uns_levels MAP<VARCHAR, VARCHAR>,
+  updated_at TIMESTAMP
+) WITH (KAFKA_TOPIC = 'asset_to_uns_map_topic', KEY_FORMAT = 'KAFKA', VALUE_FORMAT = 'JSON');
+
+CREATE TABLE asset_to_uns_map AS SELECT * FROM asset_to_uns_map_raw EMIT CHANGES;
+
+-- Every observation of a placed asset, keyed by its UNS path (a stream-table join, re-keyed).
+CREATE STREAM assets_stream_uns (
+  uns_id VARCHAR KEY,
+  asset_uuid VARCHAR,
+  id VARCHAR,
+  value VARCHAR,
+  tag VARCHAR,
+  type VARCHAR,
+  attributes MAP<VARCHAR, VARCHAR>
+) WITH (KAFKA_TOPIC = 'ofa_assets_uns', VALUE_FORMAT = 'JSON');
+
+INSERT INTO assets_stream_uns
+  SELECT m.uns_id AS uns_id, a.asset_uuid AS asset_uuid, a.id, a.value, a.tag, a.type, a.attributes
+  FROM assets_stream a
+  LEFT JOIN asset_to_uns_map m ON a.asset_uuid = m.asset_uuid
+  WHERE m.uns_id IS NOT NULL
+  PARTITION BY m.uns_id;
+
+-- The current value of every item of every placed asset, with its UNS path: a foreign-key join of the assets
+-- table (keyed '<asset uuid>|<item id>') with the map (keyed by asset uuid); keyed like the assets table.
+-- SELECT * FROM assets_uns WHERE uns_id = 'Demofactory/Machining/WC001/cnc-1';
+CREATE TABLE assets_uns AS
+  SELECT concat(m.uns_id, '|', a.id) AS key,
+         a.key AS asset_uuid_key,
+         m.uns_id AS uns_id,
+         a.asset_uuid AS asset_uuid,
+         a.id AS id,
+         a.value AS value,
+         a.type AS type,
+         a.tag AS tag,
+         a.timestamp AS timestamp
+  FROM assets a
+  LEFT JOIN asset_to_uns_map m ON a.asset_uuid = m.asset_uuid
+  WHERE m.uns_id IS NOT NULL;

@@ -6,7 +6,9 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import type { TestContext } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import type { SqlValue } from '@openfactory/sql'
 import { main } from '../src/main.ts'
+import type { LocalRuntime } from '../src/runtime/local-runtime.ts'
 
 export interface CliRun {
   readonly code: number
@@ -62,6 +64,16 @@ export async function eventually<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 50))
   }
+}
+
+/** The rows of a pull query on a running factory's SQL engine, as objects by column name. */
+export async function pull(rt: LocalRuntime, sql: string): Promise<Record<string, SqlValue>[]> {
+  const r = await rt.sql.query(sql)
+  const rows: Record<string, SqlValue>[] = []
+  for await (const row of r.rows) {
+    rows.push(Object.fromEntries(r.header.columnNames.map((c, i) => [c, row[i] ?? null])))
+  }
+  return rows
 }
 
 export async function getJson(url: string): Promise<any> {

@@ -10,7 +10,7 @@ import { openKafkaLog } from '@openfactory/log-kafka'
 import { decodeObservation, silentLogger, TOPICS } from '@openfactory/model'
 import { kafka } from '../../log-kafka/test/helpers.ts'
 import { startLocalRuntime } from '../src/runtime/local-runtime.ts'
-import { demoCopy, eventually, getJson, ofa } from './helpers.ts'
+import { demoCopy, eventually, getJson, ofa, pull } from './helpers.ts'
 
 const BIN = fileURLToPath(new URL('../bin/ofa.js', import.meta.url))
 const CNC = 'DEMO-CNC-SIM-001'
@@ -48,6 +48,19 @@ test('ofa up --backbone kafka runs the demo factory on Kafka', { timeout: 120_00
       30_000,
     )
   }
+  // The factory's SQL (the reference's asset topology, examples/demo-factory/sql/assets.sql) on Kafka: the
+  // current value of an item, and the same with its UNS path through the foreign-key join.
+  const placed = await eventually(
+    async () => {
+      const rows = await pull(rt, `SELECT * FROM assets_uns WHERE asset_uuid_key = '${CNC}|spindle_load';`)
+      return rows[0]?.VALUE !== undefined && rows[0]?.VALUE !== 'UNAVAILABLE' ? rows[0] : undefined
+    },
+    'the spindle load with its UNS path in assets_uns',
+    30_000,
+  )
+  assert.equal(placed.KEY, `${placed.UNS_ID}|spindle_load`)
+  const current = await pull(rt, `SELECT value FROM assets WHERE key = '${CNC}|spindle_load';`)
+  assert.ok(Number.isFinite(Number(current[0]?.VALUE)), `a number as text: ${current[0]?.VALUE}`)
   const answer = await callSetSpeed(api, 1500)
   assert.equal(answer.status, 'completed')
   assert.deepEqual(answer.result, { spindle_speed: 1500 })

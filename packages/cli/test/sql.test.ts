@@ -1,23 +1,14 @@
 // The demo factory's SQL (examples/demo-factory/sql/assets.sql, named by its factory.yaml) under ofa up: the asset
-// tables answer pull queries with the machines' current values, the per-minute spindle load fills, a push query
-// delivers live rows; after a restart the files are not run twice and the tables go on.
+// tables answer pull queries with the machines' current values, the per-minute spindle load fills, the UNS joins
+// place every reading, a push query delivers live rows; after a restart the files are not run twice and the tables go on.
 import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { silentLogger } from '@openfactory/model'
 import type { SqlValue } from '@openfactory/sql'
-import { type LocalRuntime, startLocalRuntime } from '../src/runtime/local-runtime.ts'
-import { demoCopy, eventually, ofa, tempDir } from './helpers.ts'
-
-async function pull(rt: LocalRuntime, sql: string): Promise<Record<string, SqlValue>[]> {
-  const r = await rt.sql.query(sql)
-  const rows: Record<string, SqlValue>[] = []
-  for await (const row of r.rows) {
-    rows.push(Object.fromEntries(r.header.columnNames.map((c, i) => [c, row[i] ?? null])))
-  }
-  return rows
-}
+import { startLocalRuntime } from '../src/runtime/local-runtime.ts'
+import { demoCopy, eventually, ofa, pull, tempDir } from './helpers.ts'
 
 test('ofa up runs the factory SQL: pull queries on the asset tables, a windowed table, a push query, a restart', async (t) => {
   const dir = await demoCopy(t)
@@ -64,6 +55,22 @@ test('ofa up runs the factory SQL: pull queries on the asset tables, a windowed 
   }, 'the item list of the machine')
   assert.equal(new Set(items.map((i) => i.ID)).size, items.length, 'each item once')
 
+  // The UNS joins: the assets table with the UNS map ofa up writes (a foreign-key join), and every observation
+  // re-keyed by its asset's UNS path (a stream-table join).
+  const placed = await eventually(async () => {
+    const rows = await pull(rt, "SELECT * FROM assets_uns WHERE asset_uuid_key = 'DEMO-CNC-SIM-001|spindle_load';")
+    return rows[0]
+  }, 'the spindle load with its UNS path in assets_uns')
+  assert.match(String(placed.UNS_ID), /^Demofactory\/Machining\//)
+  assert.equal(placed.KEY, `${placed.UNS_ID}|spindle_load`)
+  assert.equal(placed.ASSET_UUID, 'DEMO-CNC-SIM-001')
+  const byUns = await rt.sql.query(
+    "SELECT uns_id, asset_uuid, id FROM assets_stream_uns WHERE asset_uuid = 'DEMO-CNC-SIM-001' EMIT CHANGES LIMIT 1;",
+  )
+  const unsRows: (readonly SqlValue[])[] = []
+  for await (const r of byUns.rows) unsRows.push(r)
+  assert.deepEqual(unsRows[0]?.slice(0, 2), [placed.UNS_ID, 'DEMO-CNC-SIM-001'])
+
   // A push query: live rows as they come, LIMIT ends it.
   const push = await rt.sql.query(
     "SELECT asset_uuid, id, value FROM assets_stream WHERE asset_uuid = 'DEMO-CNC-SIM-001' AND id = 'spindle_load' EMIT CHANGES LIMIT 2;",
@@ -86,6 +93,14 @@ test('ofa up runs the factory SQL: pull queries on the asset tables, a windowed 
     .map((l) => JSON.parse(l) as unknown)
   assert.deepEqual((lines[0] as { columnNames: string[] }).columnNames, ['ID', 'VALUE'])
   assert.equal((lines[1] as string[])[0], 'spindle_load')
+  // And the REST API's view of the same table.
+  const rest = await fetch(`${rt.url}/api/tables/assets?key=${encodeURIComponent('DEMO-CNC-SIM-001|spindle_load')}`)
+  assert.equal(rest.status, 200)
+  const restBody = (await rest.json()) as { table: string; rows: Record<string, unknown>[] }
+  assert.equal(restBody.table, 'ASSETS')
+  assert.equal(restBody.rows.length, 1)
+  assert.equal(restBody.rows[0]?.KEY, 'DEMO-CNC-SIM-001|spindle_load')
+  assert.equal(restBody.rows[0]?.ID, 'spindle_load')
   const dir2 = await tempDir(t, 'ofa-sql-file-')
   await writeFile(
     join(dir2, 'q.sql'),

@@ -149,6 +149,8 @@ export class Supervisor {
   /** Whether the log has `ofa_connector_state`: checked once, by the first `loadCheckpoint`. */
   #stateTopic: Promise<boolean> | null = null
   #stateTopicMissing = false
+  /** The log has `asset_to_uns_map_topic`: declaring an asset with a UNS placement writes its map record. */
+  #unsMap = false
 
   constructor(opts: SupervisorOptions) {
     this.#eventLog = opts.eventLog
@@ -211,6 +213,8 @@ export class Supervisor {
   async start(): Promise<void> {
     if (this.#started) return
     this.#started = true
+    // The UNS map is written only where the log has its topic (a factory's backbone has; a bare test log may not).
+    this.#unsMap = (await this.#eventLog.listTopics().catch(() => [] as string[])).includes(TOPICS.unsMap)
     this.#commands = this.#readCommands()
     const deadline = Date.now() + this.#commandJoinTimeoutMs
     while (this.#slots.size > 0 && !this.#stop.signal.aborted && !this.#commandReader?.assignment().length) {
@@ -420,7 +424,13 @@ export class Supervisor {
     slot.assets.set(asset.uuid, asset)
     this.#checkCommandPartitions(asset.uuid)
     this.#writer.write(TOPICS.registry, { key: asset.uuid, value: encodeAssetDeclaration(asset) }, slot.connector.name)
-    for (const e of AssetEvents.declare(asset, Date.now())) this.#write(asset.uuid, e)
+    const now = Date.now()
+    for (const e of AssetEvents.declare(asset, now)) this.#write(asset.uuid, e)
+    if (asset.uns && this.#unsMap) {
+      // The reference's UNS map record, which its SQL joins observations with.
+      const value = { ASSET_UUID: asset.uuid, UNS_ID: asset.uns.unsId, UNS_LEVELS: asset.uns.levels, UPDATED_AT: now }
+      this.#writer.write(TOPICS.unsMap, { key: asset.uuid, value: JSON.stringify(value) }, slot.connector.name)
+    }
   }
 
   /**

@@ -125,6 +125,32 @@ test('a supervised simulator declares its asset and streams observations into th
   assert.equal(avail.at(-1)?.attributes.reason, 'connector stopped')
 })
 
+test('an asset placed in the UNS gets its record on the UNS map topic (the reference SQL joins with it)', async (t) => {
+  const { log } = await createTestLog(t)
+  const sup = supervisorFor(log)
+  const uns = { levels: { inc: 'Acme', area: 'Milling', asset: 'sim-u' }, unsId: 'Acme/Milling/sim-u' }
+  sup.add(createSimulatorConnector({ uuid: 'SIM-U', config: SIM, uns }))
+  sup.add(createSimulatorConnector({ uuid: 'SIM-V', config: SIM }))
+  await sup.start()
+  t.after(() => sup.stop())
+  const map = await eventually(async () => {
+    await sup.flush()
+    const records = await readAll(log, TOPICS.unsMap)
+    return records.length > 0 ? records : undefined
+  })
+  await sup.stop()
+  assert.deepEqual(
+    (await readAll(log, TOPICS.unsMap)).map((r) => r.key?.toString()),
+    ['SIM-U'],
+    'one record, for the placed asset only',
+  )
+  const value = JSON.parse(map[0]?.value?.toString() ?? '')
+  assert.equal(value.ASSET_UUID, 'SIM-U')
+  assert.equal(value.UNS_ID, 'Acme/Milling/sim-u')
+  assert.deepEqual(value.UNS_LEVELS, uns.levels)
+  assert.equal(typeof value.UPDATED_AT, 'number')
+})
+
 test('commands run the method and are answered on the log', async (t) => {
   const { log } = await createTestLog(t)
   const sup = supervisorFor(log)

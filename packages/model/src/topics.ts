@@ -11,12 +11,16 @@
  * - `ofa_connector_state` — where each connector resumes (an MTConnect agent client: the agent's instanceId and
  *   the next sequence to read), keyed by connector name, value the connector's own text (opaque to everyone else;
  *   the connector that wrote it reads it back); compacted. Written after the records it covers.
+ * - `asset_to_uns_map_topic` — where each asset sits in the UNS, keyed by asset UUID, value JSON `{ASSET_UUID,
+ *   UNS_ID, UNS_LEVELS, UPDATED_AT}` (epoch ms), written when an asset with a UNS placement is declared; the
+ *   reference's map topic, which its SQL joins observations with (`ofa_assets_uns`, `assets_uns`); compacted.
  */
 export const TOPICS = {
   assets: 'ofa_assets',
   registry: 'ofa_registry',
   documents: 'ofa_asset_documents',
   connectorState: 'ofa_connector_state',
+  unsMap: 'asset_to_uns_map_topic',
 } as const
 
 export const DEFAULT_ASSETS_PARTITIONS = 6

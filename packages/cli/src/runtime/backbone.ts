@@ -72,8 +72,8 @@ export async function openBackbone(manifest: FactoryManifest, options: BackboneO
 }
 
 /**
- * The topics every factory uses, with factory.yaml's settings: observations, the registry, asset documents, and
- * where connectors resume (`ofa_connector_state`).
+ * The topics every factory uses, with factory.yaml's settings: observations, the registry, asset documents,
+ * where connectors resume (`ofa_connector_state`), and the UNS map (`asset_to_uns_map_topic`).
  */
 export async function ensureFactoryTopics(log: EventLog, manifest: FactoryManifest): Promise<void> {
   const existing = new Set(await log.listTopics())
@@ -82,6 +82,7 @@ export async function ensureFactoryTopics(log: EventLog, manifest: FactoryManife
     { name: TOPICS.registry, cleanupPolicy: 'compact' as const },
     { name: TOPICS.documents, cleanupPolicy: 'compact' as const },
     { name: TOPICS.connectorState, cleanupPolicy: 'compact' as const },
+    { name: TOPICS.unsMap, cleanupPolicy: 'compact' as const },
   ]
   for (const s of specs) {
     if (!existing.has(s.name)) await log.createTopic({ ...s, ...topicSettings(manifest, s.name) })

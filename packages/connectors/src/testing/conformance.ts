@@ -131,6 +131,7 @@ export async function createFactoryTestLog(t: TestContext): Promise<{ log: Event
   await log.createTopic({ name: TOPICS.registry, partitions: 1, cleanupPolicy: 'compact' })
   await log.createTopic({ name: TOPICS.documents, partitions: 1, cleanupPolicy: 'compact' })
   await log.createTopic({ name: TOPICS.connectorState, partitions: 1, cleanupPolicy: 'compact' })
+  await log.createTopic({ name: TOPICS.unsMap, partitions: 1, cleanupPolicy: 'compact' })
   return { log, dir }
 }
 

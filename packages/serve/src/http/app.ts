@@ -38,6 +38,7 @@ import { type Metric, metricsPlugin } from './metrics.ts'
 import { opsRoutes } from './ops-routes.ts'
 import { requestGuards } from './request-guards.ts'
 import { errorResponses, SHARED_SCHEMAS } from './schemas.ts'
+import { tableRoutes } from './table-routes.ts'
 
 /** The port `ofa up` listens on unless told otherwise. */
 export const DEFAULT_PORT = 8080
@@ -200,7 +201,10 @@ export async function createServeApp(opts: ServeAppOptions): Promise<FastifyInst
     docs: opts.docs !== false,
     ...(opts.extraMetrics ? { extraMetrics: opts.extraMetrics } : {}),
   })
-  if (opts.sql) await app.register(ksqlRoutes, { ...opts.ksqlApi, sql: opts.sql })
+  if (opts.sql) {
+    await app.register(ksqlRoutes, { ...opts.ksqlApi, sql: opts.sql })
+    await app.register(tableRoutes, { sql: opts.sql })
+  }
 
   await app.ready()
   return app

@@ -41,6 +41,11 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   OFA_LOG_IO: 503,
   OFA_LOG_CORRUPT: 503,
   OFA_SERVE_INTERNAL: 500,
+  // The SQL engine's, on /api/tables: no such table, a key that is no value of the key's type, a lookup by key of a
+  // table with several key columns.
+  OFA_SQL_UNKNOWN_SOURCE: 404,
+  OFA_SQL_VALUE: 400,
+  OFA_SQL_UNSUPPORTED: 400,
 }
 
 /** The status an error code is answered with (`OFA_SERVE_TOO_LARGE` also with 414 and 431: `sendError`). */

@@ -27,11 +27,11 @@
  * (`QueryResult.close()`); closing the app ends every answer in progress with an error saying so.
  */
 import { isOpenFactoryError, OpenFactoryError } from '@openfactory/model'
-import type { KsqlEntity, QueryResult, SqlEngineApi, SqlType, SqlValue, StatementProperties } from '@openfactory/sql'
+import type { KsqlEntity, QueryResult, SqlEngineApi, SqlValue, StatementProperties } from '@openfactory/sql'
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { errorHandler } from './errors.ts'
 import { jsonBodyParser } from './json-body.ts'
-import { rowWriter } from './ksql-values.ts'
+import { rowWriter, typeParser } from './ksql-values.ts'
 import { withTimeout } from './metrics.ts'
 
 /** ksqlDB's media types, besides `application/json`. */
@@ -515,21 +515,7 @@ export const ksqlRoutes: FastifyPluginAsync<KsqlRoutesOptions> = async (app, opt
   // The engine's parser, loaded with the first app that has an engine (an app without one never loads the SQL
   // package): /ksql splits its text into statements with it, so that the route and the engine read them alike.
   const { MAX_SQL_BYTES, parseExpression, parseStatements } = await import('@openfactory/sql')
-  /** A column's type from its text in a query's header (the engine's own parser reads it), or undefined. */
-  const typeCache = new Map<string, SqlType | undefined>()
-  const parseType = (text: string): SqlType | undefined => {
-    if (typeCache.has(text)) return typeCache.get(text)
-    let type: SqlType | undefined
-    try {
-      const e = parseExpression(`CAST(NULL AS ${text})`)
-      type = e.kind === 'CastNode' ? e.type : undefined
-    } catch {
-      type = undefined
-    }
-    if (typeCache.size >= 1000) typeCache.clear()
-    typeCache.set(text, type)
-    return type
-  }
+  const parseType = typeParser(parseExpression)
   const maxStatementBytes = positiveInteger('maxStatementBytes', o.maxStatementBytes)
   if (maxStatementBytes > MAX_SQL_BYTES) {
     throw new OpenFactoryError(

@@ -40,6 +40,29 @@ function timestampText(ms: number): string | undefined {
   return Number.isNaN(d.getTime()) ? undefined : d.toISOString().slice(0, -1)
 }
 
+/**
+ * A column's type from its text in a query's header (the engine's own parser reads it: `parseExpression` of the
+ * SQL package), or undefined; the last 1000 texts are cached.
+ */
+export function typeParser(
+  parseExpression: (text: string) => { kind: string; type?: SqlType | null },
+): (text: string) => SqlType | undefined {
+  const cache = new Map<string, SqlType | undefined>()
+  return (text) => {
+    if (cache.has(text)) return cache.get(text)
+    let type: SqlType | undefined
+    try {
+      const e = parseExpression(`CAST(NULL AS ${text})`)
+      type = e.kind === 'CastNode' ? (e.type ?? undefined) : undefined
+    } catch {
+      type = undefined
+    }
+    if (cache.size >= 1000) cache.clear()
+    cache.set(text, type)
+    return type
+  }
+}
+
 /** One value of type `type` (undefined: not known) as the answer writes it. */
 export function wireValue(v: SqlValue, type: SqlType | undefined): JsonValue {
   if (v === null) return null

@@ -6,6 +6,7 @@
  * What it understands (the text upper-cased, matched loosely — it is no parser):
  * - execute: `SHOW|LIST STREAMS`, `SHOW|LIST TABLES`, `CREATE ...` (a currentStatus), a statement naming `GHOST`
  *   (OFA_SQL_UNKNOWN_SOURCE at line 1, column of `GHOST`), `EXPLODE` (a plain Error: a bug of the engine);
+ * - tableRows: `MACHINES` (by its key `ID`), any other name unknown;
  * - query: `... EMIT CHANGES [LIMIT n]` is a push query on `READINGS`; anything else a pull query on `MACHINES`
  *   (`WHERE ID = 'm-1'` keeps one row), or on `TYPED` when the text names it; `GHOST` fails like above; `BROKEN` fails after its first row; `SLOW` waits
  *   for its signal before answering (a client that goes away first).
@@ -192,6 +193,21 @@ export function createFakeSql(): FakeSql {
     healthy: true,
     executed,
     queries,
+    async tableRows(name, opts = {}) {
+      if (name.toUpperCase() !== 'MACHINES') {
+        throw new OpenFactoryError('OFA_SQL_UNKNOWN_SOURCE', `no table ${name}; tables: MACHINES`)
+      }
+      const rows = MACHINES.rows.filter((r) => opts.key === undefined || r[0] === opts.key)
+      return {
+        table: 'MACHINES',
+        columns: MACHINES.columnNames.map((n, i) => ({
+          name: n,
+          type: MACHINES.columnTypes[i] as string,
+          key: i === 0,
+        })),
+        rows: rows.slice(0, opts.limit ?? rows.length),
+      }
+    },
     async execute(text, opts = {}): Promise<KsqlEntity[]> {
       const upper = text.toUpperCase()
       if (upper.includes('GHOST')) throw unknownSource(text)
