@@ -34,9 +34,13 @@ export async function ofa(
   return { code, stdout, stderr }
 }
 
+/**
+ * A temporary directory removed after the test. `t.after` hooks run in the order registered, so a runtime started
+ * later may still be writing in it when it is removed: stop it in the test's body (removal retries meanwhile).
+ */
 export async function tempDir(t: TestContext, prefix = 'ofa-cli-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  t.after(() => rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }))
   return dir
 }
 

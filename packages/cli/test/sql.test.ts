@@ -80,6 +80,29 @@ test('ofa up runs the factory SQL: pull queries on the asset tables, a windowed 
   assert.equal(live.length, 2)
   assert.deepEqual(push.header.columnNames, ['ASSET_UUID', 'ID', 'VALUE'])
 
+  // Several clients at once on one push query's stream, over the ksqlDB API: each gets its live rows.
+  const clients = await Promise.all(
+    [1, 2, 3].map(async () => {
+      const r = await fetch(`${rt.url}/query-stream`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/vnd.ksqlapi.delimited.v1' },
+        body: JSON.stringify({
+          sql: "SELECT id, value FROM assets_stream WHERE asset_uuid = 'DEMO-CNC-SIM-001' AND id = 'spindle_load' EMIT CHANGES LIMIT 2;",
+        }),
+      })
+      assert.equal(r.status, 200)
+      return (await r.text())
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => JSON.parse(l) as unknown[])
+    }),
+  )
+  for (const rows of clients) {
+    assert.equal(rows.length, 2)
+    assert.ok(rows.every((row) => row[0] === 'spindle_load'))
+  }
+
   // The ksqlDB-compatible API of the same ofa: a pull query over POST /query-stream, and `ofa sql -f`.
   const res = await fetch(`${rt.url}/query-stream`, {
     method: 'POST',
@@ -131,4 +154,5 @@ test('ofa up runs the factory SQL: pull queries on the asset tables, a windowed 
     const rows = await pull(rt, "SELECT * FROM assets WHERE key = 'DEMO-CNC-SIM-001|spindle_load';")
     return rows[0] && Number(rows[0].VALUE) !== before ? rows : undefined
   }, 'the table going on after the restart')
+  await rt.stop()
 })

@@ -124,11 +124,15 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
       if (plan.kind === 'run' && plan.adapter) adapters.push(await startAdapter(plan.adapter, playing.signal, logger))
     }
 
-    sql = await startFactorySql(log, factory.manifest.sql, childLogger(logger, { component: 'sql' }))
+    // On Kafka other processes may run the same queries and processors: a consumer group shares their partitions
+    // (with fencing); the embedded log has one owner, which runs them all.
+    const assignment = backbone.type === 'kafka' ? 'group' : 'static'
+    sql = await startFactorySql(log, factory.manifest.sql, childLogger(logger, { component: 'sql' }), assignment)
     processors = await startFactoryProcessors({
       eventLog: log,
       manifest: factory.manifest,
       logger: childLogger(logger, { component: 'processors' }),
+      assignment,
     })
     state = createServingState({ eventLog: log, logger })
     await state.ready()

@@ -52,6 +52,8 @@ export interface FactoryProcessorsOptions {
   /** `processors` (the modules, absolute paths) and `topics` (settings of outputs created here). */
   readonly manifest: Pick<FactoryManifest, 'processors' | 'topics'>
   readonly logger: DebugLogger
+  /** How this process gets its partitions: `group` on Kafka (shared with every process running them), else all. */
+  readonly assignment?: 'static' | 'group'
 }
 
 /** Loads and starts every module of `processors:`, in order; never throws for one module's failure. */
@@ -71,7 +73,12 @@ export async function startFactoryProcessors(opts: FactoryProcessorsOptions): Pr
       }
       ids.set(spec.id, file)
       await prepareTopics(eventLog, manifest, spec, file)
-      const handle = runProcessor({ eventLog, spec, logger: childLogger(logger, { processor: spec.id }) })
+      const handle = runProcessor({
+        eventLog,
+        spec,
+        logger: childLogger(logger, { processor: spec.id }),
+        ...(opts.assignment ? { assignment: opts.assignment } : {}),
+      })
       try {
         await handle.ready
       } catch (err) {

@@ -16,8 +16,9 @@ export async function startFactorySql(
   log: EventLog,
   files: readonly string[],
   logger: DebugLogger,
+  assignment: 'static' | 'group' = 'static',
 ): Promise<SqlEngine> {
-  const engine = await openSqlEngine({ eventLog: log, logger })
+  const engine = await openSqlEngine({ eventLog: log, logger, assignment })
   try {
     for (const file of files) await runFile(engine, file, logger)
   } catch (err) {
