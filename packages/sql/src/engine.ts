@@ -26,6 +26,7 @@ import type { Plan, QueryBuild, QueryPlan, SelectPlan, TopicNeed } from './plan.
 import { planStatement } from './planner.ts'
 import type { ProcessorSpec } from './processor/processor.ts'
 import { checkAssignmentOptions, type ProcessorHandle, runProcessor } from './processor/run-processor.ts'
+import { PushHub } from './push-hub.ts'
 import { TableView } from './table-view.ts'
 import { formatType, SqlType, type SqlValue } from './types.ts'
 
@@ -77,6 +78,7 @@ export class SqlEngine implements SqlEngineApi {
   readonly #opts: SqlEngineOptions
   readonly #running = new Map<string, RunningQuery>()
   readonly #views = new Map<string, TableView>()
+  readonly #hubs = new Map<string, PushHub>()
   /** Session properties (`SET`), under the statement's own. */
   readonly #session = new Map<string, string>()
   #closed = false
@@ -556,6 +558,24 @@ export class SqlEngine implements SqlEngineApi {
     }
   }
 
+  /** The hub of push queries from now on a topic (created on the first, gone with the last). */
+  #hub(topic: string): PushHub {
+    let hub = this.#hubs.get(topic)
+    if (!hub) {
+      const created = new PushHub(this.#log, topic, this.#logger, () => {
+        if (this.#hubs.get(topic) === created) this.#hubs.delete(topic)
+      })
+      hub = created
+      this.#hubs.set(topic, hub)
+    }
+    return hub
+  }
+
+  /** Push queries from now, per topic read: one reader each, shared by its queries. */
+  pushStats(): { topic: string; subscribers: number }[] {
+    return [...this.#hubs.values()].map((h) => ({ topic: h.topic, subscribers: h.subscribers }))
+  }
+
   async #push(
     queryId: string,
     plan: Extract<SelectPlan, { kind: 'push' }>,
@@ -566,18 +586,21 @@ export class SqlEngine implements SqlEngineApi {
     signal?.addEventListener('abort', stop, { once: true })
     const log = this.#log
     const logger = this.#logger
-    let from: 'earliest' | 'latest' | Record<number, number> = plan.from
-    if (plan.from === 'latest') {
-      // "From now": the end offsets at the query's start, so that nothing written after it is missed.
-      const d = await log.describeTopic(plan.source.topic)
-      from = Object.fromEntries(d.partitionStates.map((s) => [s.partition, s.endOffset]))
-    }
+    // "From now": through the topic's hub, shared with every other push query from now on it (push-hub.ts).
+    const batches: AsyncIterable<readonly LogRecord[]> =
+      plan.from === 'latest'
+        ? await this.#hub(plan.source.topic).subscribe(abort.signal)
+        : (async function* () {
+            for await (const b of tail(log, plan.source.topic, { from: 'earliest', signal: abort.signal, logger })) {
+              yield b.records as LogRecord[]
+            }
+          })()
     const rows = (async function* (): AsyncGenerator<readonly SqlValue[]> {
       let sent = 0
       let skipped = 0
       try {
-        for await (const b of tail(log, plan.source.topic, { from, signal: abort.signal, logger })) {
-          for (const r of b.records as LogRecord[]) {
+        for await (const records of batches) {
+          for (const r of records) {
             let out: SqlValue[][]
             try {
               out = plan.rowsOf(r)
