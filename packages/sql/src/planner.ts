@@ -679,6 +679,14 @@ function aggregateShape(
       args.map((a) => a.type),
       call.where,
     )
+    if (source.kind === 'TABLE' && !r.undo) {
+      // A table's replaced or deleted row is taken back out of its group: every aggregate must undo.
+      throw new OpenFactoryError(
+        'OFA_SQL_FUNCTION',
+        `${call.name} cannot take a row back out of its group, as aggregating table ${source.name} needs: aggregate a stream, or use a function that can (COUNT, SUM, AVG, MIN, MAX, COLLECT_LIST...)`,
+        { where: call.where },
+      )
+    }
     const fs = withLiterals(
       call,
       r,
