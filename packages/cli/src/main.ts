@@ -5,6 +5,7 @@
 import { isOpenFactoryError } from '@openfactory/model'
 import { logCommand } from './commands/log.ts'
 import { opcuaCommand } from './commands/opcua.ts'
+import { historyCommand, planCommand } from './commands/plan.ts'
 import { runCommand } from './commands/run.ts'
 import { sqlCommand } from './commands/sql.ts'
 import { upCommand } from './commands/up.ts'
@@ -63,6 +64,10 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
         return await runCommand(rest, io)
       case 'validate':
         return await validateCommand(rest, io)
+      case 'plan':
+        return await planCommand(rest, io)
+      case 'history':
+        return await historyCommand(rest, io)
       case 'version':
       case '--version':
         return await versionCommand(rest, io)

@@ -19,6 +19,11 @@ Usage:
       --backbone, --bootstrap, --port, --host, --uns   as for ofa up (the backbone must be kafka)
   ofa validate [--uns FILE] PATH...     check factory files (files or folders); exit 0 valid, 1 problems, 2 usage;
                                         walks skip folders holding a .ofa-skip file (and say so); warnings are printed
+  ofa plan FACTORY-DIR [--json]         what the files would change against the last deployment on the factory's log:
+                                        topics, assets, connectors, SQL statements, processors, apps created, updated
+                                        (each field) or deleted; --data, --backbone, --bootstrap, --uns as for ofa up
+  ofa history FACTORY-DIR [--json]      the deployments recorded on the factory's log (ofa up records one when its
+                                        files differ from the last): when, git commit and author, what changed
   ofa version                           print the versions of ofa and Node.js
   ofa log topics [--data DIR | --bootstrap H:P]
                                         list the topics of an embedded log (or Kafka), with partitions and offsets

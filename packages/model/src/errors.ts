@@ -55,6 +55,8 @@ export const ERROR_CODES = [
   'OFA_PROCESSOR_LOAD',
   'OFA_PROCESSOR_INVALID',
   'OFA_PROCESSOR_FENCED',
+  // deployment (ofa plan, apply, history)
+  'OFA_DEPLOY_DUPLICATE',
   // event log
   'OFA_LOG_INVALID_ARGUMENT',
   'OFA_LOG_LOCKED',

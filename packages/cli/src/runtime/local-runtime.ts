@@ -17,10 +17,11 @@ import {
   type Supervisor,
 } from '@openfactory/connectors'
 import type { EventLog } from '@openfactory/log'
-import { childLogger, type DeviceConfig, type Factory, isOpenFactoryError } from '@openfactory/model'
+import { childLogger, type DebugLogger, type DeviceConfig, type Factory, isOpenFactoryError } from '@openfactory/model'
 import { createServeApp, createServingState, DEFAULT_PORT, type ServingState } from '@openfactory/serve'
 import type { SqlEngine } from '@openfactory/sql'
 import type { FastifyInstance } from 'fastify'
+import { type Deployment, pendingDeployment, recordDeployment } from '../deploy/deployments.ts'
 import { startAdapter } from './adapters.ts'
 import { AppProcess, appEnvironment } from './app-process.ts'
 import { openBackbone } from './backbone.ts'
@@ -52,6 +53,8 @@ export interface LocalRuntime {
    * error (the factory runs without them).
    */
   readonly processors: FactoryProcessors
+  /** The deployment this start recorded (its files differ from the last one's), else null. */
+  readonly deployment: Deployment | null
   /** Devices that are declared but not run here, with the reason. */
   readonly skipped: readonly { uuid: string; reason: string }[]
   stop(): Promise<void>
@@ -69,6 +72,23 @@ function planLocally(device: DeviceConfig): DevicePlan {
     if (!isOpenFactoryError(err) || err.code !== 'OFA_MTCONNECT_XML') throw err
     const problems = err.problems.length > 0 ? err.problems : [err]
     return { kind: 'skip', reason: problems.map((p) => p.format()).join('; ') }
+  }
+}
+
+/**
+ * The files now running, as a deployment on the log when they differ from the last one recorded (ofa plan diffs
+ * against it; ofa history lists it). Not recording is logged, never fatal: the factory runs.
+ */
+async function recordRunningFiles(log: EventLog, factory: Factory, logger: DebugLogger): Promise<Deployment | null> {
+  try {
+    const { next } = await pendingDeployment(log, factory, 'ofa up')
+    if (!next) return null
+    await recordDeployment(log, next)
+    logger.info('deployment recorded', { seq: next.seq, ...next.summary })
+    return next
+  } catch (err) {
+    logger.warn('the deployment could not be recorded', { error: err instanceof Error ? err.message : String(err) })
+    return null
   }
 }
 
@@ -170,7 +190,9 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
           warning: w.format(),
         })
     }
+    const deployment = await recordRunningFiles(log, factory, logger)
     return {
+      deployment,
       factory,
       url,
       where,
