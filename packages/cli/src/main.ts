@@ -8,6 +8,7 @@ import { opcuaCommand } from './commands/opcua.ts'
 import { historyCommand, planCommand } from './commands/plan.ts'
 import { runCommand } from './commands/run.ts'
 import { sqlCommand } from './commands/sql.ts'
+import { stackCommand } from './commands/stack.ts'
 import { upCommand } from './commands/up.ts'
 import { validateCommand } from './commands/validate.ts'
 import { versionCommand } from './commands/version.ts'
@@ -68,6 +69,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
         return await planCommand(rest, io)
       case 'history':
         return await historyCommand(rest, io)
+      case 'stack':
+        return await stackCommand(rest, io)
       case 'version':
       case '--version':
         return await versionCommand(rest, io)

@@ -24,6 +24,9 @@ Usage:
                                         (each field) or deleted; --data, --backbone, --bootstrap, --uns as for ofa up
   ofa history FACTORY-DIR [--json]      the deployments recorded on the factory's log (ofa up records one when its
                                         files differ from the last): when, git commit and author, what changed
+  ofa stack FACTORY-DIR --bootstrap H:P [--image IMAGE] [--factory-path PATH]
+                                        print the factory as a Docker Swarm stack file (docker stack deploy -c -):
+                                        a service per device and app image, host network, rollback on a failed update
   ofa version                           print the versions of ofa and Node.js
   ofa log topics [--data DIR | --bootstrap H:P]
                                         list the topics of an embedded log (or Kafka), with partitions and offsets

@@ -57,6 +57,8 @@ export const ERROR_CODES = [
   'OFA_PROCESSOR_FENCED',
   // deployment (ofa plan, apply, history)
   'OFA_DEPLOY_DUPLICATE',
+  'OFA_DEPLOY_PORT_CLASH',
+  'OFA_DEPLOY_PLACEMENT',
   // event log
   'OFA_LOG_INVALID_ARGUMENT',
   'OFA_LOG_LOCKED',

@@ -1,0 +1,56 @@
+/**
+ * `ofa stack FACTORY-DIR --bootstrap HOST:PORT [--image IMAGE] [--factory-path PATH]`: prints the factory as a Docker
+ * Swarm stack file (deploy/stack.ts), for `docker stack deploy -c - <name>`: one service per device and per app
+ * image, on the host network, rolled back when an update fails. JSON, which compose reads as YAML.
+ */
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { parseBootstrapServers } from '@openfactory/log-kafka'
+import { loadFactory } from '@openfactory/model'
+import { generateStack } from '../deploy/stack.ts'
+import { type CliIo, EXIT, writeOut } from '../io.ts'
+import { usageError } from '../usage.ts'
+
+/** Our image's default tag: `openfactory/ofa:<version of the repository's package.json>`. */
+export function defaultImage(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as {
+    version?: string
+  }
+  return `openfactory/ofa:${pkg.version ?? 'latest'}`
+}
+
+export async function stackCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    options: {
+      bootstrap: { type: 'string' },
+      image: { type: 'string' },
+      'factory-path': { type: 'string' },
+      uns: { type: 'string' },
+    },
+    allowPositionals: true,
+  })
+  if (positionals.length !== 1) throw usageError('ofa stack needs one factory folder')
+  if (values.bootstrap === undefined)
+    throw usageError('ofa stack needs --bootstrap HOST:PORT (the Kafka the services use)')
+  let bootstrapServers: string[]
+  try {
+    bootstrapServers = parseBootstrapServers(values.bootstrap)
+  } catch (err) {
+    throw usageError(`--bootstrap: ${(err as Error).message.replace(/^Kafka backbone: /, '')}`)
+  }
+  const dir = resolve(io.cwd, positionals[0] as string)
+  const factory = await loadFactory([dir], {
+    ...(values.uns ? { uns: resolve(io.cwd, values.uns) } : {}),
+    env: io.env,
+    cwd: io.cwd,
+  })
+  const stack = generateStack(factory, {
+    image: values.image ?? defaultImage(),
+    bootstrapServers,
+    ...(values['factory-path'] ? { factoryPath: values['factory-path'] } : {}),
+  })
+  await writeOut(io.stdout, `${JSON.stringify(stack, null, 2)}\n`)
+  return EXIT.ok
+}

@@ -1,0 +1,243 @@
+/**
+ * A factory as a Docker Swarm stack (a compose file for `docker stack deploy`), on a Kafka backbone:
+ *
+ * - one service per device, `device-<uuid>`, running `ofa run <uuid> /factory` (its connector, and our SHDR replay
+ *   adapter when it declares one; replicas share a lease, so one runs it), and, for an MTConnect adapter declared
+ *   with another `image`, `adapter-<uuid>` running it;
+ * - one service per app with an image: `openfactory/serve` (any tag) is our serving layer (`ofa run <uuid>`, with a
+ *   healthcheck on its `/healthz`), any other image runs as given, with its `environment`;
+ * - every service on the host network (no published ports: an app's port is its `routing.port`), restarted on any
+ *   exit, updated one replica at a time and rolled back when the update fails (`update_config.failure_action:
+ *   rollback`), with the `deploy:` of its file (replicas, resources, placement constraints);
+ * - each service labelled with the resource it runs and the digest of that resource's fields (deploy/state.ts), so
+ *   a change of one device changes that service's spec alone, and `docker stack deploy` updates it alone.
+ *
+ * The factory folder is bind-mounted read-only at /factory: on a swarm of several nodes it must be at the same
+ * path on each (shared storage). Refused here, before anything is deployed, each with its place: two services
+ * listening on one port of the host network, a placement constraint on a node label no node of the
+ * infrastructure file has.
+ */
+import { createHash } from 'node:crypto'
+import {
+  type AppConfig,
+  type DeviceConfig,
+  type Factory,
+  OpenFactoryError,
+  SHDR_REPLAY_IMAGE,
+} from '@openfactory/model'
+import { type FieldValue, fieldValue } from './state.ts'
+
+/** The image that names our serving layer in an app file (as `ofa run` reads it). */
+const SERVE_IMAGE = 'openfactory/serve'
+
+export interface StackOptions {
+  /** Our image: `openfactory/ofa:<version>` (`ofa image build`). */
+  readonly image: string
+  /** Kafka bootstrap servers, as the services reach them (host network). */
+  readonly bootstrapServers: readonly string[]
+  /** The factory folder's path on the nodes (bind-mounted read-only at /factory). Default: the folder itself. */
+  readonly factoryPath?: string
+}
+
+/** The parts of a compose service we write. */
+export interface StackService {
+  readonly image: string
+  readonly command?: readonly string[]
+  readonly environment?: Readonly<Record<string, string>>
+  readonly networks: readonly string[]
+  readonly volumes?: readonly { type: 'bind'; source: string; target: string; read_only: true }[]
+  readonly healthcheck?: {
+    readonly test: readonly string[]
+    readonly interval: string
+    readonly timeout: string
+    readonly retries: number
+    readonly start_period: string
+  }
+  readonly deploy: {
+    readonly replicas: number
+    readonly labels: Readonly<Record<string, string>>
+    readonly restart_policy: { readonly condition: 'any'; readonly delay: string }
+    readonly update_config: Readonly<Record<string, string | number>>
+    readonly rollback_config: Readonly<Record<string, string | number>>
+    readonly resources?: FieldValue
+    readonly placement?: { readonly constraints: readonly string[] }
+  }
+}
+
+export interface StackFile {
+  readonly version: '3.8'
+  readonly services: Readonly<Record<string, StackService>>
+  readonly networks: { readonly hostnet: { readonly external: true; readonly name: 'host' } }
+}
+
+interface DeployConfig {
+  readonly replicas?: number
+  readonly resources?: unknown
+  readonly placement?: { readonly constraints?: readonly string[] }
+}
+
+/** A service name from a uuid: lower case, letters, digits and dashes (Docker's rule for names). */
+export function serviceName(prefix: string, uuid: string): string {
+  return `${prefix}-${uuid.toLowerCase().replace(/[^a-z0-9-]+/g, '-')}`
+}
+
+const digest = (v: unknown) =>
+  createHash('sha256')
+    .update(JSON.stringify(fieldValue(v)))
+    .digest('hex')
+    .slice(0, 16)
+
+const UPDATE = { parallelism: 1, order: 'stop-first', failure_action: 'rollback', monitor: '15s' } as const
+const ROLLBACK = { parallelism: 1, order: 'stop-first' } as const
+
+function service(
+  image: string,
+  deploy: DeployConfig | undefined,
+  labels: Record<string, string>,
+  rest: Omit<StackService, 'image' | 'deploy' | 'networks'>,
+): StackService {
+  return {
+    image,
+    ...rest,
+    networks: ['hostnet'],
+    deploy: {
+      replicas: deploy?.replicas ?? 1,
+      labels,
+      restart_policy: { condition: 'any', delay: '2s' },
+      update_config: UPDATE,
+      rollback_config: ROLLBACK,
+      ...(deploy?.resources !== undefined ? { resources: fieldValue(deploy.resources) } : {}),
+      ...(deploy?.placement?.constraints?.length
+        ? { placement: { constraints: [...deploy.placement.constraints] } }
+        : {}),
+    },
+  }
+}
+
+function deviceDeploy(d: DeviceConfig): DeployConfig | undefined {
+  const c = d.connector as { type: string; agent?: { deploy?: DeployConfig } }
+  return c.type === 'mtconnect' ? c.agent?.deploy : undefined
+}
+
+export function generateStack(factory: Factory, opts: StackOptions): StackFile {
+  const services: Record<string, StackService> = {}
+  /** The file declaring each service (for the errors). */
+  const origin = new Map<string, string>()
+  const mount = [
+    { type: 'bind' as const, source: opts.factoryPath ?? factory.dir, target: '/factory', read_only: true as const },
+  ]
+  const kafka = ['--backbone', 'kafka', '--bootstrap', opts.bootstrapServers.join(',')]
+  const ports = new Map<number, string>()
+  const claimPort = (port: number, who: string, where: string) => {
+    const other = ports.get(port)
+    if (other) {
+      throw new OpenFactoryError(
+        'OFA_DEPLOY_PORT_CLASH',
+        `${who} and ${other} both listen on port ${port} of the host`,
+        {
+          where: { file: where },
+        },
+      )
+    }
+    ports.set(port, who)
+  }
+  for (const d of factory.devices) {
+    const name = serviceName('device', d.uuid)
+    origin.set(name, d.file)
+    services[name] = service(
+      opts.image,
+      deviceDeploy(d),
+      { 'io.openfactory.resource': `connector ${d.uuid}`, 'io.openfactory.digest': digest(d.connector) },
+      { command: ['run', d.uuid, '/factory', ...kafka], volumes: mount },
+    )
+    const c = d.connector as {
+      type: string
+      agent?: { adapter?: { image?: string; port?: number; environment?: readonly string[]; deploy?: DeployConfig } }
+    }
+    const adapter = c.type === 'mtconnect' ? c.agent?.adapter : undefined
+    // Our SHDR replay adapter runs inside the device's own service (ofa run starts it); another image is a service.
+    if (adapter?.image && adapter.image.split(':')[0] !== SHDR_REPLAY_IMAGE) {
+      if (adapter.port !== undefined) claimPort(adapter.port, `the adapter of ${d.uuid}`, d.file)
+      origin.set(serviceName('adapter', d.uuid), d.file)
+      services[serviceName('adapter', d.uuid)] = service(
+        adapter.image,
+        adapter.deploy,
+        { 'io.openfactory.resource': `adapter ${d.uuid}`, 'io.openfactory.digest': digest(adapter) },
+        { environment: environmentOf(adapter.environment) },
+      )
+    }
+  }
+  for (const a of factory.apps) {
+    const spec = a.spec as AppConfig['spec'] & {
+      image?: string
+      environment?: readonly string[]
+      routing?: { port?: number }
+      deploy?: DeployConfig
+    }
+    if (!spec.image) continue // a local process only (`command:`): ofa up runs it
+    const labels = { 'io.openfactory.resource': `app ${a.uuid}`, 'io.openfactory.digest': digest(spec) }
+    const name = serviceName('app', a.uuid)
+    origin.set(name, a.file)
+    if (spec.image.split(':')[0] === SERVE_IMAGE) {
+      const port = spec.routing?.port ?? 8080
+      claimPort(port, `app ${a.uuid}`, a.file)
+      services[name] = service(opts.image, spec.deploy, labels, {
+        command: ['run', a.uuid, '/factory', ...kafka, '--host', '0.0.0.0', '--port', String(port)],
+        volumes: mount,
+        healthcheck: {
+          test: [
+            'CMD',
+            '/usr/bin/node',
+            '-e',
+            `fetch('http://127.0.0.1:${port}/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`,
+          ],
+          interval: '5s',
+          timeout: '3s',
+          retries: 3,
+          start_period: '20s',
+        },
+      })
+    } else {
+      if (spec.routing?.port !== undefined) claimPort(spec.routing.port, `app ${a.uuid}`, a.file)
+      services[name] = service(spec.image, spec.deploy, labels, { environment: environmentOf(spec.environment) })
+    }
+  }
+  checkPlacement(factory, services, origin)
+  return { version: '3.8', services, networks: { hostnet: { external: true, name: 'host' } } }
+}
+
+/** `[NAME=value, ...]` as a map. */
+function environmentOf(list: readonly string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const e of list ?? []) {
+    const i = e.indexOf('=')
+    if (i > 0) out[e.slice(0, i)] = e.slice(i + 1)
+  }
+  return out
+}
+
+/** A constraint on `node.labels.<name>` that no node of the infrastructure file has is refused (when it has nodes). */
+function checkPlacement(
+  factory: Factory,
+  services: Record<string, StackService>,
+  origin: ReadonlyMap<string, string>,
+): void {
+  const nodes = factory.infrastructure.nodes
+  if (nodes.length === 0) return
+  const labels = new Set(nodes.flatMap((n) => Object.entries(n.labels).map(([k, v]) => `${k}=${v}`)))
+  const names = new Set(nodes.flatMap((n) => Object.keys(n.labels)))
+  for (const [name, s] of Object.entries(services)) {
+    for (const c of s.deploy.placement?.constraints ?? []) {
+      const m = /^\s*node\.labels\.([^\s=!]+)\s*(==|!=)\s*(\S+)\s*$/.exec(c)
+      if (!m) continue
+      const [, label, op, value] = m as unknown as [string, string, string, string]
+      if (op === '==' ? !labels.has(`${label}=${value}`) : !names.has(label)) {
+        throw new OpenFactoryError(
+          'OFA_DEPLOY_PLACEMENT',
+          `service ${name}: no node of the infrastructure has ${op === '==' ? `label ${label}=${value}` : `a label ${label}`} (constraint "${c}")`,
+          { where: { file: origin.get(name) ?? factory.dir } },
+        )
+      }
+    }
+  }
+}

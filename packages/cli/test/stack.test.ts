@@ -1,0 +1,94 @@
+// The factory as a Swarm stack (deploy/stack.ts): one service per device and per app image, each labelled with its
+// resource's digest, so a change of one device changes one service; port clashes and impossible placements refused.
+import assert from 'node:assert/strict'
+import { cp, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { isOpenFactoryError, loadFactory } from '@openfactory/model'
+import { generateStack } from '../src/deploy/stack.ts'
+import { demoCopy, ofa, tempDir } from './helpers.ts'
+
+const OPTS = { image: 'openfactory/ofa:test', bootstrapServers: ['127.0.0.1:9092'] }
+
+test('the demo factory as a stack: a service per device and the serving app; one device changed, one service changed', async (t) => {
+  const dir = await demoCopy(t)
+  const stack = generateStack(await loadFactory([dir]), OPTS)
+  assert.deepEqual(Object.keys(stack.services).sort(), [
+    'app-ofa-serve',
+    'device-demo-cnc-sim-001',
+    'device-demo-dht-001',
+    'device-ofa-mill-001',
+  ])
+  const cnc = stack.services['device-demo-cnc-sim-001']
+  assert.deepEqual(cnc?.command, [
+    'run',
+    'DEMO-CNC-SIM-001',
+    '/factory',
+    '--backbone',
+    'kafka',
+    '--bootstrap',
+    '127.0.0.1:9092',
+  ])
+  assert.equal(cnc?.image, 'openfactory/ofa:test')
+  assert.deepEqual(cnc?.volumes, [{ type: 'bind', source: dir, target: '/factory', read_only: true }])
+  assert.deepEqual(cnc?.networks, ['hostnet'])
+  assert.equal(cnc?.deploy.update_config.failure_action, 'rollback')
+  assert.equal(cnc?.deploy.labels['io.openfactory.resource'], 'connector DEMO-CNC-SIM-001')
+  // The mill's replay adapter is ours: it runs inside the mill's service, not as one of its own.
+  assert.equal(stack.services['adapter-ofa-mill-001'], undefined)
+  const serve = stack.services['app-ofa-serve']
+  assert.deepEqual(serve?.command?.slice(0, 3), ['run', 'OFA-SERVE', '/factory'])
+  assert.deepEqual(serve?.command?.slice(-4), ['--host', '0.0.0.0', '--port', '8080'])
+  assert.match(serve?.healthcheck?.test.at(-1) ?? '', /http:\/\/127\.0\.0\.1:8080\/healthz/)
+  assert.deepEqual(stack.networks, { hostnet: { external: true, name: 'host' } })
+
+  const file = join(dir, 'devices', 'cnc-simulated.yml')
+  await writeFile(file, (await readFile(file, 'utf8')).replace('interval_ms: 500', 'interval_ms: 250'))
+  const after = generateStack(await loadFactory([dir]), OPTS)
+  const changed = Object.keys(stack.services).filter(
+    (n) => JSON.stringify(stack.services[n]) !== JSON.stringify(after.services[n]),
+  )
+  assert.deepEqual(changed, ['device-demo-cnc-sim-001'])
+})
+
+test('refused before anything is deployed: two services on one host port, a placement on a label no node has', async (t) => {
+  const dir = await tempDir(t, 'ofa-stack-')
+  await cp(new URL('../../../examples/infra/infrastructure.yml', import.meta.url).pathname, join(dir, 'infra.yml'))
+  const app = (uuid: string, port: number) =>
+    `  ${uuid.toLowerCase()}:\n    uuid: ${uuid}\n    image: openfactory/serve\n    routing:\n      port: ${port}\n`
+  await writeFile(join(dir, 'apps.yml'), `apps:\n${app('SERVE-A', 8080)}${app('SERVE-B', 8080)}`)
+  await assert.rejects(
+    async () => generateStack(await loadFactory([dir]), OPTS),
+    (err: unknown) =>
+      isOpenFactoryError(err, 'OFA_DEPLOY_PORT_CLASH') &&
+      /SERVE-B and app SERVE-A both listen on port 8080/.test(err.message),
+  )
+  await writeFile(join(dir, 'apps.yml'), `apps:\n${app('SERVE-A', 8080)}${app('SERVE-B', 8081)}`)
+  assert.equal(Object.keys(generateStack(await loadFactory([dir]), OPTS).services).length, 2)
+
+  const placed = (constraint: string) =>
+    `apps:\n  dash:\n    uuid: DASH\n    image: acme/dash:1\n    deploy:\n      placement:\n        constraints: ["${constraint}"]\n`
+  await writeFile(join(dir, 'apps.yml'), placed('node.labels.zone == building-c'))
+  await assert.rejects(
+    async () => generateStack(await loadFactory([dir]), OPTS),
+    (err: unknown) =>
+      isOpenFactoryError(err, 'OFA_DEPLOY_PLACEMENT') &&
+      /label zone=building-c/.test(err.message) &&
+      err.where?.file === join(dir, 'apps.yml'),
+  )
+  await writeFile(join(dir, 'apps.yml'), placed('node.labels.zone == building-b'))
+  const ok = generateStack(await loadFactory([dir]), OPTS)
+  assert.deepEqual(ok.services['app-dash']?.deploy.placement, { constraints: ['node.labels.zone == building-b'] })
+  assert.equal(ok.services['app-dash']?.image, 'acme/dash:1')
+})
+
+test('ofa stack prints the stack file; without --bootstrap it is a usage error', async (t) => {
+  const dir = await demoCopy(t)
+  const out = await ofa(['stack', dir, '--bootstrap', '127.0.0.1:9092', '--image', 'openfactory/ofa:x'], { cwd: dir })
+  assert.equal(out.code, 0, out.stderr)
+  const stack = JSON.parse(out.stdout)
+  assert.equal(stack.services['device-demo-dht-001'].image, 'openfactory/ofa:x')
+  const usage = await ofa(['stack', dir], { cwd: dir })
+  assert.equal(usage.code, 2)
+  assert.match(usage.stderr, /OFA_CLI_USAGE ofa stack needs --bootstrap/)
+})
