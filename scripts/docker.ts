@@ -33,7 +33,14 @@ const SHORT = DIR.length > 60 ? `/tmp/ofa-dockerd-${createHash('sha256').update(
 const EXEC_ROOT = path.join(SHORT, 'exec')
 const CGROUP_PARENT = 'ofa-dockerd'
 /** The programs of an engine: a process of one of these whose command line names our directories is ours. */
-const ENGINE_PROGRAMS = new Set(['dockerd', 'containerd', 'containerd-shim', 'containerd-shim-runc-v2', 'docker-proxy', 'runc'])
+const ENGINE_PROGRAMS = new Set([
+  'dockerd',
+  'containerd',
+  'containerd-shim',
+  'containerd-shim-runc-v2',
+  'docker-proxy',
+  'runc',
+])
 /** The environment variable the tests read (they pass its value to docker as DOCKER_HOST). */
 export const ENV_VAR = 'OFA_DOCKER_HOST'
 
@@ -120,7 +127,9 @@ export async function install(): Promise<number> {
     log('$ apt-get update')
     await runOrThrow('apt-get', ['update', '-q'], { env })
     log('$ apt-get install -y docker.io')
-    await runOrThrow('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'docker.io'], { env })
+    // Another apt-get (another script's install) may hold dpkg's lock for a while: wait for it.
+    const wait = ['-o', 'DPkg::Lock::Timeout=300']
+    await runOrThrow('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...wait, 'docker.io'], { env })
     if (!which('dockerd')) throw new Error('apt-get installed docker.io, yet dockerd is not on PATH')
     log(`docker.io installed in ${seconds(started)}`)
     return (Date.now() - started) / 1000
@@ -133,7 +142,9 @@ function isOurDockerd(pid: number | null): boolean {
   try {
     const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return path.basename(argv[0] ?? '') === 'dockerd' && argv.includes(`--exec-root=${EXEC_ROOT}`) && !/\) Z /.test(stat)
+    return (
+      path.basename(argv[0] ?? '') === 'dockerd' && argv.includes(`--exec-root=${EXEC_ROOT}`) && !/\) Z /.test(stat)
+    )
   } catch {
     return false
   }
@@ -308,9 +319,7 @@ function mountsUnder(): string[] {
     .readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .map((line) => decode(line.split(' ')[4] ?? ''))
-  return points
-    .filter((p) => p.startsWith(`${DIR}/`) || p.startsWith(`${SHORT}/`))
-    .sort((a, b) => b.length - a.length)
+  return points.filter((p) => p.startsWith(`${DIR}/`) || p.startsWith(`${SHORT}/`)).sort((a, b) => b.length - a.length)
 }
 
 /**

@@ -9,7 +9,14 @@
 // once, then two servers of the synthetic machine run — SecurityPolicy None ('test') and Basic256Sha256
 // SignAndEncrypt with a user ('test-secure') — stopped (their state deleted) after the tests, in OFA_OPCUA_* and
 // OFA_OPCUA_SECURE_* variables.
+//
+// Docker (scripts/docker.ts), started while Kafka starts: Debian's docker.io is installed if dockerd is missing, then
+// a private dockerd (its own socket and data under .cache/docker) becomes a single-node swarm; the image and swarm
+// tests find its socket in OFA_DOCKER_HOST. After the tests it leaves the swarm, stops, and its data is deleted. It
+// is started for every run: about a second when installed (about 10 s more to install it), less than what
+// deciding whether this run needs it would save.
 import { spawnSync } from 'node:child_process'
+import * as docker from './docker.ts'
 import { ensureKcat, envFor, start, stop } from './kafka.ts'
 import * as opcua from './opcua.ts'
 
@@ -32,11 +39,14 @@ async function main(): Promise<number> {
 
   console.log('\n$ scripts/kafka start --name test; scripts/kafka start --name test-3 --brokers 3')
   console.log('$ scripts/opcua start --name test; scripts/opcua start --name test-secure --security sign-and-encrypt')
+  console.log('$ scripts/docker start')
   const kafkaStarted = Date.now()
   const clusters = ['test', 'test-3']
   const opcuaServers = ['test', 'test-secure']
   try {
     ensureKcat()
+    // Before anything starts concurrently: apt-get (kcat above, docker.io here, Kafka's Java) takes one lock at a time.
+    await docker.install()
     const opcuaStarted = Date.now()
     // Kafka's nodes format and start while asyncua installs (once) and the OPC UA servers start.
     const peers = opcua
@@ -51,13 +61,19 @@ async function main(): Promise<number> {
         console.log(`OPC UA: ${servers.map((s) => s.endpoint).join(' and ')} ready in ${seconds(opcuaStarted)}`)
         return servers
       })
-    // Both settle before either error is reported, so that the finally below stops everything that started.
-    const [kafka, servers] = await Promise.allSettled([
+    const dockerStarted = Date.now()
+    const engine = docker.start().then((state) => {
+      console.log(`Docker: dockerd ${state.version} in swarm mode at ${state.host} ready in ${seconds(dockerStarted)}`)
+      return state
+    })
+    // All settle before any error is reported, so that the finally below stops everything that started.
+    const [kafka, servers, dockerd] = await Promise.allSettled([
       Promise.all([start({ name: 'test', brokers: 1 }), start({ name: 'test-3', brokers: 3 })]),
       peers,
+      engine,
     ])
-    if (kafka.status === 'rejected' || servers.status === 'rejected') {
-      const reasons = [kafka, servers].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []))
+    if (kafka.status === 'rejected' || servers.status === 'rejected' || dockerd.status === 'rejected') {
+      const reasons = [kafka, servers, dockerd].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []))
       throw new Error(reasons.map((e) => (e instanceof Error ? e.message : String(e))).join('\n'))
     }
     const [single, three] = kafka.value
@@ -67,6 +83,7 @@ async function main(): Promise<number> {
       ...envFor(single, 'OFA_KAFKA'),
       ...envFor(three, 'OFA_KAFKA3'),
       ...Object.assign({}, ...servers.value.map((s) => opcua.envFor(s))),
+      ...docker.envFor(dockerd.value),
     }
     const testsStarted = Date.now()
     status = run(process.execPath, ['--test', '--test-concurrency=2', 'packages/*/test/**/*.test.ts'], env)
@@ -82,8 +99,9 @@ async function main(): Promise<number> {
       ...[...opcuaServers, ...opcua.status().flatMap((s) => (s.name.startsWith('private-') ? [s.name] : []))].map(
         (name) => opcua.stop(name, true).catch((err) => console.error(String(err))),
       ),
+      docker.stop(true).catch((err) => console.error(String(err))),
     ])
-    console.log(`Kafka and OPC UA stopped in ${seconds(stopping)}`)
+    console.log(`Kafka, OPC UA and dockerd stopped in ${seconds(stopping)}`)
   }
   return status
 }

@@ -3,6 +3,7 @@
  * Exit statuses: 0 success, 1 the command ran and found problems (or failed), 2 usage error.
  */
 import { isOpenFactoryError } from '@openfactory/model'
+import { imageCommand } from './commands/image.ts'
 import { logCommand } from './commands/log.ts'
 import { opcuaCommand } from './commands/opcua.ts'
 import { historyCommand, planCommand } from './commands/plan.ts'
@@ -80,6 +81,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
         return await opcuaCommand(rest, io)
       case 'sql':
         return await sqlCommand(rest, io)
+      case 'image':
+        return await imageCommand(rest, io)
       case undefined:
       case 'help':
       case '--help':

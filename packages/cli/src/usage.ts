@@ -53,6 +53,11 @@ Usage:
                                         a SQL shell (ksqlDB dialect) on a running ofa's API (default $OFA_API_URL,
                                         else http://127.0.0.1:8080): statements end with ';', results as tables;
                                         -f runs a file's statements in order and stops at the first that fails
+  ofa image build [options]             build the project's image (Node 24 and this repository's app) with no base
+                                        image and no registry: docker import of a root filesystem made here; tagged
+                                        openfactory/ofa:<version> and :latest; unchanged content is only re-tagged
+      --tag NAME[:TAG]    name the image so instead (repeatable)
+      --docker-host HOST  the Docker engine (default $DOCKER_HOST), e.g. unix:///var/run/docker.sock
   ofa help                              this text
 
 The UNS schema for validate comes from --uns, else factory.yaml's uns, else OPENFACTORY_UNS_SCHEMA,

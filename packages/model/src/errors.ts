@@ -94,6 +94,10 @@ export const ERROR_CODES = [
   // command line
   'OFA_CLI_USAGE',
   'OFA_CLI_LISTEN',
+  // Docker runtime (images, swarm)
+  'OFA_DOCKER_MISSING',
+  'OFA_DOCKER_UNREACHABLE',
+  'OFA_IMAGE_BUILD',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]
