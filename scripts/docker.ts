@@ -19,6 +19,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import http from 'node:http'
+import net from 'node:net'
 import path from 'node:path'
 import { withLock } from './lock-file.ts'
 import { runState } from './run-state.ts'
@@ -198,13 +199,35 @@ async function swarmState(state: DaemonState): Promise<string> {
   return r.stdout.trim()
 }
 
+/** `port` if it is free on 127.0.0.1 (0: a port the system picks), else undefined. */
+function listenPort(port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const server = net.createServer()
+    server.once('error', () => resolve(undefined))
+    server.listen({ host: '127.0.0.1', port, exclusive: true }, () => {
+      const address = server.address()
+      const bound = typeof address === 'object' && address ? address.port : undefined
+      server.close(() => resolve(bound))
+    })
+  })
+}
+
 /** Makes the engine a single-node swarm manager (an existing swarm is kept) and waits until its node is Ready. */
 async function ensureSwarm(state: DaemonState, timeoutMs = 60_000): Promise<void> {
   let now = await swarmState(state)
   if (now !== 'active') {
     if (now !== 'inactive') await docker(state, ['swarm', 'leave', '--force'])
     const started = Date.now()
-    const r = await docker(state, ['swarm', 'init', '--advertise-addr', '127.0.0.1'])
+    // The swarm's management port: 2377 when free, else a free one (another checkout's dockerd may hold 2377).
+    const port = (await listenPort(2377)) ?? (await listenPort(0))
+    const r = await docker(state, [
+      'swarm',
+      'init',
+      '--advertise-addr',
+      `127.0.0.1:${port}`,
+      '--listen-addr',
+      `127.0.0.1:${port}`,
+    ])
     if (r.code !== 0 && !/already part of a swarm/.test(r.stderr)) {
       throw new Error(`docker swarm init failed (exit ${r.code}): ${r.stderr.trim()}`)
     }

@@ -27,6 +27,9 @@ Usage:
   ofa stack FACTORY-DIR --bootstrap H:P [--image IMAGE] [--factory-path PATH]
                                         print the factory as a Docker Swarm stack file (docker stack deploy -c -):
                                         a service per device and app image, host network, rollback on a failed update
+  ofa apply FACTORY-DIR --swarm --bootstrap H:P [--stack NAME] [--image IMAGE] [--docker-host H] [--timeout S]
+                                        deploy the factory to a Docker Swarm (the stack of ofa stack), wait until every
+                                        service is ready (rolled-back updates fail), record the deployment on Kafka
   ofa version                           print the versions of ofa and Node.js
   ofa log topics [--data DIR | --bootstrap H:P]
                                         list the topics of an embedded log (or Kafka), with partitions and offsets

@@ -42,6 +42,8 @@ export interface StackOptions {
 /** The parts of a compose service we write. */
 export interface StackService {
   readonly image: string
+  /** Container labels: part of the task template, so a change restarts the service's tasks (a rolling update). */
+  readonly labels: Readonly<Record<string, string>>
   readonly command?: readonly string[]
   readonly environment?: Readonly<Record<string, string>>
   readonly networks: readonly string[]
@@ -94,10 +96,13 @@ function service(
   image: string,
   deploy: DeployConfig | undefined,
   labels: Record<string, string>,
-  rest: Omit<StackService, 'image' | 'deploy' | 'networks'>,
+  rest: Omit<StackService, 'image' | 'deploy' | 'networks' | 'labels'>,
 ): StackService {
   return {
     image,
+    // The digest on the containers too: the configuration is read from /factory at start, so a changed resource
+    // must restart its tasks — a service label alone would update the service object but not what runs.
+    labels,
     ...rest,
     networks: ['hostnet'],
     deploy: {
