@@ -254,7 +254,7 @@ test('ofa up in a folder outside the repository: outputs exactly once across kil
   assert.ok(total >= 8, `${total} outputs`)
 })
 
-test('on Kafka: the processor, in group mode, runs every partition in the only ofa up process; its outputs are there once', {
+test('on Kafka: the processor runs every partition in the ofa up process; its outputs are there once', {
   timeout: 120_000,
 }, async (t) => {
   const { bootstrap } = await kafka()
@@ -275,7 +275,7 @@ test('on Kafka: the processor, in group mode, runs every partition in the only o
     rt.processors.running.map((p) => p.id),
     [id],
   )
-  // On Kafka the processor runs in group mode: the group gives this, its only member, every partition.
+  // Every partition runs in the ofa up process.
   const partitions = (await rt.log.describeTopic('ofa_assets')).partitions
   await eventually(
     async () => (rt.processors.running[0]!.handle.partitions().length === partitions ? true : undefined),
