@@ -23,6 +23,7 @@ import net from 'node:net'
 import path from 'node:path'
 import { withLock } from './lock-file.ts'
 import { runState } from './run-state.ts'
+import { log, runScript, UsageError } from './script-cli.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 const CACHE = path.join(ROOT, '.cache', 'docker')
@@ -58,12 +59,6 @@ export interface DaemonState {
   pid: number | null
   /** The engine's version, as `docker version` reports it (once started). */
   version: string | null
-}
-
-class UsageError extends Error {}
-
-function log(msg: string): void {
-  process.stderr.write(`${msg}\n`)
 }
 
 function seconds(since: number): string {
@@ -484,13 +479,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      if (err instanceof UsageError) log(`scripts/docker: ${err.message}\n${USAGE}`)
-      else log(`scripts/docker: ${err instanceof Error ? err.message : String(err)}`)
-      process.exit(err instanceof UsageError ? 2 : 1)
-    },
-  )
-}
+if (import.meta.main) runScript('scripts/docker', USAGE, main)

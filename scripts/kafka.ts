@@ -20,6 +20,7 @@ import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { withLock as lockIn } from './lock-file.ts'
+import { log, runScript, UsageError } from './script-cli.ts'
 
 export const KAFKA_VERSION = '4.1.1'
 /** The log4j 2 version Kafka 4.1.1 is built with: its SLF4J binding sends the broker's logs to a file. */
@@ -56,12 +57,6 @@ export interface ClusterState {
   readonly saslBootstrap: string
   readonly sasl: { readonly username: string; readonly password: string; readonly mechanisms: readonly string[] }
   readonly tls: { readonly ca: string; readonly clientCert: string; readonly clientKey: string }
-}
-
-class UsageError extends Error {}
-
-function log(msg: string): void {
-  process.stderr.write(`${msg}\n`)
 }
 
 function stateFile(name: string): string {
@@ -777,13 +772,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      if (err instanceof UsageError) log(`scripts/kafka: ${err.message}\n${USAGE}`)
-      else log(`scripts/kafka: ${err instanceof Error ? err.message : String(err)}`)
-      process.exit(err instanceof UsageError ? 2 : 1)
-    },
-  )
-}
+if (import.meta.main) runScript('scripts/kafka', USAGE, main)

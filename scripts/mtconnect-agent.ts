@@ -16,6 +16,7 @@ import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { runState } from './run-state.ts'
+import { log, runScript, UsageError } from './script-cli.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 const RUN = path.join(ROOT, '.cache', 'mtconnect-agent', 'run')
@@ -33,12 +34,6 @@ export interface AgentState {
   readonly log: string
   /** The agent process, leader of its own process group (pgid = pid). */
   pid: number | null
-}
-
-class UsageError extends Error {}
-
-function log(msg: string): void {
-  process.stderr.write(`${msg}\n`)
 }
 
 const states = runState<AgentState>(RUN)
@@ -259,16 +254,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      if (err instanceof UsageError) {
-        log(`scripts/mtconnect-agent: ${err.message}\n${HELP}`)
-        process.exit(2)
-      }
-      log(`scripts/mtconnect-agent: ${(err as Error).message}`)
-      process.exit(1)
-    },
-  )
-}
+if (import.meta.main) runScript('scripts/mtconnect-agent', HELP, main)

@@ -24,6 +24,7 @@ import path from 'node:path'
 import { withLock as lockIn } from './lock-file.ts'
 import { ensurePythonEnv } from './python-env.ts'
 import { runState } from './run-state.ts'
+import { log, runScript, UsageError } from './script-cli.ts'
 
 /** Runs `fn` holding a lock under .cache/opcua/run, so that concurrent test processes start a server once. */
 function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
@@ -71,12 +72,6 @@ export interface ServerState {
   programArgs?: string[]
   /** Further endpoints a program's ready line names (`dht1=opc.tcp://...`), by name; their ports are its too. */
   otherEndpoints?: Record<string, string>
-}
-
-class UsageError extends Error {}
-
-function log(msg: string): void {
-  process.stderr.write(`${msg}\n`)
 }
 
 function seconds(since: number): string {
@@ -536,13 +531,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      if (err instanceof UsageError) log(`scripts/opcua: ${err.message}\n${USAGE}`)
-      else log(`scripts/opcua: ${err instanceof Error ? err.message : String(err)}`)
-      process.exit(err instanceof UsageError ? 2 : 1)
-    },
-  )
-}
+if (import.meta.main) runScript('scripts/opcua', USAGE, main)
