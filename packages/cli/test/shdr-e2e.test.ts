@@ -54,7 +54,8 @@ test('SHDR adapter → connector → log → state → API, through a disconnect
     }
     const system = await eventually(async () => {
       const s = await item('system')
-      return s?.conditions?.length === 1 ? s : undefined
+      // The declaration's UNAVAILABLE is one condition too: wait for the adapter's FAULT.
+      return s?.value === 'FAULT' && s.conditions?.length === 1 ? s : undefined
     }, 'one active condition')
     assert.equal(system.value, 'FAULT')
     assert.equal(system.conditions[0].nativeCode, 'E2')
