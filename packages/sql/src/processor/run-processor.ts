@@ -376,8 +376,11 @@ async function runTask(
         first = false
         restoredOnce()
       }
+      // Stopped while restoring (a rebalance, the processor stopping): no batch after the stop.
+      if (signal.aborted) break
       const replay = task.pendingReplay
       if (replay) await task.runBatch(await task.readIntent(replay), true)
+      if (signal.aborted) break
       // A batch done after a restore: the task works again, and its next failure waits the shortest time.
       await pumpAndProcess(task, eventLog, spec, maxBatch, attempt.signal, () => backoff.reset())
     } catch (err) {
@@ -420,11 +423,14 @@ async function pumpAndProcess(
   outer: AbortSignal,
   progressed: () => void,
 ): Promise<void> {
-  // The pumps end with this attempt: when the batches fail too, not only when the runner stops.
+  // The pumps end with this attempt: when the batches fail too, not only when the runner stops. An attempt already
+  // stopped ends the reading at once: an 'abort' listener added after the abort never runs, and the loop below
+  // would then wait for records forever, never ending the task (nor the runner's stop(), which awaits it).
   const reading = new AbortController()
   const signal = reading.signal
   const stop = () => reading.abort()
-  outer.addEventListener('abort', stop, { once: true })
+  if (outer.aborted) reading.abort()
+  else outer.addEventListener('abort', stop, { once: true })
   const queues: LogRecord[][] = spec.inputs.map(() => [])
   /** Per input: it reached the end its log had when the task started (from then on it is followed live). */
   const caughtUp: boolean[] = spec.inputs.map(() => false)
