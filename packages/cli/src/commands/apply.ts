@@ -5,11 +5,12 @@
  */
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { openKafkaLog, parseBootstrapServers } from '@openfactory/log-kafka'
+import { openKafkaLog } from '@openfactory/log-kafka'
 import { loadFactory } from '@openfactory/model'
 import { applyToSwarm } from '../deploy/swarm.ts'
 import { createDockerClient } from '../image/docker-client.ts'
 import { type CliIo, EXIT, writeOut } from '../io.ts'
+import { bootstrapFlag } from '../runtime/backbone.ts'
 import { usageError } from '../usage.ts'
 import { defaultImage } from './stack.ts'
 
@@ -32,12 +33,7 @@ export async function applyCommand(args: readonly string[], io: CliIo): Promise<
     throw usageError('ofa apply deploys to a Docker Swarm (--swarm); the local runtime applies with ofa up')
   if (values.bootstrap === undefined)
     throw usageError('ofa apply --swarm needs --bootstrap HOST:PORT (the Kafka of the stack)')
-  let bootstrapServers: string[]
-  try {
-    bootstrapServers = parseBootstrapServers(values.bootstrap)
-  } catch (err) {
-    throw usageError(`--bootstrap: ${(err as Error).message.replace(/^Kafka backbone: /, '')}`)
-  }
+  const bootstrapServers = bootstrapFlag(values.bootstrap)
   const timeout = values.timeout === undefined ? 180 : Number(values.timeout)
   if (!Number.isFinite(timeout) || timeout <= 0)
     throw usageError(`--timeout must be a number of seconds, got "${values.timeout}"`)

@@ -17,8 +17,9 @@ import {
   repairLog,
   verifyLog,
 } from '@openfactory/log'
-import { openKafkaLog, parseBootstrapServers } from '@openfactory/log-kafka'
+import { openKafkaLog } from '@openfactory/log-kafka'
 import { type CliIo, EXIT, writeOut } from '../io.ts'
+import { bootstrapFlag } from '../runtime/backbone.ts'
 import { usageError } from '../usage.ts'
 
 export const DEFAULT_DATA_DIR = '.ofa-data'
@@ -31,12 +32,7 @@ function dataDir(io: CliIo, value: string | undefined): string {
 async function openLog(io: CliIo, values: { data?: string; bootstrap?: string }, readOnly: boolean): Promise<EventLog> {
   if (values.bootstrap === undefined) return openEmbeddedLog({ dir: dataDir(io, values.data), readOnly })
   if (values.data !== undefined) throw usageError('--data and --bootstrap name two different logs: give one')
-  let bootstrapServers: string[]
-  try {
-    bootstrapServers = parseBootstrapServers(values.bootstrap)
-  } catch (err) {
-    throw usageError(`--bootstrap: ${(err as Error).message.replace(/^Kafka backbone: /, '')}`)
-  }
+  const bootstrapServers = bootstrapFlag(values.bootstrap)
   return openKafkaLog({ bootstrapServers, clientId: 'ofa-cli' })
 }
 

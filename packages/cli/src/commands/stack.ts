@@ -3,21 +3,18 @@
  * Swarm stack file (deploy/stack.ts), for `docker stack deploy -c - <name>`: one service per device and per app
  * image, on the host network, rolled back when an update fails. JSON, which compose reads as YAML.
  */
-import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { parseBootstrapServers } from '@openfactory/log-kafka'
 import { loadFactory } from '@openfactory/model'
 import { generateStack } from '../deploy/stack.ts'
+import { defaultTags } from '../image/build-image.ts'
 import { type CliIo, EXIT, writeOut } from '../io.ts'
+import { bootstrapFlag } from '../runtime/backbone.ts'
 import { usageError } from '../usage.ts'
 
-/** Our image's default tag: `openfactory/ofa:<version of the repository's package.json>`. */
+/** Our image's default name: `openfactory/ofa:<version>`, the first tag `ofa image build` gives it. */
 export function defaultImage(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as {
-    version?: string
-  }
-  return `openfactory/ofa:${pkg.version ?? 'latest'}`
+  return defaultTags()[0] as string
 }
 
 export async function stackCommand(args: readonly string[], io: CliIo): Promise<number> {
@@ -34,12 +31,7 @@ export async function stackCommand(args: readonly string[], io: CliIo): Promise<
   if (positionals.length !== 1) throw usageError('ofa stack needs one factory folder')
   if (values.bootstrap === undefined)
     throw usageError('ofa stack needs --bootstrap HOST:PORT (the Kafka the services use)')
-  let bootstrapServers: string[]
-  try {
-    bootstrapServers = parseBootstrapServers(values.bootstrap)
-  } catch (err) {
-    throw usageError(`--bootstrap: ${(err as Error).message.replace(/^Kafka backbone: /, '')}`)
-  }
+  const bootstrapServers = bootstrapFlag(values.bootstrap)
   const dir = resolve(io.cwd, positionals[0] as string)
   const factory = await loadFactory([dir], {
     ...(values.uns ? { uns: resolve(io.cwd, values.uns) } : {}),

@@ -25,10 +25,8 @@ import {
   OpenFactoryError,
   SHDR_REPLAY_IMAGE,
 } from '@openfactory/model'
+import { isServeImage } from '../runtime/service-runtime.ts'
 import { type FieldValue, fieldValue } from './state.ts'
-
-/** The image that names our serving layer in an app file (as `ofa run` reads it). */
-const SERVE_IMAGE = 'openfactory/serve'
 
 export interface StackOptions {
   /** Our image: `openfactory/ofa:<version>` (`ofa image build`). */
@@ -183,7 +181,7 @@ export function generateStack(factory: Factory, opts: StackOptions): StackFile {
     const labels = { 'io.openfactory.resource': `app ${a.uuid}`, 'io.openfactory.digest': digest(spec) }
     const name = serviceName('app', a.uuid)
     origin.set(name, a.file)
-    if (spec.image.split(':')[0] === SERVE_IMAGE) {
+    if (isServeImage(spec.image)) {
       const port = spec.routing?.port ?? 8080
       claimPort(port, `app ${a.uuid}`, a.file)
       services[name] = service(opts.image, spec.deploy, labels, {

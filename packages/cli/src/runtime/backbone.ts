@@ -36,12 +36,7 @@ export function chooseBackbone(manifest: FactoryManifest, over: BackboneOverride
   if (type !== 'kafka') throw usage(`--backbone must be embedded or kafka, got "${type}"`)
   if (over.dataDir !== undefined) throw usage('--data is for the embedded backbone')
   if (over.bootstrap !== undefined) {
-    let bootstrapServers: string[]
-    try {
-      bootstrapServers = parseBootstrapServers(over.bootstrap)
-    } catch (err) {
-      throw usage(`--bootstrap: ${(err as Error).message.replace(/^Kafka backbone: /, '')}`)
-    }
+    const bootstrapServers = bootstrapFlag(over.bootstrap)
     // The connection's security and client id stay those of factory.yaml when it names Kafka too.
     return from.type === 'kafka'
       ? { ...from, bootstrapServers }
@@ -49,6 +44,15 @@ export function chooseBackbone(manifest: FactoryManifest, over: BackboneOverride
   }
   if (from.type !== 'kafka') throw usage('--backbone kafka needs --bootstrap HOST:PORT (factory.yaml names no Kafka)')
   return from
+}
+
+/** `--bootstrap HOST:PORT,...` as a list of servers; a malformed one is a usage error (exit 2). */
+export function bootstrapFlag(value: string): string[] {
+  try {
+    return parseBootstrapServers(value)
+  } catch (err) {
+    throw usage(`--bootstrap: ${(err as Error).message.replace(/^Kafka backbone: /, '')}`)
+  }
 }
 
 function usage(message: string): OpenFactoryError {
