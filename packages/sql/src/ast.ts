@@ -601,3 +601,22 @@ export type Statement =
   | SetNode
   | UnsetNode
   | QueryStatementNode
+
+/**
+ * The nodes directly inside an expression, in property order: a property that is a node, the nodes of a list, and
+ * the nodes held by the entries of a list (CASE's `{when, then}`). What walks over expressions uses this.
+ */
+export function* childExpressions(e: Expression): Generator<Expression> {
+  for (const v of Object.values(e)) {
+    if (!v || typeof v !== 'object') continue
+    if (!Array.isArray(v)) {
+      if ('kind' in v) yield v as Expression
+      continue
+    }
+    for (const x of v) {
+      if (!x || typeof x !== 'object') continue
+      if ('kind' in x) yield x as Expression
+      else for (const y of Object.values(x)) if (y && typeof y === 'object' && 'kind' in y) yield y as Expression
+    }
+  }
+}

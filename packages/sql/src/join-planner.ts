@@ -14,7 +14,7 @@
  *   keys must have the same partition count (ksqlDB asks the same).
  */
 import { OpenFactoryError } from '@openfactory/model'
-import type { ColumnRefNode, Expression, JoinNode, QueryNode } from './ast.ts'
+import { type ColumnRefNode, childExpressions, type Expression, type JoinNode, type QueryNode } from './ast.ts'
 import type { DataSource } from './catalog.ts'
 import { type Compiled, compileExpression, type Scope } from './expressions.ts'
 import {
@@ -92,16 +92,7 @@ function columnRefs(e: Expression, out: ColumnRefNode[] = []): ColumnRefNode[] {
     out.push(e)
     return out
   }
-  for (const v of Object.values(e)) {
-    const list = Array.isArray(v) ? v : [v]
-    for (const x of list) {
-      if (x && typeof x === 'object' && 'kind' in x) columnRefs(x as Expression, out)
-      else if (x && typeof x === 'object') {
-        for (const y of Object.values(x))
-          if (y && typeof y === 'object' && 'kind' in y) columnRefs(y as Expression, out)
-      }
-    }
-  }
+  for (const c of childExpressions(e)) columnRefs(c, out)
   return out
 }
 

@@ -13,17 +13,18 @@
 
 import type { LogRecord, ProducerRecord } from '@openfactory/log'
 import { isOpenFactoryError, OpenFactoryError } from '@openfactory/model'
-import type {
-  ColumnRefNode,
-  CreateAsSelectNode,
-  CreateSourceNode,
-  Expression,
-  FunctionCallNode,
-  InsertIntoNode,
-  PropertyNode,
-  QueryNode,
-  SqlPosition,
-  Statement,
+import {
+  type ColumnRefNode,
+  type CreateAsSelectNode,
+  type CreateSourceNode,
+  childExpressions,
+  type Expression,
+  type FunctionCallNode,
+  type InsertIntoNode,
+  type PropertyNode,
+  type QueryNode,
+  type SqlPosition,
+  type Statement,
 } from './ast.ts'
 import type { Catalog, DataSource, Format, WindowInfo } from './catalog.ts'
 import type { QueryHeader } from './engine-api.ts'
@@ -657,17 +658,7 @@ function aggregateShape(
       calls.set(exprKey(e), e)
       return
     }
-    for (const v of Object.values(e)) {
-      if (v && typeof v === 'object' && 'kind' in v) visit(v as Expression)
-      if (Array.isArray(v)) for (const x of v) if (x && typeof x === 'object' && 'kind' in x) visit(x as Expression)
-      if (Array.isArray(v)) {
-        for (const x of v) {
-          if (x && typeof x === 'object' && !('kind' in x)) {
-            for (const y of Object.values(x)) if (y && typeof y === 'object' && 'kind' in y) visit(y as Expression)
-          }
-        }
-      }
-    }
+    for (const c of childExpressions(e)) visit(c)
   }
   for (const i of items) visit(i.expression)
   if (query.having) visit(query.having)
