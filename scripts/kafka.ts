@@ -135,6 +135,31 @@ export function ensureKcat(): void {
   if (!which('kcat')) aptInstall(['kcat'])
 }
 
+/** A Maven project file whose dependencies are `artifacts` (`group:artifact:version`), for the dependency plugin. */
+function writePom(file: string, artifacts: readonly string[]): void {
+  const dep = (gav: string): string => {
+    const [g, a, v] = gav.split(':')
+    return `<dependency><groupId>${g}</groupId><artifactId>${a}</artifactId><version>${v}</version></dependency>`
+  }
+  fs.writeFileSync(
+    file,
+    `<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>org.openfactory.dev</groupId><artifactId>kafka-runtime</artifactId><version>${KAFKA_VERSION}</version>
+  <dependencies>
+    ${artifacts.map(dep).join('\n    ')}
+  </dependencies>
+</project>
+`,
+  )
+}
+
+/** The broker, and the log4j 2 binding of its SLF4J logs. */
+const BROKER_ARTIFACTS = [
+  `org.apache.kafka:kafka_2.13:${KAFKA_VERSION}`,
+  `org.apache.logging.log4j:log4j-slf4j-impl:${LOG4J_VERSION}`,
+]
+
 /**
  * Downloads Kafka's jars (the broker, `kafka_2.13`, and `kafka-tools` for `ProducerPerformance`) with their
  * runtime dependencies from Maven Central into .cache/kafka/<version>/libs, once.
@@ -145,22 +170,8 @@ export function fetchKafka(): string {
   ensureJavaAndMaven()
   const dir = path.dirname(LIBS)
   fs.mkdirSync(dir, { recursive: true })
-  const dep = (g: string, a: string, v: string): string =>
-    `<dependency><groupId>${g}</groupId><artifactId>${a}</artifactId><version>${v}</version></dependency>`
   const pom = path.join(dir, `pom-${process.pid}.xml`)
-  fs.writeFileSync(
-    pom,
-    `<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>org.openfactory.dev</groupId><artifactId>kafka-runtime</artifactId><version>${KAFKA_VERSION}</version>
-  <dependencies>
-    ${dep('org.apache.kafka', 'kafka_2.13', KAFKA_VERSION)}
-    ${dep('org.apache.kafka', 'kafka-tools', KAFKA_VERSION)}
-    ${dep('org.apache.logging.log4j', 'log4j-slf4j-impl', LOG4J_VERSION)}
-  </dependencies>
-</project>
-`,
-  )
+  writePom(pom, [...BROKER_ARTIFACTS, `org.apache.kafka:kafka-tools:${KAFKA_VERSION}`])
   log(`fetching Apache Kafka ${KAFKA_VERSION} from Maven Central into ${path.relative(ROOT, LIBS)} ...`)
   const started = Date.now()
   // Into a directory of our own, renamed into place at the end: another process may be fetching too.
@@ -182,6 +193,51 @@ export function fetchKafka(): string {
   }
   log(`fetched ${fs.readdirSync(LIBS).length} jars in ${((Date.now() - started) / 1000).toFixed(1)} s`)
   return LIBS
+}
+
+/**
+ * The jars the broker alone needs (`kafka_2.13` and the log4j binding with their runtime dependencies, without the
+ * tools' — Connect, Jetty, Jersey), as paths in fetchKafka's libs: the broker image takes these. Maven lists them
+ * from its local repository (filled by fetchKafka) once; the list is kept beside the libs.
+ */
+export function brokerJars(): string[] {
+  const libs = fetchKafka()
+  const listFile = path.join(path.dirname(LIBS), 'broker-jars.txt')
+  if (!fs.existsSync(listFile)) {
+    const pom = path.join(path.dirname(LIBS), `pom-broker-${process.pid}.xml`)
+    const out = `${listFile}.tmp-${process.pid}`
+    ensureJavaAndMaven()
+    writePom(pom, BROKER_ARTIFACTS)
+    try {
+      runOrThrow('mvn', ['-q', '-B', '-f', pom, 'dependency:list', '-DincludeScope=runtime', `-DoutputFile=${out}`])
+      // Lines `   group:artifact:jar[:classifier]:version:scope[ -- module name]`; the file of each is
+      // `artifact-version[-classifier].jar`.
+      const names: string[] = []
+      for (const line of fs.readFileSync(out, 'utf8').split('\n')) {
+        const parts = (line.trim().split(/\s/)[0] ?? '').split(':')
+        if (parts.length < 5 || parts[2] !== 'jar') continue
+        const [, artifact, , ...rest] = parts
+        const version = rest.length === 3 ? rest[1] : rest[0]
+        const classifier = rest.length === 3 ? `-${rest[0]}` : ''
+        names.push(`${artifact}-${version}${classifier}.jar`)
+      }
+      if (names.length === 0) throw new Error(`mvn dependency:list listed no jar in ${out}`)
+      // Renamed into place: another process may be listing them too.
+      fs.writeFileSync(`${out}.list`, `${names.sort().join('\n')}\n`)
+      fs.renameSync(`${out}.list`, listFile)
+    } finally {
+      fs.rmSync(pom, { force: true })
+      fs.rmSync(out, { force: true })
+    }
+  }
+  const jars = fs
+    .readFileSync(listFile, 'utf8')
+    .split('\n')
+    .filter((n) => n !== '')
+    .map((n) => path.join(libs, n))
+  const missing = jars.filter((j) => !fs.existsSync(j))
+  if (missing.length > 0) throw new Error(`${missing.join(', ')} missing: delete ${path.dirname(LIBS)} and fetch again`)
+  return jars
 }
 
 /** Kafka's `Uuid.randomUuid().toString()`: 16 random bytes, URL-safe base64 without padding, not starting with '-'. */
@@ -283,11 +339,9 @@ function makeCertificates(dir: string): void {
 }
 
 function serverProperties(state: ClusterState, node: NodeState, tlsDir: string): string {
-  const n = state.nodes.length
-  const rf = Math.min(3, n)
   const voters = state.nodes.map((x) => `${x.id}@${x.host}:${x.controllerPort}`).join(',')
   const scram = 'org.apache.kafka.common.security.scram.ScramLoginModule required;'
-  const props: Record<string, string | number> = {
+  return propertiesText({
     'process.roles': 'broker,controller',
     'node.id': node.id,
     'controller.quorum.voters': voters,
@@ -307,6 +361,18 @@ function serverProperties(state: ClusterState, node: NodeState, tlsDir: string):
     'ssl.truststore.type': 'PEM',
     'ssl.truststore.location': path.join(tlsDir, 'ca.pem'),
     'listener.name.sasl_ssl.ssl.client.auth': 'requested',
+    ...brokerTuning(Math.min(3, state.nodes.length)),
+  })
+}
+
+/**
+ * The settings of every broker of ours whatever its listeners (these clusters, and the broker image of
+ * `ofa image build --kafka`): a small footprint, topics created on purpose only, internal topics replicated
+ * `replicationFactor` times, and short delays so that groups, the cleaner and failures act within seconds.
+ */
+export function brokerTuning(replicationFactor: number): Record<string, string | number> {
+  const rf = replicationFactor
+  return {
     // A small footprint for a shared 2-core machine.
     'num.network.threads': 2,
     'num.io.threads': 2,
@@ -340,36 +406,58 @@ function serverProperties(state: ClusterState, node: NodeState, tlsDir: string):
     'broker.session.timeout.ms': 4000,
     'replica.lag.time.max.ms': 10000,
   }
+}
+
+/** A Java properties file of `key=value` lines, in the order given (values here need no escaping). */
+export function propertiesText(props: Readonly<Record<string, string | number>>): string {
   return `${Object.entries(props)
     .map(([k, v]) => `${k}=${v}`)
     .join('\n')}\n`
 }
 
-const LOG4J2 = `status = warn
-appender.file.type = File
+/**
+ * Log4j 2's configuration for a broker: info and above, request logs at warn only, to `${kafka.logs.dir}/server.log`
+ * (`file`, these clusters) or to standard output (`console`, the broker image: docker keeps a container's output).
+ */
+export function log4j2Properties(to: 'file' | 'console'): string {
+  const appender =
+    to === 'file'
+      ? `appender.file.type = File
 appender.file.name = file
 appender.file.fileName = \${sys:kafka.logs.dir}/server.log
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
+`
+      : `appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_OUT
+`
+  return `status = warn
+${appender}appender.${to}.layout.type = PatternLayout
+appender.${to}.layout.pattern = [%d] %p %m (%c)%n
 rootLogger.level = info
-rootLogger.appenderRef.file.ref = file
+rootLogger.appenderRef.${to}.ref = ${to}
 logger.request.name = kafka.request.logger
 logger.request.level = warn
 logger.cleaner.name = kafka.log.LogCleaner
 logger.cleaner.level = info
 `
+}
+
+/** The JVM options of a broker (and of its storage tool): a heap of 64 to 512 MB, G1 with few threads. */
+export const BROKER_JVM_OPTIONS: readonly string[] = [
+  '-Xms64m',
+  '-Xmx512m',
+  '-XX:+UseG1GC',
+  '-XX:MaxGCPauseMillis=20',
+  '-XX:ParallelGCThreads=2',
+  '-XX:ConcGCThreads=1',
+  '-XX:CICompilerCount=2',
+  '-XX:+ExitOnOutOfMemoryError',
+  '-Djava.awt.headless=true',
+]
 
 function javaArgs(node: NodeState, mainClass: string, args: string[]): string[] {
   return [
-    '-Xms64m',
-    '-Xmx512m',
-    '-XX:+UseG1GC',
-    '-XX:MaxGCPauseMillis=20',
-    '-XX:ParallelGCThreads=2',
-    '-XX:ConcGCThreads=1',
-    '-XX:CICompilerCount=2',
-    '-XX:+ExitOnOutOfMemoryError',
-    '-Djava.awt.headless=true',
+    ...BROKER_JVM_OPTIONS,
     `-Dkafka.logs.dir=${node.dir}`,
     `-Dlog4j2.configurationFile=${path.join(node.dir, 'log4j2.properties')}`,
     '-cp',
@@ -383,7 +471,7 @@ function format(state: ClusterState, node: NodeState, tlsDir: string): Promise<v
   fs.mkdirSync(node.dir, { recursive: true })
   const props = path.join(node.dir, 'server.properties')
   fs.writeFileSync(props, serverProperties(state, node, tlsDir))
-  fs.writeFileSync(path.join(node.dir, 'log4j2.properties'), LOG4J2)
+  fs.writeFileSync(path.join(node.dir, 'log4j2.properties'), log4j2Properties('file'))
   if (fs.existsSync(path.join(node.dir, 'data', 'meta.properties'))) return Promise.resolve()
   const args = javaArgs(node, 'kafka.tools.StorageTool', [
     'format',

@@ -3,7 +3,7 @@
  * Exit statuses: 0 success, 1 the command ran and found problems (or failed), 2 usage error.
  */
 import { isOpenFactoryError } from '@openfactory/model'
-import { applyCommand } from './commands/apply.ts'
+import { applyCommand, rollbackCommand, statusCommand } from './commands/apply.ts'
 import { imageCommand } from './commands/image.ts'
 import { logCommand } from './commands/log.ts'
 import { opcuaCommand } from './commands/opcua.ts'
@@ -75,6 +75,10 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
         return await stackCommand(rest, io)
       case 'apply':
         return await applyCommand(rest, io)
+      case 'rollback':
+        return await rollbackCommand(rest, io)
+      case 'status':
+        return await statusCommand(rest, io)
       case 'version':
       case '--version':
         return await versionCommand(rest, io)

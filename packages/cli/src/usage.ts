@@ -17,6 +17,10 @@ Usage:
   ofa run UUID FACTORY-DIR [options]    run one device's connector, or the serving app (image openfactory/serve),
                                         alone against Kafka; replicas of a device take over from each other
       --backbone, --bootstrap, --port, --host, --uns   as for ofa up (the backbone must be kafka)
+  ofa run --workers FACTORY-DIR [options]
+                                        run the factory's SQL files and TypeScript processors alone against Kafka;
+                                        replicas share a lease: one runs them, another takes over when it stops or dies
+      --backbone, --bootstrap, --uns   as for ofa up (the backbone must be kafka)
   ofa validate [--uns FILE] PATH...     check factory files (files or folders); exit 0 valid, 1 problems, 2 usage;
                                         walks skip folders holding a .ofa-skip file (and say so); warnings are printed
   ofa plan FACTORY-DIR [--json]         what the files would change against the last deployment on the factory's log:
@@ -27,9 +31,21 @@ Usage:
   ofa stack FACTORY-DIR --bootstrap H:P [--image IMAGE] [--factory-path PATH]
                                         print the factory as a Docker Swarm stack file (docker stack deploy -c -):
                                         a service per device and app image, host network, rollback on a failed update
-  ofa apply FACTORY-DIR --swarm --bootstrap H:P [--stack NAME] [--image IMAGE] [--docker-host H] [--timeout S]
+  ofa apply FACTORY-DIR --swarm [swarm options]
                                         deploy the factory to a Docker Swarm (the stack of ofa stack), wait until every
-                                        service is ready (rolled-back updates fail), record the deployment on Kafka
+                                        service is ready (rolled-back updates fail), record the deployment and its files
+  ofa rollback FACTORY-DIR [--to SEQ|GIT-REF] [swarm options]
+                                        deploy the files of an earlier deployment (default: the last applied one whose
+                                        files differ from the last's) or of a git commit of the folder, as ofa apply
+  ofa status FACTORY-DIR [--json] [swarm options]
+                                        each service of the stack against the files (in sync, changed, not deployed,
+                                        not declared) and the last deployment; exit 1 when anything differs
+      --bootstrap H:P,... Kafka of the stack (default: factory.yaml's kafka backbone; the embedded log is refused)
+      --stack NAME        stack name (default: the factory's name)
+      --image IMAGE       our image (default: openfactory/ofa:<version>, built by ofa image build)
+      --state-dir DIR     the files the services run (default: $XDG_STATE_HOME/openfactory/swarm/<stack>)
+      --docker-host H     the swarm manager's engine (default: DOCKER_HOST)
+      --timeout S         seconds for every service to be ready (default 180)
   ofa version                           print the versions of ofa and Node.js
   ofa log topics [--data DIR | --bootstrap H:P]
                                         list the topics of an embedded log (or Kafka), with partitions and offsets
@@ -59,6 +75,8 @@ Usage:
   ofa image build [options]             build the project's image (Node 24 and this repository's app) with no base
                                         image and no registry: docker import of a root filesystem made here; tagged
                                         openfactory/ofa:<version> and :latest; unchanged content is only re-tagged
+      --kafka             build the Kafka broker image instead (a jlink'd Java runtime and Kafka's jars, for a
+                          stack's own backbone): openfactory/kafka:<Kafka version> and :latest; needs a JDK 17+
       --tag NAME[:TAG]    name the image so instead (repeatable)
       --docker-host HOST  the Docker engine (default $DOCKER_HOST), e.g. unix:///var/run/docker.sock
   ofa help                              this text

@@ -1,8 +1,8 @@
 // TypeScript processors under ofa up (factory.yaml `processors:`, packages/cli/src/runtime/processors.ts): the demo
 // factory's spindle overload shows up as a data item of each machine (REST and SQL); in a factory folder outside the
-// repository, the same module runs with nothing installed beside it, its outputs are exactly once across a kill -9
-// and a clean restart, and modules that cannot be loaded or are not definitions are reported with their coded error
-// while the factory runs.
+// repository, the same module runs with nothing installed beside it (and a module importing @openfactory/sql at run
+// time runs too), its outputs are exactly once across a kill -9 and a clean restart, and modules that cannot be
+// loaded or are not definitions are reported with their coded error while the factory runs.
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
@@ -161,7 +161,11 @@ test('ofa up in a folder outside the repository: outputs exactly once across kil
   await writeFile(join(dir, 'processors', 'not-a-definition.js'), "export default { id: 'no good', proccess() {} }\n")
   await writeFile(
     join(dir, 'processors', 'imports-our-package.ts'),
-    "import { defineProcessor } from '@openfactory/sql'\nexport default defineProcessor({ id: 'x', process() {} })\n",
+    "import { defineProcessor } from '@openfactory/sql'\nexport default defineProcessor({ id: 'imports-ours', process() {} })\n",
+  )
+  await writeFile(
+    join(dir, 'processors', 'imports-a-missing-package.ts'),
+    "import { x } from '@openfactory/no-such-package'\nexport default x\n",
   )
   await writeFile(
     join(dir, 'factory.yaml'),
@@ -173,6 +177,7 @@ test('ofa up in a folder outside the repository: outputs exactly once across kil
       '  - processors/broken.ts',
       '  - processors/not-a-definition.js',
       '  - processors/imports-our-package.ts',
+      '  - processors/imports-a-missing-package.ts',
       '',
     ].join('\n'),
   )
@@ -184,17 +189,18 @@ test('ofa up in a folder outside the repository: outputs exactly once across kil
       (o) => o.value === 'OVERLOAD',
     ).length
 
-  // First run: the processor runs, the three broken modules are reported with their codes, the factory serves.
+  // First run: the processors run (our package imported at run time resolves outside the repository), the three
+  // broken modules are reported with their codes, the factory serves.
   const first = startOfa(t, args, {})
   const api1 = `${await first.url}/api`
   const reported = await eventually(
     () =>
-      /not-a-definition/.test(first.output()) && /imports-our-package/.test(first.output())
+      /not-a-definition/.test(first.output()) && /imports-a-missing-package/.test(first.output())
         ? first.output()
         : undefined,
     'the modules not run, on stderr',
   )
-  assert.match(reported, /processors +spindle-overload\n/)
+  assert.match(reported, /processors +spindle-overload, imports-ours\n/)
   assert.match(reported, /not run: \S+processors\/broken\.ts:\d+: OFA_PROCESSOR_LOAD cannot load the module: /)
   const invalid = /not run: \S+processors\/not-a-definition\.js: OFA_PROCESSOR_INVALID 3 problems in .*/.exec(
     reported,
@@ -205,8 +211,9 @@ test('ofa up in a folder outside the repository: outputs exactly once across kil
   assert.match(invalid, /ProcessorDefinition\.process is required/)
   assert.match(
     reported,
-    /not run: \S+processors\/imports-our-package\.ts: OFA_PROCESSOR_LOAD cannot load the module: .*@openfactory\/sql.* import our types with `import type`/,
+    /not run: \S+processors\/imports-a-missing-package\.ts: OFA_PROCESSOR_LOAD cannot load the module: Cannot find package '@openfactory\/no-such-package' imported from \S+imports-a-missing-package\.ts — a processor may import ofa's own packages/,
   )
+  assert.doesNotMatch(reported, /not run: \S+imports-our-package/)
   await eventually(async () => ((await overloads(api1)) >= 2 ? true : undefined), 'two overloads', 30_000)
   assert.equal((await itemOf(api1, 'PROC-CNC-2', 'spindle_overload'))?.value, 'NORMAL')
 

@@ -1,16 +1,17 @@
-// The factory as a Swarm stack (deploy/stack.ts): one service per device and per app image, each labelled with its
-// resource's digest, so a change of one device changes one service; port clashes and impossible placements refused.
+// The factory as a Swarm stack (deploy/stack.ts): one service per device and per app image, and one for the SQL and
+// processors (workers), each labelled with its resource's digest, so a change of one device changes one service;
+// port clashes and impossible placements refused.
 import assert from 'node:assert/strict'
 import { cp, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { isOpenFactoryError, loadFactory } from '@openfactory/model'
-import { generateStack } from '../src/deploy/stack.ts'
+import { generateStack, type StackFile } from '../src/deploy/stack.ts'
 import { demoCopy, ofa, tempDir } from './helpers.ts'
 
 const OPTS = { image: 'openfactory/ofa:test', bootstrapServers: ['127.0.0.1:9092'] }
 
-test('the demo factory as a stack: a service per device and the serving app; one device changed, one service changed', async (t) => {
+test('the demo factory as a stack: a service per device, the serving app, the workers; one device changed, one service changed', async (t) => {
   const dir = await demoCopy(t)
   const stack = generateStack(await loadFactory([dir]), OPTS)
   assert.deepEqual(Object.keys(stack.services).sort(), [
@@ -18,6 +19,7 @@ test('the demo factory as a stack: a service per device and the serving app; one
     'device-demo-cnc-sim-001',
     'device-demo-dht-001',
     'device-ofa-mill-001',
+    'workers',
   ])
   const cnc = stack.services['device-demo-cnc-sim-001']
   assert.deepEqual(cnc?.command, [
@@ -41,6 +43,22 @@ test('the demo factory as a stack: a service per device and the serving app; one
   assert.deepEqual(serve?.command?.slice(-4), ['--host', '0.0.0.0', '--port', '8080'])
   assert.match(serve?.healthcheck?.test.at(-1) ?? '', /http:\/\/127\.0\.0\.1:8080\/healthz/)
   assert.deepEqual(stack.networks, { hostnet: { external: true, name: 'host' } })
+  // The SQL files and the processor run in their own service: two replicas sharing a lease.
+  const workers = stack.services.workers
+  assert.deepEqual(workers?.command, [
+    'run',
+    '--workers',
+    '/factory',
+    '--backbone',
+    'kafka',
+    '--bootstrap',
+    '127.0.0.1:9092',
+  ])
+  assert.equal(workers?.image, 'openfactory/ofa:test')
+  assert.deepEqual(workers?.volumes, cnc?.volumes)
+  assert.equal(workers?.deploy.replicas, 2)
+  assert.equal(workers?.deploy.labels['io.openfactory.resource'], 'workers')
+  assert.equal(workers?.labels['io.openfactory.digest'], workers?.deploy.labels['io.openfactory.digest'])
 
   const file = join(dir, 'devices', 'cnc-simulated.yml')
   await writeFile(file, (await readFile(file, 'utf8')).replace('interval_ms: 500', 'interval_ms: 250'))
@@ -49,6 +67,36 @@ test('the demo factory as a stack: a service per device and the serving app; one
     (n) => JSON.stringify(stack.services[n]) !== JSON.stringify(after.services[n]),
   )
   assert.deepEqual(changed, ['device-demo-cnc-sim-001'])
+})
+
+test('the workers service: a changed statement or processor restarts it alone; a comment is no change; none without SQL or processors', async (t) => {
+  const dir = await demoCopy(t)
+  const stackOf = async () => generateStack(await loadFactory([dir]), OPTS)
+  const changedBetween = (a: StackFile, b: StackFile) =>
+    [...new Set([...Object.keys(a.services), ...Object.keys(b.services)])].filter(
+      (n) => JSON.stringify(a.services[n]) !== JSON.stringify(b.services[n]),
+    )
+  const before = await stackOf()
+  const sql = join(dir, 'sql', 'assets.sql')
+  const text = await readFile(sql, 'utf8')
+  await writeFile(sql, `-- a comment changes no statement\n${text.replaceAll(';\n\n', ';\n\n\n')}`)
+  assert.deepEqual(changedBetween(before, await stackOf()), [])
+  await writeFile(sql, text.replace('COUNT(*) AS samples', 'COUNT(*) AS sample_count'))
+  const sqlChanged = await stackOf()
+  assert.deepEqual(changedBetween(before, sqlChanged), ['workers'])
+  const processor = join(dir, 'processors', 'spindle-overload.ts')
+  await writeFile(processor, (await readFile(processor, 'utf8')).replace('THRESHOLD = 75', 'THRESHOLD = 80'))
+  assert.deepEqual(changedBetween(sqlChanged, await stackOf()), ['workers'])
+  // A statement that does not parse is refused before anything is deployed, in its file.
+  await writeFile(sql, `${text}\nCREATE STREAM broken (;\n`)
+  await assert.rejects(stackOf(), (err: unknown) => isOpenFactoryError(err, 'OFA_SQL_PARSE') && err.where?.file === sql)
+  // Without sql: and processors: there is nothing for workers to run, and no service.
+  const manifest = join(dir, 'factory.yaml')
+  await writeFile(
+    manifest,
+    (await readFile(manifest, 'utf8')).replace(/^sql: .*$/m, '').replace(/^processors: .*$/m, ''),
+  )
+  assert.equal((await stackOf()).services.workers, undefined)
 })
 
 test('refused before anything is deployed: two services on one host port, a placement on a label no node has', async (t) => {

@@ -55,12 +55,17 @@ export const ERROR_CODES = [
   'OFA_PROCESSOR_LOAD',
   'OFA_PROCESSOR_INVALID',
   'OFA_PROCESSOR_FENCED',
-  // deployment (ofa plan, apply, history)
+  // deployment (ofa plan, apply, rollback, history, status)
   'OFA_DEPLOY_DUPLICATE',
   'OFA_DEPLOY_PORT_CLASH',
   'OFA_DEPLOY_PLACEMENT',
   'OFA_DEPLOY_IMAGE_MISSING',
   'OFA_DEPLOY_FAILED',
+  'OFA_DEPLOY_TOO_LARGE',
+  'OFA_DEPLOY_SNAPSHOT',
+  'OFA_DEPLOY_ROLLBACK',
+  'OFA_DEPLOY_BACKBONE',
+  'OFA_DEPLOY_KAFKA',
   // event log
   'OFA_LOG_INVALID_ARGUMENT',
   'OFA_LOG_LOCKED',
@@ -96,6 +101,7 @@ export const ERROR_CODES = [
   // command line
   'OFA_CLI_USAGE',
   'OFA_CLI_LISTEN',
+  'OFA_CLI_NOTHING_TO_RUN',
   // Docker runtime (images, swarm)
   'OFA_DOCKER_MISSING',
   'OFA_DOCKER_UNREACHABLE',

@@ -1,75 +1,321 @@
 /**
- * `ofa apply FACTORY-DIR --swarm --bootstrap HOST:PORT [--stack NAME] [--image IMAGE] [--docker-host HOST]
- * [--timeout SECONDS]`: deploys the factory to a Docker Swarm as one stack, waits until every service is ready,
- * and records the deployment on the factory's Kafka log (deploy/swarm.ts). The local runtime applies with `ofa up`.
+ * The Docker Swarm commands, one set of flags (`--bootstrap`, `--stack`, `--image`, `--state-dir`, `--docker-host`,
+ * `--timeout`):
+ *
+ * - `ofa apply FACTORY-DIR --swarm`: deploys the folder's files as one stack, waits until every service is ready,
+ *   and records the deployment on the factory's Kafka log (deploy/swarm.ts). The local runtime applies with `ofa up`.
+ * - `ofa rollback FACTORY-DIR [--to SEQ | GIT-REF]`: deploys the files of an earlier deployment (kept with it on the
+ *   log) or of a git commit of the folder, the same way; by default those of the last applied deployment whose files
+ *   differ from the last one's.
+ * - `ofa status FACTORY-DIR [--json]`: the stack as it runs against the folder's files: each service in sync,
+ *   changed since deployed, declared but not running, or running but not declared (drift), and the last deployment.
+ *   Exits 1 when anything differs (drift), 0 when the stack runs the files.
+ *
+ * Kafka: `--bootstrap`, else factory.yaml's kafka backbone. The embedded log is refused: the services are separate
+ * processes, maybe on several machines.
  */
-import { resolve } from 'node:path'
+import { execFileSync } from 'node:child_process'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { homedir, tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import type { EventLog } from '@openfactory/log'
 import { openKafkaLog } from '@openfactory/log-kafka'
-import { loadFactory } from '@openfactory/model'
-import { applyToSwarm } from '../deploy/swarm.ts'
+import { type Factory, factoryNameOf, loadFactory, OpenFactoryError } from '@openfactory/model'
+import { type Deployment, type GitInfo, lastApplied, readDeployments } from '../deploy/deployments.ts'
+import { planChanges } from '../deploy/plan.ts'
+import { MAX_SNAPSHOT_FILES, type Snapshot, takeSnapshot, writeSnapshot } from '../deploy/snapshot.ts'
+import { generateStack } from '../deploy/stack.ts'
+import { desiredState } from '../deploy/state.ts'
+import { applyToSwarm, DIGEST_LABEL, runningServices, type SwarmTarget } from '../deploy/swarm.ts'
 import { createDockerClient } from '../image/docker-client.ts'
 import { type CliIo, EXIT, writeOut } from '../io.ts'
 import { bootstrapFlag } from '../runtime/backbone.ts'
 import { usageError } from '../usage.ts'
 import { defaultImage } from './stack.ts'
 
-export async function applyCommand(args: readonly string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...args],
-    options: {
-      swarm: { type: 'boolean' },
-      bootstrap: { type: 'string' },
-      stack: { type: 'string' },
-      image: { type: 'string' },
-      'docker-host': { type: 'string' },
-      timeout: { type: 'string' },
-      uns: { type: 'string' },
-    },
-    allowPositionals: true,
-  })
-  if (positionals.length !== 1) throw usageError('ofa apply needs one factory folder')
-  if (!values.swarm)
-    throw usageError('ofa apply deploys to a Docker Swarm (--swarm); the local runtime applies with ofa up')
-  if (values.bootstrap === undefined)
-    throw usageError('ofa apply --swarm needs --bootstrap HOST:PORT (the Kafka of the stack)')
-  const bootstrapServers = bootstrapFlag(values.bootstrap)
+const FLAGS = {
+  swarm: { type: 'boolean' },
+  bootstrap: { type: 'string' },
+  stack: { type: 'string' },
+  image: { type: 'string' },
+  'state-dir': { type: 'string' },
+  'docker-host': { type: 'string' },
+  timeout: { type: 'string' },
+  uns: { type: 'string' },
+  to: { type: 'string' },
+  json: { type: 'boolean' },
+} as const
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof FLAGS; allowPositionals: true }>>['values']
+
+function parse(command: string, args: readonly string[]): { values: Values; dir: string } {
+  const { values, positionals } = parseArgs({ args: [...args], options: FLAGS, allowPositionals: true })
+  if (positionals.length !== 1) throw usageError(`ofa ${command} needs one factory folder`)
+  const allowed: Record<string, readonly string[]> = { apply: [], rollback: ['to'], status: ['json'] }
+  for (const only of ['to', 'json'] as const) {
+    if (values[only] !== undefined && !allowed[command]?.includes(only))
+      throw usageError(`--${only} is not an option of ofa ${command}`)
+  }
+  return { values, dir: positionals[0] as string }
+}
+
+/** The folder's files loaded with the command's options. */
+function loader(values: Values, io: CliIo): (dir: string) => Promise<Factory> {
+  return (dir) =>
+    loadFactory([dir], { ...(values.uns ? { uns: resolve(io.cwd, values.uns) } : {}), env: io.env, cwd: io.cwd })
+}
+
+/** Kafka as the services reach it: --bootstrap, else the factory's kafka backbone; the embedded log is refused. */
+function bootstrapOf(values: Values, factory: Factory | undefined): string[] {
+  if (values.bootstrap !== undefined) return bootstrapFlag(values.bootstrap)
+  const b = factory?.manifest.backbone
+  if (b?.type === 'kafka') return [...b.bootstrapServers]
+  throw new OpenFactoryError(
+    'OFA_DEPLOY_BACKBONE',
+    'a stack runs on Kafka: pass --bootstrap HOST:PORT or set backbone kafka in factory.yaml (the embedded log ' +
+      'belongs to one process; the services of a stack are several, on one or several nodes)',
+    factory?.manifest.file ? { where: { file: factory.manifest.file } } : {},
+  )
+}
+
+/** The stack's state folder: --state-dir, else `$XDG_STATE_HOME/openfactory/swarm/<stack>`. */
+function stateDirOf(values: Values, io: CliIo, stack: string): string {
+  if (values['state-dir']) return resolve(io.cwd, values['state-dir'])
+  const base = io.env.XDG_STATE_HOME || join(io.env.HOME || homedir(), '.local', 'state')
+  return join(base, 'openfactory', 'swarm', stack)
+}
+
+async function target(values: Values, io: CliIo, stack: string, bootstrapServers: string[]): Promise<SwarmTarget> {
   const timeout = values.timeout === undefined ? 180 : Number(values.timeout)
   if (!Number.isFinite(timeout) || timeout <= 0)
     throw usageError(`--timeout must be a number of seconds, got "${values.timeout}"`)
-  const dir = resolve(io.cwd, positionals[0] as string)
-  const factory = await loadFactory([dir], {
-    ...(values.uns ? { uns: resolve(io.cwd, values.uns) } : {}),
-    env: io.env,
-    cwd: io.cwd,
-  })
   const docker = createDockerClient({
     ...(values['docker-host'] ? { host: values['docker-host'] } : {}),
     env: { ...process.env, ...io.env },
     signal: io.signal,
   })
   await docker.serverVersion()
+  return {
+    docker,
+    stack,
+    image: values.image ?? defaultImage(),
+    bootstrapServers,
+    stateDir: stateDirOf(values, io, stack),
+    timeoutMs: timeout * 1000,
+    progress: (line) => io.stderr.write(`${line}\n`),
+  }
+}
+
+async function withLog<T>(bootstrapServers: string[], use: (log: EventLog) => Promise<T>): Promise<T> {
   const log = await openKafkaLog({ bootstrapServers, clientId: 'ofa-apply' })
   try {
-    const result = await applyToSwarm({
-      factory,
-      log,
-      bootstrapServers,
-      stack: values.stack ?? factory.manifest.name,
-      image: values.image ?? defaultImage(),
-      docker,
-      timeoutMs: timeout * 1000,
-      progress: (line) => io.stderr.write(`${line}\n`),
-    })
-    const d = result.deployment
-    await writeOut(
-      io.stdout,
-      d
-        ? `deployment ${d.seq}: +${d.summary.create} ~${d.summary.update} -${d.summary.delete}, ${result.services.length} service(s) ready\n`
-        : `no change to the files since the last deployment; ${result.services.length} service(s) ready\n`,
-    )
-    return EXIT.ok
+    return await use(log)
   } finally {
     await log.close()
   }
+}
+
+function applied(d: Deployment | undefined, services: number): string {
+  return d
+    ? `deployment ${d.seq}: +${d.summary.create} ~${d.summary.update} -${d.summary.delete}, ${services} service(s) ready\n`
+    : `no change to the files since the last deployment; ${services} service(s) ready\n`
+}
+
+export async function applyCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const { values, dir } = parse('apply', args)
+  if (!values.swarm)
+    throw usageError('ofa apply deploys to a Docker Swarm (--swarm); the local runtime applies with ofa up')
+  const factory = await loader(values, io)(resolve(io.cwd, dir))
+  const bootstrapServers = bootstrapOf(values, factory)
+  const t = await target(values, io, values.stack ?? factory.manifest.name, bootstrapServers)
+  return withLog(bootstrapServers, async (log) => {
+    const result = await applyToSwarm({ ...t, factory, log, by: 'ofa apply --swarm' })
+    await writeOut(io.stdout, applied(result.deployment, result.services.length))
+    return EXIT.ok
+  })
+}
+
+/** The files of a git ref of the folder, in a new temporary folder (removed by the caller). */
+async function filesAtGitRef(dir: string, ref: string): Promise<{ folder: string; git: GitInfo }> {
+  const git = (args: string[], encoding: 'utf8' | 'buffer' = 'utf8') =>
+    execFileSync('git', ['-C', dir, ...args], {
+      encoding,
+      maxBuffer: 64 << 20,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 30_000,
+    })
+  let commit: string
+  try {
+    commit = (git(['rev-parse', '--verify', `${ref}^{commit}`]) as string).trim()
+  } catch {
+    throw new OpenFactoryError('OFA_DEPLOY_ROLLBACK', `${ref} is neither a deployment number nor a git ref of ${dir}`)
+  }
+  const paths = (git(['ls-tree', '-r', '-z', '--name-only', commit, '--', '.']) as string).split('\0').filter(Boolean)
+  if (paths.length > MAX_SNAPSHOT_FILES) {
+    throw new OpenFactoryError('OFA_DEPLOY_TOO_LARGE', `${ref} holds more than ${MAX_SNAPSHOT_FILES} files`, {
+      where: { file: dir },
+    })
+  }
+  const folder = await mkdtemp(join(tmpdir(), 'ofa-rollback-'))
+  for (const p of paths) {
+    const full = join(folder, p)
+    await mkdir(dirname(full), { recursive: true })
+    await writeFile(full, git(['show', `${commit}:./${p}`], 'buffer') as Buffer)
+  }
+  const author = (git(['log', '-1', '--format=%an <%ae>', commit]) as string).trim()
+  return { folder, git: { commit, author, dirty: false } }
+}
+
+/** The files a rollback deploys: those of deployment `--to N`, of a git ref, or of the last that differed. */
+async function rollbackFiles(
+  deployments: readonly Deployment[],
+  to: string | undefined,
+  dir: string,
+): Promise<{ snapshot: Snapshot; label: string; git?: GitInfo }> {
+  const refuse = (message: string) => new OpenFactoryError('OFA_DEPLOY_ROLLBACK', message)
+  if (to !== undefined && !/^\d+$/.test(to)) {
+    const { folder, git } = await filesAtGitRef(dir, to)
+    try {
+      return { snapshot: await takeSnapshot(folder), label: to, git }
+    } finally {
+      await rm(folder, { recursive: true, force: true })
+    }
+  }
+  let d: Deployment | undefined
+  if (to !== undefined) {
+    d = deployments.find((x) => x.seq === Number(to))
+    if (!d) throw refuse(`no deployment ${to} of this factory (ofa history lists them)`)
+    if (d.outcome !== 'applied') throw refuse(`deployment ${to} ${d.outcome}: roll back to one that was applied`)
+  } else {
+    const last = lastApplied(deployments)
+    if (!last) throw refuse('nothing applied yet: nothing to roll back')
+    d = deployments.findLast(
+      (x) => x.outcome === 'applied' && x.snapshot && x.snapshot.sha256 !== last.snapshot?.sha256,
+    )
+    if (!d) throw refuse(`no deployment before ${last.seq} with other files: nothing to roll back to`)
+  }
+  if (!d.snapshot) throw refuse(`deployment ${d.seq} (by ${d.by}) kept no files: roll back with --to GIT-REF`)
+  return { snapshot: d.snapshot, label: String(d.seq), ...(d.git ? { git: d.git } : {}) }
+}
+
+export async function rollbackCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const { values, dir: given } = parse('rollback', args)
+  const dir = resolve(io.cwd, given)
+  // The folder's files may be what is broken: only its name is read, then the older files are loaded.
+  const current = await loader(values, io)(dir).catch(() => undefined)
+  const name = current?.manifest.name ?? factoryNameOf(dir)
+  const bootstrapServers = bootstrapOf(values, current)
+  const t = await target(values, io, values.stack ?? name, bootstrapServers)
+  return withLog(bootstrapServers, async (log) => {
+    const { snapshot, label, git } = await rollbackFiles(await readDeployments(log, name), values.to, dir)
+    const folder = await writeSnapshot(snapshot, join(t.stateDir, 'snapshots'))
+    const factory = await loadFactory([folder], { env: io.env, cwd: io.cwd })
+    if (factory.manifest.name !== name) {
+      throw new OpenFactoryError(
+        'OFA_DEPLOY_ROLLBACK',
+        `the files of ${label} are those of factory ${factory.manifest.name}, not ${name}`,
+      )
+    }
+    io.stderr.write(`rolling back to ${/^\d+$/.test(label) ? `deployment ${label}` : label}\n`)
+    const result = await applyToSwarm({
+      ...t,
+      factory,
+      snapshot,
+      log,
+      by: `ofa rollback --to ${label}`,
+      ...(git ? { git } : {}),
+    })
+    await writeOut(io.stdout, applied(result.deployment, result.services.length))
+    return EXIT.ok
+  })
+}
+
+/** One service of `ofa status`. */
+interface ServiceStatus {
+  readonly service: string
+  /** in-sync: runs what the files declare; changed: runs an older version of its resource; missing: declared, not
+   * deployed; undeclared: deployed, no longer declared. */
+  readonly state: 'in-sync' | 'changed' | 'missing' | 'undeclared'
+  readonly resource?: string
+  /** `running/desired` replicas. */
+  readonly replicas?: string
+}
+
+const MARK = { 'in-sync': '=', changed: '~', missing: '+', undeclared: '-' } as const
+const SAYS = {
+  'in-sync': 'as the files declare',
+  changed: 'runs an older version: the files changed it since (ofa apply)',
+  missing: 'declared, not deployed (ofa apply)',
+  undeclared: 'runs, no longer declared (ofa apply removes it)',
+} as const
+
+export async function statusCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const { values, dir } = parse('status', args)
+  const factory = await loader(values, io)(resolve(io.cwd, dir))
+  const bootstrapServers = bootstrapOf(values, factory)
+  const t = await target(values, io, values.stack ?? factory.manifest.name, bootstrapServers)
+  const declared = generateStack(factory, { image: t.image, bootstrapServers })
+  const running = new Map((await runningServices(t.docker, t.stack)).map((s) => [s.name, s]))
+  const counts = await t.docker.run(['stack', 'services', t.stack, '--format', '{{.Name}} {{.Replicas}}'])
+  const replicas = new Map(
+    counts.stdout
+      .split('\n')
+      .map((l) => l.trim().split(' '))
+      .filter((p) => p.length >= 2)
+      .map((p) => [p[0] as string, p[1] as string]),
+  )
+  const services: ServiceStatus[] = []
+  for (const [short, s] of Object.entries(declared.services)) {
+    const name = `${t.stack}_${short}`
+    const now = running.get(name)
+    const resource = s.deploy.labels['io.openfactory.resource']
+    running.delete(name)
+    services.push({
+      service: name,
+      state: !now ? 'missing' : now.digest === s.deploy.labels[DIGEST_LABEL] ? 'in-sync' : 'changed',
+      ...(resource ? { resource } : {}),
+      ...(replicas.has(name) ? { replicas: replicas.get(name) } : {}),
+    })
+  }
+  for (const [name, s] of running) {
+    services.push({
+      service: name,
+      state: 'undeclared',
+      ...(s.resource ? { resource: s.resource } : {}),
+      ...(replicas.has(name) ? { replicas: replicas.get(name) } : {}),
+    })
+  }
+  const deployments = await withLog(bootstrapServers, (log) => readDeployments(log, factory.manifest.name))
+  const last = deployments.at(-1)
+  const base = lastApplied(deployments)
+  const plan = planChanges(desiredState(factory), base?.state ?? { resources: [] })
+  const drift = services.some((s) => s.state !== 'in-sync') || plan.changes.length > 0
+  if (values.json) {
+    await writeOut(
+      io.stdout,
+      `${JSON.stringify({
+        factory: factory.manifest.name,
+        stack: t.stack,
+        drift,
+        lastDeployment: last ? { seq: last.seq, outcome: last.outcome, at: last.at, by: last.by } : null,
+        lastApplied: base?.seq ?? null,
+        pending: plan.summary,
+        services,
+      })}\n`,
+    )
+    return drift ? EXIT.failed : EXIT.ok
+  }
+  const lines = [
+    `Stack ${t.stack} of factory ${factory.manifest.name}: ${drift ? 'differs from the files' : 'runs the files'}`,
+    last
+      ? `  last deployment ${last.seq} ${last.outcome} ${last.at} by ${last.by}${last.error ? `: ${last.error}` : ''}`
+      : '  no deployment recorded',
+    plan.changes.length > 0
+      ? `  the files: ${plan.summary.create} to create, ${plan.summary.update} to update, ${plan.summary.delete} to delete since deployment ${base?.seq ?? '(none)'} (ofa plan)`
+      : `  the files: as deployment ${base?.seq ?? '(none)'} applied them`,
+    ...services.map((s) => `${MARK[s.state]} ${s.service.padEnd(40)} ${(s.replicas ?? '').padEnd(5)} ${SAYS[s.state]}`),
+  ]
+  await writeOut(io.stdout, `${lines.join('\n')}\n`)
+  return drift ? EXIT.failed : EXIT.ok
 }

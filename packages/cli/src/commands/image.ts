@@ -1,10 +1,12 @@
 /**
- * `ofa image build [--tag NAME[:TAG]]... [--docker-host HOST]`: the project's own image (Node 24 and the app), built
- * from this repository with no base image and no registry (see image/build-image.ts). Progress goes to stderr; the
+ * `ofa image build [--kafka] [--tag NAME[:TAG]]... [--docker-host HOST]`: the project's own image (Node 24 and the
+ * app), or with --kafka the Kafka broker image a stack can run as its backbone, built from this repository with no
+ * base image and no registry (see image/build-image.ts, image/build-kafka-image.ts). Progress goes to stderr; the
  * image id and its tags to stdout.
  */
 import { parseArgs } from 'node:util'
 import { buildImage } from '../image/build-image.ts'
+import { buildKafkaImage } from '../image/build-kafka-image.ts'
 import { type CliIo, EXIT } from '../io.ts'
 import { usageError } from '../usage.ts'
 
@@ -23,6 +25,7 @@ export async function imageCommand(args: readonly string[], io: CliIo): Promise<
     args: rest,
     options: {
       tag: { type: 'string', multiple: true },
+      kafka: { type: 'boolean' },
       'docker-host': { type: 'string' },
     },
     allowPositionals: true,
@@ -31,15 +34,16 @@ export async function imageCommand(args: readonly string[], io: CliIo): Promise<
   for (const tag of values.tag ?? []) {
     if (!REFERENCE.test(tag)) throw usageError(`--tag ${tag}: not an image name (NAME[:TAG], lower case)`)
   }
-  let result: Awaited<ReturnType<typeof buildImage>>
+  let result: { readonly id: string; readonly tags: readonly string[] }
+  const options = {
+    tags: values.tag,
+    dockerHost: values['docker-host'],
+    env: { ...process.env, ...io.env },
+    progress: (line: string) => io.stderr.write(`${line}\n`),
+    signal: io.signal,
+  }
   try {
-    result = await buildImage({
-      tags: values.tag,
-      dockerHost: values['docker-host'],
-      env: { ...process.env, ...io.env },
-      progress: (line) => io.stderr.write(`${line}\n`),
-      signal: io.signal,
-    })
+    result = values.kafka ? await buildKafkaImage(options) : await buildImage(options)
   } catch (err) {
     if (!io.signal.aborted) throw err
     io.stderr.write('ofa image build: interrupted before the end\n')

@@ -82,7 +82,7 @@ function historyLine(d: Deployment): string {
 export async function historyCommand(args: readonly string[], io: CliIo): Promise<number> {
   const { factory, deployments, json } = await load('history', args, io)
   if (json) {
-    const list = deployments.map(({ state: _state, plan: _plan, ...d }) => d)
+    const list = deployments.map(({ state: _state, plan: _plan, snapshot: _files, ...d }) => d)
     await writeOut(io.stdout, `${JSON.stringify({ factory: factory.manifest.name, deployments: list })}\n`)
     return EXIT.ok
   }

@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process'
 import type { EventLog, LogRecord } from '@openfactory/log'
 import type { Factory } from '@openfactory/model'
 import { type Plan, planChanges } from './plan.ts'
+import type { Snapshot } from './snapshot.ts'
 import { desiredState, type FactoryState } from './state.ts'
 
 export const DEPLOYMENTS_TOPIC = 'ofa_deployments'
@@ -34,6 +35,8 @@ export interface Deployment {
   readonly summary: Plan['summary']
   readonly plan: Plan
   readonly state: FactoryState
+  /** The files deployed (`ofa apply --swarm`, `ofa rollback`): what a rollback puts back. */
+  readonly snapshot?: Snapshot
 }
 
 const keyOf = (factory: string, seq: number) => `${factory}/${String(seq).padStart(8, '0')}`
@@ -109,13 +112,17 @@ export async function pendingDeployment(
   log: EventLog,
   factory: Factory,
   by: string,
+  opts: { readonly snapshot?: Snapshot; readonly git?: GitInfo } = {},
 ): Promise<{ plan: Plan; deployments: Deployment[]; next?: Deployment }> {
   const name = factory.manifest.name
   const deployments = await readDeployments(log, name)
   const state = desiredState(factory)
-  const plan = planChanges(state, lastApplied(deployments)?.state ?? { resources: [] })
-  if (plan.changes.length === 0) return { plan, deployments }
-  const git = gitInfo(factory.dir)
+  const last = lastApplied(deployments)
+  const plan = planChanges(state, last?.state ?? { resources: [] })
+  // Files that change nothing a plan shows (a comment, a README) still make a deployment when they are kept.
+  const sameFiles = !opts.snapshot || last?.snapshot?.sha256 === opts.snapshot.sha256
+  if (plan.changes.length === 0 && sameFiles) return { plan, deployments }
+  const git = opts.git ?? gitInfo(factory.dir)
   const next: Deployment = {
     factory: name,
     seq: (deployments.at(-1)?.seq ?? 0) + 1,
@@ -126,6 +133,7 @@ export async function pendingDeployment(
     summary: plan.summary,
     plan,
     state,
+    ...(opts.snapshot ? { snapshot: opts.snapshot } : {}),
   }
   return { plan, deployments, next }
 }

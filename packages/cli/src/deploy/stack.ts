@@ -6,6 +6,7 @@
  *   with another `image`, `adapter-<uuid>` running it;
  * - one service per app with an image: `openfactory/serve` (any tag) is our serving layer (`ofa run <uuid>`, with a
  *   healthcheck on its `/healthz`), any other image runs as given, with its `environment`;
+ * - one service `workers` when the factory has SQL files or processors, running `ofa run --workers /factory`;
  * - every service on the host network (no published ports: an app's port is its `routing.port`), restarted on any
  *   exit, updated one replica at a time and rolled back when the update fails (`update_config.failure_action:
  *   rollback`), with the `deploy:` of its file (replicas, resources, placement constraints);
@@ -26,6 +27,7 @@ import {
   SHDR_REPLAY_IMAGE,
 } from '@openfactory/model'
 import { isServeImage } from '../runtime/service-runtime.ts'
+import { workersDefinition } from '../runtime/workers-runtime.ts'
 import { type FieldValue, fieldValue } from './state.ts'
 
 export interface StackOptions {
@@ -45,7 +47,11 @@ export interface StackService {
   readonly command?: readonly string[]
   readonly environment?: Readonly<Record<string, string>>
   readonly networks: readonly string[]
-  readonly volumes?: readonly { type: 'bind'; source: string; target: string; read_only: true }[]
+  /** The factory folder (a bind mount), or a named volume of the stack (`StackFile.volumes`), e.g. Kafka's data. */
+  readonly volumes?: readonly (
+    | { type: 'bind'; source: string; target: string; read_only: true }
+    | { type: 'volume'; source: string; target: string }
+  )[]
   readonly healthcheck?: {
     readonly test: readonly string[]
     readonly interval: string
@@ -53,6 +59,8 @@ export interface StackService {
     readonly retries: number
     readonly start_period: string
   }
+  /** How long docker waits after SIGTERM before it kills the container (compose default 10s). */
+  readonly stop_grace_period?: string
   readonly deploy: {
     readonly replicas: number
     readonly labels: Readonly<Record<string, string>>
@@ -68,6 +76,8 @@ export interface StackFile {
   readonly version: '3.8'
   readonly services: Readonly<Record<string, StackService>>
   readonly networks: { readonly hostnet: { readonly external: true; readonly name: 'host' } }
+  /** Named volumes the services mount (`docker stack deploy` names each `<stack>_<key>`), with their labels. */
+  readonly volumes?: Readonly<Record<string, { readonly labels?: Readonly<Record<string, string>> }>>
 }
 
 interface DeployConfig {
@@ -81,9 +91,10 @@ export function serviceName(prefix: string, uuid: string): string {
   return `${prefix}-${uuid.toLowerCase().replace(/[^a-z0-9-]+/g, '-')}`
 }
 
-const digest = (v: unknown) =>
+/** Of a resource's fields, paths inside the factory folder relative to it (the same files from a snapshot agree). */
+const digest = (v: unknown, dir: string) =>
   createHash('sha256')
-    .update(JSON.stringify(fieldValue(v)))
+    .update(JSON.stringify(fieldValue(v, dir)))
     .digest('hex')
     .slice(0, 16)
 
@@ -117,9 +128,10 @@ function service(
   }
 }
 
+/** The device's `deploy:` (ours), else its MTConnect agent's (the reference's: the agent was the device's service). */
 function deviceDeploy(d: DeviceConfig): DeployConfig | undefined {
   const c = d.connector as { type: string; agent?: { deploy?: DeployConfig } }
-  return c.type === 'mtconnect' ? c.agent?.deploy : undefined
+  return d.spec.deploy ?? (c.type === 'mtconnect' ? c.agent?.deploy : undefined)
 }
 
 export function generateStack(factory: Factory, opts: StackOptions): StackFile {
@@ -150,7 +162,10 @@ export function generateStack(factory: Factory, opts: StackOptions): StackFile {
     services[name] = service(
       opts.image,
       deviceDeploy(d),
-      { 'io.openfactory.resource': `connector ${d.uuid}`, 'io.openfactory.digest': digest(d.connector) },
+      {
+        'io.openfactory.resource': `connector ${d.uuid}`,
+        'io.openfactory.digest': digest({ connector: d.connector, uns: d.uns?.unsId }, factory.dir),
+      },
       { command: ['run', d.uuid, '/factory', ...kafka], volumes: mount },
     )
     const c = d.connector as {
@@ -165,7 +180,7 @@ export function generateStack(factory: Factory, opts: StackOptions): StackFile {
       services[serviceName('adapter', d.uuid)] = service(
         adapter.image,
         adapter.deploy,
-        { 'io.openfactory.resource': `adapter ${d.uuid}`, 'io.openfactory.digest': digest(adapter) },
+        { 'io.openfactory.resource': `adapter ${d.uuid}`, 'io.openfactory.digest': digest(adapter, factory.dir) },
         { environment: environmentOf(adapter.environment) },
       )
     }
@@ -178,7 +193,7 @@ export function generateStack(factory: Factory, opts: StackOptions): StackFile {
       deploy?: DeployConfig
     }
     if (!spec.image) continue // a local process only (`command:`): ofa up runs it
-    const labels = { 'io.openfactory.resource': `app ${a.uuid}`, 'io.openfactory.digest': digest(spec) }
+    const labels = { 'io.openfactory.resource': `app ${a.uuid}`, 'io.openfactory.digest': digest(spec, factory.dir) }
     const name = serviceName('app', a.uuid)
     origin.set(name, a.file)
     if (isServeImage(spec.image)) {
@@ -204,6 +219,21 @@ export function generateStack(factory: Factory, opts: StackOptions): StackFile {
       if (spec.routing?.port !== undefined) claimPort(spec.routing.port, `app ${a.uuid}`, a.file)
       services[name] = service(spec.image, spec.deploy, labels, { environment: environmentOf(spec.environment) })
     }
+  }
+  // The factory's SQL and processors, when it has any: one service `workers` running `ofa run --workers` (two
+  // replicas sharing a lease: one runs them, the other takes over). Its digest is over the statements and the
+  // processor files alone, so a change of those restarts it alone and a device change leaves it running.
+  if (factory.manifest.sql.length > 0 || factory.manifest.processors.length > 0) {
+    origin.set('workers', factory.manifest.file ?? factory.dir)
+    services.workers = service(
+      opts.image,
+      { replicas: 2 },
+      {
+        'io.openfactory.resource': 'workers',
+        'io.openfactory.digest': digest(workersDefinition(factory), factory.dir),
+      },
+      { command: ['run', '--workers', '/factory', ...kafka], volumes: mount },
+    )
   }
   checkPlacement(factory, services, origin)
   return { version: '3.8', services, networks: { hostnet: { external: true, name: 'host' } } }

@@ -6,8 +6,8 @@
  * line of its file is no change), so that a plan shows only real changes.
  */
 import { createHash } from 'node:crypto'
-import { readFileSync } from 'node:fs'
-import { relative } from 'node:path'
+import { readFileSync, statSync } from 'node:fs'
+import { relative, sep } from 'node:path'
 import { type Factory, OpenFactoryError, TOPICS, topicSettings } from '@openfactory/model'
 import { formatStatement, parseStatements } from '@openfactory/sql'
 
@@ -31,20 +31,36 @@ export interface FactoryState {
   readonly resources: readonly Resource[]
 }
 
-/** Plain JSON of a config value: undefined dropped, keys sorted (so that a key's order in a file is no change). */
-export function fieldValue(v: unknown): FieldValue {
+/**
+ * Plain JSON of a config value: undefined dropped, keys sorted (so that a key's order in a file is no change). With
+ * `dir`, the factory folder, a path inside it (the loader makes file references absolute) is written relative to it,
+ * `./devices/mill.xml`, so that the same files deployed from another folder (a rollback's snapshot) are no change;
+ * and a file's content is part of it (`./devices/mill.xml sha256:0a1b2c3d4e5f`): a new device XML or SHDR recording
+ * is a change of the device.
+ */
+export function fieldValue(v: unknown, dir?: string): FieldValue {
   if (v === undefined || v === null) return null
-  if (Array.isArray(v)) return v.map(fieldValue)
+  if (Array.isArray(v)) return v.map((x) => fieldValue(x, dir))
   if (typeof v === 'object') {
     const out: Record<string, FieldValue> = {}
     for (const k of Object.keys(v as object).sort()) {
       const x = (v as Record<string, unknown>)[k]
-      if (x !== undefined) out[k] = fieldValue(x)
+      if (x !== undefined) out[k] = fieldValue(x, dir)
     }
     return out
   }
-  if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') return v
+  if (typeof v === 'string') return dir !== undefined && v.startsWith(`${dir}${sep}`) ? folderPath(dir, v) : v
+  if (typeof v === 'number' || typeof v === 'boolean') return v
   return String(v)
+}
+
+function folderPath(dir: string, path: string): string {
+  const rel = `./${relative(dir, path).split(sep).join('/')}`
+  try {
+    return statSync(path).isFile() ? `${rel} sha256:${sha256(path).slice(0, 12)}` : rel
+  } catch {
+    return rel
+  }
 }
 
 function sha256(path: string): string {
@@ -87,7 +103,7 @@ export function desiredState(factory: Factory): FactoryState {
     out.push({
       kind: 'connector',
       name: d.uuid,
-      fields: fieldValue({ ...d.connector }) as Record<string, FieldValue>,
+      fields: fieldValue({ ...d.connector, deploy: d.spec.deploy }, dir) as Record<string, FieldValue>,
       where,
     })
   }
@@ -114,7 +130,12 @@ export function desiredState(factory: Factory): FactoryState {
     out.push({ kind: 'processor', name: relative(dir, file), fields: { sha256: sha256(file) }, where: place({ file }) })
   }
   for (const a of factory.apps) {
-    out.push({ kind: 'app', name: a.uuid, fields: fieldValue(a.spec) as Record<string, FieldValue>, where: place(a) })
+    out.push({
+      kind: 'app',
+      name: a.uuid,
+      fields: fieldValue(a.spec, dir) as Record<string, FieldValue>,
+      where: place(a),
+    })
   }
   return { resources: sortResources(out) }
 }

@@ -1,40 +1,124 @@
 /**
- * `ofa apply --swarm`: the factory deployed to a Docker Swarm as one stack (stack.ts), health-gated and recorded.
+ * `ofa apply --swarm` and `ofa rollback`: a factory's files deployed to a Docker Swarm as one stack (stack.ts),
+ * health-gated and recorded.
  *
  * 1. Everything that can be refused is refused before anything changes: the files (loaded and checked), the stack
- *    (port clashes, impossible placements), our image missing from the engine.
- * 2. The deployment is recorded `started` on the log, the stack file written outside the factory folder and deployed
- *    (`docker stack deploy --prune --resolve-image never`: services no longer declared are removed; no registry is
- *    asked). Docker updates only the services whose spec changed — one per changed device (digest labels).
- * 3. Health gate: every service of the stack must reach all its replicas running — a task of a service with a
- *    healthcheck counts once healthy — within the timeout; an update Docker rolled back (a broken image) fails it.
- * 4. The deployment is recorded `applied`, or `failed` with the reason.
+ *    (port clashes, impossible placements), our image missing from the engine, a folder too large to keep.
+ * 2. The deployment is recorded `started` on the log with a snapshot of the files (snapshot.ts); one an apply killed
+ *    halfway left `started` is recorded `failed` (interrupted): this apply completes it.
+ * 3. The services run the snapshot, not the folder: it is written once to `<state>/snapshots/<sha256>` and
+ *    bind-mounted read-only at /factory. A service whose resource did not change (same digest label) keeps the
+ *    snapshot it runs, so its spec is unchanged and Docker leaves it alone; the others get the new one. The folder
+ *    can change (a checkout, an edit) under running services without touching them, and a rollback is the same
+ *    deploy of older files. On several nodes, the state folder must be at one path on each (shared storage).
+ * 4. `docker stack deploy --prune --resolve-image never`: services no longer declared are removed, no registry is
+ *    asked, Docker updates the services whose spec changed (rolling, rolled back by Docker when the update fails).
+ * 5. Health gate: every service must reach all its replicas running — a task of a service with a healthcheck
+ *    counts once healthy — within the timeout; an update Docker rolled back (a broken image) fails it.
+ * 6. The deployment is recorded `applied` (or `failed` with the reason), and snapshots no service of the stack
+ *    runs or would roll back to are deleted.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { EventLog } from '@openfactory/log'
 import { type Factory, OpenFactoryError } from '@openfactory/model'
 import type { DockerClient } from '../image/docker-client.ts'
-import { type Deployment, pendingDeployment, recordDeployment } from './deployments.ts'
-import { generateStack } from './stack.ts'
+import { type Deployment, type GitInfo, pendingDeployment, recordDeployment } from './deployments.ts'
+import { type Snapshot, takeSnapshot, writeSnapshot } from './snapshot.ts'
+import { generateStack, type StackFile } from './stack.ts'
 
-export interface SwarmApplyOptions {
-  readonly factory: Factory
-  /** The factory's Kafka log (the deployments are recorded there). */
-  readonly log: EventLog
-  readonly bootstrapServers: readonly string[]
-  readonly stack: string
-  readonly image: string
+export const DIGEST_LABEL = 'io.openfactory.digest'
+export const RESOURCE_LABEL = 'io.openfactory.resource'
+
+/** Where and how a stack is deployed. */
+export interface SwarmTarget {
   readonly docker: DockerClient
+  readonly stack: string
+  /** Our image: `openfactory/ofa:<version>`. */
+  readonly image: string
+  /** Kafka, as the services reach it. */
+  readonly bootstrapServers: readonly string[]
+  /** The stack's own folder: the snapshots its services run (`<state>/snapshots/<sha256>`). */
+  readonly stateDir: string
   readonly timeoutMs: number
   readonly progress: (line: string) => void
+}
+
+export interface SwarmApplyOptions extends SwarmTarget {
+  /** The files deployed: loaded, checked and snapshotted (ofa apply), or already a snapshot (ofa rollback). */
+  readonly factory: Factory
+  /** The snapshot of `factory.dir`, when already taken. */
+  readonly snapshot?: Snapshot
+  /** The factory's Kafka log (the deployments are recorded there). */
+  readonly log: EventLog
+  /** What deploys: `ofa apply --swarm`, `ofa rollback --to 3`. */
+  readonly by: string
+  /** The commit deployed, when not the folder's (a rollback). */
+  readonly git?: GitInfo
 }
 
 export interface SwarmApplyResult {
   /** The deployment recorded (none when the files matched the last one; the stack is deployed all the same). */
   readonly deployment?: Deployment
   readonly services: readonly string[]
+}
+
+/** A service of a stack as the engine has it: its digest label and the snapshots its spec and previous spec mount. */
+export interface RunningService {
+  readonly name: string
+  readonly resource?: string
+  readonly digest?: string
+  /** Bind-mount sources of its spec. */
+  readonly mounts: readonly string[]
+  /** Bind-mount sources of its previous spec (what Docker rolls back to). */
+  readonly previousMounts: readonly string[]
+  readonly image: string
+}
+
+interface ServiceJson {
+  Spec?: {
+    Name?: string
+    Labels?: Record<string, string>
+    TaskTemplate?: { ContainerSpec?: { Image?: string; Mounts?: { Source?: string }[] } }
+  }
+  PreviousSpec?: { TaskTemplate?: { ContainerSpec?: { Mounts?: { Source?: string }[] } } }
+}
+
+/** The services of a stack (none when it is not deployed). */
+export async function runningServices(docker: DockerClient, stack: string): Promise<RunningService[]> {
+  const ids = await docker.run(['service', 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${stack}`])
+  const list = ids.stdout.split('\n').filter((l) => l.trim() !== '')
+  if (ids.code !== 0 || list.length === 0) return []
+  const r = await docker.run(['service', 'inspect', ...list])
+  if (r.code !== 0) throw new OpenFactoryError('OFA_DEPLOY_FAILED', `docker service inspect failed: ${r.stderr.trim()}`)
+  const sources = (m: { Source?: string }[] | undefined) => (m ?? []).flatMap((x) => (x.Source ? [x.Source] : []))
+  return (JSON.parse(r.stdout) as ServiceJson[]).map((s) => {
+    const labels = s.Spec?.Labels ?? {}
+    return {
+      name: s.Spec?.Name ?? '',
+      ...(labels[RESOURCE_LABEL] ? { resource: labels[RESOURCE_LABEL] } : {}),
+      ...(labels[DIGEST_LABEL] ? { digest: labels[DIGEST_LABEL] } : {}),
+      mounts: sources(s.Spec?.TaskTemplate?.ContainerSpec?.Mounts),
+      previousMounts: sources(s.PreviousSpec?.TaskTemplate?.ContainerSpec?.Mounts),
+      image: s.Spec?.TaskTemplate?.ContainerSpec?.Image ?? '',
+    }
+  })
+}
+
+/** Each service whose resource did not change keeps the snapshot it runs (so that its spec does not change). */
+function keepUnchanged(stackFile: StackFile, stack: string, running: readonly RunningService[]): StackFile {
+  const byName = new Map(running.map((r) => [r.name, r]))
+  const services = Object.fromEntries(
+    Object.entries(stackFile.services).map(([name, s]) => {
+      const now = byName.get(`${stack}_${name}`)
+      const source = now?.mounts.find((m) => m.startsWith('/'))
+      if (!s.volumes || !now || now.digest !== s.deploy.labels[DIGEST_LABEL] || source === undefined) return [name, s]
+      // The factory's bind mount only (a named volume, Kafka's data, stays as declared).
+      return [name, { ...s, volumes: s.volumes.map((v) => (v.type === 'bind' ? { ...v, source } : v)) }]
+    }),
+  )
+  return { ...stackFile, services }
 }
 
 /** `name replicas` of each service of a stack: `running/desired`. */
@@ -79,7 +163,15 @@ async function rolledBack(
 }
 
 export async function applyToSwarm(o: SwarmApplyOptions): Promise<SwarmApplyResult> {
-  const stack = generateStack(o.factory, { image: o.image, bootstrapServers: o.bootstrapServers })
+  const snapshots = join(o.stateDir, 'snapshots')
+  const snapshot = o.snapshot ?? (await takeSnapshot(o.factory.dir))
+  const folder = join(snapshots, snapshot.sha256)
+  // Refusals first (port clashes, placements): generating the stack checks them.
+  const planned = generateStack(o.factory, {
+    image: o.image,
+    bootstrapServers: o.bootstrapServers,
+    factoryPath: folder,
+  })
   const image = await o.docker.run(['image', 'inspect', '--format', '{{.Id}}', o.image])
   if (image.code !== 0) {
     throw new OpenFactoryError(
@@ -87,20 +179,56 @@ export async function applyToSwarm(o: SwarmApplyOptions): Promise<SwarmApplyResu
       `image ${o.image} is not in the engine's image store (${o.docker.where}): build it with ofa image build`,
     )
   }
-  const pending = await pendingDeployment(o.log, o.factory, 'ofa apply --swarm')
+  const pending = await pendingDeployment(o.log, o.factory, o.by, { snapshot, ...(o.git ? { git: o.git } : {}) })
   const started = pending.next ? { ...pending.next, outcome: 'started' as const } : undefined
   if (started) await recordDeployment(o.log, started)
-  const services = Object.keys(stack.services).map((s) => `${o.stack}_${s}`)
+  for (const d of pending.deployments.filter((x) => x.outcome === 'started')) {
+    o.progress(`deployment ${d.seq} was interrupted; this one completes it`)
+    await recordDeployment(o.log, {
+      ...d,
+      outcome: 'failed',
+      error: `interrupted before it finished; ${started ? `deployment ${started.seq}` : 'a later apply'} completed it`,
+    })
+  }
+  const services = Object.keys(planned.services).map((s) => `${o.stack}_${s}`)
   const fail = async (message: string): Promise<never> => {
     if (started) await recordDeployment(o.log, { ...started, outcome: 'failed', error: message })
     throw new OpenFactoryError('OFA_DEPLOY_FAILED', message)
   }
-  const before = await updateStatuses(o.docker, services)
+  try {
+    await mkdir(snapshots, { recursive: true })
+    await writeSnapshot(snapshot, snapshots)
+    const stackFile = keepUnchanged(planned, o.stack, await runningServices(o.docker, o.stack))
+    const before = await updateStatuses(o.docker, services)
+    await deployStack(o, stackFile, services.length, fail)
+    await healthGate(o, services, before, fail)
+  } catch (err) {
+    if (err instanceof OpenFactoryError && err.code === 'OFA_DEPLOY_FAILED') throw err
+    return fail(err instanceof Error ? err.message : String(err))
+  }
+  let deployment: Deployment | undefined
+  if (started) {
+    deployment = { ...started, outcome: 'applied' }
+    await recordDeployment(o.log, deployment)
+  }
+  o.progress(`stack ${o.stack}: every service ready`)
+  await pruneSnapshots(o.docker, o.stack, snapshots, folder).catch((err: Error) =>
+    o.progress(`old snapshots not deleted: ${err.message}`),
+  )
+  return { ...(deployment ? { deployment } : {}), services }
+}
+
+async function deployStack(
+  o: SwarmTarget,
+  stackFile: StackFile,
+  count: number,
+  fail: (message: string) => Promise<never>,
+): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'ofa-stack-'))
   try {
     const file = join(dir, 'stack.json')
-    await writeFile(file, JSON.stringify(stack, null, 2))
-    o.progress(`deploying stack ${o.stack}: ${services.length} service(s)`)
+    await writeFile(file, JSON.stringify(stackFile, null, 2))
+    o.progress(`deploying stack ${o.stack}: ${count} service(s)`)
     const deployed = await o.docker.run([
       'stack',
       'deploy',
@@ -116,7 +244,15 @@ export async function applyToSwarm(o: SwarmApplyOptions): Promise<SwarmApplyResu
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
-  // Health gate.
+}
+
+/** Every service with all its replicas running (healthy), no update under way, none rolled back; else fails. */
+async function healthGate(
+  o: SwarmTarget,
+  services: readonly string[],
+  before: ReadonlyMap<string, string>,
+  fail: (message: string) => Promise<never>,
+): Promise<void> {
   const deadline = Date.now() + o.timeoutMs
   const said = new Map<string, string>()
   for (;;) {
@@ -134,9 +270,9 @@ export async function applyToSwarm(o: SwarmApplyOptions): Promise<SwarmApplyResu
       }
       if (desired < 0 || running !== desired) ready = false
     }
-    if (ready) break
     const back = await rolledBack(o.docker, services, before)
     if (back.length > 0) await fail(`the update of ${back.join(', ')} failed and Docker rolled it back`)
+    if (ready) return
     if (Date.now() > deadline) {
       const late = services.filter((s) => {
         const [running, desired] = now.get(s) ?? [0, -1]
@@ -146,13 +282,14 @@ export async function applyToSwarm(o: SwarmApplyOptions): Promise<SwarmApplyResu
     }
     await new Promise((r) => setTimeout(r, 500))
   }
-  const back = await rolledBack(o.docker, services, before)
-  if (back.length > 0) await fail(`the update of ${back.join(', ')} failed and Docker rolled it back`)
-  let deployment: Deployment | undefined
-  if (started) {
-    deployment = { ...started, outcome: 'applied' }
-    await recordDeployment(o.log, deployment)
+}
+
+/** Deletes the snapshots no service of the stack mounts, now or in the spec Docker would roll back to. */
+async function pruneSnapshots(docker: DockerClient, stack: string, root: string, current: string): Promise<void> {
+  const used = new Set([current])
+  for (const s of await runningServices(docker, stack)) for (const m of [...s.mounts, ...s.previousMounts]) used.add(m)
+  for (const name of await readdir(root)) {
+    const p = join(root, name)
+    if (!used.has(p) && /^[0-9a-f]{64}$/.test(name)) await rm(p, { recursive: true, force: true })
   }
-  o.progress(`stack ${o.stack}: every service ready`)
-  return { ...(deployment ? { deployment } : {}), services }
 }

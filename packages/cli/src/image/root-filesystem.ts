@@ -43,7 +43,8 @@ export interface RootFilesystem {
 
 const buildError = (message: string, cause?: unknown) => new OpenFactoryError('OFA_IMAGE_BUILD', message, { cause })
 
-function capture(cmd: string, args: string[], opts: { cwd?: string; env: RootFilesystemOptions['env'] }) {
+/** Runs a command of this machine and collects its output (a failure to start it is OFA_IMAGE_BUILD). */
+export function capture(cmd: string, args: string[], opts: { cwd?: string; env: RootFilesystemOptions['env'] }) {
   return new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
@@ -90,7 +91,8 @@ async function productionPackages(root: string, env: RootFilesystemOptions['env'
   return [...new Set(dirs)].sort()
 }
 
-class Tree {
+/** The members of a root filesystem being planned, by path; parents are added as they are needed. */
+export class Tree {
   readonly #entries = new Map<string, TarEntry>()
   files = 0
   bytes = 0
@@ -144,7 +146,8 @@ class Tree {
   }
 }
 
-const ETC = {
+/** The few files of /etc a program of ours needs: users and groups, the host names and how to look names up. */
+export const ETC = {
   'etc/passwd': 'root:x:0:0:root:/root:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n',
   'etc/group': 'root:x:0:\nnogroup:x:65534:\n',
   'etc/hosts': '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n',

@@ -7,7 +7,11 @@
  * A module that cannot be imported (OFA_PROCESSOR_LOAD), whose default export is not a valid definition or whose
  * id another module has (OFA_PROCESSOR_INVALID), or that cannot start (an input missing; the runtime's own error)
  * is not run: its coded error names the file, and the rest of the factory goes on.
+ *
+ * A module may import our packages at run time (`import { defineProcessor } from '@openfactory/sql'`) from any folder
+ * (ourPackagesFromAnywhere below): in our image the factory is mounted at /factory and the app is in /app.
  */
+import { registerHooks } from 'node:module'
 import { pathToFileURL } from 'node:url'
 import type { EventLog } from '@openfactory/log'
 import {
@@ -102,8 +106,41 @@ export async function startFactoryProcessors(opts: FactoryProcessorsOptions): Pr
   }
 }
 
+/** Our packages' scope. */
+const OUR_SCOPE = '@openfactory/'
+let ourPackagesHooked = false
+
+/**
+ * Node resolves a bare specifier such as `@openfactory/sql` by walking up from the importing file to a node_modules
+ * folder that holds it. Our packages are in the node_modules of the app (the repository, or /app in our image), so a
+ * module in a factory folder elsewhere (/factory in a container, any folder beside the repository) found none and
+ * could import our types only. This hook (Node's synchronous, in-thread `module.registerHooks`) resolves every
+ * `@openfactory/...` specifier as if this file had imported it: the packages of the ofa that runs the module — the
+ * very module instances the runtime uses (an OpenFactoryError the module throws is ours, its codec is the
+ * runtime's), at the runtime's version rather than whatever a node_modules beside the module may hold. Other
+ * specifiers resolve as Node resolves them. Installed once, when the first processor module is loaded.
+ */
+function ourPackagesFromAnywhere(): void {
+  if (ourPackagesHooked) return
+  ourPackagesHooked = true
+  registerHooks({
+    resolve(specifier, context, nextResolve) {
+      if (!specifier.startsWith(OUR_SCOPE)) return nextResolve(specifier, context)
+      // A copy: Node merges the context given to nextResolve into `context`, the importer's parentURL included.
+      const asGiven = { ...context }
+      try {
+        return nextResolve(specifier, { ...context, parentURL: import.meta.url })
+      } catch {
+        // Not one of ours (a package ofa does not have): resolved as Node would, so its error names the importer.
+        return nextResolve(specifier, asGiven)
+      }
+    },
+  })
+}
+
 /** Imports a module and checks its default export (OFA_PROCESSOR_LOAD, OFA_PROCESSOR_INVALID, placed in the file). */
 export async function loadProcessor(file: string): Promise<DefinedProcessor> {
+  ourPackagesFromAnywhere()
   let mod: { default?: unknown }
   try {
     mod = (await import(pathToFileURL(file).href)) as { default?: unknown }
@@ -163,12 +200,12 @@ function placed(err: unknown, file: string, prefix = ''): OpenFactoryError {
   })
 }
 
-/** Why an import failed, with a hint for a runtime import of our packages from outside the repository. */
+/** Why an import failed, with a hint for a package that is not found. */
 function loadMessage(err: unknown): string {
   const e = err as { code?: string; message?: string }
   const message = e?.message ?? String(err)
-  if (e?.code === 'ERR_MODULE_NOT_FOUND' && message.includes('@openfactory/')) {
-    return `${message} — import our types with \`import type\` (erased when Node strips types); the helpers come with ctx`
+  if (e?.code === 'ERR_MODULE_NOT_FOUND' && /Cannot find package/.test(message)) {
+    return `${message} — a processor may import ofa's own packages (@openfactory/sql, @openfactory/model, ...) and Node's; any other package must be installed beside it (a node_modules folder in the factory folder)`
   }
   return message
 }

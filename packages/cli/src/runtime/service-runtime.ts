@@ -8,12 +8,14 @@
  *   replica builds the whole state and answers requests; the holder of the lease of group `ofa-serve` records
  *   availability expiries, so each expiry is written once.
  *
- * Several processes thus share a factory's work; none of them needs another's memory.
+ * Several processes thus share a factory's work; none of them needs another's memory. The factory's SQL and
+ * TypeScript processors run in processes of their own, with the same kind of lease (workers-runtime.ts).
  */
 import '../connector-types.ts'
 import { createSupervisor, planDevice, type ShdrAdapterServer, type Supervisor } from '@openfactory/connectors'
 import type { EventLog } from '@openfactory/log'
 import {
+  type BackboneOptions,
   childLogger,
   type DebugLogger,
   type DeviceConfig,
@@ -73,13 +75,7 @@ export async function startServiceRuntime(opts: ServiceRuntimeOptions): Promise<
       })
     }
   }
-  if (backbone.type !== 'kafka') {
-    throw new OpenFactoryError(
-      'OFA_CLI_USAGE',
-      'ofa run shares a factory with other processes through Kafka: set backbone kafka in factory.yaml or pass ' +
-        '--backbone kafka --bootstrap HOST:PORT (ofa up runs a whole factory on the embedded log)',
-    )
-  }
+  requireKafka(backbone)
   const { log, where } = await openBackbone(factory.manifest, backbone)
   try {
     return device
@@ -88,6 +84,17 @@ export async function startServiceRuntime(opts: ServiceRuntimeOptions): Promise<
   } catch (err) {
     await log.close().catch(() => {})
     throw err
+  }
+}
+
+/** `ofa run` shares a factory with other processes through Kafka: the embedded log is refused (OFA_CLI_USAGE). */
+export function requireKafka(backbone: BackboneOptions): void {
+  if (backbone.type !== 'kafka') {
+    throw new OpenFactoryError(
+      'OFA_CLI_USAGE',
+      'ofa run shares a factory with other processes through Kafka: set backbone kafka in factory.yaml or pass ' +
+        '--backbone kafka --bootstrap HOST:PORT (ofa up runs a whole factory on the embedded log)',
+    )
   }
 }
 

@@ -362,6 +362,8 @@ export const DeviceSpec = Type.Object(
     supervisor: Type.Optional(SupervisorConfig),
     ksql_tables: Type.Optional(Type.Array(KsqlTable)),
     influxdb: Type.Optional(InfluxDb),
+    /** The device's connector service on a swarm (`ofa apply --swarm`): replicas share one session to the device. */
+    deploy: Type.Optional(DeploySpec),
   },
   {
     additionalProperties: false,

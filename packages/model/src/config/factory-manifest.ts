@@ -17,9 +17,10 @@
  *   sql: [sql/assets.sql]              # SQL files run by ofa up / ofa run, in order (ksqlDB dialect)
  *   processors: [processors/overload.ts] # TypeScript/JavaScript processors run by ofa up (default export)
  */
-import { statSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { basename, resolve } from 'node:path'
 import { type Static, Type } from '@sinclair/typebox'
+import { parse as parseYaml } from 'yaml'
 import { TOPICS } from '../topics.ts'
 import type { Refine } from './check-value.ts'
 import { resolveFileRef } from './device-schema.ts'
@@ -349,4 +350,27 @@ function kafkaConnection(b: {
     clientId: b.clientId ?? 'openfactory',
     security: { ...security, protocol: security.protocol ?? 'PLAINTEXT' },
   }
+}
+
+/**
+ * A factory's name as its folder gives it — factory.yaml's `name`, else the folder's name — without loading the rest:
+ * `ofa rollback` finds a factory's deployments by it even when the files now in the folder are broken.
+ */
+export function factoryNameOf(dir: string): string {
+  for (const file of ['factory.yaml', 'factory.yml']) {
+    let text: string
+    try {
+      text = readFileSync(resolve(dir, file), 'utf8')
+    } catch {
+      continue
+    }
+    try {
+      const name = (parseYaml(text) as { name?: unknown } | null)?.name
+      if (typeof name === 'string' && /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) return name
+    } catch {
+      // A broken manifest: the folder's name, as when it has none.
+    }
+    break
+  }
+  return basename(dir)
 }

@@ -27,6 +27,7 @@ export {
   type EmbeddedBackboneOptions,
   type FactoryManifest,
   FactoryManifestSpec,
+  factoryNameOf,
   type ForwardOptions,
   KAFKA_SASL_MECHANISMS,
   KAFKA_SECURITY_PROTOCOLS,
