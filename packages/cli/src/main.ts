@@ -3,9 +3,10 @@
  * Exit statuses: 0 success, 1 the command ran and found problems (or failed), 2 usage error.
  */
 import { isOpenFactoryError } from '@openfactory/model'
-import { applyCommand, rollbackCommand, statusCommand } from './commands/apply.ts'
+import { applyCommand, rollbackCommand, statusCommand, upDownCommand } from './commands/apply.ts'
 import { imageCommand } from './commands/image.ts'
 import { logCommand } from './commands/log.ts'
+import { nodesCommand } from './commands/nodes.ts'
 import { opcuaCommand } from './commands/opcua.ts'
 import { historyCommand, planCommand } from './commands/plan.ts'
 import { runCommand } from './commands/run.ts'
@@ -79,6 +80,11 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
         return await rollbackCommand(rest, io)
       case 'status':
         return await statusCommand(rest, io)
+      case 'nodes':
+        return await nodesCommand(rest, io)
+      case 'device':
+      case 'apps':
+        return await upDownCommand(command, rest, io)
       case 'version':
       case '--version':
         return await versionCommand(rest, io)

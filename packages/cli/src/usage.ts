@@ -41,11 +41,20 @@ Usage:
                                         each service of the stack against the files (in sync, changed, not deployed,
                                         not declared) and the last deployment; exit 1 when anything differs
       --bootstrap H:P,... Kafka of the stack (default: factory.yaml's kafka backbone; the embedded log is refused)
+      --own-kafka         the stack runs its own Kafka (a service of ofa image build --kafka's image, its data in
+                          a volume) on 127.0.0.1:--kafka-port (default 9092); --kafka-image (openfactory/kafka:latest)
       --stack NAME        stack name (default: the factory's name)
       --image IMAGE       our image (default: openfactory/ofa:<version>, built by ofa image build)
       --state-dir DIR     the files the services run (default: $XDG_STATE_HOME/openfactory/swarm/<stack>)
       --docker-host H     the swarm manager's engine (default: DOCKER_HOST)
       --timeout S         seconds for every service to be ready (default 180)
+  ofa device up|down PATH, ofa apps up|down PATH [swarm options]
+                                        the reference's commands: up deploys PATH's factory folder (ofa apply --swarm),
+                                        down deploys it without PATH's files (a file or folder of it)
+  ofa nodes ls [--json]                 the swarm's nodes: role, availability, state, address, labels
+  ofa nodes up|down INFRA-FILE          up: each declared node in the swarm gets its role and labels, active (a node
+                                        not in the swarm: the join command to run on it, exit 1); down: drained and
+                                        its labels removed (never the last active node); --docker-host H
   ofa version                           print the versions of ofa and Node.js
   ofa log topics [--data DIR | --bootstrap H:P]
                                         list the topics of an embedded log (or Kafka), with partitions and offsets

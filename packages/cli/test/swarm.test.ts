@@ -12,11 +12,12 @@ import { decodeObservation } from '@openfactory/model'
 import { openKafkaLog } from '../../log-kafka/src/index.ts'
 import { kafka } from '../../log-kafka/test/helpers.ts'
 import { docker, dockerHost, dockerOk } from './docker-engine.ts'
-import { eventually, freePort, getJson, ofa, startOfa, tempDir } from './helpers.ts'
+import { canBind, eventually, freePort, getJson, ofa, startOfa, tempDir } from './helpers.ts'
 
 const RUN = randomBytes(4).toString('hex')
 const TAG = `ofa-test/ofa:swarm-${RUN}`
 const BROKEN = `ofa-test/ofa:broken-${RUN}`
+const KAFKA_TAG = `ofa-test/kafka:swarm-${RUN}`
 
 before(async () => {
   const built = await ofa(['image', 'build', '--tag', TAG, '--docker-host', await dockerHost()])
@@ -24,14 +25,17 @@ before(async () => {
 })
 
 after(async () => {
-  await docker(['image', 'rm', TAG, BROKEN])
+  await docker(['image', 'rm', TAG, BROKEN, KAFKA_TAG])
 })
 
 const SIMULATOR = (uuid: string, interval: number, deploy = '') =>
   `devices:\n  sim:\n    uuid: ${uuid}\n${deploy}    connector:\n      type: simulator\n      interval_ms: ${interval}\n      items:\n        temp:\n          tag: Temperature\n          category: Samples\n          units: CELSIUS\n          signal: sine\n          offset: 20\n          amplitude: 2\n          period_s: 10\n`
 
-/** A factory folder (outside any other), its stack removed after the test; and `ofa apply|status|rollback` on it. */
-async function swarmFactory(t: TestContext, name: string) {
+/**
+ * A factory folder (outside any other), its stack removed after the test; and `ofa apply|status|rollback` on it, on
+ * the test Kafka or with `kafka` the flags of another.
+ */
+async function swarmFactory(t: TestContext, name: string, kafkaFlags?: string[]) {
   const host = await dockerHost()
   const { bootstrap } = await kafka()
   const stack = `ofa-${name}-${RUN}`
@@ -51,8 +55,7 @@ async function swarmFactory(t: TestContext, name: string) {
     )
   })
   const flags = (image = TAG) => [
-    '--bootstrap',
-    bootstrap,
+    ...(kafkaFlags ?? ['--bootstrap', bootstrap]),
     '--stack',
     stack,
     '--image',
@@ -315,4 +318,81 @@ test('a connector service of two replicas keeps one session; a killed holder fai
   // The killed container's replacement stands by: still one holder.
   await eventually(async () => ((await containers()).length === 2 ? true : undefined), 'two replicas again', 90_000)
   assert.deepEqual(await holders(), [next])
+})
+
+test('ofa apply --own-kafka: the stack runs its own Kafka, healthy before anything is recorded on it', {
+  timeout: 600_000,
+}, async (t) => {
+  const built = await ofa(['image', 'build', '--kafka', '--tag', KAFKA_TAG, '--docker-host', await dockerHost()])
+  assert.equal(built.code, 0, built.stderr)
+  // Its controller listens on the next port: both must be free.
+  let kafkaPort = await freePort()
+  while (!(await canBind(kafkaPort + 1))) kafkaPort = await freePort()
+  const flags = ['--own-kafka', '--kafka-port', String(kafkaPort), '--kafka-image', KAFKA_TAG]
+  const f = await swarmFactory(t, 'ownkafka', flags)
+  t.after(async () => {
+    await docker(['volume', 'rm', `${f.stack}_kafka-data`])
+  })
+  const device = `OWNKAFKA-SIM-${RUN}`.toUpperCase()
+  await writeFile(join(f.dir, 'devices.yml'), SIMULATOR(device, 200))
+  const both = await ofa(['apply', f.dir, '--swarm', '--own-kafka', '--bootstrap', f.bootstrap])
+  assert.equal(both.code, 2)
+  assert.match(both.stderr, /--own-kafka and --bootstrap exclude each other/)
+  const first = await f.apply()
+  assert.equal(first.code, 0, `${first.stderr}\n${first.stdout}`)
+  assert.match(first.stdout, /^deployment 1: \+\d+ ~0 -0, 2 service\(s\) ready\n$/)
+  assert.match(first.stderr, new RegExp(`${f.stack}_kafka 1/1`))
+  const bootstrap = `127.0.0.1:${kafkaPort}`
+  const log = await openKafkaLog({ bootstrapServers: [bootstrap], clientId: 'swarm-own-kafka-test' })
+  t.after(() => log.close())
+  // The device's observations are on the stack's Kafka.
+  await eventually(
+    async () => {
+      const d = await log.describeTopic('ofa_assets').catch(() => undefined)
+      if (!d) return undefined
+      for (const p of d.partitionStates) {
+        if (p.endOffset === p.startOffset) continue
+        const batch = await log.read('ofa_assets', p.partition, p.startOffset)
+        if (batch.some((r) => r.key?.toString() === device)) return true
+      }
+      return undefined
+    },
+    "the device's observations on the stack's Kafka",
+    90_000,
+  )
+  const history = JSON.parse((await ofa(['history', f.dir, '--bootstrap', bootstrap, '--json'])).stdout)
+  assert.deepEqual(
+    history.deployments.map((d: { seq: number; outcome: string }) => [d.seq, d.outcome]),
+    [[1, 'applied']],
+  )
+  const status = await f.status()
+  assert.equal(status.code, 0, status.stdout)
+  assert.match(status.stdout, new RegExp(`^= ${f.stack}_kafka `, 'm'))
+  // Applied again: nothing changed, the broker keeps its task.
+  const broker = await f.tasks('kafka')
+  const again = await f.apply()
+  assert.equal(again.code, 0, `${again.stderr}\n${again.stdout}`)
+  assert.match(again.stdout, /^no change to the files since the last deployment; 2 service\(s\) ready\n$/)
+  assert.equal(await f.tasks('kafka'), broker)
+
+  // The reference's ofa device down|up PATH: the folder deployed without that file, then with it.
+  const down = await ofa(['device', 'down', join(f.dir, 'devices.yml'), ...f.flags()])
+  assert.equal(down.code, 0, `${down.stderr}\n${down.stdout}`)
+  assert.match(down.stdout, /^deployment 2: \+0 ~0 -2, 1 service\(s\) ready\n$/)
+  const without = await f.status('--json')
+  assert.equal(without.code, 1)
+  assert.deepEqual(
+    JSON.parse(without.stdout)
+      .services.map((s: { state: string }) => s.state)
+      .sort(),
+    ['in-sync', 'missing'],
+  )
+  const up = await ofa(['device', 'up', join(f.dir, 'devices.yml'), ...f.flags()])
+  assert.equal(up.code, 0, `${up.stderr}\n${up.stdout}`)
+  assert.match(up.stdout, /^deployment 3: \+2 ~0 -0, 2 service\(s\) ready\n$/)
+  assert.equal(await f.tasks('kafka'), broker, 'the broker untouched throughout')
+  const by = JSON.parse((await ofa(['history', f.dir, '--bootstrap', bootstrap, '--json'])).stdout).deployments.map(
+    (d: { by: string }) => d.by,
+  )
+  assert.deepEqual(by, ['ofa apply --swarm', 'ofa device down devices.yml', 'ofa device up devices.yml'])
 })

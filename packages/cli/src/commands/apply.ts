@@ -11,23 +11,34 @@
  *   changed since deployed, declared but not running, or running but not declared (drift), and the last deployment.
  *   Exits 1 when anything differs (drift), 0 when the stack runs the files.
  *
- * Kafka: `--bootstrap`, else factory.yaml's kafka backbone. The embedded log is refused: the services are separate
- * processes, maybe on several machines.
+ * - `ofa device up|down PATH`, `ofa apps up|down PATH`: the reference's commands, as deployments (upDownCommand).
+ *
+ * Kafka: `--bootstrap`, else factory.yaml's kafka backbone, or with `--own-kafka` the stack's own broker
+ * (deploy/kafka-service.ts, image `ofa image build --kafka`), started and healthy before anything is recorded on it.
+ * The embedded log is refused: the services are separate processes, maybe on several machines.
  */
 import { execFileSync } from 'node:child_process'
+import { existsSync, statSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { homedir, tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { dirname, join, relative, resolve, sep } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { EventLog } from '@openfactory/log'
 import { openKafkaLog } from '@openfactory/log-kafka'
 import { type Factory, factoryNameOf, loadFactory, OpenFactoryError } from '@openfactory/model'
-import { type Deployment, type GitInfo, lastApplied, readDeployments } from '../deploy/deployments.ts'
+import { type Deployment, type GitInfo, gitInfo, lastApplied, readDeployments } from '../deploy/deployments.ts'
+import { type KafkaService, kafkaService } from '../deploy/kafka-service.ts'
 import { planChanges } from '../deploy/plan.ts'
 import { MAX_SNAPSHOT_FILES, type Snapshot, takeSnapshot, writeSnapshot } from '../deploy/snapshot.ts'
-import { generateStack } from '../deploy/stack.ts'
 import { desiredState } from '../deploy/state.ts'
-import { applyToSwarm, DIGEST_LABEL, runningServices, type SwarmTarget } from '../deploy/swarm.ts'
+import {
+  applyToSwarm,
+  DIGEST_LABEL,
+  runningServices,
+  type SwarmTarget,
+  stackOf,
+  startStackKafka,
+} from '../deploy/swarm.ts'
 import { createDockerClient } from '../image/docker-client.ts'
 import { type CliIo, EXIT, writeOut } from '../io.ts'
 import { bootstrapFlag } from '../runtime/backbone.ts'
@@ -43,6 +54,9 @@ const FLAGS = {
   'docker-host': { type: 'string' },
   timeout: { type: 'string' },
   uns: { type: 'string' },
+  'own-kafka': { type: 'boolean' },
+  'kafka-port': { type: 'string' },
+  'kafka-image': { type: 'string' },
   to: { type: 'string' },
   json: { type: 'boolean' },
 } as const
@@ -66,14 +80,31 @@ function loader(values: Values, io: CliIo): (dir: string) => Promise<Factory> {
     loadFactory([dir], { ...(values.uns ? { uns: resolve(io.cwd, values.uns) } : {}), env: io.env, cwd: io.cwd })
 }
 
-/** Kafka as the services reach it: --bootstrap, else the factory's kafka backbone; the embedded log is refused. */
-function bootstrapOf(values: Values, factory: Factory | undefined): string[] {
+/** The stack's own Kafka, with --own-kafka (port --kafka-port, default 9092; image --kafka-image). */
+function ownKafka(values: Values): KafkaService | undefined {
+  if (!values['own-kafka']) {
+    if (values['kafka-port'] !== undefined || values['kafka-image'] !== undefined)
+      throw usageError('--kafka-port and --kafka-image go with --own-kafka')
+    return undefined
+  }
+  if (values.bootstrap !== undefined) throw usageError('--own-kafka and --bootstrap exclude each other')
+  const port = values['kafka-port'] === undefined ? 9092 : Number(values['kafka-port'])
+  return kafkaService({ port, ...(values['kafka-image'] ? { image: values['kafka-image'] } : {}) })
+}
+
+/**
+ * Kafka as the services reach it: the stack's own, --bootstrap, else the factory's kafka backbone; the embedded log
+ * is refused.
+ */
+function bootstrapOf(values: Values, factory: Factory | undefined, kafka: KafkaService | undefined): string[] {
+  if (kafka) return [kafka.bootstrap]
   if (values.bootstrap !== undefined) return bootstrapFlag(values.bootstrap)
   const b = factory?.manifest.backbone
   if (b?.type === 'kafka') return [...b.bootstrapServers]
   throw new OpenFactoryError(
     'OFA_DEPLOY_BACKBONE',
-    'a stack runs on Kafka: pass --bootstrap HOST:PORT or set backbone kafka in factory.yaml (the embedded log ' +
+    'a stack runs on Kafka: pass --bootstrap HOST:PORT, set backbone kafka in factory.yaml, or let the stack run ' +
+      'its own (--own-kafka; ofa image build --kafka) (the embedded log ' +
       'belongs to one process; the services of a stack are several, on one or several nodes)',
     factory?.manifest.file ? { where: { file: factory.manifest.file } } : {},
   )
@@ -86,7 +117,13 @@ function stateDirOf(values: Values, io: CliIo, stack: string): string {
   return join(base, 'openfactory', 'swarm', stack)
 }
 
-async function target(values: Values, io: CliIo, stack: string, bootstrapServers: string[]): Promise<SwarmTarget> {
+async function target(
+  values: Values,
+  io: CliIo,
+  stack: string,
+  bootstrapServers: string[],
+  kafka: KafkaService | undefined,
+): Promise<SwarmTarget> {
   const timeout = values.timeout === undefined ? 180 : Number(values.timeout)
   if (!Number.isFinite(timeout) || timeout <= 0)
     throw usageError(`--timeout must be a number of seconds, got "${values.timeout}"`)
@@ -104,6 +141,7 @@ async function target(values: Values, io: CliIo, stack: string, bootstrapServers
     stateDir: stateDirOf(values, io, stack),
     timeoutMs: timeout * 1000,
     progress: (line) => io.stderr.write(`${line}\n`),
+    ...(kafka ? { kafka } : {}),
   }
 }
 
@@ -126,14 +164,71 @@ export async function applyCommand(args: readonly string[], io: CliIo): Promise<
   const { values, dir } = parse('apply', args)
   if (!values.swarm)
     throw usageError('ofa apply deploys to a Docker Swarm (--swarm); the local runtime applies with ofa up')
-  const factory = await loader(values, io)(resolve(io.cwd, dir))
-  const bootstrapServers = bootstrapOf(values, factory)
-  const t = await target(values, io, values.stack ?? factory.manifest.name, bootstrapServers)
+  return applyFolder(values, io, resolve(io.cwd, dir), 'ofa apply --swarm')
+}
+
+/** The files of `dir` deployed (without those `exclude` leaves out), recorded as deployed `by`. */
+async function applyFolder(
+  values: Values,
+  io: CliIo,
+  dir: string,
+  by: string,
+  exclude?: (path: string) => boolean,
+): Promise<number> {
+  const checked = await loader(values, io)(dir)
+  const kafka = ownKafka(values)
+  const bootstrapServers = bootstrapOf(values, checked, kafka)
+  const t = await target(values, io, values.stack ?? checked.manifest.name, bootstrapServers, kafka)
+  let factory = checked
+  let snapshot: Snapshot | undefined
+  if (exclude) {
+    // The files without those left out, loaded from where the services will read them.
+    snapshot = await takeSnapshot(dir, exclude)
+    factory = await loader(values, io)(await writeSnapshot(snapshot, join(t.stateDir, 'snapshots')))
+  }
+  await startStackKafka(t)
   return withLog(bootstrapServers, async (log) => {
-    const result = await applyToSwarm({ ...t, factory, log, by: 'ofa apply --swarm' })
+    const git = snapshot ? gitInfo(dir) : undefined
+    const result = await applyToSwarm({
+      ...t,
+      factory,
+      ...(snapshot ? { snapshot } : {}),
+      ...(git ? { git: { ...git, dirty: true } } : {}),
+      log,
+      by,
+    })
     await writeOut(io.stdout, applied(result.deployment, result.services.length))
     return EXIT.ok
   })
+}
+
+/** The factory folder of a path: the nearest folder holding a factory.yaml, from the path up; else its folder. */
+function factoryFolderOf(path: string): string {
+  const start = statSync(path, { throwIfNoEntry: false })?.isDirectory() ? path : dirname(path)
+  for (let d = start; ; d = dirname(d)) {
+    if (['factory.yaml', 'factory.yml'].some((f) => existsSync(join(d, f)))) return d
+    if (dirname(d) === d) return start
+  }
+}
+
+/**
+ * The reference's `ofa device up|down PATH` and `ofa apps up|down PATH`, on our declarative deployments: PATH (a
+ * file or a folder of the factory folder) is part of what runs or not. `up` deploys the factory folder as `ofa
+ * apply` does (PATH with everything else in it); `down` deploys it without PATH's files — the deployment keeps the
+ * files without them, so `ofa plan` and `ofa status` then show them as not deployed, and `up` puts them back.
+ */
+export async function upDownCommand(kind: 'device' | 'apps', args: readonly string[], io: CliIo): Promise<number> {
+  const [sub, ...rest] = args
+  if (sub !== 'up' && sub !== 'down') throw usageError(`ofa ${kind} up PATH | ofa ${kind} down PATH`)
+  const { values, dir: given } = parse('apply', rest)
+  const path = resolve(io.cwd, given)
+  if (!existsSync(path)) throw usageError(`${given}: no such file or folder`)
+  const dir = factoryFolderOf(path)
+  const rel = relative(dir, path).split(sep).join('/')
+  const by = `ofa ${kind} ${sub} ${rel || '.'}`
+  if (sub === 'up') return applyFolder(values, io, dir, by)
+  if (rel === '') throw usageError(`ofa ${kind} down ${given}: that is the whole factory (docker stack rm removes it)`)
+  return applyFolder(values, io, dir, by, (p) => p === rel || p.startsWith(`${rel}/`))
 }
 
 /** The files of a git ref of the folder, in a new temporary folder (removed by the caller). */
@@ -205,8 +300,10 @@ export async function rollbackCommand(args: readonly string[], io: CliIo): Promi
   // The folder's files may be what is broken: only its name is read, then the older files are loaded.
   const current = await loader(values, io)(dir).catch(() => undefined)
   const name = current?.manifest.name ?? factoryNameOf(dir)
-  const bootstrapServers = bootstrapOf(values, current)
-  const t = await target(values, io, values.stack ?? name, bootstrapServers)
+  const kafka = ownKafka(values)
+  const bootstrapServers = bootstrapOf(values, current, kafka)
+  const t = await target(values, io, values.stack ?? name, bootstrapServers, kafka)
+  await startStackKafka(t)
   return withLog(bootstrapServers, async (log) => {
     const { snapshot, label, git } = await rollbackFiles(await readDeployments(log, name), values.to, dir)
     const folder = await writeSnapshot(snapshot, join(t.stateDir, 'snapshots'))
@@ -253,9 +350,10 @@ const SAYS = {
 export async function statusCommand(args: readonly string[], io: CliIo): Promise<number> {
   const { values, dir } = parse('status', args)
   const factory = await loader(values, io)(resolve(io.cwd, dir))
-  const bootstrapServers = bootstrapOf(values, factory)
-  const t = await target(values, io, values.stack ?? factory.manifest.name, bootstrapServers)
-  const declared = generateStack(factory, { image: t.image, bootstrapServers })
+  const kafka = ownKafka(values)
+  const bootstrapServers = bootstrapOf(values, factory, kafka)
+  const t = await target(values, io, values.stack ?? factory.manifest.name, bootstrapServers, kafka)
+  const declared = stackOf(factory, t)
   const running = new Map((await runningServices(t.docker, t.stack)).map((s) => [s.name, s]))
   const counts = await t.docker.run(['stack', 'services', t.stack, '--format', '{{.Name}} {{.Replicas}}'])
   const replicas = new Map(

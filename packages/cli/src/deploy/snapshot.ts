@@ -41,7 +41,7 @@ function tooLarge(dir: string, what: string): OpenFactoryError {
 }
 
 /** The files under `dir` the snapshot holds, as paths relative to it (`/`-separated), sorted. */
-async function listFiles(dir: string): Promise<string[]> {
+async function listFiles(dir: string, exclude?: (path: string) => boolean): Promise<string[]> {
   const out: string[] = []
   const walk = async (d: string, top: boolean): Promise<void> => {
     const entries = await readdir(d, { withFileTypes: true })
@@ -51,7 +51,9 @@ async function listFiles(dir: string): Promise<string[]> {
       const p = join(d, e.name)
       if (e.isDirectory()) await walk(p, false)
       else if (e.isFile()) {
-        out.push(relative(dir, p).split(sep).join('/'))
+        const rel = relative(dir, p).split(sep).join('/')
+        if (exclude?.(rel)) continue
+        out.push(rel)
         if (out.length > MAX_SNAPSHOT_FILES) throw tooLarge(dir, `more than ${MAX_SNAPSHOT_FILES} files`)
       }
     }
@@ -69,11 +71,11 @@ function hashOf(files: ReadonlyMap<string, Buffer>): string {
   return h.digest('hex')
 }
 
-/** The snapshot of a factory folder. */
-export async function takeSnapshot(dir: string): Promise<Snapshot> {
+/** The snapshot of a factory folder; `exclude` leaves files out (paths relative to it, `/`-separated). */
+export async function takeSnapshot(dir: string, exclude?: (path: string) => boolean): Promise<Snapshot> {
   const files = new Map<string, Buffer>()
   let bytes = 0
-  for (const path of await listFiles(dir)) {
+  for (const path of await listFiles(dir, exclude)) {
     const full = join(dir, path)
     const size = (await stat(full)).size
     bytes += size

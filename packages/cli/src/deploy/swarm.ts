@@ -25,6 +25,7 @@ import type { EventLog } from '@openfactory/log'
 import { type Factory, OpenFactoryError } from '@openfactory/model'
 import type { DockerClient } from '../image/docker-client.ts'
 import { type Deployment, type GitInfo, pendingDeployment, recordDeployment } from './deployments.ts'
+import type { KafkaService } from './kafka-service.ts'
 import { type Snapshot, takeSnapshot, writeSnapshot } from './snapshot.ts'
 import { generateStack, type StackFile } from './stack.ts'
 
@@ -43,6 +44,57 @@ export interface SwarmTarget {
   readonly stateDir: string
   readonly timeoutMs: number
   readonly progress: (line: string) => void
+  /** The stack's own Kafka (`--own-kafka`), when it runs one: `bootstrapServers` is then its address. */
+  readonly kafka?: KafkaService
+}
+
+/** The factory's stack, with the stack's own Kafka when it runs one. */
+export function stackOf(factory: Factory, t: SwarmTarget, factoryPath?: string): StackFile {
+  const stack = generateStack(factory, {
+    image: t.image,
+    bootstrapServers: t.bootstrapServers,
+    ...(factoryPath ? { factoryPath } : {}),
+  })
+  if (!t.kafka) return stack
+  return {
+    ...stack,
+    services: { [t.kafka.name]: t.kafka.service, ...stack.services },
+    volumes: { ...stack.volumes, ...t.kafka.volumes },
+  }
+}
+
+async function requireImage(docker: DockerClient, image: string, build: string): Promise<void> {
+  const r = await docker.run(['image', 'inspect', '--format', '{{.Id}}', image])
+  if (r.code !== 0) {
+    throw new OpenFactoryError(
+      'OFA_DEPLOY_IMAGE_MISSING',
+      `image ${image} is not in the engine's image store (${docker.where}): build it with ${build}`,
+    )
+  }
+}
+
+/**
+ * The stack's own Kafka started (or left as it runs) and healthy, before anything is recorded on it: deployed alone,
+ * without --prune, so that the rest of the stack is untouched; `applyToSwarm` then deploys it with the rest,
+ * unchanged.
+ */
+export async function startStackKafka(t: SwarmTarget): Promise<void> {
+  const kafka = t.kafka
+  if (!kafka) return
+  await requireImage(t.docker, kafka.service.image, 'ofa image build --kafka')
+  const name = `${t.stack}_${kafka.name}`
+  const stackFile: StackFile = {
+    version: '3.8',
+    services: { [kafka.name]: kafka.service },
+    networks: { hostnet: { external: true, name: 'host' } },
+    volumes: kafka.volumes,
+  }
+  const fail = async (message: string): Promise<never> => {
+    throw new OpenFactoryError('OFA_DEPLOY_FAILED', `the stack's Kafka: ${message}`)
+  }
+  const before = await updateStatuses(t.docker, [name])
+  await deployStack(t, stackFile, 1, fail, false)
+  await healthGate(t, [name], before, fail)
 }
 
 export interface SwarmApplyOptions extends SwarmTarget {
@@ -167,18 +219,8 @@ export async function applyToSwarm(o: SwarmApplyOptions): Promise<SwarmApplyResu
   const snapshot = o.snapshot ?? (await takeSnapshot(o.factory.dir))
   const folder = join(snapshots, snapshot.sha256)
   // Refusals first (port clashes, placements): generating the stack checks them.
-  const planned = generateStack(o.factory, {
-    image: o.image,
-    bootstrapServers: o.bootstrapServers,
-    factoryPath: folder,
-  })
-  const image = await o.docker.run(['image', 'inspect', '--format', '{{.Id}}', o.image])
-  if (image.code !== 0) {
-    throw new OpenFactoryError(
-      'OFA_DEPLOY_IMAGE_MISSING',
-      `image ${o.image} is not in the engine's image store (${o.docker.where}): build it with ofa image build`,
-    )
-  }
+  const planned = stackOf(o.factory, o, folder)
+  await requireImage(o.docker, o.image, 'ofa image build')
   const pending = await pendingDeployment(o.log, o.factory, o.by, { snapshot, ...(o.git ? { git: o.git } : {}) })
   const started = pending.next ? { ...pending.next, outcome: 'started' as const } : undefined
   if (started) await recordDeployment(o.log, started)
@@ -223,6 +265,7 @@ async function deployStack(
   stackFile: StackFile,
   count: number,
   fail: (message: string) => Promise<never>,
+  prune = true,
 ): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'ofa-stack-'))
   try {
@@ -232,7 +275,7 @@ async function deployStack(
     const deployed = await o.docker.run([
       'stack',
       'deploy',
-      '--prune',
+      ...(prune ? ['--prune'] : []),
       '--resolve-image',
       'never',
       '--compose-file',
