@@ -140,3 +140,18 @@ test('ofa stack prints the stack file; without --bootstrap it is a usage error',
   assert.equal(usage.code, 2)
   assert.match(usage.stderr, /OFA_CLI_USAGE ofa stack needs --bootstrap/)
 })
+
+test("a file's resources in compose's form: CPUs and memory bytes as text, open_files as the nofile ulimit", async (t) => {
+  const dir = await tempDir(t, 'ofa-stack-')
+  await writeFile(
+    join(dir, 'devices.yml'),
+    'devices:\n  m:\n    uuid: RES-1\n    deploy:\n      replicas: 2\n      resources:\n        limits: {cpus: 0.5, memory: 256Mi, open_files: 4096}\n        reservations: {memory: 64Mi}\n    connector:\n      type: simulator\n      items:\n        t: {tag: Temperature, category: Samples, units: CELSIUS}\n',
+  )
+  const s = generateStack(await loadFactory([dir]), OPTS).services['device-res-1']
+  assert.deepEqual(s?.deploy.resources, {
+    limits: { cpus: '0.5', memory: String(256 * 1024 * 1024) },
+    reservations: { memory: String(64 * 1024 * 1024) },
+  })
+  assert.deepEqual(s?.ulimits, { nofile: { soft: 4096, hard: 4096 } })
+  assert.equal(s?.deploy.replicas, 2)
+})

@@ -35,7 +35,7 @@ const SIMULATOR = (uuid: string, interval: number, deploy = '') =>
  * A factory folder (outside any other), its stack removed after the test; and `ofa apply|status|rollback` on it, on
  * the test Kafka or with `kafka` the flags of another.
  */
-async function swarmFactory(t: TestContext, name: string, kafkaFlags?: string[]) {
+async function swarmFactory(t: TestContext, name: string, kafkaFlags?: string[], env: Record<string, string> = {}) {
   const host = await dockerHost()
   const { bootstrap } = await kafka()
   const stack = `ofa-${name}-${RUN}`
@@ -71,10 +71,11 @@ async function swarmFactory(t: TestContext, name: string, kafkaFlags?: string[])
     dir,
     stack,
     bootstrap,
+    env,
     flags,
-    apply: (image = TAG) => ofa(['apply', dir, '--swarm', ...flags(image)]),
-    status: (...more: string[]) => ofa(['status', dir, ...flags(), ...more]),
-    rollback: (...more: string[]) => ofa(['rollback', dir, ...flags(), ...more]),
+    apply: (image = TAG) => ofa(['apply', dir, '--swarm', ...flags(image)], { env }),
+    status: (...more: string[]) => ofa(['status', dir, ...flags(), ...more], { env }),
+    rollback: (...more: string[]) => ofa(['rollback', dir, ...flags(), ...more], { env }),
     /** The ids of a service's running tasks (an update replaces them; an unchanged service keeps them). */
     tasks: async (service: string) =>
       (await dockerOk(['service', 'ps', `${stack}_${service}`, '--filter', 'desired-state=running', '-q']))
@@ -247,7 +248,14 @@ test('a connector service of two replicas keeps one session; a killed holder fai
   const f = await swarmFactory(t, 'failover')
   const device = `FAILOVER-SIM-${RUN}`.toUpperCase()
   const service = `${f.stack}_device-failover-sim-${RUN}`
-  await writeFile(join(f.dir, 'devices.yml'), SIMULATOR(device, 200, '    deploy:\n      replicas: 2\n'))
+  await writeFile(
+    join(f.dir, 'devices.yml'),
+    SIMULATOR(
+      device,
+      200,
+      '    deploy:\n      replicas: 2\n      resources:\n        limits: {cpus: 1, memory: 512Mi, open_files: 4096}\n',
+    ),
+  )
   const applied = await f.apply()
   assert.equal(applied.code, 0, `${applied.stderr}\n${applied.stdout}`)
   assert.match(applied.stderr, new RegExp(`${service} 2/2`))
@@ -329,13 +337,17 @@ test('ofa apply --own-kafka: the stack runs its own Kafka, healthy before anythi
   let kafkaPort = await freePort()
   while (!(await canBind(kafkaPort + 1))) kafkaPort = await freePort()
   const flags = ['--own-kafka', '--kafka-port', String(kafkaPort), '--kafka-image', KAFKA_TAG]
-  const f = await swarmFactory(t, 'ownkafka', flags)
+  // The device's interval is a variable of the files: the services get it as a Docker secret.
+  const f = await swarmFactory(t, 'ownkafka', flags, { OFA_TEST_INTERVAL: '200' })
   t.after(async () => {
     await docker(['volume', 'rm', `${f.stack}_kafka-data`])
   })
   const device = `OWNKAFKA-SIM-${RUN}`.toUpperCase()
-  await writeFile(join(f.dir, 'devices.yml'), SIMULATOR(device, 200))
-  const both = await ofa(['apply', f.dir, '--swarm', '--own-kafka', '--bootstrap', f.bootstrap])
+  await writeFile(
+    join(f.dir, 'devices.yml'),
+    SIMULATOR(device, 200).replace('interval_ms: 200', `interval_ms: \${OFA_TEST_INTERVAL}`),
+  )
+  const both = await ofa(['apply', f.dir, '--swarm', '--own-kafka', '--bootstrap', f.bootstrap], { env: f.env })
   assert.equal(both.code, 2)
   assert.match(both.stderr, /--own-kafka and --bootstrap exclude each other/)
   const first = await f.apply()
@@ -360,11 +372,16 @@ test('ofa apply --own-kafka: the stack runs its own Kafka, healthy before anythi
     "the device's observations on the stack's Kafka",
     90_000,
   )
-  const history = JSON.parse((await ofa(['history', f.dir, '--bootstrap', bootstrap, '--json'])).stdout)
+  const history = JSON.parse((await ofa(['history', f.dir, '--bootstrap', bootstrap, '--json'], { env: f.env })).stdout)
   assert.deepEqual(
     history.deployments.map((d: { seq: number; outcome: string }) => [d.seq, d.outcome]),
     [[1, 'applied']],
   )
+  const secrets = (await dockerOk(['secret', 'ls', '--format', '{{.Name}}'])).split('\n')
+  assert.equal(secrets.filter((n) => /^ofa-OFA_TEST_INTERVAL-[0-9a-f]{16}$/.test(n)).length >= 1, true)
+  const spec = await dockerOk(['service', 'inspect', `${f.stack}_device-ownkafka-sim-${RUN}`])
+  assert.match(spec, /"ofa-env-OFA_TEST_INTERVAL"/, 'mounted as a secret')
+  assert.doesNotMatch(spec, /OFA_TEST_INTERVAL=200/, 'the value is in no spec')
   const status = await f.status()
   assert.equal(status.code, 0, status.stdout)
   assert.match(status.stdout, new RegExp(`^= ${f.stack}_kafka `, 'm'))
@@ -376,7 +393,7 @@ test('ofa apply --own-kafka: the stack runs its own Kafka, healthy before anythi
   assert.equal(await f.tasks('kafka'), broker)
 
   // The reference's ofa device down|up PATH: the folder deployed without that file, then with it.
-  const down = await ofa(['device', 'down', join(f.dir, 'devices.yml'), ...f.flags()])
+  const down = await ofa(['device', 'down', join(f.dir, 'devices.yml'), ...f.flags()], { env: f.env })
   assert.equal(down.code, 0, `${down.stderr}\n${down.stdout}`)
   assert.match(down.stdout, /^deployment 2: \+0 ~0 -2, 1 service\(s\) ready\n$/)
   const without = await f.status('--json')
@@ -387,12 +404,12 @@ test('ofa apply --own-kafka: the stack runs its own Kafka, healthy before anythi
       .sort(),
     ['in-sync', 'missing'],
   )
-  const up = await ofa(['device', 'up', join(f.dir, 'devices.yml'), ...f.flags()])
+  const up = await ofa(['device', 'up', join(f.dir, 'devices.yml'), ...f.flags()], { env: f.env })
   assert.equal(up.code, 0, `${up.stderr}\n${up.stdout}`)
   assert.match(up.stdout, /^deployment 3: \+2 ~0 -0, 2 service\(s\) ready\n$/)
   assert.equal(await f.tasks('kafka'), broker, 'the broker untouched throughout')
-  const by = JSON.parse((await ofa(['history', f.dir, '--bootstrap', bootstrap, '--json'])).stdout).deployments.map(
-    (d: { by: string }) => d.by,
-  )
+  const by = JSON.parse(
+    (await ofa(['history', f.dir, '--bootstrap', bootstrap, '--json'], { env: f.env })).stdout,
+  ).deployments.map((d: { by: string }) => d.by)
   assert.deepEqual(by, ['ofa apply --swarm', 'ofa device down devices.yml', 'ofa device up devices.yml'])
 })

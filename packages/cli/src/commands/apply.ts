@@ -25,7 +25,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { EventLog } from '@openfactory/log'
 import { openKafkaLog } from '@openfactory/log-kafka'
-import { type Factory, factoryNameOf, loadFactory, OpenFactoryError } from '@openfactory/model'
+import { type Factory, factoryNameOf, loadFactory, OpenFactoryError, withOfaenv } from '@openfactory/model'
 import { type Deployment, type GitInfo, gitInfo, lastApplied, readDeployments } from '../deploy/deployments.ts'
 import { type KafkaService, kafkaService } from '../deploy/kafka-service.ts'
 import { planChanges } from '../deploy/plan.ts'
@@ -192,6 +192,7 @@ async function applyFolder(
     const result = await applyToSwarm({
       ...t,
       factory,
+      env: await withOfaenv(io.cwd, io.env),
       ...(snapshot ? { snapshot } : {}),
       ...(git ? { git: { ...git, dirty: true } } : {}),
       log,
@@ -318,6 +319,7 @@ export async function rollbackCommand(args: readonly string[], io: CliIo): Promi
     const result = await applyToSwarm({
       ...t,
       factory,
+      env: await withOfaenv(io.cwd, io.env),
       snapshot,
       log,
       by: `ofa rollback --to ${label}`,

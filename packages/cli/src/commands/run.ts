@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import { isOpenFactoryError } from '@openfactory/model'
+import { secretsEnv } from '../deploy/secrets.ts'
 import type { CliIo } from '../io.ts'
 import { EXIT } from '../io.ts'
 import { startServiceRuntime } from '../runtime/service-runtime.ts'
@@ -17,8 +18,10 @@ const RUN_FLAGS = { ...RUNTIME_FLAGS, workers: { type: 'boolean' } } as const
  * statements and TypeScript processors alone in this process; replicas share a lease, one runs them. A flag rather
  * than a word in the uuid's place: a uuid may be any name, `workers` included.
  */
-export async function runCommand(args: readonly string[], io: CliIo): Promise<number> {
+export async function runCommand(args: readonly string[], given: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({ args: [...args], options: RUN_FLAGS, allowPositionals: true })
+  // In a stack service, the credentials the files refer to are Docker secrets (deploy/secrets.ts).
+  const io = { ...given, env: await secretsEnv(given.env) }
   if (values.workers) return runWorkers(positionals, values, io)
   const [uuid, ...paths] = positionals
   if (!uuid || paths.length === 0) throw usageError('ofa run needs a uuid and a factory folder: ofa run UUID DIR')

@@ -23,12 +23,13 @@ import {
   type AppConfig,
   type DeviceConfig,
   type Factory,
+  memoryBytes,
   OpenFactoryError,
   SHDR_REPLAY_IMAGE,
 } from '@openfactory/model'
 import { isServeImage } from '../runtime/service-runtime.ts'
 import { workersDefinition } from '../runtime/workers-runtime.ts'
-import { type FieldValue, fieldValue } from './state.ts'
+import { fieldValue } from './state.ts'
 
 export interface StackOptions {
   /** Our image: `openfactory/ofa:<version>` (`ofa image build`). */
@@ -61,13 +62,17 @@ export interface StackService {
   }
   /** How long docker waits after SIGTERM before it kills the container (compose default 10s). */
   readonly stop_grace_period?: string
+  /** Docker secrets mounted at /run/secrets/<target> (deploy/secrets.ts). */
+  readonly secrets?: readonly { readonly source: string; readonly target: string }[]
+  /** `open_files` of the `deploy.resources` (limits, else reservations) as the nofile limit. */
+  readonly ulimits?: { readonly nofile: { readonly soft: number; readonly hard: number } }
   readonly deploy: {
     readonly replicas: number
     readonly labels: Readonly<Record<string, string>>
     readonly restart_policy: { readonly condition: 'any'; readonly delay: string }
     readonly update_config: Readonly<Record<string, string | number>>
     readonly rollback_config: Readonly<Record<string, string | number>>
-    readonly resources?: FieldValue
+    readonly resources?: ComposeResources
     readonly placement?: { readonly constraints: readonly string[] }
   }
 }
@@ -76,13 +81,27 @@ export interface StackFile {
   readonly version: '3.8'
   readonly services: Readonly<Record<string, StackService>>
   readonly networks: { readonly hostnet: { readonly external: true; readonly name: 'host' } }
+  /** Secrets the services mount, made beforehand (external). */
+  readonly secrets?: Readonly<Record<string, { readonly external: true; readonly name: string }>>
   /** Named volumes the services mount (`docker stack deploy` names each `<stack>_<key>`), with their labels. */
   readonly volumes?: Readonly<Record<string, { readonly labels?: Readonly<Record<string, string>> }>>
 }
 
+/** Compose's form of resources: CPUs and memory (bytes) as text. */
+interface ComposeResources {
+  readonly limits?: { readonly cpus?: string; readonly memory?: string }
+  readonly reservations?: { readonly cpus?: string; readonly memory?: string }
+}
+
+interface ResourcesConfig {
+  readonly cpus?: number
+  readonly memory?: string | number
+  readonly open_files?: number
+}
+
 interface DeployConfig {
   readonly replicas?: number
-  readonly resources?: unknown
+  readonly resources?: { readonly limits?: ResourcesConfig; readonly reservations?: ResourcesConfig }
   readonly placement?: { readonly constraints?: readonly string[] }
 }
 
@@ -101,14 +120,43 @@ const digest = (v: unknown, dir: string) =>
 const UPDATE = { parallelism: 1, order: 'stop-first', failure_action: 'rollback', monitor: '15s' } as const
 const ROLLBACK = { parallelism: 1, order: 'stop-first' } as const
 
+/**
+ * A file's resources as compose takes them (`docker stack deploy` wants CPUs and memory as text; `open_files` is no
+ * resource there but the service's nofile ulimit).
+ */
+function composeResources(r: DeployConfig['resources']): {
+  resources?: ComposeResources
+  ulimits?: StackService['ulimits']
+} {
+  if (!r) return {}
+  const one = (x: ResourcesConfig | undefined) =>
+    x && (x.cpus !== undefined || x.memory !== undefined)
+      ? {
+          ...(x.cpus !== undefined ? { cpus: String(x.cpus) } : {}),
+          ...(x.memory !== undefined ? { memory: String(memoryBytes(x.memory)) } : {}),
+        }
+      : undefined
+  const limits = one(r.limits)
+  const reservations = one(r.reservations)
+  const files = r.limits?.open_files ?? r.reservations?.open_files
+  return {
+    ...(limits || reservations
+      ? { resources: { ...(limits ? { limits } : {}), ...(reservations ? { reservations } : {}) } }
+      : {}),
+    ...(files !== undefined ? { ulimits: { nofile: { soft: files, hard: files } } } : {}),
+  }
+}
+
 function service(
   image: string,
   deploy: DeployConfig | undefined,
   labels: Record<string, string>,
   rest: Omit<StackService, 'image' | 'deploy' | 'networks' | 'labels'>,
 ): StackService {
+  const { resources, ulimits } = composeResources(deploy?.resources)
   return {
     image,
+    ...(ulimits ? { ulimits } : {}),
     // The digest on the containers too: the configuration is read from /factory at start, so a changed resource
     // must restart its tasks — a service label alone would update the service object but not what runs.
     labels,
@@ -120,7 +168,7 @@ function service(
       restart_policy: { condition: 'any', delay: '2s' },
       update_config: UPDATE,
       rollback_config: ROLLBACK,
-      ...(deploy?.resources !== undefined ? { resources: fieldValue(deploy.resources) } : {}),
+      ...(resources ? { resources } : {}),
       ...(deploy?.placement?.constraints?.length
         ? { placement: { constraints: [...deploy.placement.constraints] } }
         : {}),

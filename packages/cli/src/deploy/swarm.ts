@@ -22,11 +22,12 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { EventLog } from '@openfactory/log'
-import { type Factory, OpenFactoryError } from '@openfactory/model'
+import { type Env, type Factory, OpenFactoryError } from '@openfactory/model'
 import type { DockerClient } from '../image/docker-client.ts'
 import { type Deployment, type GitInfo, pendingDeployment, recordDeployment } from './deployments.ts'
 import type { KafkaService } from './kafka-service.ts'
-import { type Snapshot, takeSnapshot, writeSnapshot } from './snapshot.ts'
+import { createSecrets, pruneSecrets, stackSecrets, withSecrets } from './secrets.ts'
+import { type Snapshot, snapshotFiles, takeSnapshot, writeSnapshot } from './snapshot.ts'
 import { generateStack, type StackFile } from './stack.ts'
 
 export const DIGEST_LABEL = 'io.openfactory.digest'
@@ -108,6 +109,8 @@ export interface SwarmApplyOptions extends SwarmTarget {
   readonly by: string
   /** The commit deployed, when not the folder's (a rollback). */
   readonly git?: GitInfo
+  /** The variables the files refer to (credentials), given to the services as Docker secrets (secrets.ts). */
+  readonly env: Env
 }
 
 export interface SwarmApplyResult {
@@ -233,6 +236,7 @@ export async function applyToSwarm(o: SwarmApplyOptions): Promise<SwarmApplyResu
     })
   }
   const services = Object.keys(planned.services).map((s) => `${o.stack}_${s}`)
+  const secrets = stackSecrets(o.stack, snapshotFiles(snapshot), o.env)
   const fail = async (message: string): Promise<never> => {
     if (started) await recordDeployment(o.log, { ...started, outcome: 'failed', error: message })
     throw new OpenFactoryError('OFA_DEPLOY_FAILED', message)
@@ -240,7 +244,12 @@ export async function applyToSwarm(o: SwarmApplyOptions): Promise<SwarmApplyResu
   try {
     await mkdir(snapshots, { recursive: true })
     await writeSnapshot(snapshot, snapshots)
-    const stackFile = keepUnchanged(planned, o.stack, await runningServices(o.docker, o.stack))
+    await createSecrets(o.docker, o.stack, secrets)
+    const stackFile = withSecrets(
+      keepUnchanged(planned, o.stack, await runningServices(o.docker, o.stack)),
+      secrets,
+      o.image,
+    )
     const before = await updateStatuses(o.docker, services)
     await deployStack(o, stackFile, services.length, fail)
     await healthGate(o, services, before, fail)
@@ -257,6 +266,7 @@ export async function applyToSwarm(o: SwarmApplyOptions): Promise<SwarmApplyResu
   await pruneSnapshots(o.docker, o.stack, snapshots, folder).catch((err: Error) =>
     o.progress(`old snapshots not deleted: ${err.message}`),
   )
+  await pruneSecrets(o.docker, o.stack, secrets)
   return { ...(deployment ? { deployment } : {}), services }
 }
 

@@ -46,6 +46,11 @@ function references(text: string): { name: string; fallback?: string; index: num
   return out
 }
 
+/** The variables a text refers to (not `$$`), each once, in order. */
+export function referencedVariables(text: string): string[] {
+  return [...new Set(references(text).map((r) => r.name))]
+}
+
 /** Where each reference (not `$$`) of a text starts, in order. */
 export function referenceIndexes(text: string): number[] {
   return references(text).map((r) => r.index)

@@ -79,7 +79,7 @@ export {
   type ShdrReplaySettings,
 } from './shdr-replay.ts'
 // $VAR, ${VAR} and ${VAR:-default} expansion; the .ofaenv file.
-export { type Env, expandEnv, OFAENV_FILE, withOfaenv } from './expand-env.ts'
+export { type Env, expandEnv, OFAENV_FILE, referencedVariables, withOfaenv } from './expand-env.ts'
 // Runtime options objects (EventLogOptions...) checked once against a TypeBox schema, every problem in one error.
 export { createOptionsChecker, type OptionsChecker, type OptionsCheckerSpec } from './options-check.ts'
 // The simulator connector's configuration (connector.type: simulator).
