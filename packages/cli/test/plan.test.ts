@@ -125,3 +125,70 @@ test('ofa up records a deployment when its files changed; ofa plan shows the one
     ],
   )
 })
+
+test('ofa plan refuses what could not be deployed, before anything changes, naming file, line and field', async (t) => {
+  const dir = await tempDir(t, 'ofa-plan-bad-')
+  const data = join(dir, '.data')
+  await writeFile(join(dir, 'factory.yaml'), 'name: bad\n')
+  const sim = (uuid: string) =>
+    `  ${uuid.toLowerCase()}:\n    uuid: ${uuid}\n    connector:\n      type: simulator\n      items:\n        t: {tag: Temperature, category: Samples, units: CELSIUS}\n`
+  const plan = () => ofa(['plan', dir, '--data', data])
+
+  // Two devices with one uuid, in two files.
+  await writeFile(join(dir, 'a.yml'), `devices:\n${sim('M-1')}`)
+  await writeFile(
+    join(dir, 'b.yml'),
+    `devices:\n${sim('M-2')}  other:\n    uuid: M-1\n    connector:\n      type: simulator\n      items:\n        t: {tag: Temperature, category: Samples, units: CELSIUS}\n`,
+  )
+  let r = await plan()
+  assert.equal(r.code, 1)
+  assert.match(r.stderr, /M-1/)
+  assert.match(r.stderr, /a\.yml:\d+/)
+  assert.match(r.stderr, /b\.yml:\d+/)
+  await writeFile(join(dir, 'b.yml'), `devices:\n${sim('M-2')}`)
+
+  // Two serving apps on one port.
+  const app = (uuid: string, port: number) =>
+    `  ${uuid.toLowerCase()}:\n    uuid: ${uuid}\n    image: openfactory/serve\n    routing:\n      port: ${port}\n`
+  await writeFile(join(dir, 'apps.yml'), `apps:\n${app('SERVE-A', 8080)}${app('SERVE-B', 8080)}`)
+  r = await plan()
+  assert.equal(r.code, 1)
+  assert.match(
+    r.stderr,
+    /apps\.yml:7:3: OFA_DEPLOY_PORT_CLASH apps\.serve-b\.routing\.port: app SERVE-B and app SERVE-A both listen on port 8080/,
+  )
+  await writeFile(join(dir, 'apps.yml'), `apps:\n${app('SERVE-A', 8080)}`)
+
+  // A placement on a node label no node of the infrastructure file has.
+  await writeFile(
+    join(dir, 'infra.yml'),
+    'nodes:\n  managers:\n    m1:\n      ip: 10.0.0.10\n      labels: {zone: a}\n',
+  )
+  await writeFile(
+    join(dir, 'c.yml'),
+    `devices:\n${sim('M-3')}    deploy:\n      placement:\n        constraints: ["node.labels.zone == b"]\n`,
+  )
+  r = await plan()
+  assert.equal(r.code, 1)
+  assert.match(r.stderr, /OFA_DEPLOY_PLACEMENT/)
+  assert.match(r.stderr, /c\.yml:2/)
+  assert.match(r.stderr, /devices\.m-3\.deploy\.placement\.constraints/)
+  await writeFile(
+    join(dir, 'c.yml'),
+    `devices:\n${sim('M-3')}    deploy:\n      placement:\n        constraints: ["node.labels.zone == a"]\n`,
+  )
+
+  // An invalid config: placed by the loader.
+  await writeFile(
+    join(dir, 'd.yml'),
+    'devices:\n  x:\n    uuid: M-4\n    connector:\n      type: simulator\n      interval_ms: fast\n',
+  )
+  r = await plan()
+  assert.equal(r.code, 1)
+  assert.match(r.stderr, /d\.yml:6:\d+: OFA_CONNECTOR_CONFIG devices\.x\.connector\.interval_ms/)
+  await writeFile(join(dir, 'd.yml'), 'devices: {}\n')
+
+  r = await plan()
+  assert.equal(r.code, 0, r.stderr)
+  assert.match(r.stdout, /Plan: \d+ to create, 0 to update, 0 to delete\./)
+})

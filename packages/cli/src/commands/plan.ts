@@ -11,11 +11,13 @@ import { openKafkaLog } from '@openfactory/log-kafka'
 import { type BackboneOptions, isOpenFactoryError, silentLogger } from '@openfactory/model'
 import { type Deployment, lastApplied, readDeployments } from '../deploy/deployments.ts'
 import { formatPlan, planChanges } from '../deploy/plan.ts'
+import { generateStack } from '../deploy/stack.ts'
 import { desiredState } from '../deploy/state.ts'
 import { type CliIo, EXIT, writeOut } from '../io.ts'
 import { prepare } from '../runtime/prepare.ts'
 import { usageError } from '../usage.ts'
 import { runtimeOptions } from './backbone-flags.ts'
+import { defaultImage } from './stack.ts'
 
 const FLAGS = {
   backbone: { type: 'string' },
@@ -57,6 +59,9 @@ async function load(command: string, args: readonly string[], io: CliIo) {
 
 export async function planCommand(args: readonly string[], io: CliIo): Promise<number> {
   const { factory, deployments, json } = await load('plan', args, io)
+  // What could not be deployed is refused here, before anything changes: two services on one host port, a placement
+  // on a node label no node has (the checks of the stack ofa apply --swarm would deploy).
+  generateStack(factory, { image: defaultImage(), bootstrapServers: ['127.0.0.1:9092'] })
   const last = lastApplied(deployments)
   const plan = planChanges(desiredState(factory), last?.state ?? { resources: [] })
   if (json) {

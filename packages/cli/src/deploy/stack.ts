@@ -26,6 +26,7 @@ import {
   memoryBytes,
   OpenFactoryError,
   SHDR_REPLAY_IMAGE,
+  type Where,
 } from '@openfactory/model'
 import { isServeImage } from '../runtime/service-runtime.ts'
 import { workersDefinition } from '../runtime/workers-runtime.ts'
@@ -185,20 +186,21 @@ function deviceDeploy(d: DeviceConfig): DeployConfig | undefined {
 export function generateStack(factory: Factory, opts: StackOptions): StackFile {
   const services: Record<string, StackService> = {}
   /** The file declaring each service (for the errors). */
-  const origin = new Map<string, string>()
+  /** Where each service is declared, and the path of its `deploy:` block there (for the errors). */
+  const origin = new Map<string, { where: Where; deploy: string }>()
   const mount = [
     { type: 'bind' as const, source: opts.factoryPath ?? factory.dir, target: '/factory', read_only: true as const },
   ]
   const kafka = ['--backbone', 'kafka', '--bootstrap', opts.bootstrapServers.join(',')]
   const ports = new Map<number, string>()
-  const claimPort = (port: number, who: string, where: string) => {
+  const claimPort = (port: number, who: string, where: Where) => {
     const other = ports.get(port)
     if (other) {
       throw new OpenFactoryError(
         'OFA_DEPLOY_PORT_CLASH',
-        `${who} and ${other} both listen on port ${port} of the host`,
+        `${where.path ? `${where.path}: ` : ''}${who} and ${other} both listen on port ${port} of the host`,
         {
-          where: { file: where },
+          where,
         },
       )
     }
@@ -206,7 +208,7 @@ export function generateStack(factory: Factory, opts: StackOptions): StackFile {
   }
   for (const d of factory.devices) {
     const name = serviceName('device', d.uuid)
-    origin.set(name, d.file)
+    origin.set(name, { where: d.where, deploy: d.spec.deploy ? 'deploy' : 'connector.agent.deploy' })
     services[name] = service(
       opts.image,
       deviceDeploy(d),
@@ -223,8 +225,9 @@ export function generateStack(factory: Factory, opts: StackOptions): StackFile {
     const adapter = c.type === 'mtconnect' ? c.agent?.adapter : undefined
     // Our SHDR replay adapter runs inside the device's own service (ofa run starts it); another image is a service.
     if (adapter?.image && adapter.image.split(':')[0] !== SHDR_REPLAY_IMAGE) {
-      if (adapter.port !== undefined) claimPort(adapter.port, `the adapter of ${d.uuid}`, d.file)
-      origin.set(serviceName('adapter', d.uuid), d.file)
+      const at = (field: string) => ({ ...d.where, path: `${d.where.path}.connector.agent.adapter.${field}` })
+      if (adapter.port !== undefined) claimPort(adapter.port, `the adapter of ${d.uuid}`, at('port'))
+      origin.set(serviceName('adapter', d.uuid), { where: d.where, deploy: 'connector.agent.adapter.deploy' })
       services[serviceName('adapter', d.uuid)] = service(
         adapter.image,
         adapter.deploy,
@@ -243,10 +246,11 @@ export function generateStack(factory: Factory, opts: StackOptions): StackFile {
     if (!spec.image) continue // a local process only (`command:`): ofa up runs it
     const labels = { 'io.openfactory.resource': `app ${a.uuid}`, 'io.openfactory.digest': digest(spec, factory.dir) }
     const name = serviceName('app', a.uuid)
-    origin.set(name, a.file)
+    origin.set(name, { where: a.where, deploy: 'deploy' })
+    const portAt = { ...a.where, path: `${a.where.path}.routing.port` }
     if (isServeImage(spec.image)) {
       const port = spec.routing?.port ?? 8080
-      claimPort(port, `app ${a.uuid}`, a.file)
+      claimPort(port, `app ${a.uuid}`, portAt)
       services[name] = service(opts.image, spec.deploy, labels, {
         command: ['run', a.uuid, '/factory', ...kafka, '--host', '0.0.0.0', '--port', String(port)],
         volumes: mount,
@@ -264,7 +268,7 @@ export function generateStack(factory: Factory, opts: StackOptions): StackFile {
         },
       })
     } else {
-      if (spec.routing?.port !== undefined) claimPort(spec.routing.port, `app ${a.uuid}`, a.file)
+      if (spec.routing?.port !== undefined) claimPort(spec.routing.port, `app ${a.uuid}`, portAt)
       services[name] = service(spec.image, spec.deploy, labels, { environment: environmentOf(spec.environment) })
     }
   }
@@ -272,7 +276,7 @@ export function generateStack(factory: Factory, opts: StackOptions): StackFile {
   // replicas sharing a lease: one runs them, the other takes over). Its digest is over the statements and the
   // processor files alone, so a change of those restarts it alone and a device change leaves it running.
   if (factory.manifest.sql.length > 0 || factory.manifest.processors.length > 0) {
-    origin.set('workers', factory.manifest.file ?? factory.dir)
+    origin.set('workers', { where: { file: factory.manifest.file ?? factory.dir }, deploy: 'deploy' })
     services.workers = service(
       opts.image,
       { replicas: 2 },
@@ -297,11 +301,17 @@ function environmentOf(list: readonly string[] | undefined): Record<string, stri
   return out
 }
 
+/** The place of a service's placement constraints: its entry's file and line, the field's path. */
+function placed(o: { where: Where; deploy: string } | undefined, dir: string): Where {
+  if (!o) return { file: dir }
+  return o.where.path ? { ...o.where, path: `${o.where.path}.${o.deploy}.placement.constraints` } : o.where
+}
+
 /** A constraint on `node.labels.<name>` that no node of the infrastructure file has is refused (when it has nodes). */
 function checkPlacement(
   factory: Factory,
   services: Record<string, StackService>,
-  origin: ReadonlyMap<string, string>,
+  origin: ReadonlyMap<string, { where: Where; deploy: string }>,
 ): void {
   const nodes = factory.infrastructure.nodes
   if (nodes.length === 0) return
@@ -313,10 +323,11 @@ function checkPlacement(
       if (!m) continue
       const [, label, op, value] = m as unknown as [string, string, string, string]
       if (op === '==' ? !labels.has(`${label}=${value}`) : !names.has(label)) {
+        const where = placed(origin.get(name), factory.dir)
         throw new OpenFactoryError(
           'OFA_DEPLOY_PLACEMENT',
-          `service ${name}: no node of the infrastructure has ${op === '==' ? `label ${label}=${value}` : `a label ${label}`} (constraint "${c}")`,
-          { where: { file: origin.get(name) ?? factory.dir } },
+          `${where.path ? `${where.path}: ` : ''}service ${name}: no node of the infrastructure has ${op === '==' ? `label ${label}=${value}` : `a label ${label}`} (constraint "${c}")`,
+          { where },
         )
       }
     }
