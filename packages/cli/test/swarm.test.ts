@@ -12,7 +12,7 @@ import { decodeObservation } from '@openfactory/model'
 import { openKafkaLog } from '../../log-kafka/src/index.ts'
 import { kafka } from '../../log-kafka/test/helpers.ts'
 import { docker, dockerHost, dockerOk } from './docker-engine.ts'
-import { canBind, eventually, freePort, getJson, ofa, startOfa, tempDir } from './helpers.ts'
+import { canBind, demoCopy, eventually, freePort, getJson, ofa, startOfa, tempDir } from './helpers.ts'
 
 const RUN = randomBytes(4).toString('hex')
 const TAG = `ofa-test/ofa:swarm-${RUN}`
@@ -412,4 +412,67 @@ test('ofa apply --own-kafka: the stack runs its own Kafka, healthy before anythi
     (await ofa(['history', f.dir, '--bootstrap', bootstrap, '--json'], { env: f.env })).stdout,
   ).deployments.map((d: { by: string }) => d.by)
   assert.deepEqual(by, ['ofa apply --swarm', 'ofa device down devices.yml', 'ofa device up devices.yml'])
+})
+
+test('the demo factory on Kafka as a stack: its devices, the serving app and the workers running, in sync', {
+  timeout: 600_000,
+}, async (t) => {
+  const { bootstrap } = await kafka()
+  const dir = await demoCopy(t, { bootstrap })
+  const port = await freePort()
+  const name = `demo-swarm-${RUN}`
+  const manifest = join(dir, 'factory.yaml')
+  await writeFile(manifest, (await readFile(manifest, 'utf8')).replace(/^name: .*$/m, `name: ${name}`))
+  const apps = join(dir, 'apps.yml')
+  await writeFile(apps, (await readFile(apps, 'utf8')).replace('port: 8080', `port: ${port}`))
+  const stack = name
+  t.after(async () => {
+    await docker(['stack', 'rm', stack])
+    await eventually(
+      async () =>
+        (await dockerOk(['ps', '-aq', '--filter', `label=com.docker.stack.namespace=${stack}`])).trim() === ''
+          ? true
+          : undefined,
+      'the stack gone',
+      90_000,
+    )
+  })
+  // Kafka from factory.yaml's backbone: no --bootstrap.
+  const flags = ['--image', TAG, '--docker-host', await dockerHost(), '--state-dir', join(dir, '..', 'state')]
+  const applied = await ofa(['apply', dir, '--swarm', ...flags, '--timeout', '240'])
+  assert.equal(applied.code, 0, `${applied.stderr}\n${applied.stdout}`)
+  assert.match(applied.stdout, /^deployment 1: \+\d+ ~0 -0, 5 service\(s\) ready\n$/)
+  const devices = await eventually(
+    async () => {
+      const list = await getJson(`http://127.0.0.1:${port}/api/assets`).catch(() => undefined)
+      const available = (list?.items ?? []).filter(
+        (a: { type: string; availability: string }) => a.type === 'Device' && a.availability === 'AVAILABLE',
+      )
+      return available.length === 3 ? available.map((a: { uuid: string }) => a.uuid).sort() : undefined
+    },
+    "the demo's three machines available through the stack's serving app",
+    120_000,
+  )
+  assert.deepEqual(devices, ['DEMO-CNC-SIM-001', 'DEMO-DHT-001', 'OFA-MILL-001'])
+  await eventually(
+    async () => {
+      for (const id of (
+        await dockerOk(['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${stack}_workers`])
+      )
+        .trim()
+        .split('\n')
+        .filter(Boolean)) {
+        const logs = await docker(['logs', id])
+        if (/lease taken: workers running/.test(logs.stdout + logs.stderr)) return true
+      }
+      return undefined
+    },
+    'one workers replica running the SQL and the processor',
+    120_000,
+  )
+  const status = await ofa(['status', dir, ...flags, '--json'])
+  assert.equal(status.code, 0, status.stdout)
+  const s = JSON.parse(status.stdout)
+  assert.equal(s.services.length, 5)
+  assert.ok(s.services.every((x: { state: string }) => x.state === 'in-sync'))
 })
