@@ -476,3 +476,20 @@ test('the demo factory on Kafka as a stack: its devices, the serving app and the
   assert.equal(s.services.length, 5)
   assert.ok(s.services.every((x: { state: string }) => x.state === 'in-sync'))
 })
+
+test('refused before anything changes: an image the engine does not have, the embedded log', async (t) => {
+  const f = await swarmFactory(t, 'refused')
+  await writeFile(join(f.dir, 'devices.yml'), SIMULATOR(`REFUSED-SIM-${RUN}`.toUpperCase(), 500))
+  const missing = await f.apply(`ofa-test/none:${RUN}`)
+  assert.equal(missing.code, 1)
+  assert.match(
+    missing.stderr,
+    new RegExp(`OFA_DEPLOY_IMAGE_MISSING image ofa-test/none:${RUN} is not in the engine's image store`),
+  )
+  const history = JSON.parse((await ofa(['history', f.dir, '--bootstrap', f.bootstrap, '--json'])).stdout)
+  assert.deepEqual(history.deployments, [], 'nothing recorded')
+  assert.equal((await dockerOk(['stack', 'ls', '--format', '{{.Name}}'])).split('\n').includes(f.stack), false)
+  const embedded = await ofa(['apply', f.dir, '--swarm', '--image', TAG, '--docker-host', await dockerHost()])
+  assert.equal(embedded.code, 1)
+  assert.match(embedded.stderr, /OFA_DEPLOY_BACKBONE a stack runs on Kafka/)
+})
