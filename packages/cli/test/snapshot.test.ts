@@ -1,7 +1,7 @@
 // The files of a deployment (deploy/snapshot.ts): what is kept, each limit just past its edge, a snapshot from the
 // log not trusted (paths, hash), written once; and a factory's state the same from a copy of its folder.
 import assert from 'node:assert/strict'
-import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
+import { cp, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { gzipSync } from 'node:zlib'
@@ -16,7 +16,7 @@ import {
 } from '../src/deploy/snapshot.ts'
 import { generateStack } from '../src/deploy/stack.ts'
 import { desiredState } from '../src/deploy/state.ts'
-import { demoCopy, tempDir } from './helpers.ts'
+import { demoCopy, ofa, tempDir } from './helpers.ts'
 
 test('a snapshot keeps the files the loader looks at, and writes them back byte for byte', async (t) => {
   const dir = await tempDir(t)
@@ -112,4 +112,26 @@ test('the demo factory from a copy of its folder: the same state and the same se
   const changed = desiredState(await loadFactory([copy]))
   assert.notDeepEqual(changed, desiredState(a))
   assert.deepEqual(labels(await loadFactory([copy])).length, labels(a).length)
+})
+
+test('a link to a file is kept as that file; a link to a folder is not followed', async (t) => {
+  const dir = await tempDir(t)
+  const outside = await tempDir(t)
+  await writeFile(join(outside, 'shared.yml'), 'devices: {}\n')
+  await mkdir(join(outside, 'loop'))
+  await writeFile(join(dir, 'factory.yaml'), 'name: links\n')
+  await symlink(join(outside, 'shared.yml'), join(dir, 'shared.yml'))
+  await symlink(outside, join(dir, 'elsewhere'))
+  await symlink(join(dir, 'gone.yml'), join(dir, 'dangling.yml'))
+  const files = snapshotFiles(await takeSnapshot(dir))
+  assert.deepEqual([...files.keys()], ['factory.yaml', 'shared.yml'])
+  assert.equal(files.get('shared.yml')?.toString(), 'devices: {}\n')
+})
+
+test('ofa apply refuses a state folder inside the factory folder (each snapshot would hold the ones before)', async (t) => {
+  const dir = await tempDir(t)
+  await writeFile(join(dir, 'factory.yaml'), 'name: inside\n')
+  const r = await ofa(['apply', dir, '--swarm', '--bootstrap', '127.0.0.1:1', '--state-dir', join(dir, 'state')])
+  assert.equal(r.code, 2)
+  assert.match(r.stderr, /OFA_CLI_USAGE --state-dir .* is inside the factory folder/)
 })

@@ -21,7 +21,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, statSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { homedir, tmpdir } from 'node:os'
-import { dirname, join, relative, resolve, sep } from 'node:path'
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { EventLog } from '@openfactory/log'
 import { openKafkaLog } from '@openfactory/log-kafka'
@@ -178,7 +178,9 @@ async function applyFolder(
   const checked = await loader(values, io)(dir)
   const kafka = ownKafka(values)
   const bootstrapServers = bootstrapOf(values, checked, kafka)
-  const t = await target(values, io, values.stack ?? checked.manifest.name, bootstrapServers, kafka)
+  const stack = values.stack ?? checked.manifest.name
+  outsideFolder(stateDirOf(values, io, stack), dir)
+  const t = await target(values, io, stack, bootstrapServers, kafka)
   let factory = checked
   let snapshot: Snapshot | undefined
   if (exclude) {
@@ -201,6 +203,14 @@ async function applyFolder(
     await writeOut(io.stdout, applied(result.deployment, result.services.length))
     return EXIT.ok
   })
+}
+
+/** The state folder must not be inside the factory folder: each snapshot would hold the ones before it. */
+function outsideFolder(stateDir: string, dir: string): void {
+  const rel = relative(dir, stateDir)
+  if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel))) {
+    throw usageError(`--state-dir ${stateDir} is inside the factory folder ${dir}: put it elsewhere`)
+  }
 }
 
 /** The factory folder of a path: the nearest folder holding a factory.yaml, from the path up; else its folder. */
@@ -243,7 +253,9 @@ async function filesAtGitRef(dir: string, ref: string): Promise<{ folder: string
     })
   let commit: string
   try {
-    commit = (git(['rev-parse', '--verify', `${ref}^{commit}`]) as string).trim()
+    // A ref is never an option of git's (`--to -x`).
+    if (ref.startsWith('-')) throw new Error('not a ref')
+    commit = (git(['rev-parse', '--verify', '--end-of-options', `${ref}^{commit}`]) as string).trim()
   } catch {
     throw new OpenFactoryError('OFA_DEPLOY_ROLLBACK', `${ref} is neither a deployment number nor a git ref of ${dir}`)
   }
@@ -303,6 +315,7 @@ export async function rollbackCommand(args: readonly string[], io: CliIo): Promi
   const name = current?.manifest.name ?? factoryNameOf(dir)
   const kafka = ownKafka(values)
   const bootstrapServers = bootstrapOf(values, current, kafka)
+  outsideFolder(stateDirOf(values, io, values.stack ?? name), dir)
   const t = await target(values, io, values.stack ?? name, bootstrapServers, kafka)
   await startStackKafka(t)
   return withLog(bootstrapServers, async (log) => {

@@ -49,8 +49,11 @@ async function listFiles(dir: string, exclude?: (path: string) => boolean): Prom
     for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
       if (e.name.startsWith('.') || e.name === 'node_modules') continue
       const p = join(d, e.name)
+      // A link to a file is kept as the file it names (the loader reads through it); a link to a folder is not
+      // followed (it could loop), as the loader's walk does not follow it either.
+      const file = e.isFile() || (e.isSymbolicLink() && (await stat(p).catch(() => undefined))?.isFile() === true)
       if (e.isDirectory()) await walk(p, false)
-      else if (e.isFile()) {
+      else if (file) {
         const rel = relative(dir, p).split(sep).join('/')
         if (exclude?.(rel)) continue
         out.push(rel)

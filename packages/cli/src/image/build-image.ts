@@ -20,20 +20,21 @@ export const IMAGE_REPOSITORY = 'openfactory/ofa'
 export const REPOSITORY_ROOT = fileURLToPath(new URL('../../../../', import.meta.url)).replace(/\/$/, '')
 
 export interface ImageBuildOptions {
-  /** The repository to take the app from (default: the one this file is in). */
+  /** The repository to build from (default: the one this file is in). */
   readonly root?: string
-  /** Names for the image; default `openfactory/ofa:<version of the root package.json>` and `openfactory/ofa:latest`. */
+  /** Names for the image; default `<repository>:<version>` and `<repository>:latest`. */
   readonly tags?: readonly string[]
   /** DOCKER_HOST for the docker commands (default: the environment's). */
   readonly dockerHost?: string
-  /** The environment `docker`, `ldd` and `npm` run with. */
+  /** The environment the build's commands (`docker`, `ldd`, `npm`, `jlink`...) run with. */
   readonly env: Readonly<Record<string, string | undefined>>
   /** One line of progress at a time (for the terminal). */
   readonly progress?: (line: string) => void
   readonly signal?: AbortSignal
 }
 
-export interface ImageBuildResult {
+/** What every image build gives. */
+export interface BuiltImage {
   /** `sha256:...` of the image. */
   readonly id: string
   readonly tags: readonly string[]
@@ -44,6 +45,9 @@ export interface ImageBuildResult {
   /** The image's size as docker reports it, in bytes. */
   readonly size: number
   readonly files: number
+}
+
+export interface ImageBuildResult extends BuiltImage {
   readonly nodeVersion: string
   readonly version: string
 }

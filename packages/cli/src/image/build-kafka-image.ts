@@ -10,43 +10,19 @@
  * data and its cluster id.
  */
 
-import { REPOSITORY_ROOT } from './build-image.ts'
+import { type BuiltImage, type ImageBuildOptions, REPOSITORY_ROOT } from './build-image.ts'
 import { createDockerClient } from './docker-client.ts'
 import { importImage, mb, seconds } from './import-image.ts'
 import { KAFKA_IMAGE_LAYOUT, planKafkaRootFilesystem } from './kafka-root-filesystem.ts'
 
 export const KAFKA_IMAGE_REPOSITORY = 'openfactory/kafka'
 
-export interface KafkaImageBuildOptions {
-  /** The repository whose scripts/kafka.ts gives the broker (default: the one this file is in). */
-  readonly root?: string
-  /** Names for the image; default `openfactory/kafka:<Kafka version>` and `openfactory/kafka:latest`. */
-  readonly tags?: readonly string[]
-  /** DOCKER_HOST for the docker commands (default: the environment's). */
-  readonly dockerHost?: string
-  /** The environment `docker`, `jlink`, `javac`, `ldd`, `unzip` and Maven run with. */
-  readonly env: Readonly<Record<string, string | undefined>>
-  /** One line of progress at a time (for the terminal). */
-  readonly progress?: (line: string) => void
-  readonly signal?: AbortSignal
-}
-
-export interface KafkaImageBuildResult {
-  /** `sha256:...` of the image. */
-  readonly id: string
-  readonly tags: readonly string[]
-  /** `sha256:...` of the root filesystem's tar stream. */
-  readonly contentHash: string
-  /** False when an image with the same content was there and only tagged. */
-  readonly built: boolean
-  /** The image's size as docker reports it, in bytes. */
-  readonly size: number
-  readonly files: number
+export interface KafkaImageBuildResult extends BuiltImage {
   readonly kafkaVersion: string
   readonly javaVersion: string
 }
 
-export async function buildKafkaImage(options: KafkaImageBuildOptions): Promise<KafkaImageBuildResult> {
+export async function buildKafkaImage(options: ImageBuildOptions): Promise<KafkaImageBuildResult> {
   const root = options.root ?? REPOSITORY_ROOT
   const progress = options.progress ?? (() => {})
   const started = Date.now()
