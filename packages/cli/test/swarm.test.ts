@@ -31,6 +31,21 @@ after(async () => {
 const SIMULATOR = (uuid: string, interval: number, deploy = '') =>
   `devices:\n  sim:\n    uuid: ${uuid}\n${deploy}    connector:\n      type: simulator\n      interval_ms: ${interval}\n      items:\n        temp:\n          tag: Temperature\n          category: Samples\n          units: CELSIUS\n          signal: sine\n          offset: 20\n          amplitude: 2\n          period_s: 10\n`
 
+/** The stack removed after the test, its containers gone. */
+function removeStackAfter(t: TestContext, stack: string): void {
+  t.after(async () => {
+    await docker(['stack', 'rm', stack])
+    await eventually(
+      async () =>
+        (await dockerOk(['ps', '-aq', '--filter', `label=com.docker.stack.namespace=${stack}`])).trim() === ''
+          ? true
+          : undefined,
+      'the stack gone',
+      90_000,
+    )
+  })
+}
+
 /**
  * A factory folder (outside any other), its stack removed after the test; and `ofa apply|status|rollback` on it, on
  * the test Kafka or with `kafka` the flags of another.
@@ -43,17 +58,7 @@ async function swarmFactory(t: TestContext, name: string, kafkaFlags?: string[],
   const dir = join(root, 'factory')
   await mkdir(dir, { recursive: true })
   await writeFile(join(dir, 'factory.yaml'), `name: ${name}-${RUN}\n`)
-  t.after(async () => {
-    await docker(['stack', 'rm', stack])
-    await eventually(
-      async () =>
-        (await dockerOk(['ps', '-aq', '--filter', `label=com.docker.stack.namespace=${stack}`])).trim() === ''
-          ? true
-          : undefined,
-      'the stack gone',
-      90_000,
-    )
-  })
+  removeStackAfter(t, stack)
   const flags = (image = TAG) => [
     ...(kafkaFlags ?? ['--bootstrap', bootstrap]),
     '--stack',
@@ -426,17 +431,7 @@ test('the demo factory on Kafka as a stack: its devices, the serving app and the
   const apps = join(dir, 'apps.yml')
   await writeFile(apps, (await readFile(apps, 'utf8')).replace('port: 8080', `port: ${port}`))
   const stack = name
-  t.after(async () => {
-    await docker(['stack', 'rm', stack])
-    await eventually(
-      async () =>
-        (await dockerOk(['ps', '-aq', '--filter', `label=com.docker.stack.namespace=${stack}`])).trim() === ''
-          ? true
-          : undefined,
-      'the stack gone',
-      90_000,
-    )
-  })
+  removeStackAfter(t, stack)
   // Kafka from factory.yaml's backbone: no --bootstrap.
   const flags = ['--image', TAG, '--docker-host', await dockerHost(), '--state-dir', join(dir, '..', 'state')]
   const applied = await ofa(['apply', dir, '--swarm', ...flags, '--timeout', '240'])
