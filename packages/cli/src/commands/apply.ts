@@ -104,8 +104,8 @@ function bootstrapOf(values: Values, factory: Factory | undefined, kafka: KafkaS
   throw new OpenFactoryError(
     'OFA_DEPLOY_BACKBONE',
     'a stack runs on Kafka: pass --bootstrap HOST:PORT, set backbone kafka in factory.yaml, or let the stack run ' +
-      'its own (--own-kafka; ofa image build --kafka) (the embedded log ' +
-      'belongs to one process; the services of a stack are several, on one or several nodes)',
+      'its own with --own-kafka (after ofa image build --kafka); the embedded log belongs to one process, and the ' +
+      'services of a stack are several, on one or several nodes',
     factory?.manifest.file ? { where: { file: factory.manifest.file } } : {},
   )
 }
