@@ -1,9 +1,11 @@
 /**
  * `ofa`: the OpenFactory command line. Thin: each command parses its arguments and calls a package.
- * Exit statuses: 0 success, 1 the command ran and found problems (or failed), 2 usage error.
+ * Exit statuses: 0 success, 1 the command ran and found problems (or failed), 2 usage error (the command line, or the
+ * Kafka security its flags and variables give).
  */
 import { isOpenFactoryError } from '@openfactory/model'
 import { applyCommand, rollbackCommand, statusCommand, upDownCommand } from './commands/apply.ts'
+import { auditCommand, authCommand } from './commands/auth.ts'
 import { imageCommand } from './commands/image.ts'
 import { logCommand } from './commands/log.ts'
 import { nodesCommand } from './commands/nodes.ts'
@@ -82,6 +84,10 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
         return await statusCommand(rest, io)
       case 'nodes':
         return await nodesCommand(rest, io)
+      case 'auth':
+        return await authCommand(rest, io)
+      case 'audit':
+        return await auditCommand(rest, io)
       case 'device':
       case 'apps':
         return await upDownCommand(command, rest, io)
@@ -110,7 +116,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     if (isOpenFactoryError(err)) {
       io.stderr.write(`${err.format()}\n`)
       for (const p of err.problems) io.stderr.write(`${p.format()}\n`)
-      return err.code === 'OFA_CLI_USAGE' ? EXIT.usage : EXIT.failed
+      return err.code === 'OFA_CLI_USAGE' || err.code === 'OFA_CLI_KAFKA_SECURITY' ? EXIT.usage : EXIT.failed
     }
     if (err instanceof TypeError && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       io.stderr.write(`OFA_CLI_USAGE ${err.message}; run "ofa help"\n`)

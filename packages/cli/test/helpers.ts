@@ -80,8 +80,8 @@ export async function pull(rt: LocalRuntime, sql: string): Promise<Record<string
   return rows
 }
 
-export async function getJson(url: string): Promise<any> {
-  const res = await fetch(url)
+export async function getJson(url: string, headers: Record<string, string> = {}): Promise<any> {
+  const res = await fetch(url, { headers })
   if (!res.ok) throw new Error(`${url}: ${res.status}`)
   return res.json()
 }
@@ -157,7 +157,7 @@ export function startOfa(t: TestContext, args: string[], env: Record<string, str
   const url = eventually(
     () => {
       if (child.exitCode !== null) throw new Error('exited')
-      return /API\s+(http:\/\/\S+)\/api\/assets/.exec(out)?.[1]
+      return /API\s+(https?:\/\/\S+)\/api\/assets/.exec(out)?.[1]
     },
     'ofa up to print its URL',
     60_000,

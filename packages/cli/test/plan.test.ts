@@ -112,6 +112,18 @@ test('ofa up records a deployment when its files changed; ofa plan shows the one
   assert.equal(rt.deployment, null, 'the same files again: no new deployment')
   await rt.stop()
 
+  // Each deployment is on the audit trail too, with who made it.
+  const audit = JSON.parse((await ofa(['audit', dir, '--data', data, '--json'], { cwd: dir })).stdout)
+  const deployed = audit.items.filter((a: { kind: string }) => a.kind === 'deployment')
+  assert.deepEqual(
+    deployed.map((a: { action: string; target: string; outcome: string }) => [a.action, a.target, a.outcome]),
+    [
+      ['ofa up', `${json.factory}/1`, 'applied'],
+      ['ofa up', `${json.factory}/2`, 'applied'],
+    ],
+  )
+  assert.match(deployed[0].who, /^cli:\S+@\S+$/)
+
   const history = await ofa(['history', dir, '--data', data], { cwd: dir })
   assert.equal(history.code, 0, history.stderr)
   assert.match(history.stdout, /2 deployment\(s\)/)

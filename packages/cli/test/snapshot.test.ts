@@ -135,3 +135,18 @@ test('ofa apply refuses a state folder inside the factory folder (each snapshot 
   assert.equal(r.code, 2)
   assert.match(r.stderr, /OFA_CLI_USAGE --state-dir .* is inside the factory folder/)
 })
+
+test('a credential in a connector is recorded as a slow digest only: a change shows, the value never', async (t) => {
+  const dir = await tempDir(t)
+  const device = (password: string) =>
+    `devices:\n  m:\n    uuid: OPC-1\n    connector:\n      type: opcua\n      server:\n        uri: opc.tcp://127.0.0.1:4840\n        user: {name: ofa, password: ${password}}\n      variables:\n        t: {node_id: "ns=2;i=1", tag: Temperature}\n`
+  await writeFile(join(dir, 'devices.yml'), device('hunter2'))
+  const a = JSON.stringify(desiredState(await loadFactory([dir])))
+  assert.doesNotMatch(a, /hunter2/)
+  assert.match(a, /secret scrypt:[0-9a-f]{24}/)
+  await writeFile(join(dir, 'devices.yml'), device('hunter3'))
+  const b = JSON.stringify(desiredState(await loadFactory([dir])))
+  assert.notEqual(a, b)
+  const labels = JSON.stringify(generateStack(await loadFactory([dir]), { image: 'i', bootstrapServers: ['k:9092'] }))
+  assert.doesNotMatch(labels, /hunter3/)
+})

@@ -40,7 +40,7 @@ test('the demo factory as a stack: a service per device, the serving app, the wo
   assert.equal(stack.services['adapter-ofa-mill-001'], undefined)
   const serve = stack.services['app-ofa-serve']
   assert.deepEqual(serve?.command?.slice(0, 3), ['run', 'OFA-SERVE', '/factory'])
-  assert.deepEqual(serve?.command?.slice(-4), ['--host', '0.0.0.0', '--port', '8080'])
+  assert.deepEqual(serve?.command?.slice(-5), ['--insecure', '--host', '0.0.0.0', '--port', '8080'])
   assert.match(serve?.healthcheck?.test.at(-1) ?? '', /http:\/\/127\.0\.0\.1:8080\/healthz/)
   assert.deepEqual(stack.networks, { hostnet: { external: true, name: 'host' } })
   // The SQL files and the processor run in their own service: two replicas sharing a lease.

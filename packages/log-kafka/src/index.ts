@@ -10,4 +10,5 @@ export {
   type KafkaSecurityOptions,
   type KafkaSecurityProtocol,
   parseBootstrapServers,
+  readPasswordFile,
 } from './kafka-log-options.ts'

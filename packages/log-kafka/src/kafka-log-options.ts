@@ -15,7 +15,13 @@ export type KafkaCompression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd'
 export interface KafkaSecurityOptions {
   /** Default `PLAINTEXT`; `SSL` and `SASL_SSL` use TLS, `SASL_*` need `sasl`. */
   readonly protocol?: KafkaSecurityProtocol
-  readonly sasl?: { readonly mechanism: KafkaSaslMechanism; readonly username: string; readonly password: string }
+  /** The password itself, or `passwordFile`: the file holding it, read when the log opens (exactly one). */
+  readonly sasl?: {
+    readonly mechanism: KafkaSaslMechanism
+    readonly username: string
+    readonly password?: string
+    readonly passwordFile?: string
+  }
   /** `ca`, `cert`, `key`: file paths or PEM text. `rejectUnauthorized` defaults to true. */
   readonly tls?: {
     readonly ca?: string
@@ -129,6 +135,32 @@ function pem(value: unknown, field: string): string | undefined {
   }
 }
 
+/**
+ * The password a file holds (a Docker or Kubernetes secret, a file written by `echo`): its text without one trailing
+ * line break. Throws the file system's error.
+ */
+export function readPasswordFile(file: string): string {
+  return fs.readFileSync(file, 'utf8').replace(/\r?\n$/, '')
+}
+
+/** The SASL password: given, or read from `passwordFile`. Neither, both, or a file that cannot be read is refused. */
+function saslPassword(s: { password?: unknown; passwordFile?: unknown }): string {
+  if (s.password !== undefined && s.passwordFile !== undefined)
+    throw invalid('security.sasl: password and passwordFile exclude each other')
+  if (typeof s.password === 'string') return s.password
+  if (typeof s.passwordFile !== 'string' || s.passwordFile === '')
+    throw invalid('security.sasl.password (or passwordFile) is required')
+  try {
+    return readPasswordFile(s.passwordFile)
+  } catch (err) {
+    throw new OpenFactoryError(
+      'OFA_CONFIG_FILE',
+      `Kafka backbone: cannot read security.sasl.passwordFile ${s.passwordFile}`,
+      { cause: err, where: { file: s.passwordFile } },
+    )
+  }
+}
+
 /** `bootstrapServers` as a list of `host:port`. */
 export function parseBootstrapServers(value: unknown): string[] {
   const list = typeof value === 'string' ? value.split(',') : value
@@ -160,8 +192,7 @@ export function resolveKafkaLogOptions(opts: KafkaLogOptions): ResolvedKafkaLogO
     if (!s) throw invalid(`security.protocol ${protocol} needs security.sasl (mechanism, username, password)`)
     const mechanism = oneOf(s.mechanism, 'security.sasl.mechanism', MECHANISMS, 'PLAIN')
     if (typeof s.username !== 'string' || s.username === '') throw invalid('security.sasl.username is required')
-    if (typeof s.password !== 'string') throw invalid('security.sasl.password is required')
-    sasl = { mechanism, username: s.username, password: s.password }
+    sasl = { mechanism, username: s.username, password: saslPassword(s) }
   } else if (security.sasl) {
     throw invalid(`security.sasl is set but security.protocol is ${protocol}; use SASL_PLAINTEXT or SASL_SSL`)
   }

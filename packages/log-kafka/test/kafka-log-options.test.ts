@@ -105,4 +105,32 @@ describe('Kafka log options', () => {
     )
     throwsCode(() => resolveKafkaLogOptions({ bootstrapServers: b, lingerMs: -1 }), 'OFA_LOG_INVALID_ARGUMENT')
   })
+
+  it('reads the SASL password from passwordFile (one trailing line break dropped); refuses both, or an unreadable file', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ofa-kafka-pw-'))
+    try {
+      const file = path.join(dir, 'password')
+      fs.writeFileSync(file, 's3cret \r\n')
+      const security = (sasl: object) => ({
+        protocol: 'SASL_PLAINTEXT' as const,
+        sasl: { mechanism: 'SCRAM-SHA-256' as const, username: 'u', ...sasl },
+      })
+      const o = resolveKafkaLogOptions({ bootstrapServers: 'b:9092', security: security({ passwordFile: file }) })
+      assert.deepEqual(o.sasl, { mechanism: 'SCRAM-SHA-256', username: 'u', password: 's3cret ' })
+      throwsCode(
+        () =>
+          resolveKafkaLogOptions({
+            bootstrapServers: 'b:9092',
+            security: security({ password: 'p', passwordFile: file }),
+          }),
+        'OFA_LOG_INVALID_ARGUMENT',
+      )
+      throwsCode(
+        () => resolveKafkaLogOptions({ bootstrapServers: 'b:9092', security: security({ passwordFile: `${file}.x` }) }),
+        'OFA_CONFIG_FILE',
+      )
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
 })

@@ -31,6 +31,7 @@ export type { DriverConsumerOptions, DriverTopic, FollowStart, LogDriver } from 
 // Kafka's murmur2 key partitioning, so that every backbone and Java client agree on partitions.
 export { murmur2, partitionFor, partitionsForKeys, toPositive } from './partitioner.ts'
 // Each record of an append: its shape checked, its partition chosen as Kafka's Java client would.
+export { readTopic } from './read-topic.ts'
 export { placeRecord } from './record-placement.ts'
 // Catch up, then follow: how every reader builds a view from a topic and keeps it current.
 export { type TailBatch, type TailOptions, tail } from './tail.ts'

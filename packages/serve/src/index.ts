@@ -1,7 +1,39 @@
 // @openfactory/serve — the serving layer: asset state materialised from the log, and the HTTP API over it.
 
+// Who may do what: principals and roles, API keys, scopes, the audit trail, the app-wide hook's options.
+export {
+  AUDIT_RETENTION_MS,
+  AUDIT_TOPIC,
+  type AuditLog,
+  type AuditRecord,
+  ensureAuditTopic,
+  openAuditLog,
+  readAudit,
+} from './auth/audit.ts'
+export { type AuthOptions, OPEN_PRINCIPAL, type RouteAccess } from './auth/hook.ts'
+// OIDC bearer tokens: a JWT of the factory's identity provider verified (jose) into a principal.
+export {
+  createTokenVerifier,
+  TOKEN_ALGORITHMS,
+  TOKEN_VERIFIER_DEFAULTS,
+  type TokenAlgorithm,
+  type TokenVerifier,
+  type TokenVerifierOptions,
+} from './auth/jwt.ts'
+export {
+  type ApiKeyRecord,
+  createApiKey,
+  KEYS_TOPIC,
+  type KeyStore,
+  openKeyStore,
+  readApiKeys,
+  revokeApiKey,
+} from './auth/keys.ts'
+export { inScope, validateScope } from './auth/policy.ts'
+export * from './auth/types.ts'
 // HTTP: the Fastify app (REST, WebSocket, SSE, OpenAPI, health, metrics), one plugin per route family.
 export { createServeApp, DEFAULT_PORT, type ServeAppOptions } from './http/app.ts'
+export { publicKey } from './http/auth-routes.ts'
 // The ksqlDB-compatible API over the SQL engine (`sql` of the app's options): its options, media types, error codes.
 export {
   KSQL_API_DEFAULTS,

@@ -15,7 +15,9 @@
  *
  * Kafka: `--bootstrap`, else factory.yaml's kafka backbone, or with `--own-kafka` the stack's own broker
  * (deploy/kafka-service.ts, image `ofa image build --kafka`), started and healthy before anything is recorded on it.
- * The embedded log is refused: the services are separate processes, maybe on several machines.
+ * The embedded log is refused: the services are separate processes, maybe on several machines. The connection's
+ * security (the `--kafka-*` flags and `OFA_KAFKA_*` variables over factory.yaml's: runtime/kafka-security.ts) is
+ * the same for the deployments recorded here and for the services, which get it as flags and Docker secrets.
  */
 import { execFileSync } from 'node:child_process'
 import { existsSync, statSync } from 'node:fs'
@@ -42,12 +44,19 @@ import {
 import { createDockerClient } from '../image/docker-client.ts'
 import { type CliIo, EXIT, writeOut } from '../io.ts'
 import { bootstrapFlag } from '../runtime/backbone.ts'
+import {
+  KAFKA_SECURITY_FLAGS,
+  type KafkaSecurity,
+  kafkaSecurity,
+  refuseKafkaSecurityFlags,
+} from '../runtime/kafka-security.ts'
 import { usageError } from '../usage.ts'
 import { defaultImage } from './stack.ts'
 
 const FLAGS = {
   swarm: { type: 'boolean' },
   bootstrap: { type: 'string' },
+  ...KAFKA_SECURITY_FLAGS,
   stack: { type: 'string' },
   image: { type: 'string' },
   'state-dir': { type: 'string' },
@@ -92,15 +101,32 @@ function ownKafka(values: Values): KafkaService | undefined {
   return kafkaService({ port, ...(values['kafka-image'] ? { image: values['kafka-image'] } : {}) })
 }
 
+/** Kafka as this command and the services reach it. */
+interface Connection {
+  readonly bootstrapServers: string[]
+  readonly security: KafkaSecurity
+}
+
 /**
- * Kafka as the services reach it: the stack's own, --bootstrap, else the factory's kafka backbone; the embedded log
- * is refused.
+ * Kafka as the services reach it: the stack's own (PLAINTEXT), --bootstrap, else the factory's kafka backbone, with
+ * the security the flags, the variables and factory.yaml give; the embedded log is refused.
  */
-function bootstrapOf(values: Values, factory: Factory | undefined, kafka: KafkaService | undefined): string[] {
-  if (kafka) return [kafka.bootstrap]
-  if (values.bootstrap !== undefined) return bootstrapFlag(values.bootstrap)
+function connectionOf(
+  values: Values,
+  io: CliIo,
+  factory: Factory | undefined,
+  kafka: KafkaService | undefined,
+): Connection {
+  if (kafka) {
+    refuseKafkaSecurityFlags(values, "the stack's own Kafka (--own-kafka) is PLAINTEXT")
+    return { bootstrapServers: [kafka.bootstrap], security: { protocol: 'PLAINTEXT' } }
+  }
   const b = factory?.manifest.backbone
-  if (b?.type === 'kafka') return [...b.bootstrapServers]
+  const named = b?.type === 'kafka' ? b : undefined
+  const security = () =>
+    kafkaSecurity({ flags: values, env: io.env, cwd: io.cwd, ...(named ? { base: named.security } : {}) })
+  if (values.bootstrap !== undefined) return { bootstrapServers: bootstrapFlag(values.bootstrap), security: security() }
+  if (named) return { bootstrapServers: [...named.bootstrapServers], security: security() }
   throw new OpenFactoryError(
     'OFA_DEPLOY_BACKBONE',
     'a stack runs on Kafka: pass --bootstrap HOST:PORT, set backbone kafka in factory.yaml, or let the stack run ' +
@@ -121,7 +147,7 @@ async function target(
   values: Values,
   io: CliIo,
   stack: string,
-  bootstrapServers: string[],
+  connection: Connection,
   kafka: KafkaService | undefined,
 ): Promise<SwarmTarget> {
   const timeout = values.timeout === undefined ? 180 : Number(values.timeout)
@@ -137,7 +163,7 @@ async function target(
     docker,
     stack,
     image: values.image ?? defaultImage(),
-    bootstrapServers,
+    ...connection,
     stateDir: stateDirOf(values, io, stack),
     timeoutMs: timeout * 1000,
     progress: (line) => io.stderr.write(`${line}\n`),
@@ -145,8 +171,8 @@ async function target(
   }
 }
 
-async function withLog<T>(bootstrapServers: string[], use: (log: EventLog) => Promise<T>): Promise<T> {
-  const log = await openKafkaLog({ bootstrapServers, clientId: 'ofa-apply' })
+async function withLog<T>(connection: Connection, use: (log: EventLog) => Promise<T>): Promise<T> {
+  const log = await openKafkaLog({ ...connection, clientId: 'ofa-apply' })
   try {
     return await use(log)
   } finally {
@@ -177,10 +203,10 @@ async function applyFolder(
 ): Promise<number> {
   const checked = await loader(values, io)(dir)
   const kafka = ownKafka(values)
-  const bootstrapServers = bootstrapOf(values, checked, kafka)
+  const connection = connectionOf(values, io, checked, kafka)
   const stack = values.stack ?? checked.manifest.name
   outsideFolder(stateDirOf(values, io, stack), dir)
-  const t = await target(values, io, stack, bootstrapServers, kafka)
+  const t = await target(values, io, stack, connection, kafka)
   let factory = checked
   let snapshot: Snapshot | undefined
   if (exclude) {
@@ -189,7 +215,7 @@ async function applyFolder(
     factory = await loader(values, io)(await writeSnapshot(snapshot, join(t.stateDir, 'snapshots')))
   }
   await startStackKafka(t)
-  return withLog(bootstrapServers, async (log) => {
+  return withLog(connection, async (log) => {
     const git = snapshot ? gitInfo(dir) : undefined
     const result = await applyToSwarm({
       ...t,
@@ -314,11 +340,11 @@ export async function rollbackCommand(args: readonly string[], io: CliIo): Promi
   const current = await loader(values, io)(dir).catch(() => undefined)
   const name = current?.manifest.name ?? factoryNameOf(dir)
   const kafka = ownKafka(values)
-  const bootstrapServers = bootstrapOf(values, current, kafka)
+  const connection = connectionOf(values, io, current, kafka)
   outsideFolder(stateDirOf(values, io, values.stack ?? name), dir)
-  const t = await target(values, io, values.stack ?? name, bootstrapServers, kafka)
+  const t = await target(values, io, values.stack ?? name, connection, kafka)
   await startStackKafka(t)
-  return withLog(bootstrapServers, async (log) => {
+  return withLog(connection, async (log) => {
     const { snapshot, label, git } = await rollbackFiles(await readDeployments(log, name), values.to, dir)
     const folder = await writeSnapshot(snapshot, join(t.stateDir, 'snapshots'))
     const factory = await loadFactory([folder], { env: io.env, cwd: io.cwd })
@@ -366,8 +392,8 @@ export async function statusCommand(args: readonly string[], io: CliIo): Promise
   const { values, dir } = parse('status', args)
   const factory = await loader(values, io)(resolve(io.cwd, dir))
   const kafka = ownKafka(values)
-  const bootstrapServers = bootstrapOf(values, factory, kafka)
-  const t = await target(values, io, values.stack ?? factory.manifest.name, bootstrapServers, kafka)
+  const connection = connectionOf(values, io, factory, kafka)
+  const t = await target(values, io, values.stack ?? factory.manifest.name, connection, kafka)
   const declared = stackOf(factory, t)
   const running = new Map((await runningServices(t.docker, t.stack)).map((s) => [s.name, s]))
   const counts = await t.docker.run(['stack', 'services', t.stack, '--format', '{{.Name}} {{.Replicas}}'])
@@ -399,7 +425,7 @@ export async function statusCommand(args: readonly string[], io: CliIo): Promise
       ...(replicas.has(name) ? { replicas: replicas.get(name) } : {}),
     })
   }
-  const deployments = await withLog(bootstrapServers, (log) => readDeployments(log, factory.manifest.name))
+  const deployments = await withLog(connection, (log) => readDeployments(log, factory.manifest.name))
   const last = deployments.at(-1)
   const base = lastApplied(deployments)
   const plan = planChanges(desiredState(factory), base?.state ?? { resources: [] })

@@ -2,7 +2,8 @@
  * `ofa log topics|tail|produce|verify|repair`: inspect and repair an embedded log's data directory.
  * Inspection opens the directory read-only, so it works beside the process that owns it; `produce` and
  * `repair` need the directory for themselves and fail with OFA_LOG_LOCKED while an owner runs.
- * `topics`, `tail` and `produce` also work on Kafka with `--bootstrap HOST:PORT`.
+ * `topics`, `tail` and `produce` also work on Kafka with `--bootstrap HOST:PORT`, secured by the `--kafka-*` flags
+ * and `OFA_KAFKA_*` variables (runtime/kafka-security.ts).
  */
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -20,6 +21,12 @@ import {
 import { openKafkaLog } from '@openfactory/log-kafka'
 import { type CliIo, EXIT, writeOut } from '../io.ts'
 import { bootstrapFlag } from '../runtime/backbone.ts'
+import {
+  KAFKA_SECURITY_FLAGS,
+  type KafkaSecurityFlags,
+  kafkaSecurity,
+  refuseKafkaSecurityFlags,
+} from '../runtime/kafka-security.ts'
 import { usageError } from '../usage.ts'
 
 export const DEFAULT_DATA_DIR = '.ofa-data'
@@ -28,12 +35,23 @@ function dataDir(io: CliIo, value: string | undefined): string {
   return resolve(io.cwd, value ?? DEFAULT_DATA_DIR)
 }
 
+/** The flags naming the log: an embedded data directory, or Kafka and the connection's security. */
+const LOG_FLAGS = { data: { type: 'string' }, bootstrap: { type: 'string' }, ...KAFKA_SECURITY_FLAGS } as const
+
 /** The log a command works on: Kafka with `--bootstrap`, else the embedded log in `--data`. */
-async function openLog(io: CliIo, values: { data?: string; bootstrap?: string }, readOnly: boolean): Promise<EventLog> {
-  if (values.bootstrap === undefined) return openEmbeddedLog({ dir: dataDir(io, values.data), readOnly })
+async function openLog(
+  io: CliIo,
+  values: { data?: string; bootstrap?: string } & KafkaSecurityFlags,
+  readOnly: boolean,
+): Promise<EventLog> {
+  if (values.bootstrap === undefined) {
+    refuseKafkaSecurityFlags(values, 'they go with --bootstrap')
+    return openEmbeddedLog({ dir: dataDir(io, values.data), readOnly })
+  }
   if (values.data !== undefined) throw usageError('--data and --bootstrap name two different logs: give one')
   const bootstrapServers = bootstrapFlag(values.bootstrap)
-  return openKafkaLog({ bootstrapServers, clientId: 'ofa-cli' })
+  const security = kafkaSecurity({ flags: values, env: io.env, cwd: io.cwd })
+  return openKafkaLog({ bootstrapServers, clientId: 'ofa-cli', security })
 }
 
 function intOption(name: string, value: string | undefined, min: number): number | undefined {
@@ -90,7 +108,7 @@ export async function logCommand(args: readonly string[], io: CliIo): Promise<nu
 async function topics(args: readonly string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...args],
-    options: { data: { type: 'string' }, bootstrap: { type: 'string' } },
+    options: LOG_FLAGS,
     allowPositionals: true,
   })
   if (positionals.length > 0) throw usageError(`ofa log topics takes no arguments, got "${positionals[0]}"`)
@@ -129,8 +147,7 @@ async function tail(args: readonly string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...args],
     options: {
-      data: { type: 'string' },
-      bootstrap: { type: 'string' },
+      ...LOG_FLAGS,
       partition: { type: 'string' },
       from: { type: 'string' },
       limit: { type: 'string' },
@@ -191,8 +208,7 @@ async function produce(args: readonly string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...args],
     options: {
-      data: { type: 'string' },
-      bootstrap: { type: 'string' },
+      ...LOG_FLAGS,
       key: { type: 'string' },
       partitions: { type: 'string' },
     },

@@ -3,7 +3,7 @@
  * its log (deploy/deployments.ts) — every topic, asset, connector, SQL statement, processor and app created,
  * updated (each field that changed) or deleted. `ofa history FACTORY-DIR [--json]`: the deployments recorded.
  * Both read the log only: the embedded log is opened read-only, so they work beside the `ofa up` that owns it.
- * `--data`, `--backbone`, `--bootstrap` and `--uns` as for `ofa up`.
+ * `--data`, `--backbone`, `--bootstrap`, the `--kafka-*` security flags and `--uns` as for `ofa up`.
  */
 import { parseArgs } from 'node:util'
 import { type EventLog, openEmbeddedLog } from '@openfactory/log'
@@ -14,6 +14,7 @@ import { formatPlan, planChanges } from '../deploy/plan.ts'
 import { generateStack } from '../deploy/stack.ts'
 import { desiredState } from '../deploy/state.ts'
 import { type CliIo, EXIT, writeOut } from '../io.ts'
+import { KAFKA_SECURITY_FLAGS } from '../runtime/kafka-security.ts'
 import { prepare } from '../runtime/prepare.ts'
 import { usageError } from '../usage.ts'
 import { runtimeOptions } from './backbone-flags.ts'
@@ -22,6 +23,7 @@ import { defaultImage } from './stack.ts'
 const FLAGS = {
   backbone: { type: 'string' },
   bootstrap: { type: 'string' },
+  ...KAFKA_SECURITY_FLAGS,
   data: { type: 'string' },
   uns: { type: 'string' },
   json: { type: 'boolean' },

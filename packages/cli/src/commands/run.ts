@@ -7,6 +7,7 @@ import { startServiceRuntime } from '../runtime/service-runtime.ts'
 import { startWorkersRuntime } from '../runtime/workers-runtime.ts'
 import { usageError } from '../usage.ts'
 import { RUNTIME_FLAGS, runtimeOptions, untilStopped } from './backbone-flags.ts'
+import { listenerLines } from './listener-lines.ts'
 
 const RUN_FLAGS = { ...RUNTIME_FLAGS, workers: { type: 'boolean' } } as const
 
@@ -17,6 +18,9 @@ const RUN_FLAGS = { ...RUNTIME_FLAGS, workers: { type: 'boolean' } } as const
  * `ofa run --workers <factory-dir> [--backbone kafka --bootstrap HOST:PORT] [--uns FILE]`: the factory's SQL
  * statements and TypeScript processors alone in this process; replicas share a lease, one runs them. A flag rather
  * than a word in the uuid's place: a uuid may be any name, `workers` included.
+ *
+ * Both take the `--kafka-*` security flags (runtime/kafka-security.ts); in a stack service the Kafka password arrives
+ * as the secret of `OFA_KAFKA_PASSWORD`, read into the environment below with the others.
  */
 export async function runCommand(args: readonly string[], given: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({ args: [...args], options: RUN_FLAGS, allowPositionals: true })
@@ -34,11 +38,13 @@ export async function runCommand(args: readonly string[], given: CliIo): Promise
     cwd: io.cwd,
     onFailure: () => failed.abort(),
   })
+  const listener = listenerLines(runtime)
   io.stdout.write(
     runtime.kind === 'serve'
-      ? `OpenFactory serving app ${uuid} on ${runtime.where}\n  API        ${runtime.url}/api/assets\nCtrl-C stops.\n`
+      ? `OpenFactory serving app ${uuid} on ${runtime.where}\n  API        ${runtime.url}/api/assets\n${listener.stdout}Ctrl-C stops.\n`
       : `OpenFactory connector ${uuid} on ${runtime.where}; runs while it holds the lease of its replicas\nCtrl-C stops.\n`,
   )
+  io.stderr.write(listener.stderr)
   await untilStopped(AbortSignal.any([io.signal, failed.signal]))
   io.stdout.write('stopping...\n')
   await runtime.stop()
@@ -52,8 +58,11 @@ async function runWorkers(
   io: CliIo,
 ): Promise<number> {
   if (paths.length === 0) throw usageError('ofa run --workers needs a factory folder: ofa run --workers DIR')
-  if (values.port !== undefined || values.host !== undefined) {
-    throw usageError('ofa run --workers listens on no port: --port and --host are for a serving app')
+  const listening = ['port', 'host', 'tls', 'tls-cert', 'tls-key', 'insecure'] as const
+  if (listening.some((f) => values[f] !== undefined)) {
+    throw usageError(
+      'ofa run --workers listens on no port: --port, --host, --tls, --tls-cert, --tls-key and --insecure are for a serving app',
+    )
   }
   const failed = new AbortController()
   let failure: Error | undefined

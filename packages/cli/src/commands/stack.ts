@@ -2,14 +2,20 @@
  * `ofa stack FACTORY-DIR --bootstrap HOST:PORT [--image IMAGE] [--factory-path PATH]`: prints the factory as a Docker
  * Swarm stack file (deploy/stack.ts), for `docker stack deploy -c - <name>`: one service per device and per app
  * image, on the host network, rolled back when an update fails. JSON, which compose reads as YAML.
+ *
+ * On a secured Kafka (the `--kafka-*` flags and `OFA_KAFKA_*` variables over factory.yaml's), the services mount the
+ * password and PEM files as Docker secrets of fixed names (`ofa-kafka-password`, `ofa-kafka-ca`...) that the
+ * operator makes: no value is read or printed here, and no password is needed.
  */
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { loadFactory } from '@openfactory/model'
+import { namedKafkaSecrets, withSecrets } from '../deploy/secrets.ts'
 import { generateStack } from '../deploy/stack.ts'
 import { defaultTags } from '../image/build-image.ts'
 import { type CliIo, EXIT, writeOut } from '../io.ts'
 import { bootstrapFlag } from '../runtime/backbone.ts'
+import { KAFKA_SECURITY_FLAGS, kafkaSecurity } from '../runtime/kafka-security.ts'
 import { usageError } from '../usage.ts'
 
 /** Our image's default name: `openfactory/ofa:<version>`, the first tag `ofa image build` gives it. */
@@ -22,6 +28,7 @@ export async function stackCommand(args: readonly string[], io: CliIo): Promise<
     args: [...args],
     options: {
       bootstrap: { type: 'string' },
+      ...KAFKA_SECURITY_FLAGS,
       image: { type: 'string' },
       'factory-path': { type: 'string' },
       uns: { type: 'string' },
@@ -38,11 +45,29 @@ export async function stackCommand(args: readonly string[], io: CliIo): Promise<
     env: io.env,
     cwd: io.cwd,
   })
-  const stack = generateStack(factory, {
-    image: values.image ?? defaultImage(),
-    bootstrapServers,
-    ...(values['factory-path'] ? { factoryPath: values['factory-path'] } : {}),
+  const b = factory.manifest.backbone
+  const security = kafkaSecurity({
+    flags: values,
+    env: io.env,
+    cwd: io.cwd,
+    requirePassword: false,
+    ...(b.type === 'kafka' ? { base: b.security } : {}),
   })
+  const image = values.image ?? defaultImage()
+  const secrets = namedKafkaSecrets(security)
+  const stack = withSecrets(
+    generateStack(factory, {
+      image,
+      bootstrapServers,
+      security,
+      ...(values['factory-path'] ? { factoryPath: values['factory-path'] } : {}),
+    }),
+    secrets,
+    image,
+  )
   await writeOut(io.stdout, `${JSON.stringify(stack, null, 2)}\n`)
+  if (secrets.length > 0) {
+    io.stderr.write(`make these Docker secrets before deploying: ${secrets.map((s) => s.name).join(', ')}\n`)
+  }
   return EXIT.ok
 }

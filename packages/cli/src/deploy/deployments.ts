@@ -7,8 +7,10 @@
  * the last applied one; `ofa history` lists them.
  */
 import { execFileSync } from 'node:child_process'
-import type { EventLog, LogRecord } from '@openfactory/log'
+import { type EventLog, readTopic } from '@openfactory/log'
 import type { Factory } from '@openfactory/model'
+import { openAuditLog } from '@openfactory/serve'
+import { cliActor } from '../actor.ts'
 import { type Plan, planChanges } from './plan.ts'
 import type { Snapshot } from './snapshot.ts'
 import { desiredState, type FactoryState } from './state.ts'
@@ -41,27 +43,10 @@ export interface Deployment {
 
 const keyOf = (factory: string, seq: number) => `${factory}/${String(seq).padStart(8, '0')}`
 
-/** Every record of a topic, partition by partition (the deployments topic has one). */
-async function readAll(log: EventLog, topic: string): Promise<LogRecord[]> {
-  const d = await log.describeTopic(topic)
-  const out: LogRecord[] = []
-  for (const s of d.partitionStates) {
-    let offset = s.startOffset
-    while (offset < s.endOffset) {
-      const batch = await log.read(topic, s.partition, offset)
-      if (batch.length === 0) break
-      out.push(...batch)
-      offset = (batch.at(-1) as LogRecord).offset + 1
-    }
-  }
-  return out
-}
-
 /** A factory's deployments in order (the last record of each), none when the topic does not exist yet. */
 export async function readDeployments(log: EventLog, factory: string): Promise<Deployment[]> {
-  if (!(await log.listTopics()).includes(DEPLOYMENTS_TOPIC)) return []
   const latest = new Map<string, Deployment>()
-  for (const r of await readAll(log, DEPLOYMENTS_TOPIC)) {
+  for (const r of await readTopic(log, DEPLOYMENTS_TOPIC)) {
     const key = r.key?.toString('utf8') ?? ''
     if (!key.startsWith(`${factory}/`)) continue
     if (r.value === null) {
@@ -88,6 +73,14 @@ export async function recordDeployment(log: EventLog, d: Deployment): Promise<vo
     await log.createTopic({ name: DEPLOYMENTS_TOPIC, partitions: 1, cleanupPolicy: 'compact' })
   }
   await log.append(DEPLOYMENTS_TOPIC, [{ key: keyOf(d.factory, d.seq), value: JSON.stringify(d) }])
+  // Each outcome is on the audit trail too, with who deployed (packages/serve/src/auth/audit.ts).
+  await openAuditLog(log).record({
+    who: cliActor(),
+    kind: 'deployment',
+    action: d.by,
+    target: `${d.factory}/${d.seq}`,
+    outcome: d.error ? `${d.outcome}: ${d.error}` : d.outcome,
+  })
 }
 
 /** The folder's git commit and author, when it is in a git repository (and git is installed). */

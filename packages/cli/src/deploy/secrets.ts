@@ -9,12 +9,20 @@
  *
  * Every service of our image loads the whole factory, so each gets every variable. Apps of other images get none (an
  * app's own `environment` is its business). Secrets of the stack no service uses are removed after an apply.
+ *
+ * The Kafka connection's security goes the same way (withKafkaSecrets): the services get its settings as flags
+ * (`--kafka-security-protocol`, `--kafka-username`, ...: stack.ts), its password as the secret of the variable
+ * `OFA_KAFKA_PASSWORD` (so `ofa run` reads it as if it were set), and its CA, certificate and key as secrets mounted at
+ * KAFKA_TLS_FILES — the files ofa apply was given may be on no node.
  */
 import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { type Env, referencedVariables } from '@openfactory/model'
+import { readPasswordFile } from '@openfactory/log-kafka'
+import { type Env, type KafkaBackboneOptions, OpenFactoryError, referencedVariables } from '@openfactory/model'
 import type { DockerClient } from '../image/docker-client.ts'
+import { KAFKA_PASSWORD_VARIABLE } from '../runtime/kafka-security.ts'
 import type { StackFile } from './stack.ts'
 
 /** The file name prefix of a variable's secret in the container (`/run/secrets/ofa-env-NAME`). */
@@ -24,12 +32,34 @@ export const SECRETS_DIR = '/run/secrets'
 const STACK_LABEL = 'io.openfactory.stack'
 
 export interface StackSecret {
-  readonly variable: string
+  /** The environment variable it gives `ofa run` (secretsEnv), if it is one. */
+  readonly variable?: string
   /** The key in the stack file. */
   readonly key: string
   /** The secret's name in the engine. */
   readonly name: string
   readonly value: string
+  /** Its file name in /run/secrets. */
+  readonly target: string
+}
+
+/** Where our services find the Kafka connection's PEM files. */
+export const KAFKA_TLS_FILES = {
+  ca: `${SECRETS_DIR}/ofa-kafka-ca.pem`,
+  cert: `${SECRETS_DIR}/ofa-kafka-cert.pem`,
+  key: `${SECRETS_DIR}/ofa-kafka-key.pem`,
+} as const
+
+/** A secret of a stack, named by a hash of the stack, what it is and its value (a new value, a new secret). */
+function secretOf(
+  stack: string,
+  id: string,
+  value: string,
+  s: { key: string; target: string; variable?: string },
+): StackSecret {
+  const hash = createHash('sha256').update(`${stack}\0${id}\0${value}`).digest('hex').slice(0, 16)
+  const safe = id.replace(/[^A-Za-z0-9_.-]/g, '_')
+  return { ...s, name: `ofa-${safe.slice(0, 40)}-${hash}`, value }
 }
 
 /** A secret for each variable the YAML files refer to that `env` has. */
@@ -42,17 +72,80 @@ export function stackSecrets(stack: string, files: ReadonlyMap<string, Buffer>, 
   for (const variable of [...names].sort()) {
     const value = Object.hasOwn(env, variable) ? env[variable] : undefined
     if (typeof value !== 'string') continue // unset: its default applies (else the files did not load)
-    const hash = createHash('sha256').update(`${stack}\0${variable}\0${value}`).digest('hex').slice(0, 16)
-    const safe = variable.replace(/[^A-Za-z0-9_.-]/g, '_')
-    out.push({ variable, key: `env_${safe}`, name: `ofa-${safe.slice(0, 40)}-${hash}`, value })
+    const key = `env_${variable.replace(/[^A-Za-z0-9_.-]/g, '_')}`
+    out.push(secretOf(stack, variable, value, { key, target: `${SECRET_FILE_PREFIX}${variable}`, variable }))
   }
   return out
+}
+
+/** What of the Kafka connection's security goes as a secret: each part's id, file name, and how to read it. */
+function kafkaParts(security: KafkaBackboneOptions['security'] | undefined) {
+  const parts: { id: string; target: string; variable?: string; read: () => string }[] = []
+  const sasl = security?.sasl
+  if (sasl) {
+    const target = `${SECRET_FILE_PREFIX}${KAFKA_PASSWORD_VARIABLE}`
+    parts.push({
+      id: 'kafka_password',
+      target,
+      variable: KAFKA_PASSWORD_VARIABLE,
+      read: () => sasl.password ?? readable(sasl.passwordFile as string, readPasswordFile),
+    })
+  }
+  for (const f of ['ca', 'cert', 'key'] as const) {
+    const pem = security?.tls?.[f]
+    if (pem === undefined) continue
+    const target = KAFKA_TLS_FILES[f].slice(SECRETS_DIR.length + 1)
+    parts.push({
+      id: `kafka_${f}`,
+      target,
+      read: () => (pem.includes('-----BEGIN') ? pem : readable(pem, (p) => readFileSync(p, 'utf8'))),
+    })
+  }
+  return parts
+}
+
+function readable(file: string, read: (file: string) => string): string {
+  try {
+    return read(file)
+  } catch (err) {
+    throw new OpenFactoryError('OFA_CONFIG_FILE', `the Kafka connection's ${file} cannot be read`, {
+      cause: err,
+      where: { file },
+    })
+  }
+}
+
+/**
+ * The Kafka connection's password and PEM files as secrets of the stack (module comment), added to the variables'
+ * secrets: a file referring to `${OFA_KAFKA_PASSWORD}` itself gets the password the connection uses.
+ */
+export function withKafkaSecrets(
+  stack: string,
+  secrets: readonly StackSecret[],
+  security: KafkaBackboneOptions['security'] | undefined,
+): StackSecret[] {
+  const kafka = kafkaParts(security).map((p) =>
+    secretOf(stack, p.id, p.read(), { key: p.id, target: p.target, ...(p.variable ? { variable: p.variable } : {}) }),
+  )
+  const taken = new Set(kafka.map((k) => k.target))
+  return [...secrets.filter((s) => !taken.has(s.target)), ...kafka]
+}
+
+/**
+ * The same secrets under fixed names (`ofa-kafka-password`, `ofa-kafka-ca`, ...), without their values: `ofa stack`
+ * prints a stack file, the operator makes them (`docker secret create ofa-kafka-password FILE`).
+ */
+export function namedKafkaSecrets(security: KafkaBackboneOptions['security'] | undefined): StackSecret[] {
+  return kafkaParts(security).map((p) => {
+    const name = `ofa-${p.id.replace('_', '-')}`
+    return { ...(p.variable ? { variable: p.variable } : {}), key: p.id, name, value: '', target: p.target }
+  })
 }
 
 /** The stack file with the secrets: declared (external: made by createSecrets) and mounted in our services. */
 export function withSecrets(stackFile: StackFile, secrets: readonly StackSecret[], image: string): StackFile {
   if (secrets.length === 0) return stackFile
-  const mounts = secrets.map((s) => ({ source: s.key, target: `${SECRET_FILE_PREFIX}${s.variable}` }))
+  const mounts = secrets.map((s) => ({ source: s.key, target: s.target }))
   return {
     ...stackFile,
     services: Object.fromEntries(

@@ -13,6 +13,9 @@
  * - each service labelled with the resource it runs and the digest of that resource's fields (deploy/state.ts), so
  *   a change of one device changes that service's spec alone, and `docker stack deploy` updates it alone.
  *
+ * On a secured Kafka, our services get the connection's settings as `--kafka-*` flags, its password and PEM files as
+ * Docker secrets (secrets.ts).
+ *
  * The factory folder is bind-mounted read-only at /factory: on a swarm of several nodes it must be at the same
  * path on each (shared storage). Refused here, before anything is deployed, each with its place: two services
  * listening on one port of the host network, a placement constraint on a node label no node of the
@@ -28,8 +31,10 @@ import {
   SHDR_REPLAY_IMAGE,
   type Where,
 } from '@openfactory/model'
+import { type KafkaSecurity, kafkaSecurityArgs } from '../runtime/kafka-security.ts'
 import { isServeImage } from '../runtime/service-runtime.ts'
 import { workersDefinition } from '../runtime/workers-runtime.ts'
+import { KAFKA_TLS_FILES } from './secrets.ts'
 import { fieldValue } from './state.ts'
 
 export interface StackOptions {
@@ -37,6 +42,8 @@ export interface StackOptions {
   readonly image: string
   /** Kafka bootstrap servers, as the services reach them (host network). */
   readonly bootstrapServers: readonly string[]
+  /** The connection's security (default: factory.yaml's, or PLAINTEXT). */
+  readonly security?: KafkaSecurity
   /** The factory folder's path on the nodes (bind-mounted read-only at /factory). Default: the folder itself. */
   readonly factoryPath?: string
 }
@@ -191,7 +198,7 @@ export function generateStack(factory: Factory, opts: StackOptions): StackFile {
   const mount = [
     { type: 'bind' as const, source: opts.factoryPath ?? factory.dir, target: '/factory', read_only: true as const },
   ]
-  const kafka = ['--backbone', 'kafka', '--bootstrap', opts.bootstrapServers.join(',')]
+  const kafka = ['--backbone', 'kafka', '--bootstrap', opts.bootstrapServers.join(','), ...securityArgs(factory, opts)]
   const ports = new Map<number, string>()
   const claimPort = (port: number, who: string, where: Where) => {
     const other = ports.get(port)
@@ -252,7 +259,19 @@ export function generateStack(factory: Factory, opts: StackOptions): StackFile {
       const port = spec.routing?.port ?? 8080
       claimPort(port, `app ${a.uuid}`, portAt)
       services[name] = service(opts.image, spec.deploy, labels, {
-        command: ['run', a.uuid, '/factory', ...kafka, '--host', '0.0.0.0', '--port', String(port)],
+        // On every address of its node, and without authentication until factory.yaml has `auth:`, which
+        // Beyond loopback without factory.yaml `auth:`, `ofa run` refuses unless told `--insecure` (listening.ts).
+        command: [
+          'run',
+          a.uuid,
+          '/factory',
+          ...kafka,
+          ...(factory.manifest.auth ? [] : ['--insecure']),
+          '--host',
+          '0.0.0.0',
+          '--port',
+          String(port),
+        ],
         volumes: mount,
         healthcheck: {
           test: [
@@ -289,6 +308,17 @@ export function generateStack(factory: Factory, opts: StackOptions): StackFile {
   }
   checkPlacement(factory, services, origin)
   return { version: '3.8', services, networks: { hostnet: { external: true, name: 'host' } } }
+}
+
+/**
+ * The `--kafka-*` flags of our services: none where the connection is PLAINTEXT and factory.yaml says so too (the
+ * commands of a stack on a plain Kafka stay as they were).
+ */
+function securityArgs(factory: Factory, opts: StackOptions): string[] {
+  const b = factory.manifest.backbone
+  const named = b.type === 'kafka' ? b.security.protocol : 'PLAINTEXT'
+  if (!opts.security || (opts.security.protocol === 'PLAINTEXT' && named === 'PLAINTEXT')) return []
+  return kafkaSecurityArgs(opts.security, KAFKA_TLS_FILES)
 }
 
 /** `[NAME=value, ...]` as a map. */

@@ -5,7 +5,7 @@
  * (plan.ts). Fields hold what decides how a resource runs, nothing derived or positional (a device moved to another
  * line of its file is no change), so that a plan shows only real changes.
  */
-import { createHash } from 'node:crypto'
+import { createHash, scryptSync } from 'node:crypto'
 import { readFileSync, statSync } from 'node:fs'
 import { relative, sep } from 'node:path'
 import { type Factory, OpenFactoryError, TOPICS, topicSettings } from '@openfactory/model'
@@ -45,13 +45,26 @@ export function fieldValue(v: unknown, dir?: string): FieldValue {
     const out: Record<string, FieldValue> = {}
     for (const k of Object.keys(v as object).sort()) {
       const x = (v as Record<string, unknown>)[k]
-      if (x !== undefined) out[k] = fieldValue(x, dir)
+      if (x === undefined) continue
+      // A credential (an OPC UA or MQTT password, a token) is never recorded: its hash says whether it changed.
+      out[k] = SECRET_FIELD.test(k) && typeof x === 'string' ? secretDigest(x) : fieldValue(x, dir)
     }
     return out
   }
   if (typeof v === 'string') return dir !== undefined && v.startsWith(`${dir}${sep}`) ? folderPath(dir, v) : v
   if (typeof v === 'number' || typeof v === 'boolean') return v
   return String(v)
+}
+
+/** Field names that hold credentials (any case): their values are recorded as a digest only. */
+const SECRET_FIELD = /pass(word|phrase)?$|secret|token|private_?key|api_?key/i
+
+/**
+ * A credential's digest: scrypt (slow on purpose: a record on the log, or a service label, must not let a guessable
+ * password be found by hashing guesses fast), so that a change of it is still a change.
+ */
+function secretDigest(value: string): string {
+  return `secret scrypt:${scryptSync(value, 'openfactory deployment secret', 12).toString('hex')}`
 }
 
 function folderPath(dir: string, path: string): string {

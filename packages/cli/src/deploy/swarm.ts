@@ -24,9 +24,10 @@ import { join } from 'node:path'
 import type { EventLog } from '@openfactory/log'
 import { type Env, type Factory, OpenFactoryError } from '@openfactory/model'
 import type { DockerClient } from '../image/docker-client.ts'
+import type { KafkaSecurity } from '../runtime/kafka-security.ts'
 import { type Deployment, type GitInfo, pendingDeployment, recordDeployment } from './deployments.ts'
 import type { KafkaService } from './kafka-service.ts'
-import { createSecrets, pruneSecrets, stackSecrets, withSecrets } from './secrets.ts'
+import { createSecrets, pruneSecrets, stackSecrets, withKafkaSecrets, withSecrets } from './secrets.ts'
 import { type Snapshot, snapshotFiles, takeSnapshot, writeSnapshot } from './snapshot.ts'
 import { generateStack, type StackFile } from './stack.ts'
 
@@ -41,6 +42,8 @@ export interface SwarmTarget {
   readonly image: string
   /** Kafka, as the services reach it. */
   readonly bootstrapServers: readonly string[]
+  /** The connection's security: the services get it as flags and secrets (stack.ts, secrets.ts). */
+  readonly security?: KafkaSecurity
   /** The stack's own folder: the snapshots its services run (`<state>/snapshots/<sha256>`). */
   readonly stateDir: string
   readonly timeoutMs: number
@@ -54,6 +57,7 @@ export function stackOf(factory: Factory, t: SwarmTarget, factoryPath?: string):
   const stack = generateStack(factory, {
     image: t.image,
     bootstrapServers: t.bootstrapServers,
+    ...(t.security ? { security: t.security } : {}),
     ...(factoryPath ? { factoryPath } : {}),
   })
   if (!t.kafka) return stack
@@ -224,6 +228,8 @@ export async function applyToSwarm(o: SwarmApplyOptions): Promise<SwarmApplyResu
   // Refusals first (port clashes, placements): generating the stack checks them.
   const planned = stackOf(o.factory, o, folder)
   await requireImage(o.docker, o.image, 'ofa image build')
+  // Read before anything is recorded: a Kafka password or PEM file that cannot be read is refused here.
+  const secrets = withKafkaSecrets(o.stack, stackSecrets(o.stack, snapshotFiles(snapshot), o.env), o.security)
   const pending = await pendingDeployment(o.log, o.factory, o.by, { snapshot, ...(o.git ? { git: o.git } : {}) })
   const started = pending.next ? { ...pending.next, outcome: 'started' as const } : undefined
   if (started) await recordDeployment(o.log, started)
@@ -236,7 +242,6 @@ export async function applyToSwarm(o: SwarmApplyOptions): Promise<SwarmApplyResu
     })
   }
   const services = Object.keys(planned.services).map((s) => `${o.stack}_${s}`)
-  const secrets = stackSecrets(o.stack, snapshotFiles(snapshot), o.env)
   const fail = async (message: string): Promise<never> => {
     if (started) await recordDeployment(o.log, { ...started, outcome: 'failed', error: message })
     throw new OpenFactoryError('OFA_DEPLOY_FAILED', message)

@@ -27,6 +27,8 @@ export interface AppProcessOptions {
 
 export interface AppEnvironmentOptions {
   readonly apiUrl: string
+  /** The self-signed certificate the API serves (`--tls self-signed`): the app trusts it to call the API. */
+  readonly apiCa?: string
   readonly backbone:
     | { readonly type: 'embedded' }
     | { readonly type: 'kafka'; readonly bootstrapServers: readonly string[] }
@@ -42,6 +44,7 @@ export function appEnvironment(app: AppConfig, opts: AppEnvironmentOptions): Rec
     OFA_BACKBONE: opts.backbone.type,
     OFA_ASSETS_TOPIC: 'ofa_assets',
   }
+  if (opts.apiCa !== undefined) env.OFA_API_CA = opts.apiCa
   if (opts.backbone.type === 'kafka') {
     env.KAFKA_BROKER = opts.backbone.bootstrapServers.join(',')
     env.OFA_BOOTSTRAP_SERVERS = env.KAFKA_BROKER

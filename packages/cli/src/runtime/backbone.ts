@@ -1,11 +1,22 @@
 /**
  * The backbone a runtime runs on: factory.yaml's `backbone`, or the one given on the command line
- * (`--backbone kafka --bootstrap HOST:PORT`, `--data DIR`), opened, with the factory's topics created.
+ * (`--backbone kafka --bootstrap HOST:PORT`, `--data DIR`), with the Kafka connection's security from the
+ * `--kafka-*` flags and `OFA_KAFKA_*` variables over factory.yaml's (kafka-security.ts), opened, with the factory's
+ * topics created.
  */
 import { resolve } from 'node:path'
 import { type EventLog, openEmbeddedLog } from '@openfactory/log'
 import { openKafkaLog, parseBootstrapServers } from '@openfactory/log-kafka'
-import { type BackboneOptions, type FactoryManifest, OpenFactoryError, TOPICS, topicSettings } from '@openfactory/model'
+import {
+  type BackboneOptions,
+  type Env,
+  type FactoryManifest,
+  type KafkaBackboneOptions,
+  OpenFactoryError,
+  TOPICS,
+  topicSettings,
+} from '@openfactory/model'
+import { type KafkaSecurityFlags, kafkaSecurity, refuseKafkaSecurityFlags } from './kafka-security.ts'
 
 /** What the command line says about the backbone; each field overrides factory.yaml. */
 export interface BackboneOverrides {
@@ -15,6 +26,8 @@ export interface BackboneOverrides {
   readonly bootstrap?: string
   /** Data directory of the embedded log. */
   readonly dataDir?: string
+  /** `--kafka-security-protocol`, `--kafka-username`, ... (kafka-security.ts). */
+  readonly kafkaSecurity?: KafkaSecurityFlags
 }
 
 export interface OpenedBackbone {
@@ -23,27 +36,44 @@ export interface OpenedBackbone {
   readonly where: string
 }
 
-/** factory.yaml's backbone with the command line's overrides applied. */
-export function chooseBackbone(manifest: FactoryManifest, over: BackboneOverrides, cwd: string): BackboneOptions {
+/**
+ * factory.yaml's backbone with the command line's overrides applied; on Kafka, each security setting from its flag,
+ * else its variable of `env`, else factory.yaml.
+ */
+export function chooseBackbone(
+  manifest: FactoryManifest,
+  over: BackboneOverrides,
+  cwd: string,
+  env: Env = {},
+): BackboneOptions {
   const from = manifest.backbone
   const type = over.backbone ?? (over.bootstrap !== undefined ? 'kafka' : from.type)
+  const flags = over.kafkaSecurity ?? {}
   if (type === 'embedded') {
     if (over.bootstrap !== undefined) throw usage('--bootstrap needs --backbone kafka')
+    // An edge's forwarding to Kafka takes its security from factory.yaml's backbone.forward alone.
+    refuseKafkaSecurityFlags(
+      flags,
+      'the backbone is the embedded log (give --bootstrap, or name Kafka in factory.yaml)',
+    )
     const dataDir = over.dataDir ?? (from.type === 'embedded' ? from.dataDir : undefined)
     const forward = from.type === 'embedded' ? from.forward : undefined
     return { type: 'embedded', dataDir: resolve(cwd, dataDir ?? '.ofa-data'), ...(forward ? { forward } : {}) }
   }
   if (type !== 'kafka') throw usage(`--backbone must be embedded or kafka, got "${type}"`)
   if (over.dataDir !== undefined) throw usage('--data is for the embedded backbone')
+  // The connection's client id, and the security settings the command line leaves, stay those of factory.yaml when
+  // it names Kafka too.
+  const named: KafkaBackboneOptions | undefined = from.type === 'kafka' ? from : undefined
+  const security = kafkaSecurity({ flags, env, cwd, ...(named ? { base: named.security } : {}) })
   if (over.bootstrap !== undefined) {
     const bootstrapServers = bootstrapFlag(over.bootstrap)
-    // The connection's security and client id stay those of factory.yaml when it names Kafka too.
-    return from.type === 'kafka'
-      ? { ...from, bootstrapServers }
-      : { type: 'kafka', bootstrapServers, clientId: 'openfactory', security: { protocol: 'PLAINTEXT' } }
+    return named
+      ? { ...named, bootstrapServers, security }
+      : { type: 'kafka', bootstrapServers, clientId: 'openfactory', security }
   }
-  if (from.type !== 'kafka') throw usage('--backbone kafka needs --bootstrap HOST:PORT (factory.yaml names no Kafka)')
-  return from
+  if (!named) throw usage('--backbone kafka needs --bootstrap HOST:PORT (factory.yaml names no Kafka)')
+  return { ...named, security }
 }
 
 /** `--bootstrap HOST:PORT,...` as a list of servers; a malformed one is a usage error (exit 2). */
@@ -71,8 +101,19 @@ export async function openBackbone(manifest: FactoryManifest, options: BackboneO
     await log.close().catch(() => {})
     throw err
   }
-  const where = options.type === 'embedded' ? options.dataDir! : `kafka ${options.bootstrapServers.join(',')}`
-  return { log, where }
+  return { log, where: backboneWhere(options) }
+}
+
+/**
+ * Where the data is, for people: the data directory, or the bootstrap servers with the protocol and the SASL user
+ * when the connection is secured (`kafka b-1:9093 (SASL_SSL, SCRAM-SHA-512 as ofa)`); never a password.
+ */
+export function backboneWhere(options: BackboneOptions): string {
+  if (options.type === 'embedded') return options.dataDir ?? resolve('.ofa-data')
+  const servers = `kafka ${options.bootstrapServers.join(',')}`
+  const { protocol, sasl } = options.security
+  if (protocol === 'PLAINTEXT') return servers
+  return `${servers} (${protocol}${sasl ? `, ${sasl.mechanism} as ${sasl.username}` : ''})`
 }
 
 /**

@@ -24,20 +24,27 @@ import type { FastifyInstance } from 'fastify'
 import { type Deployment, pendingDeployment, recordDeployment } from '../deploy/deployments.ts'
 import { startAdapter } from './adapters.ts'
 import { AppProcess, appEnvironment } from './app-process.ts'
+import { type ServeAuth, startServeAuth } from './auth.ts'
 import { openBackbone } from './backbone.ts'
 import { type EdgeForwarding, startEdgeForwarding } from './edge.ts'
-import { httpAccess } from './listening.ts'
-import { listen, prepare, type RuntimeOptions, supervisorTimings } from './prepare.ts'
+import { type Exposure, httpAccess } from './listening.ts'
+import { listen, prepare, prepareListener, type RuntimeOptions, serverTls, supervisorTimings } from './prepare.ts'
 import { type FactoryProcessors, startFactoryProcessors } from './processors.ts'
 import { isServeImage } from './service-runtime.ts'
 import { startFactorySql } from './sql.ts'
+import type { ServerTls } from './tls.ts'
 import { writerMetrics } from './writer-metrics.ts'
 
 export type LocalRuntimeOptions = RuntimeOptions
 
 export interface LocalRuntime {
   readonly factory: Factory
+  /** The API's base URL: `https:` under TLS. */
   readonly url: string
+  /** The API's certificate (its file, fingerprint, whether made now), under TLS. */
+  readonly tls?: ServerTls
+  /** On loopback only, with authentication, or beyond loopback without it (`--insecure`). */
+  readonly exposure: Exposure
   /** Where the log is: the embedded log's data directory, or `kafka <bootstrap servers>`. */
   readonly where: string
   readonly log: EventLog
@@ -93,7 +100,10 @@ async function recordRunningFiles(log: EventLog, factory: Factory, logger: Debug
 }
 
 export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<LocalRuntime> {
-  const { factory, backbone, logger } = await prepare(opts)
+  const prepared = await prepare(opts)
+  const { factory, backbone, logger } = prepared
+  // Before anything starts: where the API may listen, its TLS certificate.
+  const listener = await prepareListener(opts, prepared)
   // Plan every device before touching anything: a device that cannot run stops the start with its reason, except
   // a device description that cannot be read (planLocally).
   const plans = factory.devices.map((device) => ({ device, plan: planLocally(device) }))
@@ -120,6 +130,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
   let sql: SqlEngine | null = null
   let processors: FactoryProcessors | null = null
   let forwarding: EdgeForwarding | null = null
+  let auth: ServeAuth | undefined
   let stopping: Promise<void> | null = null
   const stop = (): Promise<void> => {
     stopping ??= shutdown()
@@ -129,6 +140,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     playing.abort()
     await supervisor?.stop()
     await app?.close()
+    await auth?.close()
     await processors?.stop()
     await sql?.close()
     await state?.close()
@@ -158,16 +170,20 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     state = createServingState({ eventLog: log, logger })
     await state.ready()
     const edge = forwarding
-    const host = opts.host ?? '127.0.0.1'
+    const host = listener.host
+    const tls = await serverTls(listener)
+    auth = await startServeAuth(factory, log)
     app = await createServeApp({
       eventLog: log,
       serving: state,
       sql,
+      ...(auth ? { auth: auth.options } : {}),
       logger,
       ...httpAccess(host, opts.env ?? process.env),
+      ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
       extraMetrics: async () => [...(edge ? await edge.metrics() : []), ...writerMetrics(supervisor)],
     })
-    const url = await listen(app, host, opts.port ?? DEFAULT_PORT)
+    const { url, exposure } = await listen(app, { ...listener, tls }, opts.port ?? DEFAULT_PORT)
 
     supervisor = createSupervisor({
       eventLog: log,
@@ -180,7 +196,13 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
         ? { type: 'kafka' as const, bootstrapServers: backbone.bootstrapServers }
         : { type: 'embedded' as const }
     for (const app of localApps) {
-      supervisor.add(new AppProcess({ app, environment: appEnvironment(app, { apiUrl: url, backbone: backboneEnv }) }))
+      const apiCa = tls?.source.startsWith('self-signed') ? tls.certFile : undefined
+      supervisor.add(
+        new AppProcess({
+          app,
+          environment: appEnvironment(app, { apiUrl: url, backbone: backboneEnv, ...(apiCa ? { apiCa } : {}) }),
+        }),
+      )
     }
     await supervisor.start()
     for (const s of skipped) logger.warn('device not run', s)
@@ -196,6 +218,8 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
       deployment,
       factory,
       url,
+      ...(tls ? { tls } : {}),
+      exposure,
       where,
       log,
       state,

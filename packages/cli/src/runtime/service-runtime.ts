@@ -26,10 +26,20 @@ import {
 import { createServeApp, createServingState, DEFAULT_PORT, type ServingState } from '@openfactory/serve'
 import type { FastifyInstance } from 'fastify'
 import { startAdapter } from './adapters.ts'
+import { type ServeAuth, startServeAuth } from './auth.ts'
 import { openBackbone } from './backbone.ts'
 import { joinLease, type Lease } from './lease.ts'
-import { httpAccess } from './listening.ts'
-import { listen, prepare, type RuntimeOptions, supervisorTimings } from './prepare.ts'
+import { type Exposure, httpAccess } from './listening.ts'
+import {
+  type Listener,
+  listen,
+  prepare,
+  prepareListener,
+  type RuntimeOptions,
+  serverTls,
+  supervisorTimings,
+} from './prepare.ts'
+import type { ServerTls } from './tls.ts'
 
 /** The image that names our serving layer in an app file. */
 export const SERVE_IMAGE = 'openfactory/serve'
@@ -46,15 +56,20 @@ export interface ServiceRuntime {
   readonly uuid: string
   readonly where: string
   readonly log: EventLog
-  /** Serving app: its URL. */
+  /** Serving app: its URL (`https:` under TLS). */
   readonly url?: string
+  /** Serving app: its certificate under TLS. */
+  readonly tls?: ServerTls
+  /** Serving app: on loopback only, with authentication, or beyond loopback without it (`--insecure`). */
+  readonly exposure?: Exposure
   /** Whether this replica holds the lease (runs the connector, or records expiries). */
   readonly active: boolean
   stop(): Promise<void>
 }
 
 export async function startServiceRuntime(opts: ServiceRuntimeOptions): Promise<ServiceRuntime> {
-  const { factory, backbone, logger } = await prepare(opts)
+  const prepared = await prepare(opts)
+  const { factory, backbone, logger } = prepared
   const device = factory.devices.find((d) => d.uuid === opts.uuid)
   const app = factory.apps.find((a) => a.uuid === opts.uuid)
   if (!device && !app) {
@@ -76,11 +91,13 @@ export async function startServiceRuntime(opts: ServiceRuntimeOptions): Promise<
     }
   }
   requireKafka(backbone)
+  // A serving app, before anything starts: where it may listen, its TLS certificate.
+  const listener = app ? await prepareListener(opts, prepared) : undefined
   const { log, where } = await openBackbone(factory.manifest, backbone)
   try {
     return device
       ? await runConnector({ factory, device, log, where, opts, logger })
-      : await runServe({ factory, app: app!, log, where, opts, logger })
+      : await runServe({ factory, app: app!, listener: listener!, log, where, opts, logger })
   } catch (err) {
     await log.close().catch(() => {})
     throw err
@@ -193,11 +210,12 @@ async function runConnector(ctx: Context & { device: DeviceConfig }): Promise<Se
   }
 }
 
-async function runServe(ctx: Context & { app: Factory['apps'][number] }): Promise<ServiceRuntime> {
-  const { app, log, logger, opts } = ctx
+async function runServe(ctx: Context & { app: Factory['apps'][number]; listener: Listener }): Promise<ServiceRuntime> {
+  const { app, listener, log, logger, opts } = ctx
   let lease: Lease | null = null
   let state: ServingState | null = null
   let http: FastifyInstance | null = null
+  let auth: ServeAuth | undefined
   try {
     lease = joinLease({
       log,
@@ -209,17 +227,26 @@ async function runServe(ctx: Context & { app: Factory['apps'][number] }): Promis
     const held = lease
     state = createServingState({ eventLog: log, logger, recordsExpiries: () => held.held })
     await state.ready()
-    const host = opts.host ?? '127.0.0.1'
+    const host = listener.host
+    const tls = await serverTls(listener)
+    auth = await startServeAuth(ctx.factory, log)
     http = await createServeApp({
       eventLog: log,
       serving: state,
       logger,
+      ...(auth ? { auth: auth.options } : {}),
       ...httpAccess(host, opts.env ?? process.env, [app.spec.routing?.hostname]),
+      ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
     })
-    const url = await listen(http, host, opts.port ?? app.spec.routing?.port ?? DEFAULT_PORT)
+    const { url, exposure } = await listen(
+      http,
+      { ...listener, tls },
+      opts.port ?? app.spec.routing?.port ?? DEFAULT_PORT,
+    )
     let stopping: Promise<void> | null = null
     const s = state
     const h = http
+    const a = auth
     return {
       factory: ctx.factory,
       kind: 'serve',
@@ -227,6 +254,8 @@ async function runServe(ctx: Context & { app: Factory['apps'][number] }): Promis
       where: ctx.where,
       log,
       url,
+      ...(tls ? { tls } : {}),
+      exposure,
       get active() {
         return held.held
       },
@@ -234,6 +263,7 @@ async function runServe(ctx: Context & { app: Factory['apps'][number] }): Promis
         stopping ??= (async () => {
           await held.close()
           await h.close()
+          await a?.close()
           await s.close()
           await log.close()
         })()
@@ -243,6 +273,7 @@ async function runServe(ctx: Context & { app: Factory['apps'][number] }): Promis
   } catch (err) {
     await lease?.close()
     await http?.close()
+    await auth?.close()
     await state?.close()
     throw err
   }

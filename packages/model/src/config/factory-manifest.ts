@@ -8,7 +8,7 @@
  *     type: embedded                   # default
  *     dataDir: .ofa-data               # relative to this file; default: ./.ofa-data where ofa up runs
  *   # backbone: {type: kafka, bootstrapServers: [broker-1:9092], clientId: openfactory,
- *   #            security: {protocol: SASL_SSL, sasl: {mechanism: SCRAM-SHA-512, username, password},
+ *   #            security: {protocol: SASL_SSL, sasl: {mechanism: SCRAM-SHA-512, username, password | passwordFile},
  *   #                       tls: {ca: certs/ca.pem, rejectUnauthorized: true}}}
  *   topics:
  *     defaults: {replicationFactor: 3} # applies to every topic
@@ -18,7 +18,7 @@
  *   processors: [processors/overload.ts] # TypeScript/JavaScript processors run by ofa up (default export)
  */
 import { readFileSync, statSync } from 'node:fs'
-import { basename, resolve } from 'node:path'
+import { basename, isAbsolute, relative, resolve, sep } from 'node:path'
 import { type Static, Type } from '@sinclair/typebox'
 import { parse as parseYaml } from 'yaml'
 import { TOPICS } from '../topics.ts'
@@ -66,13 +66,26 @@ const refineServers: Refine = (v: string | string[], report) => {
   return list
 }
 
+/**
+ * SASL credentials. The password is written as `${KAFKA_PASSWORD}` (expanded when the file is loaded) or read from
+ * `passwordFile` (a Docker or Kubernetes secret) when the connection opens, not when the file is loaded: a password
+ * the command line gives (`OFA_KAFKA_PASSWORD`, `--kafka-password-file`) replaces it without the file being needed.
+ */
 export const KafkaSasl = Type.Object(
   {
     mechanism: Type.Union(KAFKA_SASL_MECHANISMS.map((m) => Type.Literal(m))),
     username: Type.String({ minLength: 1 }),
-    password: Type.String(),
+    password: Type.Optional(Type.String()),
+    passwordFile: Type.Optional(Type.String({ minLength: 1, expected: 'a file path, relative to factory.yaml' })),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    exactlyOne: {
+      fields: ['password', 'passwordFile'],
+      missing: 'missing required field: give password (written as $KAFKA_PASSWORD, a variable) or passwordFile',
+      both: 'password and passwordFile exclude each other: give only one',
+    },
+  },
 )
 
 /** A PEM file (relative to the manifest) or PEM text. */
@@ -89,7 +102,7 @@ export const KafkaTls = Type.Object(
 )
 
 const refineSecurity: Refine = (
-  v: { protocol?: string; sasl?: unknown; tls?: Record<string, string> },
+  v: { protocol?: string; sasl?: { passwordFile?: string }; tls?: Record<string, string> },
   report,
   ctx,
 ) => {
@@ -114,7 +127,30 @@ const refineSecurity: Refine = (
     if (!ok) report(['tls', f], 'OFA_CONFIG_FILE', `file not found: ${ref}`)
     tls[f] = p
   }
-  return { ...v, protocol, ...(tls ? { tls: { rejectUnauthorized: true, ...tls } } : {}) }
+  const passwordFile = v.sasl?.passwordFile
+  const passwordPath = passwordFile !== undefined ? resolveFileRef(ctx.dir, passwordFile) : undefined
+  if (passwordPath !== undefined && recordedWithDeployments(ctx.dir, passwordPath)) {
+    report(
+      ['sasl', 'passwordFile'],
+      'OFA_CONFIG_VALUE',
+      `${passwordFile} is in the factory folder, whose files every deployment keeps on the log (ofa history): put ` +
+        'it outside the folder, or in a hidden file or folder (.kafka-password), which deployments leave out',
+    )
+  }
+  const sasl = passwordPath !== undefined ? { ...v.sasl, passwordFile: passwordPath } : v.sasl
+  return {
+    ...v,
+    protocol,
+    ...(sasl ? { sasl } : {}),
+    ...(tls ? { tls: { rejectUnauthorized: true, ...tls } } : {}),
+  }
+}
+
+/** Whether a file is one a deployment's snapshot keeps: inside the factory folder, no part of its path hidden. */
+function recordedWithDeployments(dir: string, path: string): boolean {
+  const rel = relative(dir, path)
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return false
+  return !rel.split(sep).some((part) => part.startsWith('.') || part === 'node_modules')
 }
 
 export const KafkaSecurity = Type.Object(
@@ -174,8 +210,46 @@ export const TopicSettingsSpec = Type.Object(
   { additionalProperties: false },
 )
 
+/** `auth:`: who may call the serving app (packages/serve/src/auth). Present: authentication is required. */
+export const AuthSpec = Type.Object(
+  {
+    /** API keys made with `ofa auth key create` (default true). */
+    keys: Type.Optional(Type.Boolean()),
+    oidc: Type.Optional(
+      Type.Object(
+        {
+          issuer: Type.String({ minLength: 1, pattern: '^https?://', expected: 'the issuer URL (https://...)' }),
+          audience: Type.Union([
+            Type.String({ minLength: 1 }),
+            Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+          ]),
+          jwksUri: Type.Optional(Type.String({ pattern: '^https?://', expected: 'a URL' })),
+          roleClaim: Type.Optional(Type.String({ minLength: 1 })),
+          scopeClaim: Type.Optional(Type.String({ minLength: 1 })),
+          clockToleranceSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+)
+
+export interface AuthSettings {
+  readonly keys: boolean
+  readonly oidc?: {
+    readonly issuer: string
+    readonly audience: string | readonly string[]
+    readonly jwksUri?: string
+    readonly roleClaim?: string
+    readonly scopeClaim?: string
+    readonly clockToleranceSeconds?: number
+  }
+}
+
 export const FactoryManifestSpec = Type.Object(
   {
+    auth: Type.Optional(AuthSpec),
     name: Type.Optional(
       Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', expected: 'a name (letters, digits, _.-)' }),
     ),
@@ -238,7 +312,7 @@ export interface KafkaBackboneOptions {
   readonly security: {
     /** Default PLAINTEXT. */
     readonly protocol: KafkaSecurityProtocol
-    readonly sasl?: { readonly mechanism: KafkaSaslMechanism; readonly username: string; readonly password: string }
+    readonly sasl?: KafkaSaslOptions
     /** `ca`, `cert`, `key`: absolute file paths or PEM text. `rejectUnauthorized` defaults to true. */
     readonly tls?: {
       readonly ca?: string
@@ -247,6 +321,15 @@ export interface KafkaBackboneOptions {
       readonly rejectUnauthorized: boolean
     }
   }
+}
+
+/** SASL credentials: the password itself, or the absolute path of the file holding it (exactly one of the two). */
+export interface KafkaSaslOptions {
+  readonly mechanism: KafkaSaslMechanism
+  readonly username: string
+  readonly password?: string
+  /** Read when the connection opens; one trailing line break is not part of the password. */
+  readonly passwordFile?: string
 }
 
 export type BackboneOptions = EmbeddedBackboneOptions | KafkaBackboneOptions
@@ -278,6 +361,8 @@ export interface FactoryManifest {
   readonly sql: readonly string[]
   /** Processor modules (absolute paths) whose default export is a processor definition, run when the factory starts. */
   readonly processors: readonly string[]
+  /** `auth:`: authentication required, with API keys and/or OIDC tokens. Absent: the API is open. */
+  readonly auth?: AuthSettings
 }
 
 export const ASSETS_TOPIC = 'ofa_assets'
@@ -336,6 +421,7 @@ export function resolveManifest(spec: FactoryManifestSpec, dir: string, file?: s
     ...(include !== undefined ? { include } : {}),
     sql: spec.sql ?? [],
     processors: spec.processors ?? [],
+    ...(spec.auth !== undefined ? { auth: { ...spec.auth, keys: spec.auth.keys ?? true } as AuthSettings } : {}),
   }
 }
 

@@ -23,6 +23,7 @@ export {
 // factory.yaml: name, UNS schema, backbone, topics, include; defaults and per-topic settings.
 export {
   ASSETS_TOPIC,
+  type AuthSettings,
   type BackboneOptions,
   type EmbeddedBackboneOptions,
   type FactoryManifest,
@@ -32,6 +33,7 @@ export {
   KAFKA_SASL_MECHANISMS,
   KAFKA_SECURITY_PROTOCOLS,
   type KafkaBackboneOptions,
+  type KafkaSaslOptions,
   type KafkaSaslMechanism,
   type KafkaSecurityProtocol,
   type TopicSettings,

@@ -291,6 +291,27 @@ colour: blue
     assert.deepEqual(brief(r.problems), ['factory.yaml:5:5 OFA_CONFIG_VALUE backbone.security.sasl'])
   })
 
+  test('kafka sasl: password or passwordFile (resolved from factory.yaml, not read); one the deployments keep is refused', async (t) => {
+    const sasl = (creds: string) =>
+      `backbone:\n  type: kafka\n  bootstrapServers: b:9092\n  security:\n    protocol: SASL_SSL\n    sasl: {mechanism: PLAIN, username: u${creds}}\n`
+    let dir = await tmpFactory(t, { 'factory.yaml': sasl(', passwordFile: .secrets/kafka') })
+    let r = await validateFactory([dir], { cwd: dir, env: {} })
+    assert.deepEqual(brief(r.problems), [], 'a missing file is no problem: it is read when the connection opens')
+    const b = r.factory.manifest.backbone
+    assert.equal(b.type === 'kafka' && b.security.sasl?.passwordFile, join(dir, '.secrets/kafka'))
+    dir = await tmpFactory(t, { 'factory.yaml': sasl(', passwordFile: /run/secrets/kafka') })
+    r = await validateFactory([dir], { cwd: dir, env: {} })
+    assert.deepEqual(brief(r.problems), [])
+    dir = await tmpFactory(t, { 'factory.yaml': sasl(', password: p, passwordFile: /run/secrets/kafka') })
+    r = await validateFactory([dir], { cwd: dir, env: {} })
+    assert.deepEqual(brief(r.problems), ['factory.yaml:6:56 OFA_CONFIG_VALUE backbone.security.sasl.passwordFile'])
+    assert.match(r.problems[0]!.message, /password and passwordFile exclude each other/)
+    dir = await tmpFactory(t, { 'factory.yaml': sasl(', passwordFile: secrets/kafka') })
+    r = await validateFactory([dir], { cwd: dir, env: {} })
+    assert.deepEqual(brief(r.problems), ['factory.yaml:6:57 OFA_CONFIG_VALUE backbone.security.sasl.passwordFile'])
+    assert.match(r.problems[0]!.message, /in the factory folder, whose files every deployment keeps on the log/)
+  })
+
   test('backbone type must be embedded or kafka', async (t) => {
     const dir = await tmpFactory(t, { 'factory.yaml': 'backbone:\n  type: rabbitmq\n' })
     const { problems } = await validateFactory([dir], { cwd: dir, env: {} })

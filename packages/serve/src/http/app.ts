@@ -5,10 +5,12 @@
  *
  * The app decorates itself with what the routes share (`eventLog`, `serving`, `state`, `commands`, `hub`:
  * `decorations.ts`) and registers one plugin per route family, each closing what it owns: metrics (app-wide),
- * request guards (app-wide: URL length, Host, Origin, content type), assets, history, commands, live
+ * security headers, CORS, request guards (URL length, Host, Origin, content type) and rate limits on writes (each
+ * app-wide: security-headers.ts, cors.ts, request-guards.ts, rate-limits.ts), assets, history, commands, live
  * (WebSocket/SSE), ops (health, metrics, docs), and, given an SQL engine, the ksqlDB-compatible routes (`/ksql`,
  * `/query`, `/query-stream`...: ksql-routes.ts; with HTTP/2 over cleartext on the same port, h2c.ts). Bodies are
- * read by our JSON parser only (`json-body.ts`).
+ * read by our JSON parser only (`json-body.ts`). Given `tls`, the same app serves HTTPS: HTTP/1.1 (REST, WebSocket,
+ * SSE) and HTTP/2 chosen by ALPN on one port, Node's HTTP/2 server with `allowHTTP1`; h2c is then off.
  *
  * Limits (each an option): URL 8192 bytes (414), body 1 MiB (413), request line and headers Node's 16 KiB (414
  * or 431), WebSocket message 64 KiB, subscriptions per connection and per app (`SubscriptionLimits`), push
@@ -16,16 +18,18 @@
  * in our shape (`errors.ts`), but those of the ksqlDB-compatible routes themselves, which are in ksqlDB's.
  */
 import { readFileSync } from 'node:fs'
-import { type AddressInfo, isIP } from 'node:net'
 import swagger from '@fastify/swagger'
 import type { EventLog } from '@openfactory/log'
 import type { Logger } from '@openfactory/model'
 import type { SqlEngineApi } from '@openfactory/sql'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify'
+import { type AuthOptions, authentication } from '../auth/hook.ts'
 import type { ServingState } from '../state/serving-state.ts'
 import { createSubscriptionHub, type SubscriptionHub, type SubscriptionLimits } from '../state/subscriptions.ts'
 import { assetRoutes } from './asset-routes.ts'
+import { authRoutes } from './auth-routes.ts'
 import { commandRoutes } from './command-routes.ts'
+import { cors } from './cors.ts'
 import type {} from './decorations.ts'
 import { documentRoutes } from './document-routes.ts'
 import { clientErrorHandler, errorHandler, frameworkErrors, notFoundHandler } from './errors.ts'
@@ -36,8 +40,10 @@ import { KSQL_SCHEMAS, type KsqlApiOptions, ksqlRoutes } from './ksql-routes.ts'
 import { liveRoutes, WS_OPENAPI_PATH } from './live-routes.ts'
 import { type Metric, metricsPlugin } from './metrics.ts'
 import { opsRoutes } from './ops-routes.ts'
+import { type RateLimitOptions, rateLimitOptions, rateLimits } from './rate-limits.ts'
 import { requestGuards } from './request-guards.ts'
 import { errorResponses, SHARED_SCHEMAS } from './schemas.ts'
+import { securityHeaders, withSecurityHeaders } from './security-headers.ts'
 import { tableRoutes } from './table-routes.ts'
 
 /** The port `ofa up` listens on unless told otherwise. */
@@ -67,6 +73,11 @@ export interface ServeAppOptions {
   readonly maxMessageBytes?: number
   /** Bytes of `GET /api/assets/{uuid}` answers kept until their asset changes (default 16 MiB; 0: none). */
   readonly responseCacheBytes?: number
+  /**
+   * Who may do what (auth/hook.ts): API keys, OIDC tokens, the audit trail. Default: authentication off, every
+   * caller an admin (the demo on loopback).
+   */
+  readonly auth?: AuthOptions
   /** Serve Swagger UI at /api/docs (default true). */
   readonly docs?: boolean
   /**
@@ -78,15 +89,32 @@ export interface ServeAppOptions {
   /**
    * Web origins whose pages may call methods and open live streams, besides this server's own pages and
    * loopback ones (`https://dashboard.example.com`; `*` for any). Others get 403 `OFA_SERVE_ORIGIN_NOT_ALLOWED`.
+   * The pages of these origins, and only these, may also read the answers (CORS, cors.ts): none listed, no
+   * `Access-Control-*` header is ever sent and preflights are refused.
    */
   readonly allowedOrigins?: readonly string[]
+  /**
+   * Serve HTTPS with this certificate (PEM, the chain after it) and private key (PEM): REST, WebSocket (wss) and SSE
+   * over HTTP/1.1, and HTTP/2 chosen by ALPN (`h2`, what ksqlDB's clients ask for over TLS), on the one port. h2c
+   * (`http2Cleartext`) is then off, and answers carry `Strict-Transport-Security`. Default: plain HTTP.
+   */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer }
+  /**
+   * Writes (every method but GET, HEAD, OPTIONS: method calls, the ksqlDB-compatible routes) a caller may make per
+   * window: `max` per `windowMs`, counters for `maxCallers` callers (defaults `RATE_LIMIT_DEFAULTS`: 100 per 10 s,
+   * 10 000 callers); past it, 429 `OFA_SERVE_RATE_LIMITED` with `Retry-After` (rate-limits.ts). `false`: no limit.
+   */
+  readonly rateLimit?: Partial<RateLimitOptions> | false
   /** Longest URL (path and query) in bytes (default 8192); longer: 414 `OFA_SERVE_TOO_LARGE`. */
   readonly maxUrlBytes?: number
   /** Largest request body in bytes (default 1 MiB); larger: 413 `OFA_SERVE_TOO_LARGE`. */
   readonly maxBodyBytes?: number
   /** Caps on live subscriptions (defaults: `DEFAULT_SUBSCRIPTION_LIMITS`); ignored when `hub` is given. */
   readonly subscriptionLimits?: Partial<SubscriptionLimits>
-  /** Where the app's own warnings go (listening beyond loopback); default: Fastify's logger. */
+  /**
+   * Where the app's own warnings go; default: Fastify's logger. Listening beyond loopback is the caller's to decide
+   * (`ofa up` and `ofa run` refuse it without authentication unless told `--insecure`).
+   */
   readonly logger?: Logger
   /** More metrics for /metrics, from what runs beside the app (an edge's forwarding...). */
   readonly extraMetrics?: () => Promise<readonly Metric[]>
@@ -99,7 +127,7 @@ export interface ServeAppOptions {
   readonly ksqlApi?: KsqlApiOptions
   /**
    * Also serve HTTP/2 over cleartext (h2c, prior knowledge) on the same port, as ksqlDB does for its clients
-   * (h2c.ts). Default: true when the app has `sql`, else false.
+   * (h2c.ts). Default: true when the app has `sql`, else false. Ignored under `tls`, where HTTP/2 is chosen by ALPN.
    */
   readonly http2Cleartext?: boolean
 }
@@ -120,7 +148,13 @@ function packageVersion(): string {
  */
 export async function createServeApp(opts: ServeAppOptions): Promise<FastifyInstance> {
   const maxUrlBytes = opts.maxUrlBytes ?? 8192
+  const tls = opts.tls !== undefined
+  const rateLimit = opts.rateLimit === false ? null : rateLimitOptions(opts.rateLimit)
+  // TLS: Node's HTTP/2 server, HTTP/1.1 too (`allowHTTP1`), the protocol chosen by ALPN. The routes take Node's
+  // HTTP/2 compatibility objects as they do under h2c (h2c.ts); typed as the HTTP/1.1 app the routes are written for.
+  const transport = opts.tls ? { http2: true, https: { allowHTTP1: true, cert: opts.tls.cert, key: opts.tls.key } } : {}
   const app = Fastify({
+    ...(transport as object),
     ...(opts.loggerInstance ? { loggerInstance: opts.loggerInstance } : { logger: false }),
     forceCloseConnections: true,
     // Closing: /api answers 503 in our shape (request-guards.ts), not Fastify's.
@@ -129,7 +163,7 @@ export async function createServeApp(opts: ServeAppOptions): Promise<FastifyInst
     // UUID into a 414 in Fastify's format); the URL limit bounds it.
     routerOptions: { maxParamLength: maxUrlBytes },
     bodyLimit: opts.maxBodyBytes ?? 1024 * 1024,
-    frameworkErrors: frameworkErrors(maxUrlBytes),
+    frameworkErrors: withSecurityHeaders(frameworkErrors(maxUrlBytes), { tls }),
     clientErrorHandler: clientErrorHandler(maxUrlBytes),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   })
@@ -154,10 +188,9 @@ export async function createServeApp(opts: ServeAppOptions): Promise<FastifyInst
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, jsonBodyParser)
   app.addHook('onRoute', documentCommonErrors)
-  app.addHook('onListen', async () => warnBeyondLoopback(app, opts.logger))
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema)
   if (opts.sql) for (const schema of KSQL_SCHEMAS) app.addSchema(schema)
-  if (opts.http2Cleartext ?? opts.sql !== undefined) serveCleartextHttp2(app)
+  if (!tls && (opts.http2Cleartext ?? opts.sql !== undefined)) serveCleartextHttp2(app)
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -172,6 +205,7 @@ export async function createServeApp(opts: ServeAppOptions): Promise<FastifyInst
         { name: 'commands', description: 'Method calls and their results' },
         { name: 'live', description: 'WebSocket and Server-Sent Events' },
         { name: 'operations', description: 'Health and metrics' },
+        { name: 'auth', description: 'The caller, API keys, the audit trail' },
         ...(opts.sql ? [{ name: 'ksqldb', description: 'ksqlDB-compatible API over the SQL engine' }] : []),
       ],
       paths: { '/api/ws': WS_OPENAPI_PATH },
@@ -180,13 +214,19 @@ export async function createServeApp(opts: ServeAppOptions): Promise<FastifyInst
   })
 
   await app.register(metricsPlugin)
+  await app.register(securityHeaders, { tls })
+  await app.register(cors, { allowedOrigins: opts.allowedOrigins ?? [] })
   await app.register(requestGuards, {
     allowedHosts: opts.allowedHosts ?? [],
     allowedOrigins: opts.allowedOrigins ?? [],
     maxUrlBytes,
   })
+  if (rateLimit) await app.register(rateLimits, rateLimit)
+  // Before any route: it checks that each says what it needs.
+  await app.register(authentication, { ...(opts.auth ?? { required: false }), state: serving.state })
   await app.register(assetRoutes, { responseCacheBytes: opts.responseCacheBytes ?? 16 * 1024 * 1024 })
   await app.register(historyRoutes)
+  await app.register(authRoutes)
   await app.register(documentRoutes)
   await app.register(commandRoutes, {
     commandTimeoutMs: opts.commandTimeoutMs ?? 5000,
@@ -213,7 +253,8 @@ export async function createServeApp(opts: ServeAppOptions): Promise<FastifyInst
 /**
  * Adds to every documented route the error answers any request may get before its route runs (request-guards.ts,
  * errors.ts): 400 (a URL that is not valid), 403 (Host, Origin), 414 and 431 (URL, headers too large), 503 for
- * /api routes (closing); 413 and 415 for routes that take a body. A status the route documents stays as it is.
+ * /api routes (closing); 413 and 415 for routes that take a body, and 429 (rate-limits.ts) for those of another
+ * method than GET and HEAD. A status the route documents stays as it is.
  */
 function documentCommonErrors(route: RouteOptions): void {
   const schema = route.schema as { hide?: boolean; response?: Record<string, unknown> } | undefined
@@ -231,27 +272,11 @@ function documentCommonErrors(route: RouteOptions): void {
           415: errorResponses[415],
         }
       : {}),
+    ...(methods.some((m) => m !== 'GET' && m !== 'HEAD')
+      ? { 429: { description: 'Past the rate limit of writes: retry after `Retry-After` seconds', $ref: 'Error#' } }
+      : {}),
   }
   for (const [status, response] of Object.entries(common)) {
     if (!(status in schema.response)) schema.response[status] = response
   }
-}
-
-/** Loopback: 127.0.0.0/8, ::1, and IPv4-mapped loopback. */
-function isLoopback(address: string): boolean {
-  const a = address.replace(/^::ffff:/i, '')
-  return (isIP(a) === 4 && a.startsWith('127.')) || a === '::1'
-}
-
-/** No authentication yet: listening where other machines can connect is said out loud. */
-function warnBeyondLoopback(app: FastifyInstance, logger: Logger | undefined): void {
-  const open = app
-    .addresses()
-    .filter((a): a is AddressInfo => typeof a === 'object' && a.family !== 'pipe' && !isLoopback(a.address))
-  if (open.length === 0) return
-  const where = open.map((a) => (a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`))
-  const message =
-    'the API listens beyond loopback and has no authentication yet: anyone who can reach these addresses can read every asset and call every method'
-  if (logger) logger.warn(message, { addresses: where })
-  else app.log.warn({ addresses: where }, message)
 }

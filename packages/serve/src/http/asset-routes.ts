@@ -4,6 +4,7 @@
  */
 import { OpenFactoryError } from '@openfactory/model'
 import type { FastifyPluginAsync } from 'fastify'
+import { inScope } from '../auth/policy.ts'
 import { decodeCursor, encodeCursor } from '../internal/cursor.ts'
 import { matchUnsLevels, splitUns, validateUnsPattern } from '../state/uns-pattern.ts'
 import { assetNotFound, JSON_TYPE, sendJsonText } from './replies.ts'
@@ -78,6 +79,7 @@ export const assetRoutes: FastifyPluginAsync<AssetRoutesOptions> = async (app, o
   app.get<{ Querystring: ListQuery }>(
     '/api/assets',
     {
+      config: { access: 'read' },
       schema: {
         summary: 'List assets',
         description: 'Assets known from ofa_registry or ofa_assets, sorted by UUID, filtered and paginated.',
@@ -109,6 +111,8 @@ export const assetRoutes: FastifyPluginAsync<AssetRoutesOptions> = async (app, o
         })
       }
       const uuids = state.sortedUuids()
+      // A caller with scopes lists the assets in them only.
+      const scoped = request.principal?.scopes.length ? request.principal : undefined
       let i = 0
       if (after !== undefined) {
         // First UUID after the cursor's (binary search: the list is sorted).
@@ -126,6 +130,7 @@ export const assetRoutes: FastifyPluginAsync<AssetRoutesOptions> = async (app, o
       let more = false
       for (; i < uuids.length; i++) {
         const uuid = uuids[i] as string
+        if (scoped && !inScope(scoped, uuid, state)) continue
         if (q.availability !== undefined && state.availability(uuid) !== q.availability) continue
         if (uns !== undefined) {
           const path = state.unsPath(uuid)
@@ -158,6 +163,7 @@ export const assetRoutes: FastifyPluginAsync<AssetRoutesOptions> = async (app, o
   app.get<{ Params: { uuid: string } }>(
     '/api/assets/:uuid',
     {
+      config: { access: 'read' },
       schema: {
         summary: 'One asset: its model and the current state of every data item',
         tags: ['assets'],

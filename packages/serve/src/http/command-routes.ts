@@ -57,6 +57,7 @@ export const commandRoutes: FastifyPluginAsync<CommandRoutesOptions> = async (ap
   }>(
     '/api/assets/:uuid/methods/:name',
     {
+      config: { access: 'command' },
       schema: {
         summary: 'Call a method of an asset',
         description:
@@ -108,7 +109,14 @@ export const commandRoutes: FastifyPluginAsync<CommandRoutesOptions> = async (ap
       }
       checkMethodArguments(method, request.body, { code: 'OFA_SERVE_ARGUMENTS_INVALID', path: 'body' })
       checkFinite(request.body)
-      const sent = await commands.send({ assetUuid: uuid, method: name, arguments: request.body })
+      const who = request.principal
+      const sent = await commands.send({
+        assetUuid: uuid,
+        method: name,
+        arguments: request.body,
+        // The verified caller; none when authentication is off (nobody was verified).
+        ...(who && who.kind !== 'open' ? { signature: who.id } : {}),
+      })
       const timeoutMs = request.query.timeout_ms ?? opts.commandTimeoutMs
       const abort = new AbortController()
       const onClose = () => abort.abort()
@@ -118,6 +126,17 @@ export const commandRoutes: FastifyPluginAsync<CommandRoutesOptions> = async (ap
       const record = (await commands.wait(sent.correlationId, { timeoutMs, signal: abort.signal })) ?? sent
       waiting.delete(abort)
       reply.raw.off('close', onClose)
+      await app.audit
+        ?.record({
+          who: who?.id ?? 'anonymous',
+          kind: 'command',
+          action: `call ${name}`,
+          target: uuid,
+          arguments: request.body,
+          outcome: `${record.status}${record.result !== undefined ? `: ${JSON.stringify(record.result).slice(0, 1000)}` : ''}`,
+          from: request.ip,
+        })
+        .catch((err: Error) => request.log.error({ err }, 'audit record not written'))
       if (isFinalStatus(record.status)) return sendJsonText(reply, JSON.stringify(record))
       reply.header('location', `/api/commands/${encodeURIComponent(record.correlationId)}`)
       return sendJsonText(reply, JSON.stringify(record), 202)
@@ -127,6 +146,7 @@ export const commandRoutes: FastifyPluginAsync<CommandRoutesOptions> = async (ap
   app.get<{ Params: { correlationId: string } }>(
     '/api/commands/:correlationId',
     {
+      config: { access: 'read' },
       schema: {
         summary: 'A command and its result',
         tags: ['commands'],

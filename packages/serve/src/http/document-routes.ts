@@ -4,6 +4,7 @@
  * document's last body as it was sent (XML or JSON). From `serving.documents` (state/documents.ts).
  */
 import type { FastifyPluginAsync } from 'fastify'
+import { inScope } from '../auth/policy.ts'
 import { documentNotFound } from '../state/documents.ts'
 import { sendJsonText } from './replies.ts'
 import { errorResponses } from './schemas.ts'
@@ -21,6 +22,7 @@ export const documentRoutes: FastifyPluginAsync = async (app) => {
   app.get<{ Querystring: { asset?: string; removed?: boolean } }>(
     '/api/documents',
     {
+      config: { access: 'read' },
       schema: {
         summary: 'Asset documents (MTConnect assets: cutting tools, parts...), newest first, without their bodies',
         tags: ['documents'],
@@ -60,13 +62,17 @@ export const documentRoutes: FastifyPluginAsync = async (app) => {
     },
     async (request, reply) => {
       const { asset, removed } = request.query
-      const items = documents.list({ ...(asset !== undefined ? { asset } : {}), removed: removed === true })
+      const p = request.principal
+      const items = documents
+        .list({ ...(asset !== undefined ? { asset } : {}), removed: removed === true })
+        .filter((d) => !p?.scopes.length || inScope(p, d.deviceUuid, app.state))
       return sendJsonText(reply, JSON.stringify({ items }))
     },
   )
   app.get<{ Params: { id: string } }>(
     '/api/documents/:id',
     {
+      config: { access: 'read' },
       schema: {
         summary: 'One asset document: its last body as the device sent it',
         tags: ['documents'],
@@ -91,7 +97,10 @@ export const documentRoutes: FastifyPluginAsync = async (app) => {
     },
     async (request, reply) => {
       const doc = documents.get(request.params.id)
-      if (!doc) throw documentNotFound(request.params.id)
+      const p = request.principal
+      // One out of the caller's scopes is not found, as one that does not exist.
+      if (!doc || (p?.scopes.length && !inScope(p, doc.deviceUuid, app.state)))
+        throw documentNotFound(request.params.id)
       return reply
         .header('content-type', contentTypeOf(doc.body))
         .header('x-ofa-asset-type', doc.type)

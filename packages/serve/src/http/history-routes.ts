@@ -32,6 +32,7 @@ export const historyRoutes: FastifyPluginAsync = async (app) => {
   app.get<{ Params: { uuid: string }; Querystring: HistoryQuerystring }>(
     '/api/assets/:uuid/history',
     {
+      config: { access: 'read' },
       schema: {
         summary: 'Observations of one asset from the log, in log order',
         description:

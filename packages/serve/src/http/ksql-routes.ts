@@ -282,6 +282,7 @@ const ksqlError = (description: string) => ({
 const errors = {
   400: ksqlError('The request or the statement is refused (`error_code` 40000, 40001, 40002)'),
   413: ksqlError('The body is larger than the limit (41300)'),
+  429: ksqlError('Past the rate limit of writes of this caller (42900; `Retry-After` in seconds; rate-limits.ts)'),
   500: ksqlError('An internal error (50000)'),
   503: ksqlError('The log cannot be reached, or the server is closing (50300)'),
 }
@@ -339,7 +340,8 @@ function sendKsqlError(reply: FastifyReply, status: number, body: KsqlErrorBody)
 
 /**
  * The plugin's error handler: what Fastify and our body parser refuse (schema validation, a body too large, JSON
- * that does not parse) in ksqlDB's shape. A content type refused (415) stays in ours, like the request guards'.
+ * that does not parse) and a write past the rate limit (429, rate-limits.ts: a hook of the route, as ksqlDB's own rate
+ * limits answer) in ksqlDB's shape. A content type refused (415) stays in ours, like the request guards'.
  */
 function ksqlErrorHandler(bodyLimit: number) {
   return (err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
@@ -362,6 +364,9 @@ function ksqlErrorHandler(bodyLimit: number) {
     }
     if (isOpenFactoryError(err) && err.code === 'OFA_SERVE_REQUEST_INVALID') {
       return sendKsqlError(reply, 400, generic(KSQL_ERROR.BAD_REQUEST, err.message))
+    }
+    if (isOpenFactoryError(err) && err.code === 'OFA_SERVE_RATE_LIMITED') {
+      return sendKsqlError(reply, 429, generic(KSQL_ERROR.TOO_MANY_REQUESTS, `${err.code}: ${err.message}`))
     }
     if (
       err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ||
@@ -587,7 +592,8 @@ export const ksqlRoutes: FastifyPluginAsync<KsqlRoutesOptions> = async (app, opt
   app.post<{ Body: QueryBody & { ksql: string } }>(
     '/ksql',
     {
-      config: { contentTypes: BODY_TYPES },
+      // Statements change what runs: admin.
+      config: { contentTypes: BODY_TYPES, access: 'admin', allAssets: true },
       schema: {
         summary: 'Run statements (ksqlDB /ksql): DDL, INSERT, SHOW, DESCRIBE, TERMINATE, SET...',
         tags: ['ksqldb'],
@@ -791,7 +797,7 @@ export const ksqlRoutes: FastifyPluginAsync<KsqlRoutesOptions> = async (app, opt
   app.post<{ Body: QueryBody & { ksql: string } }>(
     '/query',
     {
-      config: { contentTypes: BODY_TYPES },
+      config: { contentTypes: BODY_TYPES, access: 'read', allAssets: true },
       schema: {
         summary: "Run a SELECT (ksqlDB /query): its rows streamed in ksqlDB's first format",
         description:
@@ -808,7 +814,7 @@ export const ksqlRoutes: FastifyPluginAsync<KsqlRoutesOptions> = async (app, opt
             content: both({ type: 'array', items: { $ref: 'KsqlStreamedRow#' } }),
           },
           ...errors,
-          429: ksqlError('Past the cap of push queries running at once (42900)'),
+          429: ksqlError('Past the cap of push queries running at once, or the rate limit of writes (42900)'),
         },
       },
     },
@@ -824,7 +830,7 @@ export const ksqlRoutes: FastifyPluginAsync<KsqlRoutesOptions> = async (app, opt
   app.post<{ Body: QueryBody & { sql: string } }>(
     '/query-stream',
     {
-      config: { contentTypes: BODY_TYPES },
+      config: { contentTypes: BODY_TYPES, access: 'read', allAssets: true },
       schema: {
         summary: 'Run a SELECT (ksqlDB /query-stream): a header line, then one JSON array per row',
         description:
@@ -854,7 +860,7 @@ export const ksqlRoutes: FastifyPluginAsync<KsqlRoutesOptions> = async (app, opt
             },
           },
           ...errors,
-          429: ksqlError('Past the cap of push queries running at once (42900)'),
+          429: ksqlError('Past the cap of push queries running at once, or the rate limit of writes (42900)'),
         },
       },
     },
@@ -872,7 +878,7 @@ export const ksqlRoutes: FastifyPluginAsync<KsqlRoutesOptions> = async (app, opt
     '/close-query',
     {
       // ksql-python-ng sends this body without a content type.
-      config: { contentTypes: [...BODY_TYPES, ''] },
+      config: { contentTypes: [...BODY_TYPES, ''], access: 'read', allAssets: true },
       schema: {
         summary: 'End a push query started by /query-stream',
         tags: ['ksqldb'],
@@ -901,6 +907,7 @@ export const ksqlRoutes: FastifyPluginAsync<KsqlRoutesOptions> = async (app, opt
   app.get(
     '/info',
     {
+      config: { access: 'read' },
       schema: {
         summary: "The server's identity (ksqlDB /info)",
         tags: ['ksqldb'],
@@ -924,6 +931,7 @@ export const ksqlRoutes: FastifyPluginAsync<KsqlRoutesOptions> = async (app, opt
   app.get(
     '/healthcheck',
     {
+      config: { access: 'public' },
       schema: {
         summary: 'Health (ksqlDB /healthcheck): the engine (metastore) and the log (kafka); 503 when either fails',
         tags: ['ksqldb'],

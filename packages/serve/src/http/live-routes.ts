@@ -27,6 +27,9 @@
 import websocket from '@fastify/websocket'
 import { isOpenFactoryError, OpenFactoryError } from '@openfactory/model'
 import type { FastifyPluginAsync } from 'fastify'
+import { inScope } from '../auth/policy.ts'
+import type { Principal } from '../auth/types.ts'
+import type { AssetState } from '../state/asset-state.ts'
 import type { HubConnection, SubscriberSink } from '../state/subscriptions.ts'
 import { parseSubscriptionSpec } from '../state/subscriptions.ts'
 import { sendError } from './errors.ts'
@@ -39,6 +42,12 @@ export interface LiveRoutesOptions {
   readonly maxMessageBytes: number
   /** Bytes waiting to be sent to a WebSocket client above which its messages are no longer read. */
   readonly maxBufferedBytes: number
+}
+
+/** A caller with scopes is sent the assets in them only (auth/policy.ts). */
+function visibleTo(p: Principal | undefined, state: AssetState): Pick<SubscriberSink, 'visible'> {
+  if (!p || p.scopes.length === 0) return {}
+  return { visible: (uuid) => inScope(p, uuid, state) }
 }
 
 const SUBSCRIBE_FIELDS = new Set(['op', 'id', 'assets', 'items', 'uns'])
@@ -143,7 +152,7 @@ export const liveRoutes: FastifyPluginAsync<LiveRoutesOptions> = async (app, opt
     url: '/api/ws',
     // Documented by hand in the OpenAPI document (`WS_OPENAPI_PATH`): WebSocket routes cannot be described.
     schema: { hide: true },
-    config: { checkOrigin: true },
+    config: { checkOrigin: true, access: 'read' },
     handler: async (_request, reply) => {
       reply.header('upgrade', 'websocket')
       return sendError(
@@ -158,6 +167,7 @@ export const liveRoutes: FastifyPluginAsync<LiveRoutesOptions> = async (app, opt
       let killTimer: NodeJS.Timeout | undefined
       const sink: SubscriberSink = {
         send: (text) => socket.send(text),
+        ...visibleTo(request.principal, app.state),
         bufferedBytes: () => socket.bufferedAmount,
         cork: () => raw.cork(),
         uncork: () => raw.uncork(),
@@ -226,7 +236,7 @@ export const liveRoutes: FastifyPluginAsync<LiveRoutesOptions> = async (app, opt
   app.get<{ Querystring: { id?: string; assets?: string; items?: string; uns?: string } }>(
     '/api/events',
     {
-      config: { checkOrigin: true },
+      config: { checkOrigin: true, access: 'read' },
       schema: {
         summary: 'Live state as Server-Sent Events',
         description:
@@ -282,6 +292,7 @@ export const liveRoutes: FastifyPluginAsync<LiveRoutesOptions> = async (app, opt
         send: (text, kind) => {
           res.write(`event: ${kind}\ndata: ${text}\n\n`)
         },
+        ...visibleTo(request.principal, app.state),
         bufferedBytes: () => res.writableLength,
         cork: () => res.cork(),
         uncork: () => res.uncork(),

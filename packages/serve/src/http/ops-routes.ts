@@ -29,6 +29,7 @@ export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, opts)
   app.get(
     '/healthz',
     {
+      config: { access: 'public' },
       schema: {
         summary:
           'Health: 200 when the log answers, the state has caught up and follows it, and writes to the log succeed; else 503',
@@ -79,6 +80,7 @@ export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, opts)
   app.get(
     '/metrics',
     {
+      config: { access: 'read' },
       schema: {
         summary: 'Prometheus metrics (text exposition format 0.0.4)',
         tags: ['operations'],
@@ -103,6 +105,6 @@ export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, opts)
     },
   )
 
-  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+  app.get('/api/openapi.json', { schema: { hide: true }, config: { access: 'public' } }, async () => app.swagger())
   if (opts.docs) await app.register(swaggerUi, { routePrefix: '/api/docs' })
 }

@@ -18,6 +18,7 @@ export const tableRoutes: FastifyPluginAsync<{ readonly sql: SqlEngineApi }> = a
   app.get<{ Params: { name: string }; Querystring: { key?: string; limit: number } }>(
     '/api/tables/:name',
     {
+      config: { access: 'read', allAssets: true },
       schema: {
         summary: "An SQL table's current rows (what a pull query reads), all of them or one key's",
         tags: ['sql'],

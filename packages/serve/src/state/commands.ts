@@ -50,6 +50,8 @@ export interface SendCommandOptions {
   readonly correlationId?: string
   /** Default: the tracker's `senderUuid`. */
   readonly senderUuid?: string
+  /** `header.signature`: the verified identity of who called (a principal id), so the log shows who sent it. */
+  readonly signature?: string
 }
 
 export interface WaitOptions {
@@ -168,6 +170,7 @@ export function createCommandTracker(opts: CommandTrackerOptions): CommandTracke
         arguments: o.arguments ?? {},
         correlationId: o.correlationId,
         at: now(),
+        ...(o.signature !== undefined ? { signature: o.signature } : {}),
       })
       const envelope = command.envelope
       const entry: Entry = {

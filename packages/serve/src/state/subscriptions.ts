@@ -52,6 +52,8 @@ export interface SubscriberSink {
   bufferedBytes(): number
   /** Ends the connection because of `error` (after telling the client when the transport can). */
   close(error: OpenFactoryError): void
+  /** Optional: whether this connection's caller may read an item (its scopes); what it may not is never sent. */
+  visible?(uuid: string, id: string): boolean
   /**
    * Optional: hold writes until `uncork` (the hub corks a connection at its first update of a log batch and
    * uncorks after the batch, so that one batch costs one write system call per connection, not one per update).
@@ -210,6 +212,8 @@ class Subscription {
   matches(state: AssetState, uuid: string, id: string): boolean {
     if (this.assets !== null && !this.assets.has(uuid)) return false
     if (this.items !== null && !this.items.has(id)) return false
+    const visible = this.conn.sink.visible
+    if (visible !== undefined && !visible(uuid, id)) return false
     if (this.uns === null) return true
     const m = this.unsMatch(state, uuid)
     return m === true || m === id

@@ -19,7 +19,7 @@ test('http-api.md has a section for every route, and every code it names exists'
   const routes = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`))
   const headings = [...page.matchAll(/^### (.+)$/gm)].map((m) => m[1] as string)
   const documented = headings.map((h) => {
-    const route = /`(GET|POST) ([^`]+)`/.exec(h)
+    const route = /`(GET|POST|DELETE) ([^`]+)`/.exec(h)
     if (route) return `${route[1]} ${route[2]}`
     const live = /`(\/api\/[a-z]+)`/.exec(h)
     return live ? `GET ${live[1]}` : h

@@ -21,7 +21,6 @@ import {
   createTestServing,
   createTestState,
   declare,
-  memoryLogger,
   publish,
   publishEvents,
   readAll,
@@ -277,18 +276,8 @@ test('item 6: a POST without content-type application/json (body-less, text/plai
   assert.equal(await commandsOnLog(log), 2)
 })
 
-test('item 6: listening beyond loopback is warned about (no authentication yet); loopback is not', async (t) => {
-  const logger = memoryLogger()
-  const local = await setup(t, { logger })
-  await listenOn(local.app, '127.0.0.1')
-  assert.equal(logger.lines.length, 0)
-  const open = await setup(t, { logger })
-  const port = await listenOn(open.app, '0.0.0.0')
-  const warning = logger.lines.find((l) => l.level === 'warn')
-  assert.ok(warning, JSON.stringify(logger.lines))
-  assert.match(warning.message, /beyond loopback.*no authentication/)
-  assert.deepEqual(warning.fields.addresses, [`0.0.0.0:${port}`])
-})
+// Item 6's warning about listening beyond loopback without authentication is now a refusal, made where the listen
+// address and the factory's authentication are both known: `ofa up` / `ofa run` (packages/cli/test/tls.test.ts).
 
 test('item 6: a result read after a final one does not change the command’s recorded outcome', async (t) => {
   const log = await createTestLog(t)
