@@ -282,3 +282,29 @@ test('a scoped operator: lists and live streams leave out what it may not read; 
   assert.equal(audited?.action, 'call Reset')
   assert.match(audited?.who ?? '', /^key:[0-9a-f]{12}$/)
 })
+
+test('fuzz: any Authorization header gets 401 in our shape, never a 500, never through', async (t) => {
+  const { app } = await setup(t)
+  const fc = (await import('fast-check')).default
+  await fc.assert(
+    fc.asyncProperty(
+      fc.oneof(
+        fc.string({ maxLength: 300 }),
+        fc.string({ maxLength: 300 }).map((s) => `Bearer ${s}`),
+        fc.string({ maxLength: 80 }).map((s) => `Bearer ofa_${s}`),
+        fc.stringMatching(/^[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/).map((s) => `Bearer ofa_${s}`),
+        fc
+          .stringMatching(/^[A-Za-z0-9_-]{1,60}\.[A-Za-z0-9_-]{1,200}\.[A-Za-z0-9_-]{0,100}$/)
+          .map((s) => `bearer ${s}`),
+      ),
+      async (header) => {
+        // Header values Node would refuse to send are not requests a client can make.
+        if (/[^\t\x20-\x7e\x80-\xff]/.test(header)) return
+        const res = await app.inject({ url: '/api/assets', headers: { authorization: header } })
+        assert.equal(res.statusCode, 401, `${JSON.stringify(header)} → ${res.statusCode} ${res.body}`)
+        assert.match(JSON.parse(res.body).error.code, /^OFA_AUTH_(REQUIRED|INVALID)$/)
+      },
+    ),
+    { numRuns: 400 },
+  )
+})
