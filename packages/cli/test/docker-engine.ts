@@ -5,6 +5,7 @@
 // (scripts/docker start: docker.io installed if dockerd is missing; left running, stop it with
 // `scripts/docker stop --clean`). In CI a missing variable is an error: the tests fail, they never skip.
 import { spawn } from 'node:child_process'
+import type { TestContext } from 'node:test'
 import { ENV_VAR, start } from '../../../scripts/docker.ts'
 
 let engine: Promise<string> | undefined
@@ -55,4 +56,18 @@ export async function dockerOk(args: readonly string[], opts: { timeoutMs?: numb
   const r = await docker(args, opts)
   if (r.code !== 0) throw new Error(`docker ${args.join(' ')} failed (exit ${r.code}): ${r.stderr}${r.stdout}`)
   return r.stdout
+}
+
+/** The stack removed after the test, its containers gone, and the secrets it made removed. */
+export function removeStackAfter(t: TestContext, stack: string): void {
+  t.after(async () => {
+    await docker(['stack', 'rm', stack])
+    const deadline = Date.now() + 90_000
+    while ((await dockerOk(['ps', '-aq', '--filter', `label=com.docker.stack.namespace=${stack}`])).trim() !== '') {
+      if (Date.now() > deadline) throw new Error(`the containers of stack ${stack} still there after 90 s`)
+      await new Promise((r) => setTimeout(r, 500))
+    }
+    const left = (await dockerOk(['secret', 'ls', '-q', '--filter', `label=io.openfactory.stack=${stack}`])).trim()
+    if (left) await docker(['secret', 'rm', ...left.split('\n')])
+  })
 }

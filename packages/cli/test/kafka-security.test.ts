@@ -20,7 +20,7 @@ import { stackSecrets, withKafkaSecrets, withSecrets } from '../src/deploy/secre
 import { generateStack, serviceName } from '../src/deploy/stack.ts'
 import { chooseBackbone } from '../src/runtime/backbone.ts'
 import { type KafkaSecurityInput, kafkaSecurity } from '../src/runtime/kafka-security.ts'
-import { docker, dockerHost, dockerOk } from './docker-engine.ts'
+import { docker, dockerHost, dockerOk, removeStackAfter } from './docker-engine.ts'
 import { demoCopy, eventually, freePort, getJson, ofa, startOfa, tempDir } from './helpers.ts'
 
 const BIN = fileURLToPath(new URL('../bin/ofa.js', import.meta.url))
@@ -520,19 +520,7 @@ test('ofa apply --swarm over SASL_SSL: the services get the settings as flags, t
   assert.equal(built.code, 0, built.stderr)
   t.after(() => docker(['image', 'rm', image]))
   const stack = `ofa-sasl-${run}`
-  t.after(async () => {
-    await docker(['stack', 'rm', stack])
-    await eventually(
-      async () =>
-        (await dockerOk(['ps', '-aq', '--filter', `label=com.docker.stack.namespace=${stack}`])).trim() === ''
-          ? true
-          : undefined,
-      'the stack gone',
-      90_000,
-    )
-    const left = (await dockerOk(['secret', 'ls', '-q', '--filter', `label=io.openfactory.stack=${stack}`])).trim()
-    if (left) await docker(['secret', 'rm', ...left.split('\n')])
-  })
+  removeStackAfter(t, stack)
   const root = await tempDir(t, 'ofa-sasl-swarm-')
   const dir = join(root, 'factory')
   await mkdir(dir)

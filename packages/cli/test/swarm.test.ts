@@ -11,7 +11,7 @@ import { after, before, type TestContext, test } from 'node:test'
 import { decodeObservation } from '@openfactory/model'
 import { openKafkaLog } from '../../log-kafka/src/index.ts'
 import { kafka } from '../../log-kafka/test/helpers.ts'
-import { docker, dockerHost, dockerOk } from './docker-engine.ts'
+import { docker, dockerHost, dockerOk, removeStackAfter } from './docker-engine.ts'
 import { canBind, demoCopy, eventually, freePort, getJson, ofa, startOfa, tempDir } from './helpers.ts'
 
 const RUN = randomBytes(4).toString('hex')
@@ -30,21 +30,6 @@ after(async () => {
 
 const SIMULATOR = (uuid: string, interval: number, deploy = '') =>
   `devices:\n  sim:\n    uuid: ${uuid}\n${deploy}    connector:\n      type: simulator\n      interval_ms: ${interval}\n      items:\n        temp:\n          tag: Temperature\n          category: Samples\n          units: CELSIUS\n          signal: sine\n          offset: 20\n          amplitude: 2\n          period_s: 10\n`
-
-/** The stack removed after the test, its containers gone. */
-function removeStackAfter(t: TestContext, stack: string): void {
-  t.after(async () => {
-    await docker(['stack', 'rm', stack])
-    await eventually(
-      async () =>
-        (await dockerOk(['ps', '-aq', '--filter', `label=com.docker.stack.namespace=${stack}`])).trim() === ''
-          ? true
-          : undefined,
-      'the stack gone',
-      90_000,
-    )
-  })
-}
 
 /**
  * A factory folder (outside any other), its stack removed after the test; and `ofa apply|status|rollback` on it, on

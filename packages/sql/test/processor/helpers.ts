@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { TestContext } from 'node:test'
-import { type EventLog, type LogRecord, openEmbeddedLog, type ProducerRecord } from '@openfactory/log'
+import { type EventLog, openEmbeddedLog, type ProducerRecord, readTopic } from '@openfactory/log'
 import { OpenFactoryError } from '@openfactory/model'
 import { openTestLog } from '../../../log-kafka/test/helpers.ts'
 import type { ProcessorSpec } from '../../src/processor/processor.ts'
@@ -38,20 +38,7 @@ export function uniqueTopic(base: string): string {
 }
 
 /** Every record of a topic, partition by partition, in offset order. */
-export async function readTopic(log: EventLog, topic: string): Promise<LogRecord[]> {
-  const d = await log.describeTopic(topic)
-  const out: LogRecord[] = []
-  for (const s of d.partitionStates) {
-    let offset = s.startOffset
-    while (offset < s.endOffset) {
-      const batch = await log.read(topic, s.partition, offset)
-      if (batch.length === 0) break
-      out.push(...batch)
-      offset = (batch.at(-1) as LogRecord).offset + 1
-    }
-  }
-  return out
-}
+export { readTopic }
 
 /** Polls until `check` holds (a processor works in the background). */
 export async function until(
