@@ -59,6 +59,11 @@ Usage:
   ofa device up|down PATH, ofa apps up|down PATH [swarm options]
                                         the reference's commands: up deploys PATH's factory folder (ofa apply --swarm),
                                         down deploys it without PATH's files (a file or folder of it)
+  ofa auth key create DIR --role viewer|operator|admin [--name N] [--scope PATTERN]... [--json]
+                                        make an API key (printed once) on the factory's log; ls DIR lists them,
+                                        revoke ID DIR revokes one; --data, --backbone, --bootstrap as for ofa up
+  ofa audit DIR [--since ISO] [--limit N] [--json]
+                                        the audit trail: commands, denied requests, key changes, deployments
   ofa nodes ls [--json]                 the swarm's nodes: role, availability, state, address, labels
   ofa nodes up|down INFRA-FILE          up: each declared node in the swarm gets its role and labels, active (a node
                                         not in the swarm: the join command to run on it, exit 1); down: drained and
