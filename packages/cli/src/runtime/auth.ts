@@ -22,16 +22,8 @@ export async function startServeAuth(factory: Factory, log: EventLog): Promise<S
     await keys.ready()
   }
   const oidc = auth.oidc
-  const tokens = oidc
-    ? createTokenVerifier({
-        issuer: oidc.issuer,
-        audience: oidc.audience,
-        ...(oidc.jwksUri ? { jwksUri: oidc.jwksUri } : {}),
-        ...(oidc.roleClaim ? { roleClaim: oidc.roleClaim } : {}),
-        ...(oidc.scopeClaim ? { scopeClaim: oidc.scopeClaim } : {}),
-        ...(oidc.clockToleranceSeconds !== undefined ? { clockToleranceSeconds: oidc.clockToleranceSeconds } : {}),
-      })
-    : undefined
+  // factory.yaml's `auth.oidc` holds the verifier's options under the same names (model cannot name serve's type).
+  const tokens = oidc ? createTokenVerifier(oidc) : undefined
   const audit = openAuditLog(log, {
     ...(factory.manifest.topics.ofa_audit?.retentionMs !== undefined
       ? { retentionMs: factory.manifest.topics.ofa_audit.retentionMs }
