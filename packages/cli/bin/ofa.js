@@ -36,5 +36,14 @@ if (Number(process.versions.node.split('.')[0]) < 24) {
     throw err
   })
   const { main } = await import('../src/main.ts')
-  process.exitCode = await main(process.argv.slice(2))
+  const code = await main(process.argv.slice(2))
+  process.exitCode = code
+  // The command has closed what it opened (logs flushed, connections closed). A handle a library left behind (a
+  // client's retry timer, a socket the peer has not closed yet) must not keep a stopped process alive: a supervisor
+  // would wait for it. Say what it was, so that it can be found, and exit.
+  setTimeout(() => {
+    const left = process.getActiveResourcesInfo().filter((r) => r !== 'Timeout')
+    process.stderr.write(`ofa: still running 5 s after the command ended (${left.join(', ') || 'timers'}); exiting\n`)
+    process.exit(code)
+  }, 5000).unref()
 }
