@@ -10,12 +10,16 @@
 // SignAndEncrypt with a user ('test-secure') — stopped (their state deleted) after the tests, in OFA_OPCUA_* and
 // OFA_OPCUA_SECURE_* variables.
 //
+// Chromium (scripts/chromium.ts): Debian's chromium is installed if missing, for the browser tests (the dashboard,
+// Swagger UI), which drive it with playwright-core.
+//
 // Docker (scripts/docker.ts), started while Kafka starts: Debian's docker.io is installed if dockerd is missing, then
 // a private dockerd (its own socket and data under .cache/docker) becomes a single-node swarm; the image and swarm
 // tests find its socket in OFA_DOCKER_HOST. After the tests it leaves the swarm, stops, and its data is deleted. It
 // is started for every run: about a second when installed (about 10 s more to install it), less than what
 // deciding whether this run needs it would save.
 import { spawnSync } from 'node:child_process'
+import { chromiumVersion, ensureChromium } from './chromium.ts'
 import * as docker from './docker.ts'
 import { ensureKcat, envFor, start, stop } from './kafka.ts'
 import * as opcua from './opcua.ts'
@@ -36,6 +40,9 @@ async function main(): Promise<number> {
   if (status !== 0) return status
   status = run('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit'])
   if (status !== 0) return status
+  // The dashboard's browser code has its own settings (DOM, JSX).
+  status = run('npx', ['tsc', '-p', 'packages/dashboard/web/tsconfig.json'])
+  if (status !== 0) return status
 
   console.log('\n$ scripts/kafka start --name test; scripts/kafka start --name test-3 --brokers 3')
   console.log('$ scripts/opcua start --name test; scripts/opcua start --name test-secure --security sign-and-encrypt')
@@ -47,6 +54,8 @@ async function main(): Promise<number> {
     ensureKcat()
     // Before anything starts concurrently: apt-get (kcat above, docker.io here, Kafka's Java) takes one lock at a time.
     await docker.install()
+    // Debian's chromium, for the browser tests (the dashboard, Swagger UI): scripts/chromium.ts.
+    console.log(`Chromium: ${chromiumVersion(await ensureChromium())}`)
     const opcuaStarted = Date.now()
     // Kafka's nodes format and start while asyncua installs (once) and the OPC UA servers start.
     const peers = opcua

@@ -140,6 +140,14 @@ test('a one-service stack of the image (ofa up of a small factory) becomes healt
     return a.availability === 'AVAILABLE' ? a : undefined
   }, 'the simulated device available through the service')
   assert.equal(robot.uuid, 'ROBOT-1')
+  // The image carries the built dashboard: the service's serving app answers it at /, and its script.
+  const page = await fetch(`http://127.0.0.1:${port}/`)
+  assert.equal(page.status, 200)
+  const html = await page.text()
+  assert.match(html, /<div id="app"><\/div>/)
+  const script = /<script type="module" crossorigin src="(\/static\/[^"]+\.js)"/.exec(html)?.[1]
+  assert.ok(script, html)
+  assert.equal((await fetch(`http://127.0.0.1:${port}${script}`)).status, 200)
 
   await dockerOk(['stack', 'rm', stack])
   await eventually(async () => ((await containers()).length === 0 ? true : undefined), 'the stack gone', 60_000)

@@ -22,7 +22,15 @@
  * `ofa_registry` (compacted, key: the asset UUID) carries the declared `Asset` as JSON (`encodeAssetDeclaration`);
  * `ofa_asset_documents` (compacted, key: the document's id) carries `AssetDocument`s.
  */
-import type { Asset, DataItem, MethodArgument, MethodContract, UnsPlacement } from './asset.ts'
+import type {
+  Asset,
+  DataItem,
+  DeviceComponent,
+  DeviceDescription,
+  MethodArgument,
+  MethodContract,
+  UnsPlacement,
+} from './asset.ts'
 import { COMMAND_STATUSES, COMMAND_SUFFIX, type CommandEnvelope, type CommandResult, RESULT_SUFFIX } from './command.ts'
 import { OpenFactoryError } from './errors.ts'
 import {
@@ -445,6 +453,51 @@ export function decodeAssetDeclaration(uuid: string, input: Uint8Array | string)
       description: typeof m.description === 'string' ? m.description : '',
       arguments: readMethodArguments(m.arguments),
     })),
+    ...(readDevice(v.device) ?? {}),
+  }
+}
+
+/** Depth of component nesting read back; deeper components are dropped (a Devices.xml nests a few levels). */
+const MAX_COMPONENT_DEPTH = 64
+
+function readIds(x: unknown): string[] {
+  return Array.isArray(x) ? x.filter((s): s is string => typeof s === 'string') : []
+}
+
+function readComponents(x: unknown, depth: number): DeviceComponent[] {
+  if (!Array.isArray(x) || depth > MAX_COMPONENT_DEPTH) return []
+  const out: DeviceComponent[] = []
+  for (const c of x) {
+    if (c === null || typeof c !== 'object') continue
+    const r = c as Record<string, unknown>
+    if (typeof r.type !== 'string' || typeof r.id !== 'string') continue
+    out.push({
+      type: r.type,
+      id: r.id,
+      ...(typeof r.name === 'string' ? { name: r.name } : {}),
+      dataItems: readIds(r.dataItems),
+      components: readComponents(r.components, depth + 1),
+    })
+  }
+  return out
+}
+
+/**
+ * The optional MTConnect description of a declared asset (`Asset.device`): kept when it has an id and a name, its
+ * malformed parts skipped (as the lists above are); a declaration written before it existed has none.
+ */
+function readDevice(x: unknown): { device: DeviceDescription } | undefined {
+  if (x === null || typeof x !== 'object' || Array.isArray(x)) return undefined
+  const d = x as Record<string, unknown>
+  if (typeof d.id !== 'string' || typeof d.name !== 'string') return undefined
+  return {
+    device: {
+      id: d.id,
+      name: d.name,
+      ...(typeof d.uuid === 'string' ? { uuid: d.uuid } : {}),
+      dataItems: readIds(d.dataItems),
+      components: readComponents(d.components, 1),
+    },
   }
 }
 

@@ -37,6 +37,11 @@ export interface DataItem {
   readonly filters?: DataItemFilters
   /** A constant item (MTConnect: one `<Constraints><Value>` and nothing else): it always has this value. */
   readonly constantValue?: string
+  /**
+   * The MTConnect type as its description writes it (`POSITION`, `PART_COUNT`, `x:SPINDLE_LOAD`), for an item read
+   * from a Devices.xml; absent otherwise (the MTConnect façade then derives it from `tag`).
+   */
+  readonly type?: string
 }
 
 export interface DataItemFilters {
@@ -63,6 +68,38 @@ export interface MethodContract {
   readonly arguments: readonly MethodArgument[]
 }
 
+/**
+ * A component of a device as its MTConnect description (Devices.xml, Part 2) nests it: `Axes` holding `Linear`
+ * `X`, a `Controller` holding a `Path`... Data items are named by id (ids are unique within an asset); their
+ * definitions stay in `Asset.dataItems`.
+ */
+export interface DeviceComponent {
+  /** The element name: `Axes`, `Linear`, `Rotary`, `Controller`, `Path`, `Systems`... */
+  readonly type: string
+  readonly id: string
+  readonly name?: string
+  /** Ids of the data items directly on this component, in document order. */
+  readonly dataItems: readonly string[]
+  readonly components: readonly DeviceComponent[]
+}
+
+/**
+ * The device an asset was described as in an MTConnect Devices.xml (the SHDR connector's `device_xml`, an external
+ * agent's probe): its identity there and its component tree, so that the MTConnect façade serves it back as it was
+ * described. Absent for assets without such a description (OPC UA, simulator...).
+ */
+export interface DeviceDescription {
+  /** The Device element's `id`. */
+  readonly id: string
+  /** The Device element's `name`. */
+  readonly name: string
+  /** The Device element's `uuid`, when the file gives one (the asset's own uuid may differ). */
+  readonly uuid?: string
+  /** Ids of the data items directly on the Device, in document order. */
+  readonly dataItems: readonly string[]
+  readonly components: readonly DeviceComponent[]
+}
+
 /** Asset types the reference OpenFactory publishes as the `AssetType` attribute; apps may use others. */
 export type AssetType = 'Device' | 'MTConnectAgent' | 'KafkaProducer' | 'Supervisor' | 'OpenFactoryApp' | (string & {})
 
@@ -84,6 +121,8 @@ export interface Asset {
   readonly referencesBelow: readonly string[]
   readonly dataItems: readonly DataItem[]
   readonly methods: readonly MethodContract[]
+  /** Its MTConnect description, when it was declared from one (optional: older declarations have none). */
+  readonly device?: DeviceDescription
 }
 
 /** Attribute ids the reference OpenFactory reserves on every asset; connectors must not use them for data. */

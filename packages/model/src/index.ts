@@ -22,6 +22,8 @@ export * from './command.ts'
 export * from './asset-event.ts'
 // Method arguments checked against a method's contract, one rule for every entry point.
 export * from './method-arguments.ts'
+// The MTConnect vocabulary shared by every writer of MTConnect documents: namespaces, escaping, types and elements.
+export * from './mtconnect.ts'
 // Topics on every backbone, availability constants.
 export * from './topics.ts'
 // Configuration files: loading and validating a factory (reference formats and factory.yaml), the UNS schema.

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import type { Asset, MethodContract } from '../src/asset.ts'
+import type { Asset, DeviceComponent, MethodContract } from '../src/asset.ts'
 import {
   type AssetEvent,
   AssetEvents,
@@ -272,6 +272,89 @@ test('property: every kind of event decodes to what was encoded', () => {
     }),
     { numRuns: 2000 },
   )
+})
+
+// The ofa_registry value: the declared Asset, its MTConnect description (component tree, data item types) optional.
+/** Components nested `depth` levels at most. */
+const componentTree = (depth: number): fc.Arbitrary<DeviceComponent> =>
+  fc.record(
+    {
+      type: name,
+      id: name,
+      name: text,
+      dataItems: fc.array(name, { maxLength: 3 }),
+      components: depth > 1 ? fc.array(componentTree(depth - 1), { maxLength: 2 }) : fc.constant([]),
+    },
+    { requiredKeys: ['type', 'id', 'dataItems', 'components'] },
+  )
+const declared: fc.Arbitrary<Asset> = fc
+  .record(
+    {
+      uuid: name,
+      type: name,
+      uns: fc.record({ levels: fc.dictionary(name, name, { maxKeys: 3 }), unsId: name }),
+      referencesAbove: fc.array(name, { maxLength: 2 }),
+      referencesBelow: fc.array(name, { maxLength: 2 }),
+      dataItems: fc.array(
+        fc.record(
+          {
+            id: name,
+            category: fc.constantFrom('Samples', 'Events', 'Condition'),
+            tag: name,
+            type: name,
+            subType: name,
+            units: name,
+            nativeUnits: name,
+            representation: fc.constantFrom('VALUE', 'TIME_SERIES', 'DATA_SET', 'TABLE'),
+            name: text,
+          },
+          { requiredKeys: ['id', 'category', 'tag'] },
+        ),
+        { maxLength: 4 },
+      ),
+      methods: fc.array(contract, { maxLength: 2 }),
+      device: fc.record(
+        {
+          id: name,
+          name: text,
+          uuid: name,
+          dataItems: fc.array(name, { maxLength: 3 }),
+          components: fc.array(componentTree(3), { maxLength: 3 }),
+        },
+        { requiredKeys: ['id', 'name', 'dataItems', 'components'] },
+      ),
+    },
+    { requiredKeys: ['uuid', 'type', 'referencesAbove', 'referencesBelow', 'dataItems', 'methods'] },
+  )
+  // Plain objects, as a registry record reads back (fast-check's records have no Object prototype).
+  .map((a) => JSON.parse(JSON.stringify(a)) as Asset)
+
+test('property: a declared asset, with or without its MTConnect description, decodes to what was encoded', () => {
+  fc.assert(
+    fc.property(declared, (a) => {
+      assert.deepEqual(decodeAssetDeclaration(a.uuid, encodeAssetDeclaration(a)), a)
+    }),
+    { numRuns: 1000 },
+  )
+})
+
+test('a declaration written before the MTConnect description existed decodes as it did; a malformed one is left out', () => {
+  const old = JSON.stringify({ ...asset, device: undefined })
+  const back = decodeAssetDeclaration('CNC-1', old)
+  assert.deepEqual(back, asset)
+  assert.ok(!('device' in back))
+  // No name: no description. A component without an id is skipped, the rest kept.
+  assert.ok(!('device' in decodeAssetDeclaration('X', '{"device":{"id":"d"}}')))
+  const partial = decodeAssetDeclaration(
+    'X',
+    '{"device":{"id":"d","name":"n","dataItems":["a",1],"components":[{"type":"Axes"},{"type":"Axes","id":"ax","dataItems":"no"}]}}',
+  )
+  assert.deepEqual(partial.device, {
+    id: 'd',
+    name: 'n',
+    dataItems: ['a'],
+    components: [{ type: 'Axes', id: 'ax', dataItems: [], components: [] }],
+  })
 })
 
 /** A record as another writer may shape it: field names in any case, VALUE a number or text, extra attributes. */

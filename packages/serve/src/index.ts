@@ -32,7 +32,7 @@ export {
 export { inScope, validateScope } from './auth/policy.ts'
 export * from './auth/types.ts'
 // HTTP: the Fastify app (REST, WebSocket, SSE, OpenAPI, health, metrics), one plugin per route family.
-export { createServeApp, DEFAULT_PORT, type ServeAppOptions } from './http/app.ts'
+export { createServeApp, DEFAULT_MAX_HISTORY_SCAN_RECORDS, DEFAULT_PORT, type ServeAppOptions } from './http/app.ts'
 export { publicKey } from './http/auth-routes.ts'
 // The ksqlDB-compatible API over the SQL engine (`sql` of the app's options): its options, media types, error codes.
 export {
@@ -45,6 +45,12 @@ export {
 } from './http/ksql-routes.ts'
 // Prometheus metrics (prom-client); `Metric` is what runs beside the app adds (`extraMetrics`).
 export type { Metric, MetricSample, ServeMetrics } from './http/metrics.ts'
+// The MTConnect agent façade (`/mtconnect`): its options and limits, the buffer that numbers the log's records.
+export { MTCONNECT_DEFAULTS, type MTConnectOptions } from './mtconnect/mtconnect-routes.ts'
+export { MTCONNECT_TOPIC } from './mtconnect/sequence-buffer.ts'
+// Time travel: checkpoints and record times of ofa_assets, and the reader of the state at an instant.
+export * from './state/as-of.ts'
+export * from './state/as-of-index.ts'
 // State: the current-state table and asset registry, folded from ofa_assets and ofa_registry.
 export * from './state/asset-state.ts'
 // Availability expiry: avail UNAVAILABLE written when a heartbeat TTL passes.

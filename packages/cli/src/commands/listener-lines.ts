@@ -3,6 +3,7 @@
  * SHA-256 fingerprint, for clients to pin), and running without authentication — one line on loopback, a warning on
  * standard error beyond it (`--insecure`).
  */
+import { DASHBOARD_BUILD_COMMAND, dashboardBuilt } from '@openfactory/dashboard'
 import type { Exposure } from '../runtime/listening.ts'
 import type { ServerTls } from '../runtime/tls.ts'
 
@@ -31,4 +32,11 @@ export function listenerLines(l: { readonly tls?: ServerTls; readonly exposure?:
       'anyone who can reach it may read every asset and call every method\n'
   }
   return { stdout, stderr }
+}
+
+/** The dashboard's address (the serving app serves it at `/`), or how to build it when it is not built. */
+export function dashboardLine(url: string): string {
+  return dashboardBuilt()
+    ? `  dashboard  ${url}/\n`
+    : `  dashboard  not built (${url}/ answers 503): run ${DASHBOARD_BUILD_COMMAND}\n`
 }

@@ -7,7 +7,7 @@ import { startServiceRuntime } from '../runtime/service-runtime.ts'
 import { startWorkersRuntime } from '../runtime/workers-runtime.ts'
 import { usageError } from '../usage.ts'
 import { RUNTIME_FLAGS, runtimeOptions, untilStopped } from './backbone-flags.ts'
-import { listenerLines } from './listener-lines.ts'
+import { dashboardLine, listenerLines } from './listener-lines.ts'
 
 const RUN_FLAGS = { ...RUNTIME_FLAGS, workers: { type: 'boolean' } } as const
 
@@ -41,7 +41,7 @@ export async function runCommand(args: readonly string[], given: CliIo): Promise
   const listener = listenerLines(runtime)
   io.stdout.write(
     runtime.kind === 'serve'
-      ? `OpenFactory serving app ${uuid} on ${runtime.where}\n  API        ${runtime.url}/api/assets\n${listener.stdout}Ctrl-C stops.\n`
+      ? `OpenFactory serving app ${uuid} on ${runtime.where}\n${dashboardLine(runtime.url ?? '')}  API        ${runtime.url}/api/assets\n${listener.stdout}Ctrl-C stops.\n`
       : `OpenFactory connector ${uuid} on ${runtime.where}; runs while it holds the lease of its replicas\nCtrl-C stops.\n`,
   )
   io.stderr.write(listener.stderr)

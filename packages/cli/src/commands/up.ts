@@ -4,7 +4,7 @@ import { EXIT } from '../io.ts'
 import { startLocalRuntime } from '../runtime/local-runtime.ts'
 import { usageError } from '../usage.ts'
 import { RUNTIME_FLAGS, runtimeOptions, untilStopped } from './backbone-flags.ts'
-import { listenerLines } from './listener-lines.ts'
+import { dashboardLine, listenerLines } from './listener-lines.ts'
 
 /**
  * `ofa up <factory-dir> [--port N] [--host H] [--data DIR | --backbone kafka --bootstrap HOST:PORT] [--uns FILE]
@@ -19,6 +19,7 @@ export async function upCommand(args: readonly string[], io: CliIo): Promise<num
   const f = runtime.factory
   io.stdout.write(
     `OpenFactory ${f.manifest.name}: ${f.devices.length - runtime.skipped.length} device(s) running, data in ${runtime.where}\n` +
+      dashboardLine(runtime.url) +
       `  API        ${runtime.url}/api/assets\n` +
       `  live       ${runtime.url.replace(/^http/, 'ws')}/api/ws   ${runtime.url}/api/events\n` +
       `  API docs   ${runtime.url}/api/docs\n`,

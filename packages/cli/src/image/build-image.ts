@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { createDockerClient } from './docker-client.ts'
 import { importImage, mb, seconds } from './import-image.ts'
-import { IMAGE_LAYOUT, planRootFilesystem } from './root-filesystem.ts'
+import { ensureDashboardBuilt, IMAGE_LAYOUT, planRootFilesystem } from './root-filesystem.ts'
 
 export { CONTENT_HASH_LABEL } from './import-image.ts'
 export const IMAGE_REPOSITORY = 'openfactory/ofa'
@@ -68,6 +68,7 @@ export async function buildImage(options: ImageBuildOptions): Promise<ImageBuild
   const engine = await docker.serverVersion()
   progress(`docker engine ${engine} at ${docker.where}`)
 
+  if (await ensureDashboardBuilt(root, options.env)) progress('dashboard built (packages/dashboard/dist was missing)')
   const rootfs = await planRootFilesystem({ root, env: options.env })
   progress(
     `root filesystem: node ${rootfs.nodeVersion} and ${rootfs.libraries.length} shared libraries, ${rootfs.workspaces.length} workspace packages, ${rootfs.dependencies} npm packages (production); ${rootfs.files} files, ${mb(rootfs.bytes)}`,

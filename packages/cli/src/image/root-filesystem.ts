@@ -2,8 +2,8 @@
  * The root filesystem of the project's own image (`ofa image build`), built from what this machine has, with no
  * base image: the Node 24 binary of the npm `node` package at /usr/bin/node, the shared libraries `ldd` lists for
  * it (the dynamic loader among them) at the paths `ldd` gives, a few files of /etc, and the app at /app — the
- * root package.json, the workspace packages (without their tests) and the npm packages `npm ls --omit=dev` lists,
- * as `npm ci` installed them (the workspace links of node_modules/@openfactory stay links). /data is the working
+ * root package.json, the workspace packages (without their tests; the dashboard's with its built dist/) and the npm
+ * packages `npm ls --omit=dev` lists, as `npm ci` installed them (the workspace links of node_modules/@openfactory stay links). /data is the working
  * directory, /tmp is writable by all.
  */
 import { spawn } from 'node:child_process'
@@ -157,6 +157,23 @@ export const ETC = {
 /** The CA certificates (Debian's bundle), taken when this machine has them. */
 const CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt'
 
+/** The dashboard's workspace: its built files (dist/, git-ignored) go into the image with it. */
+const DASHBOARD_WORKSPACE = 'packages/dashboard'
+
+/**
+ * Builds the dashboard of the repository at `root` (`npm run build -w @openfactory/dashboard`: Vite, a dev
+ * dependency of this machine's install) when its dist/ is missing, so that the image's serving app serves it.
+ * Returns true when it built. `npm ci` builds it already; this covers a checkout where dist/ was removed.
+ */
+export async function ensureDashboardBuilt(root: string, env: RootFilesystemOptions['env']): Promise<boolean> {
+  const rootPkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { workspaces?: string[] }
+  if (!(rootPkg.workspaces ?? []).includes(DASHBOARD_WORKSPACE)) return false
+  if (existsSync(path.join(root, DASHBOARD_WORKSPACE, 'dist', 'index.html'))) return false
+  const r = await capture('npm', ['run', 'build', '-w', '@openfactory/dashboard'], { cwd: root, env })
+  if (r.code !== 0) throw buildError(`building the dashboard failed:\n${(r.stderr || r.stdout).trim().slice(-4000)}`)
+  return true
+}
+
 /** Lists the image's files; reads nothing but directories, stats and the outputs of `ldd` and `npm ls`. */
 export async function planRootFilesystem(opts: RootFilesystemOptions): Promise<RootFilesystem> {
   const { root, env } = opts
@@ -185,6 +202,14 @@ export async function planRootFilesystem(opts: RootFilesystemOptions): Promise<R
   const app = IMAGE_LAYOUT.app
   tree.addFile(`${app}/package.json`, path.join(root, 'package.json'), 0o644)
   const workspaces = rootPkg.workspaces ?? []
+  if (
+    workspaces.includes(DASHBOARD_WORKSPACE) &&
+    !existsSync(path.join(root, DASHBOARD_WORKSPACE, 'dist', 'index.html'))
+  ) {
+    throw buildError(
+      `${DASHBOARD_WORKSPACE}/dist is missing: run "npm ci" (or npm run build -w @openfactory/dashboard) in ${root}`,
+    )
+  }
   for (const ws of workspaces) tree.addTree(`${app}/${ws}`, path.join(root, ws), ['test'])
   let dependencies = 0
   for (const dir of packages) {

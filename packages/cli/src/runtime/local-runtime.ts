@@ -16,6 +16,7 @@ import {
   type ShdrAdapterServer,
   type Supervisor,
 } from '@openfactory/connectors'
+import { DASHBOARD_DIST } from '@openfactory/dashboard'
 import type { EventLog } from '@openfactory/log'
 import { childLogger, type DebugLogger, type DeviceConfig, type Factory, isOpenFactoryError } from '@openfactory/model'
 import { createServeApp, createServingState, DEFAULT_PORT, type ServingState } from '@openfactory/serve'
@@ -182,6 +183,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
       ...httpAccess(host, opts.env ?? process.env),
       ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
       extraMetrics: async () => [...(edge ? await edge.metrics() : []), ...writerMetrics(supervisor)],
+      dashboardDir: DASHBOARD_DIST,
     })
     const { url, exposure } = await listen(app, { ...listener, tls }, opts.port ?? DEFAULT_PORT)
 

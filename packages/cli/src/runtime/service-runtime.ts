@@ -13,6 +13,7 @@
  */
 import '../connector-types.ts'
 import { createSupervisor, planDevice, type ShdrAdapterServer, type Supervisor } from '@openfactory/connectors'
+import { DASHBOARD_DIST } from '@openfactory/dashboard'
 import type { EventLog } from '@openfactory/log'
 import {
   type BackboneOptions,
@@ -237,6 +238,7 @@ async function runServe(ctx: Context & { app: Factory['apps'][number]; listener:
       ...(auth ? { auth: auth.options } : {}),
       ...httpAccess(host, opts.env ?? process.env, [app.spec.routing?.hostname]),
       ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
+      dashboardDir: DASHBOARD_DIST,
     })
     const { url, exposure } = await listen(
       http,

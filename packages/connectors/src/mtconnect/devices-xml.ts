@@ -21,14 +21,20 @@ import {
   type DataItem,
   type DataItemCategory,
   type DataItemConstraints,
+  type DeviceComponent,
+  type DeviceDescription,
+  type MTConnectCategory,
+  type MTConnectRepresentation,
+  mtconnectTypeToTag,
   OpenFactoryError,
+  REPRESENTATION_SUFFIXES,
   type UnsPlacement,
 } from '@openfactory/model'
 import { valueConverter } from './unit-conversion.ts'
 import { localName, parseXml, type XmlElement } from './xml.ts'
 
-export type MTConnectCategory = 'SAMPLE' | 'EVENT' | 'CONDITION'
-export type MTConnectRepresentation = 'VALUE' | 'TIME_SERIES' | 'DATA_SET' | 'TABLE'
+// The vocabulary is model's (shared with the serving layer's MTConnect façade); re-exported for our callers.
+export { type MTConnectCategory, type MTConnectRepresentation, mtconnectTypeToTag }
 
 export interface MTConnectDataItem {
   readonly id: string
@@ -93,25 +99,7 @@ export interface MTConnectDeviceModel {
   readonly line: number
 }
 
-/** `POSITION` → `Position`, `PART_COUNT` → `PartCount`, `x:SPINDLE_LOAD` → `x:SpindleLoad`. */
-export function mtconnectTypeToTag(type: string): string {
-  const colon = type.indexOf(':')
-  const prefix = colon >= 0 ? type.slice(0, colon + 1) : ''
-  const body = colon >= 0 ? type.slice(colon + 1) : type
-  let out = ''
-  for (const part of body.split('_')) {
-    if (part) out += part[0]?.toUpperCase() + part.slice(1).toLowerCase()
-  }
-  return prefix + out
-}
-
 const CATEGORIES: Record<string, DataItemCategory> = { SAMPLE: 'Samples', EVENT: 'Events', CONDITION: 'Condition' }
-const REPRESENTATION_SUFFIX: Record<MTConnectRepresentation, string> = {
-  VALUE: '',
-  TIME_SERIES: 'TimeSeries',
-  DATA_SET: 'DataSet',
-  TABLE: 'Table',
-}
 
 function child(el: XmlElement, name: string): XmlElement | undefined {
   return el.children.find((c) => localName(c.name) === name)
@@ -355,7 +343,7 @@ function readDataItem(
     mtCategory,
     category,
     type,
-    tag: mtconnectTypeToTag(type) + REPRESENTATION_SUFFIX[representation],
+    tag: mtconnectTypeToTag(type) + REPRESENTATION_SUFFIXES[representation],
     ...(subType ? { subType } : {}),
     ...(units ? { units } : {}),
     ...(nativeUnits ? { nativeUnits } : {}),
@@ -402,6 +390,7 @@ export function dataItemFromMTConnect(item: MTConnectDataItem): DataItem {
     id: item.id,
     category: item.category,
     tag: item.tag,
+    type: item.type,
     ...(item.subType ? { subType: item.subType } : {}),
     ...(item.units ? { units: item.units } : {}),
     ...(item.nativeUnits ? { nativeUnits: item.nativeUnits } : {}),
@@ -439,6 +428,48 @@ export function mtconnectDeviceToAsset(
       .filter((d) => !(isDeviceAvailability(d) && d.id === AVAIL_ID))
       .map(dataItemFromMTConnect),
     methods: [],
+    device: deviceDescription(device),
+  }
+}
+
+/**
+ * The device's component tree as the declaration carries it (`Asset.device`): each component with the ids of the
+ * data items directly on it, nested as in the file, so the MTConnect façade (@openfactory/serve) serves the device
+ * back as described. Components are found by path (`Axes[base]/Linear[X]`); two siblings of one type and one name
+ * share a path, and the second's items and components are listed under the first.
+ */
+export function deviceDescription(device: MTConnectDeviceModel): DeviceDescription {
+  interface Node {
+    readonly type: string
+    readonly id: string
+    readonly name?: string
+    readonly dataItems: string[]
+    readonly components: Node[]
+  }
+  const root: Node = { type: 'Device', id: device.id, name: device.name, dataItems: [], components: [] }
+  const byPath = new Map<string, Node>([['', root]])
+  for (const c of device.components) {
+    if (byPath.has(c.path)) continue
+    const slash = c.path.lastIndexOf('/')
+    const parent = byPath.get(slash < 0 ? '' : c.path.slice(0, slash)) ?? root
+    const node: Node = { type: c.type, id: c.id, ...(c.name ? { name: c.name } : {}), dataItems: [], components: [] }
+    parent.components.push(node)
+    byPath.set(c.path, node)
+  }
+  for (const d of device.dataItems) (byPath.get(d.componentPath) ?? root).dataItems.push(d.id)
+  const freeze = (n: Node): DeviceComponent => ({
+    type: n.type,
+    id: n.id,
+    ...(n.name !== undefined ? { name: n.name } : {}),
+    dataItems: n.dataItems,
+    components: n.components.map(freeze),
+  })
+  return {
+    id: device.id,
+    name: device.name,
+    ...(device.uuid ? { uuid: device.uuid } : {}),
+    dataItems: root.dataItems,
+    components: root.components.map(freeze),
   }
 }
 

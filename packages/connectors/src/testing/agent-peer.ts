@@ -17,6 +17,14 @@
  */
 import http from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
+import {
+  MTCONNECT_VERSION,
+  mtconnectNamespace,
+  observationElement as mtconnectObservationElement,
+  mtconnectTypeToTag,
+  xmlAttributes,
+  xmlEscape,
+} from '@openfactory/model'
 
 export type PeerCategory = 'SAMPLE' | 'EVENT' | 'CONDITION'
 
@@ -130,41 +138,20 @@ interface Stream {
   timer: NodeJS.Timeout
 }
 
-const STREAMS_NS = 'urn:mtconnect.org:MTConnectStreams:2.2'
-const DEVICES_NS = 'urn:mtconnect.org:MTConnectDevices:2.2'
-const ASSETS_NS = 'urn:mtconnect.org:MTConnectAssets:2.2'
-const ERROR_NS = 'urn:mtconnect.org:MTConnectError:2.2'
+const STREAMS_NS = mtconnectNamespace('Streams')
+const DEVICES_NS = mtconnectNamespace('Devices')
+const ASSETS_NS = mtconnectNamespace('Assets')
+const ERROR_NS = mtconnectNamespace('Error')
 
-function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
-}
+const esc = xmlEscape
+const attrs = xmlAttributes
 
 /** `POSITION` → `Position`. */
-function pascal(type: string): string {
-  return type
-    .split('_')
-    .map((p) => (p ? p[0]?.toUpperCase() + p.slice(1).toLowerCase() : ''))
-    .join('')
-}
-
-function attrs(a: Readonly<Record<string, string | number | undefined>>): string {
-  return Object.entries(a)
-    .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => ` ${k}="${esc(String(v))}"`)
-    .join('')
-}
+const pascal = mtconnectTypeToTag
 
 /** The element an observation of this item is written as: its type in PascalCase, with the representation's suffix. */
 function observationElement(item: PeerDataItem): string {
-  const suffix =
-    item.representation === 'DATA_SET'
-      ? 'DataSet'
-      : item.representation === 'TABLE'
-        ? 'Table'
-        : item.representation === 'TIME_SERIES'
-          ? 'TimeSeries'
-          : ''
-  return pascal(item.type) + suffix
+  return mtconnectObservationElement(item.type, item.representation)
 }
 
 /** A JSON answer's scalar: a decimal number as a JSON number (as an agent writes a number it parsed), else text. */
@@ -385,7 +372,7 @@ export class AgentPeer {
       creationTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
       sender: 'agent-peer',
       instanceId: this.#instanceId,
-      version: '2.2.0.0',
+      version: `${MTCONNECT_VERSION}.0.0`,
       bufferSize: this.#opts.bufferSize ?? 4096,
       ...extra,
     })}/>`

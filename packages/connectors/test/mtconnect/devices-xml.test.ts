@@ -88,11 +88,30 @@ describe('parseDevicesXml on the 3-axis mill fixture', () => {
         id: 's_vib',
         category: 'Samples',
         tag: 'DisplacementTimeSeries',
+        type: 'DISPLACEMENT',
         units: 'MILLIMETER',
         representation: 'TIME_SERIES',
         name: 'Svib',
       },
     )
+    // The component tree rides along (Asset.device), items named by id where the file puts them.
+    const device = asset.device
+    assert.ok(device)
+    assert.deepEqual([device.id, device.name, device.uuid], ['mill', 'mill-1', 'OFA-MILL-001'])
+    assert.deepEqual(device.dataItems, ['avail', 'asset_chg', 'asset_rem'])
+    const axes = device.components[0]
+    assert.deepEqual([axes?.type, axes?.id, axes?.name], ['Axes', 'axes', 'base'])
+    assert.deepEqual(
+      axes?.components.map((c) => `${c.type}[${c.name}]`),
+      ['Linear[X]', 'Linear[Y]', 'Linear[Z]', 'Rotary[C]'],
+    )
+    assert.deepEqual(axes?.components[0]?.dataItems, ['x_pos', 'x_cmd', 'x_load', 'x_travel'])
+    const listed = (c: { dataItems: readonly string[]; components: readonly unknown[] }): string[] => [
+      ...c.dataItems,
+      ...(c.components as (typeof c)[]).flatMap(listed),
+    ]
+    assert.deepEqual(new Set(listed(device)), new Set(mill.dataItems.map((d) => d.id)), 'every item placed once')
+    assert.equal(listed(device).length, mill.dataItems.length)
   })
 
   test('SHDR keys: name first, then id, then Source', () => {

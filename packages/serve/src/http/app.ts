@@ -20,10 +20,11 @@
 import { readFileSync } from 'node:fs'
 import swagger from '@fastify/swagger'
 import type { EventLog } from '@openfactory/log'
-import type { Logger } from '@openfactory/model'
+import { type Logger, OpenFactoryError } from '@openfactory/model'
 import type { SqlEngineApi } from '@openfactory/sql'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify'
 import { type AuthOptions, authentication } from '../auth/hook.ts'
+import { type MTConnectOptions, mtconnectRoutes } from '../mtconnect/mtconnect-routes.ts'
 import type { ServingState } from '../state/serving-state.ts'
 import { createSubscriptionHub, type SubscriptionHub, type SubscriptionLimits } from '../state/subscriptions.ts'
 import { assetRoutes } from './asset-routes.ts'
@@ -44,10 +45,18 @@ import { type RateLimitOptions, rateLimitOptions, rateLimits } from './rate-limi
 import { requestGuards } from './request-guards.ts'
 import { errorResponses, SHARED_SCHEMAS } from './schemas.ts'
 import { securityHeaders, withSecurityHeaders } from './security-headers.ts'
+import { staticFiles } from './static-files.ts'
 import { tableRoutes } from './table-routes.ts'
 
 /** The port `ofa up` listens on unless told otherwise. */
 export const DEFAULT_PORT = 8080
+
+/**
+ * Records one downsampled-history or time-travel request may read before it is refused (`maxHistoryScanRecords`):
+ * 2 000 000 take ≈ 3 s of one core to read and fold (bench/serve-history-downsample.ts: ≈ 1.6 s per million) —
+ * a day of 1 Hz samples of 23 items. A request yields between reads, but its CPU is the serving process's.
+ */
+export const DEFAULT_MAX_HISTORY_SCAN_RECORDS = 2_000_000
 
 export interface ServeAppOptions {
   /** The backbone: history is read from it. */
@@ -73,6 +82,11 @@ export interface ServeAppOptions {
   readonly maxMessageBytes?: number
   /** Bytes of `GET /api/assets/{uuid}` answers kept until their asset changes (default 16 MiB; 0: none). */
   readonly responseCacheBytes?: number
+  /**
+   * Records of `ofa_assets` one downsampled-history (`buckets`/`interval`) or time-travel (`at`) request may read
+   * (default `DEFAULT_MAX_HISTORY_SCAN_RECORDS`, 2 000 000); past it: 400 `OFA_SERVE_RANGE_TOO_LARGE`.
+   */
+  readonly maxHistoryScanRecords?: number
   /**
    * Who may do what (auth/hook.ts): API keys, OIDC tokens, the audit trail. Default: authentication off, every
    * caller an admin (the demo on loopback).
@@ -130,6 +144,17 @@ export interface ServeAppOptions {
    * (h2c.ts). Default: true when the app has `sql`, else false. Ignored under `tls`, where HTTP/2 is chosen by ALPN.
    */
   readonly http2Cleartext?: boolean
+  /**
+   * The MTConnect agent façade under `/mtconnect` (probe, current, sample, assets: docs/reference/mtconnect.md): its
+   * buffer and limits (`MTCONNECT_DEFAULTS`); `false` leaves it out. It reads the log only once asked something.
+   */
+  readonly mtconnect?: MTConnectOptions | false
+  /**
+   * Serve the web dashboard at `/` from this folder (the built @openfactory/dashboard: `DASHBOARD_DIST`), public
+   * files under their own Content-Security-Policy (static-files.ts). A folder without a build answers 503
+   * `OFA_SERVE_DASHBOARD_NOT_BUILT`. Default: no dashboard (`/` is a 404).
+   */
+  readonly dashboardDir?: string
 }
 
 function packageVersion(): string {
@@ -224,8 +249,15 @@ export async function createServeApp(opts: ServeAppOptions): Promise<FastifyInst
   if (rateLimit) await app.register(rateLimits, rateLimit)
   // Before any route: it checks that each says what it needs.
   await app.register(authentication, { ...(opts.auth ?? { required: false }), state: serving.state })
-  await app.register(assetRoutes, { responseCacheBytes: opts.responseCacheBytes ?? 16 * 1024 * 1024 })
-  await app.register(historyRoutes)
+  const maxScanRecords = opts.maxHistoryScanRecords ?? DEFAULT_MAX_HISTORY_SCAN_RECORDS
+  if (!Number.isSafeInteger(maxScanRecords) || maxScanRecords < 1) {
+    throw new OpenFactoryError(
+      'OFA_CONFIG_VALUE',
+      `maxHistoryScanRecords must be a positive integer (given: ${maxScanRecords})`,
+    )
+  }
+  await app.register(assetRoutes, { responseCacheBytes: opts.responseCacheBytes ?? 16 * 1024 * 1024, maxScanRecords })
+  await app.register(historyRoutes, { maxScanRecords })
   await app.register(authRoutes)
   await app.register(documentRoutes)
   await app.register(commandRoutes, {
@@ -241,10 +273,14 @@ export async function createServeApp(opts: ServeAppOptions): Promise<FastifyInst
     docs: opts.docs !== false,
     ...(opts.extraMetrics ? { extraMetrics: opts.extraMetrics } : {}),
   })
+  if (opts.mtconnect !== false) {
+    await app.register(mtconnectRoutes, { ...opts.mtconnect, ...(opts.logger ? { logger: opts.logger } : {}) })
+  }
   if (opts.sql) {
     await app.register(ksqlRoutes, { ...opts.ksqlApi, sql: opts.sql })
     await app.register(tableRoutes, { sql: opts.sql })
   }
+  if (opts.dashboardDir !== undefined) await app.register(staticFiles, { root: opts.dashboardDir })
 
   await app.ready()
   return app

@@ -2,17 +2,20 @@
  * Asset routes (a Fastify plugin): the registry with current state, `GET /api/assets` and `GET /api/assets/{uuid}`.
  * It owns the cache of `GET /api/assets/{uuid}` answers (emptied when the app closes).
  */
-import { OpenFactoryError } from '@openfactory/model'
+import { isoFromMs, OpenFactoryError } from '@openfactory/model'
 import type { FastifyPluginAsync } from 'fastify'
 import { inScope } from '../auth/policy.ts'
 import { decodeCursor, encodeCursor } from '../internal/cursor.ts'
 import { matchUnsLevels, splitUns, validateUnsPattern } from '../state/uns-pattern.ts'
+import { queryTime } from './history-routes.ts'
 import { assetNotFound, JSON_TYPE, sendJsonText } from './replies.ts'
-import { cursorSchema, errorResponses, limitSchema, pageSchema, uuidParams } from './schemas.ts'
+import { cursorSchema, errorResponses, limitSchema, pageAtSchema, timeSchema, uuidParams } from './schemas.ts'
 
 export interface AssetRoutesOptions {
   /** Bytes of `GET /api/assets/{uuid}` bodies kept between changes of their asset (0: none). */
   readonly responseCacheBytes: number
+  /** Offsets of `ofa_assets` one `?at=` request may read (`maxHistoryScanRecords`). */
+  readonly maxScanRecords: number
 }
 
 interface ListQuery {
@@ -21,7 +24,12 @@ interface ListQuery {
   uns?: string
   limit: number
   cursor?: string
+  at?: string
 }
+
+const atSchema = timeSchema(
+  'The instant to read the state at: every record of ofa_assets appended (record time) at or before it',
+)
 
 /**
  * Bodies of `GET /api/assets/{uuid}` as built for an asset version, least recently used first out past
@@ -82,7 +90,8 @@ export const assetRoutes: FastifyPluginAsync<AssetRoutesOptions> = async (app, o
       config: { access: 'read' },
       schema: {
         summary: 'List assets',
-        description: 'Assets known from ofa_registry or ofa_assets, sorted by UUID, filtered and paginated.',
+        description:
+          'Assets known from ofa_registry or ofa_assets, sorted by UUID, filtered and paginated. With `at`: availability (in the answer and for the filter) as the log held it then.',
         tags: ['assets'],
         querystring: {
           type: 'object',
@@ -93,16 +102,19 @@ export const assetRoutes: FastifyPluginAsync<AssetRoutesOptions> = async (app, o
             uns: { type: 'string', description: 'UNS pattern; `+` one level, `#` the rest' },
             limit: limitSchema(1000, 100),
             cursor: cursorSchema,
+            at: atSchema,
           },
         },
         response: {
-          200: pageSchema('AssetSummary#'),
+          200: pageAtSchema('AssetSummary#'),
           400: errorResponses[400],
         },
       },
     },
     async (request, reply) => {
       const q = request.query
+      const at = queryTime(q.at, 'at')
+      const asOf = at === undefined ? undefined : state.asOf(at, { maxScanRecords: opts.maxScanRecords })
       const uns = q.uns === undefined ? undefined : validateUnsPattern(q.uns, 'OFA_SERVE_REQUEST_INVALID', 'query.uns')
       const after = q.cursor === undefined ? undefined : decodeCursor('assets', q.cursor).a
       if (q.cursor !== undefined && typeof after !== 'string') {
@@ -131,13 +143,16 @@ export const assetRoutes: FastifyPluginAsync<AssetRoutesOptions> = async (app, o
       for (; i < uuids.length; i++) {
         const uuid = uuids[i] as string
         if (scoped && !inScope(scoped, uuid, state)) continue
-        if (q.availability !== undefined && state.availability(uuid) !== q.availability) continue
+        if (asOf === undefined && q.availability !== undefined && state.availability(uuid) !== q.availability) continue
         if (uns !== undefined) {
           const path = state.unsPath(uuid)
           if (!path || matchUnsLevels(splitUns(uns, path.separator), path.levels) === false) continue
         }
         const view = state.asset(uuid)
         if (!view || (q.type !== undefined && view.type !== q.type)) continue
+        // As of `at`: availability then (read last, after the filters that cost nothing).
+        const availability = asOf === undefined ? view.availability : await asOf.availability(uuid)
+        if (q.availability !== undefined && availability !== q.availability) continue
         if (items.length === q.limit) {
           more = true
           break
@@ -149,32 +164,48 @@ export const assetRoutes: FastifyPluginAsync<AssetRoutesOptions> = async (app, o
             uns: view.uns,
             referencesAbove: view.referencesAbove,
             referencesBelow: view.referencesBelow,
-            availability: view.availability,
+            availability,
             declared: view.declared,
           }),
         )
         last = uuid
       }
       const next = more && last !== undefined ? JSON.stringify(encodeCursor('assets', { a: last })) : 'null'
-      return sendJsonText(reply, `{"items":[${items.join(',')}],"nextCursor":${next}}`)
+      const atMember = at === undefined ? '' : `,"at":"${isoFromMs(at)}"`
+      return sendJsonText(reply, `{"items":[${items.join(',')}],"nextCursor":${next}${atMember}}`)
     },
   )
 
-  app.get<{ Params: { uuid: string } }>(
+  app.get<{ Params: { uuid: string }; Querystring: { at?: string } }>(
     '/api/assets/:uuid',
     {
       config: { access: 'read' },
       schema: {
-        summary: 'One asset: its model and the current state of every data item',
+        summary: 'One asset: its model and the current state of every data item (or as of `at`)',
+        description:
+          'With `at`: every entry as the log held it at that instant (records appended at or before it, folded as the live state folds them), availability then too; the identity (declaration, UNS, data items, methods) is the current one.',
         tags: ['assets'],
         params: uuidParams,
-        response: { 200: { $ref: 'Asset#' }, 404: errorResponses[404] },
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { at: atSchema },
+        },
+        response: { 200: { $ref: 'Asset#' }, 400: errorResponses[400], 404: errorResponses[404] },
       },
     },
     async (request, reply) => {
       const uuid = request.params.uuid
       const version = state.version(uuid)
       if (version === undefined) throw assetNotFound(uuid)
+      const at = queryTime(request.query.at, 'at')
+      if (at !== undefined) {
+        const view = state.asset(uuid) as NonNullable<ReturnType<typeof state.asset>>
+        const then = await state.asOf(at, { maxScanRecords: opts.maxScanRecords }).asset(uuid)
+        if (then === undefined) throw assetNotFound(uuid)
+        const head = JSON.stringify({ ...view, availability: then.availability })
+        return sendJsonText(reply, `${head.slice(0, -1)},"state":[${then.items.join(',')}],"at":"${isoFromMs(at)}"}`)
+      }
       let body = cache.get(uuid, version)
       if (body === undefined) {
         const view = state.asset(uuid) as NonNullable<ReturnType<typeof state.asset>>

@@ -14,8 +14,8 @@
  * message that names the partition and offset this history read — the asset's own, whatever the log's message
  * says about the failure's origin.
  */
-import { type EventLog, partitionFor } from '@openfactory/log'
-import { decodeObservation, isOpenFactoryError, OpenFactoryError, TOPICS } from '@openfactory/model'
+import { type EventLog, type LogRecord, partitionFor } from '@openfactory/log'
+import { decodeObservation, isOpenFactoryError, type Observation, OpenFactoryError, TOPICS } from '@openfactory/model'
 import { decodeCursor, encodeCursor } from '../internal/cursor.ts'
 import { sourceTimeMs, type TimeIndex } from '../state/time-index.ts'
 
@@ -38,7 +38,7 @@ export interface HistoryPage {
 }
 
 /** `eventLog.read`, its coded errors restated to name what was read. */
-async function readNaming(
+export async function readNaming(
   eventLog: EventLog,
   topic: string,
   partition: number,
@@ -63,13 +63,110 @@ async function readNaming(
   }
 }
 
-export async function readHistory(eventLog: EventLog, timeIndex: TimeIndex, q: HistoryQuery): Promise<HistoryPage> {
+/** The asset's `ofa_assets` partition (Kafka's murmur2 of the UUID) and the offsets it holds now. */
+export interface AssetPartition {
+  readonly topic: string
+  readonly partition: number
+  readonly startOffset: number
+  readonly endOffset: number
+}
+
+export async function assetPartition(eventLog: EventLog, uuid: string): Promise<AssetPartition | null> {
   const topic = TOPICS.assets
   const desc = await eventLog.describeTopic(topic)
-  const partition = partitionFor(q.uuid, desc.partitions)
+  const partition = partitionFor(uuid, desc.partitions)
   const ps = desc.partitionStates[partition]
-  if (!ps) return { items: [], nextCursor: null }
-  let offset = ps.startOffset
+  return ps ? { topic, partition, startOffset: ps.startOffset, endOffset: ps.endOffset } : null
+}
+
+/** A history item (the `HistoryItem` schema) as JSON text. */
+export function historyItemJson(uuid: string, o: Observation, offset: number): string {
+  return JSON.stringify({
+    assetUuid: uuid,
+    id: o.id,
+    value: o.value,
+    tag: o.tag,
+    type: o.type,
+    timestamp: o.attributes.timestamp,
+    attributes: o.attributes,
+    offset,
+  })
+}
+
+/**
+ * What a history read keeps of a record: the asset's key, an observation that decodes, one of the item ids asked
+ * for, a source time in [from, to]. `accept` answers the observation (and leaves its time in `time`) or null.
+ */
+export class ObservationFilter {
+  readonly #key: Buffer
+  readonly #ids: ReadonlySet<string> | null
+  readonly #from: number
+  readonly #to: number
+  /** The source time of the last record accepted (epoch ms). */
+  time = 0
+
+  constructor(uuid: string, ids: ReadonlySet<string> | null, from: number, to: number) {
+    this.#key = Buffer.from(uuid, 'utf8')
+    this.#ids = ids
+    this.#from = from
+    this.#to = to
+  }
+
+  accept(r: LogRecord): Observation | null {
+    if (r.key === null || r.value === null || !this.#key.equals(r.key)) return null
+    let o: Observation
+    try {
+      o = decodeObservation(r.value)
+    } catch {
+      return null
+    }
+    if (this.#ids !== null && !this.#ids.has(o.id)) return null
+    const t = sourceTimeMs(o.attributes.timestamp, r.timestamp)
+    if (t < this.#from || t > this.#to) return null
+    this.time = t
+    return o
+  }
+}
+
+/**
+ * Reads [part.startOffset, part.endOffset) of the asset's partition where the time index says times in [from, to]
+ * may be (every offset it has not indexed yet included): batches of records in log order, of every key. The end is
+ * the one the log described when the read began: records appended meanwhile are not read.
+ */
+export async function* candidateBatches(
+  eventLog: EventLog,
+  timeIndex: TimeIndex,
+  uuid: string,
+  part: AssetPartition,
+  from: number,
+  to: number,
+  batchRecords = READ_BATCH,
+): AsyncGenerator<readonly LogRecord[]> {
+  const end = part.endOffset
+  const readFrom = (at: number): Promise<LogRecord[]> | null => {
+    const offset = timeIndex.seek(part.partition, at, from, to)
+    if (offset >= end) return null
+    const maxRecords = Math.min(batchRecords, timeIndex.runEnd(part.partition, offset, from, to) - offset, end - offset)
+    return readNaming(eventLog, part.topic, part.partition, offset, maxRecords, uuid)
+  }
+  // One read ahead: the next batch is read while the caller works on this one (the log's I/O and the decoding
+  // overlap: bench/serve-history-downsample.ts).
+  let next = readFrom(part.startOffset)
+  while (next !== null) {
+    const batch = await next
+    if (batch.length === 0) return
+    next = readFrom((batch[batch.length - 1] as LogRecord).offset + 1)
+    // A read ahead the caller never awaits (it stopped early) must not be an unhandled rejection.
+    next?.catch(() => {})
+    yield batch
+  }
+}
+
+export async function readHistory(eventLog: EventLog, timeIndex: TimeIndex, q: HistoryQuery): Promise<HistoryPage> {
+  const part = await assetPartition(eventLog, q.uuid)
+  if (!part) return { items: [], nextCursor: null }
+  const { topic, partition } = part
+  let offset = part.startOffset
   if (q.cursor !== undefined) {
     const c = decodeCursor('history', q.cursor)
     if (typeof c.o !== 'number' || !Number.isSafeInteger(c.o) || c.o < 0 || c.u !== q.uuid) {
@@ -77,54 +174,35 @@ export async function readHistory(eventLog: EventLog, timeIndex: TimeIndex, q: H
         where: { path: 'query.cursor' },
       })
     }
-    offset = Math.max(c.o as number, ps.startOffset)
+    offset = Math.max(c.o as number, part.startOffset)
   }
   const from = q.from ?? Number.NEGATIVE_INFINITY
   const to = q.to ?? Number.POSITIVE_INFINITY
   const timed = q.from !== undefined || q.to !== undefined
-  const key = Buffer.from(q.uuid, 'utf8')
+  const filter = new ObservationFilter(q.uuid, q.ids, from, to)
   const items: string[] = []
   let scanned = 0
-  while (offset < ps.endOffset && items.length < q.limit && scanned < MAX_SCAN) {
+  while (offset < part.endOffset && items.length < q.limit && scanned < MAX_SCAN) {
     let maxRecords = READ_BATCH
     if (timed) {
       offset = timeIndex.seek(partition, offset, from, to)
-      if (offset >= ps.endOffset) break
+      if (offset >= part.endOffset) break
       maxRecords = Math.min(READ_BATCH, timeIndex.runEnd(partition, offset, from, to) - offset)
     }
     const batch = await readNaming(eventLog, topic, partition, offset, maxRecords, q.uuid)
     if (batch.length === 0) {
-      offset = ps.endOffset
+      offset = part.endOffset
       break
     }
     for (const r of batch) {
       offset = r.offset + 1
       scanned++
-      if (r.key === null || r.value === null || !key.equals(r.key)) continue
-      let o: ReturnType<typeof decodeObservation>
-      try {
-        o = decodeObservation(r.value)
-      } catch {
-        continue
-      }
-      if (q.ids !== null && !q.ids.has(o.id)) continue
-      const t = sourceTimeMs(o.attributes.timestamp, r.timestamp)
-      if (t < from || t > to) continue
-      items.push(
-        JSON.stringify({
-          assetUuid: q.uuid,
-          id: o.id,
-          value: o.value,
-          tag: o.tag,
-          type: o.type,
-          timestamp: o.attributes.timestamp,
-          attributes: o.attributes,
-          offset: r.offset,
-        }),
-      )
+      const o = filter.accept(r)
+      if (o === null) continue
+      items.push(historyItemJson(q.uuid, o, r.offset))
       if (items.length >= q.limit) break
     }
   }
-  const more = offset < ps.endOffset && (!timed || timeIndex.seek(partition, offset, from, to) < ps.endOffset)
+  const more = offset < part.endOffset && (!timed || timeIndex.seek(partition, offset, from, to) < part.endOffset)
   return { items, nextCursor: more ? encodeCursor('history', { u: q.uuid, o: offset }) : null }
 }

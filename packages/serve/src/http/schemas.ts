@@ -151,6 +151,7 @@ export const assetSchema = {
       },
     },
     state: { type: 'array', items: { $ref: 'ItemState#' } },
+    at: { type: 'string', description: 'With `?at=`: the instant the state is as of (ISO-8601 UTC)' },
   },
 } as const
 
@@ -192,6 +193,51 @@ export const historyItemSchema = {
     timestamp: { type: 'string' },
     attributes: { type: 'object', additionalProperties: true },
     offset: { type: 'integer', description: 'Offset of the record in its ofa_assets partition' },
+  },
+} as const
+
+const downsampledBucket = {
+  type: 'object',
+  required: ['t', 'count', 'min', 'max', 'avg', 'first', 'last', 'firstAt', 'lastAt'],
+  additionalProperties: false,
+  properties: {
+    t: { type: 'string', description: 'Start of the bucket: from + k·intervalMs' },
+    count: { type: 'integer', minimum: 1, description: 'Observations in the bucket' },
+    min: { type: ['number', 'null'], description: 'Over numeric values only; null when there is none' },
+    max: { type: ['number', 'null'] },
+    avg: { type: ['number', 'null'] },
+    first: { type: ['number', 'string'], description: 'Value of the earliest observation by source time' },
+    last: { type: ['number', 'string'], description: 'Value of the latest observation by source time' },
+    firstAt: { type: 'string' },
+    lastAt: { type: 'string' },
+  },
+} as const
+
+export const downsampledHistorySchema = {
+  $id: 'DownsampledHistory',
+  type: 'object',
+  description: 'History of `GET /api/assets/{uuid}/history` with `buckets` or `interval`',
+  required: ['from', 'to', 'intervalMs', 'series'],
+  additionalProperties: false,
+  properties: {
+    from: { type: 'string' },
+    to: { type: 'string' },
+    intervalMs: { type: 'integer', minimum: 1 },
+    series: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['id', 'buckets'],
+        additionalProperties: false,
+        properties: {
+          id: { type: 'string' },
+          tag: { type: 'string' },
+          type: { type: 'string' },
+          units: { type: 'string' },
+          buckets: { type: 'array', items: downsampledBucket, description: 'Non-empty buckets, in time order' },
+        },
+      },
+    },
   },
 } as const
 
@@ -259,6 +305,7 @@ export const SHARED_SCHEMAS = [
   assetSchema,
   commandSchema,
   historyItemSchema,
+  downsampledHistorySchema,
   liveMessageSchema,
 ] as const
 
@@ -298,5 +345,15 @@ export const pageSchema = (itemRef: string) =>
     properties: {
       items: { type: 'array', items: { $ref: itemRef } },
       nextCursor: { type: ['string', 'null'] },
+    },
+  }) as const
+
+/** A page as of an instant (`?at=`): the page, and `at` when asked. */
+export const pageAtSchema = (itemRef: string) =>
+  ({
+    ...pageSchema(itemRef),
+    properties: {
+      ...pageSchema(itemRef).properties,
+      at: { type: 'string', description: 'With `?at=`: the instant the page is as of (ISO-8601 UTC)' },
     },
   }) as const

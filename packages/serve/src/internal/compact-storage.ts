@@ -6,7 +6,7 @@
  * on demand from these parts.
  */
 import type { ActiveCondition, Asset, MethodContract, Observation, ObservationType } from '@openfactory/model'
-import { isoFromMs } from '@openfactory/model'
+import { applyCondition, compactTimestamp, isoFromMs, worstLevel } from '@openfactory/model'
 import type { Interner } from './intern.ts'
 
 /**
@@ -99,6 +99,8 @@ export class Cell {
   shape: Shape
   ts: number | string
   its: number | string | null
+  /** The entry's number in the as-of index (state/as-of-index.ts); -1 until a record of the log sets it. */
+  key = -1
 
   constructor(value: number | string, shape: Shape, ts: number | string, its: number | string | null) {
     this.value = value
@@ -169,4 +171,44 @@ export class AssetRecord {
     this.uuidJson = JSON.stringify(uuid)
     this.unsSeparator = unsSeparator
   }
+}
+
+/**
+ * Applies an observation to the asset's entry of its id, as the state folds the log: value, shape and timestamps
+ * replaced; for a condition, its active set updated (`applyCondition`) and the worst level as the value; any other
+ * type clears the set. `ts` is the source timestamp as `compactTimestamp` gives it ('' when there is none).
+ * Returns the entry (new or updated). The live state and the as-of reader (state/as-of.ts) both fold with it.
+ */
+export function foldObservation(
+  a: AssetRecord,
+  o: Observation,
+  ts: number | string,
+  interner: Interner,
+  shapes: ShapeTable,
+): Cell {
+  const attrs = o.attributes
+  const its = typeof attrs.ingestion_timestamp === 'string' ? compactTimestamp(attrs.ingestion_timestamp) : null
+  let value = typeof o.value === 'string' ? interner.intern(o.value) : o.value
+  if (o.type === 'Condition') {
+    a.conditions ??= new Map()
+    const active = applyCondition(a.conditions.get(o.id) ?? [], o)
+    a.conditions.set(o.id, active)
+    value = worstLevel(active)
+  } else if (a.conditions?.delete(o.id) && a.conditions.size === 0) {
+    a.conditions = null
+  }
+  let cell = a.cells.get(o.id)
+  // Steady state: an item keeps its tag, type and attributes; only the value and timestamps change.
+  const shape = cell?.shape.fits(o) ? cell.shape : shapes.of(o)
+  const packed = packIts(ts, its)
+  if (cell === undefined) {
+    cell = new Cell(value, shape, ts, packed)
+    a.cells.set(interner.intern(o.id), cell)
+  } else {
+    cell.value = value
+    cell.shape = shape
+    cell.ts = ts
+    cell.its = packed
+  }
+  return cell
 }

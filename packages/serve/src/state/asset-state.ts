@@ -29,7 +29,6 @@ import {
   AssetEvents,
   AVAIL_ID,
   AVAILABLE,
-  applyCondition,
   type BackoffOptions,
   classifyObservation,
   compactTimestamp,
@@ -49,10 +48,18 @@ import {
   TOPICS,
   UNAVAILABLE,
   type UnsPlacement,
-  worstLevel,
 } from '@openfactory/model'
-import { AssetRecord, Cell, cellJson, ingestedAtMs, packIts, ShapeTable } from '../internal/compact-storage.ts'
+import {
+  AssetRecord,
+  type Cell,
+  cellJson,
+  foldObservation,
+  ingestedAtMs,
+  ShapeTable,
+} from '../internal/compact-storage.ts'
 import { Interner } from '../internal/intern.ts'
+import { type AsOfOptions, AsOfReader } from './as-of.ts'
+import { AsOfIndex, type AsOfIndexOptions } from './as-of-index.ts'
 import { sourceTimeMs, TimeIndex } from './time-index.ts'
 import { inferUnsSeparator, splitUns } from './uns-pattern.ts'
 
@@ -66,6 +73,8 @@ export interface AssetStateOptions {
   readonly topics?: { readonly assets?: TopicSpec; readonly registry?: TopicSpec }
   /** Delay policy after a retryable read failure (`tail`'s; default 100 ms doubling to 5 s). */
   readonly backoff?: BackoffOptions
+  /** Spacing and memory bounds of the as-of index behind time travel (`AS_OF_DEFAULTS`; state/as-of-index.ts). */
+  readonly asOf?: AsOfIndexOptions
   readonly logger?: Logger
 }
 
@@ -105,6 +114,8 @@ export interface AssetView {
   readonly declared: boolean
   readonly dataItems: readonly DataItem[]
   readonly methods: readonly MethodContract[]
+  /** The MTConnect description it was declared with (component tree), if any: the MTConnect façade serves it. */
+  readonly device?: Asset['device']
 }
 
 export interface AssetStateStats {
@@ -140,6 +151,13 @@ export interface AssetState {
   readonly failure: Error | null
   /** Source times of `ofa_assets` by block of offsets, as far as the state has read (for history queries). */
   readonly timeIndex: TimeIndex
+  /** Record times and checkpoints of `ofa_assets`, as far as the state has read (for `asOf`). */
+  readonly asOfIndex: AsOfIndex
+  /**
+   * A reader of the state as the log held it at `at` (epoch ms): every record of `ofa_assets` with a record time at
+   * or before it, folded as this state folds them (state/as-of.ts). One per request: it caches what it read.
+   */
+  asOf(at: number, opts?: AsOfOptions): AsOfReader
   has(uuid: string): boolean
   asset(uuid: string): AssetView | undefined
   /** Every known asset UUID, sorted (cached between changes of the asset set). */
@@ -209,6 +227,7 @@ function listen<T>(list: T[], listener: T): () => void {
 
 class AssetStateImpl implements AssetState {
   readonly timeIndex = new TimeIndex()
+  readonly asOfIndex: AsOfIndex
   readonly #eventLog: EventLog
   readonly #defaultSeparator: string
   readonly #topics: { readonly assets: TopicSpec; readonly registry: TopicSpec }
@@ -220,6 +239,8 @@ class AssetStateImpl implements AssetState {
   readonly #removedAt = new Map<string, number>()
   readonly #interner = new Interner()
   readonly #shapes = new ShapeTable(this.#interner)
+  /** The record (offset) each active condition was built from, for the as-of index. */
+  readonly #conditionRecords = new WeakMap<ActiveCondition, number>()
   /** Declared data item and method lists, shared between assets declared alike (one device model, many assets). */
   readonly #models = new Map<string, readonly unknown[]>()
   readonly #positions: { assets: Positions; registry: Positions } = { assets: {}, registry: {} }
@@ -240,6 +261,7 @@ class AssetStateImpl implements AssetState {
   #closed = false
 
   constructor(opts: AssetStateOptions) {
+    this.asOfIndex = new AsOfIndex(opts.asOf)
     this.#eventLog = opts.eventLog
     this.#defaultSeparator = opts.unsSeparator ?? '/'
     this.#topics = {
@@ -388,6 +410,7 @@ class AssetStateImpl implements AssetState {
 
   #applyAssets(r: LogRecord): void {
     this.#observations++
+    this.asOfIndex.record(r.partition, r.offset, r.timestamp)
     if (r.key === null || r.value === null) {
       throw new OpenFactoryError('OFA_OBSERVATION_INVALID', 'ofa_assets record without a key or a value')
     }
@@ -411,7 +434,7 @@ class AssetStateImpl implements AssetState {
     const isNew = a === undefined
     if (a === undefined) a = this.#record(uuid)
     const assetChanged = this.#applyEvent(a, event) || isNew
-    this.#setCell(a, o, ts)
+    this.#indexApplied(r, a, o, this.#setCell(a, o, ts))
     if (assetChanged) this.#emitAsset(uuid)
     const listeners = this.#changeListeners
     for (let i = 0; i < listeners.length; i++) (listeners[i] as (u: string, id: string) => void)(uuid, o.id)
@@ -452,33 +475,34 @@ class AssetStateImpl implements AssetState {
     }
   }
 
-  #setCell(a: AssetRecord, o: Observation, ts: number | string): void {
+  #setCell(a: AssetRecord, o: Observation, ts: number | string): Cell {
     a.version = ++this.#versions
-    const interner = this.#interner
-    const attrs = o.attributes
-    const its = typeof attrs.ingestion_timestamp === 'string' ? compactTimestamp(attrs.ingestion_timestamp) : null
-    let value = typeof o.value === 'string' ? interner.intern(o.value) : o.value
+    const size = a.cells.size
+    const cell = foldObservation(a, o, ts, this.#interner, this.#shapes)
+    if (a.cells.size !== size) this.#items++
+    return cell
+  }
+
+  /**
+   * Tells the as-of index which entry the record at `r.offset` changed, and for a condition the records of its
+   * active conditions (each active condition is built from one record: `#conditionRecords` remembers which).
+   */
+  #indexApplied(r: LogRecord, a: AssetRecord, o: Observation, cell: Cell): void {
+    if (cell.key < 0) cell.key = this.asOfIndex.newKey()
+    let conditions: number[] | undefined
     if (o.type === 'Condition') {
-      a.conditions ??= new Map()
-      const active = applyCondition(a.conditions.get(o.id) ?? [], o)
-      a.conditions.set(o.id, active)
-      value = worstLevel(active)
-    } else if (a.conditions?.delete(o.id) && a.conditions.size === 0) {
-      a.conditions = null
+      const active = a.conditions?.get(o.id) ?? []
+      const records = this.#conditionRecords
+      conditions = active.map((c) => {
+        let offset = records.get(c)
+        if (offset === undefined) {
+          offset = r.offset
+          records.set(c, offset)
+        }
+        return offset
+      })
     }
-    const cell = a.cells.get(o.id)
-    // Steady state: an item keeps its tag, type and attributes; only the value and timestamps change.
-    const shape = cell?.shape.fits(o) ? cell.shape : this.#shapes.of(o)
-    const packed = packIts(ts, its)
-    if (cell === undefined) {
-      a.cells.set(interner.intern(o.id), new Cell(value, shape, ts, packed))
-      this.#items++
-    } else {
-      cell.value = value
-      cell.shape = shape
-      cell.ts = ts
-      cell.its = packed
-    }
+    this.asOfIndex.applied(r.partition, cell.key, r.offset, conditions)
   }
 
   /** One copy of equal lists (bounded: past 4096 distinct ones, lists are kept as they are). */
@@ -545,6 +569,20 @@ class AssetStateImpl implements AssetState {
     return this.#assets.has(uuid)
   }
 
+  asOf(at: number, opts: AsOfOptions = {}): AsOfReader {
+    const assets = this.#assets
+    return new AsOfReader(
+      {
+        eventLog: this.#eventLog,
+        topic: this.#topics.assets.name,
+        index: this.asOfIndex,
+        asset: (uuid) => assets.get(uuid),
+      },
+      at,
+      opts,
+    )
+  }
+
   asset(uuid: string): AssetView | undefined {
     const a = this.#assets.get(uuid)
     if (!a) return undefined
@@ -579,6 +617,7 @@ class AssetStateImpl implements AssetState {
       declared: d !== null,
       dataItems,
       methods,
+      ...(d?.device ? { device: d.device } : {}),
     }
   }
 

@@ -62,6 +62,7 @@ export function createServingState(opts: ServingStateOptions): ServingState {
     ...(opts.unsSeparator !== undefined ? { unsSeparator: opts.unsSeparator } : {}),
     ...(opts.topics ? { topics: opts.topics } : {}),
     ...(opts.backoff ? { backoff: opts.backoff } : {}),
+    ...(opts.asOf ? { asOf: opts.asOf } : {}),
     ...(logger ? { logger } : {}),
   })
   const writes = createWriteHealth()

@@ -11,10 +11,15 @@
  * Memory: two doubles per block (16 bytes per 512 records). The asset state feeds it as it applies the log, so
  * it covers what the state has read; `indexedEnd` says where that stops.
  */
+import { compactTimestamp } from '@openfactory/model'
 
 /** The time a history query selects a record by: its source time when that is a time, else the record time. */
 export function sourceTimeMs(timestamp: unknown, recordTime: number): number {
-  const t = typeof timestamp === 'string' ? Date.parse(timestamp) : Number.NaN
+  if (typeof timestamp !== 'string') return recordTime
+  // Canonical text (what our codec writes) without Date.parse: the downsampled history reads millions.
+  const c = compactTimestamp(timestamp)
+  if (typeof c === 'number') return c
+  const t = Date.parse(timestamp)
   return Number.isFinite(t) ? t : recordTime
 }
 
@@ -106,5 +111,22 @@ export class TimeIndex {
       if (!((p.min[i] as number) <= to && (p.max[i] as number) >= from)) return (p.base + i) * this.blockSize
     }
     return Number.POSITIVE_INFINITY
+  }
+
+  /**
+   * How many offsets of [offset, end) a scan for times in [from, to] reads: those of the blocks whose span meets
+   * the range, and every offset not indexed yet. What a history request counts against its scan limit before it
+   * reads anything.
+   */
+  candidates(partition: number, offset: number, end: number, from: number, to: number): number {
+    let n = 0
+    while (offset < end) {
+      offset = this.seek(partition, offset, from, to)
+      if (offset >= end) break
+      const runEnd = Math.min(end, this.runEnd(partition, offset, from, to))
+      n += runEnd - offset
+      offset = runEnd
+    }
+    return n
   }
 }

@@ -312,6 +312,7 @@ test('OpenAPI 3.1 document, Swagger UI, health and metrics', async (t) => {
     '/api/assets',
     '/api/assets/{uuid}',
     '/api/assets/{uuid}/history',
+    '/api/assets/{uuid}/history/export',
     '/api/assets/{uuid}/methods/{name}',
     '/api/audit',
     '/api/auth/keys',
@@ -329,7 +330,7 @@ test('OpenAPI 3.1 document, Swagger UI, health and metrics', async (t) => {
     assert.ok(doc.body.components.schemas[name], `schema ${name}`)
   }
   const listParams = doc.body.paths['/api/assets'].get.parameters.map((p: { name: string }) => p.name).sort()
-  assert.deepEqual(listParams, ['availability', 'cursor', 'limit', 'type', 'uns'])
+  assert.deepEqual(listParams, ['at', 'availability', 'cursor', 'limit', 'type', 'uns'])
 
   const ui = await inject(app, '/api/docs/')
   assert.equal(ui.status, 200)
