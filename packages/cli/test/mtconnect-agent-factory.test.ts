@@ -100,14 +100,15 @@ test('the example MTConnect agent factory: read, an agent restart, and ofa up re
       ['LATHE-002', 'Demofactory/Turning/WC020/lathe-2'],
       ['MILL-001', 'Demofactory/Machining/WC010/vmc-1'],
     ])
-    // The model is the agent's probe: the mill's items are the mill's, the lathe's the lathe's, with units.
+    // The model is the agent's probe: the mill's items are the mill's, the lathe's the lathe's, with units and the
+    // MTConnect type as the probe writes it (the façade at /mtconnect serves it back).
     const mill = await getJson(`${api}/assets/MILL-001`)
     const lathe = await getJson(`${api}/assets/LATHE-002`)
     assert.ok(mill.dataItems.every((d: { id: string }) => d.id.startsWith('m_')))
     assert.ok(lathe.dataItems.every((d: { id: string }) => d.id.startsWith('l_')))
     assert.deepEqual(
       mill.dataItems.find((d: { id: string }) => d.id === 'm_xpos'),
-      { id: 'm_xpos', category: 'Samples', tag: 'Position', subType: 'ACTUAL', units: 'MILLIMETER' },
+      { id: 'm_xpos', category: 'Samples', tag: 'Position', type: 'POSITION', subType: 'ACTUAL', units: 'MILLIMETER' },
     )
     // Values flow: parts are made, samples are numbers, the tool's asset document is announced.
     await partsAtLeast('MILL-001', 'm_parts', 2)
