@@ -10,6 +10,10 @@
 // SignAndEncrypt with a user ('test-secure') — stopped (their state deleted) after the tests, in OFA_OPCUA_* and
 // OFA_OPCUA_SECURE_* variables.
 //
+// Mosquitto (scripts/mosquitto.ts): Debian's mosquitto and mosquitto-clients are installed if missing, and one broker
+// runs for the MQTT tests (OFA_MQTT_URL), stopped (its state deleted) after them, with the private brokers of tests
+// that restart theirs. The Sparkplug edge node's venv (scripts/sparkplug-edge.ts) is installed by its first test.
+//
 // Chromium (scripts/chromium.ts): Debian's chromium is installed if missing, for the browser tests (the dashboard,
 // Swagger UI), which drive it with playwright-core.
 //
@@ -22,6 +26,8 @@ import { spawnSync } from 'node:child_process'
 import { chromiumVersion, ensureChromium } from './chromium.ts'
 import * as docker from './docker.ts'
 import { ensureKcat, envFor, start, stop } from './kafka.ts'
+import * as modbus from './modbus.ts'
+import * as mosquitto from './mosquitto.ts'
 import * as opcua from './opcua.ts'
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): number {
@@ -54,8 +60,12 @@ async function main(): Promise<number> {
     ensureKcat()
     // Before anything starts concurrently: apt-get (kcat above, docker.io here, Kafka's Java) takes one lock at a time.
     await docker.install()
+    // Debian's Mosquitto for the MQTT tests (scripts/mosquitto.ts): installed if missing, one broker in OFA_MQTT_URL.
+    const broker = await mosquitto.start({ name: 'test' })
     // Debian's chromium, for the browser tests (the dashboard, Swagger UI): scripts/chromium.ts.
     console.log(`Chromium: ${chromiumVersion(await ensureChromium())}`)
+    // pymodbus (PyPI) for the Modbus tests (scripts/modbus.ts): installed once; each test starts its own server.
+    await modbus.install((m) => console.log(m))
     const opcuaStarted = Date.now()
     // Kafka's nodes format and start while asyncua installs (once) and the OPC UA servers start.
     const peers = opcua
@@ -93,6 +103,7 @@ async function main(): Promise<number> {
       ...envFor(three, 'OFA_KAFKA3'),
       ...Object.assign({}, ...servers.value.map((s) => opcua.envFor(s))),
       ...docker.envFor(dockerd.value),
+      ...mosquitto.envFor(broker),
     }
     const testsStarted = Date.now()
     status = run(process.execPath, ['--test', '--test-concurrency=2', 'packages/*/test/**/*.test.ts'], env)
@@ -109,6 +120,7 @@ async function main(): Promise<number> {
         (name) => opcua.stop(name, true).catch((err) => console.error(String(err))),
       ),
       docker.stop(true).catch((err) => console.error(String(err))),
+      ...mosquitto.status().map((b) => mosquitto.stop(b.name, true).catch((err) => console.error(String(err)))),
     ])
     console.log(`Kafka, OPC UA and dockerd stopped in ${seconds(stopping)}`)
   }

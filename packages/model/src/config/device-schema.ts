@@ -269,16 +269,75 @@ export const ModbusConnectorConfig = Type.Object(
   { additionalProperties: true },
 )
 
+// MQTT: a closed shape, read by packages/connector-mqtt (its spec adds topic-filter syntax and the TLS CA file).
+
+/** An MQTT data item: the topic filter it is read from (wildcards `+` and `#` allowed) and how its payload is read. */
+export const MqttTopicItem = Type.Object(
+  {
+    topic: NonEmptyString,
+    tag: NonEmptyString,
+    type: Type.Optional(Type.Union([Type.Literal('Samples'), Type.Literal('Events')])),
+    payload: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('raw')])),
+    path: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z0-9_$-]+(?:\\[\\d+\\])*(?:\\.[A-Za-z0-9_$-]+(?:\\[\\d+\\])*)*$',
+        expected: 'a field path like data.temperature or values[0]',
+      }),
+    ),
+    units: Type.Optional(NonEmptyString),
+  },
+  { additionalProperties: false },
+)
+
+/** A command sent to the device as an MQTT message; the answer comes back on the response (or reply) topic. */
+export const MqttCommand = Type.Object(
+  {
+    topic: Type.String({ pattern: '^[^+#]+$', expected: 'a topic name without wildcards' }),
+    reply_topic: Type.Optional(Type.String({ pattern: '^[^+#]+$', expected: 'a topic name without wildcards' })),
+    description: Type.Optional(Type.String()),
+    arguments: Type.Optional(Type.Array(NonEmptyString)),
+    timeout_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 3_600_000, expected: 'ms (1-3600000)' })),
+  },
+  { additionalProperties: false },
+)
+
+const SparkplugId = Type.String({ pattern: '^[^+#/]+$', expected: 'a Sparkplug id (no +, # or /)' })
+
+/** Ours: a Sparkplug B edge node the connector reads as a Sparkplug Host Application. */
+export const MqttSparkplug = Type.Object(
+  { group_id: SparkplugId, edge_node_id: SparkplugId, host_id: Type.Optional(SparkplugId) },
+  { additionalProperties: false },
+)
+
 export const MqttConnectorConfig = Type.Object(
   {
     type: Type.Literal('mqtt'),
-    broker: Type.Optional(NonEmptyString),
-    url: Type.Optional(
-      Type.String({ pattern: '^(?:mqtts?|wss?|tcp|ssl)://\\S+$', expected: 'a URL like mqtt://host:1883' }),
+    url: Type.String({ pattern: '^(?:mqtts?|wss?|tcp|ssl)://\\S+$', expected: 'a URL like mqtt://host:1883' }),
+    protocol_version: Type.Optional(
+      Type.Union([Type.Literal(4), Type.Literal(5)], { expected: '4 (MQTT 3.1.1) or 5 (MQTT 5)' }),
     ),
-    topics: Type.Optional(Type.Union([Type.Array(NonEmptyString), Type.Record(Type.String(), Type.Unknown())])),
+    client_id: Type.Optional(
+      Type.String({ pattern: '^[\\x21-\\x7e]{1,128}$', expected: 'up to 128 printable ASCII characters' }),
+    ),
+    username: Type.Optional(NonEmptyString),
+    password: Type.Optional(Type.String()),
+    tls: Type.Optional(
+      Type.Object(
+        { ca: Type.Optional(NonEmptyString), reject_unauthorized: Type.Optional(Type.Boolean()) },
+        { additionalProperties: false },
+      ),
+    ),
+    qos: Type.Optional(Type.Union([Type.Literal(0), Type.Literal(1), Type.Literal(2)], { expected: '0, 1 or 2' })),
+    clean_session: Type.Optional(Type.Boolean()),
+    keepalive_s: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, expected: 'seconds (0-65535)' })),
+    max_payload_bytes: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 268_435_455, expected: 'bytes (1-268435455)' }),
+    ),
+    topics: Type.Optional(Type.Record(Type.String(), MqttTopicItem)),
+    commands: Type.Optional(Type.Record(Type.String(), MqttCommand)),
+    sparkplug: Type.Optional(MqttSparkplug),
   },
-  { additionalProperties: true, exactlyOne: exactlyOne('broker', 'url', 'the broker to connect to') },
+  { additionalProperties: false },
 )
 
 const refineSimulator: Refine = (v: unknown, report) => {
@@ -313,7 +372,7 @@ export type MTConnectConnectorConfig = Static<typeof MTConnectConnectorConfig>
 export type OpcuaConnectorConfig = Static<typeof OpcuaConnectorConfig>
 export type ShdrConnectorConfig = Static<typeof ShdrConnectorConfig>
 export type ModbusConnectorConfig = Static<typeof ModbusConnectorConfig> & Record<string, unknown>
-export type MqttConnectorConfig = Static<typeof MqttConnectorConfig> & Record<string, unknown>
+export type MqttConnectorConfig = Static<typeof MqttConnectorConfig>
 export type SimulatorConnectorConfig = Static<typeof SimulatorConnectorConfig> & Record<string, unknown>
 export type ConnectorConfig =
   | MTConnectConnectorConfig

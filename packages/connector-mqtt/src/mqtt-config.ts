@@ -1,0 +1,61 @@
+/**
+ * A `connector.type: mqtt` device, typed: what `parse` in mqtt-spec.ts returns and the connector runs on. The block's
+ * shape is model's schema (device-schema.ts); here it is typed and given its defaults.
+ */
+import type { UnsPlacement, Where } from '@openfactory/model'
+import type { SparkplugConfig } from './sparkplug/host.ts'
+
+/** QoS of our subscriptions unless the file says otherwise: at least once, kept by the broker across a reconnect. */
+export const DEFAULT_QOS = 1
+/** A payload longer than this (bytes) is not read: its item gets UNAVAILABLE with `OFA_MQTT_PAYLOAD`. */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
+/** How long a command waits for the device's answer (ms). */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 10_000
+/** MQTT 5 Session Expiry Interval we ask for (s): the broker keeps our session and its queue a week while we are away. */
+export const SESSION_EXPIRY_S = 7 * 24 * 3600
+
+export interface MqttItem {
+  /** The data item id (the key under `topics`). */
+  readonly id: string
+  /** The topic filter (may hold `+` and `#`). */
+  readonly topic: string
+  readonly tag: string
+  readonly category: 'Samples' | 'Events'
+  readonly payload: 'json' | 'raw'
+  /** Field path into a JSON payload, split (`data.values[0]` → ['data', 'values', 0]). */
+  readonly path: readonly (string | number)[]
+  readonly units?: string
+  readonly where: Where
+}
+
+export interface MqttCommandEntry {
+  /** The method name (the key under `commands`). */
+  readonly name: string
+  readonly topic: string
+  /** MQTT 3.1.1: where the device answers (MQTT 5: the response topic; default ours). */
+  readonly replyTopic?: string
+  readonly description: string
+  readonly arguments: readonly string[]
+  readonly timeoutMs: number
+}
+
+export interface MqttDeviceConfig {
+  readonly uuid: string
+  readonly uns?: UnsPlacement
+  readonly url: string
+  readonly protocolVersion: 4 | 5
+  readonly clientId: string
+  readonly username?: string
+  readonly password?: string
+  /** A CA file's content (PEM), for `mqtts://` brokers with a private CA. */
+  readonly ca?: string
+  readonly rejectUnauthorized: boolean
+  readonly qos: 0 | 1 | 2
+  readonly cleanSession: boolean
+  readonly keepaliveS: number
+  readonly maxPayloadBytes: number
+  readonly items: readonly MqttItem[]
+  readonly commands: readonly MqttCommandEntry[]
+  /** Sparkplug B host application for one edge node (then `items` and `commands` are empty). */
+  readonly sparkplug?: SparkplugConfig
+}

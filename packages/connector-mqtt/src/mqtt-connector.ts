@@ -1,0 +1,360 @@
+/**
+ * The MQTT connector: one mqtt.js client per device, subscribed to the topic filters of the device's items.
+ *
+ * Nothing accepted is lost across a reconnect or a broker restart: by default we subscribe with QoS 1 on a persistent
+ * session (MQTT 3.1.1 Clean Session 0; MQTT 5 Clean Start 0 with a Session Expiry Interval of a week), under a
+ * client id that stays the same, so the broker keeps what arrives while we are away and sends it when we come back.
+ * A message is acknowledged (PUBACK) only after its observation was handed to the supervisor, which owns writing it
+ * to the log; mqtt.js does not read the next packet before we call back (`handleMessage`), so while the log falls
+ * behind (`ctx.congested`) we hold the callback and TCP holds the broker back: memory stays bounded and the broker
+ * keeps the backlog (its own limits, e.g. Mosquitto's `max_queued_messages`, then apply and the broker counts drops).
+ * A QoS 1 message the broker sends again after a reconnect because our PUBACK was lost carries the DUP flag and the
+ * packet id it had; we remember the packet ids we acknowledged (with a hash of topic and payload) and skip such a
+ * message, so an observation is never written twice.
+ *
+ * We subscribe on every connection: a session the broker kept may hold the filters of an older configuration. MQTT 5
+ * asks for Retain Handling 1 (retained messages only for a filter the session did not hold); MQTT 3.1.1 has no such
+ * option, and a broker sends a topic's retained message again when we subscribe again after a reconnect.
+ *
+ * Commands: a method under `commands` publishes `{"method", "arguments", "correlation_id"}` (JSON) to its topic.
+ * MQTT 5: with Response Topic (the entry's `reply_topic`, else `ofa/reply/<client id>`) and Correlation Data (the
+ * command's correlation id); the answer is matched by Correlation Data. MQTT 3.1.1 has neither: with a
+ * `reply_topic` the answer is matched by its JSON `correlation_id`; without one the command completes once the
+ * broker acknowledged it. An answer `{"error": "..."}` fails the command (OFA_COMMAND_FAILED); any other answer is
+ * the result (its JSON, or its text). No answer within `timeout_ms`: OFA_COMMAND_TIMEOUT.
+ */
+import { randomUUID } from 'node:crypto'
+import type { CommandRequest, Connector, ConnectorContext, ConnectorDeps } from '@openfactory/connectors'
+import { type Asset, isoTimestamp, type MethodContract, OpenFactoryError, UNAVAILABLE } from '@openfactory/model'
+import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt'
+import { type MqttCommandEntry, type MqttDeviceConfig, SESSION_EXPIRY_S } from './mqtt-config.ts'
+import { readPayload } from './payload.ts'
+import { SparkplugHost } from './sparkplug/host.ts'
+import { topicMatches } from './topic-filter.ts'
+
+/** Packet ids are 16-bit: we remember at most this many acknowledged ones for the DUP check. */
+const ACKED_IDS_KEPT = 65_536
+
+/** 32-bit FNV-1a of a topic and a payload: tells a redelivered message from a new one that reuses its packet id. */
+function fingerprint(topic: string, payload: Uint8Array): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < topic.length; i++) h = Math.imul(h ^ topic.charCodeAt(i), 0x01000193)
+  for (let i = 0; i < payload.length; i++) h = Math.imul(h ^ (payload[i] as number), 0x01000193)
+  return h >>> 0
+}
+
+interface PendingCommand {
+  readonly resolve: (v: unknown) => void
+  readonly reject: (e: Error) => void
+  readonly timer: NodeJS.Timeout
+}
+
+/** Counters a test or the metrics endpoint reads. */
+export interface MqttConnectorStats {
+  /** Messages handed to the supervisor as observations. */
+  received: number
+  /** Redelivered QoS 1 messages skipped (already accepted before a reconnect). */
+  duplicatesSkipped: number
+  /** Messages whose payload could not be read (their item UNAVAILABLE, OFA_MQTT_PAYLOAD). */
+  badPayloads: number
+  /** Messages on a topic no item matches. */
+  unmatched: number
+}
+
+export class MqttConnector implements Connector {
+  readonly name: string
+  readonly stats: MqttConnectorStats = { received: 0, duplicatesSkipped: 0, badPayloads: 0, unmatched: 0 }
+  readonly #config: MqttDeviceConfig
+  readonly #deps: ConnectorDeps
+  #client: MqttClient | null = null
+  #ctx: ConnectorContext | null = null
+  #available = false
+  /** Resolves `start` once connected and subscribed. */
+  #onReady: (() => void) | null = null
+  readonly #acked = new Map<number, number>()
+  readonly #pending = new Map<string, PendingCommand>()
+  readonly #replyTopics: readonly string[]
+  readonly #defaultReplyTopic: string
+  /** The Sparkplug B host application, when the device is a Sparkplug edge node. */
+  readonly sparkplug: SparkplugHost | null
+
+  constructor(config: MqttDeviceConfig, deps: ConnectorDeps = {}) {
+    this.#config = config
+    this.#deps = deps
+    this.name = config.uuid
+    this.#defaultReplyTopic = `ofa/reply/${config.clientId}`
+    const replies = new Set<string>()
+    for (const c of config.commands) {
+      const t = this.#replyTopicOf(c)
+      if (t) replies.add(t)
+    }
+    this.#replyTopics = [...replies]
+    this.sparkplug = config.sparkplug
+      ? new SparkplugHost(config.sparkplug, config.uuid, config.uns, () => this.#now())
+      : null
+  }
+
+  #replyTopicOf(c: MqttCommandEntry): string | undefined {
+    return c.replyTopic ?? (this.#config.protocolVersion === 5 ? this.#defaultReplyTopic : undefined)
+  }
+
+  #now(): number {
+    return this.#deps.now?.() ?? Date.now()
+  }
+
+  async start(ctx: ConnectorContext): Promise<void> {
+    this.#ctx = ctx
+    const c = this.#config
+    // A Sparkplug edge node's assets are declared by its births.
+    if (!this.sparkplug) ctx.declareAssets([this.#asset()])
+    const t = this.#deps.timings
+    const opts: IClientOptions = {
+      clientId: c.clientId,
+      protocolVersion: c.protocolVersion,
+      clean: c.cleanSession,
+      keepalive: c.keepaliveS,
+      reconnectPeriod: t?.backoff?.initialMs ?? 1000,
+      connectTimeout: t?.connectTimeoutMs ?? 5000,
+      resubscribe: false,
+      ...(c.username !== undefined ? { username: c.username } : {}),
+      ...(c.password !== undefined ? { password: c.password } : {}),
+      ...(c.ca !== undefined ? { ca: c.ca } : {}),
+      rejectUnauthorized: c.rejectUnauthorized,
+      ...(c.protocolVersion === 5 && !c.cleanSession
+        ? { properties: { sessionExpiryInterval: SESSION_EXPIRY_S } }
+        : {}),
+      ...(this.sparkplug ? { will: this.sparkplug.will() } : {}),
+    }
+    const client = mqtt.connect(c.url, opts)
+    this.#client = client
+    client.handleMessage = (packet, callback) => {
+      this.#onMessage(packet).then(
+        () => callback(),
+        (err: unknown) => callback(err as Error),
+      )
+    }
+    client.on('connect', () => this.#subscribe(client))
+    client.on('close', () => this.#down('the connection to the broker closed'))
+    client.on('error', (err) => this.#down(err.message))
+    // Running once connected and subscribed (a message published after start resolves reaches us).
+    await new Promise<void>((resolve, reject) => {
+      const done = () => {
+        this.#onReady = null
+        client.off('error', failed)
+        ctx.signal.removeEventListener('abort', done)
+        resolve()
+      }
+      const failed = (err: Error) => {
+        this.#onReady = null
+        client.off('error', failed)
+        reject(new OpenFactoryError('OFA_MQTT_CONNECT', `${c.url}: ${err.message}`, { cause: err, retryable: true }))
+      }
+      this.#onReady = done
+      client.once('error', failed)
+      ctx.signal.addEventListener('abort', done, { once: true })
+    })
+  }
+
+  #subscribe(client: MqttClient): void {
+    const c = this.#config
+    const filters: Record<string, { qos: 0 | 1 | 2; rh?: number }> = {}
+    // MQTT 5: Retain Handling 1, retained messages only for a subscription the session did not hold already.
+    const opts = c.protocolVersion === 5 ? { qos: c.qos, rh: 1 } : { qos: c.qos }
+    for (const item of c.items) filters[item.topic] = opts
+    for (const t of this.#replyTopics) filters[t] = opts
+    for (const t of this.sparkplug?.filters() ?? []) filters[t] = opts
+    if (Object.keys(filters).length === 0) {
+      this.#up()
+      return
+    }
+    client.subscribe(filters, (err, granted) => {
+      if (err) {
+        this.#down(`subscribe: ${err.message}`)
+        return
+      }
+      const refused = (granted ?? []).filter((g) => g.qos === 128)
+      if (refused.length > 0) {
+        this.#ctx?.logger.warn('the broker refused subscriptions', { topics: refused.map((g) => g.topic) })
+      }
+      this.#up()
+    })
+  }
+
+  #up(): void {
+    const ctx = this.#ctx
+    if (this.#available || !ctx || ctx.signal.aborted) return
+    this.#available = true
+    if (this.sparkplug && this.#client) {
+      // Sparkplug: availability follows the births and deaths; we announce ourselves (STATE) and ask for births.
+      this.sparkplug.connected(this.#client, ctx).then(
+        () => this.#onReady?.(),
+        (err: unknown) => ctx.logger.warn('Sparkplug STATE or rebirth request not sent', { error: String(err) }),
+      )
+      return
+    }
+    ctx.setAvailable(this.#config.uuid, true)
+    this.#onReady?.()
+  }
+
+  #down(why: string): void {
+    const ctx = this.#ctx
+    if (!this.#available || !ctx || ctx.signal.aborted) return
+    this.#available = false
+    if (this.sparkplug) {
+      this.sparkplug.disconnected(ctx, `OFA_MQTT_CONNECT: ${why}`)
+      return
+    }
+    ctx.setAvailable(this.#config.uuid, false, `OFA_MQTT_CONNECT: ${why}`)
+    const timestamp = isoTimestamp(this.#now())
+    ctx.publish(
+      this.#config.uuid,
+      this.#config.items.map((d) => ({
+        id: d.id,
+        tag: d.tag,
+        type: d.category,
+        value: UNAVAILABLE,
+        attributes: { timestamp, reason: 'OFA_MQTT_CONNECT' },
+      })),
+    )
+  }
+
+  async #onMessage(packet: IPublishPacket): Promise<void> {
+    const ctx = this.#ctx
+    if (!ctx) return
+    const topic = packet.topic
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload
+    if (packet.qos > 0 && packet.messageId !== undefined) {
+      const fp = fingerprint(topic, payload)
+      if (packet.dup && this.#acked.get(packet.messageId) === fp) {
+        this.stats.duplicatesSkipped++
+        return
+      }
+      this.#acked.delete(packet.messageId)
+      this.#acked.set(packet.messageId, fp)
+      if (this.#acked.size > ACKED_IDS_KEPT) this.#acked.delete(this.#acked.keys().next().value as number)
+    }
+    if (this.#replyTopics.includes(topic) && this.#onReply(packet, payload)) return
+    if (this.sparkplug?.owns(topic) && this.#client) {
+      await this.sparkplug.message(this.#client, ctx, topic, payload)
+      if (ctx.congested) await ctx.whenWritable()
+      return
+    }
+    const now = this.#now()
+    const observations = []
+    for (const item of this.#config.items) {
+      if (!topicMatches(item.topic, topic)) continue
+      const o = readPayload(item, payload, now, this.#config.maxPayloadBytes)
+      if (o.attributes.quality === 'BAD') {
+        this.stats.badPayloads++
+        ctx.logger.warn(String(o.attributes.reason), { topic, item: item.id })
+      }
+      observations.push(o)
+    }
+    if (observations.length === 0) {
+      this.stats.unmatched++
+      return
+    }
+    this.stats.received++
+    ctx.publish(this.#config.uuid, observations)
+    if (ctx.congested) await ctx.whenWritable()
+  }
+
+  /** An answer to one of our commands; true when it was one (else the message is read as data too). */
+  #onReply(packet: IPublishPacket, payload: Buffer): boolean {
+    let id: string | undefined
+    const cd = packet.properties?.correlationData
+    if (cd) id = Buffer.from(cd).toString('utf8')
+    let body: unknown
+    const text = payload.toString('utf8')
+    try {
+      body = JSON.parse(text)
+    } catch {
+      body = text
+    }
+    if (id === undefined && body !== null && typeof body === 'object' && 'correlation_id' in body) {
+      id = String((body as { correlation_id: unknown }).correlation_id)
+    }
+    const pending = id === undefined ? undefined : this.#pending.get(id)
+    if (!pending || id === undefined) return false
+    this.#pending.delete(id)
+    clearTimeout(pending.timer)
+    if (body !== null && typeof body === 'object' && typeof (body as { error?: unknown }).error === 'string') {
+      pending.reject(new OpenFactoryError('OFA_COMMAND_FAILED', (body as { error: string }).error))
+    } else {
+      pending.resolve(body)
+    }
+    return true
+  }
+
+  async execute(req: CommandRequest): Promise<unknown> {
+    const client = this.#client
+    if (this.sparkplug && client && this.#ctx) return this.sparkplug.execute(client, this.#ctx, req)
+    const entry = this.#config.commands.find((c) => c.name === req.method)
+    if (!entry) throw new OpenFactoryError('OFA_COMMAND_REJECTED', `no method ${req.method}`)
+    if (!client) throw new OpenFactoryError('OFA_COMMAND_FAILED', 'the connector is not running')
+    const correlationId = req.envelope.header.correlation_id || randomUUID()
+    const replyTopic = this.#replyTopicOf(entry)
+    const body = JSON.stringify({ method: req.method, arguments: req.arguments, correlation_id: correlationId })
+    const properties =
+      this.#config.protocolVersion === 5 && replyTopic
+        ? { properties: { responseTopic: replyTopic, correlationData: Buffer.from(correlationId) } }
+        : {}
+    const answer = replyTopic
+      ? new Promise<unknown>((resolve, reject) => {
+          const timer = setTimeout(() => {
+            this.#pending.delete(correlationId)
+            reject(new OpenFactoryError('OFA_COMMAND_TIMEOUT', `${req.method}: no answer within ${entry.timeoutMs} ms`))
+          }, entry.timeoutMs)
+          this.#pending.set(correlationId, { resolve, reject, timer })
+        })
+      : undefined
+    try {
+      await client.publishAsync(entry.topic, body, { qos: this.#config.qos, ...properties })
+    } catch (err) {
+      const p = this.#pending.get(correlationId)
+      if (p) clearTimeout(p.timer)
+      this.#pending.delete(correlationId)
+      throw new OpenFactoryError('OFA_COMMAND_FAILED', `${req.method}: ${(err as Error).message}`, { cause: err })
+    }
+    return answer ? await answer : { published: entry.topic }
+  }
+
+  async stop(): Promise<void> {
+    const client = this.#client
+    this.#client = null
+    for (const [id, p] of this.#pending) {
+      clearTimeout(p.timer)
+      p.reject(new OpenFactoryError('OFA_COMMAND_FAILED', 'the connector stopped'))
+      this.#pending.delete(id)
+    }
+    if (client && this.sparkplug && client.connected) {
+      await this.sparkplug.stopping(client).catch(() => undefined)
+    }
+    if (client) await client.endAsync(false)
+    this.#ctx = null
+    this.#available = false
+  }
+
+  #asset(): Asset {
+    const c = this.#config
+    const methods: MethodContract[] = c.commands.map((m) => ({
+      name: m.name,
+      description: m.description,
+      arguments: m.arguments.map((name) => ({ name, required: true })),
+    }))
+    return {
+      uuid: c.uuid,
+      type: 'Device',
+      ...(c.uns ? { uns: c.uns } : {}),
+      referencesAbove: [],
+      referencesBelow: [],
+      dataItems: c.items.map((i) => ({
+        id: i.id,
+        category: i.category,
+        tag: i.tag,
+        ...(i.units ? { units: i.units } : {}),
+      })),
+      methods,
+    }
+  }
+}

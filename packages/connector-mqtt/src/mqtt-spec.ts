@@ -1,0 +1,163 @@
+/**
+ * `connector.type: mqtt` in the connector registry (ours: the reference OpenFactory has no MQTT connector). Model's
+ * schema checks the block's shape; `parse` adds what it cannot know (topic filter syntax, the TLS CA file, reserved
+ * item ids) and gives every entry its defaults.
+ */
+import { readFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import {
+  type ConnectorDeps,
+  collectProblems,
+  connectorConfigError,
+  connectorPath,
+  fieldsOfSchema,
+  modelConnectorSchema,
+  registerConnector,
+} from '@openfactory/connectors'
+import {
+  type DeviceConfig,
+  type MqttConnectorConfig as MqttBlock,
+  type OpenFactoryError,
+  RESERVED_ATTRIBUTE_IDS,
+} from '@openfactory/model'
+import {
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  DEFAULT_QOS,
+  type MqttDeviceConfig,
+  type MqttItem,
+} from './mqtt-config.ts'
+import { MqttConnector } from './mqtt-connector.ts'
+import { splitPath } from './payload.ts'
+import { filterProblem } from './topic-filter.ts'
+
+export function parseMqttDevice(device: DeviceConfig): MqttDeviceConfig {
+  const block = device.connector as MqttBlock
+  const problems: OpenFactoryError[] = []
+  const base = connectorPath(device)
+  const items: MqttItem[] = []
+  for (const [id, t] of Object.entries(block.topics ?? {})) {
+    if (RESERVED_ATTRIBUTE_IDS.includes(id)) {
+      problems.push(connectorConfigError(device, `topics.${id}`, `${id} is a reserved attribute id`))
+    }
+    const why = filterProblem(t.topic)
+    if (why) problems.push(connectorConfigError(device, `topics.${id}.topic`, `topic filter ${t.topic} ${why}`))
+    items.push({
+      id,
+      topic: t.topic,
+      tag: t.tag,
+      category: t.type ?? 'Samples',
+      payload: t.payload ?? 'json',
+      path: splitPath(t.path),
+      ...(t.units ? { units: t.units } : {}),
+      where: { ...device.where, path: `${base}.topics.${id}` },
+    })
+    if (t.path !== undefined && t.payload === 'raw') {
+      problems.push(connectorConfigError(device, `topics.${id}.path`, 'a field path needs payload: json'))
+    }
+  }
+  if (block.sparkplug && (block.topics !== undefined || block.commands !== undefined)) {
+    problems.push(
+      connectorConfigError(device, 'sparkplug', 'a Sparkplug edge node brings its own metrics: no topics or commands'),
+    )
+  }
+  let ca: string | undefined
+  if (block.tls?.ca !== undefined) {
+    try {
+      ca = readFileSync(resolve(dirname(device.file), block.tls.ca), 'utf8')
+    } catch (err) {
+      problems.push(
+        connectorConfigError(device, 'tls.ca', `cannot read ${block.tls.ca}: ${(err as NodeJS.ErrnoException).code}`),
+      )
+    }
+  }
+  if (problems.length > 0) throw collectProblems(problems)
+  return {
+    uuid: device.uuid,
+    ...(device.uns ? { uns: device.uns } : {}),
+    url: block.url,
+    protocolVersion: block.protocol_version ?? 5,
+    clientId: block.client_id ?? `ofa-${device.uuid}`.slice(0, 128),
+    ...(block.username !== undefined ? { username: block.username } : {}),
+    ...(block.password !== undefined ? { password: block.password } : {}),
+    ...(ca !== undefined ? { ca } : {}),
+    rejectUnauthorized: block.tls?.reject_unauthorized ?? true,
+    qos: block.qos ?? DEFAULT_QOS,
+    cleanSession: block.clean_session ?? false,
+    keepaliveS: block.keepalive_s ?? 30,
+    maxPayloadBytes: block.max_payload_bytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
+    items,
+    commands: Object.entries(block.commands ?? {}).map(([name, c]) => ({
+      name,
+      topic: c.topic,
+      ...(c.reply_topic !== undefined ? { replyTopic: c.reply_topic } : {}),
+      description: c.description ?? '',
+      arguments: c.arguments ?? [],
+      timeoutMs: c.timeout_ms ?? DEFAULT_COMMAND_TIMEOUT_MS,
+    })),
+    ...(block.sparkplug
+      ? {
+          sparkplug: {
+            groupId: block.sparkplug.group_id,
+            edgeNodeId: block.sparkplug.edge_node_id,
+            hostId: block.sparkplug.host_id ?? `ofa-${device.uuid}`,
+          },
+        }
+      : {}),
+  }
+}
+
+export const mqttSpec = registerConnector<MqttDeviceConfig, MqttConnector>({
+  type: 'mqtt',
+  summary:
+    'An MQTT broker (MQTT 3.1.1 or 5): topic filters mapped to data items, payloads as raw text, JSON fields or {timestamp, value}; QoS 1 on a persistent session by default; commands published to a topic, answered on a response topic; or a Sparkplug B edge node, read as a Host Application.',
+  fields: fieldsOfSchema(modelConnectorSchema('mqtt'), {
+    type: { description: 'the connector type' },
+    url: { description: 'the broker (mqtts:// and ssl:// use TLS)' },
+    protocol_version: { description: 'the MQTT version spoken', default: '5' },
+    client_id: { description: 'our client id: the broker keeps our session under it', default: 'ofa-<uuid>' },
+    username: { description: 'user name for the broker' },
+    password: { description: 'its password; write it as $' + '{VARIABLE}, set in the environment or .ofaenv' },
+    tls: { description: 'TLS settings for mqtts:// brokers' },
+    'tls.ca': { description: 'a PEM file of the CA that signed the broker certificate (relative to this file)' },
+    'tls.reject_unauthorized': { description: 'refuse a broker whose certificate is not trusted', default: 'true' },
+    qos: { description: 'QoS of our subscriptions and command messages', default: '1' },
+    clean_session: {
+      description: 'start a new session on each connection (messages sent while away are lost)',
+      default: 'false',
+    },
+    keepalive_s: { description: 'MQTT keep-alive, seconds', default: '30' },
+    max_payload_bytes: {
+      description: 'a longer payload is not read (its item UNAVAILABLE, OFA_MQTT_PAYLOAD)',
+      default: String(DEFAULT_MAX_PAYLOAD_BYTES),
+    },
+    topics: { description: 'data items; each key is the data item id' },
+    'topics.<key>.topic': { description: 'the topic filter it is read from (+ and # allowed)' },
+    'topics.<key>.tag': { description: "the observation's TAG" },
+    'topics.<key>.type': { description: 'Samples (a number) or Events (text)', default: 'Samples' },
+    'topics.<key>.payload': { description: 'json, or raw (the payload text is the value)', default: 'json' },
+    'topics.<key>.path': { description: 'the field of a JSON payload holding the value (absent: the whole payload)' },
+    'topics.<key>.units': { description: 'units of the value' },
+    commands: { description: 'methods offered as commands; each key is the method name' },
+    'commands.<key>.topic': { description: 'where the command message is published' },
+    'commands.<key>.reply_topic': {
+      description: 'where the device answers (MQTT 3.1.1: without it a command completes when the broker has it)',
+      default: 'ofa/reply/<client_id> on MQTT 5',
+    },
+    'commands.<key>.description': { description: "the method's description" },
+    'commands.<key>.arguments': { description: 'the names of its arguments (all required)' },
+    'commands.<key>.timeout_ms': {
+      description: 'how long to wait for the answer',
+      default: String(DEFAULT_COMMAND_TIMEOUT_MS),
+    },
+    sparkplug: {
+      description:
+        'read a Sparkplug B edge node as a Host Application: its births define the assets (no topics or commands then)',
+    },
+    'sparkplug.group_id': { description: 'the Sparkplug group id' },
+    'sparkplug.edge_node_id': { description: 'the edge node id (its asset is this device; its devices <uuid>.<id>)' },
+    'sparkplug.host_id': { description: 'our host id, announced on spBv1.0/STATE/<host_id>', default: 'ofa-<uuid>' },
+  }),
+  parse: parseMqttDevice,
+  create: (c: MqttDeviceConfig, deps: ConnectorDeps) => new MqttConnector(c, deps),
+})

@@ -1,0 +1,34 @@
+/**
+ * MQTT topic filters (MQTT 5.0 §4.7, the same in 3.1.1 §4.7): levels separated by `/`; `+` matches exactly one
+ * level, `#` (last) matches the parent level and any number below it. Topics starting with `$` are not matched by a
+ * filter starting with a wildcard (§4.7.2).
+ */
+
+/** True when `topic` (a topic name) matches `filter`. */
+export function topicMatches(filter: string, topic: string): boolean {
+  if (topic.startsWith('$') && (filter.startsWith('+') || filter.startsWith('#'))) return false
+  const f = filter.split('/')
+  const t = topic.split('/')
+  for (let i = 0; i < f.length; i++) {
+    const level = f[i]
+    if (level === '#') return true
+    if (i >= t.length) return false
+    if (level !== '+' && level !== t[i]) return false
+  }
+  return f.length === t.length
+}
+
+/** Why `filter` is not a valid topic filter, or undefined when it is. */
+export function filterProblem(filter: string): string | undefined {
+  if (filter.length === 0) return 'is empty'
+  if (Buffer.byteLength(filter) > 65535) return 'is longer than 65535 bytes'
+  const levels = filter.split('/')
+  for (let i = 0; i < levels.length; i++) {
+    const level = levels[i] as string
+    if (level.includes('#') && (level !== '#' || i !== levels.length - 1)) {
+      return 'has # other than as the whole last level'
+    }
+    if (level.includes('+') && level !== '+') return 'has + other than as a whole level'
+  }
+  return undefined
+}

@@ -1,0 +1,308 @@
+// MQTT brokers for tests: Debian's Mosquitto, a broker we did not write, so that the MQTT connector is checked against
+// an independent peer (and Debian's mosquitto_pub / mosquitto_sub as independent clients). Installs the Debian
+// packages `mosquitto` and `mosquitto-clients` once, and runs named brokers on 127.0.0.1, each in its own process
+// group, with a configuration we write. Run it through `scripts/mosquitto` (which picks the project's Node 24):
+//
+//   scripts/mosquitto start [--name N] [--port P] [--json]   start a broker, wait until it accepts connections
+//   scripts/mosquitto status [--name N] [--json]             list brokers, running or not
+//   scripts/mosquitto stop [--name N] [--clean]              stop one broker (default: all); --clean deletes its state
+//   scripts/mosquitto env [--name N]                         print the OFA_MQTT_* variables tests read
+//   scripts/mosquitto install                                only install Debian's mosquitto and mosquitto-clients
+//
+// A broker keeps its port and its persistence file (sessions and queued QoS 1/2 messages, written when it stops)
+// across stop/start, so that a client with a persistent session finds it again after a restart. State (pid, port,
+// config, log, mosquitto.db) lives in .cache/mosquitto/run/<name>/; .cache/ is ignored by git.
+import { spawn, spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { withLock } from './lock-file.ts'
+import { runState } from './run-state.ts'
+import { log, runScript, UsageError } from './script-cli.ts'
+
+const HOST = '127.0.0.1'
+const ROOT = path.resolve(import.meta.dirname, '..')
+const CACHE = path.join(ROOT, '.cache', 'mosquitto')
+const RUN = path.join(CACHE, 'run')
+/** Debian installs the broker outside a user's PATH. */
+const BROKER_PATHS = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto']
+
+/**
+ * Messages the broker queues per client while it is away: Mosquitto's default of 1000 would drop (count, not keep)
+ * what a test publishes to a disconnected persistent session; ours holds a million or 256 MiB, whichever first.
+ */
+const MAX_QUEUED_MESSAGES = 1_000_000
+const MAX_QUEUED_BYTES = 256 * 1024 * 1024
+
+export interface BrokerState {
+  readonly name: string
+  readonly host: string
+  readonly port: number
+  /** `mqtt://127.0.0.1:<port>` */
+  readonly url: string
+  readonly config: string
+  readonly log: string
+  /** The broker process, leader of its own process group (pgid = pid). */
+  pid: number | null
+}
+
+const states = runState<BrokerState>(RUN)
+
+function seconds(since: number): string {
+  return `${((Date.now() - since) / 1000).toFixed(1)} s`
+}
+
+function which(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0
+}
+
+function brokerBinary(): string | undefined {
+  return BROKER_PATHS.find((p) => fs.existsSync(p))
+}
+
+function runOrThrow(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env })
+    let out = ''
+    child.stdout.on('data', (d) => {
+      out += d
+    })
+    child.stderr.on('data', (d) => {
+      out += d
+    })
+    child.on('error', reject)
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} failed (exit ${code}):\n${out}`)),
+    )
+  })
+}
+
+/** Installs Debian's mosquitto and mosquitto-clients when missing (holding a lock: concurrent tests install once). */
+export async function install(): Promise<string> {
+  const ready = () => brokerBinary() !== undefined && which('mosquitto_pub')
+  if (ready()) return brokerBinary() as string
+  return withLock(CACHE, 'install', async () => {
+    if (ready()) return brokerBinary() as string
+    if (!which('apt-get')) throw new Error('mosquitto is missing and there is no apt-get to install it with')
+    const started = Date.now()
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+    log('$ apt-get update')
+    await runOrThrow('apt-get', ['update', '-q'], env)
+    log('$ apt-get install -y mosquitto mosquitto-clients')
+    // Another apt-get (another script's install) may hold dpkg's lock for a while: wait for it.
+    const wait = ['-o', 'DPkg::Lock::Timeout=300']
+    await runOrThrow(
+      'apt-get',
+      ['install', '-y', '-q', '--no-install-recommends', ...wait, 'mosquitto', 'mosquitto-clients'],
+      env,
+    )
+    if (!ready()) throw new Error('apt-get installed mosquitto, yet the broker or mosquitto_pub is missing')
+    log(`mosquitto installed in ${seconds(started)}`)
+    return brokerBinary() as string
+  })
+}
+
+/** True when `pid` is our broker of `config` (not a recycled pid, not a zombie). */
+function isBroker(pid: number | null, config: string): boolean {
+  if (!pid) return false
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    if (/\) Z /.test(stat)) return false
+    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+    return argv.includes(config)
+  } catch {
+    return false
+  }
+}
+
+async function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer()
+    server.once('error', () => resolve(false))
+    server.listen({ host: HOST, port, exclusive: true }, () => server.close(() => resolve(true)))
+  })
+}
+
+/** A free port from 18830 upwards, not recorded by another broker (1883 stays free for the example factory's). */
+async function pickPort(): Promise<number> {
+  const taken = new Set(states.names().map((n) => states.read(n)?.port))
+  for (let port = 18830; port < 18830 + 500; port++) {
+    if (!taken.has(port) && (await canBind(port))) return port
+  }
+  throw new Error('no free port found for an MQTT broker')
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: HOST, port })
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once('error', () => resolve(false))
+  })
+}
+
+/** The configuration we give the broker: one loopback listener, anonymous clients, sessions persisted on stop. */
+function configText(dir: string, port: number): string {
+  const user = os.userInfo().username
+  return [
+    `# written by scripts/mosquitto.ts`,
+    `per_listener_settings false`,
+    `listener ${port} ${HOST}`,
+    `allow_anonymous true`,
+    `persistence true`,
+    `persistence_location ${dir}/`,
+    `persistence_file mosquitto.db`,
+    `max_queued_messages ${MAX_QUEUED_MESSAGES}`,
+    `max_queued_bytes ${MAX_QUEUED_BYTES}`,
+    `max_inflight_messages 1000`,
+    // QoS 0 messages are queued for a disconnected persistent session too (bench/mqtt-ingest.ts drains a queue).
+    `queue_qos0_messages true`,
+    `log_dest stderr`,
+    `log_type error`,
+    `log_type warning`,
+    `log_type notice`,
+    // As root, Mosquitto would drop to the user `mosquitto`, who cannot write our state folder.
+    `user ${user}`,
+    '',
+  ].join('\n')
+}
+
+export interface StartOptions {
+  readonly name?: string
+  /** A port of our choosing; default: the one the broker had, else a free one from 18830. */
+  readonly port?: number
+}
+
+/** Starts (or finds running) the broker `name` and waits until it accepts connections. */
+export async function start(opts: StartOptions = {}): Promise<BrokerState> {
+  const name = opts.name ?? 'test'
+  const binary = await install()
+  return withLock(RUN, name, async () => {
+    const old = states.read(name)
+    if (old && isBroker(old.pid, old.config) && (opts.port === undefined || opts.port === old.port)) return old
+    const dir = path.join(RUN, name)
+    fs.mkdirSync(dir, { recursive: true })
+    const port = opts.port ?? old?.port ?? (await pickPort())
+    const config = path.join(dir, 'mosquitto.conf')
+    fs.writeFileSync(config, configText(dir, port))
+    const logFile = path.join(dir, 'broker.log')
+    const out = fs.openSync(logFile, 'a')
+    const started = Date.now()
+    const child = spawn(binary, ['-c', config], { detached: true, stdio: ['ignore', out, out] })
+    fs.closeSync(out)
+    child.unref()
+    const state: BrokerState = {
+      name,
+      host: HOST,
+      port,
+      url: `mqtt://${HOST}:${port}`,
+      config,
+      log: logFile,
+      pid: child.pid ?? null,
+    }
+    states.write(state)
+    for (;;) {
+      if (await accepts(port)) break
+      if (!isBroker(state.pid, config)) {
+        throw new Error(`mosquitto ${name} exited; its log (${logFile}):\n${fs.readFileSync(logFile, 'utf8')}`)
+      }
+      if (Date.now() - started > 30_000) throw new Error(`mosquitto ${name} did not listen on ${port} within 30 s`)
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    log(`mosquitto ${name}: ${state.url} ready in ${seconds(started)}`)
+    return state
+  })
+}
+
+/**
+ * Stops the broker `name` (its process group) with SIGTERM, on which Mosquitto writes its persistence file, and
+ * waits until it is gone; `clean` also deletes its state.
+ */
+export async function stop(name: string, clean = false): Promise<void> {
+  const state = states.read(name)
+  if (!state) return
+  if (isBroker(state.pid, state.config)) {
+    const pid = state.pid as number
+    process.kill(-pid, 'SIGTERM')
+    const started = Date.now()
+    while (isBroker(pid, state.config)) {
+      if (Date.now() - started > 10_000) process.kill(-pid, 'SIGKILL')
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+  states.write({ ...state, pid: null })
+  if (clean) fs.rmSync(path.join(RUN, name), { recursive: true, force: true })
+}
+
+export function status(): (BrokerState & { running: boolean })[] {
+  return states.names().flatMap((n) => {
+    const s = states.read(n)
+    return s ? [{ ...s, running: isBroker(s.pid, s.config) }] : []
+  })
+}
+
+/** The variables tests read: OFA_MQTT_URL for the broker `test`, OFA_MQTT_<NAME>_URL for others. */
+export function envFor(state: BrokerState): Record<string, string> {
+  const prefix = state.name === 'test' ? 'OFA_MQTT' : `OFA_MQTT_${state.name.toUpperCase().replace(/\W/g, '_')}`
+  return { [`${prefix}_URL`]: state.url }
+}
+
+const USAGE = `usage: scripts/mosquitto start [--name N] [--port P] [--json]
+       scripts/mosquitto status [--name N] [--json]
+       scripts/mosquitto stop [--name N] [--clean]
+       scripts/mosquitto env [--name N]
+       scripts/mosquitto install`
+
+function option(argv: string[], flag: string): string | undefined {
+  const i = argv.indexOf(flag)
+  if (i < 0) return undefined
+  const v = argv[i + 1]
+  if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`)
+  return v
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv
+  const name = option(rest, '--name')
+  const json = rest.includes('--json')
+  switch (cmd) {
+    case 'install':
+      log(`broker: ${await install()}`)
+      return 0
+    case 'start': {
+      const p = option(rest, '--port')
+      const port = p === undefined ? undefined : Number(p)
+      if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) {
+        throw new UsageError(`--port ${p} is not a port number`)
+      }
+      const s = await start({ ...(name ? { name } : {}), ...(port ? { port } : {}) })
+      console.log(json ? JSON.stringify(s) : s.url)
+      return 0
+    }
+    case 'status': {
+      const all = status().filter((s) => !name || s.name === name)
+      if (json) console.log(JSON.stringify(all))
+      else for (const s of all) console.log(`${s.name}\t${s.url}\t${s.running ? 'running' : 'stopped'}`)
+      return 0
+    }
+    case 'stop':
+      for (const n of name ? [name] : states.names()) await stop(n, rest.includes('--clean'))
+      return 0
+    case 'env': {
+      const s = states.read(name ?? 'test')
+      if (!s) throw new Error(`no broker ${name ?? 'test'}`)
+      for (const [k, v] of Object.entries(envFor(s))) console.log(`export ${k}=${v}`)
+      return 0
+    }
+    case 'help':
+      console.log(USAGE)
+      return 0
+    default:
+      throw new UsageError(cmd ? `unknown command ${cmd}` : 'a command is needed')
+  }
+}
+
+if (import.meta.main) runScript('scripts/mosquitto', USAGE, main)
