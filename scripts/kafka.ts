@@ -21,6 +21,7 @@ import net from 'node:net'
 import path from 'node:path'
 import { withLock as lockIn } from './lock-file.ts'
 import { log, runScript, UsageError } from './script-cli.ts'
+import { makeCertificates } from './test-certs.ts'
 
 export const KAFKA_VERSION = '4.1.1'
 /** The log4j 2 version Kafka 4.1.1 is built with: its SLF4J binding sends the broker's logs to a file. */
@@ -271,71 +272,16 @@ async function pickPorts(hosts: string[], wanted: number | undefined): Promise<n
   throw new Error('no free ports found for Kafka')
 }
 
-function openssl(args: string[], cwd: string): void {
-  runOrThrow('openssl', args, { cwd })
-}
-
-/** A CA, a broker certificate for 127.0.0.1-3 and localhost, a client certificate (for optional mutual TLS). */
-function makeCertificates(dir: string): void {
+/** The shared test CA and certificates (scripts/test-certs.ts), plus Kafka's PEM key store. */
+function makeKafkaCertificates(dir: string): void {
   if (fs.existsSync(path.join(dir, 'broker-keystore.pem'))) return
-  if (!which('openssl')) aptInstall(['openssl'])
-  fs.mkdirSync(dir, { recursive: true })
-  const days = '3650'
-  openssl(
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.pem',
-      '-days',
-      days,
-      '-subj',
-      '/CN=OpenFactory development CA',
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign,cRLSign',
-    ],
-    dir,
-  )
-  const leaf = (name: string, cn: string, ext: string): void => {
-    fs.writeFileSync(path.join(dir, `${name}.ext`), ext)
-    openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', cn], dir)
-    openssl(
-      [
-        'x509',
-        '-req',
-        '-in',
-        `${name}.csr`,
-        '-CA',
-        'ca.pem',
-        '-CAkey',
-        'ca.key',
-        '-CAcreateserial',
-        '-out',
-        `${name}.pem`,
-        '-days',
-        days,
-        '-extfile',
-        `${name}.ext`,
-      ],
-      dir,
-    )
-  }
-  leaf(
-    'broker',
-    '/CN=127.0.0.1',
-    'subjectAltName=IP:127.0.0.1,IP:127.0.0.2,IP:127.0.0.3,DNS:localhost\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n',
-  )
-  leaf('client', '/CN=ofa-client', 'extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature,keyEncipherment\n')
+  const certs = makeCertificates(dir, () => aptInstall(['openssl']))
   // Kafka's PEM key store: the (unencrypted PKCS#8) private key followed by the certificate chain.
-  const read = (f: string): string => fs.readFileSync(path.join(dir, f), 'utf8')
-  fs.writeFileSync(path.join(dir, 'broker-keystore.pem'), read('broker.key') + read('broker.pem') + read('ca.pem'))
+  const read = (f: string): string => fs.readFileSync(f, 'utf8')
+  fs.writeFileSync(
+    path.join(dir, 'broker-keystore.pem'),
+    read(certs.serverKey) + read(certs.serverCert) + read(certs.ca),
+  )
 }
 
 function serverProperties(state: ClusterState, node: NodeState, tlsDir: string): string {
@@ -677,7 +623,7 @@ async function startLocked(opts: StartOptions): Promise<ClusterState> {
       return fresh
     })
   }
-  makeCertificates(tlsDir)
+  makeKafkaCertificates(tlsDir)
   const started = Date.now()
   const down = state.nodes.filter((n) => !isKafka(n.pid))
   for (const node of down) {

@@ -3,7 +3,8 @@
 // packages `mosquitto` and `mosquitto-clients` once, and runs named brokers on 127.0.0.1, each in its own process
 // group, with a configuration we write. Run it through `scripts/mosquitto` (which picks the project's Node 24):
 //
-//   scripts/mosquitto start [--name N] [--port P] [--json]   start a broker, wait until it accepts connections
+//   scripts/mosquitto start [--name N] [--port P] [--tls] [--user U:P]... [--json]
+//                                                           start a broker, wait until it accepts connections
 //   scripts/mosquitto status [--name N] [--json]             list brokers, running or not
 //   scripts/mosquitto stop [--name N] [--clean]              stop one broker (default: all); --clean deletes its state
 //   scripts/mosquitto env [--name N]                         print the OFA_MQTT_* variables tests read
@@ -12,6 +13,12 @@
 // A broker keeps its port and its persistence file (sessions and queued QoS 1/2 messages, written when it stops)
 // across stop/start, so that a client with a persistent session finds it again after a restart. State (pid, port,
 // config, log, mosquitto.db) lives in .cache/mosquitto/run/<name>/; .cache/ is ignored by git.
+//
+// Security, for tests of TLS and passwords against a real broker (a private broker of a test, usually):
+// `tls` makes the listener TLS only (mqtts://), with a server certificate for 127.0.0.1 signed by a development CA
+// made at the first start (scripts/test-certs.ts, the one scripts/kafka.ts uses; kept in tls/ of the broker's folder).
+// `users` (name → password) writes a password file hashed by Debian's mosquitto_passwd and refuses anonymous clients.
+// A restart without these options keeps the ones the broker was started with.
 import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
@@ -20,6 +27,7 @@ import path from 'node:path'
 import { withLock } from './lock-file.ts'
 import { runState } from './run-state.ts'
 import { log, runScript, UsageError } from './script-cli.ts'
+import { makeCertificates, type TestCertificates } from './test-certs.ts'
 
 const HOST = '127.0.0.1'
 const ROOT = path.resolve(import.meta.dirname, '..')
@@ -39,8 +47,12 @@ export interface BrokerState {
   readonly name: string
   readonly host: string
   readonly port: number
-  /** `mqtt://127.0.0.1:<port>` */
+  /** `mqtt://127.0.0.1:<port>`, or `mqtts://` when the listener is TLS. */
   readonly url: string
+  /** The TLS material when the listener is TLS (`ca` is the PEM file a client pins), else null. */
+  readonly tls: TestCertificates | null
+  /** The user names of the password file when anonymous clients are refused, else null. */
+  readonly users: readonly string[] | null
   readonly config: string
   readonly log: string
   /** The broker process, leader of its own process group (pgid = pid). */
@@ -144,14 +156,18 @@ function accepts(port: number): Promise<boolean> {
   })
 }
 
-/** The configuration we give the broker: one loopback listener, anonymous clients, sessions persisted on stop. */
-function configText(dir: string, port: number): string {
+/**
+ * The configuration we give the broker: one loopback listener (TLS when `tls`), anonymous clients unless there is a
+ * password file, sessions persisted on stop.
+ */
+function configText(dir: string, port: number, tls: TestCertificates | null, passwordFile: string | null): string {
   const user = os.userInfo().username
   return [
     `# written by scripts/mosquitto.ts`,
     `per_listener_settings false`,
     `listener ${port} ${HOST}`,
-    `allow_anonymous true`,
+    ...(tls ? [`cafile ${tls.ca}`, `certfile ${tls.serverCert}`, `keyfile ${tls.serverKey}`] : []),
+    ...(passwordFile ? [`allow_anonymous false`, `password_file ${passwordFile}`] : [`allow_anonymous true`]),
     `persistence true`,
     `persistence_location ${dir}/`,
     `persistence_file mosquitto.db`,
@@ -164,6 +180,7 @@ function configText(dir: string, port: number): string {
     `log_type error`,
     `log_type warning`,
     `log_type notice`,
+    // A refused login or handshake is logged at notice level, with the client's address and name (not its password).
     // As root, Mosquitto would drop to the user `mosquitto`, who cannot write our state folder.
     `user ${user}`,
     '',
@@ -174,6 +191,28 @@ export interface StartOptions {
   readonly name?: string
   /** A port of our choosing; default: the one the broker had, else a free one from 18830. */
   readonly port?: number
+  /** A TLS listener (mqtts://) with a development CA; default: what the broker had, else plain TCP. */
+  readonly tls?: boolean
+  /**
+   * Users and their passwords (name → password; names without `:`): anonymous clients are then refused. Default:
+   * the password file the broker had, else anonymous clients allowed. An empty object allows anonymous ones again.
+   */
+  readonly users?: Readonly<Record<string, string>>
+}
+
+/**
+ * Writes the password file: `name:password` lines, then hashed in place by Debian's mosquitto_passwd (`-U`), so that
+ * no password is on a command line.
+ */
+async function writePasswordFile(file: string, users: Readonly<Record<string, string>>): Promise<void> {
+  const lines = Object.entries(users).map(([name, password]) => {
+    if (name === '' || name.includes(':') || /[\r\n]/.test(name + password)) {
+      throw new UsageError(`user ${JSON.stringify(name)}: a name is not empty and has no ':', no line breaks`)
+    }
+    return `${name}:${password}\n`
+  })
+  fs.writeFileSync(file, lines.join(''), { mode: 0o600 })
+  await runOrThrow('mosquitto_passwd', ['-U', file], process.env)
 }
 
 /** Starts (or finds running) the broker `name` and waits until it accepts connections. */
@@ -182,12 +221,29 @@ export async function start(opts: StartOptions = {}): Promise<BrokerState> {
   const binary = await install()
   return withLock(RUN, name, async () => {
     const old = states.read(name)
-    if (old && isBroker(old.pid, old.config) && (opts.port === undefined || opts.port === old.port)) return old
+    const wantsTls = opts.tls ?? old?.tls != null
+    const same =
+      (opts.port === undefined || opts.port === old?.port) &&
+      wantsTls === (old?.tls != null) &&
+      opts.users === undefined
+    if (old && isBroker(old.pid, old.config)) {
+      if (same) return old
+      throw new UsageError(`mosquitto ${name} runs with other options: stop it first`)
+    }
     const dir = path.join(RUN, name)
     fs.mkdirSync(dir, { recursive: true })
     const port = opts.port ?? old?.port ?? (await pickPort())
+    const tls = wantsTls ? makeCertificates(path.join(dir, 'tls')) : null
+    const passwordFile = path.join(dir, 'passwords')
+    let users = old?.users ?? null
+    if (opts.users !== undefined) {
+      const names = Object.keys(opts.users)
+      users = names.length > 0 ? names : null
+      if (users) await writePasswordFile(passwordFile, opts.users)
+      else fs.rmSync(passwordFile, { force: true })
+    }
     const config = path.join(dir, 'mosquitto.conf')
-    fs.writeFileSync(config, configText(dir, port))
+    fs.writeFileSync(config, configText(dir, port, tls, users ? passwordFile : null))
     const logFile = path.join(dir, 'broker.log')
     const out = fs.openSync(logFile, 'a')
     const started = Date.now()
@@ -198,7 +254,9 @@ export async function start(opts: StartOptions = {}): Promise<BrokerState> {
       name,
       host: HOST,
       port,
-      url: `mqtt://${HOST}:${port}`,
+      url: `${tls ? 'mqtts' : 'mqtt'}://${HOST}:${port}`,
+      tls,
+      users,
       config,
       log: logFile,
       pid: child.pid ?? null,
@@ -244,13 +302,16 @@ export function status(): (BrokerState & { running: boolean })[] {
   })
 }
 
-/** The variables tests read: OFA_MQTT_URL for the broker `test`, OFA_MQTT_<NAME>_URL for others. */
+/**
+ * The variables tests read: OFA_MQTT_URL for the broker `test`, OFA_MQTT_<NAME>_URL for others (and _TLS_CA, the CA
+ * file, when the listener is TLS).
+ */
 export function envFor(state: BrokerState): Record<string, string> {
   const prefix = state.name === 'test' ? 'OFA_MQTT' : `OFA_MQTT_${state.name.toUpperCase().replace(/\W/g, '_')}`
-  return { [`${prefix}_URL`]: state.url }
+  return { [`${prefix}_URL`]: state.url, ...(state.tls ? { [`${prefix}_TLS_CA`]: state.tls.ca } : {}) }
 }
 
-const USAGE = `usage: scripts/mosquitto start [--name N] [--port P] [--json]
+const USAGE = `usage: scripts/mosquitto start [--name N] [--port P] [--tls] [--user NAME:PASSWORD]... [--json]
        scripts/mosquitto status [--name N] [--json]
        scripts/mosquitto stop [--name N] [--clean]
        scripts/mosquitto env [--name N]
@@ -278,7 +339,20 @@ async function main(argv: string[]): Promise<number> {
       if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) {
         throw new UsageError(`--port ${p} is not a port number`)
       }
-      const s = await start({ ...(name ? { name } : {}), ...(port ? { port } : {}) })
+      const users: Record<string, string> = {}
+      rest.forEach((a, i) => {
+        if (a !== '--user') return
+        const v = rest[i + 1] ?? ''
+        const colon = v.indexOf(':')
+        if (colon <= 0) throw new UsageError('--user needs NAME:PASSWORD')
+        users[v.slice(0, colon)] = v.slice(colon + 1)
+      })
+      const s = await start({
+        ...(name ? { name } : {}),
+        ...(port ? { port } : {}),
+        ...(rest.includes('--tls') ? { tls: true } : {}),
+        ...(Object.keys(users).length > 0 ? { users } : {}),
+      })
       console.log(json ? JSON.stringify(s) : s.url)
       return 0
     }

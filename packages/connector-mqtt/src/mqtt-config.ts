@@ -9,6 +9,14 @@ import type { SparkplugConfig } from './sparkplug/host.ts'
 export const DEFAULT_QOS = 1
 /** A payload longer than this (bytes) is not read: its item gets UNAVAILABLE with `OFA_MQTT_PAYLOAD`. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
+/**
+ * Messages one data item accepts within a second (a Sparkplug edge node: its NDATA/DDATA, all devices together); the
+ * rest of that second's are dropped unread and counted, so one flooding publisher cannot crowd out the other topics
+ * of the connection. 0: no limit — the default: a limit also drops the backlog a persistent session's broker kept for
+ * us during an outage (it arrives at once), which is accepted data; a plant sets a limit where a flood is likelier
+ * than a backlog it must read whole.
+ */
+export const DEFAULT_MAX_MESSAGES_PER_S = 0
 /** How long a command waits for the device's answer (ms). */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 10_000
 /** MQTT 5 Session Expiry Interval we ask for (s): the broker keeps our session and its queue a week while we are away. */
@@ -54,6 +62,8 @@ export interface MqttDeviceConfig {
   readonly cleanSession: boolean
   readonly keepaliveS: number
   readonly maxPayloadBytes: number
+  /** Messages per data item (Sparkplug: per edge node) and second; 0 no limit. */
+  readonly maxMessagesPerS: number
   readonly items: readonly MqttItem[]
   readonly commands: readonly MqttCommandEntry[]
   /** Sparkplug B host application for one edge node (then `items` and `commands` are empty). */

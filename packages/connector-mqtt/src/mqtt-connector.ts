@@ -12,6 +12,16 @@
  * packet id it had; we remember the packet ids we acknowledged (with a hash of topic and payload) and skip such a
  * message, so an observation is never written twice.
  *
+ * A flooding publisher: holding the broker back bounds memory but not fairness, since one topic's flood would crowd
+ * out the others on the same connection. Each data item (a Sparkplug edge node: its NDATA/DDATA) accepts at most
+ * `max_messages_per_s` messages per second (fixed one-second windows on the connector's clock); the rest of the
+ * second's are acknowledged and dropped before their payload is read, counted (`stats.floodDropped`, by item in
+ * `stats.floodDroppedBy`), and the item gets one UNAVAILABLE observation, quality BAD, reason OFA_MQTT_FLOOD per
+ * second it drops (Sparkplug: one warning), so the operator sees it, while the other items keep flowing.
+ * The limit counts messages as they reach us, not as they were published: a backlog the broker kept for us (after a
+ * reconnect, or while the log was behind) arrives faster than it was sent and is held to the same limit; a device
+ * whose backlog must be read whole keeps `max_messages_per_s: 0`, the default (no limit).
+ *
  * We subscribe on every connection: a session the broker kept may hold the filters of an older configuration. MQTT 5
  * asks for Retain Handling 1 (retained messages only for a filter the session did not hold); MQTT 3.1.1 has no such
  * option, and a broker sends a topic's retained message again when we subscribe again after a reconnect.
@@ -25,7 +35,14 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { CommandRequest, Connector, ConnectorContext, ConnectorDeps } from '@openfactory/connectors'
-import { type Asset, isoTimestamp, type MethodContract, OpenFactoryError, UNAVAILABLE } from '@openfactory/model'
+import {
+  type Asset,
+  isoTimestamp,
+  type MethodContract,
+  type Observation,
+  OpenFactoryError,
+  UNAVAILABLE,
+} from '@openfactory/model'
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt'
 import { type MqttCommandEntry, type MqttDeviceConfig, SESSION_EXPIRY_S } from './mqtt-config.ts'
 import { readPayload } from './payload.ts'
@@ -41,6 +58,22 @@ function fingerprint(topic: string, payload: Uint8Array): number {
   for (let i = 0; i < topic.length; i++) h = Math.imul(h ^ topic.charCodeAt(i), 0x01000193)
   for (let i = 0; i < payload.length; i++) h = Math.imul(h ^ (payload[i] as number), 0x01000193)
   return h >>> 0
+}
+
+/**
+ * The broker URL as errors and reasons show it: a password in its user info (mqtt.js reads one from there) becomes
+ * `***`, since errors reach logs and the asset's `avail`.
+ */
+function urlForDisplay(url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.password === '') return url
+    u.password = '***'
+    return u.toString()
+  } catch {
+    // Not a URL mqtt.js could connect to either, yet it may hold user info: hide it whole.
+    return url.replace(/\/\/[^/]*@/, '//***@')
+  }
 }
 
 interface PendingCommand {
@@ -59,11 +92,33 @@ export interface MqttConnectorStats {
   badPayloads: number
   /** Messages on a topic no item matches. */
   unmatched: number
+  /** Messages dropped unread because their item (Sparkplug: the edge node) was past `max_messages_per_s`. */
+  floodDropped: number
+  /** `floodDropped` by data item id (Sparkplug: by edge node id). */
+  floodDroppedBy: Record<string, number>
+}
+
+/** The reason code of a drop for flooding. */
+const FLOOD = 'OFA_MQTT_FLOOD'
+
+/** One item's current one-second window. */
+interface RateWindow {
+  start: number
+  count: number
+  /** Whether this window's drop was already reported. */
+  reported: boolean
 }
 
 export class MqttConnector implements Connector {
   readonly name: string
-  readonly stats: MqttConnectorStats = { received: 0, duplicatesSkipped: 0, badPayloads: 0, unmatched: 0 }
+  readonly stats: MqttConnectorStats = {
+    received: 0,
+    duplicatesSkipped: 0,
+    badPayloads: 0,
+    unmatched: 0,
+    floodDropped: 0,
+    floodDroppedBy: {},
+  }
   readonly #config: MqttDeviceConfig
   readonly #deps: ConnectorDeps
   #client: MqttClient | null = null
@@ -72,6 +127,8 @@ export class MqttConnector implements Connector {
   /** Resolves `start` once connected and subscribed. */
   #onReady: (() => void) | null = null
   readonly #acked = new Map<number, number>()
+  /** Rate windows by data item id (Sparkplug: by edge node id); one entry per configured item, so bounded. */
+  readonly #windows = new Map<string, RateWindow>()
   readonly #pending = new Map<string, PendingCommand>()
   readonly #replyTopics: readonly string[]
   readonly #defaultReplyTopic: string
@@ -147,7 +204,10 @@ export class MqttConnector implements Connector {
       const failed = (err: Error) => {
         this.#onReady = null
         client.off('error', failed)
-        reject(new OpenFactoryError('OFA_MQTT_CONNECT', `${c.url}: ${err.message}`, { cause: err, retryable: true }))
+        const why = `${urlForDisplay(c.url)}: ${err.message}`
+        // Refused before it was ever up (a certificate not trusted, a wrong password): the asset says why.
+        if (!this.sparkplug && !ctx.signal.aborted) ctx.setAvailable(c.uuid, false, `OFA_MQTT_CONNECT: ${why}`)
+        reject(new OpenFactoryError('OFA_MQTT_CONNECT', why, { cause: err, retryable: true }))
       }
       this.#onReady = done
       client.once('error', failed)
@@ -235,14 +295,42 @@ export class MqttConnector implements Connector {
     }
     if (this.#replyTopics.includes(topic) && this.#onReply(packet, payload)) return
     if (this.sparkplug?.owns(topic) && this.#client) {
+      // Births, deaths and commands always pass: dropping a birth would leave the node's aliases unknown.
+      const kind = topic.split('/')[2]
+      const node = this.#config.sparkplug?.edgeNodeId ?? ''
+      if ((kind === 'NDATA' || kind === 'DDATA') && !this.#admit(node)) {
+        if (this.#firstDropOfWindow(node)) {
+          ctx.logger.warn(`${FLOOD}: more than ${this.#config.maxMessagesPerS} data messages within a second`, {
+            edgeNode: node,
+            dropped: this.stats.floodDroppedBy[node],
+          })
+        }
+        return
+      }
       await this.sparkplug.message(this.#client, ctx, topic, payload)
       if (ctx.congested) await ctx.whenWritable()
       return
     }
     const now = this.#now()
-    const observations = []
+    const observations: Observation[] = []
+    let matched = false
     for (const item of this.#config.items) {
       if (!topicMatches(item.topic, topic)) continue
+      matched = true
+      if (!this.#admit(item.id)) {
+        if (this.#firstDropOfWindow(item.id)) {
+          const why = `${FLOOD}: more than ${this.#config.maxMessagesPerS} messages within a second on ${topic} (max_messages_per_s); the rest of the second's are dropped`
+          ctx.logger.warn(why, { topic, item: item.id, dropped: this.stats.floodDroppedBy[item.id] })
+          observations.push({
+            id: item.id,
+            tag: item.tag,
+            type: item.category,
+            value: UNAVAILABLE,
+            attributes: { timestamp: isoTimestamp(now), quality: 'BAD', reason: why },
+          })
+        }
+        continue
+      }
       const o = readPayload(item, payload, now, this.#config.maxPayloadBytes)
       if (o.attributes.quality === 'BAD') {
         this.stats.badPayloads++
@@ -250,13 +338,45 @@ export class MqttConnector implements Connector {
       }
       observations.push(o)
     }
-    if (observations.length === 0) {
+    if (!matched) {
       this.stats.unmatched++
       return
     }
+    if (observations.length === 0) return
     this.stats.received++
     ctx.publish(this.#config.uuid, observations)
     if (ctx.congested) await ctx.whenWritable()
+  }
+
+  /**
+   * Whether `key` may take one more message in the current second; a drop is counted here. Fixed windows, not a
+   * sliding one: a count and a start per item is all the state, and a burst straddling two windows gets at most twice
+   * the limit, which is still bounded.
+   */
+  #admit(key: string): boolean {
+    const max = this.#config.maxMessagesPerS
+    if (max === 0) return true
+    const now = this.#now()
+    let w = this.#windows.get(key)
+    if (!w || now - w.start >= 1000 || now < w.start) {
+      w = { start: now, count: 0, reported: false }
+      this.#windows.set(key, w)
+    }
+    if (w.count < max) {
+      w.count++
+      return true
+    }
+    this.stats.floodDropped++
+    this.stats.floodDroppedBy[key] = (this.stats.floodDroppedBy[key] ?? 0) + 1
+    return false
+  }
+
+  /** True once per window: the first drop of `key` in it, the one the operator is told about. */
+  #firstDropOfWindow(key: string): boolean {
+    const w = this.#windows.get(key)
+    if (!w || w.reported) return false
+    w.reported = true
+    return true
   }
 
   /** An answer to one of our commands; true when it was one (else the message is read as data too). */

@@ -22,6 +22,7 @@ import {
 } from '@openfactory/model'
 import {
   DEFAULT_COMMAND_TIMEOUT_MS,
+  DEFAULT_MAX_MESSAGES_PER_S,
   DEFAULT_MAX_PAYLOAD_BYTES,
   DEFAULT_QOS,
   type MqttDeviceConfig,
@@ -86,6 +87,7 @@ export function parseMqttDevice(device: DeviceConfig): MqttDeviceConfig {
     cleanSession: block.clean_session ?? false,
     keepaliveS: block.keepalive_s ?? 30,
     maxPayloadBytes: block.max_payload_bytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
+    maxMessagesPerS: block.max_messages_per_s ?? DEFAULT_MAX_MESSAGES_PER_S,
     items,
     commands: Object.entries(block.commands ?? {}).map(([name, c]) => ({
       name,
@@ -130,6 +132,11 @@ export const mqttSpec = registerConnector<MqttDeviceConfig, MqttConnector>({
     max_payload_bytes: {
       description: 'a longer payload is not read (its item UNAVAILABLE, OFA_MQTT_PAYLOAD)',
       default: String(DEFAULT_MAX_PAYLOAD_BYTES),
+    },
+    max_messages_per_s: {
+      description:
+        'messages one topic item (Sparkplug: the edge node) accepts per second; the rest are dropped unread and counted, the item says OFA_MQTT_FLOOD once a second (0: no limit)',
+      default: String(DEFAULT_MAX_MESSAGES_PER_S),
     },
     topics: { description: 'data items; each key is the data item id' },
     'topics.<key>.topic': { description: 'the topic filter it is read from (+ and # allowed)' },

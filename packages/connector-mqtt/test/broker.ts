@@ -10,6 +10,10 @@ export interface Broker {
   readonly name: string
   readonly url: string
   readonly port: number
+  /** The CA file (PEM) that signed the broker's certificate, when its listener is TLS (mqtts://). */
+  readonly ca?: string
+  /** The broker's log file (a broker started here). */
+  readonly log?: string
 }
 
 let shared: Promise<Broker> | undefined
@@ -27,16 +31,22 @@ export function sharedBroker(): Promise<Broker> {
 }
 
 function toBroker(s: BrokerState): Broker {
-  return { name: s.name, url: s.url, port: s.port }
+  return { name: s.name, url: s.url, port: s.port, log: s.log, ...(s.tls ? { ca: s.tls.ca } : {}) }
+}
+
+/** What a private broker is started with: a TLS listener, a password file (name → password, anonymous refused). */
+export interface PrivateBrokerOptions {
+  readonly tls?: boolean
+  readonly users?: Readonly<Record<string, string>>
 }
 
 let count = 0
 
 /** A broker of this test alone (to stop and restart), stopped and deleted after the test. */
-export async function privateBroker(t: TestContext): Promise<Broker> {
+export async function privateBroker(t: TestContext, opts: PrivateBrokerOptions = {}): Promise<Broker> {
   const name = `private-${process.pid}-${++count}`
   t.after(() => stop(name, true))
-  return toBroker(await start({ name }))
+  return toBroker(await start({ name, ...opts }))
 }
 
 /** Stops a broker (SIGTERM: Mosquitto writes its persistence file) and starts it again on the same port. */
@@ -56,17 +66,21 @@ export function uniqueTopic(): string {
 
 /**
  * Publishes `messages` to `topic` with Debian's mosquitto_pub (one connection; `-l` publishes each stdin line as a
- * message), QoS `qos`, MQTT `version` (mqttv311 or mqttv5); resolves when it exits 0.
+ * message), QoS `qos`, MQTT `version` (mqttv311 or mqttv5), over TLS when the broker is (`ca` pinned), with a user
+ * name and password when given; resolves when it exits 0.
  */
 export function mosquittoPub(
   b: Broker,
   topic: string,
   messages: readonly string[],
-  opts: { qos?: 0 | 1 | 2; version?: 'mqttv311' | 'mqttv5' } = {},
+  opts: { qos?: 0 | 1 | 2; version?: 'mqttv311' | 'mqttv5'; username?: string; password?: string } = {},
 ): Promise<void> {
   return new Promise((resolve, reject) => {
     const args = ['-h', '127.0.0.1', '-p', String(b.port), '-t', topic, '-q', String(opts.qos ?? 1)]
     args.push('-V', opts.version ?? 'mqttv311', '-l')
+    if (b.ca) args.push('--cafile', b.ca)
+    if (opts.username !== undefined) args.push('-u', opts.username)
+    if (opts.password !== undefined) args.push('-P', opts.password)
     const child = spawn('mosquitto_pub', args, { stdio: ['pipe', 'ignore', 'pipe'] })
     let err = ''
     child.stderr.on('data', (d) => {

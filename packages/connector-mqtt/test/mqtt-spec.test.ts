@@ -29,6 +29,7 @@ test('parse: defaults are QoS 1, a persistent session, MQTT 5, JSON payloads, Sa
   assert.equal(c.protocolVersion, 5)
   assert.equal(c.clientId, 'ofa-SENSOR-1')
   assert.equal(c.maxPayloadBytes, 1048576)
+  assert.equal(c.maxMessagesPerS, 0)
   assert.deepEqual(c.items[0]?.path, ['data', 'values', 2, 't'])
   assert.equal(c.items[0]?.category, 'Samples')
   assert.equal(c.items[0]?.payload, 'json')
@@ -94,6 +95,7 @@ test("model's schema: unknown fields, wrong QoS, wildcard command topics and lim
       qos: 3
       max_payload_bytes: 268435456
       keepalive_s: 65536
+      max_messages_per_s: -1
       topik: x
       topics:
         t: {topic: a/b, tag: T, path: "a..b"}
@@ -104,10 +106,11 @@ test("model's schema: unknown fields, wrong QoS, wildcard command topics and lim
   const { problems } = await validateFactory([dir], { cwd: dir })
   const brief = problems.map((p) => `${p.where?.line} ${p.code} ${p.where?.path}`).sort()
   assert.deepEqual(brief, [
-    '10 OFA_CONFIG_UNKNOWN_FIELD devices.s.connector.topik',
-    '12 OFA_CONFIG_VALUE devices.s.connector.topics.t.path',
-    '14 OFA_CONFIG_VALUE devices.s.connector.commands.Go.timeout_ms',
-    '14 OFA_CONFIG_VALUE devices.s.connector.commands.Go.topic',
+    '10 OFA_CONFIG_VALUE devices.s.connector.max_messages_per_s',
+    '11 OFA_CONFIG_UNKNOWN_FIELD devices.s.connector.topik',
+    '13 OFA_CONFIG_VALUE devices.s.connector.topics.t.path',
+    '15 OFA_CONFIG_VALUE devices.s.connector.commands.Go.timeout_ms',
+    '15 OFA_CONFIG_VALUE devices.s.connector.commands.Go.topic',
     '7 OFA_CONFIG_VALUE devices.s.connector.qos',
     '8 OFA_CONFIG_VALUE devices.s.connector.max_payload_bytes',
     '9 OFA_CONFIG_VALUE devices.s.connector.keepalive_s',
@@ -122,6 +125,19 @@ test("model's schema: unknown fields, wrong QoS, wildcard command topics and lim
 `,
   )
   assert.deepEqual((await validateFactory([dir], { cwd: dir })).problems, [])
+  // max_messages_per_s: 0 (no limit) and 1000000 accepted, one past the top refused.
+  for (const [n, ok] of [
+    [0, true],
+    [1_000_000, true],
+    [1_000_001, false],
+  ] as const) {
+    writeFileSync(
+      join(dir, 'devices.yml'),
+      `devices:\n  s:\n    uuid: S-1\n    connector: {type: mqtt, url: "mqtt://127.0.0.1:1883", max_messages_per_s: ${n}}\n`,
+    )
+    const found = (await validateFactory([dir], { cwd: dir })).problems.map((p) => `${p.code} ${p.where?.path}`)
+    assert.deepEqual(found, ok ? [] : ['OFA_CONFIG_VALUE devices.s.connector.max_messages_per_s'], String(n))
+  }
 })
 
 test('topic filters: + is one level, # the rest (and the parent), $ topics only by name', () => {

@@ -333,6 +333,9 @@ export const MqttConnectorConfig = Type.Object(
     max_payload_bytes: Type.Optional(
       Type.Integer({ minimum: 1, maximum: 268_435_455, expected: 'bytes (1-268435455)' }),
     ),
+    max_messages_per_s: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 1_000_000, expected: 'messages per second (0-1000000, 0 no limit)' }),
+    ),
     topics: Type.Optional(Type.Record(Type.String(), MqttTopicItem)),
     commands: Type.Optional(Type.Record(Type.String(), MqttCommand)),
     sparkplug: Type.Optional(MqttSparkplug),
