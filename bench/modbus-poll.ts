@@ -21,6 +21,7 @@ import type { ModbusConnector } from '../packages/connector-modbus/src/modbus-co
 import { deviceConfig } from '../packages/connectors/src/testing/device-config.ts'
 import { install, PYMODBUS_VERSION, startModbusServer } from '../scripts/modbus.ts'
 import { countingContext } from './lib/counting-context.ts'
+import { medianOf } from './lib/stats.ts'
 
 // modbus-serial is CommonJS, a dependency of connector-modbus: loaded from there.
 const ModbusRTU = createRequire(new URL('../packages/connector-modbus/package.json', import.meta.url))(
@@ -152,8 +153,6 @@ asyncio.run(main())
   return { registersPerSecond: Number(out.trim().split('\n').at(-1)), cpuUsPerRegister: null }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
-
 const python = await install()
 const server = await startModbusServer({ units: '1', args: ['--tick', '0.01'] })
 console.log(
@@ -186,12 +185,12 @@ try {
 } finally {
   await server.stop()
 }
-const figure = (c: (typeof cases)[number]) => median(c.runs.map((r) => r.registersPerSecond))
+const figure = (c: (typeof cases)[number]) => medianOf(c.runs.map((r) => r.registersPerSecond))
 for (const c of cases) {
   const cpu = c.runs.map((r) => r.cpuUsPerRegister).filter((x): x is number => x !== null)
   console.log(
     `${c.name}: ${figure(c).toFixed(0)} registers/s median of ${c.runs.map((r) => r.registersPerSecond.toFixed(0)).join(', ')}` +
-      (cpu.length ? ` (client CPU ${median(cpu).toFixed(3)} µs/register)` : ''),
+      (cpu.length ? ` (client CPU ${medianOf(cpu).toFixed(3)} µs/register)` : ''),
   )
 }
 const [bare, py, mine] = cases as [(typeof cases)[0], (typeof cases)[0], (typeof cases)[0]]

@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util'
 import { type EmbeddedLog, type LogRecord, openEmbeddedLog, partitionFor } from '@openfactory/log'
 import { decodeObservation, encodeObservation, isoTimestamp, TOPICS } from '@openfactory/model'
 import { createServeApp, createServingState } from '@openfactory/serve'
+import { medianOf } from './lib/stats.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -35,11 +36,6 @@ const QUERIES = Number(args.queries)
 const ANCHORS = Number(args.anchors)
 const T0 = Date.UTC(2026, 9, 1)
 const uuid = (i: number) => `asset-${String(i).padStart(3, '0')}`
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)] as number
-}
 
 /** Record i: asset i mod ASSETS, item (i / ASSETS) mod ITEMS; record time T0 + i. */
 async function writeLog(log: EmbeddedLog): Promise<void> {
@@ -139,8 +135,8 @@ async function main(): Promise<void> {
         throw new Error(`answers differ for ${asset} at ${isoTimestamp(at)}`)
       }
     }
-    const o = median(ours)
-    const a = median(anchors)
+    const o = medianOf(ours)
+    const a = medianOf(anchors)
     console.log(
       `ours: ${QUERIES} queries, median ${o.toFixed(2)} ms (min ${Math.min(...ours).toFixed(2)}, max ${Math.max(...ours).toFixed(2)})`,
     )

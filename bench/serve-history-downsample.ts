@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util'
 import { type EmbeddedLog, type LogRecord, openEmbeddedLog, partitionFor } from '@openfactory/log'
 import { decodeObservation, encodeObservation, isoTimestamp, TOPICS } from '@openfactory/model'
 import { createServeApp, createServingState } from '@openfactory/serve'
+import { medianOf } from './lib/stats.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -34,11 +35,6 @@ const UUID = 'bench-asset-1'
 const T0 = Date.UTC(2026, 10, 1)
 const STEP_MS = 10
 const BATCH = 8192
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)] as number
-}
 
 async function writeLog(log: EmbeddedLog): Promise<void> {
   await log.createTopic({ name: TOPICS.assets, partitions: 6 })
@@ -128,7 +124,7 @@ async function main(): Promise<void> {
         if (round > 0) times.get(name)?.push(ms)
       }
     }
-    const med = (name: string) => median(times.get(name) as number[])
+    const med = (name: string) => medianOf(times.get(name) as number[])
     for (const [name] of cases) {
       const all = (times.get(name) as number[]).map((x) => x.toFixed(0)).join(', ')
       const m = med(name)

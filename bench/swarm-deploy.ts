@@ -24,6 +24,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { status as dockerStatus, start as startDocker, stop as stopDocker } from '../scripts/docker.ts'
 import { benchKafka } from './lib/kafka-bench.ts'
+import { medianOf } from './lib/stats.ts'
 
 const { values: args } = parseArgs({ options: { rounds: { type: 'string', default: '2' } } })
 const ROUNDS = Number(args.rounds)
@@ -84,7 +85,6 @@ const swarmFlags = (stack: string) => [
   path.join(work, `state-${stack}`),
 ]
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
 const rows: { case: string; ours: number[]; anchor: number[]; anchorName: string }[] = [
   { case: 'deploy the demo factory (5 services)', ours: [], anchor: [], anchorName: 'docker stack deploy + wait' },
   { case: 'one device changed', ours: [], anchor: [], anchorName: 'docker service update --force' },
@@ -158,8 +158,8 @@ try {
   console.log('\n| case | ours (s, median) | anchor (s, median) | ours/anchor |')
   console.log('|---|---:|---:|---:|')
   for (const r of rows) {
-    const ours = median(r.ours)
-    const anchor = median(r.anchor)
+    const ours = medianOf(r.ours)
+    const anchor = medianOf(r.anchor)
     console.log(
       `| ${r.case} | ${ours.toFixed(1)} (${r.ours.map((x) => x.toFixed(1)).join(', ')}) | ${anchor.toFixed(1)} (${r.anchor.map((x) => x.toFixed(1)).join(', ')}; ${r.anchorName}) | ${(ours / anchor).toFixed(2)}× |`,
     )
