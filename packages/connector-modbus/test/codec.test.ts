@@ -11,26 +11,10 @@ import {
   TYPE_WORDS,
   unscale,
 } from '../src/index.ts'
+import { modbusField } from './fields.ts'
 
-const field = (type: FieldType, over: Partial<ModbusField> = {}): ModbusField => ({
-  id: 'x',
-  unitId: 1,
-  table: 'holding',
-  address: 0,
-  type,
-  count: type === 'string' ? 4 : TYPE_WORDS[type],
-  bit: 0,
-  byteOrder: 'big',
-  wordOrder: 'big',
-  scale: 1,
-  offset: 0,
-  category: 'Samples',
-  tag: 'X',
-  pollIntervalMs: 1000,
-  writable: false,
-  where: { file: 'devices.yml', line: 1, column: 1 },
-  ...over,
-})
+const field = (type: FieldType, over: Partial<ModbusField> = {}): ModbusField =>
+  modbusField({ type, count: type === 'string' ? 4 : TYPE_WORDS[type], ...over })
 
 test('known layouts: float32 21.5 as ABCD, CDAB, BADC and DCBA', () => {
   // 21.5 = 0x41AC0000.

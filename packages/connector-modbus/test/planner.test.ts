@@ -11,26 +11,10 @@ import {
   overlaps,
   planReads,
 } from '../src/index.ts'
+import { modbusField } from './fields.ts'
 
-const field = (id: string, address: number, count = 1, over: Partial<ModbusField> = {}): ModbusField => ({
-  id,
-  unitId: 1,
-  table: 'holding',
-  address,
-  type: count === 1 ? 'uint16' : count === 2 ? 'float32' : 'string',
-  count,
-  bit: 0,
-  byteOrder: 'big',
-  wordOrder: 'big',
-  scale: 1,
-  offset: 0,
-  category: 'Samples',
-  tag: 'X',
-  pollIntervalMs: 1000,
-  writable: false,
-  where: { file: 'devices.yml', line: 1, column: 1 },
-  ...over,
-})
+const field = (id: string, address: number, count = 1, over: Partial<ModbusField> = {}): ModbusField =>
+  modbusField({ id, address, type: count === 1 ? 'uint16' : count === 2 ? 'float32' : 'string', count, ...over })
 
 test('neighbours within the gap share one read; a longer gap, another unit, table or interval do not', () => {
   const plan = planReads(
