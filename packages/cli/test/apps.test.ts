@@ -8,6 +8,7 @@ import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { ensurePythonEnv } from '../../../scripts/python-env.ts'
 import { kafka } from '../../log-kafka/test/helpers.ts'
+import { kafkaSecurityEnvironment } from '../src/runtime/app-process.ts'
 import { eventually, getJson, groupAlive, startOfa, tempDir } from './helpers.ts'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
@@ -127,4 +128,37 @@ test('a Python app (confluent-kafka) derives observations on the Kafka backbone 
   assert.ok(sensor.state.some((s) => s.id === 'temp'))
   up.child.kill('SIGTERM')
   assert.equal(await up.exited, 0)
+})
+
+test('an app on a secured Kafka gets the connection as OFA_KAFKA_* variables: paths as paths, PEM text as _PEM', () => {
+  const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'
+  assert.deepEqual(
+    kafkaSecurityEnvironment({
+      protocol: 'SASL_SSL',
+      sasl: { mechanism: 'SCRAM-SHA-256', username: 'line', passwordFile: '/run/secrets/kafka' },
+      tls: { ca: '/etc/kafka/ca.pem', cert: pem, key: pem, rejectUnauthorized: true },
+    }),
+    {
+      OFA_KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
+      OFA_KAFKA_SASL_MECHANISM: 'SCRAM-SHA-256',
+      OFA_KAFKA_USERNAME: 'line',
+      OFA_KAFKA_PASSWORD_FILE: '/run/secrets/kafka',
+      OFA_KAFKA_CA: '/etc/kafka/ca.pem',
+      OFA_KAFKA_CERT_PEM: pem,
+      OFA_KAFKA_KEY_PEM: pem,
+    },
+  )
+  assert.deepEqual(
+    kafkaSecurityEnvironment({
+      protocol: 'SASL_PLAINTEXT',
+      sasl: { mechanism: 'PLAIN', username: 'u', password: 'p' },
+    }),
+    {
+      OFA_KAFKA_SECURITY_PROTOCOL: 'SASL_PLAINTEXT',
+      OFA_KAFKA_SASL_MECHANISM: 'PLAIN',
+      OFA_KAFKA_USERNAME: 'u',
+      OFA_KAFKA_PASSWORD: 'p',
+    },
+  )
+  assert.deepEqual(kafkaSecurityEnvironment({ protocol: 'PLAINTEXT' }), { OFA_KAFKA_SECURITY_PROTOCOL: 'PLAINTEXT' })
 })

@@ -413,12 +413,32 @@ test('ofa up --bootstrap <SASL_SSL> with the flags runs the demo; ofa plan and o
   const manifest = join(dir, 'factory.yaml')
   await writeFile(manifest, (await readFile(manifest, 'utf8')).replace('name: demo-factory', `name: ${name}`))
   const flags = await saslFlags()
-  const up = startOfa(t, ['up', dir, '--port', '0', ...flags], { OFA_KAFKA_PASSWORD: c.sasl.password })
+  // The password from a file given by flag (not from ofa's environment, which an app would inherit); an app of the
+  // factory runs `ofa log produce` with only KAFKA_BROKER on its command line: it connects with what ofa up gives it.
+  const passwordFile = join(await tempDir(t), 'kafka-password')
+  await writeFile(passwordFile, c.sasl.password)
+  const appTopic = `sasl-app-${Date.now()}`
+  await writeFile(
+    join(dir, 'apps.yml'),
+    `apps:\n  producer:\n    uuid: SASL-APP\n    command: >-\n      "${process.execPath}" "${BIN}" log produce ${appTopic}\n` +
+      `      --bootstrap "$$KAFKA_BROKER" --key k from-app && exec sleep 600\n`,
+  )
+  const up = startOfa(t, ['up', dir, '--port', '0', ...flags, '--kafka-password-file', passwordFile], {})
   const api = `${await up.url}/api`
   assert.match(up.output(), new RegExp(`data in kafka ${c.saslBootstrap} \\(SASL_SSL, SCRAM-SHA-512 as ofa\\)`))
   await eventually(
     async () => (await getJson(`${api}/assets/${CNC}`)).availability === 'AVAILABLE' || undefined,
     `${CNC} AVAILABLE over SASL_SSL`,
+    60_000,
+  )
+  await eventually(
+    async () => {
+      const r = await ofa(['log', 'tail', appTopic, ...flags, '--limit', '1'], {
+        env: { OFA_KAFKA_PASSWORD: c.sasl.password },
+      })
+      return (r.code === 0 && /from-app/.test(r.stdout)) || undefined
+    },
+    'the app produced over SASL_SSL',
     60_000,
   )
   up.child.kill('SIGTERM')

@@ -12,7 +12,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { dirname } from 'node:path'
 import type { Connector, ConnectorContext } from '@openfactory/connectors'
-import { type AppConfig, OpenFactoryError } from '@openfactory/model'
+import { type AppConfig, type KafkaBackboneOptions, OpenFactoryError } from '@openfactory/model'
 
 /** The longest output line logged as is; longer ones are cut. */
 export const APP_LINE_BYTES = 4096
@@ -31,7 +31,12 @@ export interface AppEnvironmentOptions {
   readonly apiCa?: string
   readonly backbone:
     | { readonly type: 'embedded' }
-    | { readonly type: 'kafka'; readonly bootstrapServers: readonly string[] }
+    | {
+        readonly type: 'kafka'
+        readonly bootstrapServers: readonly string[]
+        /** The connection's security (flags, variables, factory.yaml): the app connects as `ofa up` does. */
+        readonly security?: KafkaBackboneOptions['security']
+      }
 }
 
 /** The variables every local app gets (before its own `environment:`). */
@@ -48,12 +53,39 @@ export function appEnvironment(app: AppConfig, opts: AppEnvironmentOptions): Rec
   if (opts.backbone.type === 'kafka') {
     env.KAFKA_BROKER = opts.backbone.bootstrapServers.join(',')
     env.OFA_BOOTSTRAP_SERVERS = env.KAFKA_BROKER
+    if (opts.backbone.security) Object.assign(env, kafkaSecurityEnvironment(opts.backbone.security))
   }
   if (app.uns) env.OFA_UNS_ID = app.uns.unsId
   for (const entry of app.spec.environment ?? []) {
     const eq = entry.indexOf('=')
     if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1)
   }
+  return env
+}
+
+/**
+ * The Kafka connection's security as the `OFA_KAFKA_*` variables `ofa run` reads (kafka-security.ts), so an app
+ * (or an `ofa` command it runs) connects as `ofa up` does. The password goes as the file it came from when it came
+ * from one, else as `OFA_KAFKA_PASSWORD`; a CA, certificate or key that factory.yaml gives as PEM text (not a path)
+ * goes as `OFA_KAFKA_CA_PEM`, `OFA_KAFKA_CERT_PEM`, `OFA_KAFKA_KEY_PEM`.
+ */
+export function kafkaSecurityEnvironment(security: KafkaBackboneOptions['security']): Record<string, string> {
+  const env: Record<string, string> = { OFA_KAFKA_SECURITY_PROTOCOL: security.protocol }
+  const { sasl, tls } = security
+  if (sasl) {
+    env.OFA_KAFKA_SASL_MECHANISM = sasl.mechanism
+    env.OFA_KAFKA_USERNAME = sasl.username
+    if (sasl.passwordFile !== undefined) env.OFA_KAFKA_PASSWORD_FILE = sasl.passwordFile
+    else if (sasl.password !== undefined) env.OFA_KAFKA_PASSWORD = sasl.password
+  }
+  const pem = (name: string, value: string | undefined) => {
+    if (value === undefined) return
+    if (value.includes('-----BEGIN')) env[`${name}_PEM`] = value
+    else env[name] = value
+  }
+  pem('OFA_KAFKA_CA', tls?.ca)
+  pem('OFA_KAFKA_CERT', tls?.cert)
+  pem('OFA_KAFKA_KEY', tls?.key)
   return env
 }
 

@@ -195,7 +195,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     for (const { plan } of plans) if (plan.kind === 'run') supervisor.add(plan.connector)
     const backboneEnv =
       backbone.type === 'kafka'
-        ? { type: 'kafka' as const, bootstrapServers: backbone.bootstrapServers }
+        ? { type: 'kafka' as const, bootstrapServers: backbone.bootstrapServers, security: backbone.security }
         : { type: 'embedded' as const }
     for (const app of localApps) {
       const apiCa = tls?.source.startsWith('self-signed') ? tls.certFile : undefined
