@@ -11,7 +11,7 @@
  * that source says how many were left out. Sources tracked are capped (`maxSources`); past the cap the oldest is
  * forgotten.
  */
-import { type EventLog, readTopic } from '@openfactory/log'
+import type { EventLog, LogRecord } from '@openfactory/log'
 
 export const AUDIT_TOPIC = 'ofa_audit'
 export const AUDIT_RETENTION_MS = 400 * 24 * 3600 * 1000
@@ -97,18 +97,71 @@ export function openAuditLog(log: EventLog, opts: AuditLogOptions = {}): AuditLo
   }
 }
 
-/** The trail, oldest first: records at or after `since` (ISO-8601), the last `limit` of them. */
+/** How far before `since` the search for the first record starts: appends by other hosts' clocks may be that late. */
+const SINCE_SLACK_MS = 60_000
+
+/**
+ * The trail, oldest first: records at or after `since` (ISO-8601), the last `limit` of them. Reads only what it
+ * returns (and a few records around it), not the whole topic: the first record at `since` is found by a binary search
+ * over the append timestamps (one record read per step, starting SINCE_SLACK_MS early), and with a `limit` the
+ * partition is read backwards from its end until `limit` records are found.
+ */
 export async function readAudit(log: EventLog, opts: { since?: string; limit?: number } = {}): Promise<AuditRecord[]> {
+  if (!(await log.listTopics()).includes(AUDIT_TOPIC)) return []
+  const sinceMs = opts.since !== undefined ? Date.parse(opts.since) : Number.NaN
   const out: AuditRecord[] = []
-  for (const r of await readTopic(log, AUDIT_TOPIC)) {
-    if (!r.value) continue
-    try {
-      const rec = JSON.parse(r.value.toString('utf8')) as AuditRecord
-      if (opts.since && rec.at < opts.since) continue
-      out.push(rec)
-    } catch {
-      // not ours
+  for (const s of (await log.describeTopic(AUDIT_TOPIC)).partitionStates) {
+    const from = Number.isNaN(sinceMs)
+      ? s.startOffset
+      : await firstAt(log, s.partition, s.startOffset, s.endOffset, sinceMs - SINCE_SLACK_MS)
+    const keep = (rec: AuditRecord) => Number.isNaN(sinceMs) || Date.parse(rec.at) >= sinceMs
+    if (opts.limit === undefined) {
+      out.push(...(await readRange(log, s.partition, from, s.endOffset)).filter(keep))
+      continue
     }
+    // Backwards in windows of `limit` records until enough are found (records that are not ours do not count).
+    const found: AuditRecord[][] = []
+    let count = 0
+    for (let end = s.endOffset; end > from && count < opts.limit; ) {
+      const start = Math.max(from, end - opts.limit)
+      const chunk = (await readRange(log, s.partition, start, end)).filter(keep)
+      found.unshift(chunk)
+      count += chunk.length
+      end = start
+    }
+    out.push(...found.flat())
   }
   return opts.limit !== undefined ? out.slice(-opts.limit) : out
+}
+
+/** The records of [from, to) that parse as audit records. */
+async function readRange(log: EventLog, partition: number, from: number, to: number): Promise<AuditRecord[]> {
+  const out: AuditRecord[] = []
+  let offset = from
+  while (offset < to) {
+    const batch = await log.read(AUDIT_TOPIC, partition, offset, { maxRecords: to - offset })
+    if (batch.length === 0) break
+    for (const r of batch) {
+      if (r.offset >= to) return out
+      if (!r.value) continue
+      try {
+        out.push(JSON.parse(r.value.toString('utf8')) as AuditRecord)
+      } catch {
+        // not ours
+      }
+    }
+    offset = (batch.at(-1) as LogRecord).offset + 1
+  }
+  return out
+}
+
+/** The first offset in [lo, hi) whose record was appended at or after `ms` (hi when none): a binary search. */
+async function firstAt(log: EventLog, partition: number, lo: number, hi: number, ms: number): Promise<number> {
+  while (lo < hi) {
+    const mid = lo + Math.floor((hi - lo) / 2)
+    const [r] = await log.read(AUDIT_TOPIC, partition, mid, { maxRecords: 1 })
+    if (r === undefined || r.timestamp >= ms) hi = mid
+    else lo = r.offset + 1
+  }
+  return lo
 }
