@@ -189,7 +189,7 @@ export async function createServeApp(opts: ServeAppOptions): Promise<FastifyInst
     routerOptions: { maxParamLength: maxUrlBytes },
     bodyLimit: opts.maxBodyBytes ?? 1024 * 1024,
     frameworkErrors: withSecurityHeaders(frameworkErrors(maxUrlBytes), { tls }),
-    clientErrorHandler: clientErrorHandler(maxUrlBytes),
+    clientErrorHandler: clientErrorHandler(maxUrlBytes, { tls }),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   })
   const serving = opts.serving

@@ -20,6 +20,7 @@ import {
   type Where,
 } from '@openfactory/model'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { type SecurityHeadersOptions, securityHeaderLines } from './security-headers.ts'
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   OFA_SERVE_REQUEST_INVALID: 400,
@@ -189,7 +190,8 @@ const HTTP_METHOD = /^[A-Z]+ /
  * is longer than the URL limit), else a 431; any other bytes that are not HTTP a 400. The answer is written on the
  * socket, which is then closed.
  */
-export function clientErrorHandler(maxUrlBytes: number) {
+export function clientErrorHandler(maxUrlBytes: number, security: SecurityHeadersOptions) {
+  const headerLines = securityHeaderLines(security)
   return (cause: Error, socket: Socket): void => {
     const err = cause as Error & { code?: string; rawPacket?: unknown }
     if (err.code === 'ECONNRESET' || socket.destroyed) return
@@ -227,7 +229,7 @@ export function clientErrorHandler(maxUrlBytes: number) {
               ? 'Request Timeout'
               : 'Bad Request'
       socket.write(
-        `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${headerLines}Connection: close\r\n\r\n${body}`,
       )
     }
     socket.destroy()

@@ -16,8 +16,8 @@
  *
  * The headers go on the raw response as each request arrives, so that every answer carries them: those of the
  * routes, the errors of the guards that run after this hook, the streams that write their own head (SSE), and the
- * router's own errors (`withSecurityHeaders` around Fastify's `frameworkErrors`). The answers Node's HTTP parser
- * makes for bytes that are not HTTP (errors.ts `clientErrorHandler`) are written on the socket and carry none.
+ * router's own errors (`withSecurityHeaders` around Fastify's `frameworkErrors`), and the answers to bytes that are
+ * not HTTP, written on the socket by errors.ts `clientErrorHandler` (`securityHeaderLines`).
  */
 import type { ServerResponse } from 'node:http'
 import type { Http2ServerResponse } from 'node:http2'
@@ -54,6 +54,13 @@ function headerSets(opts: SecurityHeadersOptions): { api: Headers; docs: Headers
     api: [...common, ['content-security-policy', API_CSP]],
     docs: [...common, ['content-security-policy', DOCS_CSP]],
   }
+}
+
+/** The API's headers as raw `Name: value\r\n` lines, for an answer written on the socket. */
+export function securityHeaderLines(opts: SecurityHeadersOptions): string {
+  return headerSets(opts)
+    .api.map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('')
 }
 
 function setAll(res: ServerResponse | Http2ServerResponse, headers: Headers): void {

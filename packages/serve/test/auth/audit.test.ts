@@ -17,7 +17,7 @@ test('readAudit: since and limit give what a filter of the whole trail gives, re
   const records = []
   for (let i = 0; i < N; i++) {
     const at = new Date(T0 + i * 1000).toISOString()
-    const rec: AuditRecord = { at, who: 'key:k1', kind: 'command', action: `call m${i}` }
+    const rec: AuditRecord = { at, who: 'key:k1', kind: 'command', action: `call m${i}`, outcome: 'ok' }
     const garbage = i % 97 === 0
     if (!garbage) all.push(rec)
     records.push({ value: garbage ? '{not json' : JSON.stringify(rec), timestamp: T0 + i * 1000 })

@@ -136,10 +136,10 @@ function rawRequest(port: number, bytes: string | Buffer): Promise<string> {
 }
 
 /** Status line and JSON body of a raw HTTP answer. */
-function parseRaw(text: string): { status: number; body: any } {
+function parseRaw(text: string): { status: number; body: any; head: string } {
   const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1])
-  const body = text.slice(text.indexOf('\r\n\r\n') + 4)
-  return { status, body: JSON.parse(body) }
+  const end = text.indexOf('\r\n\r\n')
+  return { status, body: JSON.parse(text.slice(end + 4)), head: text.slice(0, end) }
 }
 
 /** Opens a WebSocket with the given headers; resolves with the socket, or the refusal (status and body). */
@@ -508,6 +508,12 @@ test('item 18: a URL longer than 8192 bytes is a 414 in our shape; 100 kB over a
   const garbage = parseRaw(await rawRequest(port, Buffer.from([0x16, 0x03, 0x01, 0x00, 0xff, 0x0d, 0x0a, 0x0d, 0x0a])))
   assert.equal(garbage.status, 400)
   assert.equal(garbage.body.error.code, 'OFA_SERVE_REQUEST_INVALID')
+  // Written on the socket, past Fastify: the same security headers as every other answer.
+  for (const r of [huge, headers, garbage]) {
+    assert.match(r.head, /\r\nx-content-type-options: nosniff\r\n/i)
+    assert.match(r.head, /\r\ncontent-security-policy: default-src 'none'; frame-ancestors 'none'/i)
+    assert.match(r.head, /\r\nx-frame-options: DENY\r\n/i)
+  }
 })
 
 test('item 18: a text/plain body is a 415, as documented, not a 400', async (t) => {
