@@ -18,3 +18,5 @@ export * from './shdr/index.ts'
 export * from './mtconnect/index.ts'
 // From factory configuration to connectors (what ofa up runs and ofa validate checks).
 export * from './from-config.ts'
+// Built-in apps (historian, alerts, webhooks...): a registry of kinds, run in-process like connectors.
+export * from './app-kind.ts'

@@ -1,7 +1,8 @@
 import { relative, resolve } from 'node:path'
 import '../connector-types.ts'
 import { parseArgs } from 'node:util'
-import { checkConnectorConfigs } from '@openfactory/connectors'
+import '../app-kinds.ts'
+import { checkAppKinds, checkConnectorConfigs } from '@openfactory/connectors'
 import { SKIP_MARKER, validateFactory } from '@openfactory/model'
 import type { CliIo } from '../io.ts'
 import { EXIT } from '../io.ts'
@@ -42,6 +43,7 @@ export async function validateCommand(args: readonly string[], io: CliIo): Promi
   const problems = [
     ...configProblems,
     ...checkConnectorConfigs(factory.devices, { onWarning: (w) => warnings.push(w) }),
+    ...checkAppKinds(factory.apps),
   ]
   for (const dir of skipped)
     io.stderr.write(`skipped ${relative(io.cwd, dir) || '.'}: it holds a ${SKIP_MARKER} file\n`)

@@ -21,7 +21,9 @@
  * listening on one port of the host network, a placement constraint on a node label no node of the
  * infrastructure file has.
  */
+import '../app-kinds.ts'
 import { createHash } from 'node:crypto'
+import { appKindOf } from '@openfactory/connectors'
 import {
   type AppConfig,
   type DeviceConfig,
@@ -250,9 +252,19 @@ export function generateStack(factory: Factory, opts: StackOptions): StackFile {
       routing?: { port?: number }
       deploy?: DeployConfig
     }
-    if (!spec.image) continue // a local process only (`command:`): ofa up runs it
     const labels = { 'io.openfactory.resource': `app ${a.uuid}`, 'io.openfactory.digest': digest(spec, factory.dir) }
     const name = serviceName('app', a.uuid)
+    if (appKindOf(a)) {
+      // Our built-in apps (historian, alerts...): our image running `ofa run <uuid>`, replicas sharing a lease.
+      origin.set(name, { where: a.where, deploy: 'deploy' })
+      services[name] = service(opts.image, spec.deploy, labels, {
+        command: ['run', a.uuid, '/factory', ...kafka],
+        volumes: mount,
+        environment: environmentOf(spec.environment),
+      })
+      continue
+    }
+    if (!spec.image) continue // a local process only (`command:`): ofa up runs it
     origin.set(name, { where: a.where, deploy: 'deploy' })
     const portAt = { ...a.where, path: `${a.where.path}.routing.port` }
     if (isServeImage(spec.image)) {

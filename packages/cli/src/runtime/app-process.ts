@@ -11,7 +11,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { dirname } from 'node:path'
-import type { Connector, ConnectorContext } from '@openfactory/connectors'
+import { appAsset, type Connector, type ConnectorContext } from '@openfactory/connectors'
 import { type AppConfig, type KafkaBackboneOptions, OpenFactoryError } from '@openfactory/model'
 
 /** The longest output line logged as is; longer ones are cut. */
@@ -103,17 +103,7 @@ export class AppProcess implements Connector {
 
   async start(ctx: ConnectorContext): Promise<void> {
     const { app } = this.#opts
-    ctx.declareAssets([
-      {
-        uuid: app.uuid,
-        type: 'OpenFactoryApp',
-        ...(app.uns ? { uns: app.uns } : {}),
-        referencesAbove: [],
-        referencesBelow: [],
-        dataItems: [],
-        methods: [],
-      },
-    ])
+    ctx.declareAssets([appAsset(app)])
     this.#stopping = false
     const command = app.spec.command as string | readonly string[]
     const [program, args] =

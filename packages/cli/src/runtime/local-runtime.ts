@@ -8,8 +8,10 @@
  * the reverse, so that the connectors' last observations (their assets going UNAVAILABLE) are durable before the
  * log closes.
  */
+import '../app-kinds.ts'
 import '../connector-types.ts'
 import {
+  appKindOf,
   createSupervisor,
   type DevicePlan,
   planDevice,
@@ -111,10 +113,15 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
   const skipped = plans.flatMap(({ device, plan }) =>
     plan.kind === 'skip' ? [{ uuid: device.uuid, reason: plan.reason }] : [],
   )
-  // Apps with a command run here as local processes; an app that is only an image runs where containers run.
+  // Apps with a command run here as local processes, our built-in apps (historian, alerts...) in this process; an app
+  // that is only an image runs where containers run. A built-in app whose block cannot run stops the start.
   const localApps = factory.apps.filter((a) => a.spec.command !== undefined)
+  const builtinApps = factory.apps.flatMap((app) => {
+    const kind = appKindOf(app)
+    return kind ? [{ app, kind, config: kind.parse(app) }] : []
+  })
   for (const a of factory.apps) {
-    if (a.spec.command === undefined && !isServeImage(a.spec.image)) {
+    if (a.spec.command === undefined && appKindOf(a) === undefined && !isServeImage(a.spec.image)) {
       skipped.push({
         uuid: a.uuid,
         reason: `app image ${a.spec.image} runs only where containers run (ofa apply to Docker Swarm); give it a command to run it here`,
@@ -203,6 +210,17 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
         new AppProcess({
           app,
           environment: appEnvironment(app, { apiUrl: url, backbone: backboneEnv, ...(apiCa ? { apiCa } : {}) }),
+        }),
+      )
+    }
+    for (const { app, kind, config } of builtinApps) {
+      supervisor.add(
+        kind.create(app, config, {
+          eventLog: log,
+          factory,
+          env: opts.env ?? process.env,
+          logger: childLogger(logger, { component: 'app', app: app.uuid }),
+          apiUrl: url,
         }),
       )
     }

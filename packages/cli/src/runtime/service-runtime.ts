@@ -4,6 +4,8 @@
  * - a **device** uuid: its connector (and our SHDR replay adapter when the device declares it). Replicas of
  *   one device share a lease (group `ofa-run-<uuid>`): only the holder runs the connector and answers its
  *   commands (group `ofa-connector-<uuid>`); when the holder stops or dies, another replica takes over.
+ * - a **built-in app** uuid (an app with a `historian:`, `alerts:`... block; connectors' app-kind.ts): the app, under
+ *   the same kind of lease as a device.
  * - an **app** uuid whose image is `openfactory/serve`: the serving layer (REST, WebSocket, SSE). Every
  *   replica builds the whole state and answers requests; the holder of the lease of group `ofa-serve` records
  *   availability expiries, so each expiry is written once.
@@ -12,14 +14,22 @@
  * TypeScript processors run in processes of their own, with the same kind of lease (workers-runtime.ts).
  */
 import '../connector-types.ts'
-import { createSupervisor, planDevice, type ShdrAdapterServer, type Supervisor } from '@openfactory/connectors'
+import '../app-kinds.ts'
+import {
+  appKindOf,
+  type BuiltinAdapter,
+  type Connector,
+  createSupervisor,
+  planDevice,
+  type ShdrAdapterServer,
+  type Supervisor,
+} from '@openfactory/connectors'
 import { DASHBOARD_DIST } from '@openfactory/dashboard'
 import type { EventLog } from '@openfactory/log'
 import {
   type BackboneOptions,
   childLogger,
   type DebugLogger,
-  type DeviceConfig,
   type Factory,
   OpenFactoryError,
   TOPICS,
@@ -76,13 +86,16 @@ export async function startServiceRuntime(opts: ServiceRuntimeOptions): Promise<
   if (!device && !app) {
     throw new OpenFactoryError('OFA_CLI_USAGE', `no device or app with uuid ${opts.uuid} in ${factory.dir}`)
   }
-  if (app && !isServeImage(app.spec.image)) {
+  const kind = app ? appKindOf(app) : undefined
+  if (app && !kind && !isServeImage(app.spec.image)) {
     throw new OpenFactoryError(
       'OFA_CLI_USAGE',
-      `app ${app.uuid} ${app.spec.image ? `runs image ${app.spec.image}` : 'is a local command (ofa up runs it)'}; ofa run runs devices and the serving app (${SERVE_IMAGE})`,
+      `app ${app.uuid} ${app.spec.image ? `runs image ${app.spec.image}` : 'is a local command (ofa up runs it)'}; ofa run runs devices, our built-in apps and the serving app (${SERVE_IMAGE})`,
       { where: app.where },
     )
   }
+  // A built-in app's block is checked before anything starts.
+  const appConfig = app && kind ? kind.parse(app) : undefined
   if (device) {
     const plan = planDevice(device)
     if (plan.kind === 'skip') {
@@ -93,12 +106,22 @@ export async function startServiceRuntime(opts: ServiceRuntimeOptions): Promise<
   }
   requireKafka(backbone)
   // A serving app, before anything starts: where it may listen, its TLS certificate.
-  const listener = app ? await prepareListener(opts, prepared) : undefined
+  const listener = app && !kind ? await prepareListener(opts, prepared) : undefined
   const { log, where } = await openBackbone(factory.manifest, backbone)
   try {
-    return device
-      ? await runConnector({ factory, device, log, where, opts, logger })
-      : await runServe({ factory, app: app!, listener: listener!, log, where, opts, logger })
+    if (device) {
+      const plan = () => {
+        const p = planDevice(device)
+        return p.kind === 'run' ? p : null
+      }
+      return await runConnector({ factory, uuid: device.uuid, plan, log, where, opts, logger })
+    }
+    if (kind) {
+      const deps = { eventLog: log, factory, env: opts.env ?? process.env, logger }
+      const plan = () => ({ connector: kind.create(app!, appConfig, deps) })
+      return await runConnector({ factory, uuid: app!.uuid, plan, log, where, opts, logger })
+    }
+    return await runServe({ factory, app: app!, listener: listener!, log, where, opts, logger })
   } catch (err) {
     await log.close().catch(() => {})
     throw err
@@ -137,8 +160,17 @@ function leaseErrorHandler(ctx: Context, what: string): (err: Error) => void {
   }
 }
 
-async function runConnector(ctx: Context & { device: DeviceConfig }): Promise<ServiceRuntime> {
-  const { device, log, logger, opts } = ctx
+/**
+ * A device's connector or a built-in app under the lease of its uuid: `plan` gives what to run when the lease is
+ * taken (null: nothing runs).
+ */
+async function runConnector(
+  ctx: Context & {
+    uuid: string
+    plan: () => { readonly connector: Connector; readonly adapter?: BuiltinAdapter } | null
+  },
+): Promise<ServiceRuntime> {
+  const { uuid, log, logger, opts } = ctx
   /** What runs while the lease is held: the connector under a supervisor, and our replay adapter if any. */
   interface Active {
     readonly supervisor: Supervisor
@@ -147,19 +179,19 @@ async function runConnector(ctx: Context & { device: DeviceConfig }): Promise<Se
   }
   let active: Promise<Active | null> = Promise.resolve(null)
   const activate = async (): Promise<Active | null> => {
-    const plan = planDevice(device)
-    if (plan.kind !== 'run') return null
+    const plan = ctx.plan()
+    if (!plan) return null
     const playing = new AbortController()
     const adapter = plan.adapter ? await startAdapter(plan.adapter, playing.signal, logger) : null
     const supervisor = createSupervisor({
       eventLog: log,
       logger: childLogger(logger, { component: 'supervisor' }),
-      group: `ofa-connector-${device.uuid}`,
+      group: `ofa-connector-${uuid}`,
       ...supervisorTimings(opts),
     })
     supervisor.add(plan.connector)
     await supervisor.start()
-    logger.info('lease taken: connector running', { device: device.uuid })
+    logger.info('lease taken: connector running', { uuid })
     return { supervisor, adapter, playing }
   }
   const deactivate = async (a: Active | null): Promise<void> => {
@@ -167,12 +199,12 @@ async function runConnector(ctx: Context & { device: DeviceConfig }): Promise<Se
     a.playing.abort()
     await a.supervisor.stop()
     await a.adapter?.close()
-    logger.info('lease lost: connector stopped', { device: device.uuid })
+    logger.info('lease lost: connector stopped', { uuid })
   }
   // Lease changes are applied one after the other, each after the previous one finished.
   const lease: Lease = joinLease({
     log,
-    group: `ofa-run-${device.uuid}`,
+    group: `ofa-run-${uuid}`,
     topic: TOPICS.registry,
     onChange: (held) => {
       active = active
@@ -183,17 +215,17 @@ async function runConnector(ctx: Context & { device: DeviceConfig }): Promise<Se
           return null
         })
         .catch((err: Error) => {
-          logger.error('connector could not start', { device: device.uuid, error: err.message })
+          logger.error('connector could not start', { uuid, error: err.message })
           return null
         })
     },
-    onError: leaseErrorHandler(ctx, `device ${device.uuid}`),
+    onError: leaseErrorHandler(ctx, uuid),
   })
   let stopping: Promise<void> | null = null
   return {
     factory: ctx.factory,
     kind: 'connector',
-    uuid: device.uuid,
+    uuid,
     where: ctx.where,
     log,
     get active() {

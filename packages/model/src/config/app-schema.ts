@@ -22,9 +22,18 @@
 import { statSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { type Static, Type } from '@sinclair/typebox'
+import { AlertsSpec } from './alerts-schema.ts'
 import type { Refine } from './check-value.ts'
 import { AssetUuid, DeploySpec, EnvironmentList, NonEmptyString, Port } from './common-schema.ts'
 import { UnsLevels } from './device-schema.ts'
+import { HistorianSpec } from './historian-schema.ts'
+import { MqttPublishSpec, WebhooksSpec } from './integrations-schema.ts'
+
+/**
+ * The blocks of our built-in apps: an app with one of them is run by `ofa up` in its process and by `ofa run <uuid>`
+ * (connectors' app-kind.ts), and needs no image or command.
+ */
+export const BUILTIN_APP_BLOCKS = ['historian', 'alerts', 'webhooks', 'mqtt_publish'] as const
 
 const MountPoint = Type.String({
   pattern: '^(?!.*\\.\\.)/[A-Za-z0-9._/-]{0,254}$',
@@ -111,14 +120,20 @@ export const MetricsSpec = Type.Object(
 )
 
 const refineApp: Refine = (
-  v: { runtime_uid?: number; runtime_gid?: number; image?: string; command?: unknown },
+  v: { runtime_uid?: number; runtime_gid?: number; image?: string; command?: unknown } & Record<string, unknown>,
   report,
 ) => {
-  if (v.image === undefined && v.command === undefined) {
+  const builtin = BUILTIN_APP_BLOCKS.filter((b) => v[b] !== undefined)
+  if (builtin.length > 1) {
+    report([builtin[1]!], 'OFA_CONFIG_VALUE', `an app is one built-in app: ${builtin.join(' and ')} are both given`)
+  } else if (builtin.length === 1 && (v.image !== undefined || v.command !== undefined)) {
+    const other = v.command !== undefined ? 'command' : 'image'
+    report([other], 'OFA_CONFIG_VALUE', `a ${builtin[0]} app is ours to run: it takes no ${other}`)
+  } else if (builtin.length === 0 && v.image === undefined && v.command === undefined) {
     report(
       ['image'],
       'OFA_CONFIG_MISSING_FIELD',
-      'an app needs an image (a container, deployed to a swarm) or a command (a local process ofa up runs), or both',
+      `an app needs an image (a container, deployed to a swarm), a command (a local process ofa up runs), or both; or one of our built-in blocks (${BUILTIN_APP_BLOCKS.join(', ')})`,
       'parent',
     )
   }
@@ -159,6 +174,11 @@ export const AppSpec = Type.Object(
     metrics: Type.Optional(MetricsSpec),
     networks: Type.Optional(Type.Array(Type.String({ pattern: '\\S', expected: 'a network name' }))),
     deploy: Type.Optional(DeploySpec),
+    // Ours: the built-in apps (BUILTIN_APP_BLOCKS).
+    historian: Type.Optional(HistorianSpec),
+    alerts: Type.Optional(AlertsSpec),
+    webhooks: Type.Optional(WebhooksSpec),
+    mqtt_publish: Type.Optional(MqttPublishSpec),
   },
   { additionalProperties: false, refine: refineApp },
 )

@@ -65,7 +65,10 @@ export {
   type ShdrConnectorConfig,
   type SimulatorConnectorConfig,
 } from './device-schema.ts'
-export { AppSpec } from './app-schema.ts'
+export { AppSpec, BUILTIN_APP_BLOCKS } from './app-schema.ts'
+export { AlertsSpec } from './alerts-schema.ts'
+export { HistorianSpec } from './historian-schema.ts'
+export { MqttPublishSpec, WebhooksSpec } from './integrations-schema.ts'
 export { NetworkSpec, SwarmNodeSpec, VolumeSpec } from './infra-schema.ts'
 export { DeploySpec, memoryBytes, normalizeConstraint } from './common-schema.ts'
 // The bounds of loading (file sizes, number of files, nesting, aliases): past each, OFA_CONFIG_LIMIT.

@@ -1,0 +1,2 @@
+// @openfactory/alerts — filled in by its work.
+export {}

@@ -1,0 +1,2 @@
+// @openfactory/historian — filled in by its work.
+export {}

@@ -1,0 +1,2 @@
+// @openfactory/integrations — filled in by its work.
+export {}
