@@ -34,10 +34,11 @@ Usage:
                                         for ofa up (ofa history too)
   ofa history FACTORY-DIR [--json]      the deployments recorded on the factory's log (ofa up records one when its
                                         files differ from the last): when, git commit and author, what changed
-  ofa stack FACTORY-DIR --bootstrap H:P [--kafka-*] [--image IMAGE] [--factory-path PATH]
+  ofa stack FACTORY-DIR --bootstrap H:P [--kafka-*] [--image IMAGE] [--factory-path PATH] [--tls] [--insecure]
                                         print the factory as a Docker Swarm stack file (docker stack deploy -c -):
                                         a service per device and app image, host network, rollback on a failed update;
-                                        on a secured Kafka, names the Docker secrets to make (ofa-kafka-password...)
+                                        on a secured Kafka (and with --tls), names the Docker secrets to make
+                                        (ofa-kafka-password..., ofa-serve-cert, ofa-serve-key)
   ofa apply FACTORY-DIR --swarm [swarm options]
                                         deploy the factory to a Docker Swarm (the stack of ofa stack), wait until every
                                         service is ready (rolled-back updates fail), record the deployment and its files
@@ -56,6 +57,8 @@ Usage:
       --state-dir DIR     the files the services run (default: $XDG_STATE_HOME/openfactory/swarm/<stack>)
       --docker-host H     the swarm manager's engine (default: DOCKER_HOST)
       --timeout S         seconds for every service to be ready (default 180)
+      --tls-cert FILE     the serving app serves HTTPS with this certificate and --tls-key FILE (as Docker secrets)
+      --insecure          the serving app listens beyond loopback without factory.yaml auth: (else on 127.0.0.1)
   ofa device up|down PATH, ofa apps up|down PATH [swarm options]
                                         the reference's commands: up deploys PATH's factory folder (ofa apply --swarm),
                                         down deploys it without PATH's files (a file or folder of it)

@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import type { IncomingMessage } from 'node:http'
+import https from 'node:https'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -84,6 +86,23 @@ export async function getJson(url: string, headers: Record<string, string> = {})
   const res = await fetch(url, { headers })
   if (!res.ok) throw new Error(`${url}: ${res.status}`)
   return res.json()
+}
+
+/** GET over HTTPS trusting `ca` (PEM): status, headers and the JSON body, whatever the status. */
+export function getJsonTls(
+  url: string,
+  ca: string,
+): Promise<{ status: number; headers: IncomingMessage['headers']; body: any }> {
+  return new Promise((resolve, reject) => {
+    https
+      .get(url, { ca, agent: false }, (res) => {
+        let text = ''
+        res.setEncoding('utf8')
+        res.on('data', (d) => (text += d))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(text) }))
+      })
+      .on('error', reject)
+  })
 }
 
 const DEMO = fileURLToPath(new URL('../../../examples/demo-factory/', import.meta.url))

@@ -40,7 +40,9 @@ test('the demo factory as a stack: a service per device, the serving app, the wo
   assert.equal(stack.services['adapter-ofa-mill-001'], undefined)
   const serve = stack.services['app-ofa-serve']
   assert.deepEqual(serve?.command?.slice(0, 3), ['run', 'OFA-SERVE', '/factory'])
-  assert.deepEqual(serve?.command?.slice(-5), ['--insecure', '--host', '0.0.0.0', '--port', '8080'])
+  // No factory.yaml `auth:`: the serving app listens on its node's loopback alone (ofa run refuses more).
+  assert.deepEqual(serve?.command?.slice(-4), ['--host', '127.0.0.1', '--port', '8080'])
+  assert.ok(!serve?.command?.includes('--insecure'))
   assert.match(serve?.healthcheck?.test.at(-1) ?? '', /http:\/\/127\.0\.0\.1:8080\/healthz/)
   assert.deepEqual(stack.networks, { hostnet: { external: true, name: 'host' } })
   // The SQL files and the processor run in their own service: two replicas sharing a lease.
@@ -139,6 +141,46 @@ test('ofa stack prints the stack file; without --bootstrap it is a usage error',
   const usage = await ofa(['stack', dir], { cwd: dir })
   assert.equal(usage.code, 2)
   assert.match(usage.stderr, /OFA_CLI_USAGE ofa stack needs --bootstrap/)
+})
+
+test('the serving app in a stack: HTTPS from two secrets mounted in it alone; beyond loopback with auth or --insecure', async (t) => {
+  const dir = await demoCopy(t)
+  const run = async (...flags: string[]) => {
+    const out = await ofa(['stack', dir, '--bootstrap', '127.0.0.1:9092', ...flags], { cwd: dir })
+    assert.equal(out.code, 0, out.stderr)
+    return { stack: JSON.parse(out.stdout) as StackFile, stderr: out.stderr }
+  }
+  const { stack, stderr } = await run('--tls', '--insecure')
+  const serve = stack.services['app-ofa-serve']
+  assert.deepEqual(serve?.command?.slice(-9), [
+    '--insecure',
+    '--tls-cert',
+    '/run/secrets/ofa-serve-cert.pem',
+    '--tls-key',
+    '/run/secrets/ofa-serve-key.pem',
+    '--host',
+    '0.0.0.0',
+    '--port',
+    '8080',
+  ])
+  assert.match(serve?.healthcheck?.test.at(-1) ?? '', /node:https.*rejectUnauthorized: false/)
+  assert.deepEqual(serve?.secrets, [
+    { source: 'serve_cert', target: 'ofa-serve-cert.pem' },
+    { source: 'serve_key', target: 'ofa-serve-key.pem' },
+  ])
+  // The key goes to the serving app alone, not to the connectors.
+  assert.equal(stack.services['device-demo-dht-001']?.secrets, undefined)
+  assert.deepEqual(stack.secrets, {
+    serve_cert: { external: true, name: 'ofa-serve-cert' },
+    serve_key: { external: true, name: 'ofa-serve-key' },
+  })
+  assert.match(stderr, /make these Docker secrets before deploying: ofa-serve-cert, ofa-serve-key/)
+  // factory.yaml with `auth:`: every address, no --insecure.
+  const manifest = join(dir, 'factory.yaml')
+  await writeFile(manifest, `${await readFile(manifest, 'utf8')}auth:\n  keys: true\n`)
+  const authed = (await run()).stack.services['app-ofa-serve']
+  assert.deepEqual(authed?.command?.slice(-4), ['--host', '0.0.0.0', '--port', '8080'])
+  assert.ok(!authed?.command?.includes('--insecure'))
 })
 
 test("a file's resources in compose's form: CPUs and memory bytes as text, open_files as the nofile ulimit", async (t) => {

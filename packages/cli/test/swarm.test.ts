@@ -11,8 +11,9 @@ import { after, before, type TestContext, test } from 'node:test'
 import { decodeObservation } from '@openfactory/model'
 import { openKafkaLog } from '../../log-kafka/src/index.ts'
 import { kafka } from '../../log-kafka/test/helpers.ts'
+import { createTestPki } from '../../serve/test/helpers/tls.ts'
 import { docker, dockerHost, dockerOk, removeStackAfter } from './docker-engine.ts'
-import { canBind, demoCopy, eventually, freePort, getJson, ofa, startOfa, tempDir } from './helpers.ts'
+import { canBind, demoCopy, eventually, freePort, getJson, getJsonTls, ofa, startOfa, tempDir } from './helpers.ts'
 
 const RUN = randomBytes(4).toString('hex')
 const TAG = `ofa-test/ofa:swarm-${RUN}`
@@ -417,14 +418,18 @@ test('the demo factory on Kafka as a stack: its devices, the serving app and the
   await writeFile(apps, (await readFile(apps, 'utf8')).replace('port: 8080', `port: ${port}`))
   const stack = name
   removeStackAfter(t, stack)
-  // Kafka from factory.yaml's backbone: no --bootstrap.
+  // Kafka from factory.yaml's backbone: no --bootstrap. The serving app over HTTPS, its certificate and key made by
+  // a CA of the test's own and given as files (they reach the service as secrets).
+  const pki = await createTestPki(t)
   const flags = ['--image', TAG, '--docker-host', await dockerHost(), '--state-dir', join(dir, '..', 'state')]
-  const applied = await ofa(['apply', dir, '--swarm', ...flags, '--timeout', '240'])
+  const tls = ['--tls-cert', pki.certFile, '--tls-key', pki.keyFile]
+  const applied = await ofa(['apply', dir, '--swarm', ...flags, ...tls, '--timeout', '240'])
   assert.equal(applied.code, 0, `${applied.stderr}\n${applied.stdout}`)
   assert.match(applied.stdout, /^deployment 1: \+\d+ ~0 -0, 5 service\(s\) ready\n$/)
   const devices = await eventually(
     async () => {
-      const list = await getJson(`http://127.0.0.1:${port}/api/assets`).catch(() => undefined)
+      const r = await getJsonTls(`https://127.0.0.1:${port}/api/assets`, pki.ca).catch(() => undefined)
+      const list = r?.status === 200 ? r.body : undefined
       const available = (list?.items ?? []).filter(
         (a: { type: string; availability: string }) => a.type === 'Device' && a.availability === 'AVAILABLE',
       )
@@ -450,11 +455,22 @@ test('the demo factory on Kafka as a stack: its devices, the serving app and the
     'one workers replica running the SQL and the processor',
     120_000,
   )
-  const status = await ofa(['status', dir, ...flags, '--json'])
+  const status = await ofa(['status', dir, ...flags, ...tls, '--json'])
   assert.equal(status.code, 0, status.stdout)
   const s = JSON.parse(status.stdout)
   assert.equal(s.services.length, 5)
   assert.ok(s.services.every((x: { state: string }) => x.state === 'in-sync'))
+  // Without factory.yaml `auth:` nor --insecure the serving app listens on loopback alone; plain HTTP is refused.
+  const plain = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+    (r) => r.status,
+    () => 'refused',
+  )
+  assert.notEqual(plain, 200)
+  const serving = await dockerOk(['service', 'inspect', `${stack}_app-ofa-serve`, '--format', '{{json .Spec}}'])
+  assert.match(serving, /"--host","127\.0\.0\.1"/)
+  // The key went to the serving app alone.
+  const device = await dockerOk(['service', 'inspect', `${stack}_device-demo-dht-001`, '--format', '{{json .Spec}}'])
+  assert.doesNotMatch(device, /ofa-serve-key/)
 })
 
 test('refused before anything changes: an image the engine does not have, the embedded log', async (t) => {

@@ -11,22 +11,9 @@ import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
 import WebSocket from 'ws'
 import { createTestPki } from '../../serve/test/helpers/tls.ts'
-import { demoCopy, eventually, ofa, startOfa, tempDir } from './helpers.ts'
+import { demoCopy, eventually, getJsonTls, ofa, startOfa, tempDir } from './helpers.ts'
 
 /** GET over HTTPS with `ca` pinned: status, headers, JSON body. */
-function getJson(url: string, ca: string): Promise<{ status: number; headers: IncomingMessage['headers']; body: any }> {
-  return new Promise((resolve, reject) => {
-    https
-      .get(url, { ca, agent: false }, (res) => {
-        let text = ''
-        res.setEncoding('utf8')
-        res.on('data', (d) => (text += d))
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(text) }))
-      })
-      .on('error', reject)
-  })
-}
-
 async function demoWithData(t: TestContext): Promise<{ dir: string; data: string }> {
   const dir = await demoCopy(t)
   return { dir, data: join(dir, '..', 'data') }
@@ -58,7 +45,7 @@ test('ofa up --tls-cert/--tls-key: REST, wss and SSE over HTTPS with the CA pinn
 
   // REST: the demo's three assets come AVAILABLE; answers carry HSTS.
   const assets = await eventually(async () => {
-    const r = await getJson(`${base}/api/assets`, pki.ca)
+    const r = await getJsonTls(`${base}/api/assets`, pki.ca)
     return r.body.items.filter((a: { availability: string }) => a.availability === 'AVAILABLE').length === 3
       ? r
       : undefined
@@ -122,7 +109,7 @@ test('ofa up --tls self-signed: the pair is made once, printed, kept; the next s
     const cert = new X509Certificate(pem)
     assert.equal(cert.fingerprint256, fingerprint)
     assert.match(cert.subjectAltName ?? '', /IP Address:127\.0\.0\.1/)
-    const r = await getJson(`${base}/healthz`, pem)
+    const r = await getJsonTls(`${base}/healthz`, pem)
     assert.ok(r.status === 200 || r.status === 503)
     assert.equal((await stat(keyFile)).mode & 0o777, 0o600)
     up.child.kill('SIGINT')

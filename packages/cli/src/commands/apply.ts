@@ -68,6 +68,9 @@ const FLAGS = {
   'kafka-image': { type: 'string' },
   to: { type: 'string' },
   json: { type: 'boolean' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  insecure: { type: 'boolean' },
 } as const
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof FLAGS; allowPositionals: true }>>['values']
@@ -158,6 +161,8 @@ async function target(
     env: { ...process.env, ...io.env },
     signal: io.signal,
   })
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined))
+    throw usageError('--tls-cert and --tls-key go together: the certificate of the serving app and its key')
   await docker.serverVersion()
   return {
     docker,
@@ -168,6 +173,10 @@ async function target(
     timeoutMs: timeout * 1000,
     progress: (line) => io.stderr.write(`${line}\n`),
     ...(kafka ? { kafka } : {}),
+    ...(values['tls-cert'] && values['tls-key']
+      ? { serveTls: { cert: resolve(io.cwd, values['tls-cert']), key: resolve(io.cwd, values['tls-key']) } }
+      : {}),
+    ...(values.insecure ? { insecure: true } : {}),
   }
 }
 

@@ -10,7 +10,7 @@
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { loadFactory } from '@openfactory/model'
-import { namedKafkaSecrets, withSecrets } from '../deploy/secrets.ts'
+import { namedKafkaSecrets, namedServeTlsSecrets, withSecrets } from '../deploy/secrets.ts'
 import { generateStack } from '../deploy/stack.ts'
 import { defaultTags } from '../image/build-image.ts'
 import { type CliIo, EXIT, writeOut } from '../io.ts'
@@ -31,6 +31,8 @@ export async function stackCommand(args: readonly string[], io: CliIo): Promise<
       ...KAFKA_SECURITY_FLAGS,
       image: { type: 'string' },
       'factory-path': { type: 'string' },
+      tls: { type: 'boolean' },
+      insecure: { type: 'boolean' },
       uns: { type: 'string' },
     },
     allowPositionals: true,
@@ -54,13 +56,14 @@ export async function stackCommand(args: readonly string[], io: CliIo): Promise<
     ...(b.type === 'kafka' ? { base: b.security } : {}),
   })
   const image = values.image ?? defaultImage()
-  const secrets = namedKafkaSecrets(security)
+  const secrets = [...namedKafkaSecrets(security), ...(values.tls ? namedServeTlsSecrets() : [])]
   const stack = withSecrets(
     generateStack(factory, {
       image,
       bootstrapServers,
       security,
       ...(values['factory-path'] ? { factoryPath: values['factory-path'] } : {}),
+      serve: { tls: values.tls === true, insecure: values.insecure === true },
     }),
     secrets,
     image,

@@ -32,6 +32,8 @@ export const SECRETS_DIR = '/run/secrets'
 const STACK_LABEL = 'io.openfactory.stack'
 
 export interface StackSecret {
+  /** Mounted only in the services with this container label (the serving app's: its TLS key); default every one. */
+  readonly onlyLabel?: string
   /** The environment variable it gives `ofa run` (secretsEnv), if it is one. */
   readonly variable?: string
   /** The key in the stack file. */
@@ -48,6 +50,15 @@ export const KAFKA_TLS_FILES = {
   ca: `${SECRETS_DIR}/ofa-kafka-ca.pem`,
   cert: `${SECRETS_DIR}/ofa-kafka-cert.pem`,
   key: `${SECRETS_DIR}/ofa-kafka-key.pem`,
+} as const
+
+/** The container label of the serving app's services: the secrets of its TLS certificate go to them alone. */
+export const SERVE_LABEL = 'io.openfactory.serve'
+
+/** Where the serving app finds its HTTPS certificate and key (`ofa apply --tls-cert --tls-key`). */
+export const SERVE_TLS_FILES = {
+  cert: `${SECRETS_DIR}/ofa-serve-cert.pem`,
+  key: `${SECRETS_DIR}/ofa-serve-key.pem`,
 } as const
 
 /** A secret of a stack, named by a hash of the stack, what it is and its value (a new value, a new secret). */
@@ -132,6 +143,38 @@ export function withKafkaSecrets(
 }
 
 /**
+ * The serving app's HTTPS certificate and key (files on the machine running `ofa apply`) as secrets of the stack,
+ * mounted in the serving app's services alone (SERVE_LABEL), at SERVE_TLS_FILES.
+ */
+export function withServeTlsSecrets(
+  stack: string,
+  secrets: readonly StackSecret[],
+  tls: { readonly cert: string; readonly key: string } | undefined,
+): StackSecret[] {
+  if (!tls) return [...secrets]
+  const read = (file: string) => {
+    try {
+      return readFileSync(file, 'utf8')
+    } catch (err) {
+      throw new OpenFactoryError('OFA_CONFIG_FILE', `the serving app's TLS file ${file} cannot be read`, {
+        cause: err,
+        where: { file },
+      })
+    }
+  }
+  return [
+    ...secrets,
+    ...(['cert', 'key'] as const).map((f) => ({
+      ...secretOf(stack, `serve_${f}`, read(tls[f]), {
+        key: `serve_${f}`,
+        target: SERVE_TLS_FILES[f].slice(SECRETS_DIR.length + 1),
+      }),
+      onlyLabel: SERVE_LABEL,
+    })),
+  ]
+}
+
+/**
  * The same secrets under fixed names (`ofa-kafka-password`, `ofa-kafka-ca`, ...), without their values: `ofa stack`
  * prints a stack file, the operator makes them (`docker secret create ofa-kafka-password FILE`).
  */
@@ -142,14 +185,31 @@ export function namedKafkaSecrets(security: KafkaBackboneOptions['security'] | u
   })
 }
 
+/** The serving app's certificate and key under fixed names (`ofa-serve-cert`, `ofa-serve-key`), for `ofa stack --tls`. */
+export function namedServeTlsSecrets(): StackSecret[] {
+  return (['cert', 'key'] as const).map((f) => ({
+    key: `serve_${f}`,
+    name: `ofa-serve-${f}`,
+    value: '',
+    target: SERVE_TLS_FILES[f].slice(SECRETS_DIR.length + 1),
+    onlyLabel: SERVE_LABEL,
+  }))
+}
+
 /** The stack file with the secrets: declared (external: made by createSecrets) and mounted in our services. */
 export function withSecrets(stackFile: StackFile, secrets: readonly StackSecret[], image: string): StackFile {
   if (secrets.length === 0) return stackFile
-  const mounts = secrets.map((s) => ({ source: s.key, target: s.target }))
+  const mounts = (service: StackFile['services'][string]) =>
+    secrets
+      .filter((s) => s.onlyLabel === undefined || service.labels[s.onlyLabel] !== undefined)
+      .map((s) => ({ source: s.key, target: s.target }))
   return {
     ...stackFile,
     services: Object.fromEntries(
-      Object.entries(stackFile.services).map(([n, s]) => [n, s.image === image ? { ...s, secrets: mounts } : s]),
+      Object.entries(stackFile.services).map(([n, s]) => {
+        const m = s.image === image ? mounts(s) : []
+        return [n, m.length > 0 ? { ...s, secrets: m } : s]
+      }),
     ),
     secrets: Object.fromEntries(secrets.map((s) => [s.key, { external: true as const, name: s.name }])),
   }

@@ -36,7 +36,7 @@ import {
 import { type KafkaSecurity, kafkaSecurityArgs } from '../runtime/kafka-security.ts'
 import { isServeImage } from '../runtime/service-runtime.ts'
 import { workersDefinition } from '../runtime/workers-runtime.ts'
-import { KAFKA_TLS_FILES } from './secrets.ts'
+import { KAFKA_TLS_FILES, SERVE_LABEL, SERVE_TLS_FILES } from './secrets.ts'
 import { fieldValue } from './state.ts'
 
 export interface StackOptions {
@@ -48,6 +48,12 @@ export interface StackOptions {
   readonly security?: KafkaSecurity
   /** The factory folder's path on the nodes (bind-mounted read-only at /factory). Default: the folder itself. */
   readonly factoryPath?: string
+  /**
+   * The serving app: `tls`, it serves HTTPS with the certificate and key mounted at SERVE_TLS_FILES (secrets.ts);
+   * `insecure`, it listens on every address without authentication (else, without factory.yaml `auth:`, on
+   * 127.0.0.1 of its node only).
+   */
+  readonly serve?: { readonly tls?: boolean; readonly insecure?: boolean }
 }
 
 /** The parts of a compose service we write. */
@@ -270,27 +276,33 @@ export function generateStack(factory: Factory, opts: StackOptions): StackFile {
     if (isServeImage(spec.image)) {
       const port = spec.routing?.port ?? 8080
       claimPort(port, `app ${a.uuid}`, portAt)
-      services[name] = service(opts.image, spec.deploy, labels, {
-        // On every address of its node, and without authentication until factory.yaml has `auth:`, which
-        // Beyond loopback without factory.yaml `auth:`, `ofa run` refuses unless told `--insecure` (listening.ts).
+      // On every address of its node with factory.yaml `auth:` (or told `--insecure`); without, on 127.0.0.1 of
+      // its node alone, as `ofa run` would refuse anything else (listening.ts).
+      const open = factory.manifest.auth !== undefined || opts.serve?.insecure === true
+      const tls = opts.serve?.tls === true
+      services[name] = service(opts.image, spec.deploy, tls ? { ...labels, [SERVE_LABEL]: 'true' } : labels, {
         command: [
           'run',
           a.uuid,
           '/factory',
           ...kafka,
-          ...(factory.manifest.auth ? [] : ['--insecure']),
+          ...(open && !factory.manifest.auth ? ['--insecure'] : []),
+          ...(tls ? ['--tls-cert', SERVE_TLS_FILES.cert, '--tls-key', SERVE_TLS_FILES.key] : []),
           '--host',
-          '0.0.0.0',
+          open ? '0.0.0.0' : '127.0.0.1',
           '--port',
           String(port),
         ],
         volumes: mount,
         healthcheck: {
+          // Over HTTPS the certificate may name no address the container knows: the probe checks health, not trust.
           test: [
             'CMD',
             '/usr/bin/node',
             '-e',
-            `fetch('http://127.0.0.1:${port}/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`,
+            tls
+              ? `require('node:https').get({host: '127.0.0.1', port: ${port}, path: '/healthz', rejectUnauthorized: false}, (r) => process.exit(r.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1))`
+              : `fetch('http://127.0.0.1:${port}/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`,
           ],
           interval: '5s',
           timeout: '3s',

@@ -27,7 +27,14 @@ import type { DockerClient } from '../image/docker-client.ts'
 import type { KafkaSecurity } from '../runtime/kafka-security.ts'
 import { type Deployment, type GitInfo, pendingDeployment, recordDeployment } from './deployments.ts'
 import type { KafkaService } from './kafka-service.ts'
-import { createSecrets, pruneSecrets, stackSecrets, withKafkaSecrets, withSecrets } from './secrets.ts'
+import {
+  createSecrets,
+  pruneSecrets,
+  stackSecrets,
+  withKafkaSecrets,
+  withSecrets,
+  withServeTlsSecrets,
+} from './secrets.ts'
 import { type Snapshot, snapshotFiles, takeSnapshot, writeSnapshot } from './snapshot.ts'
 import { generateStack, type StackFile } from './stack.ts'
 
@@ -50,6 +57,10 @@ export interface SwarmTarget {
   readonly progress: (line: string) => void
   /** The stack's own Kafka (`--own-kafka`), when it runs one: `bootstrapServers` is then its address. */
   readonly kafka?: KafkaService
+  /** The serving app's HTTPS certificate and key, files on this machine (`--tls-cert`, `--tls-key`): secrets. */
+  readonly serveTls?: { readonly cert: string; readonly key: string }
+  /** The serving app listens beyond loopback without authentication (`--insecure`). */
+  readonly insecure?: boolean
 }
 
 /** The factory's stack, with the stack's own Kafka when it runs one. */
@@ -59,6 +70,7 @@ export function stackOf(factory: Factory, t: SwarmTarget, factoryPath?: string):
     bootstrapServers: t.bootstrapServers,
     ...(t.security ? { security: t.security } : {}),
     ...(factoryPath ? { factoryPath } : {}),
+    serve: { tls: t.serveTls !== undefined, insecure: t.insecure === true },
   })
   if (!t.kafka) return stack
   return {
@@ -229,7 +241,11 @@ export async function applyToSwarm(o: SwarmApplyOptions): Promise<SwarmApplyResu
   const planned = stackOf(o.factory, o, folder)
   await requireImage(o.docker, o.image, 'ofa image build')
   // Read before anything is recorded: a Kafka password or PEM file that cannot be read is refused here.
-  const secrets = withKafkaSecrets(o.stack, stackSecrets(o.stack, snapshotFiles(snapshot), o.env), o.security)
+  const secrets = withServeTlsSecrets(
+    o.stack,
+    withKafkaSecrets(o.stack, stackSecrets(o.stack, snapshotFiles(snapshot), o.env), o.security),
+    o.serveTls,
+  )
   const pending = await pendingDeployment(o.log, o.factory, o.by, { snapshot, ...(o.git ? { git: o.git } : {}) })
   const started = pending.next ? { ...pending.next, outcome: 'started' as const } : undefined
   if (started) await recordDeployment(o.log, started)
