@@ -2,15 +2,16 @@
 // (createForwarder: group consumer, edge headers, recovery scan, commits), against a bare copy of the same records
 // (EmbeddedLog.read per partition, KafkaLog.append) in the same run.
 //
-//   npx node bench/edge-forward.ts [--records 1000000] [--rounds 2] [--size 200] [--partitions 6] [--batch 1000] [--inflight 8] [--forward-batch N]
+//   npx node bench/edge-forward.ts [--records 1000000] [--rounds 2] [--size 200] [--partitions 6] [--batch 1000] [--inflight 8] [--forward-batch N] [--forward-inflight N]
 //
 // The broker is scripts/kafka's single node (cluster `bench`, started and stopped here unless it already runs).
 // Records: 200-byte values (random bytes), keys `asset-<i % 100>`, in one topic of 6 partitions of an embedded log
 // in a temporary directory (one per round), appended before any timer starts. Both copies go to fresh Kafka topics
 // of the same partition count, created before their timer starts; acks=all.
-// - ours: `start()` to `caughtUp()` of a forwarder with its defaults (batches of up to 10 000 records, one append
-//   in flight per topic, commits once a second); includes the consumer's join and the one-time scan of each (empty)
-//   target partition.
+// - ours: `start()` to `caughtUp()` of a forwarder with its defaults (batches of up to 10 000 records read; since
+//   issue 18, with a Kafka target, up to 8 appends of up to 2 000 records in flight per topic — `--forward-inflight
+//   1` for one append of up to 10 000 at a time, as before; commits once a second); includes the consumer's join
+//   and the one-time scan of each (empty) target partition.
 // - anchor: the same records read partition after partition (`read`, 10 000 records per call), copied, and
 //   appended in batches of `--batch` records with `--inflight` appends outstanding (kafka-produce.ts's producer).
 // - information: the embedded read alone (the same `read` calls, no copy, nothing sent).
@@ -32,6 +33,7 @@ const { values: args } = parseArgs({
     batch: { type: 'string', default: '1000' },
     inflight: { type: 'string', default: '8' },
     'forward-batch': { type: 'string' },
+    'forward-inflight': { type: 'string' },
   },
 })
 const N = Number(args.records)
@@ -84,6 +86,7 @@ async function oursForward(edge: EmbeddedLog, topic: string, round: number): Pro
     edgeId: `bench-${process.pid}-${round}`,
     topics: [topic],
     ...(args['forward-batch'] ? { maxBatchRecords: Number(args['forward-batch']) } : {}),
+    ...(args['forward-inflight'] ? { maxAppendsInFlight: Number(args['forward-inflight']) } : {}),
   })
   let r: number
   try {

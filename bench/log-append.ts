@@ -6,7 +6,8 @@
 // cases await each append before the next (one producer), so a batch of N is one write + fdatasync; the
 // anchor writes the same key and value bytes (no framing, no checksums) with one write + fdatasync per batch.
 // Replay reads what the batch-1000 case wrote; its anchor reads the same segment files sequentially in 1 MiB
-// chunks, and the decoded anchors run JSON.parse / decodeObservation over the same values held in memory.
+// chunks, and the decoded anchors run JSON.parse / decodeObservation / decodeObservationLazy over the same values
+// held in memory.
 // Ours and the anchor run in alternating slices, so that both see the same load on this shared machine.
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
@@ -14,7 +15,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { openEmbeddedLog } from '@openfactory/log'
-import { decodeObservation, encodeObservation, type Observation } from '@openfactory/model'
+import { decodeObservation, decodeObservationLazy, encodeObservation, type Observation } from '@openfactory/model'
 
 const { values: args } = parseArgs({
   options: {
@@ -170,14 +171,22 @@ function rawAppender(batch: number): { step: () => Promise<number>; close: () =>
 
 // ---- ours ---------------------------------------------------------------------------------------------------
 
-async function appendCase(name: string, partitions: number, batch: number, producers = 1, note = ''): Promise<void> {
+async function appendCase(
+  name: string,
+  partitions: number,
+  batch: number,
+  producers = 1,
+  note = '',
+  wal = false,
+): Promise<void> {
   if (args.only && !name.includes(args.only)) return
   const log = await openEmbeddedLog({
     dir: path.join(baseDir, 'log'),
+    wal,
     compactionIntervalMs: 0,
     retentionCheckIntervalMs: 0,
   })
-  const topic = `b${batch}-p${partitions}-c${producers}`
+  const topic = `b${batch}-p${partitions}-c${producers}${wal ? '-wal' : ''}`
   await log.createTopic({ name: topic, partitions })
   const pool = Array.from({ length: 64 }, (_, i) => records(batch, i * batch))
   let i = 0
@@ -200,7 +209,7 @@ async function appendCase(name: string, partitions: number, batch: number, produ
   row(name, r.ours, r.anchor, note)
 }
 
-type Decode = 'none' | 'json' | 'observation'
+type Decode = 'none' | 'json' | 'observation' | 'lazy' | 'lazy-attributes'
 
 async function replay(topic: string, decode: Decode): Promise<{ records: number; ms: number }> {
   const log = await openEmbeddedLog({ dir: path.join(baseDir, 'log'), readOnly: true })
@@ -212,6 +221,9 @@ async function replay(topic: string, decode: Decode): Promise<{ records: number;
   while (offset < limit) {
     const recs = await log.read(topic, 0, offset)
     if (decode === 'observation') for (const r of recs) sum += decodeObservation(r.value!).id.length
+    else if (decode === 'lazy') for (const r of recs) sum += decodeObservationLazy(r.value!).id.length
+    else if (decode === 'lazy-attributes')
+      for (const r of recs) sum += decodeObservationLazy(r.value!).attributes.timestamp.length
     else if (decode === 'json') for (const r of recs) sum += JSON.parse(r.value!.toString()).ID.length
     else for (const r of recs) sum += r.value!.length
     offset = recs[recs.length - 1]!.offset + 1
@@ -220,6 +232,14 @@ async function replay(topic: string, decode: Decode): Promise<{ records: number;
   await log.close()
   if (sum === 0) throw new Error('nothing read')
   return { records: offset, ms }
+}
+
+/** Writes `--replay` records in batches of 1000 to a one-partition topic (when `--only replay` skipped the appends). */
+async function fillReplayTopic(topic: string): Promise<void> {
+  const log = await openEmbeddedLog({ dir: path.join(baseDir, 'log') })
+  await log.createTopic({ name: topic, partitions: 1 })
+  for (let from = 0; from < Number(args.replay); from += 1000) await log.append(topic, records(1000, from))
+  await log.close()
 }
 
 /** Reads the segment files of the partition sequentially in 1 MiB chunks: records/s at their bytes per record. */
@@ -251,6 +271,9 @@ function decodeAnchor(count: number, decode: Decode): { records: number; ms: num
   let sum = 0
   const t0 = performance.now()
   if (decode === 'observation') for (let i = 0; i < count; i++) sum += decodeObservation(bufs[i & 4095]!).id.length
+  else if (decode === 'lazy') for (let i = 0; i < count; i++) sum += decodeObservationLazy(bufs[i & 4095]!).id.length
+  else if (decode === 'lazy-attributes')
+    for (let i = 0; i < count; i++) sum += decodeObservationLazy(bufs[i & 4095]!).attributes.timestamp.length
   else for (let i = 0; i < count; i++) sum += JSON.parse(bufs[i & 4095]!.toString()).ID.length
   if (sum === 0) throw new Error('nothing decoded')
   return { records: count, ms: performance.now() - t0 }
@@ -260,13 +283,38 @@ function decodeAnchor(count: number, decode: Decode): { records: number; ms: num
 
 for (const batch of [1, 100, 1000]) await appendCase(`durable append, batch ${batch}, 1 partition`, 1, batch)
 await appendCase('durable append, batch 1000, 4 producers', 1, 1000, 4, 'encoding overlaps the fdatasync in flight')
-await appendCase(
-  'durable append, batch 1000, 6 partitions',
-  6,
-  1000,
-  1,
-  'keys spread by murmur2: 6 files, 6 fdatasyncs per append',
-)
+for (const batch of [1, 1000]) {
+  await appendCase(
+    `durable append, batch ${batch}, 1 partition, WAL`,
+    1,
+    batch,
+    1,
+    'wal: true: the WAL write + fdatasync, the segment written behind it',
+    true,
+  )
+}
+for (const wal of [false, true]) {
+  await appendCase(
+    `durable append, batch 1000, 6 partitions${wal ? ', WAL' : ''}`,
+    6,
+    1000,
+    1,
+    wal
+      ? 'wal: true: one write + fdatasync of the WAL per append for the 6 partitions'
+      : 'keys spread by murmur2: 6 files, 6 fdatasyncs per append',
+    wal,
+  )
+}
+for (const wal of [false, true]) {
+  await appendCase(
+    `durable append, batch 100, 6 partitions${wal ? ', WAL' : ''}`,
+    6,
+    100,
+    1,
+    wal ? 'wal: true' : '6 fdatasyncs per append',
+    wal,
+  )
+}
 await appendCase(
   'durable append, batch 1, 64 producers',
   1,
@@ -276,6 +324,7 @@ await appendCase(
 )
 if (!args.only || 'replay'.includes(args.only)) {
   const topic = 'b1000-p1-c1'
+  if (args.only) await fillReplayTopic(topic) // the batch-1000 case did not run: write what it would have
   const total = (await replay(topic, 'none')).records // warms the page cache and the JIT
   const raw = await alternate(
     () => replay(topic, 'none'),
@@ -297,6 +346,22 @@ if (!args.only || 'replay'.includes(args.only)) {
     async () => decodeAnchor(total, 'observation'),
   )
   row('replay, decoded into observations', dec.ours, dec.anchor, 'anchor: decodeObservation alone, values in memory')
+  // Issue 18: decodeObservationLazy (same result and errors; attributes parsed when first read).
+  const lazy = await alternate(
+    () => replay(topic, 'lazy'),
+    async () => decodeAnchor(total, 'lazy'),
+  )
+  row('replay, decoded lazily, id read', lazy.ours, lazy.anchor, 'anchor: decodeObservationLazy alone, in memory')
+  const lazyAttrs = await alternate(
+    () => replay(topic, 'lazy-attributes'),
+    async () => decodeAnchor(total, 'lazy-attributes'),
+  )
+  row(
+    'replay, decoded lazily, timestamp read',
+    lazyAttrs.ours,
+    lazyAttrs.anchor,
+    'attributes parsed: every field decoded; anchor: the same in memory',
+  )
 }
 
 console.log('\n| case | ours (records/s) | anchor (records/s) | ours/anchor | note |')

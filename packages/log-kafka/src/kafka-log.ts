@@ -36,6 +36,8 @@ const MAX_PARTITIONS = 100_000
 
 export class KafkaLog extends LogCore {
   readonly #driver: KafkaDriver
+  /** A failed produce request fails the appends of its topic queued behind it (internal/append-batcher.ts). */
+  readonly failsQueuedAppends = true
 
   /** Use `openKafkaLog`. */
   constructor(driver: KafkaDriver) {

@@ -260,4 +260,71 @@ describe('forwarder to Kafka', { timeout: 600_000 }, () => {
     // Record numbers continue across the restarts: per key, in order.
     assertKeyOrder(records.sort((a, b) => a.partition - b.partition || a.offset - b.offset))
   })
+
+  it('forwards everything once across kill -9 with several appends in flight', async (t) => {
+    const dir = tempDir(t)
+    const topic = uniqueName('fwd-pipe')
+    const edgeId = `edge-pipe-${process.pid}`
+    const kafka = await openKafkaLog({ bootstrapServers: cluster.bootstrap, clientId: 'ofa-forwarder-test' })
+    t.after(() => kafka.close())
+    const children = new Set<ChildProcess>()
+    t.after(() => {
+      for (const c of children) c.kill('SIGKILL')
+    })
+    // 8 appends of 50 records in flight over a backlog of 30 000 records (written before the first run starts).
+    const run = async () => {
+      const child = spawn(process.execPath, [FIXTURE, dir, cluster.bootstrap, topic, edgeId, '8', '30000'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      children.add(child)
+      let out = ''
+      let err = ''
+      child.stdout!.on('data', (d) => {
+        out += d
+      })
+      child.stderr!.on('data', (d) => {
+        err += d
+      })
+      const exited = new Promise<number | null>((resolve) =>
+        child.on('exit', (code) => {
+          children.delete(child)
+          resolve(code)
+        }),
+      )
+      await Promise.race([
+        eventually(() => out.includes('ready\n'), 120_000, 'the edge process starts'),
+        exited.then((code) => assert.fail(`the edge process exited (${code}) before it was ready: ${err}`)),
+      ])
+      const mostInFlight = () => Math.max(0, ...[...out.matchAll(/inflight (\d+)/g)].map((m) => Number(m[1])))
+      return { child, output: () => out, exited, mostInFlight }
+    }
+
+    // Two runs killed with SIGKILL mid-stream (while the backlog drains), each after Kafka got 3000 more records.
+    let seen = 0
+    let most = 0
+    for (let i = 0; i < 2; i++) {
+      const edge = await run()
+      await eventually(async () => (await edgeCount(kafka, topic)) >= seen + 3000, 120_000, 'records reach Kafka')
+      edge.child.kill('SIGKILL')
+      await edge.exited
+      most = Math.max(most, edge.mostInFlight())
+      seen = await edgeCount(kafka, topic)
+      assert.ok(seen < 30_000, `killed mid-stream (${seen} records in Kafka)`)
+    }
+    // The killed runs had several appends in flight at once.
+    assert.ok(most > 1, `appends in flight at once: ${most}`)
+    const last = await run()
+    await eventually(async () => (await edgeCount(kafka, topic)) >= 30_000, 180_000, 'the backlog reaches Kafka')
+    last.child.kill('SIGTERM')
+    assert.equal(await last.exited, 0)
+    const total = Number(/done (\d+)/.exec(last.output())?.[1])
+
+    const source = await openEmbeddedLog({ dir, readOnly: true })
+    t.after(() => source.close())
+    const records = await assertExactlyOnce(source, kafka, topic, edgeId)
+    assert.equal(records.length, total)
+    assert.ok(total >= 30_000)
+    assert.equal(await edgeCount(kafka, topic), total)
+    assertKeyOrder(records.sort((a, b) => a.partition - b.partition || a.offset - b.offset))
+  })
 })

@@ -167,6 +167,13 @@ export interface EventLog {
    * capability asks for that capability, not for an implementation.
    */
   readonly description: string
+  /**
+   * True when a failed append also fails every append to the same topic still queued behind it (nothing of those
+   * is written): a caller with several appends of a topic in flight then never sees a later one land after an
+   * earlier one failed, and what landed is, per partition, a prefix of the records in the order appended.
+   * `createForwarder` keeps several appends in flight only with such a target. Kafka: true. Absent: not promised.
+   */
+  readonly failsQueuedAppends?: boolean
   /** Creates a topic; creating one that exists with the same partition count does nothing. */
   createTopic(spec: TopicSpec): Promise<void>
   listTopics(): Promise<string[]>
@@ -191,7 +198,8 @@ export interface EventLog {
    * retryable), except after a failed fdatasync for another reason (appends refused until the log is reopened). Kafka: the records of a partition go out in produce requests, in
    * order and one at a time, each written whole or not at all; a failed request ends the append (what of it
    * was not sent yet is not sent, on any partition; requests already out to other partitions' leaders may still
-   * succeed), and a request whose answer was lost may have been written. A retry of a rejected append may thus
+   * succeed), and a request whose answer was lost may have been written; a failed request also fails every append
+   * to its topic asked for before that failure and not sent yet (`failsQueuedAppends`). A retry of a rejected append may thus
    * write some records twice; `createForwarder` shows how to find what landed.
    */
   append(topic: string, records: readonly ProducerRecord[]): Promise<RecordMetadata[]>

@@ -6,6 +6,7 @@
  *   <dir>/topics/<topic>/topic.json             the topic's spec; written last, so it marks a complete topic
  *   <dir>/topics/<topic>/<partition>/<base>.log segment files (see internal/batch-format.ts)
  *   <dir>/groups/<group>.json                   committed offsets (see internal/offset-store.ts)
+ *   <dir>/wal/<seq>.wal                         the write-ahead file, with `wal: true` (see internal/wal.ts)
  *
  * One process owns the directory and writes; any number of processes may open it read-only (`readOnly: true`),
  * which takes no lock, never changes a file and follows the writer by polling. Why segment files (and not
@@ -25,6 +26,7 @@ import {
 } from './internal/embedded-driver.ts'
 import { invalidArgument } from './internal/errors.ts'
 import { MAX_PARTITIONS } from './internal/topic-config.ts'
+import { DEFAULT_WAL_BYTES } from './internal/wal.ts'
 import { LogCore } from './log-core.ts'
 
 export type { CompactionResult, RetentionResult }
@@ -39,6 +41,15 @@ export interface EmbeddedLogOptions {
    * written to the operating system: it survives a crash of the process, not of the machine.
    */
   readonly fsync?: boolean
+  /**
+   * Write every partition's records through one write-ahead file (docs/reference/embedded-log.md, "The write-ahead
+   * file"): one write and one fdatasync per group commit for all partitions, the segments written behind it and
+   * made durable at checkpoints. Default false: each partition writes and fdatasyncs its own segment. A directory
+   * left with WAL files is replayed at open either way.
+   */
+  readonly wal?: boolean
+  /** With `wal`: the WAL file is checkpointed (segments fdatasync'd, a new file started) past this size (default 64 MiB). */
+  readonly walBytes?: number
   /** Wait this long for more appends before writing a batch (default 0: write as soon as the previous write is on disk). */
   readonly lingerMs?: number
   /** A batch (one write) grows to about this many bytes per partition (default 4 MiB). */
@@ -92,6 +103,8 @@ function resolveOptions(o: EmbeddedLogOptions): EmbeddedDriverOptions {
     dir: path.resolve(o.dir),
     readOnly: o.readOnly ?? false,
     fsync: o.fsync ?? true,
+    wal: o.wal ?? false,
+    walBytes: int(o.walBytes, 'walBytes', DEFAULT_WAL_BYTES, 4096, 2 ** 31 - 1),
     lingerMs: int(o.lingerMs, 'lingerMs', 0, 0, 60_000),
     maxBatchBytes,
     maxRecordBytes: int(o.maxRecordBytes, 'maxRecordBytes', 8 << 20, 64, MAX_BATCH_BYTES / 2),

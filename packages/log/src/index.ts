@@ -49,4 +49,5 @@ export {
   type TornTail,
   type VerifyReport,
   verifyLog,
+  type WalReport,
 } from './verify.ts'

@@ -139,7 +139,7 @@ export class LogCore implements EventLog {
       parts[i] = p
       sizes[i] = size
     }
-    return this.#driver.append(topic, records, parts, sizes)
+    return this.#driver.append(topic, records, parts, sizes, t)
   }
 
   #nextSticky(topic: string, numPartitions: number): number {

@@ -25,6 +25,12 @@ export interface DriverTopic {
   readonly compacted: boolean
   /** The largest record the topic takes: key, value, header names and values together, in bytes. */
   readonly maxRecordBytes: number
+  /**
+   * For a driver that `failsQueuedAppends` (see `EventLog`): how many failures of the topic's appends the driver
+   * had seen when `topic()` was called; `append` gets this object back and refuses the records, writing nothing,
+   * when a failure came since (the append was asked for before it, so it counts as queued behind it).
+   */
+  readonly fence?: number
 }
 
 /** Where a followed partition starts. */
@@ -77,6 +83,8 @@ export interface LogDriver {
     records: readonly ProducerRecord[],
     partitions: readonly number[],
     sizes: readonly number[],
+    /** What `topic(topic)` answered for this append. */
+    info?: DriverTopic,
   ): Promise<RecordMetadata[]>
   /** `partition` is in range, `offset` a non-negative integer, both limits positive integers. */
   read(topic: string, partition: number, offset: number, maxRecords: number, maxBytes: number): Promise<LogRecord[]>

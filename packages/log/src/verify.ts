@@ -48,6 +48,7 @@ import {
   salvageTopicSpec,
   topicFileText,
 } from './internal/topic-config.ts'
+import { cutTornWal, scanWal, type WalEntry, type WalScan, walDamageError, walKey } from './internal/wal.ts'
 
 export interface SegmentReport {
   readonly file: string
@@ -90,8 +91,24 @@ export interface PartitionReport {
   readonly lostEarlier: readonly { readonly fromOffset: number; readonly toOffset: number }[]
 }
 
+/** The write-ahead files (see internal/wal.ts), as verify finds them. */
+export interface WalReport {
+  readonly files: readonly {
+    readonly file: string
+    readonly bytes: number
+    readonly records: number
+    readonly batches: number
+    /** Where a torn tail starts (a record whose write never completed: cut at the next open), or null. */
+    readonly tornAt: number | null
+  }[]
+  /** Batches in the WAL beyond their partition's segments: the next open (or repair) writes them there. */
+  readonly pendingBatches: number
+}
+
 export interface VerifyReport {
   readonly dir: string
+  /** The write-ahead files, or null when there are none. */
+  readonly wal?: WalReport | null
   /** No problem anywhere (a torn tail, and what notes say, are not problems). */
   readonly ok: boolean
   /** The directory's format version (1 or 2), null when its marker cannot be read. */
@@ -128,7 +145,10 @@ export interface RepairAction {
    * - `recreated`: a missing partition directory was made again, empty;
    * - `replaced-lock`: a damaged lock file nobody held was moved aside and replaced;
    * - `reset-offsets`: committed group offsets beyond a partition's end were set to that end;
-   * - `removed-leftover`: an interrupted compaction was finished or undone.
+   * - `removed-leftover`: an interrupted compaction was finished or undone;
+   * - `replayed-wal`: batches of the write-ahead file beyond a partition's segments were written there (a
+   *   damaged WAL record's offsets became lost-batches); the WAL files were then removed (damaged ones moved
+   *   aside); for the WAL file itself, `cut-torn-tail` is a never-acknowledged record cut.
    */
   readonly action:
     | 'cut-torn-tail'
@@ -140,6 +160,7 @@ export interface RepairAction {
     | 'replaced-lock'
     | 'reset-offsets'
     | 'removed-leftover'
+    | 'replayed-wal'
   /** For `moved-aside` and `replaced-lock`: where the damaged original now is. */
   readonly movedTo?: string
   readonly lost: readonly LostRange[]
@@ -187,7 +208,57 @@ export async function verifyLog(dir: string): Promise<VerifyReport> {
       `consumer group ${g.group}: committed offset ${g.offset} of ${g.topic}/${g.partition} is beyond the partition's end ${g.end}; the next writer (or repair) resets it to ${g.end}`,
     )
   }
-  return { dir: root, ok: problems.length === 0, formatVersion: meta.version, partitions, problems, notes }
+  const wal = await examineWal(root, partitions, problems, notes)
+  return { dir: root, ok: problems.length === 0, formatVersion: meta.version, partitions, problems, notes, wal }
+}
+
+/**
+ * The WAL files: a damaged record is a problem (valid records follow it: it was acknowledged); a torn tail of
+ * the newest file is a note (never acknowledged; the next open cuts it); batches beyond their partition's end
+ * are a note (the next open replays them). A partition with problems whose end the WAL continues is told so.
+ */
+async function examineWal(
+  root: string,
+  partitions: readonly PartitionReport[],
+  problems: OpenFactoryError[],
+  notes: string[],
+): Promise<WalReport | null> {
+  let scan: WalScan
+  try {
+    scan = await scanWal(root)
+  } catch (err) {
+    problems.push(ioError('cannot read the write-ahead files', err, path.join(root, 'wal')))
+    return null
+  }
+  if (scan.files.length === 0) return null
+  for (const d of scan.damage) problems.push(walDamageError(d))
+  for (const f of scan.files) {
+    if (f.torn)
+      notes.push(
+        `${f.file}: torn tail at byte ${f.torn.position} (${f.torn.reason}): a write-ahead record never completed, cut at the next open`,
+      )
+  }
+  let pendingBatches = 0
+  for (const [key, entries] of scan.entries) {
+    const p = partitions.find((r) => walKey(r.topic, r.partition) === key)
+    const end = p?.endOffset != null ? p.endOffset - 1 : -1
+    const beyond = entries.filter((e) => e.header.lastOffset > end)
+    if (beyond.length === 0) continue
+    pendingBatches += beyond.length
+    notes.push(
+      `the write-ahead file holds offsets ${beyond[0]!.header.baseOffset} to ${beyond[beyond.length - 1]!.header.lastOffset} of ${key} beyond its segments (to offset ${end}): the next open (or repair) writes them there${p && p.problems.length > 0 ? '; this may mend the problems found in its segments' : ''}`,
+    )
+  }
+  return {
+    files: scan.files.map((f) => ({
+      file: f.file,
+      bytes: f.size,
+      records: f.records,
+      batches: f.batches,
+      tornAt: f.torn?.position ?? null,
+    })),
+    pendingBatches,
+  }
 }
 
 /** The format marker: its version (1 when unreadable: the lenient checks) and what is wrong with it. */
@@ -712,6 +783,8 @@ export async function repairLog(dir: string): Promise<RepairReport> {
         note: `format marker written again with version ${meta.version}${meta.version < FORMAT_VERSION ? ' (gaps in compacted topics are not checked at this version)' : ''}`,
       })
     }
+    const walScan = await scanWal(root)
+    const walKept = await repairWal(root, walScan, actions)
     const ends = new Map<string, number>()
     for (const t of await examineTopics(root, meta.version)) {
       let spec = t.spec
@@ -771,11 +844,145 @@ export async function repairLog(dir: string): Promise<RepairReport> {
         })
       }
     }
+    await removeWal(walScan, walKept, actions)
     if (actions.length > 0) await recordRepairs(root, actions)
     return { dir: root, actions, unrepaired }
   } finally {
     lock.release()
   }
+}
+
+/**
+ * Repair, first of all: cuts a torn WAL tail, then writes the WAL batches beyond each partition's valid
+ * batches into its active segment (bytes after the valid batches were written behind the WAL and are
+ * rewritten), with lost-batches for offsets a damaged WAL record held. A partition whose segments end before
+ * the WAL's first batch of it is left to the partition repair (its missing offsets are not in the WAL either).
+ * Returns the WAL files to keep (holding batches of partitions or topics that are not there).
+ */
+async function repairWal(root: string, scan: WalScan, actions: RepairAction[]): Promise<Set<string>> {
+  const keep = new Set<string>()
+  const newest = scan.files[scan.files.length - 1]
+  if (newest?.torn) {
+    await cutTornWal(newest, true)
+    actions.push({
+      file: newest.file,
+      action: 'cut-torn-tail',
+      lost: [],
+      note: `a write-ahead record whose write never completed (${newest.torn.reason}) was cut at byte ${newest.torn.position}`,
+    })
+  }
+  for (const [key, entries] of scan.entries) {
+    const slash = key.lastIndexOf('/')
+    const topic = key.slice(0, slash)
+    const partition = Number(key.slice(slash + 1))
+    const pdir = path.join(root, 'topics', topic, String(partition))
+    const bases = await listSegmentFiles(pdir).then(
+      (l) => l.bases,
+      () => [] as number[],
+    )
+    if (bases.length === 0) {
+      for (const e of entries) keep.add(e.file)
+      continue
+    }
+    await replayIntoSegment(
+      topic,
+      partition,
+      path.join(pdir, segmentFileName(bases[bases.length - 1]!)),
+      entries,
+      actions,
+    )
+  }
+  return keep
+}
+
+async function replayIntoSegment(
+  topic: string,
+  partition: number,
+  file: string,
+  entries: readonly WalEntry[],
+  actions: RepairAction[],
+): Promise<void> {
+  const base = parseSegmentName(path.basename(file))
+  const fd = await openFile(file, 'r+')
+  try {
+    const size = (await fstat(fd)).size
+    let last = base - 1
+    let pos = 0
+    await scanBatches(
+      fd,
+      0,
+      size,
+      {
+        checkBodies: true,
+        continueAfterDamage: false,
+        afterOffset: base - 1,
+        belowOffset: Number.POSITIVE_INFINITY,
+        contiguous: true,
+      },
+      (h) => {
+        last = h.lastOffset
+        pos = h.position + h.length
+      },
+    )
+    let i = 0
+    while (i < entries.length && entries[i]!.header.lastOffset <= last) i++
+    if (i === entries.length || entries[i]!.header.baseOffset > last + 1) return
+    const lost: LostRange[] = []
+    let at = last
+    const written = pos
+    for (; i < entries.length; i++) {
+      const e = entries[i]!
+      if (e.header.baseOffset <= at) continue
+      if (e.header.baseOffset > at + 1) {
+        lost.push({
+          fromOffset: at + 1,
+          toOffset: e.header.baseOffset - 1,
+          position: pos,
+          bytes: 0,
+          reason: 'held by a damaged write-ahead record',
+        })
+        for (const b of emptyBatches(at + 1, e.header.baseOffset - 1, e.header.maxTimestamp, true)) {
+          await writeAll(fd, b, pos)
+          pos += b.length
+        }
+      }
+      await writeAll(fd, e.bytes, pos)
+      pos += e.bytes.length
+      at = e.header.lastOffset
+    }
+    await ftruncate(fd, pos)
+    await fdatasync(fd)
+    actions.push({
+      topic,
+      partition,
+      file,
+      action: 'replayed-wal',
+      lost,
+      note: `offsets ${last + 1} to ${at} written from the write-ahead file after byte ${written}${lost.length > 0 ? `; ${lost.length} range(s) a damaged WAL record held became lost-batches` : ''}`,
+    })
+  } finally {
+    await closeFile(fd)
+  }
+}
+
+/** Repair, last: the WAL files go (damaged ones are moved aside), but those kept. */
+async function removeWal(scan: WalScan, keep: Set<string>, actions: RepairAction[]): Promise<void> {
+  if (scan.files.length === 0) return
+  const damaged = new Set(scan.damage.map((d) => d.file))
+  for (const f of scan.files) {
+    if (keep.has(f.file)) continue
+    if (damaged.has(f.file)) {
+      const movedTo = await moveAside(f.file)
+      actions.push({
+        file: f.file,
+        action: 'moved-aside',
+        movedTo,
+        lost: [],
+        note: 'a write-ahead file with a damaged record, replayed',
+      })
+    } else await fs.promises.rm(f.file, { force: true })
+  }
+  await fsyncDir(scan.dir)
 }
 
 /** Appends the actions to `<dir>/repairs.jsonl`. */

@@ -446,6 +446,22 @@ describe('forwarder', () => {
       () => createForwarder({ ...base, edgeId: 'e', retryDelayMs: { min: 500, max: 100 } }),
       /retryDelayMs.min must not exceed retryDelayMs.max/,
     )
+    // Several appends in flight only with a target that fails those queued behind a failed one (the embedded
+    // log does not promise it); 1 to 64.
+    assert.equal((target as EventLog).failsQueuedAppends, undefined)
+    assert.throws(
+      () => createForwarder({ ...base, edgeId: 'e', maxAppendsInFlight: 2 }),
+      /maxAppendsInFlight above 1 needs a target whose failed appends fail those queued behind them/,
+    )
+    for (const n of [0, 65, 1.5]) {
+      assert.throws(
+        () => createForwarder({ ...base, edgeId: 'e', maxAppendsInFlight: n }),
+        /maxAppendsInFlight must be an integer from 1 to 64/,
+        `maxAppendsInFlight ${n}`,
+      )
+    }
+    const one = createForwarder({ ...base, edgeId: 'e', maxAppendsInFlight: 1 })
+    await one.stop()
     // A source topic that does not exist fails start().
     const fwd: Forwarder = createForwarder({ ...base, edgeId: 'e' })
     await rejectsWith(() => fwd.start(), 'OFA_LOG_UNKNOWN_TOPIC')

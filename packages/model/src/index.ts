@@ -13,6 +13,7 @@ export * from './retry.ts'
 export * from './asset.ts'
 // Observations in the reference OpenFactory wire format.
 export * from './observation.ts'
+export { decodeObservationLazy } from './observation-lazy.ts'
 // Conditions: active sets per item.
 export * from './condition.ts'
 // Commands (<Method>_CMD) and their results (<Method>_RESULT).

@@ -125,13 +125,7 @@ export function decodeObservation(input: Uint8Array | string | Record<string, un
     throw invalid(`observation ${id} has attributes that are not an object`)
   }
   // Attributes parsed here from text are ours to keep; an object handed in by the caller is copied, not changed.
-  const owned = obj !== input && rawAttrs !== undefined
-  let attributes = (owned ? rawAttrs : { ...((rawAttrs as object) ?? {}) }) as ObservationAttributes
-  if (typeof attributes.timestamp !== 'string') {
-    if (owned) attributes = { ...attributes }
-    const ts = Object.keys(attributes).find((k) => k.toLowerCase() === 'timestamp')
-    attributes.timestamp = ts && typeof attributes[ts] === 'string' ? (attributes[ts] as string) : ''
-  }
+  const attributes = finishAttributes(rawAttrs, obj !== input && rawAttrs !== undefined)
   return {
     id,
     value: value as ObservationValue,
@@ -139,6 +133,21 @@ export function decodeObservation(input: Uint8Array | string | Record<string, un
     type: type as ObservationType,
     attributes,
   }
+}
+
+/**
+ * The attributes of a decoded observation: `raw` (an object or undefined) with `timestamp` a string (from a
+ * `Timestamp` of another case, else ''). `owned`: `raw` was parsed by the decoder, so it may be returned as it is.
+ * Shared by `decodeObservation` and `decodeObservationLazy`; not for other callers.
+ */
+export function finishAttributes(raw: unknown, owned: boolean): ObservationAttributes {
+  let attributes = (owned ? raw : { ...((raw as object) ?? {}) }) as ObservationAttributes
+  if (typeof attributes.timestamp !== 'string') {
+    if (owned) attributes = { ...attributes }
+    const ts = Object.keys(attributes).find((k) => k.toLowerCase() === 'timestamp')
+    attributes.timestamp = ts && typeof attributes[ts] === 'string' ? (attributes[ts] as string) : ''
+  }
+  return attributes
 }
 
 /** An observation saying a data item has no valid value, with the reason why. */

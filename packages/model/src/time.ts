@@ -69,6 +69,14 @@ export function compactTimestamp(text: string): number | string {
 const DAY_MS = 86_400_000
 let cachedDay = Number.NaN
 let cachedDayPrefix = ''
+/**
+ * The last two milliseconds formatted, the one asked last first: ingestion timestamps of a busy connector share
+ * one, asked in turn with each message's own time (bench/mqtt-ingest.ts).
+ */
+let cachedMs = Number.NaN
+let cachedIso = ''
+let olderMs = Number.NaN
+let olderIso = ''
 
 function pad2(n: number): string {
   return n < 10 ? `0${n}` : String(n)
@@ -76,9 +84,18 @@ function pad2(n: number): string {
 
 /**
  * `new Date(ms).toISOString()` for epoch ms of 1970 onwards, without allocating a Date: the date part of the
- * last day seen is kept (observations mostly share a day).
+ * last day seen is kept (observations mostly share a day), and so are the last two answers (many share a millisecond).
  */
 export function isoFromMs(ms: number): string {
+  if (ms === cachedMs) return cachedIso
+  if (ms === olderMs) {
+    const iso = olderIso
+    olderMs = cachedMs
+    olderIso = cachedIso
+    cachedMs = ms
+    cachedIso = iso
+    return iso
+  }
   const day = Math.floor(ms / DAY_MS)
   if (day !== cachedDay) {
     if (!(ms >= 0 && ms < 253402300800000)) return new Date(ms).toISOString()
@@ -92,7 +109,11 @@ export function isoFromMs(ms: number): string {
   rest -= m * 60_000
   const s = Math.floor(rest / 1000)
   const milli = rest - s * 1000
-  return `${cachedDayPrefix}${pad2(h)}:${pad2(m)}:${pad2(s)}.${milli < 10 ? `00${milli}` : milli < 100 ? `0${milli}` : milli}Z`
+  olderMs = cachedMs
+  olderIso = cachedIso
+  cachedIso = `${cachedDayPrefix}${pad2(h)}:${pad2(m)}:${pad2(s)}.${milli < 10 ? `00${milli}` : milli < 100 ? `0${milli}` : milli}Z`
+  cachedMs = ms
+  return cachedIso
 }
 
 export function expandTimestamp(t: number | string): string {

@@ -16,6 +16,9 @@ test('isoFromMs is toISOString, and compactTimestamp gives canonical timestamps 
     assert.equal(isoFromMs(ms), new Date(ms).toISOString())
   }
   assert.equal(isoFromMs(-1), new Date(-1).toISOString())
+  // The last two answers are kept: asked again, in turn with others, after another day, a time before 1970.
+  for (const ms of [5, 5, 6, 5, 7, 5, 8, 6, 86_400_005, 5, -1, 5, -1, -1, 5, 7, 6, 7])
+    assert.equal(isoFromMs(ms), new Date(ms).toISOString())
 })
 
 test('compactTimestamp keeps every other text as it is', () => {

@@ -4,6 +4,11 @@
 // record goes out at once. One send at a time keeps the records of one key in append order across calls, and the
 // idempotent producer's sequence numbers simple: they move only after an answer.
 //
+// A failed request also fails every append to the same topic still queued behind it (none of their records is
+// sent): so a caller with several appends of a topic in flight never sees a later one land after an earlier one
+// failed — what landed of them is, per partition, a prefix of the records in the order appended. The forwarder
+// pipelines its appends on that (EventLog.failsQueuedAppends, createForwarder).
+//
 // A produce answer gives, per partition, the offset of the first record of that partition's batch; the records
 // of one partition go into its batch in the order queued, so the n-th has `baseOffset + n`.
 import type { RecordMetadata } from '@openfactory/log'
@@ -53,14 +58,30 @@ export class AppendBatcher {
   #timer: NodeJS.Timeout | null = null
   #idle: (() => void)[] = []
   #closed = false
+  /** Per topic: requests that failed for it so far, and the last one's error. */
+  readonly #failures = new Map<string, { count: number; error: unknown }>()
 
   constructor(opts: AppendBatcherOptions) {
     this.#o = opts
   }
 
-  /** Queues the records; resolves with their metadata, in order, once Kafka acknowledged all of them. */
-  append(records: QueuedRecord[]): Promise<RecordMetadata[]> {
+  /** How many requests failed for `topic` so far (an append's `fence`). */
+  failures(topic: string): number {
+    return this.#failures.get(topic)?.count ?? 0
+  }
+
+  /**
+   * Queues the records (all of one topic); resolves with their metadata, in order, once Kafka acknowledged all of
+   * them. With `fence` (`failures(topic)` when the append was asked for): refused, nothing queued, when a request
+   * for the topic failed since — with that request's error.
+   */
+  append(records: QueuedRecord[], fence?: number): Promise<RecordMetadata[]> {
     if (this.#closed) return Promise.reject(closedError())
+    const topic = records[0]?.topic
+    if (fence !== undefined && topic !== undefined) {
+      const failed = this.#failures.get(topic)
+      if (failed !== undefined && failed.count !== fence) return Promise.reject(failed.error)
+    }
     return new Promise<RecordMetadata[]>((resolve, reject) => {
       const job: Job = { metas: new Array(records.length), remaining: records.length, settled: false, resolve, reject }
       for (let i = 0; i < records.length; i++) this.#queue.push({ record: records[i]!, job, index: i })
@@ -120,12 +141,16 @@ export class AppendBatcher {
     this.#o.send(taken.map((e) => e.record)).then(
       (result) => {
         const next = new Map<string, number>()
+        let failed: Map<string, unknown> | null = null
         for (const e of taken) {
           const r = e.record
           const tp = `${r.topic}\0${r.partition}`
           const outcome = result.get(tp)
           if (!outcome || 'error' in outcome) {
-            this.#fail(e.job, outcome?.error ?? new Error(`no answer for ${r.topic}/${r.partition}`))
+            const err = outcome?.error ?? new Error(`no answer for ${r.topic}/${r.partition}`)
+            this.#fail(e.job, err)
+            failed ??= new Map()
+            if (!failed.has(r.topic)) failed.set(r.topic, err)
             continue
           }
           const n = next.get(tp) ?? 0
@@ -141,13 +166,25 @@ export class AppendBatcher {
             e.job.resolve(e.job.metas)
           }
         }
+        if (failed) this.#failQueued(failed)
         this.#done()
       },
       (err: unknown) => {
         for (const e of taken) this.#fail(e.job, err)
+        this.#failQueued(new Map(taken.map((e) => [e.record.topic, err ?? new Error('send failed')])))
         this.#done()
       },
     )
+  }
+
+  /** Fails every append still queued to one of these topics, with the error of its topic (see the top). */
+  #failQueued(errors: ReadonlyMap<string, unknown>): void {
+    for (const [topic, error] of errors) this.#failures.set(topic, { count: this.failures(topic) + 1, error })
+    for (let i = this.#head; i < this.#queue.length; i++) {
+      const e = this.#queue[i]!
+      const err = errors.get(e.record.topic)
+      if (err !== undefined) this.#fail(e.job, err)
+    }
   }
 
   #fail(job: Job, err: unknown): void {

@@ -62,9 +62,20 @@ const isLeadershipError = (err: unknown): boolean =>
 const isUnknownTopic = (err: unknown): boolean => isOpenFactoryError(err, 'OFA_LOG_UNKNOWN_TOPIC')
 
 function bytes(data: RecordData): Buffer {
-  return typeof data === 'string'
-    ? Buffer.from(data, 'utf8')
-    : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+  if (typeof data === 'string') return Buffer.from(data, 'utf8')
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+}
+
+/** Header names as bytes, kept (a few distinct ones in practice, at most 256): one encoding per name. */
+const headerNames = new Map<string, Buffer>()
+function headerName(name: string): Buffer {
+  let b = headerNames.get(name)
+  if (b === undefined) {
+    b = Buffer.from(name, 'utf8')
+    if (headerNames.size >= 256) headerNames.clear()
+    headerNames.set(name, b)
+  }
+  return b
 }
 
 export class KafkaDriver implements LogDriver {
@@ -79,6 +90,8 @@ export class KafkaDriver implements LogDriver {
   readonly #fetchVersion: number
   readonly #policy: RetryPolicy
   readonly #limits = new Map<string, TopicLimits>()
+  /** Per topic: the latest `topic()` call not answered yet (calls are answered in order). */
+  readonly #topicCalls = new Map<string, Promise<DriverTopic>>()
   readonly #members = new Set<KafkaGroupConsumer>()
   readonly #closer = new AbortController()
   readonly #host: ConsumerHost
@@ -147,7 +160,27 @@ export class KafkaDriver implements LogDriver {
 
   // ---- topics ------------------------------------------------------------------------------------------------
 
-  async topic(name: string): Promise<DriverTopic> {
+  /**
+   * Answers in call order per topic (so that appends reach the batcher in the order they were asked for), with
+   * the topic's failure count at the call as `fence` (see AppendBatcher: an append asked for before a failure of
+   * its topic fails too).
+   */
+  topic(name: string): Promise<DriverTopic> {
+    const fence = this.#batcher.failures(name)
+    const before = this.#topicCalls.get(name)
+    const info = (async () => {
+      if (before) await before.catch(() => {})
+      return this.#topicInfo(name)
+    })()
+    this.#topicCalls.set(name, info)
+    const forget = () => {
+      if (this.#topicCalls.get(name) === info) this.#topicCalls.delete(name)
+    }
+    info.then(forget, forget)
+    return info.then((t) => ({ ...t, fence }))
+  }
+
+  async #topicInfo(name: string): Promise<DriverTopic> {
     this.#check()
     const partitions = await this.#metadata.partitions(name)
     const limits = await this.#topicLimits(name)
@@ -338,6 +371,7 @@ export class KafkaDriver implements LogDriver {
     records: readonly ProducerRecord[],
     partitions: readonly number[],
     _sizes: readonly number[],
+    info?: DriverTopic,
   ): Promise<RecordMetadata[]> {
     this.#check()
     const n = records.length
@@ -354,7 +388,7 @@ export class KafkaDriver implements LogDriver {
       if (headers !== undefined) {
         hs = new Map()
         for (const [hk, hv] of Object.entries(headers)) {
-          const kb = Buffer.from(hk, 'utf8')
+          const kb = headerName(hk)
           const vb = bytes(hv)
           size += kb.length + vb.length + HEADER_FRAMING_BYTES
           hs.set(kb, vb)
@@ -371,7 +405,7 @@ export class KafkaDriver implements LogDriver {
         batchLimit,
       }
     }
-    return this.#batcher.append(queued)
+    return this.#batcher.append(queued, info?.fence)
   }
 
   // ---- reading -----------------------------------------------------------------------------------------------

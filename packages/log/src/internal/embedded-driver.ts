@@ -21,12 +21,17 @@ import { OffsetStore } from './offset-store.ts'
 import { Partition } from './partition.ts'
 import { listSegmentFiles, segmentFileName } from './segment.ts'
 import { type FullTopicSpec, hasDeletePolicy, isCompacted, readTopicFile, topicFileText } from './topic-config.ts'
+import { cutTornWal, listWalFiles, scanWal, type WalScan, WalWriter, walDamageError, walKey } from './wal.ts'
 
 /** `EmbeddedLogOptions` with their defaults, checked. */
 export interface EmbeddedDriverOptions {
   readonly dir: string
   readonly readOnly: boolean
   readonly fsync: boolean
+  /** Write through one write-ahead file for all partitions (see wal.ts). */
+  readonly wal: boolean
+  /** The WAL file is checkpointed and a new one started past this size. */
+  readonly walBytes: number
   readonly lingerMs: number
   readonly maxBatchBytes: number
   readonly maxRecordBytes: number
@@ -91,6 +96,12 @@ export class EmbeddedDriver implements LogDriver {
   readonly #warned = new Map<string, number>()
   #closed = false
   #discovering: Promise<void> | null = null
+  /** The WAL writer (writer with `wal: true`). */
+  #wal: WalWriter | null = null
+  /** What the WAL held at open (writer), replayed into the partitions as they open. */
+  #walScan: WalScan | null = null
+  /** Read-only: the directory had WAL files at open (the writer has not replayed them yet, or is running). */
+  #walPending = false
 
   private constructor(o: EmbeddedDriverOptions, lock: DirLock | null, offsets: OffsetStore, version: number) {
     this.#o = o
@@ -119,6 +130,7 @@ export class EmbeddedDriver implements LogDriver {
     if (o.readOnly) {
       const version = await checkMeta(o.dir, true)
       const log = new EmbeddedDriver(o, null, await OffsetStore.open(o.dir, true), version)
+      log.#walPending = (await listWalFiles(o.dir).catch(() => [])).length > 0
       await log.#discover()
       return log
     }
@@ -134,13 +146,79 @@ export class EmbeddedDriver implements LogDriver {
       const offsets = await OffsetStore.open(o.dir, false)
       if (made && o.fsync) await fsyncDir(o.dir)
       const log = new EmbeddedDriver(o, lock, offsets, version)
-      await log.#discover()
+      await log.#openWal()
       await log.#resetOffsetsBeyondEnds()
       log.#startTimers()
       return log
     } catch (err) {
       lock.release()
       throw err instanceof OpenFactoryError ? err : ioError(`cannot open the event log in ${o.dir}`, err, o.dir)
+    }
+  }
+
+  /**
+   * Writer, at open: reads the WAL (a torn tail of the newest file is cut), opens the topics — each partition
+   * replays the WAL batches beyond its end (see partition.ts) and makes its active segment durable — then
+   * deletes the WAL files whose every batch is now in a segment. Files holding batches that could not be
+   * replayed (a damaged partition or topic, a damaged WAL record) are kept for the next open and for
+   * `ofa log verify|repair`. With `wal: true`, a new WAL file is started.
+   */
+  async #openWal(): Promise<void> {
+    let scan: WalScan
+    try {
+      scan = await scanWal(this.dir)
+    } catch (err) {
+      throw ioError(`cannot read the write-ahead files in ${path.join(this.dir, 'wal')}`, err)
+    }
+    const newest = scan.files[scan.files.length - 1]
+    if (newest?.torn) await cutTornWal(newest, this.#o.fsync)
+    for (const d of scan.damage) this.#warn(walDamageError(d))
+    this.#walScan = scan
+    try {
+      await this.#discover()
+    } finally {
+      this.#walScan = null
+    }
+    const pinned = new Set<string>()
+    for (const d of scan.damage) pinned.add(d.file)
+    for (const [key, entries] of scan.entries) {
+      const slash = key.lastIndexOf('/')
+      const t = this.#topics.get(key.slice(0, slash))
+      const p = t?.partitions[Number(key.slice(slash + 1))]
+      if (p && !p.failure) continue
+      for (const e of entries) pinned.add(e.file)
+      this.#warn(
+        corrupt(
+          entries[0]!.file,
+          entries[0]!.position,
+          `the write-ahead file holds records of ${key}, which ${p ? 'is damaged' : 'does not exist'}; they are kept in the WAL files until it is repaired`,
+        ),
+      )
+    }
+    // If pinned files are kept, the newer ones are kept too (a later open replays them in order).
+    const firstPinned = scan.files.findIndex((f) => pinned.has(f.file))
+    const keep = firstPinned < 0 ? [] : scan.files.slice(firstPinned).map((f) => f.file)
+    for (const f of keep) pinned.add(f)
+    const gone = scan.files.filter((f) => !pinned.has(f.file))
+    for (const f of gone) await fs.promises.rm(f.file, { force: true })
+    if (gone.length > 0 && this.#o.fsync) await fsyncDir(scan.dir)
+    if (this.#o.wal) {
+      try {
+        this.#wal = await WalWriter.open(
+          this.dir,
+          {
+            fsync: this.#o.fsync,
+            lingerMs: this.#o.lingerMs,
+            walBytes: this.#o.walBytes,
+            onWarning: (w) => this.#warn(w),
+          },
+          scan,
+          pinned,
+        )
+      } catch (err) {
+        throw ioError(`cannot start the write-ahead file in ${scan.dir}`, err, scan.dir)
+      }
+      for (const t of this.#topics.values()) for (const p of t.partitions) p.useWal(this.#wal)
     }
   }
 
@@ -271,6 +349,12 @@ export class EmbeddedDriver implements LogDriver {
         lingerMs: this.#o.lingerMs,
         contiguous: this.#version >= 2 || !isCompacted(spec),
         expectMarks: this.#version >= 2,
+        wal: this.#wal,
+        walEntries:
+          this.#walScan && this.#walScan.files.length > 0
+            ? (this.#walScan.entries.get(walKey(spec.name, i)) ?? [])
+            : undefined,
+        walPending: this.#walPending,
         onWarning: (w) => this.#warn(w, `partition:${spec.name}/${i}:${w.message.slice(0, 40)}`),
       }),
     )
@@ -393,6 +477,7 @@ export class EmbeddedDriver implements LogDriver {
     this.#check()
     if (this.readOnly) throw readOnlyError('append')
     const t = this.#topics.get(topic) ?? (await this.#topic(topic))
+    if (this.#wal?.failure) throw this.#wal.failure
     const n = records.length
     const numPartitions = t.partitions.length
     // A partition that is damaged or failed refuses the append before any record of it is written.
@@ -636,6 +721,15 @@ export class EmbeddedDriver implements LogDriver {
     this.#closer.abort()
     this.#coordinator.close()
     await Promise.allSettled(this.#creating.values())
+    if (this.#wal) {
+      // Everything appended goes through the WAL first; its last checkpoint then needs the segments open.
+      const flushing: Promise<void>[] = []
+      for (const t of this.#topics.values()) for (const p of t.partitions) flushing.push(p.flushed())
+      await Promise.allSettled(flushing)
+      await this.#wal
+        .close()
+        .catch((err) => this.#warn(ioError('cannot checkpoint the write-ahead file at close', err)))
+    }
     const all: Promise<void>[] = []
     for (const t of this.#topics.values()) for (const p of t.partitions) all.push(p.close())
     await Promise.allSettled(all)

@@ -125,3 +125,34 @@ export async function exists(file: string): Promise<boolean> {
     return false
   }
 }
+
+/** Writes all of `bufs`, one after the other, at `position` with one `writev` (loops over short writes). */
+export function writevAll(fd: number, bufs: readonly Buffer[], position: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let total = 0
+    for (const b of bufs) total += b.length
+    let done = 0
+    let rest: Buffer[] = bufs as Buffer[]
+    const step = (): void => {
+      fs.writev(fd, rest, position + done, (err, n) => {
+        if (err) return reject(err)
+        done += n
+        if (done >= total) return resolve()
+        if (n === 0) return reject(new Error('write made no progress'))
+        // A short write: go on from the first byte not written.
+        let skip = done
+        const next: Buffer[] = []
+        for (const b of bufs) {
+          if (skip >= b.length) skip -= b.length
+          else {
+            next.push(skip > 0 ? b.subarray(skip) : b)
+            skip = 0
+          }
+        }
+        rest = next
+        step()
+      })
+    }
+    step()
+  })
+}

@@ -24,6 +24,7 @@ import {
   scanBatches,
   segmentFileName as segmentName,
 } from './segment.ts'
+import type { WalEntry, WalItem, WalPartition, WalWriter } from './wal.ts'
 
 export interface PartitionConfig {
   readonly topic: string
@@ -41,6 +42,21 @@ export interface PartitionConfig {
   readonly expectMarks: boolean
   /** Hears what goes wrong without stopping the partition (a marks file rebuilt, a failed background write). */
   readonly onWarning: (warning: OpenFactoryError) => void
+  /**
+   * The write-ahead file (writer, `wal: true`): batches go out through it, one group commit for every
+   * partition, and the segment is written after the WAL record is durable, without an fdatasync of its own.
+   */
+  readonly wal?: WalWriter | null
+  /**
+   * WAL batches of this partition found at open (writer; empty when the WAL holds none of it, undefined when the
+   * directory has no WAL): those beyond the segments' end are replayed into them.
+   */
+  readonly walEntries?: readonly WalEntry[]
+  /**
+   * The data directory has WAL files (read-only): the segments may end below the high-water mark until the
+   * writer replays the WAL, which is not damage.
+   */
+  readonly walPending?: boolean
 }
 
 /** What a read returns: the records, and where the next read starts (past compaction gaps). */
@@ -52,7 +68,7 @@ export interface ReadResult {
 const READ_CHUNK = 1 << 20
 const MIN_READ = 64 * 1024
 
-export class Partition {
+export class Partition implements WalPartition {
   readonly topic: string
   readonly id: number
   readonly dir: string
@@ -83,9 +99,15 @@ export class Partition {
   #refreshing: Promise<void> | null = null
   #maintenance: Promise<unknown> = Promise.resolve()
   #closed = false
+  #wal: WalWriter | null
+  /** WAL mode: batches taken by the WAL writer and not settled yet. */
+  #inWal = 0
+  /** WAL mode: the active segment was written to since its last fdatasync. */
+  #dirty = false
 
   private constructor(cfg: PartitionConfig) {
     this.#cfg = cfg
+    this.#wal = cfg.wal ?? null
     this.topic = cfg.topic
     this.id = cfg.partition
     this.dir = cfg.dir
@@ -189,6 +211,11 @@ export class Partition {
   }
 
   #scheduleFlush(): void {
+    const wal = this.#wal
+    if (wal) {
+      wal.schedule(this)
+      return
+    }
     if (this.#flushing || this.#flushScheduled) return
     this.#flushScheduled = true
     const run = (): void => {
@@ -332,9 +359,189 @@ export class Partition {
     return seg
   }
 
+  // ---- appending through the write-ahead file -----------------------------------------------------------------
+
+  /** Sends this partition's appends through `wal` from now on (the writer opens the WAL once the topics are open). */
+  useWal(wal: WalWriter): void {
+    this.#wal = wal
+  }
+
+  /** WAL mode: hands the finished batches to the WAL writer (the one being built is finished too). */
+  takeQueued(budget: number): BatchBuilder[] {
+    const all = this.#queue
+    if (all.length === 0) return []
+    let n = 0
+    let bytes = 0
+    while (n < all.length && (n === 0 || bytes + all[n]!.bytes <= budget)) bytes += all[n++]!.bytes
+    const q = n === all.length ? all : all.slice(0, n)
+    this.#queue = n === all.length ? [] : all.slice(n)
+    if (this.#open && q.includes(this.#open)) this.#open = null
+    const refused = this.failure ?? this.writeFailure
+    if (refused) {
+      for (const b of all) b.reject(refused)
+      this.#queue = []
+      this.#open = null
+      if (this.#inWal === 0) this.nextOffset = this.endOffset
+      this.#settleIdle()
+      return []
+    }
+    this.#inWal += q.length
+    return q
+  }
+
+  /** WAL mode: batches are waiting (left over by the WAL record's budget). */
+  get hasQueued(): boolean {
+    return this.#queue.length > 0
+  }
+
+  /**
+   * WAL mode: writes the batches to the segment (rolling it when full) while their WAL record is being written
+   * and fdatasync'd — the segment write is off the append's path. Nothing is acknowledged or readable in this
+   * process before `applyDurable`. Returns the error of a failed write (the caller then settles the batches).
+   */
+  async writeBehind(items: readonly WalItem[]): Promise<OpenFactoryError | null> {
+    const placed: { seg: Segment; position: number }[] = []
+    this.#placed = placed
+    let seg = this.active
+    try {
+      // A roll happens only before a group commit's batches, never among them: a segment is sealed complete (no
+      // write of it in flight, which compaction or retention could miss), and durable — only the active one is
+      // written behind the WAL. (So a segment may pass segmentBytes by one group commit's batches.)
+      const first = items[0]!
+      if (seg.size > 0 && seg.size + first.bytes.length > this.#cfg.segmentBytes) {
+        if (this.#dirty && this.#cfg.fsync) await fdatasync(seg.fd)
+        this.#dirty = false
+        seg = await this.#roll(first.b.baseOffset)
+      }
+      let pos = seg.size
+      for (const { bytes } of items) {
+        this.#dirty = true
+        await writeAll(seg.fd, bytes, pos)
+        placed.push({ seg, position: pos })
+        pos += bytes.length
+      }
+      return null
+    } catch (err) {
+      placed.push({ seg, position: seg.size })
+      return ioError(`cannot append to ${this.topic}/${this.id}`, err, seg.file)
+    }
+  }
+
+  #placed: { seg: Segment; position: number }[] = []
+
+  /**
+   * WAL mode, a group commit of this partition alone: the batches go to the segment, which is fdatasync'd (as
+   * without the WAL). A failed fdatasync other than a full disk stops appends until the log is reopened.
+   */
+  async writeDirect(items: readonly WalItem[]): Promise<OpenFactoryError | null> {
+    const err = await this.writeBehind(items)
+    if (err || !this.#cfg.fsync) return err
+    const seg = this.active
+    try {
+      await fdatasync(seg.fd)
+      this.#dirty = false
+      return null
+    } catch (cause) {
+      const what = `cannot append to ${this.topic}/${this.id} (fdatasync)`
+      if (isNoSpace(cause)) return ioError(what, cause, seg.file)
+      this.writeFailure = ioError(
+        `${what}; the partition refuses appends until the log is reopened (after a failed fdatasync the page cache may not match the disk)`,
+        cause,
+        seg.file,
+      )
+      return this.writeFailure
+    }
+  }
+
+  /** WAL mode: the batches' WAL record is durable: they count in the segment, and are acknowledged. */
+  applyDurable(items: readonly WalItem[]): void {
+    const placed = this.#placed
+    this.#placed = []
+    for (let i = 0; i < items.length; i++) {
+      const { b, bytes } = items[i]!
+      const { seg, position } = placed[i]!
+      seg.addBatch({
+        position,
+        length: bytes.length,
+        baseOffset: b.baseOffset,
+        lastOffset: b.lastOffset,
+        recordCount: b.count,
+        maxTimestamp: b.maxTimestamp,
+      })
+      this.endOffset = b.lastOffset + 1
+      this.#capacityHint = Math.min(
+        this.#cfg.maxBatchBytes + HEADER_SIZE,
+        Math.max(16 * 1024, Math.ceil(bytes.length * 1.25)),
+      )
+      if (!this.#spare || this.#spare.length < b.buf.length) this.#spare = b.buf
+      b.resolve()
+    }
+    this.#inWal -= items.length
+    this.marks?.noteEnd(this.endOffset)
+    this.#notify()
+    this.#settleIdle()
+  }
+
+  /**
+   * WAL mode: the group commit failed (the WAL write, or a segment write); these batches and every one behind
+   * them fail (their offsets go out again). What `writeBehind` wrote of them is cut off the segments again (and the cut made durable), as after a
+   * failed segment write without the WAL; a failed cut stops appends until the log is reopened.
+   */
+  walFailed(items: readonly WalItem[], err: OpenFactoryError): Promise<void> {
+    // Settled at once: an append that follows must get the offsets given back, not ones after the failed batches.
+    const touched = new Set(this.#placed.map((x) => x.seg))
+    this.#placed = []
+    touched.add(this.active)
+    for (const it of items) it.b.reject(err)
+    for (const later of this.#queue) later.reject(err)
+    this.#queue = []
+    this.#open = null
+    this.#inWal -= items.length
+    this.nextOffset = this.endOffset
+    // The cut back is done before the WAL writer writes again (it awaits this).
+    return this.#cutBack(touched, err).finally(() => this.#settleIdle())
+  }
+
+  async #cutBack(touched: Set<Segment>, err: OpenFactoryError): Promise<void> {
+    for (const seg of touched) {
+      try {
+        if (seg.fd < 0) continue
+        await ftruncate(seg.fd, seg.size)
+        if (this.#cfg.fsync) await fdatasync(seg.fd)
+      } catch (cutErr) {
+        this.writeFailure = ioError(
+          `cannot append to ${this.topic}/${this.id}, and cutting ${seg.file} back to its last durable batch failed too (${(cutErr as Error).message}); the partition refuses appends until the log is reopened`,
+          err,
+          seg.file,
+        )
+      }
+    }
+  }
+
+  /** WAL mode (checkpoint): makes what was written to the active segment durable. */
+  async syncSegments(): Promise<void> {
+    if (!this.#dirty || this.segments.length === 0) return
+    this.#dirty = false
+    try {
+      await fdatasync(this.active.fd)
+    } catch (err) {
+      this.#dirty = true
+      throw err
+    }
+  }
+
+  #settleIdle(): void {
+    if (this.#inWal > 0 || this.#queue.length > 0) return
+    const idle = this.#idleWaiters
+    this.#idleWaiters = []
+    for (const w of idle) w()
+  }
+
   /** Resolves once every enqueued record is durable (or failed). */
   flushed(): Promise<void> {
-    if (!this.#flushing && !this.#flushScheduled && this.#queue.length === 0) return Promise.resolve()
+    if (!this.#flushing && !this.#flushScheduled && this.#queue.length === 0 && this.#inWal === 0)
+      return Promise.resolve()
+    if (this.#wal && this.#queue.length > 0 && this.#inWal === 0) this.#wal.schedule(this)
     return new Promise<void>((resolve) => this.#idleWaiters.push(resolve)).then(() => this.flushed())
   }
 
@@ -653,13 +860,22 @@ async function loadSegments(cfg: PartitionConfig, marks: MarksRead): Promise<Seg
       segments.push(seg)
       const st = await fstat(fd)
       if (isActive) {
-        const tail = await scanActive(seg, fd, st.size, 0, Math.max(after, seg.base - 1), cfg.contiguous)
-        if (mark && seg.lastOffset + 1 < mark.end) {
+        const wal = !cfg.readOnly ? (cfg.walEntries ?? []) : []
+        const tail =
+          wal.length > 0
+            ? await replayWal(cfg, seg, fd, st.size, Math.max(after, seg.base - 1), wal)
+            : await scanActive(seg, fd, st.size, 0, Math.max(after, seg.base - 1), cfg.contiguous)
+        if (mark && seg.lastOffset + 1 < mark.end && !(cfg.readOnly && cfg.walPending)) {
           throw corrupt(seg.file, seg.size, lostAtEndMessage(seg.lastOffset + 1, mark.end, tail?.reason))
         }
         if (!cfg.readOnly && seg.size < st.size) {
           await ftruncate(fd, seg.size)
           if (cfg.fsync) await fdatasync(fd)
+        } else if (!cfg.readOnly && cfg.walEntries && cfg.fsync) {
+          // After a crash with the WAL, the segment may hold a batch written beside a WAL record that never
+          // became durable: kept (like an unacknowledged last batch without the WAL), it must be on disk before
+          // the WAL records that follow it are written.
+          await fdatasync(fd)
         }
       } else {
         const r = await scanBatches(
@@ -727,12 +943,76 @@ async function scanActive(
     { checkBodies: true, continueAfterDamage: false, afterOffset, belowOffset: Number.POSITIVE_INFINITY, contiguous },
     (h) => seg.addBatch(h),
   )
-  const d = r.damage[0]
+  return activeDamage(seg, r.damage[0], size)
+}
+
+/** The torn tail of an active segment (`d`, when nothing valid follows it); other damage throws. */
+function activeDamage(seg: Segment, d: Damage | undefined, size: number): Damage | undefined {
   if (d?.gap) throw corrupt(seg.file, d.position, d.reason)
   if (d && d.end < size) {
     throw corrupt(seg.file, d.position, `${d.reason}, and acknowledged batches follow it`)
   }
   return d
+}
+
+/**
+ * Replays the WAL batches beyond the active segment's valid batches into it (writer, at open). Returns false when
+ * there is none to replay (the segment is then opened as without a WAL). Bytes after the segment's valid batches
+ * were written behind the WAL (segments are not fdatasync'd before a checkpoint), so whatever they hold — a torn
+ * batch, zeros, or valid batches after a hole left by a crash of the machine — is rewritten from the WAL, which
+ * holds every batch from the first offset missing. A WAL batch that does not follow the segment's end (a gap) is
+ * damage. The segment is fdatasync'd after the replay, before the WAL files can go.
+ */
+async function replayWal(
+  cfg: PartitionConfig,
+  seg: Segment,
+  fd: number,
+  size: number,
+  afterOffset: number,
+  wal: readonly WalEntry[],
+): Promise<Damage | undefined> {
+  const r = await scanBatches(
+    fd,
+    0,
+    size,
+    {
+      checkBodies: true,
+      continueAfterDamage: false,
+      afterOffset,
+      belowOffset: Number.POSITIVE_INFINITY,
+      contiguous: cfg.contiguous,
+    },
+    (h) => seg.addBatch(h),
+  )
+  let i = 0
+  while (i < wal.length && wal[i]!.header.lastOffset <= seg.lastOffset) i++
+  if (i === wal.length) {
+    // Nothing to replay: the segment is judged as without a WAL, and made durable (what it holds of the WAL may
+    // be in the page cache only, and the WAL files go once the partitions are open).
+    const d = activeDamage(seg, r.damage[0], size)
+    if (cfg.fsync) await fdatasync(fd)
+    return d
+  }
+  let at = seg.lastOffset
+  let pos = seg.size
+  for (; i < wal.length; i++) {
+    const e = wal[i]!
+    if (e.header.baseOffset !== at + 1) {
+      const d = r.damage[0]
+      throw corrupt(
+        e.file,
+        e.position,
+        `the write-ahead batch of ${cfg.topic}/${cfg.partition} with offsets ${e.header.baseOffset} to ${e.header.lastOffset} does not follow offset ${at}, where ${seg.file} ends${d ? ` (${d.reason} at byte ${d.position})` : ''}: offsets are missing (a WAL record or a segment is damaged)`,
+      )
+    }
+    await writeAll(fd, e.bytes, pos)
+    seg.addBatch({ ...e.header, position: pos })
+    pos += e.bytes.length
+    at = e.header.lastOffset
+  }
+  if (size > pos) await ftruncate(fd, pos)
+  if (cfg.fsync) await fdatasync(fd)
+  return undefined
 }
 
 /** Why a partition whose end is below its high-water mark is damage (`tail`: what the bytes after the end are). */

@@ -309,6 +309,23 @@ export const MqttSparkplug = Type.Object(
   { additionalProperties: false },
 )
 
+/**
+ * Ours: one asset per value of the `{asset}` level of the `topics` filters (one device, many sensors): the uuid each
+ * gets and how many one device may create.
+ */
+export const MqttAssets = Type.Object(
+  {
+    uuid: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z0-9_.:-]*\\{asset\\}[A-Za-z0-9_.:-]*$',
+        expected: 'a uuid with {asset} once, like DHT-{asset}',
+      }),
+    ),
+    max: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, expected: 'a count (1-100000)' })),
+  },
+  { additionalProperties: false },
+)
+
 export const MqttConnectorConfig = Type.Object(
   {
     type: Type.Literal('mqtt'),
@@ -339,6 +356,7 @@ export const MqttConnectorConfig = Type.Object(
     topics: Type.Optional(Type.Record(Type.String(), MqttTopicItem)),
     commands: Type.Optional(Type.Record(Type.String(), MqttCommand)),
     sparkplug: Type.Optional(MqttSparkplug),
+    assets: Type.Optional(MqttAssets),
   },
   { additionalProperties: false },
 )

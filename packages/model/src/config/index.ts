@@ -66,7 +66,7 @@ export {
   type SimulatorConnectorConfig,
 } from './device-schema.ts'
 export { AppSpec, BUILTIN_APP_BLOCKS } from './app-schema.ts'
-export { AlertsSpec } from './alerts-schema.ts'
+export { AlertsSpec, MAX_ALERT_RULES } from './alerts-schema.ts'
 export { HistorianSpec } from './historian-schema.ts'
 export { MqttPublishSpec, WebhooksSpec } from './integrations-schema.ts'
 export { NetworkSpec, SwarmNodeSpec, VolumeSpec } from './infra-schema.ts'
