@@ -49,11 +49,14 @@ export interface BufferedWriterOptions {
   /** Records of one source kept while they wait for the log (default 100 000); past it its oldest are dropped. */
   readonly maxBufferedPerSource?: number
   /**
-   * Records of one source waiting for the log from which that source is congested (default 10 000, at most
+   * Records of one source waiting for the log from which that source is congested (default 50 000, at most
    * `maxBufferedPerSource`); it is writable again at half of it.
    */
   readonly highWaterPerSource?: number
-  /** Records per append (default 5 000). */
+  /**
+   * Records per append (default 20 000). Appends are one at a time, so a source is written at most about this many
+   * records per round trip of an append (its fsync): larger batches keep up when the disk is slow.
+   */
   readonly maxBatch?: number
   /** Delays between attempts while the log cannot take writes (default 100 ms doubling to 5 s). */
   readonly backoff?: BackoffOptions
@@ -87,11 +90,13 @@ interface Waiter {
 interface Entry {
   readonly topic: string
   readonly record: ProducerRecord
-  readonly source: string
+  /** The source's counters themselves, not its name: the pump updates them without a lookup per record. */
+  readonly source: Source
 }
 
 /** What the writer holds for one source. */
 interface Source {
+  readonly name: string
   /** Records waiting (queued or being appended), dropped ones not counted. */
   waiting: number
   /** Records in the queue (not being appended), dropped ones included. */
@@ -130,6 +135,8 @@ export class BufferedWriter {
   readonly #trailing: ReadonlySet<string>
   #queue: Entry[] = []
   readonly #sources = new Map<string, Source>()
+  /** The source written for last: a connector publishing a burst finds its counters without a lookup. */
+  #lastSource: Source | null = null
   /** Records waiting, all sources (queued or being appended, dropped ones not counted). */
   #waiting = 0
   /** Dropped records still in the queue. */
@@ -149,9 +156,9 @@ export class BufferedWriter {
     this.#eventLog = opts.eventLog
     this.#maxBuffered = opts.maxBuffered ?? 1_000_000
     this.#maxPerSource = opts.maxBufferedPerSource ?? 100_000
-    this.#highWater = Math.min(opts.highWaterPerSource ?? 10_000, this.#maxPerSource)
+    this.#highWater = Math.min(opts.highWaterPerSource ?? 50_000, this.#maxPerSource)
     this.#lowWater = Math.floor(this.#highWater / 2)
-    this.#maxBatch = opts.maxBatch ?? 5000
+    this.#maxBatch = opts.maxBatch ?? 20_000
     this.#backoff = new Backoff({ initialMs: 100, maxMs: 5000, ...opts.backoff })
     this.#logger = opts.logger
     this.#trailing = new Set(opts.trailingTopics ?? [])
@@ -160,13 +167,15 @@ export class BufferedWriter {
   /** Queues a record written on behalf of `source` (a connector's name). Never blocks; see the module comment. */
   write(topic: string, record: ProducerRecord, source = ''): void {
     if (this.#closed) throw new Error('BufferedWriter is closed')
-    const s = this.#source(source)
-    this.#queue.push({ topic, record, source })
+    const last = this.#lastSource
+    const s = last !== null && last.name === source ? last : this.#source(source)
+    this.#lastSource = s
+    this.#queue.push({ topic, record, source: s })
     this.#enqueued++
     s.queued++
     s.waiting++
     this.#waiting++
-    if (s.waiting > this.#maxPerSource) this.#drop(source, s, 'per-source limit')
+    if (s.waiting > this.#maxPerSource) this.#drop(s, 'per-source limit')
     else if (this.#waiting > this.#maxBuffered) this.#dropFromLargest()
     if (!s.congested && s.waiting >= this.#highWater) s.congested = true
     this.#pumping ??= this.#pump()
@@ -174,6 +183,8 @@ export class BufferedWriter {
 
   /** Whether `source` has more records waiting than its high-water mark (until the log took half of them). */
   congested(source: string): boolean {
+    const last = this.#lastSource
+    if (last !== null && last.name === source) return last.congested // asked after every publish
     return this.#sources.get(source)?.congested ?? false
   }
 
@@ -238,7 +249,7 @@ export class BufferedWriter {
   #source(name: string): Source {
     let s = this.#sources.get(name)
     if (!s) {
-      s = { waiting: 0, queued: 0, owed: 0, dropped: 0, congested: false, writable: [] }
+      s = { name, waiting: 0, queued: 0, owed: 0, dropped: 0, congested: false, writable: [] }
       this.#sources.set(name, s)
     }
     return s
@@ -248,7 +259,7 @@ export class BufferedWriter {
    * Drops the oldest queued record of a source: owed, and taken out when the pump reaches it — it is the next
    * record of that source the pump meets (this one, when all the others are being appended).
    */
-  #drop(name: string, s: Source, why: string): void {
+  #drop(s: Source, why: string): void {
     s.owed++
     s.waiting--
     s.dropped++
@@ -258,7 +269,7 @@ export class BufferedWriter {
     this.#wake()
     if (s.dropped === 1 || s.dropped % 10_000 === 0) {
       this.#logger?.error('log write buffer full: dropping the oldest records of one source', {
-        source: name,
+        source: s.name,
         why,
         dropped: s.dropped,
         droppedInAll: this.#dropped,
@@ -273,18 +284,17 @@ export class BufferedWriter {
    * drop (the writing source has one: the record it just wrote).
    */
   #dropFromLargest(): void {
-    let largest: [string, Source] | undefined
-    for (const entry of this.#sources) {
-      const s = entry[1]
-      if (s.queued > s.owed && (!largest || s.waiting > largest[1].waiting)) largest = entry
+    let largest: Source | undefined
+    for (const s of this.#sources.values()) {
+      if (s.queued > s.owed && (!largest || s.waiting > largest.waiting)) largest = s
     }
-    if (largest) this.#drop(largest[0], largest[1], 'buffer limit')
+    if (largest) this.#drop(largest, 'buffer limit')
   }
 
   #compact(): void {
     const kept: Entry[] = []
     for (const e of this.#queue) {
-      const s = this.#sources.get(e.source) as Source
+      const s = e.source
       if (s.owed > 0) {
         s.owed--
         s.queued--
@@ -301,7 +311,7 @@ export class BufferedWriter {
     let i = 0
     while (i < q.length && batch.length < this.#maxBatch) {
       const e = q[i++] as Entry
-      const s = this.#sources.get(e.source) as Source
+      const s = e.source
       s.queued--
       if (s.owed > 0) {
         s.owed--
@@ -314,11 +324,8 @@ export class BufferedWriter {
 
   /** Records that left the writer (written or set aside): their sources may be writable again. */
   #release(entries: readonly Entry[]): void {
-    for (const e of entries) {
-      const s = this.#sources.get(e.source) as Source
-      s.waiting--
-      this.#waiting--
-    }
+    for (const e of entries) e.source.waiting--
+    this.#waiting -= entries.length
     for (const s of this.#sources.values()) if (s.congested && s.waiting <= this.#lowWater) this.#setWritable(s)
   }
 
@@ -351,7 +358,7 @@ export class BufferedWriter {
         }
         // The log cannot take writes now: what was not written goes back first, in its order.
         this.#queue = unwritten.concat(this.#queue)
-        for (const e of unwritten) (this.#sources.get(e.source) as Source).queued++
+        for (const e of unwritten) e.source.queued++
         this.#failedAppends++
         const advice = retryAdvice(error)
         const delay = Math.max(this.#backoff.next(), advice.afterMs)
@@ -373,6 +380,11 @@ export class BufferedWriter {
    * not take writes, in queue order, with that error; refused records are set aside on the way.
    */
   async #append(batch: readonly Entry[]): Promise<{ unwritten: Entry[]; error?: unknown }> {
+    // Most batches are one connector's observations: one topic, appended as it is.
+    const topic = (batch[0] as Entry).topic
+    let one = true
+    for (let i = 1; i < batch.length && one; i++) one = (batch[i] as Entry).topic === topic
+    if (one && !this.#trailing.has(topic)) return this.#appendTopic(topic, batch)
     const byTopic = new Map<string, Entry[]>()
     for (const e of batch) {
       const list = byTopic.get(e.topic)
@@ -405,13 +417,11 @@ export class BufferedWriter {
     const ranges: [number, number][] = [[0, entries.length]]
     while (ranges.length > 0) {
       const [from, to] = ranges.shift() as [number, number]
-      const slice = from === 0 && to === entries.length ? entries : entries.slice(from, to)
+      const records = new Array<ProducerRecord>(to - from)
+      for (let i = from; i < to; i++) records[i - from] = (entries[i] as Entry).record
       try {
-        await this.#eventLog.append(
-          topic,
-          slice.map((e) => e.record),
-        )
-        this.#written += slice.length
+        await this.#eventLog.append(topic, records)
+        this.#written += to - from
       } catch (err) {
         if (!refusesRecords(err)) return { unwritten: entries.slice(from), error: err }
         if (to - from === 1) this.#setAsideRecord(topic, entries[from] as Entry, err)

@@ -17,7 +17,7 @@
  * accept writes), availability heartbeats and command results.
  *
  * Backpressure: `publish` never blocks, but the records a connector published wait for the log counted against
- * it. Past the supervisor's high-water mark for one connector (`highWaterPerConnector`, 10 000 records by default)
+ * it. Past the supervisor's high-water mark for one connector (`highWaterPerConnector`, 50 000 records by default)
  * `ctx.congested` is true, until the log has taken half of them; `ctx.whenWritable()` resolves then. A connector
  * whose device can wait should stop reading from it meanwhile: an SHDR connection pauses its socket (TCP then
  * holds the adapter back), a polling connector (Modbus, OPC UA reads) skips or delays its polls, an MQTT or OPC UA
@@ -81,6 +81,29 @@ export interface CommandRequest {
   readonly envelope: CommandEnvelope
 }
 
+/** Counters a connector keeps for `/metrics`; they only grow while the process runs (restarts included). */
+export interface ConnectorMetrics {
+  /**
+   * Messages the device sent that the connector dropped on purpose, by reason (e.g. `flood`: past a rate limit;
+   * `asset_limit`: naming one asset more than allowed). Served as `ofa_connector_messages_dropped_total`.
+   */
+  readonly messagesDropped?: Readonly<Record<string, number>>
+  /**
+   * Figures of its own, served under their own names (a built-in app's: `ofa_webhook_deliveries_total`...); samples
+   * of one name share its help and type.
+   */
+  readonly samples?: readonly ConnectorMetricSample[]
+}
+
+/** One sample of a connector's own metric (`ConnectorMetrics.samples`). */
+export interface ConnectorMetricSample {
+  readonly name: string
+  readonly help: string
+  readonly type: 'counter' | 'gauge'
+  readonly labels: Readonly<Record<string, string>>
+  readonly value: number
+}
+
 export interface Connector {
   /** The connector's name: the UUID of the device it serves (unique in a factory). */
   readonly name: string
@@ -92,4 +115,6 @@ export interface Connector {
    * for `OFA_COMMAND_REJECTED`). Absent: every command to this connector's assets is rejected.
    */
   execute?(request: CommandRequest): Promise<unknown>
+  /** Its counters, read by the supervisor whenever `/metrics` is scraped (cheap, synchronous, any state). Optional. */
+  metrics?(): ConnectorMetrics
 }

@@ -47,14 +47,15 @@ import {
   decodeAssetEvent,
   encodeAssetDeclaration,
   encodeAssetDocument,
-  encodeAssetEvent,
+  encodeObservation,
   isOpenFactoryError,
   isoTimestamp,
+  type Observation,
   sleep,
   TOPICS,
 } from '@openfactory/model'
 import { BufferedWriter, type BufferedWriterStats } from './buffered-writer.ts'
-import type { Connector, ConnectorContext } from './connector.ts'
+import type { Connector, ConnectorContext, ConnectorMetrics } from './connector.ts'
 
 export interface SupervisorOptions {
   /** The backbone everything is written to and commands are read from. */
@@ -82,7 +83,11 @@ export interface SupervisorOptions {
   readonly maxBuffered?: number
   /** Records of one connector kept while they wait for the log (default 100 000); past it its oldest are dropped. */
   readonly maxBufferedPerConnector?: number
-  /** Records of one connector waiting for the log from which it is `congested` (default 10 000; see connector.ts). */
+  /**
+   * Records of one connector waiting for the log from which it is `congested` (default 50 000; see connector.ts).
+   * Records being appended count: a connector that obeys it gets at most about half of it durable per append's
+   * round trip (10 000 capped MQTT at ≈ 40k messages/s while fsyncs took 50-150 ms; bench/mqtt-ingest.ts).
+   */
   readonly highWaterPerConnector?: number
   /** Default: a logger of its own on stderr (`createLogger({ name: 'supervisor' })`). Connectors get children of it. */
   readonly logger?: DebugLogger
@@ -245,6 +250,16 @@ export class Supervisor {
     return this.#writer.stats()
   }
 
+  /** Every connector's own counters (`Connector.metrics`), by connector name; connectors without any are left out. */
+  connectorMetrics(): Record<string, ConnectorMetrics> {
+    const out: Record<string, ConnectorMetrics> = {}
+    for (const [name, slot] of this.#slots) {
+      const m = slot.connector.metrics?.()
+      if (m) out[name] = m
+    }
+    return out
+  }
+
   /** Resolves once everything published so far is durable in the log. */
   flush(): Promise<void> {
     return this.#writer.flush()
@@ -342,7 +357,7 @@ export class Supervisor {
       },
       publish: (uuid, observations) => {
         if (signal.aborted) return
-        for (const o of observations) this.#write(uuid, AssetEvents.observation(o), source)
+        for (const o of observations) this.#writeObservation(uuid, o, source)
       },
       putDocument: (doc: AssetDocument) => {
         if (signal.aborted) return
@@ -438,9 +453,17 @@ export class Supervisor {
    * connector that serves the asset.
    */
   #write(uuid: string, e: AssetEvent, source = this.#owners.get(uuid)?.connector.name): void {
-    const attributes = e.observation.attributes
+    this.#writeObservation(uuid, e.observation, source)
+  }
+
+  /**
+   * `#write` of `AssetEvents.observation(o)` without building the event (`encodeAssetEvent` of it is
+   * `encodeObservation(o)`): what `publish` does per observation, the hot path (bench/mqtt-ingest.ts).
+   */
+  #writeObservation(uuid: string, o: Observation, source: string | undefined): void {
+    const attributes = o.attributes
     if (attributes.ingestion_timestamp === undefined) attributes.ingestion_timestamp = isoTimestamp()
-    this.#writer.write(TOPICS.assets, { key: uuid, value: encodeAssetEvent(e) }, source)
+    this.#writer.write(TOPICS.assets, { key: uuid, value: encodeObservation(o) }, source)
   }
 
   #availability(available: boolean, reason?: string): AssetEvent {
@@ -517,14 +540,19 @@ export class Supervisor {
         this.#commandReader = consumer
         try {
           for await (const batch of consumer) {
-            // Stopped while a command waited for its connector: commit what was handled, so the rest is read again.
-            const handled = new Map<string, TopicPartitionOffset>()
+            // Every record the connectors write to these partitions is read back here: nothing is allocated per record.
+            let n = 0
             for (const r of batch) {
               if (r.value !== null && r.key !== null && r.value.indexOf(marker) >= 0) await this.#onCommandRecord(r)
               if (this.#stop.signal.aborted) break
-              handled.set(`${r.topic}/${r.partition}`, { topic: r.topic, partition: r.partition, offset: r.offset + 1 })
+              n++
             }
             if (this.#stop.signal.aborted) {
+              // Stopped while a command waited for its connector: commit what was handled, so the rest is read again.
+              const handled = new Map<string, TopicPartitionOffset>()
+              for (const { topic, partition, offset } of batch.slice(0, n)) {
+                handled.set(`${topic}/${partition}`, { topic, partition, offset: offset + 1 })
+              }
               if (handled.size > 0) await consumer.commit([...handled.values()])
               break
             }

@@ -48,7 +48,7 @@ test('an app with a built-in block is its kind: parsed, created, checked; one bl
   }
   assert.throws(() => registerAppKind({ block, summary: '', parse: () => 0, create: () => ({}) as never }), /twice/)
   const factory = await apps(`apps:\n  a:\n    uuid: HOOKS\n    webhooks: {}\n  b:\n    uuid: BAD\n    webhooks: {}\n`)
-  const [good, bad] = factory.apps as [AppConfig, AppConfig]
+  const [good] = factory.apps as [AppConfig, AppConfig]
   assert.equal(appKindOf(good)?.block, block)
   const deps = { eventLog: {} as EventLog, factory, env: {}, logger: console } as unknown as AppKindDeps
   assert.equal(planApp(good, deps)?.name, 'HOOKS:true')
@@ -61,7 +61,10 @@ test('an app with a built-in block is its kind: parsed, created, checked; one bl
   for (const [yaml, re] of [
     ['    webhooks: {}\n    image: acme/x:1\n', /a webhooks app is ours to run: it takes no image/],
     ['    webhooks: {}\n    command: [x]\n', /it takes no command/],
-    ['    webhooks: {}\n    historian: {}\n', /an app is one built-in app: historian and webhooks are both given/],
+    [
+      '    webhooks: {}\n    historian: {url: "postgres://db/f"}\n',
+      /an app is one built-in app: historian and webhooks are both given/,
+    ],
     ['    uns: {area: A}\n', /or one of our built-in blocks \(historian, alerts, webhooks, mqtt_publish\)/],
   ] as const) {
     await assert.rejects(apps(`apps:\n  a:\n    uuid: X\n${yaml}`), (err) => {

@@ -153,3 +153,45 @@ test('a trailing topic is appended after the rest of its batch is durable, and w
     ['after a2'],
   )
 })
+
+test('by default a source is congested from 50 000 records waiting, and one append takes up to 20 000 of them', async (t) => {
+  const log = await smallRecordLog(t)
+  // Appends wait for the gate: records pile up as behind a slow disk.
+  let open = (): void => {}
+  const gate = new Promise<void>((resolve) => {
+    open = resolve
+  })
+  const sizes: number[] = []
+  const slow: EventLog = new Proxy(log, {
+    get(target, prop, receiver) {
+      if (prop === 'append') {
+        return async (topic: string, records: Parameters<EventLog['append']>[1]) => {
+          sizes.push(records.length)
+          await gate
+          return target.append(topic, records)
+        }
+      }
+      const v = Reflect.get(target, prop, receiver)
+      return typeof v === 'function' ? v.bind(target) : v
+    },
+  })
+  const writer = new BufferedWriter({ eventLog: slow })
+  t.after(() => writer.close(1000))
+  for (let i = 0; i < 49_999; i++) writer.write('a', { value: String(i) }, 'dev')
+  assert.equal(writer.congested('dev'), false, 'one record below the high-water mark')
+  writer.write('a', { value: '49999' }, 'dev')
+  assert.equal(writer.congested('dev'), true, 'at the high-water mark')
+  assert.deepEqual(writer.stats().congested, ['dev'])
+  open()
+  await writer.whenWritable('dev')
+  await writer.flush()
+  // The pump took the first record at once; the rest went in appends of at most 20 000, in order, none lost.
+  assert.deepEqual(sizes, [1, 20_000, 20_000, 9_999])
+  const values = (await readTopic(log, 'a')).map((r) => Number(r.value?.toString()))
+  assert.equal(values.length, 50_000)
+  assert.ok(
+    values.every((v, i) => v === i),
+    'in order',
+  )
+  assert.equal(writer.stats().dropped, 0)
+})

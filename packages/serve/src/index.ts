@@ -31,9 +31,13 @@ export {
 } from './auth/keys.ts'
 export { inScope, validateScope } from './auth/policy.ts'
 export * from './auth/types.ts'
+// Alerts: the interface the runtime gives the alert routes (the alerts package's view of ofa_alerts).
+export type { AlertRecord, AlertsApi } from './http/alert-routes.ts'
 // HTTP: the Fastify app (REST, WebSocket, SSE, OpenAPI, health, metrics), one plugin per route family.
 export { createServeApp, DEFAULT_MAX_HISTORY_SCAN_RECORDS, DEFAULT_PORT, type ServeAppOptions } from './http/app.ts'
 export { publicKey } from './http/auth-routes.ts'
+// History reads of the log (one asset's records by key, item and source time), for `ofa export` too.
+export { ObservationFilter, readNaming } from './http/history.ts'
 // The ksqlDB-compatible API over the SQL engine (`sql` of the app's options): its options, media types, error codes.
 export {
   KSQL_API_DEFAULTS,

@@ -27,6 +27,7 @@ import { type AuthOptions, authentication } from '../auth/hook.ts'
 import { type MTConnectOptions, mtconnectRoutes } from '../mtconnect/mtconnect-routes.ts'
 import type { ServingState } from '../state/serving-state.ts'
 import { createSubscriptionHub, type SubscriptionHub, type SubscriptionLimits } from '../state/subscriptions.ts'
+import { type AlertsApi, alertRoutes } from './alert-routes.ts'
 import { assetRoutes } from './asset-routes.ts'
 import { authRoutes } from './auth-routes.ts'
 import { commandRoutes } from './command-routes.ts'
@@ -155,6 +156,11 @@ export interface ServeAppOptions {
    * `OFA_SERVE_DASHBOARD_NOT_BUILT`. Default: no dashboard (`/` is a 404).
    */
   readonly dashboardDir?: string
+  /**
+   * The open alerts and their acks behind `GET /api/alerts` and `POST /api/alerts/{uuid}/{rule}/ack`
+   * (alert-routes.ts; @openfactory/alerts' `openAlertsView`). Default: none (an empty list; acks answer 404).
+   */
+  readonly alerts?: AlertsApi
 }
 
 function packageVersion(): string {
@@ -264,6 +270,7 @@ export async function createServeApp(opts: ServeAppOptions): Promise<FastifyInst
     commandTimeoutMs: opts.commandTimeoutMs ?? 5000,
     maxCommandTimeoutMs: opts.maxCommandTimeoutMs ?? 60_000,
   })
+  await app.register(alertRoutes, opts.alerts ? { alerts: opts.alerts } : {})
   await app.register(liveRoutes, {
     sseKeepAliveMs: opts.sseKeepAliveMs ?? 15_000,
     maxMessageBytes: opts.maxMessageBytes ?? 64 * 1024,

@@ -15,7 +15,14 @@
  * says about the failure's origin.
  */
 import { type EventLog, type LogRecord, partitionFor } from '@openfactory/log'
-import { decodeObservation, isOpenFactoryError, type Observation, OpenFactoryError, TOPICS } from '@openfactory/model'
+import {
+  decodeObservation,
+  decodeObservationLazy,
+  isOpenFactoryError,
+  type Observation,
+  OpenFactoryError,
+  TOPICS,
+} from '@openfactory/model'
 import { decodeCursor, encodeCursor } from '../internal/cursor.ts'
 import { sourceTimeMs, type TimeIndex } from '../state/time-index.ts'
 
@@ -116,7 +123,9 @@ export class ObservationFilter {
     if (r.key === null || r.value === null || !this.#key.equals(r.key)) return null
     let o: Observation
     try {
-      o = decodeObservation(r.value)
+      // With an item filter, lazily: the attributes of records of other items are never parsed (same result and
+      // errors). Without, in full: every record's attributes are read, and the lazy path costs more then.
+      o = this.#ids === null ? decodeObservation(r.value) : decodeObservationLazy(r.value)
     } catch {
       return null
     }

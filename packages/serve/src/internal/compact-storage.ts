@@ -165,6 +165,8 @@ export class AssetRecord {
   unsSeparator: string
   /** Changes whenever anything about the asset changes (from one counter shared by all assets). */
   version = 0
+  /** `JSON.stringify` of the asset's view (`AssetState.assetJson`), null once what it shows changed. */
+  headJson: string | null = null
 
   constructor(uuid: string, unsSeparator: string) {
     this.uuid = uuid

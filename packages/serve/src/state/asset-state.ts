@@ -160,6 +160,12 @@ export interface AssetState {
   asOf(at: number, opts?: AsOfOptions): AsOfReader
   has(uuid: string): boolean
   asset(uuid: string): AssetView | undefined
+  /**
+   * `asset(uuid)` as JSON text (`JSON.stringify` of the view), kept between changes of what the view shows
+   * (declaration, type, UNS, references, methods, availability, the set and shapes of its entries): the head of a
+   * `GET /api/assets/{uuid}` answer, built once instead of per request.
+   */
+  assetJson(uuid: string): string | undefined
   /** Every known asset UUID, sorted (cached between changes of the asset set). */
   sortedUuids(): readonly string[]
   assetUuids(): IterableIterator<string>
@@ -168,6 +174,8 @@ export interface AssetState {
   items(uuid: string): ItemState[]
   /** The entry as JSON text (the `ItemState` shape), built on each call. */
   itemJson(uuid: string, id: string): string | undefined
+  /** Every entry of the asset as `itemJson` gives it, in `itemIds` order, joined by commas; built on each call. */
+  entriesJson(uuid: string): string | undefined
   /** The entry's `ingestion_timestamp` in epoch ms (undefined: none, or not a time). */
   ingestedAt(uuid: string, id: string): number | undefined
   availability(uuid: string): Availability | undefined
@@ -403,6 +411,7 @@ class AssetStateImpl implements AssetState {
     this.#removedAt.delete(uuid)
     const a = this.#record(uuid)
     a.declared = asset
+    a.headJson = null
     a.version = ++this.#versions
     this.#updateUns(a)
     this.#emitAsset(uuid)
@@ -434,6 +443,7 @@ class AssetStateImpl implements AssetState {
     const isNew = a === undefined
     if (a === undefined) a = this.#record(uuid)
     const assetChanged = this.#applyEvent(a, event) || isNew
+    if (assetChanged) a.headJson = null
     this.#indexApplied(r, a, o, this.#setCell(a, o, ts))
     if (assetChanged) this.#emitAsset(uuid)
     const listeners = this.#changeListeners
@@ -478,8 +488,12 @@ class AssetStateImpl implements AssetState {
   #setCell(a: AssetRecord, o: Observation, ts: number | string): Cell {
     a.version = ++this.#versions
     const size = a.cells.size
+    const before = a.cells.get(o.id)
+    const shape = before?.shape
     const cell = foldObservation(a, o, ts, this.#interner, this.#shapes)
     if (a.cells.size !== size) this.#items++
+    // What `asset(uuid)` shows changed: a new entry, another shape (tag, type, units...), or the availability.
+    if (cell !== before || cell.shape !== shape || o.id === AVAIL_ID) a.headJson = null
     return cell
   }
 
@@ -621,6 +635,13 @@ class AssetStateImpl implements AssetState {
     }
   }
 
+  assetJson(uuid: string): string | undefined {
+    const a = this.#assets.get(uuid)
+    if (!a) return undefined
+    a.headJson ??= JSON.stringify(this.asset(uuid))
+    return a.headJson
+  }
+
   #availability(a: AssetRecord): Availability {
     return a.cells.get(AVAIL_ID)?.value === AVAILABLE ? 'AVAILABLE' : 'UNAVAILABLE'
   }
@@ -652,6 +673,17 @@ class AssetStateImpl implements AssetState {
     const cell = a?.cells.get(id)
     if (!a || !cell) return undefined
     return cellJson(a.uuidJson, id, cell, cell.shape.type === 'Condition' ? a.conditions?.get(id) : undefined)
+  }
+
+  entriesJson(uuid: string): string | undefined {
+    const a = this.#assets.get(uuid)
+    if (!a) return undefined
+    let out = ''
+    for (const [id, cell] of a.cells) {
+      const json = cellJson(a.uuidJson, id, cell, cell.shape.type === 'Condition' ? a.conditions?.get(id) : undefined)
+      out = out === '' ? json : `${out},${json}`
+    }
+    return out
   }
 
   ingestedAt(uuid: string, id: string): number | undefined {

@@ -309,6 +309,8 @@ test('OpenAPI 3.1 document, Swagger UI, health and metrics', async (t) => {
   assert.equal(doc.status, 200)
   assert.equal(doc.body.openapi, '3.1.0')
   assert.deepEqual(Object.keys(doc.body.paths).sort(), [
+    '/api/alerts',
+    '/api/alerts/{uuid}/{rule}/ack',
     '/api/assets',
     '/api/assets/{uuid}',
     '/api/assets/{uuid}/history',
