@@ -171,6 +171,16 @@ for line in sys.stdin:
             metric(d, None, 1, None, int(words[1]))
             d.metrics[0].long_value = int(words[1])
             publish(node_topic("NDATA"), d, "NDATA")
+        elif words[0] == "burst":
+            # burst N: N NDATA at once, Uptime 1..N (a flooding node), then one line.
+            for i in range(1, int(words[1]) + 1):
+                d = sp.Payload()
+                d.timestamp = now_ms()
+                d.seq = next_seq()
+                metric(d, None, 1, None, i)
+                d.metrics[0].long_value = i
+                client.publish(node_topic("NDATA"), d.SerializeToString(), qos=0)
+            say(f"burst {words[1]}")
         elif words[0] == "skip":
             say(f"skipped {next_seq()}")
         elif words[0] == "garbage":

@@ -2,12 +2,15 @@
  * The Modbus TCP connector: one asset per device, its register map polled in the fewest requests (planner.ts),
  * writable fields offered as methods.
  *
- * One connection and one queue per unit id: every unit of the device polls on its own client, so a unit that
- * stops answering only times out its own requests, and the device's other units keep their poll intervals. A
- * unit's failure (no connection, a timeout) makes its items UNAVAILABLE with quality BAD and the error's code as
- * reason, and the unit reconnects with backoff; an exception or a malformed response makes only the items of that
- * read UNAVAILABLE, with the exception code in the reason. The asset's `avail` is UNAVAILABLE while no unit
- * answers, with the last reason.
+ * One poll loop per unit id, on a connection of its own (`connection: per_unit`, the default) or on one connection
+ * for the whole device (a gateway's units behind one host and port): `pipelined`, each unit's queue has its
+ * request in flight beside the others' (modbus-client.ts), or `shared`, one request at a time for every unit.
+ * Per unit or pipelined, a unit that stops answering only times out its own requests, each after its own
+ * `timeout_ms`, and the device's other units keep their poll intervals. A unit's
+ * failure (no connection, a timeout) makes its items UNAVAILABLE with quality BAD and the error's code as reason,
+ * and the unit retries with backoff; an exception or a malformed response makes only the items of that read
+ * UNAVAILABLE, with the exception code in the reason. The asset's `avail` is UNAVAILABLE while no unit answers,
+ * with the last reason.
  *
  * Observations are published when a field's value (or its availability) changes, not at every poll: a unit that
  * comes back re-publishes each of its fields once, and nothing is published twice for one change. While the
@@ -45,6 +48,7 @@ export class ModbusConnector implements Connector {
   readonly #deps: ConnectorDeps
   #ctx: ConnectorContext | null = null
   readonly #units = new Map<number, UnitWorker>()
+  #clients: ModbusTcpClient[] = []
   readonly #last = new Map<string, Published>()
   #available: boolean | null = null
   #lastReason = ''
@@ -106,10 +110,18 @@ export class ModbusConnector implements Connector {
     this.#last.clear()
     ctx.declareAssets([this.asset()])
     const reads = planReads(this.#config.fields, this.#config.maxGap)
-    for (const u of this.#config.units) {
+    const c = this.#config
+    const connectTimeoutMs = this.#deps.timings?.connectTimeoutMs ?? 5000
+    const client = () => {
+      const made = new ModbusTcpClient(c.host, c.port, { connectTimeoutMs, pipelined: c.connection === 'pipelined' })
+      this.#clients.push(made)
+      return made
+    }
+    const shared = c.connection === 'per_unit' ? null : client()
+    for (const u of c.units) {
       const mine = reads.filter((r) => r.unitId === u.unitId)
       if (mine.length === 0) continue // a unit named under `units` that no register uses: nothing to poll
-      const worker = new UnitWorker(this.#config, u, mine, ctx, this.#deps, this)
+      const worker = new UnitWorker(c, u, mine, shared ?? client(), ctx, this.#deps, this)
       this.#units.set(u.unitId, worker)
       this.#loops.push(worker.run())
     }
@@ -117,6 +129,8 @@ export class ModbusConnector implements Connector {
 
   async stop(): Promise<void> {
     for (const w of this.#units.values()) w.stop()
+    for (const client of this.#clients) client.close()
+    this.#clients = []
     await Promise.allSettled(this.#loops)
     this.#loops = []
     this.#units.clear()
@@ -155,15 +169,16 @@ export class ModbusConnector implements Connector {
     }
   }
 
-  /** Reads answered and the registers (bits) they returned, over every unit, since start. */
-  stats(): { reads: number; registers: number } {
+  /** Reads answered and the registers (bits) they returned, over every unit, and connections opened, since start. */
+  stats(): { reads: number; registers: number; connections: number } {
     let reads = 0
     let registers = 0
     for (const w of this.#units.values()) {
       reads += w.reads
       registers += w.registers
     }
-    return { reads, registers }
+    const connections = this.#clients.reduce((n, c) => n + c.connections, 0)
+    return { reads, registers, connections }
   }
 
   async execute(req: CommandRequest): Promise<unknown> {
@@ -223,7 +238,7 @@ function unitFailure(err: unknown): boolean {
   return !(err instanceof OpenFactoryError) || err.code === 'OFA_MODBUS_TIMEOUT' || err.code === 'OFA_MODBUS_CONNECT'
 }
 
-/** One unit id's queue: its connection, its reads on their intervals, its writes between them. */
+/** One unit id's queue: its reads on their intervals, its writes between them, on its client (its own or shared). */
 class UnitWorker {
   readonly #config: ModbusDeviceConfig
   readonly #unit: ModbusUnitSettings
@@ -232,7 +247,6 @@ class UnitWorker {
   readonly #owner: ModbusConnector
   readonly #client: ModbusTcpClient
   readonly #backoff: Backoff
-  readonly #connectTimeoutMs: number
   readonly #stop = new AbortController()
   up = false
   reason = ''
@@ -244,6 +258,7 @@ class UnitWorker {
     config: ModbusDeviceConfig,
     unit: ModbusUnitSettings,
     reads: readonly ReadRequest[],
+    client: ModbusTcpClient,
     ctx: ConnectorContext,
     deps: ConnectorDeps,
     owner: ModbusConnector,
@@ -253,14 +268,13 @@ class UnitWorker {
     this.#reads = reads
     this.#ctx = ctx
     this.#owner = owner
-    this.#client = new ModbusTcpClient(config.host, config.port)
+    this.#client = client
     this.#backoff = new Backoff(deps.timings?.backoff)
-    this.#connectTimeoutMs = deps.timings?.connectTimeoutMs ?? 5000
   }
 
+  /** Ends the loop; the connector closes the client (which fails a request in flight). */
   stop(): void {
     this.#stop.abort()
-    this.#client.close()
   }
 
   get #signal(): AbortSignal {
@@ -273,7 +287,7 @@ class UnitWorker {
     while (!signal.aborted) {
       if (!this.#client.connected) {
         try {
-          await this.#client.connect(this.#connectTimeoutMs)
+          await this.#client.connect()
         } catch (err) {
           this.#down(err)
           await sleep(this.#backoff.next(), signal)
@@ -301,7 +315,7 @@ class UnitWorker {
       } catch (err) {
         if (signal.aborted) break
         if (unitFailure(err)) {
-          this.#client.close()
+          // The client decides whether the connection goes (modbus-client.ts); other units may share it.
           this.#down(err)
           await sleep(this.#backoff.next(), signal)
         } else {

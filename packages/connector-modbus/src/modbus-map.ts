@@ -104,11 +104,19 @@ export interface ModbusUnitSettings {
   readonly timeoutMs: number
 }
 
+/**
+ * per_unit: a connection per unit id; pipelined: one connection, each unit's requests in flight beside the others';
+ * shared: one connection, one request at a time for every unit (see modbus-client.ts).
+ */
+export type ModbusConnection = 'per_unit' | 'pipelined' | 'shared'
+export const MODBUS_CONNECTIONS: readonly ModbusConnection[] = ['per_unit', 'pipelined', 'shared']
+
 export interface ModbusDeviceConfig {
   readonly uuid: string
   readonly uns?: UnsPlacement
   readonly host: string
   readonly port: number
+  readonly connection: ModbusConnection
   readonly maxGap: number
   readonly units: readonly ModbusUnitSettings[]
   readonly fields: readonly ModbusField[]
@@ -126,6 +134,7 @@ const BLOCK_KEYS = [
   'timeout_ms',
   'poll_interval_ms',
   'max_gap',
+  'connection',
   'units',
   'registers',
 ]
@@ -185,6 +194,7 @@ export function readModbusDevice(device: DeviceConfig, problems: OpenFactoryErro
   const timeoutMs = int('timeout_ms', block.timeout_ms, DEFAULT_TIMEOUT_MS, 1, 600_000)
   const pollMs = int('poll_interval_ms', block.poll_interval_ms, DEFAULT_POLL_INTERVAL_MS, 1, 86_400_000)
   const maxGap = int('max_gap', block.max_gap, DEFAULT_MAX_GAP, 0, MAX_READ_REGISTERS - 2)
+  const connection = oneOf('connection', block.connection, MODBUS_CONNECTIONS, 'per_unit')
   const unitTimeouts = new Map<number, number>()
   if (block.units !== undefined) {
     if (!isBlock(block.units)) bad('units', 'must be a map of unit id to {timeout_ms}')
@@ -287,6 +297,7 @@ export function readModbusDevice(device: DeviceConfig, problems: OpenFactoryErro
     ...(device.uns ? { uns: device.uns } : {}),
     host: String(block.host),
     port: typeof block.port === 'number' ? block.port : DEFAULT_PORT,
+    connection,
     maxGap,
     units: [...unitTimeouts].sort((x, y) => x[0] - y[0]).map(([unitId, t]) => ({ unitId, timeoutMs: t })),
     fields,

@@ -14,6 +14,7 @@ import {
   DEFAULT_UNIT_ID,
   FIELD_TYPES,
   MAX_READ_REGISTERS,
+  MODBUS_CONNECTIONS,
   type ModbusDeviceConfig,
   readModbusDevice,
 } from './modbus-map.ts'
@@ -57,6 +58,12 @@ export const MODBUS_FIELDS: readonly ConnectorField[] = [
     `an integer from 0 to ${MAX_READ_REGISTERS - 2}`,
     'unused registers (bits) one read may span between two fields rather than making two reads',
     String(DEFAULT_MAX_GAP),
+  ),
+  field(
+    'connection',
+    `one of ${MODBUS_CONNECTIONS.join(', ')}`,
+    'per_unit: a connection per unit id; pipelined, shared: one for all units (see Units below)',
+    'per_unit',
   ),
   field('units', 'a map', 'settings per unit id (the key)'),
   field('units.<key>.timeout_ms', 'an integer ≥ 1', "this unit's request timeout", "the device's"),
@@ -109,7 +116,7 @@ export const MODBUS_FIELDS: readonly ConnectorField[] = [
 export const modbusSpec = registerConnector<ModbusDeviceConfig, ModbusConnector>({
   type: 'modbus',
   summary:
-    'A Modbus TCP server: a register map read in the fewest requests, one connection and queue per unit id, writable fields as methods verified by read-back.',
+    'A Modbus TCP server or gateway: a register map read in the fewest requests, one queue per unit id on a connection of its own or pipelined on one, writable fields as methods verified by read-back.',
   fields: MODBUS_FIELDS,
   parse: parseModbusDevice,
   create: (c: ModbusDeviceConfig, deps: ConnectorDeps) => new ModbusConnector(c, deps),

@@ -40,6 +40,7 @@ test('parse: defaults, orders, scale and place of each field', () => {
   )
   assert.equal(c.port, 5020)
   assert.equal(c.maxGap, 16)
+  assert.equal(c.connection, 'per_unit')
   assert.deepEqual(c.units, [
     { unitId: 1, timeoutMs: 1000 },
     { unitId: 2, timeoutMs: 300 },
@@ -127,6 +128,20 @@ test('block settings are checked at their edges', () => {
     problemsOf(block({})).map((p) => p[1]),
     ['devices.plc.connector.registers'],
   )
+})
+
+test('connection: per_unit, pipelined or shared; anything else refused with its place', () => {
+  for (const connection of ['per_unit', 'pipelined', 'shared'] as const) {
+    const c = parseModbusDevice(deviceConfig(block({ a: { address: 0 } }, { connection }), { uuid: 'PLC-1' }))
+    assert.equal(c.connection, connection)
+  }
+  assert.deepEqual(problemsOf(block({ a: { address: 0 } }, { connection: 'pooled' })), [
+    [
+      'OFA_CONNECTOR_CONFIG',
+      'devices.plc.connector.connection',
+      'devices.plc.connector.connection: must be one of per_unit, pipelined, shared',
+    ],
+  ])
 })
 
 test('a modbus device is run by ofa up, not skipped', () => {

@@ -17,6 +17,16 @@ export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
  * than a backlog it must read whole.
  */
 export const DEFAULT_MAX_MESSAGES_PER_S = 0
+/**
+ * Assets one device may create from the `{asset}` level of its topics (`assets.max`): a publisher inventing topic
+ * levels must not grow the registry and our memory without bound. A message naming one more asset is dropped unread
+ * and counted (`OFA_MQTT_ASSET_LIMIT`); the assets already made keep flowing.
+ */
+export const DEFAULT_MAX_ASSETS = 1000
+/** The uuid of an asset named by a topic level, unless `assets.uuid` says otherwise (`{asset}`: the level's value). */
+export const DEFAULT_ASSET_UUID = '<uuid>.{asset}'
+/** The topic filter level whose value names the asset (matched like `+`). */
+export const ASSET_LEVEL = '{asset}'
 /** How long a command waits for the device's answer (ms). */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 10_000
 /** MQTT 5 Session Expiry Interval we ask for (s): the broker keeps our session and its queue a week while we are away. */
@@ -33,7 +43,16 @@ export interface MqttItem {
   /** Field path into a JSON payload, split (`data.values[0]` → ['data', 'values', 0]). */
   readonly path: readonly (string | number)[]
   readonly units?: string
+  /** The index of the filter's `{asset}` level: the item belongs to the asset that level names (-1: the device's). */
+  readonly assetLevel: number
   readonly where: Where
+}
+
+/** Assets named by a topic level (items whose filter has `{asset}`). */
+export interface MqttAssetsConfig {
+  /** The uuid template, `{asset}` once: e.g. `DHT-{asset}`. */
+  readonly uuid: string
+  readonly max: number
 }
 
 export interface MqttCommandEntry {
@@ -65,6 +84,8 @@ export interface MqttDeviceConfig {
   /** Messages per data item (Sparkplug: per edge node) and second; 0 no limit. */
   readonly maxMessagesPerS: number
   readonly items: readonly MqttItem[]
+  /** Present when some item's filter has an `{asset}` level. */
+  readonly assets?: MqttAssetsConfig
   readonly commands: readonly MqttCommandEntry[]
   /** Sparkplug B host application for one edge node (then `items` and `commands` are empty). */
   readonly sparkplug?: SparkplugConfig

@@ -26,6 +26,17 @@
  * asks for Retain Handling 1 (retained messages only for a filter the session did not hold); MQTT 3.1.1 has no such
  * option, and a broker sends a topic's retained message again when we subscribe again after a reconnect.
  *
+ * Assets named by a topic level: an item whose filter has the level `{asset}` (subscribed as `+`) belongs to the
+ * asset that level's value names (`assets.uuid`, default `<uuid>.{asset}`, characters a uuid cannot hold as `_`).
+ * The first message naming one declares it (the items with `{asset}`, referenced below the device, placed in the UNS
+ * beside the device: its levels with `asset` = the uuid) and makes it AVAILABLE; it follows the connection as the
+ * device does. At most `assets.max` are made: a message naming one more is acknowledged and dropped unread, counted
+ * (reason `asset_limit`), and said in a warning (OFA_MQTT_ASSET_LIMIT) once per refused name, for the first
+ * `REFUSED_NAMES_TOLD` names; the assets made keep flowing.
+ *
+ * Drops on purpose (a flood, the asset limit) are counted by reason in `metrics()`, which the supervisor serves on
+ * `/metrics` as `ofa_connector_messages_dropped_total`.
+ *
  * Commands: a method under `commands` publishes `{"method", "arguments", "correlation_id"}` (JSON) to its topic.
  * MQTT 5: with Response Topic (the entry's `reply_topic`, else `ofa/reply/<client id>`) and Correlation Data (the
  * command's correlation id); the answer is matched by Correlation Data. MQTT 3.1.1 has neither: with a
@@ -34,8 +45,15 @@
  * the result (its JSON, or its text). No answer within `timeout_ms`: OFA_COMMAND_TIMEOUT.
  */
 import { randomUUID } from 'node:crypto'
-import type { CommandRequest, Connector, ConnectorContext, ConnectorDeps } from '@openfactory/connectors'
+import type {
+  CommandRequest,
+  Connector,
+  ConnectorContext,
+  ConnectorDeps,
+  ConnectorMetrics,
+} from '@openfactory/connectors'
 import {
+  ASSET_UUID_PATTERN,
   type Asset,
   isoTimestamp,
   type MethodContract,
@@ -44,13 +62,16 @@ import {
   UNAVAILABLE,
 } from '@openfactory/model'
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt'
-import { type MqttCommandEntry, type MqttDeviceConfig, SESSION_EXPIRY_S } from './mqtt-config.ts'
+import { type MqttCommandEntry, type MqttDeviceConfig, type MqttItem, SESSION_EXPIRY_S } from './mqtt-config.ts'
 import { readPayload } from './payload.ts'
 import { SparkplugHost } from './sparkplug/host.ts'
 import { topicMatches } from './topic-filter.ts'
 
 /** Packet ids are 16-bit: we remember at most this many acknowledged ones for the DUP check. */
 const ACKED_IDS_KEPT = 65_536
+
+/** Refused asset names we remember (each told once in a warning); past this many, refusals are only counted. */
+const REFUSED_NAMES_TOLD = 100
 
 /** 32-bit FNV-1a of a topic and a payload: tells a redelivered message from a new one that reuses its packet id. */
 function fingerprint(topic: string, payload: Uint8Array): number {
@@ -94,8 +115,13 @@ export interface MqttConnectorStats {
   unmatched: number
   /** Messages dropped unread because their item (Sparkplug: the edge node) was past `max_messages_per_s`. */
   floodDropped: number
-  /** `floodDropped` by data item id (Sparkplug: by edge node id). */
+  /**
+   * `floodDropped` by data item id (an item of an asset named by a topic level: `<asset uuid>/<id>`; Sparkplug: by
+   * edge node id).
+   */
   floodDroppedBy: Record<string, number>
+  /** Messages dropped unread because they named an asset past `assets.max` (or a name no uuid can hold). */
+  assetLimitDropped: number
 }
 
 /** The reason code of a drop for flooding. */
@@ -118,6 +144,7 @@ export class MqttConnector implements Connector {
     unmatched: 0,
     floodDropped: 0,
     floodDroppedBy: {},
+    assetLimitDropped: 0,
   }
   readonly #config: MqttDeviceConfig
   readonly #deps: ConnectorDeps
@@ -127,9 +154,17 @@ export class MqttConnector implements Connector {
   /** Resolves `start` once connected and subscribed. */
   #onReady: (() => void) | null = null
   readonly #acked = new Map<number, number>()
-  /** Rate windows by data item id (Sparkplug: by edge node id); one entry per configured item, so bounded. */
+  /**
+   * Rate windows by data item id (an asset named by a topic level: by asset and item; Sparkplug: by edge node id): one
+   * entry per configured item and asset, so bounded by the items times `assets.max`.
+   */
   readonly #windows = new Map<string, RateWindow>()
   readonly #pending = new Map<string, PendingCommand>()
+  /** Assets named by a topic level: level value → asset uuid (at most `assets.max` values, two may share a uuid). */
+  readonly #named = new Map<string, string>()
+  readonly #refusedNames = new Set<string>()
+  readonly #deviceItems: readonly MqttItem[]
+  readonly #assetItems: readonly MqttItem[]
   readonly #replyTopics: readonly string[]
   readonly #defaultReplyTopic: string
   /** The Sparkplug B host application, when the device is a Sparkplug edge node. */
@@ -139,6 +174,8 @@ export class MqttConnector implements Connector {
     this.#config = config
     this.#deps = deps
     this.name = config.uuid
+    this.#deviceItems = config.items.filter((i) => i.assetLevel < 0)
+    this.#assetItems = config.items.filter((i) => i.assetLevel >= 0)
     this.#defaultReplyTopic = `ofa/reply/${config.clientId}`
     const replies = new Set<string>()
     for (const c of config.commands) {
@@ -163,7 +200,9 @@ export class MqttConnector implements Connector {
     this.#ctx = ctx
     const c = this.#config
     // A Sparkplug edge node's assets are declared by its births.
-    if (!this.sparkplug) ctx.declareAssets([this.#asset()])
+    // Assets named by topic levels before a restart are declared again (the new context may not know them).
+    if (!this.sparkplug)
+      ctx.declareAssets([this.#asset(), ...[...new Set(this.#named.values())].map((u) => this.#namedAsset(u))])
     const t = this.#deps.timings
     const opts: IClientOptions = {
       clientId: c.clientId,
@@ -177,6 +216,8 @@ export class MqttConnector implements Connector {
       ...(c.password !== undefined ? { password: c.password } : {}),
       ...(c.ca !== undefined ? { ca: c.ca } : {}),
       rejectUnauthorized: c.rejectUnauthorized,
+      // A clean session (a Sparkplug host's, always) sends no Session Expiry Interval: 0, the session ends with the
+      // connection.
       ...(c.protocolVersion === 5 && !c.cleanSession
         ? { properties: { sessionExpiryInterval: SESSION_EXPIRY_S } }
         : {}),
@@ -253,6 +294,7 @@ export class MqttConnector implements Connector {
       return
     }
     ctx.setAvailable(this.#config.uuid, true)
+    for (const uuid of new Set(this.#named.values())) ctx.setAvailable(uuid, true)
     this.#onReady?.()
   }
 
@@ -264,18 +306,61 @@ export class MqttConnector implements Connector {
       this.sparkplug.disconnected(ctx, `OFA_MQTT_CONNECT: ${why}`)
       return
     }
-    ctx.setAvailable(this.#config.uuid, false, `OFA_MQTT_CONNECT: ${why}`)
     const timestamp = isoTimestamp(this.#now())
-    ctx.publish(
-      this.#config.uuid,
-      this.#config.items.map((d) => ({
-        id: d.id,
-        tag: d.tag,
-        type: d.category,
-        value: UNAVAILABLE,
-        attributes: { timestamp, reason: 'OFA_MQTT_CONNECT' },
-      })),
-    )
+    const unavailable = (uuid: string, items: readonly MqttItem[]) => {
+      ctx.setAvailable(uuid, false, `OFA_MQTT_CONNECT: ${why}`)
+      if (items.length === 0) return
+      ctx.publish(
+        uuid,
+        items.map((d) => ({
+          id: d.id,
+          tag: d.tag,
+          type: d.category,
+          value: UNAVAILABLE,
+          attributes: { timestamp, reason: 'OFA_MQTT_CONNECT' },
+        })),
+      )
+    }
+    unavailable(this.#config.uuid, this.#deviceItems)
+    for (const uuid of new Set(this.#named.values())) unavailable(uuid, this.#assetItems)
+  }
+
+  /**
+   * The uuid of the asset a topic level names, declared (and made AVAILABLE) the first time; undefined when the name
+   * is refused: one asset more than `assets.max`, or a name that gives no valid uuid. A refusal is counted.
+   */
+  #assetNamed(ctx: ConnectorContext, name: string): string | undefined {
+    const known = this.#named.get(name)
+    if (known !== undefined) return known
+    const spec = this.#config.assets
+    if (!spec) return undefined
+    const uuid = spec.uuid.replace('{asset}', name.replaceAll(/[^A-Za-z0-9_.:-]/g, '_'))
+    const why =
+      this.#named.size >= spec.max
+        ? `already ${spec.max} assets named by topic levels (assets.max)`
+        : ASSET_UUID_PATTERN.test(uuid)
+          ? undefined
+          : `${uuid} is not a valid uuid`
+    if (why !== undefined) {
+      this.stats.assetLimitDropped++
+      if (!this.#refusedNames.has(name) && this.#refusedNames.size < REFUSED_NAMES_TOLD) {
+        this.#refusedNames.add(name)
+        ctx.logger.warn(
+          `OFA_MQTT_ASSET_LIMIT: no asset for topic level ${JSON.stringify(name)}: ${why}; its messages are dropped`,
+          {
+            asset: uuid,
+          },
+        )
+      }
+      return undefined
+    }
+    // Two names may give one uuid (`a b` and `a_b`): the second is the same asset, declared once.
+    const declared = [...this.#named.values()].includes(uuid)
+    this.#named.set(name, uuid)
+    if (declared) return uuid
+    ctx.declareAssets([this.#namedAsset(uuid)])
+    if (this.#available) ctx.setAvailable(uuid, true)
+    return uuid
   }
 
   async #onMessage(packet: IPublishPacket): Promise<void> {
@@ -299,6 +384,7 @@ export class MqttConnector implements Connector {
       const kind = topic.split('/')[2]
       const node = this.#config.sparkplug?.edgeNodeId ?? ''
       if ((kind === 'NDATA' || kind === 'DDATA') && !this.#admit(node)) {
+        this.sparkplug.dropped()
         if (this.#firstDropOfWindow(node)) {
           ctx.logger.warn(`${FLOOD}: more than ${this.#config.maxMessagesPerS} data messages within a second`, {
             edgeNode: node,
@@ -312,15 +398,30 @@ export class MqttConnector implements Connector {
       return
     }
     const now = this.#now()
-    const observations: Observation[] = []
+    const byAsset = new Map<string, Observation[]>()
     let matched = false
+    let levels: string[] | undefined
     for (const item of this.#config.items) {
       if (!topicMatches(item.topic, topic)) continue
       matched = true
-      if (!this.#admit(item.id)) {
-        if (this.#firstDropOfWindow(item.id)) {
+      let uuid = this.#config.uuid
+      let key = item.id
+      if (item.assetLevel >= 0) {
+        levels ??= topic.split('/')
+        const named = this.#assetNamed(ctx, levels[item.assetLevel] as string)
+        if (named === undefined) continue
+        uuid = named
+        key = `${named}/${item.id}`
+      }
+      let observations = byAsset.get(uuid)
+      if (!observations) {
+        observations = []
+        byAsset.set(uuid, observations)
+      }
+      if (!this.#admit(key)) {
+        if (this.#firstDropOfWindow(key)) {
           const why = `${FLOOD}: more than ${this.#config.maxMessagesPerS} messages within a second on ${topic} (max_messages_per_s); the rest of the second's are dropped`
-          ctx.logger.warn(why, { topic, item: item.id, dropped: this.stats.floodDroppedBy[item.id] })
+          ctx.logger.warn(why, { topic, asset: uuid, item: item.id, dropped: this.stats.floodDroppedBy[key] })
           observations.push({
             id: item.id,
             tag: item.tag,
@@ -342,9 +443,14 @@ export class MqttConnector implements Connector {
       this.stats.unmatched++
       return
     }
-    if (observations.length === 0) return
+    let published = false
+    for (const [uuid, observations] of byAsset) {
+      if (observations.length === 0) continue
+      ctx.publish(uuid, observations)
+      published = true
+    }
+    if (!published) return
     this.stats.received++
-    ctx.publish(this.#config.uuid, observations)
     if (ctx.congested) await ctx.whenWritable()
   }
 
@@ -455,6 +561,35 @@ export class MqttConnector implements Connector {
     this.#available = false
   }
 
+  metrics(): ConnectorMetrics {
+    const dropped: Record<string, number> = {}
+    if (this.stats.floodDropped > 0) dropped.flood = this.stats.floodDropped
+    if (this.stats.assetLimitDropped > 0) dropped.asset_limit = this.stats.assetLimitDropped
+    return { messagesDropped: dropped }
+  }
+
+  /** An asset named by a topic level: the `{asset}` items, below the device, beside it in the UNS. */
+  #namedAsset(uuid: string): Asset {
+    const uns = this.#config.uns
+    const levels = uns ? { ...uns.levels, asset: uuid } : undefined
+    return {
+      uuid,
+      type: 'Device',
+      ...(uns && levels
+        ? { uns: { levels, unsId: uns.unsId.slice(0, uns.unsId.length - (uns.levels.asset ?? '').length) + uuid } }
+        : {}),
+      referencesAbove: [this.#config.uuid],
+      referencesBelow: [],
+      dataItems: this.#assetItems.map((i) => ({
+        id: i.id,
+        category: i.category,
+        tag: i.tag,
+        ...(i.units ? { units: i.units } : {}),
+      })),
+      methods: [],
+    }
+  }
+
   #asset(): Asset {
     const c = this.#config
     const methods: MethodContract[] = c.commands.map((m) => ({
@@ -468,7 +603,7 @@ export class MqttConnector implements Connector {
       ...(c.uns ? { uns: c.uns } : {}),
       referencesAbove: [],
       referencesBelow: [],
-      dataItems: c.items.map((i) => ({
+      dataItems: this.#deviceItems.map((i) => ({
         id: i.id,
         category: i.category,
         tag: i.tag,

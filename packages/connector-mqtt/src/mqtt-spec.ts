@@ -21,7 +21,10 @@ import {
   RESERVED_ATTRIBUTE_IDS,
 } from '@openfactory/model'
 import {
+  ASSET_LEVEL,
+  DEFAULT_ASSET_UUID,
   DEFAULT_COMMAND_TIMEOUT_MS,
+  DEFAULT_MAX_ASSETS,
   DEFAULT_MAX_MESSAGES_PER_S,
   DEFAULT_MAX_PAYLOAD_BYTES,
   DEFAULT_QOS,
@@ -30,7 +33,7 @@ import {
 } from './mqtt-config.ts'
 import { MqttConnector } from './mqtt-connector.ts'
 import { splitPath } from './payload.ts'
-import { filterProblem } from './topic-filter.ts'
+import { assetFilter, filterProblem } from './topic-filter.ts'
 
 export function parseMqttDevice(device: DeviceConfig): MqttDeviceConfig {
   const block = device.connector as MqttBlock
@@ -41,11 +44,18 @@ export function parseMqttDevice(device: DeviceConfig): MqttDeviceConfig {
     if (RESERVED_ATTRIBUTE_IDS.includes(id)) {
       problems.push(connectorConfigError(device, `topics.${id}`, `${id} is a reserved attribute id`))
     }
-    const why = filterProblem(t.topic)
+    const { filter, level } = assetFilter(t.topic)
+    const why =
+      t.topic.split('/').filter((l) => l.includes(ASSET_LEVEL)).length > 1
+        ? `has ${ASSET_LEVEL} more than once`
+        : t.topic.split('/').some((l) => l.includes(ASSET_LEVEL) && l !== ASSET_LEVEL)
+          ? `has ${ASSET_LEVEL} other than as a whole level`
+          : filterProblem(filter)
     if (why) problems.push(connectorConfigError(device, `topics.${id}.topic`, `topic filter ${t.topic} ${why}`))
     items.push({
       id,
-      topic: t.topic,
+      topic: filter,
+      assetLevel: level,
       tag: t.tag,
       category: t.type ?? 'Samples',
       payload: t.payload ?? 'json',
@@ -62,6 +72,20 @@ export function parseMqttDevice(device: DeviceConfig): MqttDeviceConfig {
       connectorConfigError(device, 'sparkplug', 'a Sparkplug edge node brings its own metrics: no topics or commands'),
     )
   }
+  if (block.sparkplug && block.clean_session === false) {
+    problems.push(
+      connectorConfigError(
+        device,
+        'clean_session',
+        'a Sparkplug Host Application connects with a clean session (Sparkplug 3.0, Host Application Session Establishment): leave clean_session out',
+      ),
+    )
+  }
+  const byLevel = items.some((i) => i.assetLevel >= 0)
+  if (block.assets && !byLevel) {
+    problems.push(connectorConfigError(device, 'assets', `no topic filter has an ${ASSET_LEVEL} level to name assets`))
+  }
+  const assetUuid = (block.assets?.uuid ?? DEFAULT_ASSET_UUID).replace('<uuid>', device.uuid)
   let ca: string | undefined
   if (block.tls?.ca !== undefined) {
     try {
@@ -84,11 +108,13 @@ export function parseMqttDevice(device: DeviceConfig): MqttDeviceConfig {
     ...(ca !== undefined ? { ca } : {}),
     rejectUnauthorized: block.tls?.reject_unauthorized ?? true,
     qos: block.qos ?? DEFAULT_QOS,
-    cleanSession: block.clean_session ?? false,
+    // Sparkplug 3.0: a Host Application connects with Clean Session 1 (MQTT 5: Clean Start 1, no session expiry).
+    cleanSession: block.sparkplug ? true : (block.clean_session ?? false),
     keepaliveS: block.keepalive_s ?? 30,
     maxPayloadBytes: block.max_payload_bytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
     maxMessagesPerS: block.max_messages_per_s ?? DEFAULT_MAX_MESSAGES_PER_S,
     items,
+    ...(byLevel ? { assets: { uuid: assetUuid, max: block.assets?.max ?? DEFAULT_MAX_ASSETS } } : {}),
     commands: Object.entries(block.commands ?? {}).map(([name, c]) => ({
       name,
       topic: c.topic,
@@ -125,7 +151,8 @@ export const mqttSpec = registerConnector<MqttDeviceConfig, MqttConnector>({
     'tls.reject_unauthorized': { description: 'refuse a broker whose certificate is not trusted', default: 'true' },
     qos: { description: 'QoS of our subscriptions and command messages', default: '1' },
     clean_session: {
-      description: 'start a new session on each connection (messages sent while away are lost)',
+      description:
+        'start a new session on each connection (messages sent while away are lost); always true for a Sparkplug host',
       default: 'false',
     },
     keepalive_s: { description: 'MQTT keep-alive, seconds', default: '30' },
@@ -139,7 +166,10 @@ export const mqttSpec = registerConnector<MqttDeviceConfig, MqttConnector>({
       default: String(DEFAULT_MAX_MESSAGES_PER_S),
     },
     topics: { description: 'data items; each key is the data item id' },
-    'topics.<key>.topic': { description: 'the topic filter it is read from (+ and # allowed)' },
+    'topics.<key>.topic': {
+      description:
+        'the topic filter it is read from (+ and # allowed); a level {asset} matches like + and its value names the asset the item belongs to',
+    },
     'topics.<key>.tag': { description: "the observation's TAG" },
     'topics.<key>.type': { description: 'Samples (a number) or Events (text)', default: 'Samples' },
     'topics.<key>.payload': { description: 'json, or raw (the payload text is the value)', default: 'json' },
@@ -156,6 +186,13 @@ export const mqttSpec = registerConnector<MqttDeviceConfig, MqttConnector>({
     'commands.<key>.timeout_ms': {
       description: 'how long to wait for the answer',
       default: String(DEFAULT_COMMAND_TIMEOUT_MS),
+    },
+    assets: { description: 'the assets named by the {asset} level of the topics (one asset per value)' },
+    'assets.uuid': { description: 'the uuid of each such asset', default: DEFAULT_ASSET_UUID },
+    'assets.max': {
+      description:
+        'how many such assets the device may create; messages naming one more are dropped and counted (OFA_MQTT_ASSET_LIMIT)',
+      default: String(DEFAULT_MAX_ASSETS),
     },
     sparkplug: {
       description:

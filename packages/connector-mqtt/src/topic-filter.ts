@@ -18,6 +18,17 @@ export function topicMatches(filter: string, topic: string): boolean {
   return f.length === t.length
 }
 
+/**
+ * `filter` with its `{asset}` level (ours, see mqtt-config.ts) as the `+` it subscribes as, and that level's index
+ * (-1 when it has none).
+ */
+export function assetFilter(filter: string): { filter: string; level: number } {
+  const levels = filter.split('/')
+  const level = levels.indexOf('{asset}')
+  if (level >= 0) levels[level] = '+'
+  return { filter: levels.join('/'), level }
+}
+
 /** Why `filter` is not a valid topic filter, or undefined when it is. */
 export function filterProblem(filter: string): string | undefined {
   if (filter.length === 0) return 'is empty'

@@ -66,6 +66,7 @@ test('a flooded topic is held to max_messages_per_s, its drops counted exactly; 
   )
   assert.equal(c.stats.floodDropped, FLOOD - LIMIT)
   assert.deepEqual(c.stats.floodDroppedBy, { noisy: FLOOD - LIMIT })
+  assert.deepEqual(c.metrics(), { messagesDropped: { flood: FLOOD - LIMIT } })
   const told = noisy.filter((o) => o.value === 'UNAVAILABLE')
   assert.equal(told.length, 1)
   assert.equal(told[0]?.attributes.quality, 'BAD')

@@ -2,6 +2,7 @@
 // persistent session across a disconnect and a broker restart (nothing lost, nothing twice), commands over MQTT 5
 // and 3.1.1.
 import assert from 'node:assert/strict'
+import { Socket } from 'node:net'
 import { type TestContext, test } from 'node:test'
 import {
   createRecordingContext,
@@ -248,7 +249,8 @@ test('MQTT 3.1.1 commands: answered on the reply topic by correlation_id, or com
 })
 
 test('a flood while the log is behind: nothing more is read (the broker keeps it) until the log takes it, then all of it', async (t) => {
-  const broker = await sharedBroker()
+  // A broker of this test alone: the only client in this process connected to it is the connector.
+  const broker = await privateBroker(t)
   const topic = uniqueTopic()
   const c = connector(broker, 'MQTT-FLOOD', {
     client_id: `ofa-flood-${process.pid}`,
@@ -277,7 +279,18 @@ test('a flood while the log is behind: nothing more is read (the broker keeps it
   await mosquittoPub(broker, topic, numbers)
   // Every message is with the broker (mosquitto_pub got its PUBACKs); we took the first and wait for the log.
   await eventually(() => (valuesOf(ctx, 'n').length === 1 ? true : undefined), 10_000, 'the first message')
+  // The broker sends up to 1000 unacknowledged QoS 1 messages at once (max_inflight_messages of scripts/mosquitto.ts):
+  // wait until the bytes of at least AHEAD more than the first have reached this process on the connector's socket.
+  // Each is a PUBLISH of MQTT 5 (§3.3): fixed header (2 bytes here), topic (2 + length), packet id (2), properties
+  // length (1), payload; CONNACK and SUBACK come first (under 64 bytes with Mosquitto's properties).
+  const AHEAD = 100
+  const publishBytes = (payload: string) => 2 + 2 + Buffer.byteLength(topic) + 2 + 1 + Buffer.byteLength(payload)
+  const needed = 64 + numbers.slice(0, 1 + AHEAD).reduce((n, p) => n + publishBytes(p), 0)
+  const socket = brokerSocket(broker.port)
+  await eventually(() => (socket.bytesRead >= needed ? true : undefined), 10_000, `${AHEAD} more messages read`)
+  // They are in our process, and none of them was handed on while the log is behind.
   assert.equal(valuesOf(ctx, 'n').length, 1)
+  assert.equal(c.stats.received, 1)
   congested = false
   release()
   await eventually(() => (valuesOf(ctx, 'n').length === 2000 ? true : undefined), 15_000, 'all of them')
@@ -286,3 +299,14 @@ test('a flood while the log is behind: nothing more is read (the broker keeps it
     numbers,
   )
 })
+
+/**
+ * The one TCP socket of this process connected to the broker on `port` (the connector's mqtt.js client keeps its own
+ * private): found among the process's active handles, to read how many bytes the broker sent it.
+ */
+function brokerSocket(port: number): Socket {
+  const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles()
+  const sockets = handles.filter((h): h is Socket => h instanceof Socket && h.remotePort === port)
+  assert.equal(sockets.length, 1, 'one connection to the broker')
+  return sockets[0] as Socket
+}

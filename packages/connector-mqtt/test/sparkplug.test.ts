@@ -182,3 +182,84 @@ test('a sequence gap or a bad payload: UNAVAILABLE with a coded reason and a reb
   await eventually(() => (last(ctx, n.uuid)?.available === false ? true : undefined), 15_000, 'NDEATH')
   assert.match(String(last(ctx, n.uuid)?.reason), /^OFA_SPARKPLUG_DEATH: the edge node Edge1 died \(NDEATH\)/)
 })
+
+/** Whether Mosquitto kept a session for `clientId`: a probe connects under it without a clean start, reads CONNACK. */
+async function sessionKept(broker: Broker, clientId: string, protocolVersion: 4 | 5): Promise<boolean> {
+  const probe = mqtt.connect(broker.url, {
+    clientId,
+    clean: false,
+    protocolVersion,
+    reconnectPeriod: 0,
+    // MQTT 5: the probe's own session ends with its connection.
+    ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 0 } } : {}),
+  })
+  const present = await new Promise<boolean>((resolve, reject) => {
+    probe.once('connect', (connack) => resolve(connack.sessionPresent))
+    probe.once('error', reject)
+  })
+  await probe.endAsync()
+  // MQTT 3.1.1: the probe's session stays; a clean connection clears it, so the next probe sees only the connector's.
+  if (protocolVersion === 4)
+    await (await mqtt.connectAsync(broker.url, { clientId, clean: true, protocolVersion })).endAsync()
+  return present
+}
+
+test('Sparkplug 3.0: the host connects with a clean session (no session kept after it leaves); plain MQTT keeps its persistent one', async () => {
+  const broker = await sharedBroker()
+  for (const version of [5, 4] as const) {
+    const n = names()
+    const sparkplug = parseMqttDevice(
+      deviceConfig(
+        {
+          type: 'mqtt',
+          url: broker.url,
+          protocol_version: version,
+          client_id: `ofa-${n.host}`,
+          sparkplug: { group_id: n.group, edge_node_id: n.node, host_id: n.host },
+        },
+        { uuid: n.uuid },
+      ),
+    )
+    assert.equal(sparkplug.cleanSession, true)
+    const plain = parseMqttDevice(
+      deviceConfig(
+        {
+          type: 'mqtt',
+          url: broker.url,
+          protocol_version: version,
+          client_id: `ofa-plain-${n.host}`,
+          topics: { t: { topic: `plain/${n.host}/t`, tag: 'T' } },
+        },
+        { uuid: `PLAIN-${n.uuid}` },
+      ),
+    )
+    assert.equal(plain.cleanSession, false)
+    for (const config of [sparkplug, plain]) {
+      const c = new MqttConnector(config, { timings: TIMINGS })
+      const ctx = createRecordingContext()
+      await c.start(ctx)
+      ctx.controller.abort()
+      await c.stop()
+    }
+    // The broker kept no session for the host (Clean Session 1; MQTT 5: Clean Start 1, Session Expiry 0) ...
+    assert.equal(await sessionKept(broker, sparkplug.clientId, version), false, `MQTT ${version} host`)
+    // ... and keeps the plain device's, with its QoS 1 subscription, for what arrives while it is away.
+    assert.equal(await sessionKept(broker, plain.clientId, version), true, `MQTT ${version} plain`)
+  }
+  // A Sparkplug device that asks for a persistent session is refused.
+  assert.throws(
+    () =>
+      parseMqttDevice(
+        deviceConfig(
+          {
+            type: 'mqtt',
+            url: broker.url,
+            clean_session: false,
+            sparkplug: { group_id: 'G', edge_node_id: 'E' },
+          },
+          { uuid: 'SP-PERSISTENT', name: 'sp' },
+        ),
+      ),
+    /devices\.sp\.connector\.clean_session: a Sparkplug Host Application connects with a clean session/,
+  )
+})

@@ -10,9 +10,10 @@
  *   other than letters, digits, `_`, `.`, `-` turned into `_`); numeric types are Samples, the others Events. The
  *   births give each metric its alias and data type; NDATA/DDATA name metrics by alias (or name).
  * - seq: every message of an edge node after NBIRTH carries the previous seq + 1 (mod 256). A gap (a message lost,
- *   or out of order) makes the node's assets UNAVAILABLE with `OFA_SPARKPLUG_SEQUENCE` and sends NCMD
- *   `Node Control/Rebirth` = true; data is ignored until the new NBIRTH. We also ask for a rebirth when we (re)connect
- *   and know no birth of the node. A payload that is not Sparkplug is `OFA_SPARKPLUG_PAYLOAD`, handled the same way.
+ *   or out of order; not the data messages the connector itself dropped for a flood: `dropped()`) makes the node's
+ *   assets UNAVAILABLE with `OFA_SPARKPLUG_SEQUENCE` and sends NCMD `Node Control/Rebirth` = true; data is ignored
+ *   until the new NBIRTH. We also ask for a rebirth when we (re)connect and know no birth of the node. A payload that
+ *   is not Sparkplug is `OFA_SPARKPLUG_PAYLOAD`, handled the same way.
  * - NDEATH (the edge node's will, or sent by it) whose bdSeq is the one of the current NBIRTH makes the node and its
  *   devices UNAVAILABLE (`OFA_SPARKPLUG_DEATH`); DDEATH makes one device UNAVAILABLE.
  * - Commands: the node asset offers `Rebirth` (NCMD `Node Control/Rebirth`) and every asset offers
@@ -99,6 +100,8 @@ export class SparkplugHost {
   #lastSeq: number | undefined
   /** True from a gap (or a death) until the next NBIRTH: data is ignored meanwhile. */
   #awaitingBirth = true
+  /** True after we dropped data of the node unread (a flood): the next message's seq is taken as is, not as a gap. */
+  #resync = false
 
   constructor(config: SparkplugConfig, uuid: string, uns: UnsPlacement | undefined, now: () => number) {
     this.#config = config
@@ -157,6 +160,15 @@ export class SparkplugHost {
       metrics: [{ name: REBIRTH, datatype: 11, timestamp: this.#now(), boolean_value: true }],
     })
     await client.publishAsync(`${NAMESPACE}/${groupId}/NCMD/${edgeNodeId}`, Buffer.from(payload), { qos: 0 })
+  }
+
+  /**
+   * The connector dropped a data message of the node unread (past `max_messages_per_s`): its seq is unknown, so the
+   * next message re-bases the sequence instead of counting as a gap (which would ask for a rebirth each second of a
+   * flood, and the births would flood too).
+   */
+  dropped(): void {
+    this.#resync = true
   }
 
   /** Every asset of the current births. */
@@ -290,7 +302,10 @@ export class SparkplugHost {
     if (this.#awaitingBirth) return
     const seq = payload.seq
     const expected = ((this.#lastSeq ?? 0) + 1) % 256
-    if (seq !== expected) {
+    if (this.#resync) {
+      // The seqs we skipped were ours to drop (a flood), not lost on the way: no rebirth for them.
+      this.#resync = false
+    } else if (seq !== expected) {
       this.stats.sequenceGaps++
       const why = `OFA_SPARKPLUG_SEQUENCE: ${type} with seq ${seq ?? 'none'} where ${expected} was due; rebirth requested`
       ctx.logger.warn(why)
