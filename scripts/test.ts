@@ -14,6 +14,10 @@
 // runs for the MQTT tests (OFA_MQTT_URL), stopped (its state deleted) after them, with the private brokers of tests
 // that restart theirs. The Sparkplug edge node's venv (scripts/sparkplug-edge.ts) is installed by its first test.
 //
+// PostgreSQL (scripts/postgres.ts): Debian's postgresql is installed if missing, and one cluster runs for the
+// historian's tests (OFA_PG_URL, OFA_PG_PASSWORD), stopped (its data deleted) after them, with the private clusters
+// of tests that restart theirs.
+//
 // Chromium (scripts/chromium.ts): Debian's chromium is installed if missing, for the browser tests (the dashboard,
 // Swagger UI), which drive it with playwright-core.
 //
@@ -29,6 +33,7 @@ import { ensureKcat, envFor, start, stop } from './kafka.ts'
 import * as modbus from './modbus.ts'
 import * as mosquitto from './mosquitto.ts'
 import * as opcua from './opcua.ts'
+import * as postgres from './postgres.ts'
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): number {
   console.log(`\n$ ${cmd} ${args.join(' ')}`)
@@ -62,6 +67,9 @@ async function main(): Promise<number> {
     await docker.install()
     // Debian's Mosquitto for the MQTT tests (scripts/mosquitto.ts): installed if missing, one broker in OFA_MQTT_URL.
     const broker = await mosquitto.start({ name: 'test' })
+    // Debian's postgresql for the historian's tests (scripts/postgres.ts): installed if missing, one cluster in
+    // OFA_PG_URL (each test makes a database of its own in it; the restart test runs a private cluster).
+    const pg = await postgres.start({ name: 'test' })
     // Debian's chromium, for the browser tests (the dashboard, Swagger UI): scripts/chromium.ts.
     console.log(`Chromium: ${chromiumVersion(await ensureChromium())}`)
     // pymodbus (PyPI) for the Modbus tests (scripts/modbus.ts): installed once; each test starts its own server.
@@ -104,6 +112,7 @@ async function main(): Promise<number> {
       ...Object.assign({}, ...servers.value.map((s) => opcua.envFor(s))),
       ...docker.envFor(dockerd.value),
       ...mosquitto.envFor(broker),
+      ...postgres.envFor(pg),
     }
     const testsStarted = Date.now()
     status = run(process.execPath, ['--test', '--test-concurrency=2', 'packages/*/test/**/*.test.ts'], env)
@@ -121,6 +130,7 @@ async function main(): Promise<number> {
       ),
       docker.stop(true).catch((err) => console.error(String(err))),
       ...mosquitto.status().map((b) => mosquitto.stop(b.name, true).catch((err) => console.error(String(err)))),
+      ...postgres.status().map((c) => postgres.stop(c.name, true).catch((err) => console.error(String(err)))),
     ])
     console.log(`Kafka, OPC UA and dockerd stopped in ${seconds(stopping)}`)
   }

@@ -28,6 +28,36 @@ export interface AlertEvent {
   readonly value?: unknown
   /** Who acknowledged it (a principal id: `key:…`, `token:…`, `open`). */
   readonly by?: string
+  /**
+   * Added by the alerts app (absent in older events): whether the rule's condition still holds after this change
+   * (false once cleared), and whether someone acknowledged the alert. An alert is open until it is both cleared and
+   * acknowledged: `cleared` may come before `acknowledged`, and the alert is over after whichever comes last.
+   */
+  readonly active?: boolean
+  readonly acked?: boolean
+}
+
+/** True while an alert still needs attention: not both cleared and acknowledged. */
+export function isOpenAlert(e: AlertEvent): boolean {
+  const active = e.active ?? e.state !== 'cleared'
+  const acked = e.acked ?? e.state === 'acknowledged'
+  return active || !acked
+}
+
+/** Reads an `ofa_alerts` record value; undefined for one that is not an alert event. */
+export function decodeAlertEvent(value: Uint8Array | string): AlertEvent | undefined {
+  let v: unknown
+  try {
+    v = JSON.parse(typeof value === 'string' ? value : Buffer.from(value).toString('utf8'))
+  } catch {
+    return undefined
+  }
+  if (v === null || typeof v !== 'object') return undefined
+  const e = v as Record<string, unknown>
+  const states = ['raised', 'acknowledged', 'cleared']
+  if (typeof e.rule !== 'string' || typeof e.asset !== 'string' || typeof e.app !== 'string') return undefined
+  if (typeof e.state !== 'string' || !states.includes(e.state)) return undefined
+  return v as AlertEvent
 }
 
 /** The record key of an alert's events. */
