@@ -6,11 +6,19 @@
 // persistent session (clean session 0) subscribes and leaves, `mosquitto_pub -l` publishes N small JSON messages
 // (`{"timestamp": <ms>, "value": <n>}`, 40-odd bytes) that the broker queues for it, then the client under test
 // connects with that session and the clock runs from CONNECT until the N-th message is counted. Order per QoS:
-// anchor, ours, anchor. The broker is ours (scripts/mosquitto.ts), started here under the name `bench`.
+// anchor, ours, ours through the log, anchor. "Through the log": the same connector under a supervisor writing to a
+// real embedded log (`openEmbeddedLog`, default options: fsync on; in a temp dir, with the factory's topics), the
+// clock running from the supervisor's start until the N-th message is handed on and every record is durable
+// (`supervisor.flush()`). The broker is ours (scripts/mosquitto.ts), started here under the name `bench`.
 //   npx node bench/mqtt-ingest.ts [messages]
 import { spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
+import path from 'node:path'
+import { createSupervisor } from '@openfactory/connectors'
 import { deviceConfig } from '@openfactory/connectors/testing'
+import { openEmbeddedLog } from '@openfactory/log'
+import { DEFAULT_ASSETS_PARTITIONS, silentLogger, TOPICS } from '@openfactory/model'
 import mqtt from 'mqtt'
 import { MqttConnector, parseMqttDevice } from '../packages/connector-mqtt/src/index.ts'
 import { start, stop } from '../scripts/mosquitto.ts'
@@ -66,10 +74,7 @@ async function anchor(qos: 0 | 1): Promise<number> {
   return N / s
 }
 
-async function ours(qos: 0 | 1): Promise<number> {
-  const clientId = `bench-ours-${++round}`
-  const topic = `bench/${round}/value`
-  await fill(clientId, topic, qos)
+function connectorFor(clientId: string, topic: string, qos: 0 | 1): MqttConnector {
   const config = parseMqttDevice(
     deviceConfig(
       {
@@ -83,7 +88,14 @@ async function ours(qos: 0 | 1): Promise<number> {
       { uuid: 'BENCH-MQTT' },
     ),
   )
-  const connector = new MqttConnector(config)
+  return new MqttConnector(config)
+}
+
+async function ours(qos: 0 | 1): Promise<number> {
+  const clientId = `bench-ours-${++round}`
+  const topic = `bench/${round}/value`
+  await fill(clientId, topic, qos)
+  const connector = connectorFor(clientId, topic, qos)
   let n = 0
   let done: () => void = () => {}
   const finished = new Promise<void>((resolve) => {
@@ -104,6 +116,33 @@ async function ours(qos: 0 | 1): Promise<number> {
   return N / s
 }
 
+/** Ours under a supervisor, into a real embedded log: from the supervisor's start to every record durable. */
+async function throughLog(qos: 0 | 1): Promise<number> {
+  const clientId = `bench-log-${++round}`
+  const topic = `bench/${round}/value`
+  await fill(clientId, topic, qos)
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ofa-bench-mqtt-'))
+  const log = await openEmbeddedLog({ dir })
+  await log.createTopic({ name: TOPICS.assets, partitions: DEFAULT_ASSETS_PARTITIONS })
+  await log.createTopic({ name: TOPICS.registry, partitions: 1, cleanupPolicy: 'compact' })
+  await log.createTopic({ name: TOPICS.documents, partitions: 1, cleanupPolicy: 'compact' })
+  await log.createTopic({ name: TOPICS.connectorState, partitions: 1, cleanupPolicy: 'compact' })
+  const connector = connectorFor(clientId, topic, qos)
+  const supervisor = createSupervisor({ eventLog: log, logger: silentLogger })
+  supervisor.add(connector)
+  const t0 = performance.now()
+  await supervisor.start()
+  while (connector.stats.received < N) await new Promise((r) => setTimeout(r, 5))
+  await supervisor.flush()
+  const s = (performance.now() - t0) / 1000
+  const written = supervisor.writerStats().written
+  await supervisor.stop()
+  await log.close()
+  await rm(dir, { recursive: true, force: true })
+  if (written < N) throw new Error(`only ${written} records written of ${N}`)
+  return N / s
+}
+
 const fmt = (x: number) => Math.round(x).toLocaleString('en-US')
 console.log(
   `MQTT ingest, ${N} queued messages per case, ${os.cpus().length} cores, Node ${process.version}, load ${os.loadavg()[0]?.toFixed(1)}`,
@@ -111,9 +150,11 @@ console.log(
 for (const qos of [0, 1] as const) {
   const a1 = await anchor(qos)
   const o = await ours(qos)
+  const l = await throughLog(qos)
   const a2 = await anchor(qos)
+  const a = (a1 + a2) / 2
   console.log(
-    `QoS ${qos}: anchor ${fmt(a1)}/s, ours ${fmt(o)}/s, anchor ${fmt(a2)}/s; ours/anchor ${(o / ((a1 + a2) / 2)).toFixed(2)}`,
+    `QoS ${qos}: anchor ${fmt(a1)}/s, ours ${fmt(o)}/s, through the log ${fmt(l)}/s, anchor ${fmt(a2)}/s; ours/anchor ${(o / a).toFixed(2)}, through the log/anchor ${(l / a).toFixed(2)}`,
   )
 }
 await stop('bench', true)

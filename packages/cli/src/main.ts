@@ -6,6 +6,7 @@
 import { isOpenFactoryError } from '@openfactory/model'
 import { applyCommand, rollbackCommand, statusCommand, upDownCommand } from './commands/apply.ts'
 import { auditCommand, authCommand } from './commands/auth.ts'
+import { exportCommand } from './commands/export.ts'
 import { imageCommand } from './commands/image.ts'
 import { logCommand } from './commands/log.ts'
 import { nodesCommand } from './commands/nodes.ts'
@@ -96,6 +97,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
         return await versionCommand(rest, io)
       case 'log':
         return await logCommand(rest, io)
+      case 'export':
+        return await exportCommand(rest, io)
       case 'opcua':
         return await opcuaCommand(rest, io)
       case 'sql':

@@ -87,6 +87,13 @@ Usage:
       --bootstrap H:P,... append to Kafka instead (--kafka-*: its security, below)
       --key KEY           record key (partition chosen by Kafka's murmur2)
       --partitions N      partitions when the topic is created (default 6)
+  ofa export [ASSET...] [options]       the history of assets from the log as CSV, JSON lines or Parquet
+      --uns PATTERN       also the assets (or items) a UNS pattern matches (repeatable; + one level, # the rest)
+      --items A,B         only these items
+      --from T, --to T    source-time range (ISO-8601 or epoch ms; default everything the log holds)
+      --format F          csv, jsonl or parquet (default from --output's extension, else csv)
+      --output, -o FILE   write to FILE (default stdout)
+      --data DIR          data directory (default ./.ofa-data); --bootstrap H:P,... reads Kafka instead
   ofa log verify [--data DIR]           check every segment's checksums; exit 1 when damage is found
   ofa log repair [--data DIR]           cut torn tails and move damaged segments aside (the owner must be stopped)
   ofa opcua certs [list] [--pki DIR]    list the OPC UA server certificates trusted and rejected (the store:

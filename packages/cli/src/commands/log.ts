@@ -36,10 +36,10 @@ function dataDir(io: CliIo, value: string | undefined): string {
 }
 
 /** The flags naming the log: an embedded data directory, or Kafka and the connection's security. */
-const LOG_FLAGS = { data: { type: 'string' }, bootstrap: { type: 'string' }, ...KAFKA_SECURITY_FLAGS } as const
+export const LOG_FLAGS = { data: { type: 'string' }, bootstrap: { type: 'string' }, ...KAFKA_SECURITY_FLAGS } as const
 
 /** The log a command works on: Kafka with `--bootstrap`, else the embedded log in `--data`. */
-async function openLog(
+export async function openLog(
   io: CliIo,
   values: { data?: string; bootstrap?: string } & KafkaSecurityFlags,
   readOnly: boolean,
@@ -252,6 +252,15 @@ async function verify(args: readonly string[], io: CliIo): Promise<number> {
     const hw = p.highWaterMark === null ? '' : `\tacknowledged=${p.highWaterMark}`
     io.stdout.write(
       `${p.topic}/${p.partition}\tsegments=${p.segments.length}\trecords=${p.records}${end}${hw}\t${state}\n`,
+    )
+  }
+  if (report.wal) {
+    // The write-ahead file (an owner with `wal: true`, or one that stopped without closing).
+    const w = report.wal
+    const records = w.files.reduce((n, f) => n + f.records, 0)
+    const torn = w.files.some((f) => f.tornAt !== null) ? '\ttorn tail (cut on next open)' : ''
+    io.stdout.write(
+      `write-ahead file\tfiles=${w.files.length}\trecords=${records}\tpending batches=${w.pendingBatches}${torn}\n`,
     )
   }
   for (const n of [...report.notes, ...report.partitions.flatMap((p) => p.notes)]) io.stdout.write(`note: ${n}\n`)

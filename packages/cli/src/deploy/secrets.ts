@@ -20,7 +20,14 @@ import { readFileSync } from 'node:fs'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { readPasswordFile } from '@openfactory/log-kafka'
-import { type Env, type KafkaBackboneOptions, OpenFactoryError, referencedVariables } from '@openfactory/model'
+import {
+  BUILTIN_APP_BLOCKS,
+  type Env,
+  type Factory,
+  type KafkaBackboneOptions,
+  OpenFactoryError,
+  referencedVariables,
+} from '@openfactory/model'
 import type { DockerClient } from '../image/docker-client.ts'
 import { KAFKA_PASSWORD_VARIABLE } from '../runtime/kafka-security.ts'
 import type { StackFile } from './stack.ts'
@@ -73,9 +80,39 @@ function secretOf(
   return { ...s, name: `ofa-${safe.slice(0, 40)}-${hash}`, value }
 }
 
-/** A secret for each variable the YAML files refer to that `env` has. */
-export function stackSecrets(stack: string, files: ReadonlyMap<string, Buffer>, env: Env): StackSecret[] {
+/**
+ * The variables our built-in apps read by name (`password_env: PG_PASSWORD`, `secret_env: HOOK_SECRET`: any key
+ * ending in `_env` in their block), which the YAML files name without referring to them.
+ */
+export function builtinAppVariables(factory: Factory): string[] {
   const names = new Set<string>()
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) for (const x of v) walk(x)
+    else if (v !== null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (k.endsWith('_env') && typeof x === 'string') names.add(x)
+        else walk(x)
+      }
+    }
+  }
+  for (const app of factory.apps) {
+    const spec = app.spec as unknown as Record<string, unknown>
+    for (const block of BUILTIN_APP_BLOCKS) walk(spec[block])
+  }
+  return [...names]
+}
+
+/**
+ * A secret for each variable the YAML files refer to that `env` has, and for each of `named` (variables the services
+ * read by name: builtinAppVariables) that it has.
+ */
+export function stackSecrets(
+  stack: string,
+  files: ReadonlyMap<string, Buffer>,
+  env: Env,
+  named: readonly string[] = [],
+): StackSecret[] {
+  const names = new Set<string>(named)
   for (const [path, content] of files) {
     if (/\.ya?ml$/i.test(path)) for (const n of referencedVariables(content.toString('utf8'))) names.add(n)
   }

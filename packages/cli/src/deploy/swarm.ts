@@ -28,6 +28,7 @@ import type { KafkaSecurity } from '../runtime/kafka-security.ts'
 import { type Deployment, type GitInfo, pendingDeployment, recordDeployment } from './deployments.ts'
 import type { KafkaService } from './kafka-service.ts'
 import {
+  builtinAppVariables,
   createSecrets,
   pruneSecrets,
   stackSecrets,
@@ -243,7 +244,11 @@ export async function applyToSwarm(o: SwarmApplyOptions): Promise<SwarmApplyResu
   // Read before anything is recorded: a Kafka password or PEM file that cannot be read is refused here.
   const secrets = withServeTlsSecrets(
     o.stack,
-    withKafkaSecrets(o.stack, stackSecrets(o.stack, snapshotFiles(snapshot), o.env), o.security),
+    withKafkaSecrets(
+      o.stack,
+      stackSecrets(o.stack, snapshotFiles(snapshot), o.env, builtinAppVariables(o.factory)),
+      o.security,
+    ),
     o.serveTls,
   )
   const pending = await pendingDeployment(o.log, o.factory, o.by, { snapshot, ...(o.git ? { git: o.git } : {}) })

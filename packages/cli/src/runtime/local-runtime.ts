@@ -10,6 +10,7 @@
  */
 import '../app-kinds.ts'
 import '../connector-types.ts'
+import { type AlertsView, openAlertsView } from '@openfactory/alerts'
 import {
   appKindOf,
   createSupervisor,
@@ -139,6 +140,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
   let processors: FactoryProcessors | null = null
   let forwarding: EdgeForwarding | null = null
   let auth: ServeAuth | undefined
+  let alertsView: AlertsView | null = null
   let stopping: Promise<void> | null = null
   const stop = (): Promise<void> => {
     stopping ??= shutdown()
@@ -148,6 +150,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     playing.abort()
     await supervisor?.stop()
     await app?.close()
+    await alertsView?.close()
     await auth?.close()
     await processors?.stop()
     await sql?.close()
@@ -181,6 +184,10 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     const host = listener.host
     const tls = await serverTls(listener)
     auth = await startServeAuth(factory, log)
+    // The open alerts behind /api/alerts, when an alerts app runs here (@openfactory/alerts' view of ofa_alerts).
+    if (builtinApps.some((b) => b.kind.block === 'alerts')) {
+      alertsView = openAlertsView(log, { logger: childLogger(logger, { component: 'alerts' }) })
+    }
     app = await createServeApp({
       eventLog: log,
       serving: state,
@@ -191,6 +198,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
       ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
       extraMetrics: async () => [...(edge ? await edge.metrics() : []), ...writerMetrics(supervisor)],
       dashboardDir: DASHBOARD_DIST,
+      ...(alertsView ? { alerts: alertsView } : {}),
     })
     const { url, exposure } = await listen(app, { ...listener, tls }, opts.port ?? DEFAULT_PORT)
 

@@ -15,6 +15,7 @@
  */
 import '../connector-types.ts'
 import '../app-kinds.ts'
+import { openAlertsView } from '@openfactory/alerts'
 import {
   appKindOf,
   type BuiltinAdapter,
@@ -263,10 +264,15 @@ async function runServe(ctx: Context & { app: Factory['apps'][number]; listener:
     const host = listener.host
     const tls = await serverTls(listener)
     auth = await startServeAuth(ctx.factory, log)
+    // The open alerts behind /api/alerts, when the factory has an alerts app (it runs apart: `ofa run <its uuid>`).
+    const alerts = ctx.factory.apps.some((a) => appKindOf(a)?.block === 'alerts')
+      ? openAlertsView(log, { logger })
+      : undefined
     http = await createServeApp({
       eventLog: log,
       serving: state,
       logger,
+      ...(alerts ? { alerts } : {}),
       ...(auth ? { auth: auth.options } : {}),
       ...httpAccess(host, opts.env ?? process.env, [app.spec.routing?.hostname]),
       ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
@@ -297,6 +303,7 @@ async function runServe(ctx: Context & { app: Factory['apps'][number]; listener:
         stopping ??= (async () => {
           await held.close()
           await h.close()
+          await alerts?.close()
           await a?.close()
           await s.close()
           await log.close()

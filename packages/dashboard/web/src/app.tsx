@@ -9,6 +9,7 @@ import { authChecked, authError, me, signOut } from './auth.ts'
 import { Link } from './components/link.tsx'
 import { UnsTreeView } from './components/uns-tree-view.tsx'
 import { liveStatus } from './live.ts'
+import { AlertsPage } from './pages/alerts-page.tsx'
 import { AssetPage } from './pages/asset-page.tsx'
 import { EventsPage } from './pages/events-page.tsx'
 import { HomePage } from './pages/home-page.tsx'
@@ -22,6 +23,7 @@ const PAGES = [
   { href: '/', label: 'Overview' },
   { href: '/trends', label: 'Trends' },
   { href: '/events', label: 'Events' },
+  { href: '/alerts', label: 'Alerts' },
   { href: '/services', label: 'Services' },
   { href: '/sql', label: 'SQL' },
 ] as const
@@ -38,6 +40,8 @@ function page(path: string): { title: string; node: preact.JSX.Element } {
       return { title: 'Trends', node: <TrendsPage /> }
     case '/events':
       return { title: 'Events', node: <EventsPage /> }
+    case '/alerts':
+      return { title: 'Alerts', node: <AlertsPage /> }
     case '/services':
       return { title: 'Services and health', node: <ServicesPage /> }
     case '/sql':

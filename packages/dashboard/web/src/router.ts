@@ -1,7 +1,7 @@
 /**
- * Client-side routes on the History API: `/`, `/asset/<uuid>`, `/trends?...`, `/events`, `/services`, `/sql`. The
- * serving app answers index.html for any such path (a bookmark, a reload), so every address is shareable. Links
- * are real `<a href>` (open in a new tab works); a plain click is handled here without a page load.
+ * Client-side routes on the History API: `/`, `/asset/<uuid>`, `/trends?...`, `/events`, `/alerts`, `/services`,
+ * `/sql`. The serving app answers index.html for any such path (a bookmark, a reload), so every address is shareable.
+ * Links are real `<a href>` (open in a new tab works); a plain click is handled here without a page load.
  */
 import { signal } from '@preact/signals'
 
