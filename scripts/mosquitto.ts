@@ -24,6 +24,7 @@ import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import { liveArgv, pickFreePort } from './local-ports.ts'
 import { withLock } from './lock-file.ts'
 import { runState } from './run-state.ts'
 import { log, runScript, UsageError } from './script-cli.ts'
@@ -117,32 +118,13 @@ export async function install(): Promise<string> {
 
 /** True when `pid` is our broker of `config` (not a recycled pid, not a zombie). */
 function isBroker(pid: number | null, config: string): boolean {
-  if (!pid) return false
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    if (/\) Z /.test(stat)) return false
-    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
-    return argv.includes(config)
-  } catch {
-    return false
-  }
-}
-
-async function canBind(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer()
-    server.once('error', () => resolve(false))
-    server.listen({ host: HOST, port, exclusive: true }, () => server.close(() => resolve(true)))
-  })
+  return liveArgv(pid)?.includes(config) === true
 }
 
 /** A free port from 18830 upwards, not recorded by another broker (1883 stays free for the example factory's). */
-async function pickPort(): Promise<number> {
+function pickPort(): Promise<number> {
   const taken = new Set(states.names().map((n) => states.read(n)?.port))
-  for (let port = 18830; port < 18830 + 500; port++) {
-    if (!taken.has(port) && (await canBind(port))) return port
-  }
-  throw new Error('no free port found for an MQTT broker')
+  return pickFreePort(HOST, 18830, taken, 'an MQTT broker')
 }
 
 function accepts(port: number): Promise<boolean> {

@@ -13,8 +13,8 @@
 // example's device files).
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
 import path from 'node:path'
+import { canBind } from './local-ports.ts'
 import { runState } from './run-state.ts'
 import { log, runScript, UsageError } from './script-cli.ts'
 
@@ -54,14 +54,6 @@ function isAgent(pid: number | null, port: number): boolean {
 
 function running(state: AgentState): boolean {
   return isAgent(state.pid, state.port)
-}
-
-function canBind(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer()
-    server.once('error', () => resolve(false))
-    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(true)))
-  })
 }
 
 function tail(file: string, lines = 20): string {

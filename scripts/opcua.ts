@@ -21,6 +21,7 @@ import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
+import { canBind, pickFreePort } from './local-ports.ts'
 import { withLock as lockIn } from './lock-file.ts'
 import { ensurePythonEnv } from './python-env.ts'
 import { runState } from './run-state.ts'
@@ -119,14 +120,6 @@ export function install(): Promise<string> {
   })
 }
 
-async function canBind(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer()
-    server.once('error', () => resolve(false))
-    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(true)))
-  })
-}
-
 /**
  * A free port from 4850 upwards, not recorded by another server. OPC UA's registered port 4840 and the ports
  * after it up to 4849 are left to the example factory's servers (examples/opcua-factory: 4840 to 4842, as the
@@ -138,10 +131,7 @@ async function pickPort(wanted: number | undefined): Promise<number> {
     return wanted
   }
   const taken = new Set(serverNames().flatMap((n) => portsOf(readState(n))))
-  for (let port = 4850; port < 4850 + 500; port++) {
-    if (!taken.has(port) && (await canBind(HOST, port))) return port
-  }
-  throw new Error('no free port found for an OPC UA server')
+  return pickFreePort(HOST, 4850, taken, 'an OPC UA server')
 }
 
 /**

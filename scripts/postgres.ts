@@ -18,8 +18,8 @@
 // database of its own. State (pid, port, log, data/) lives in .cache/postgres/run/<name>/; .cache/ is ignored by git.
 import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
 import path from 'node:path'
+import { liveArgv, pickFreePort } from './local-ports.ts'
 import { withLock } from './lock-file.ts'
 import { runState } from './run-state.ts'
 import { log, runScript, UsageError } from './script-cli.ts'
@@ -138,33 +138,20 @@ function chownToOwner(p: string): void {
 
 /** The postmaster's pid from its pid file, when that process is alive and not a zombie. */
 function postmasterPid(data: string): number | null {
+  let pid: number
   try {
-    const pid = Number(fs.readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0])
-    if (!Number.isInteger(pid) || pid <= 0) return null
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    if (/\) Z /.test(stat)) return null
-    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
-    return argv.includes(data) ? pid : null
+    pid = Number(fs.readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0])
   } catch {
     return null
   }
-}
-
-async function canBind(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer()
-    server.once('error', () => resolve(false))
-    server.listen({ host: HOST, port, exclusive: true }, () => server.close(() => resolve(true)))
-  })
+  if (!Number.isInteger(pid) || pid <= 0) return null
+  return liveArgv(pid)?.includes(data) ? pid : null
 }
 
 /** A free port from 15440 upwards, not recorded by another cluster (5432 stays free for a user's own server). */
-async function pickPort(): Promise<number> {
+function pickPort(): Promise<number> {
   const taken = new Set(states.names().map((n) => states.read(n)?.port))
-  for (let port = 15440; port < 15440 + 500; port++) {
-    if (!taken.has(port) && (await canBind(port))) return port
-  }
-  throw new Error('no free port found for a PostgreSQL cluster')
+  return pickFreePort(HOST, 15440, taken, 'a PostgreSQL cluster')
 }
 
 /** Runs SQL as the superuser over the cluster's Unix socket with psql (stops at the first error). */
