@@ -4,10 +4,9 @@
 // over), the machine's `alert_hot` condition says so, and `ofa log tail ofa_alerts` beside the running factory shows
 // the three events.
 import assert from 'node:assert/strict'
-import { mkdir, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { test } from 'node:test'
-import { eventually, getJson, ofa, startOfa, tempDir } from '../../cli/test/helpers.ts'
+import { eventually, getJson, ofa, startOfa } from '../../cli/test/helpers.ts'
+import { ovenFactory } from './oven-factory.ts'
 
 async function post(url: string, body: unknown): Promise<{ status: number; json: any }> {
   const res = await fetch(url, {
@@ -21,32 +20,8 @@ async function post(url: string, body: unknown): Promise<{ status: number; json:
 test('ofa up with an alerts app: raised, acknowledged through the API, cleared; on ofa_alerts', {
   timeout: 120_000,
 }, async (t) => {
-  const dir = await tempDir(t, 'ofa-alerts-up-')
-  const data = join(dir, 'data')
-  await mkdir(join(dir, 'factory'))
-  const factory = join(dir, 'factory')
-  await writeFile(join(factory, 'factory.yaml'), 'name: alerting\nbackbone:\n  type: embedded\n')
-  await writeFile(
-    join(factory, 'devices.yml'),
-    [
-      'devices:',
-      '  oven:',
-      '    uuid: OVEN-1',
-      '    connector:',
-      '      type: simulator',
-      '      interval_ms: 200',
-      '      items:',
-      '        temp: {tag: Temperature, category: Events, value: "20"}',
-      '      methods:',
-      '        SetTemp:',
-      '          description: set the temperature',
-      '          arguments: [{name: t, type: number, required: true}]',
-      '          set: {temp: $$t}',
-      '',
-    ].join('\n'),
-  )
-  await writeFile(
-    join(factory, 'apps.yml'),
+  const { factory, data } = await ovenFactory(
+    t,
     [
       'apps:',
       '  alerts:',

@@ -3,11 +3,10 @@
 // Acknowledge button acknowledges it (the page then says who), cooling clears it and the page has no open alert; no
 // console error and no Content-Security-Policy violation meanwhile. Screenshots go to test-artifacts/dashboard/alerts/.
 import assert from 'node:assert/strict'
-import { mkdir, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { test } from 'node:test'
 import { launchChromium, openPage } from '../../../scripts/chromium.ts'
-import { startOfa, tempDir } from '../../cli/test/helpers.ts'
+import { ovenFactory } from '../../alerts/test/oven-factory.ts'
+import { startOfa } from '../../cli/test/helpers.ts'
 import { ensureDashboard } from '../src/index.ts'
 import { artifacts, shot, textMatching } from './helpers.ts'
 
@@ -15,35 +14,12 @@ test('the Alerts page: an alert shows, is acknowledged with its button, and goes
   timeout: 180_000,
 }, async (t) => {
   await ensureDashboard()
-  const dir = await tempDir(t, 'ofa-dash-alerts-')
-  const factory = join(dir, 'factory')
-  await mkdir(factory)
-  await writeFile(join(factory, 'factory.yaml'), 'name: alerting\nbackbone:\n  type: embedded\n')
-  await writeFile(
-    join(factory, 'devices.yml'),
-    [
-      'devices:',
-      '  oven:',
-      '    uuid: OVEN-1',
-      '    connector:',
-      '      type: simulator',
-      '      interval_ms: 200',
-      '      items:',
-      '        temp: {tag: Temperature, category: Events, value: "20"}',
-      '      methods:',
-      '        SetTemp:',
-      '          description: set the temperature',
-      '          arguments: [{name: t, type: number, required: true}]',
-      '          set: {temp: $$t}',
-      '',
-    ].join('\n'),
-  )
-  await writeFile(
-    join(factory, 'apps.yml'),
+  const { factory, data } = await ovenFactory(
+    t,
     'apps:\n  alerts:\n    uuid: ALERTS\n    alerts:\n      rules:\n        - {id: hot, asset: OVEN-1, item: temp, above: 50, severity: critical, message: Oven too hot}\n',
   )
   const browser = await launchChromium(t)
-  const up = startOfa(t, ['up', factory, '--port', '0', '--data', join(dir, 'data')], {})
+  const up = startOfa(t, ['up', factory, '--port', '0', '--data', data], {})
   const base = await up.url
   const shots = await artifacts(t, 'alerts')
   const { page, problems } = await openPage(browser)
