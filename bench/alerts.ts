@@ -31,7 +31,7 @@ import { defineProcessor, runProcessor } from '@openfactory/sql'
 import { ALERTS_TOPIC } from '../packages/alerts/src/alert-event.ts'
 import { alertsProcessor, ensureAlertTopics } from '../packages/alerts/src/alerts-app.ts'
 import { ALERTS_CONTROL_TOPIC } from '../packages/alerts/src/control.ts'
-import { AlertEvaluator, type EntryStore, type EvaluatorStores } from '../packages/alerts/src/evaluator.ts'
+import { AlertEvaluator, type EvaluatorStores, memoryStores } from '../packages/alerts/src/evaluator.ts'
 import { alertsConfig } from '../packages/alerts/src/rules.ts'
 
 const { values: args } = parseArgs({
@@ -49,25 +49,6 @@ const ASSETS = Number(args.assets)
 const RULES = Number(args.rules)
 const RECORDS = Number(args.records)
 const T0 = Date.UTC(2026, 0, 1)
-
-class MapStore<V> implements EntryStore<V> {
-  readonly map = new Map<string, V>()
-  get(k: string) {
-    return this.map.get(k)
-  }
-  put(k: string, v: V) {
-    this.map.set(k, v)
-  }
-  delete(k: string) {
-    this.map.delete(k)
-  }
-  get size() {
-    return this.map.size
-  }
-  entries() {
-    return this.map.entries()
-  }
-}
 
 // Rule r watches item `i<r>` above 80 + r (clear 70 + r); odd rules hold for 500 ms first.
 const spec = {
@@ -127,7 +108,7 @@ const anchor = timed(() => {
 
 // The evaluator: decode, evaluate (the stores persist across rounds: alerts keep being raised and cleared).
 const evaluator = new AlertEvaluator({ app: 'BENCH', config: alertsConfig(spec as never) })
-const stores: EvaluatorStores = { alerts: new MapStore(), assets: new MapStore(), meta: new MapStore() }
+const stores: EvaluatorStores = memoryStores()
 let emitted = 0
 const out = { alert: () => void emitted++, observation: () => {} }
 for (let a = 0; a < ASSETS; a++) {

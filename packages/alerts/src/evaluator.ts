@@ -72,6 +72,31 @@ export interface EvaluatorStores {
   readonly meta: EntryStore<number>
 }
 
+/** An EntryStore in memory. */
+export class MapStore<V> implements EntryStore<V> {
+  readonly map = new Map<string, V>()
+  get(k: string) {
+    return this.map.get(k)
+  }
+  put(k: string, v: V) {
+    this.map.set(k, v)
+  }
+  delete(k: string) {
+    this.map.delete(k)
+  }
+  get size() {
+    return this.map.size
+  }
+  entries() {
+    return this.map.entries()
+  }
+}
+
+/** Stores in memory: an evaluation outside the processor runtime (tests, the bench, an offline evaluation). */
+export function memoryStores(): EvaluatorStores {
+  return { alerts: new MapStore(), assets: new MapStore(), meta: new MapStore() }
+}
+
 export interface EvaluatorOutput {
   alert(event: AlertEvent): void
   /** An observation of the asset (the `alert_<rule>` Condition item), at the given source time. */

@@ -8,31 +8,12 @@ import type { AlertEvent } from '../src/alert-event.ts'
 import type { ControlRecord } from '../src/control.ts'
 import {
   AlertEvaluator,
-  type EntryStore,
   type EvaluatorOutput,
   type EvaluatorStores,
   MAX_CONDITION_CODES,
+  memoryStores,
 } from '../src/evaluator.ts'
 import { alertsConfig } from '../src/rules.ts'
-
-class MapStore<V> implements EntryStore<V> {
-  readonly map = new Map<string, V>()
-  get(k: string) {
-    return this.map.get(k)
-  }
-  put(k: string, v: V) {
-    this.map.set(k, v)
-  }
-  delete(k: string) {
-    this.map.delete(k)
-  }
-  get size() {
-    return this.map.size
-  }
-  entries() {
-    return this.map.entries()
-  }
-}
 
 type Rules = Parameters<typeof alertsConfig>[0]['rules']
 
@@ -41,7 +22,7 @@ function harness(rules: Rules, opts: { maxTracked?: number } = {}) {
     app: 'ALERTS',
     config: alertsConfig({ rules, ...(opts.maxTracked ? { max_tracked: opts.maxTracked } : {}) }),
   })
-  const stores: EvaluatorStores = { alerts: new MapStore(), assets: new MapStore(), meta: new MapStore() }
+  const stores: EvaluatorStores = memoryStores()
   const events: AlertEvent[] = []
   const observations: { asset: string; o: Observation }[] = []
   const out: EvaluatorOutput = {

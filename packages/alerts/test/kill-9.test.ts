@@ -15,27 +15,8 @@ import { runProcessor } from '@openfactory/sql'
 import { eventually, ofa, startOfa, tempDir } from '../../cli/test/helpers.ts'
 import { ALERTS_TOPIC, type AlertEvent, decodeAlertEvent } from '../src/alert-event.ts'
 import { alertsProcessor } from '../src/alerts-app.ts'
-import { AlertEvaluator, type EntryStore, type EvaluatorStores } from '../src/evaluator.ts'
+import { AlertEvaluator, type EvaluatorStores, memoryStores } from '../src/evaluator.ts'
 import { alertsConfig } from '../src/rules.ts'
-
-class MapStore<V> implements EntryStore<V> {
-  readonly map = new Map<string, V>()
-  get(k: string) {
-    return this.map.get(k)
-  }
-  put(k: string, v: V) {
-    this.map.set(k, v)
-  }
-  delete(k: string) {
-    this.map.delete(k)
-  }
-  get size() {
-    return this.map.size
-  }
-  entries() {
-    return this.map.entries()
-  }
-}
 
 const MACHINES = ['OVEN-1', 'OVEN-2', 'OVEN-3']
 const RULE = { id: 'hot', assets: MACHINES, item: 'temp', above: 70, clear: 30, severity: 'warning' as const }
@@ -119,7 +100,7 @@ test('ofa up killed with SIGKILL mid-run and started again: ofa_alerts holds eac
     if (!r.key || !r.value) continue
     let stores = partitions.get(r.partition)
     if (!stores) {
-      stores = { alerts: new MapStore(), assets: new MapStore(), meta: new MapStore() }
+      stores = memoryStores()
       partitions.set(r.partition, stores)
     }
     evaluator.asset(stores, out, r.key.toString(), decodeAssetEvent(r.value), r.timestamp)
