@@ -21,6 +21,7 @@ import {
 import pg from 'pg'
 import { start, stop } from '../../../scripts/postgres.ts'
 import '../src/index.ts'
+import { eventually as waitFor } from '../../cli/test/helpers.ts'
 
 export interface Pg {
   readonly name: string
@@ -198,21 +199,13 @@ export async function availabilityOf(log: EventLog, uuid: string): Promise<{ val
   return out.sort((a, b) => a.ts - b.ts).map(({ ts: _ts, ...rest }) => rest)
 }
 
-/** Waits until `check` gives a value other than undefined or false (a throw counts as not yet). */
-export async function eventually<T>(
+/** Waits until `check` gives a value other than undefined or false (a throw counts as not yet); 30 s by default. */
+export function eventually<T>(
   check: () => T | undefined | Promise<T | undefined>,
   what: string,
   timeoutMs = 30_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await Promise.resolve()
-      .then(check)
-      .catch(() => undefined)
-    if (v !== undefined && (v as unknown) !== false) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
+  return waitFor(check, what, timeoutMs)
 }
 
 /** A number from a query's single value. */
