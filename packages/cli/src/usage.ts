@@ -18,8 +18,9 @@ Usage:
       --tls-cert FILE     serve HTTPS with this certificate (PEM, chain after it), with --tls-key FILE (its PEM key)
       --tls self-signed   serve HTTPS with a certificate ofa makes once and keeps; its file and SHA-256 are printed
       --insecure          listen beyond loopback (--host 0.0.0.0...) without authentication: refused otherwise
-  ofa run UUID FACTORY-DIR [options]    run one device's connector, or the serving app (image openfactory/serve),
-                                        alone against Kafka; replicas of a device take over from each other
+  ofa run UUID FACTORY-DIR [options]    run one device's connector, a built-in app (historian, alerts, webhooks,
+                                        mqtt_publish), or the serving app (image openfactory/serve), alone against
+                                        Kafka; replicas of a device or built-in app take over from each other
       --backbone, --bootstrap, --kafka-*, --port, --host, --uns, --tls*, --insecure
                           as for ofa up (the backbone must be kafka)
   ofa run --workers FACTORY-DIR [options]
