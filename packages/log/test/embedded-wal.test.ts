@@ -3,14 +3,14 @@
 // writes lost after the WAL record was durable (a crash of the machine before a checkpoint), a WAL file left
 // by a checkpoint cut short — and every acknowledged record must be there after reopening, exactly once.
 import assert from 'node:assert/strict'
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { describe, it } from 'node:test'
 import { isOpenFactoryError } from '@openfactory/model'
 import { type EmbeddedLog, openEmbeddedLog, repairLog, verifyLog } from '../src/index.ts'
 import { scanWal, type WalEntry } from '../src/internal/wal.ts'
+import { testTmpfs } from './faults/fault-helpers.ts'
 import { segmentFiles, tempDir } from './helpers.ts'
 
 const CHILD = path.join(import.meta.dirname, 'fixtures', 'wal-child.ts')
@@ -323,36 +323,15 @@ describe('write-ahead file: crashes', () => {
   })
 })
 
-/** Mounts a tmpfs of `size` at `dir`; false when this process may not mount. */
-function mountTmpfs(dir: string, size: string): boolean {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' })
-    return true
-  } catch {
-    return false
-  }
-}
-
 describe('write-ahead file: a full disk', () => {
   it('fails the group commit with a retryable OFA_LOG_IO, cut back whole, and takes appends again once space is back', {
     timeout: 20_000,
   }, async (t) => {
-    const mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'ofa-wal-tmpfs-'))
-    if (!mountTmpfs(mnt, '2m')) {
-      fs.rmSync(mnt, { recursive: true, force: true })
-      t.skip('cannot mount a tmpfs here (mount needs root): the full-disk case is not run')
-      return
-    }
     let log: EmbeddedLog | null = null
-    t.after(async () => {
+    const mnt = testTmpfs(t, 'ofa-wal-tmpfs-', '2m', async () => {
       await log?.close().catch(() => {})
-      try {
-        execFileSync('umount', [mnt], { stdio: 'pipe' })
-      } catch {
-        execFileSync('umount', ['-l', mnt], { stdio: 'pipe' })
-      }
-      fs.rmSync(mnt, { recursive: true, force: true })
     })
+    if (!mnt) return
     const dir = path.join(mnt, 'data')
     const ballast = path.join(mnt, 'ballast')
     fs.writeFileSync(ballast, Buffer.alloc(256 * 1024, 1))

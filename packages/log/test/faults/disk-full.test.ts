@@ -3,46 +3,22 @@
 // partition is left broken (a write that failed partway is cut back); reads go on; once space comes back the
 // log takes appends again by itself, offsets following on; a restart finds nothing damaged.
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { describe, it } from 'node:test'
 import { isOpenFactoryError, type OpenFactoryError } from '@openfactory/model'
 import { type EmbeddedLog, openEmbeddedLog, verifyLog } from '../../src/index.ts'
-import { at, type Ledger, readAll } from './fault-helpers.ts'
-
-/** Mounts a tmpfs of `size` at `dir`; false when this process may not mount. */
-function mountTmpfs(dir: string, size: string): boolean {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' })
-    return true
-  } catch {
-    return false
-  }
-}
+import { at, type Ledger, readAll, testTmpfs } from './fault-helpers.ts'
 
 describe('faults: a full disk (issue 10, item 13)', () => {
   it('fails appends with a retryable OFA_LOG_IO, keeps reading, and takes appends again once space is back', {
     timeout: 20_000,
   }, async (t) => {
-    const mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'ofa-log-tmpfs-'))
-    if (!mountTmpfs(mnt, '2m')) {
-      fs.rmSync(mnt, { recursive: true, force: true })
-      t.skip('cannot mount a tmpfs here (mount needs root): the full-disk case is not run')
-      return
-    }
     let log: EmbeddedLog | null = null
-    // One cleanup, in order: the log's files closed, then the file system unmounted, then its mount point gone.
-    t.after(async () => {
+    const mnt = testTmpfs(t, 'ofa-log-tmpfs-', '2m', async () => {
       await log?.close().catch(() => {})
-      try {
-        execFileSync('umount', [mnt], { stdio: 'pipe' })
-      } catch {
-        execFileSync('umount', ['-l', mnt], { stdio: 'pipe' })
-      }
-      fs.rmSync(mnt, { recursive: true, force: true })
     })
+    if (!mnt) return
     const dir = path.join(mnt, 'data')
     // Room to give back later: 256 KiB the log cannot use until this file goes.
     const ballast = path.join(mnt, 'ballast')

@@ -1,7 +1,9 @@
 // Helpers of the fault suite: logs with a ledger of what was acknowledged, file damage, and the checks every
 // fault case makes (what was acknowledged is read back, or the partition answers with a coded error).
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import type { TestContext } from 'node:test'
 import { isOpenFactoryError, type OpenFactoryError } from '@openfactory/model'
@@ -90,4 +92,35 @@ export function isCoded(err: unknown, code: OpenFactoryError['code'], file?: str
   assert.equal(err.code, code, err.message)
   if (file !== undefined) assert.equal(err.where?.file, file, err.message)
   return true
+}
+
+/**
+ * A tmpfs of `size` mounted for this test (unmounted and removed after it, once `beforeUnmount` closed what uses it),
+ * or null when this process may not mount (the test is then skipped, saying why).
+ */
+export function testTmpfs(
+  t: TestContext,
+  prefix: string,
+  size: string,
+  beforeUnmount: () => Promise<void>,
+): string | null {
+  const mnt = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mnt], { stdio: 'pipe' })
+  } catch {
+    fs.rmSync(mnt, { recursive: true, force: true })
+    t.skip('cannot mount a tmpfs here (mount needs root): the full-disk case is not run')
+    return null
+  }
+  // One cleanup, in order: the files closed, then the file system unmounted, then its mount point gone.
+  t.after(async () => {
+    await beforeUnmount()
+    try {
+      execFileSync('umount', [mnt], { stdio: 'pipe' })
+    } catch {
+      execFileSync('umount', ['-l', mnt], { stdio: 'pipe' })
+    }
+    fs.rmSync(mnt, { recursive: true, force: true })
+  })
+  return mnt
 }
