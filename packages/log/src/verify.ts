@@ -237,6 +237,10 @@ async function examineWal(
       notes.push(
         `${f.file}: torn tail at byte ${f.torn.position} (${f.torn.reason}): a write-ahead record never completed, cut at the next open`,
       )
+    if (f.stale)
+      notes.push(
+        `${f.file}: holds no record (${f.stale}): a checkpoint was starting it (a recycled or new file) when it stopped; the next open reuses or deletes it`,
+      )
   }
   let pendingBatches = 0
   for (const [key, entries] of scan.entries) {
@@ -861,14 +865,14 @@ export async function repairLog(dir: string): Promise<RepairReport> {
  */
 async function repairWal(root: string, scan: WalScan, actions: RepairAction[]): Promise<Set<string>> {
   const keep = new Set<string>()
-  const newest = scan.files[scan.files.length - 1]
-  if (newest?.torn) {
-    await cutTornWal(newest, true)
+  for (const f of scan.files) {
+    if (!f.torn) continue
+    await cutTornWal(f, true)
     actions.push({
-      file: newest.file,
+      file: f.file,
       action: 'cut-torn-tail',
       lost: [],
-      note: `a write-ahead record whose write never completed (${newest.torn.reason}) was cut at byte ${newest.torn.position}`,
+      note: `a write-ahead record whose write never completed (${f.torn.reason}) was cut at byte ${f.torn.position}`,
     })
   }
   for (const [key, entries] of scan.entries) {

@@ -6,10 +6,18 @@ import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import { describe, it } from 'node:test'
+import { describe, it, type TestContext } from 'node:test'
+import { crc32 } from 'node:zlib'
 import { isOpenFactoryError } from '@openfactory/model'
 import { type EmbeddedLog, openEmbeddedLog, repairLog, verifyLog } from '../src/index.ts'
-import { scanWal, type WalEntry } from '../src/internal/wal.ts'
+import {
+  encodeFileHeader,
+  scanWal,
+  WAL_FILE_HEADER_SIZE,
+  WAL_MAGIC,
+  type WalEntry,
+  walFileName,
+} from '../src/internal/wal.ts'
 import { testTmpfs } from './faults/fault-helpers.ts'
 import { segmentFiles, tempDir } from './helpers.ts'
 
@@ -138,7 +146,8 @@ async function loseUnsyncedSegmentWrites(dir: string, how: 'cut' | 'hole'): Prom
     const entries = scan.entries.get(`${TOPIC}/${p}`)
     if (!entries || entries.length === 0) continue
     // A batch the WAL does not hold went to the segment by itself (a group commit of one partition, which skips
-    // the WAL) and was fdatasync'd with everything before it: only what follows the last such batch may be lost.
+    // the WAL) and was fdatasync'd with everything before it, or was made durable by a checkpoint: only what
+    // follows the last such batch may be lost.
     const inWal = new Set(entries.map((e) => e.header.baseOffset))
     const active = segmentFiles(dir, TOPIC, p).at(-1)!
     const list = batches(active)
@@ -379,5 +388,251 @@ describe('write-ahead file: a full disk', () => {
       const [r] = await log.read('full', p, o, { maxRecords: 1 })
       assert.equal(r?.value?.toString(), v)
     }
+  })
+})
+
+// ---- recycled WAL files --------------------------------------------------------------------------------------
+// At a checkpoint the WAL file is renamed to the next number and written over from its start, so it holds, after
+// its live records, the stale ones of its earlier use. A crash is taken here as a copy of the data directory while
+// the writer is idle (what a killed process leaves: every write in the page cache); a crash of the machine also
+// loses the segment writes made since the last checkpoint (loseUnsyncedSegmentWrites).
+
+/** `${partition}/${offset}` → value of every acknowledged record. */
+type Ledger = Map<string, string>
+
+/** Appends `n` times 12 records spread over the partitions; `fixed` keeps every append the same size. */
+async function appendSome(log: EmbeddedLog, ledger: Ledger, n: number, tag: string, fixed = false): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const records = Array.from({ length: 12 }, (_, j) => ({
+      key: `k${j}`,
+      value: `${tag}-${i}-${j}-`.padEnd(fixed ? 240 : 200 + ((i * 7 + j * 3) % 90), 'v').slice(0, fixed ? 240 : 300),
+    }))
+    const meta = await log.append(TOPIC, records)
+    for (const [k, m] of meta.entries()) ledger.set(`${m.partition}/${m.offset}`, records[k]!.value)
+  }
+}
+
+/** A copy of the data directory as a killed process leaves it (but the lock). */
+async function crashCopy(t: TestContext, dir: string): Promise<string> {
+  const copy = tempDir(t, 'ofa-wal-crash-')
+  for (let attempt = 0; ; attempt++) {
+    try {
+      fs.cpSync(dir, copy, { recursive: true, filter: (src) => !path.basename(src).startsWith('lock') })
+      return copy
+    } catch (err) {
+      // A checkpoint still running after the last append renamed a WAL file under the copy: copy again.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt > 20) throw err
+      fs.rmSync(copy, { recursive: true, force: true })
+      await new Promise((r) => setTimeout(r, 20))
+    }
+  }
+}
+
+/** Opens `dir` and checks that it holds every record of `ledger` and nothing else; returns the warnings. */
+async function checkLedger(dir: string, ledger: Ledger): Promise<string[]> {
+  const warnings: string[] = []
+  const log = await openEmbeddedLog({
+    dir,
+    wal: true,
+    compactionIntervalMs: 0,
+    retentionCheckIntervalMs: 0,
+    onWarning: (w) => warnings.push(w.message),
+  })
+  try {
+    const d = await log.describeTopic(TOPIC)
+    for (const st of d.partitionStates) {
+      assert.equal(st.error, undefined, `partition ${st.partition}: ${st.error?.message}`)
+      const held = [...ledger.keys()].filter((k) => k.startsWith(`${st.partition}/`)).length
+      assert.equal(st.endOffset, held, `partition ${st.partition} ends after its acknowledged records`)
+    }
+    for (const [key, value] of ledger) {
+      const [p, o] = key.split('/').map(Number) as [number, number]
+      const [r] = await log.read(TOPIC, p, o, { maxRecords: 1 })
+      assert.equal(r?.value?.toString(), value, `record ${key}`)
+    }
+  } finally {
+    await log.close()
+  }
+  return warnings
+}
+
+/** Opens a writer on `dir` with small WAL files, and the topic. */
+async function openSmallWal(t: TestContext, walBytes: number): Promise<{ dir: string; log: EmbeddedLog }> {
+  const dir = tempDir(t)
+  const log = await openEmbeddedLog({ dir, wal: true, walBytes, compactionIntervalMs: 0, retentionCheckIntervalMs: 0 })
+  t.after(() => log.close())
+  await log.createTopic({ name: TOPIC, partitions: PARTITIONS, segmentBytes: 256 * 1024 })
+  return { dir, log }
+}
+
+/** Appends until the newest WAL file is a recycled one with stale bytes after its live records. */
+async function appendUntilRecycled(log: EmbeddedLog, dir: string, ledger: Ledger, fixed = false): Promise<void> {
+  for (let round = 0; round < 200; round++) {
+    await appendSome(log, ledger, 1, `r${round}`, fixed)
+    await new Promise((r) => setTimeout(r, 10)) // (a checkpoint may follow the append)
+    const f = (await scanWal(dir).catch(() => null))?.files.at(-1)
+    if (f?.header?.recycled && f.records > 0 && f.validEnd < f.size && f.seq >= 3) return
+  }
+  assert.fail('the WAL file was never recycled')
+}
+
+describe('write-ahead file: recycled files', () => {
+  it('many checkpoints reuse the WAL file (never more than two), and a crash after any of them loses nothing', async (t) => {
+    const { dir, log } = await openSmallWal(t, 16 * 1024)
+    const ledger: Ledger = new Map()
+    for (let round = 0; round < 40; round++) {
+      await appendSome(log, ledger, 3, `m${round}`)
+      assert.ok(walFiles(dir).length <= 2, `${walFiles(dir).length} WAL files`)
+      if (round % 10 === 9) {
+        const copy = await crashCopy(t, dir)
+        const scan = await scanWal(copy)
+        assert.deepEqual(scan.damage, [])
+        assert.ok(scan.files.every((f) => f.torn === null))
+        assert.deepEqual(await checkLedger(copy, ledger), [])
+        assert.equal((await verifyLog(copy)).ok, true)
+      }
+    }
+    const scan = await scanWal(dir)
+    assert.ok(scan.lastFile >= 10, `file number ${scan.lastFile}: checkpoints happened`)
+    assert.ok(scan.files.at(-1)!.header?.recycled, 'the current file is a recycled one')
+    await log.close()
+    assert.deepEqual(await checkLedger(dir, ledger), [])
+    // Reopened many times: each open reuses the file the last one left (after a crash) or starts one.
+    for (let i = 0; i < 5; i++) {
+      const again = await openEmbeddedLog({ dir, wal: true, walBytes: 16 * 1024, compactionIntervalMs: 0 })
+      await appendSome(again, ledger, 8, `o${i}`)
+      const copy = await crashCopy(t, dir)
+      await again.close()
+      assert.deepEqual(await checkLedger(copy, ledger), [])
+    }
+    assert.deepEqual(await checkLedger(dir, ledger), [])
+  })
+
+  for (const fixed of [true, false]) {
+    it(`stale records after the live tail are ignored, not a torn tail nor damage (${fixed ? 'a stale record right after the tail' : 'the tail ends within a stale record'}); the segments are rebuilt from the live ones`, async (t) => {
+      const { dir, log } = await openSmallWal(t, 64 * 1024)
+      const ledger: Ledger = new Map()
+      await appendUntilRecycled(log, dir, ledger, fixed)
+      const copy = await crashCopy(t, dir)
+      const scan = await scanWal(copy)
+      const f = scan.files.at(-1)!
+      assert.deepEqual(scan.damage, [])
+      assert.equal(f.torn, null)
+      assert.ok(f.validEnd < f.size)
+      if (fixed) {
+        // Same-sized group commits: the bytes after the tail are a whole stale record, checksums valid.
+        assert.equal(f.validEnd, WAL_FILE_HEADER_SIZE + f.records * ((f.validEnd - WAL_FILE_HEADER_SIZE) / f.records))
+        const buf = fs.readFileSync(f.file)
+        assert.equal(buf.readUInt32LE(f.validEnd), WAL_MAGIC)
+        assert.notEqual(buf.readUInt32LE(f.validEnd + 28), f.seq, 'a record of the file’s earlier use')
+      }
+      // A crash of the machine: the segment writes since the checkpoint are lost, the live records restore them.
+      assert.ok((await loseUnsyncedSegmentWrites(copy, 'cut')) > 0)
+      // (Verify may find segments short of their high-water mark: the WAL holds what they miss.)
+      const v = await verifyLog(copy)
+      assert.deepEqual(
+        v.problems.filter((p) => p.where?.file?.endsWith('.wal')),
+        [],
+      )
+      assert.ok((v.wal?.pendingBatches ?? 0) > 0)
+      assert.ok(!v.notes.some((n) => n.includes('torn')), v.notes.join('\n'))
+      assert.deepEqual(await checkLedger(copy, ledger), [])
+    })
+  }
+
+  it('a crash right after a WAL file was recycled (renamed; header not written, half written, written alone, or written with the rename lost): nothing lost, no damage', async (t) => {
+    const { dir, log } = await openSmallWal(t, 16 * 1024)
+    const ledger: Ledger = new Map()
+    await appendUntilRecycled(log, dir, ledger)
+    // A killed process leaves the segments whole (in the page cache), as a checkpoint leaves them durable
+    // before it renames the WAL file: the crash comes right after that rename.
+    const live = await crashCopy(t, dir)
+    const before = await scanWal(live)
+    const n = before.files.at(-1)!.seq
+    for (const how of ['renamed', 'half a header', 'header alone', 'created empty', 'rename lost'] as const) {
+      const copy = await crashCopy(t, live)
+      const from = path.join(copy, 'wal', walFileName(n))
+      const to = path.join(copy, 'wal', walFileName(n + 1))
+      const header = encodeFileHeader(n + 1, before.lastSequence + 1, how !== 'created empty')
+      if (how === 'created empty') fs.writeFileSync(to, '')
+      else {
+        // 'rename lost': the header made durable, the rename not (the writer makes the rename durable first; a
+        // file system that reordered them would leave this).
+        if (how !== 'rename lost') fs.renameSync(from, to)
+        const fd = fs.openSync(how === 'rename lost' ? from : to, 'r+')
+        if (how === 'half a header') fs.writeSync(fd, header, 0, 20, 0)
+        if (how === 'header alone' || how === 'rename lost') fs.writeSync(fd, header, 0, header.length, 0)
+        fs.closeSync(fd)
+      }
+      const scan = await scanWal(copy)
+      assert.deepEqual(scan.damage, [], how)
+      const f = scan.files.find((x) => x.seq === (how === 'rename lost' ? n : n + 1))!
+      assert.equal(f.records, 0, how)
+      assert.equal(f.torn, null, how)
+      assert.equal(f.stale !== null, how !== 'header alone', `${how}: ${f.stale}`)
+      const v = await verifyLog(copy)
+      assert.equal(v.ok, true, `${how}: ${JSON.stringify(v.problems)}`)
+      assert.deepEqual(await checkLedger(copy, ledger), [], how)
+      // The next writer reuses or deletes what it found; a crash after more appends loses nothing either.
+      const more = new Map(ledger)
+      const w = await openEmbeddedLog({ dir: copy, wal: true, walBytes: 16 * 1024 })
+      await appendSome(w, more, 30, `after-${how}`)
+      const again = await crashCopy(t, copy)
+      await w.close()
+      assert.deepEqual(await checkLedger(again, more), [], how)
+      assert.deepEqual(await checkLedger(copy, more), [], how)
+    }
+  })
+
+  it('verify and repair on a recycled file: live batches beyond the segments are written there, a torn record of the file is cut, stale ones stay ignored', async (t) => {
+    const { dir, log } = await openSmallWal(t, 64 * 1024)
+    const ledger: Ledger = new Map()
+    await appendUntilRecycled(log, dir, ledger)
+    const copy = await crashCopy(t, dir)
+    assert.ok((await loseUnsyncedSegmentWrites(copy, 'cut')) > 0)
+    // A torn write of the next record: its header and directory check out, its batches were cut short.
+    const f = (await scanWal(copy)).files.at(-1)!
+    const buf = fs.readFileSync(f.file)
+    let last = WAL_FILE_HEADER_SIZE
+    for (let i = 1; i < f.records; i++) last += buf.readUInt32LE(last + 8)
+    const rec = Buffer.from(buf.subarray(last, last + buf.readUInt32LE(last + 8)))
+    const seq = rec.readUInt32LE(16) + 1
+    rec.writeUInt32LE(seq, 16)
+    const dirLength = rec.readUInt32LE(24)
+    rec.writeUInt32LE(crc32(rec.subarray(32, 32 + dirLength), crc32(rec.subarray(8, 32))), 4)
+    const fd = fs.openSync(f.file, 'r+')
+    fs.writeSync(fd, rec, 0, 32 + dirLength + 100, f.validEnd)
+    fs.closeSync(fd)
+    const v = await verifyLog(copy)
+    assert.deepEqual(
+      v.problems.filter((p) => p.where?.file?.endsWith('.wal')),
+      [],
+    )
+    assert.ok((v.wal?.pendingBatches ?? 0) > 0)
+    assert.equal(v.wal?.files.at(-1)?.tornAt, f.validEnd)
+    const r = await repairLog(copy)
+    assert.deepEqual(r.unrepaired, [])
+    assert.ok(r.actions.some((a) => a.action === 'replayed-wal'))
+    assert.ok(r.actions.some((a) => a.action === 'cut-torn-tail' && a.file === f.file))
+    const after = await verifyLog(copy)
+    assert.equal(after.ok, true, JSON.stringify(after.problems))
+    assert.deepEqual(await checkLedger(copy, ledger), [])
+  })
+
+  it('a damaged WAL file header with live records after it is damage: verify says so, the records are still replayed', async (t) => {
+    const { dir, log } = await openSmallWal(t, 64 * 1024)
+    const ledger: Ledger = new Map()
+    await appendUntilRecycled(log, dir, ledger)
+    const copy = await crashCopy(t, dir)
+    assert.ok((await loseUnsyncedSegmentWrites(copy, 'cut')) > 0)
+    const f = (await scanWal(copy)).files.at(-1)!
+    const fd = fs.openSync(f.file, 'r+')
+    fs.writeSync(fd, Buffer.from([0xee]), 0, 1, 9) // the version, under the header's CRC
+    fs.closeSync(fd)
+    const v = await verifyLog(copy)
+    assert.equal(v.ok, false)
+    assert.ok(v.problems.some((p) => p.message.includes('damaged WAL file header')))
+    const warnings = await checkLedger(copy, ledger)
+    assert.ok(warnings.some((w) => w.includes('damaged WAL file header')))
   })
 })

@@ -159,9 +159,10 @@ export class EmbeddedDriver implements LogDriver {
   /**
    * Writer, at open: reads the WAL (a torn tail of the newest file is cut), opens the topics — each partition
    * replays the WAL batches beyond its end (see partition.ts) and makes its active segment durable — then
-   * deletes the WAL files whose every batch is now in a segment. Files holding batches that could not be
-   * replayed (a damaged partition or topic, a damaged WAL record) are kept for the next open and for
-   * `ofa log verify|repair`. With `wal: true`, a new WAL file is started.
+   * the WAL files whose every batch is now in a segment are deleted (with `wal: true`, the writer reuses one of
+   * them for its first file and keeps one more for its next). Files holding batches that could not be replayed
+   * (a damaged partition or topic, a damaged WAL record) are kept for the next open and for
+   * `ofa log verify|repair`.
    */
   async #openWal(): Promise<void> {
     let scan: WalScan
@@ -170,8 +171,7 @@ export class EmbeddedDriver implements LogDriver {
     } catch (err) {
       throw ioError(`cannot read the write-ahead files in ${path.join(this.dir, 'wal')}`, err)
     }
-    const newest = scan.files[scan.files.length - 1]
-    if (newest?.torn) await cutTornWal(newest, this.#o.fsync)
+    for (const f of scan.files) if (f.torn) await cutTornWal(f, this.#o.fsync)
     for (const d of scan.damage) this.#warn(walDamageError(d))
     this.#walScan = scan
     try {
@@ -200,9 +200,10 @@ export class EmbeddedDriver implements LogDriver {
     const keep = firstPinned < 0 ? [] : scan.files.slice(firstPinned).map((f) => f.file)
     for (const f of keep) pinned.add(f)
     const gone = scan.files.filter((f) => !pinned.has(f.file))
-    for (const f of gone) await fs.promises.rm(f.file, { force: true })
-    if (gone.length > 0 && this.#o.fsync) await fsyncDir(scan.dir)
-    if (this.#o.wal) {
+    if (!this.#o.wal) {
+      for (const f of gone) await fs.promises.rm(f.file, { force: true })
+      if (gone.length > 0 && this.#o.fsync) await fsyncDir(scan.dir)
+    } else {
       try {
         this.#wal = await WalWriter.open(
           this.dir,
@@ -214,6 +215,7 @@ export class EmbeddedDriver implements LogDriver {
           },
           scan,
           pinned,
+          gone.map((f) => f.file),
         )
       } catch (err) {
         throw ioError(`cannot start the write-ahead file in ${scan.dir}`, err, scan.dir)

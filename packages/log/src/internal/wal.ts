@@ -3,28 +3,47 @@
  * write and one fdatasync. Each flush is one WAL record holding the batches of every partition that had records
  * waiting (the same bytes as the segment batches), while the batches are written to their segments beside it
  * (no fdatasync there); once the WAL record is durable, the appends are acknowledged. A group commit of one
- * partition skips the WAL: that segment's own write + fdatasync is one fdatasync as well. Segments are made durable at a checkpoint,
- * when the WAL file has grown past `walBytes` (and at close): every partition written since the last checkpoint
- * gets one fdatasync, then a new WAL file starts and the old one is deleted. After a crash, opening replays the
- * WAL records beyond each partition's end into its segments (partition.ts); records already there are skipped,
- * so a replay can be repeated.
+ * partition skips the WAL: that segment's own write + fdatasync is one fdatasync as well. Segments are made
+ * durable at a checkpoint, when the WAL file has grown past `walBytes` (and at close): every partition written
+ * since the last checkpoint gets one fdatasync, then the WAL file is **recycled**: renamed to the next file
+ * number and written again from its start, as PostgreSQL and RocksDB reuse theirs (an fdatasync'd write over a
+ * file's blocks commits no size change to the journal: about twice as fast as an append on ext4 here; 6
+ * partitions at batch 1000 went from a median 37% to 48% of a raw append, 5 alternating runs at load 9). After
+ * a crash, opening replays the WAL records beyond each partition's end into its segments (partition.ts); records
+ * already there are skipped, so a replay can be repeated.
  *
- *   <dir>/wal/<seq>.wal     WAL files, <seq> = 20 digits, increasing; only the newest one is written to
+ *   <dir>/wal/<n>.wal     WAL files, <n> = the file number, 20 digits, increasing; only the newest one is written to
  *
- * A WAL record (little-endian):
+ * A WAL file starts with a header, written and fdatasync'd (and the file's name made durable) before any record
+ * goes after it (little-endian):
+ *
+ *    0  magic          u32   0x4657464f ("OFWF")
+ *    4  crc            u32   CRC-32 of bytes 8..32
+ *    8  version        u32   1
+ *   12  flags          u32   bit 0: recycled (the file held an earlier WAL file's records)
+ *   16  file           u64   the file number, as in its name (as two u32: low, high)
+ *   24  firstSequence  u64   the sequence of the file's first record
+ *
+ * then its records (little-endian):
  *
  *    0  magic          u32   0x4157464f ("OFWA")
  *    4  crc            u32   CRC-32 of bytes 8..32 and of the directory
  *    8  length         u32   the whole record: header, directory and batches
  *   12  count          u32   batches in the record (≥ 1)
- *   16  sequence       u64   increases by record over the WAL files (as two u32: low, high)
+ *   16  sequence       u64   increases by one per record over the WAL files (as two u32: low, high)
  *   24  dirLength      u32   bytes of the directory
- *   28  reserved       u32   0
+ *   28  file           u32   the low 32 bits of the number of the file it was written to
  *   32  directory      count × (topic length u16, topic UTF-8, partition u32, batch length u32)
  *    …  batches        the batches, in directory order (each with its own header and records checksums)
  *
- * A record is valid when its header and directory match their CRC and every batch in it is valid (header and
- * records checksums): a record whose write never completed (a torn tail) is therefore never replayed in part.
+ * A record is live when its header and directory match their CRC, every batch in it is valid (header and records
+ * checksums: a record whose write never completed, a torn tail, is never replayed in part), it names its file's
+ * number, and its sequence is the one expected: the header's first, then one more each. A recycled file holds,
+ * after its live records, the stale ones of its earlier use: they name another file (file numbers only grow while
+ * any WAL file is left), so the first of them ends the file's content, as its end does. A file whose header is
+ * not valid or names another file was renamed for reuse (or created) by a checkpoint that a crash cut short
+ * before its header was durable: it holds no live record. Files follow each other: a file's first sequence is the
+ * one after the previous file's last; a file that ends early is damaged.
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -32,13 +51,19 @@ import { crc32 } from 'node:zlib'
 import type { OpenFactoryError } from '@openfactory/model'
 import { type BatchBuilder, type BatchHeader, bodyCrcMatches, HEADER_SIZE, parseHeader } from './batch-format.ts'
 import { corrupt, ioError, isNoSpace } from './errors.ts'
-import { closeFile, fdatasync, fsyncDir, ftruncate, openFile, writevAll } from './fs-util.ts'
+import { closeFile, fdatasync, fsyncDir, ftruncate, openFile, writeAll, writevAll } from './fs-util.ts'
 
 export const WAL_DIR = 'wal'
 export const WAL_MAGIC = 0x4157464f
 export const WAL_HEADER_SIZE = 32
+export const WAL_FILE_MAGIC = 0x4657464f
+export const WAL_FILE_HEADER_SIZE = 32
+export const WAL_FILE_VERSION = 1
+const FLAG_RECYCLED = 1
 /** The default size past which the WAL file is checkpointed and a new one started. */
 export const DEFAULT_WAL_BYTES = 64 << 20
+/** Checkpointed WAL files kept at open for reuse (more are deleted); a running writer reuses its own file. */
+const MAX_SPARES = 1
 const WAL_RE = /^(\d{20})\.wal$/
 const MAGIC_BYTES = Buffer.from([0x4f, 0x46, 0x57, 0x41])
 /** A WAL record (one write) holds about this many bytes of batches at most; what is left goes in the next one. */
@@ -60,15 +85,32 @@ export interface WalEntry {
   readonly bytes: Buffer
 }
 
-/** A WAL file as found: its valid records end at `validEnd`; `torn` when the bytes after it are a torn tail. */
+/** A WAL file's header. */
+export interface WalFileHeader {
+  readonly file: number
+  readonly firstSequence: number
+  readonly recycled: boolean
+}
+
+/** A WAL file as found: its live records end at `validEnd`; `torn` when the bytes after it are a torn tail. */
 export interface WalFileScan {
   readonly file: string
   readonly seq: number
   readonly size: number
+  /** Its header; null when it holds no valid header naming this file (then it holds no live record). */
+  readonly header: WalFileHeader | null
+  /** Why the file holds no live record (no valid header), or null. */
+  readonly stale: string | null
   readonly validEnd: number
   readonly records: number
   readonly batches: number
-  /** The bytes from `validEnd` to the end hold no valid record, and none follows: a write that never completed. */
+  /** The sequence its next record would have: one after its last (its header's first when it holds none). */
+  readonly nextSequence: number
+  /**
+   * The bytes from `validEnd` on are a write that never completed (and no live record follows): only in the
+   * newest file holding records. The bytes after the live records of a recycled file, from its earlier use, are
+   * not a torn tail.
+   */
   readonly torn: { readonly position: number; readonly reason: string } | null
 }
 
@@ -114,7 +156,7 @@ export async function listWalFiles(dataDir: string): Promise<{ seq: number; file
   return out.sort((a, b) => a.seq - b.seq)
 }
 
-/** Reads every WAL file of a data directory: its valid records, torn tails and damage. Changes nothing. */
+/** Reads every WAL file of a data directory: its live records, torn tails and damage. Changes nothing. */
 export async function scanWal(dataDir: string): Promise<WalScan> {
   const files: WalFileScan[] = []
   const damage: WalDamage[] = []
@@ -125,60 +167,161 @@ export async function scanWal(dataDir: string): Promise<WalScan> {
   for (const { seq, file } of list) {
     lastFile = Math.max(lastFile, seq)
     const buf = await fs.promises.readFile(file)
-    let pos = 0
+    const parsed = parseFileHeader(buf, seq)
+    let header: WalFileHeader | null = typeof parsed === 'string' ? null : parsed
+    let stale: string | null = null
+    let expected = 0
+    if (typeof parsed === 'string') {
+      // Records go into a file only once its header is durable, and a recycled file's header is written only
+      // once its new name is: one of this file after a bad header (not one naming another file, written for the
+      // file's next use) means the header was damaged (the records are kept); else the file was being started
+      // when a crash came.
+      const r = parsed.startsWith(OTHER_FILE) ? STALE : parseWalRecord(buf, WAL_FILE_HEADER_SIZE, file, seq, 0)
+      if (typeof r === 'object') {
+        damage.push({ file, position: 0, end: WAL_FILE_HEADER_SIZE, reason: `damaged WAL file header (${parsed})` })
+        header = { file: seq, firstSequence: r.sequence, recycled: true }
+      } else stale = parsed
+    }
+    if (header) {
+      expected = header.firstSequence
+      lastSequence = Math.max(lastSequence, expected - 1)
+    }
+    let pos = WAL_FILE_HEADER_SIZE
     let validEnd = -1
     let records = 0
     let batches = 0
     let torn: WalFileScan['torn'] = null
-    while (pos < buf.length) {
-      const r = parseWalRecord(buf, pos, file, lastSequence)
+    while (header && pos < buf.length) {
+      const r = parseWalRecord(buf, pos, file, seq, expected)
+      if (r === STALE) break // a record of the file's earlier use: its content ends here
       if (typeof r !== 'string') {
+        if (r.sequence !== expected) {
+          damage.push({
+            file,
+            position: pos,
+            end: pos,
+            reason: `WAL records ${expected} to ${r.sequence - 1} are missing`,
+          })
+        }
         for (const e of r.entries) {
           const k = walKey(e.topic, e.partition)
           const list = entries.get(k)
           if (list) list.push(e)
           else entries.set(k, [e])
         }
-        lastSequence = r.sequence
+        lastSequence = Math.max(lastSequence, r.sequence)
+        expected = r.sequence + 1
         records++
         batches += r.entries.length
         pos += r.length
         continue
       }
       if (validEnd < 0) validEnd = pos
-      const next = findNextRecord(buf, pos + 1, file, lastSequence)
+      const next = findNextRecord(buf, pos + 1, file, seq, expected)
       if (next < 0) {
-        torn = { position: pos, reason: r }
+        // In a recycled file, bytes that are no record of this file are left from its earlier use, unless they
+        // start a record of this file (its header checks out): that one's write never completed.
+        if (!header.recycled || startsRecordOf(buf, pos, seq)) torn = { position: pos, reason: r }
         break
       }
       damage.push({ file, position: pos, end: next, reason: r })
       pos = next
     }
-    files.push({ file, seq, size: buf.length, validEnd: validEnd < 0 ? buf.length : validEnd, records, batches, torn })
+    if (header && validEnd < 0) validEnd = Math.min(pos, buf.length)
+    if (!header) validEnd = 0
+    files.push({
+      file,
+      seq,
+      size: buf.length,
+      header,
+      stale,
+      validEnd,
+      records,
+      batches,
+      nextSequence: expected,
+      torn,
+    })
   }
-  // Only the newest file is ever written to: an incomplete record at the end of an older one is damage.
-  for (let i = 0; i < files.length - 1; i++) {
-    const f = files[i]!
-    if (f.torn) {
+  // Only the newest file holding records can end with a torn tail; each file holding records starts with the
+  // record after the previous one's last, else the previous one lost its last records.
+  const live = files.map((f, i) => [f, i] as const).filter(([f]) => f.header !== null)
+  for (let k = 0; k + 1 < live.length; k++) {
+    const [f, i] = live[k]!
+    const [g] = live[k + 1]!
+    if (g.header!.firstSequence !== f.nextSequence) {
       damage.push({
         file: f.file,
-        position: f.torn.position,
+        position: f.validEnd,
         end: f.size,
-        reason: `${f.torn.reason} (not the newest WAL file)`,
+        reason:
+          g.header!.firstSequence > f.nextSequence
+            ? `WAL records ${f.nextSequence} to ${g.header!.firstSequence - 1} are missing: ${path.basename(g.file)} starts after them`
+            : `${path.basename(g.file)} starts at WAL record ${g.header!.firstSequence}, which this file holds`,
       })
-      files[i] = { ...f, torn: null }
     }
+    if (f.torn) files[i] = { ...f, torn: null }
   }
   return { dir: path.join(dataDir, WAL_DIR), files, damage, entries, lastSequence, lastFile }
 }
 
-/** The record at `pos`, or why it is not a valid one. */
+const OTHER_FILE = 'the WAL file header names file'
+
+/** The file header of `buf` when it is valid and names file `seq`, or why not. */
+function parseFileHeader(buf: Buffer, seq: number): WalFileHeader | string {
+  if (buf.length < WAL_FILE_HEADER_SIZE) return 'no WAL file header'
+  if (buf.readUInt32LE(0) !== WAL_FILE_MAGIC) return 'bad WAL file header magic'
+  if (crc32(buf.subarray(8, WAL_FILE_HEADER_SIZE)) !== buf.readUInt32LE(4)) return 'WAL file header checksum mismatch'
+  if (buf.readUInt32LE(8) !== WAL_FILE_VERSION) return `unknown WAL file version ${buf.readUInt32LE(8)}`
+  const file = buf.readUInt32LE(16) + buf.readUInt32LE(20) * 2 ** 32
+  if (file !== seq) return `${OTHER_FILE} ${file} (a file renamed for reuse)`
+  return {
+    file,
+    firstSequence: buf.readUInt32LE(24) + buf.readUInt32LE(28) * 2 ** 32,
+    recycled: (buf.readUInt32LE(12) & FLAG_RECYCLED) !== 0,
+  }
+}
+
+/** The header of WAL file `file` whose first record has sequence `firstSequence`. */
+export function encodeFileHeader(file: number, firstSequence: number, recycled: boolean): Buffer {
+  const h = Buffer.alloc(WAL_FILE_HEADER_SIZE)
+  h.writeUInt32LE(WAL_FILE_MAGIC, 0)
+  h.writeUInt32LE(WAL_FILE_VERSION, 8)
+  h.writeUInt32LE(recycled ? FLAG_RECYCLED : 0, 12)
+  h.writeUInt32LE(file % 2 ** 32, 16)
+  h.writeUInt32LE(Math.floor(file / 2 ** 32), 20)
+  h.writeUInt32LE(firstSequence % 2 ** 32, 24)
+  h.writeUInt32LE(Math.floor(firstSequence / 2 ** 32), 28)
+  h.writeUInt32LE(crc32(h.subarray(8)), 4)
+  return h
+}
+
+/** A record whose header checks out but that belongs to an earlier use of the file (or comes before `expected`). */
+const STALE = Symbol('stale')
+
+/** Whether the bytes at `pos` start a record header of file `fileNo` whose checksum matches (its body may not). */
+function startsRecordOf(buf: Buffer, pos: number, fileNo: number): boolean {
+  if (pos + WAL_HEADER_SIZE > buf.length || buf.readUInt32LE(pos) !== WAL_MAGIC) return false
+  if (buf.readUInt32LE(pos + 28) !== fileNo % 2 ** 32) return false
+  const dirLength = buf.readUInt32LE(pos + 24)
+  if (pos + WAL_HEADER_SIZE + dirLength > buf.length) return true // cut short within its directory
+  const crc = crc32(
+    buf.subarray(pos + WAL_HEADER_SIZE, pos + WAL_HEADER_SIZE + dirLength),
+    crc32(buf.subarray(pos + 8, pos + WAL_HEADER_SIZE)),
+  )
+  return crc === buf.readUInt32LE(pos + 4)
+}
+
+/**
+ * The record at `pos` of file `fileNo` with a sequence of at least `expected` (the caller checks it is exactly
+ * that), STALE for a record of an earlier use of the file, or why it is not a valid record.
+ */
 function parseWalRecord(
   buf: Buffer,
   pos: number,
   file: string,
-  afterSequence: number,
-): { length: number; sequence: number; entries: WalEntry[] } | string {
+  fileNo: number,
+  expected: number,
+): { length: number; sequence: number; entries: WalEntry[] } | typeof STALE | string {
   if (pos + WAL_HEADER_SIZE > buf.length) return 'incomplete WAL record header at the end of the file'
   if (buf.readUInt32LE(pos) !== WAL_MAGIC) return 'bad WAL record magic'
   const length = buf.readUInt32LE(pos + 8)
@@ -192,7 +335,7 @@ function parseWalRecord(
   )
   if (crc !== buf.readUInt32LE(pos + 4)) return 'WAL record header checksum mismatch'
   const sequence = buf.readUInt32LE(pos + 16) + buf.readUInt32LE(pos + 20) * 2 ** 32
-  if (sequence <= afterSequence) return `WAL record sequence ${sequence} does not follow ${afterSequence}`
+  if (buf.readUInt32LE(pos + 28) !== fileNo % 2 ** 32 || sequence < expected) return STALE
   if (pos + length > buf.length) return 'WAL record runs past the end of the file'
   if (count === 0) return 'WAL record holds no batch'
   const entries: WalEntry[] = []
@@ -219,13 +362,14 @@ function parseWalRecord(
   return { length, sequence, entries }
 }
 
-/** The position of the next valid record at or after `from`, or -1. */
-function findNextRecord(buf: Buffer, from: number, file: string, afterSequence: number): number {
+/** Where the next valid record of file `fileNo` at or after `from` is (sequence from `expected` on), or -1. */
+function findNextRecord(buf: Buffer, from: number, file: string, fileNo: number, expected: number): number {
   let pos = from
   for (;;) {
     const at = buf.indexOf(MAGIC_BYTES, pos)
     if (at < 0) return -1
-    if (typeof parseWalRecord(buf, at, file, afterSequence) !== 'string') return at
+    const r = parseWalRecord(buf, at, file, fileNo, expected)
+    if (typeof r === 'object') return at
     pos = at + 1
   }
 }
@@ -273,12 +417,13 @@ export class WalWriter {
   #fd = -1
   #file = ''
   #fileSeq: number
+  /** Where the next record goes in the current file. */
   #size = 0
   #sequence: number
   /** WAL files kept for a later open (they hold records that could not be replayed): never deleted here. */
   readonly #pinned: Set<string>
-  /** Older WAL files to delete at the next checkpoint. */
-  #older: string[] = []
+  /** Checkpointed WAL files (every record in durable segments), oldest first: the next file is one of them. */
+  #spares: string[] = []
   readonly #pending = new Set<WalPartition>()
   /** Partitions written to since the last checkpoint. */
   readonly #dirty = new Set<WalPartition>()
@@ -298,41 +443,87 @@ export class WalWriter {
   }
 
   /**
-   * Starts a new WAL file after `scan`'s. Files of `scan` not in `pinned` (their records are all in the
-   * segments, made durable by the caller) are deleted at the first checkpoint.
+   * Starts a new WAL file after `scan`'s. `spares` (files of `scan` whose records are all in segments made
+   * durable by the caller) are reused: the oldest becomes the new file, one more is kept for the next
+   * checkpoint, the others are deleted.
    */
-  static async open(dataDir: string, o: WalWriterOptions, scan: WalScan, pinned: Set<string>): Promise<WalWriter> {
+  static async open(
+    dataDir: string,
+    o: WalWriterOptions,
+    scan: WalScan,
+    pinned: Set<string>,
+    spares: readonly string[] = [],
+  ): Promise<WalWriter> {
     const dir = path.join(dataDir, WAL_DIR)
     const w = new WalWriter(dir, o, scan.lastFile, scan.lastSequence, pinned)
-    w.#older = scan.files.map((f) => f.file).filter((f) => !pinned.has(f))
+    w.#spares = spares.filter((f) => !pinned.has(f))
     await fs.promises.mkdir(dir, { recursive: true })
     await w.#startFile()
+    await w.#trimSpares(MAX_SPARES)
     return w
   }
 
+  /**
+   * Starts the next WAL file: the oldest spare renamed to the next number (the rename made durable), or a new
+   * file; its header (the sequence of its first record) is written and made durable with its name before any
+   * record goes after it. A crash before that leaves a file whose header is the old one, torn or missing: it
+   * holds no live record (and its old records name another file). Once a spare is renamed, a failure stops appends until the log is
+   * reopened (the current file may be the one renamed).
+   */
   async #startFile(): Promise<void> {
     const seq = this.#fileSeq + 1
     const file = path.join(this.dir, walFileName(seq))
-    const fd = await openFile(file, 'wx')
-    try {
-      if (this.#o.fsync) {
-        await fsyncDir(this.dir)
-        await fsyncDir(path.dirname(this.dir))
+    const spare = this.#spares[0]
+    const header = encodeFileHeader(seq, this.#sequence + 1, spare !== undefined)
+    let fd = -1
+    if (spare !== undefined) {
+      await fs.promises.rename(spare, file)
+      this.#spares.shift()
+      try {
+        // The rename is durable before the header is written: a file holding a header that is torn, or one
+        // that names another file, then holds no live record, never damage.
+        if (this.#o.fsync) await fsyncDir(this.dir)
+        fd = spare === this.#file ? this.#fd : await openFile(file, 'r+')
+        await writeAll(fd, header, 0)
+        if (this.#o.fsync) await fdatasync(fd)
+      } catch (err) {
+        if (fd >= 0 && fd !== this.#fd) await closeFile(fd).catch(() => {})
+        this.failure = ioError(
+          'cannot start a write-ahead file over a checkpointed one; appends are refused until the log is reopened',
+          err,
+          file,
+        )
+        throw err
       }
-    } catch (err) {
-      await closeFile(fd).catch(() => {})
-      await fs.promises.rm(file, { force: true }).catch(() => {})
-      throw err
+    } else {
+      fd = await openFile(file, 'wx')
+      try {
+        await writeAll(fd, header, 0)
+        if (this.#o.fsync) {
+          await fdatasync(fd)
+          await fsyncDir(this.dir)
+          await fsyncDir(path.dirname(this.dir))
+        }
+      } catch (err) {
+        await closeFile(fd).catch(() => {})
+        await fs.promises.rm(file, { force: true }).catch(() => {})
+        throw err
+      }
     }
-    if (this.#fd >= 0) {
-      const old = this.#file
-      await closeFile(this.#fd).catch(() => {})
-      this.#older.push(old)
-    }
+    // (The file left is a spare: checkpoint put it there.)
+    if (this.#fd >= 0 && this.#fd !== fd) await closeFile(this.#fd).catch(() => {})
     this.#fd = fd
     this.#file = file
     this.#fileSeq = seq
-    this.#size = 0
+    this.#size = WAL_FILE_HEADER_SIZE
+  }
+
+  /** Deletes the oldest spares beyond `keep` (the oldest first: the files left follow each other). */
+  async #trimSpares(keep: number): Promise<void> {
+    if (this.#spares.length <= keep) return
+    const gone = this.#spares.splice(0, this.#spares.length - keep)
+    for (const f of gone) await fs.promises.rm(f, { force: true })
+    if (this.#o.fsync) await fsyncDir(this.dir)
   }
 
   get file(): string {
@@ -388,14 +579,15 @@ export class WalWriter {
         if (groups.length === 1) {
           // One partition: the write + fdatasync of its own segment is one fdatasync too, without writing every
           // byte twice (WAL and segment). The segment is then durable up to there, which a replay relies on as
-          // it does on a checkpoint.
+          // it does on a checkpoint. (Through a recycled WAL file instead, whose fdatasync commits no size
+          // change, it was no faster: 69% vs 72% of a raw append, medians of 5 alternating runs, load 9-10.)
           const g = groups[0]!
           const err = await g.p.writeDirect(g.items)
           if (err) await g.p.walFailed(g.items, err)
           else g.p.applyDurable(g.items)
           continue
         }
-        const bufs: Buffer[] = [encodeHead(groups, this.#sequence + 1)]
+        const bufs: Buffer[] = [encodeHead(groups, this.#sequence + 1, this.#fileSeq)]
         for (const g of groups) for (const it of g.items) bufs.push(it.bytes)
         const length = bufs[0]!.readUInt32LE(8)
         const position = this.#size
@@ -476,8 +668,9 @@ export class WalWriter {
   }
 
   /**
-   * Makes every segment written since the last checkpoint durable, starts a new WAL file and deletes the older
-   * ones (but pinned files). Runs between group commits (or when idle).
+   * Makes every segment written since the last checkpoint durable; then every WAL file holds records already in
+   * durable segments only, and the current one is reused: renamed to the next number and written over from its
+   * start (see `#startFile`). Runs between group commits (or when idle).
    */
   async checkpoint(): Promise<void> {
     const parts = [...this.#dirty]
@@ -488,11 +681,10 @@ export class WalWriter {
       for (const p of parts) this.#dirty.add(p)
       throw err
     }
-    if (this.#size > 0) await this.#startFile()
-    const older = this.#older
-    this.#older = []
-    for (const f of older) await fs.promises.rm(f, { force: true })
-    if (older.length > 0 && this.#o.fsync) await fsyncDir(this.dir)
+    if (this.#size <= WAL_FILE_HEADER_SIZE) return
+    if (!this.#spares.includes(this.#file)) this.#spares.push(this.#file)
+    await this.#startFile()
+    await this.#trimSpares(MAX_SPARES)
   }
 
   /**
@@ -510,7 +702,7 @@ export class WalWriter {
       const parts = [...this.#dirty]
       this.#dirty.clear()
       if (this.#o.fsync) await Promise.all(parts.map((p) => p.syncSegments()))
-      const gone = [...this.#older, this.#file].filter((f) => !this.#pinned.has(f))
+      const gone = [...this.#spares, this.#file].filter((f) => !this.#pinned.has(f))
       for (const f of gone) await fs.promises.rm(f, { force: true })
       if (this.#o.fsync) await fsyncDir(this.dir)
     } catch (err) {
@@ -526,7 +718,11 @@ export class WalWriter {
 class SyncFailed extends Error {}
 
 /** The header and directory of a WAL record holding `groups`' batches. */
-function encodeHead(groups: readonly { p: WalPartition; items: readonly WalItem[] }[], sequence: number): Buffer {
+function encodeHead(
+  groups: readonly { p: WalPartition; items: readonly WalItem[] }[],
+  sequence: number,
+  fileNo: number,
+): Buffer {
   let dirLength = 0
   let count = 0
   let batchBytes = 0
@@ -545,7 +741,7 @@ function encodeHead(groups: readonly { p: WalPartition; items: readonly WalItem[
   head.writeUInt32LE(sequence % 2 ** 32, 16)
   head.writeUInt32LE(Math.floor(sequence / 2 ** 32), 20)
   head.writeUInt32LE(dirLength, 24)
-  head.writeUInt32LE(0, 28)
+  head.writeUInt32LE(fileNo % 2 ** 32, 28)
   let d = WAL_HEADER_SIZE
   for (let i = 0; i < groups.length; i++) {
     const g = groups[i]!
