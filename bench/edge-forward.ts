@@ -10,8 +10,9 @@
 // of the same partition count, created before their timer starts; acks=all.
 // - ours: `start()` to `caughtUp()` of a forwarder with its defaults (batches of up to 10 000 records read; since
 //   issue 18, with a Kafka target, up to 8 appends of up to 2 000 records in flight per topic — `--forward-inflight
-//   1` for one append of up to 10 000 at a time, as before; commits once a second); includes the consumer's join
-//   and the one-time scan of each (empty) target partition.
+//   1` for one append of up to 10 000 at a time, as before; commits once a second, off the appends' path);
+//   includes the consumer's join and the one-time scan of each (empty) target partition, all six before the first
+//   append.
 // - anchor: the same records read partition after partition (`read`, 10 000 records per call), copied, and
 //   appended in batches of `--batch` records with `--inflight` appends outstanding (kafka-produce.ts's producer).
 // - information: the embedded read alone (the same `read` calls, no copy, nothing sent).

@@ -5,15 +5,17 @@
  *
  * How (generic over two `EventLog`s, `source` and `target`, one topic name on both sides):
  * - The source is read by the consumer group `ofa-forward-<edgeId>` (from the earliest record); its offsets are
- *   committed once a second and at stop, never beyond what the target acknowledged.
+ *   committed once a second (in the background, one commit at a time) and at stop, never beyond what the target
+ *   acknowledged.
  * - Each record goes to the same partition number of the target with its key, value, timestamp and headers,
  *   plus two headers: `ofa-edge` (the edge id) and `ofa-edge-offset` (its source offset, in decimal). The target
  *   topic is created like the source's when missing; with another partition count it is a conflict and that
  *   topic stops (same count + murmur2 on both sides = every key where a Java client would put it).
- * - Once per partition, and after every failed append (which may have landed in part), the forwarder looks for
- *   the newest record of this edge in the target partition, scanning backward from the end in growing windows
- *   (other edges may write to the same topic), and skips the source records up to its `ofa-edge-offset`. So a
- *   crash between an acknowledged append and the commit duplicates nothing.
+ * - Before the first append (for every partition at once, while nothing is in flight), and after every failed
+ *   append (which may have landed in part; for its partitions, once the appends in flight have settled), the
+ *   forwarder looks for the newest record of this edge in the target partition, scanning backward from the end in
+ *   growing windows (other edges may write to the same topic), and skips the source records up to its
+ *   `ofa-edge-offset`. So a crash between an acknowledged append and the commit duplicates nothing.
  * - A failing target: one warning per outage, backoff, recovery, retry of the same records; nothing is dropped
  *   or reordered. An append that takes long counts as an outage but is awaited, never abandoned: a second
  *   append of the same records while the first may still land would write them twice.
@@ -192,12 +194,14 @@ interface TopicState {
   flights: Flight[]
   /** A pipelined append failed (or landed after one that failed): no more until the batches below are redone. */
   stalled: boolean
-  /** The batches of pipelined appends not acknowledged, in order: forwarded again one append at a time. */
-  redo: (readonly LogRecord[])[]
+  /** The records of pipelined appends not acknowledged, in order: forwarded again one append at a time. */
+  redo: Outgoing[]
   /** A pipelined append failed with an error no attempt cures: the topic stops with it. */
   fatal: unknown
   /** The batches of `redo` being forwarded. */
   redoing: Promise<void> | null
+  /** The commit under way (one at a time, in order), off the path of the appends. */
+  committing: Promise<void> | null
   /** The end: the last commit, then the reader closed (once). */
   finishing: Promise<void> | null
 }
@@ -208,22 +212,32 @@ interface Waiter {
   reject(err: unknown): void
 }
 
-/** A record to forward, converted once (and copied: a log may reuse its read buffers). */
+/**
+ * Source records converted for the target once (and copied: a log may reuse its read buffers), with their source
+ * offsets: what an append sends and, after a failure, what is sent again of them (those still missing). The source
+ * records themselves are not kept: fewer objects live while appends are in flight, less work for the GC.
+ */
 interface Outgoing {
-  readonly partition: number
-  readonly offset: number
-  readonly record: ProducerRecord
+  readonly records: readonly ProducerRecord[]
+  /** The source offset of each record (in the record's partition). */
+  readonly offsets: readonly number[]
+  /** The partitions of the records, each once. */
+  readonly touched: readonly number[]
 }
 
-/** A pipelined append: its batch, the records sent, and the end of its settling (in order after the previous). */
+/** A pipelined append: the records sent, and the end of its settling (in order after the previous). */
 interface Flight {
-  readonly batch: readonly LogRecord[]
-  readonly todo: readonly Outgoing[]
-  readonly touched: readonly number[]
+  readonly out: Outgoing
   done: Promise<void>
 }
 
 class Stopped extends Error {}
+
+/** The record carries headers of its own. */
+function hasHeaders(r: LogRecord): boolean {
+  for (const _ in r.headers) return true
+  return false
+}
 
 /** One turn of the event loop (see the top of this file: why before a pipelined append). */
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
@@ -414,6 +428,7 @@ class EventLogForwarder implements Forwarder {
       redo: [],
       fatal: null,
       redoing: null,
+      committing: null,
       finishing: null,
     }))
   }
@@ -479,10 +494,10 @@ class EventLogForwarder implements Forwarder {
       for await (const batch of consumer) {
         if (this.#abort.signal.aborted) break
         if (batch.length === 0) continue
-        if (this.#inFlight === 1) await this.#serial(t, consumer, batch)
+        if (this.#inFlight === 1) await this.#serial(t, consumer, this.#outgoing(t, batch, 0, batch.length))
         else {
           for (let i = 0; i < batch.length && !this.#abort.signal.aborted; i += PIPELINED_APPEND_RECORDS) {
-            await this.#pipeline(t, consumer, batch.slice(i, i + PIPELINED_APPEND_RECORDS))
+            await this.#pipeline(t, consumer, batch, i, Math.min(i + PIPELINED_APPEND_RECORDS, batch.length))
           }
         }
         if (this.#abort.signal.aborted) break
@@ -516,7 +531,8 @@ class EventLogForwarder implements Forwarder {
     t.finishing ??= (async () => {
       await t.busy?.catch(() => {})
       await t.flights.at(-1)?.done
-      if (t.consumer && t.state !== 'failed') await this.#commit(t, t.consumer)
+      if (t.consumer && t.state !== 'failed') await this.#commitNext(t, t.consumer)
+      await t.committing
       t.consumerStop.abort()
       await t.consumer?.close().catch(() => {})
     })()
@@ -551,9 +567,9 @@ class EventLogForwarder implements Forwarder {
     )
   }
 
-  /** Forwards a batch one append at a time (`#forward`), as `busy`. */
-  async #serial(t: TopicState, consumer: GroupConsumer, batch: readonly LogRecord[]): Promise<void> {
-    t.busy = this.#forward(t, consumer, batch)
+  /** Forwards records one append at a time (`#forward`), as `busy`. */
+  async #serial(t: TopicState, consumer: GroupConsumer, out: Outgoing): Promise<void> {
+    t.busy = this.#forward(t, consumer, out)
     try {
       await t.busy
     } finally {
@@ -566,35 +582,36 @@ class EventLogForwarder implements Forwarder {
    * The first batch of a partition, and every batch after a failure, goes one append at a time instead, after
    * the recovery of its partitions.
    */
-  async #pipeline(t: TopicState, consumer: GroupConsumer, batch: readonly LogRecord[]): Promise<void> {
+  async #pipeline(
+    t: TopicState,
+    consumer: GroupConsumer,
+    batch: readonly LogRecord[],
+    from: number,
+    to: number,
+  ): Promise<void> {
     while (t.flights.length >= this.#inFlight) await t.flights[0]!.done
-    const touched = [...new Set(batch.map((r) => r.partition))]
-    if (t.stalled || !t.targetReady || touched.some((p) => !t.recovered[p])) {
+    const out = this.#outgoing(t, batch, from, to)
+    if (out.records.length === 0) return
+    if (t.stalled || !t.targetReady || out.touched.some((p) => !t.recovered[p])) {
       await this.#redo(t, consumer)
-      return this.#serial(t, consumer, batch)
+      return this.#serial(t, consumer, out)
     }
-    const out = batch.map((r) => this.#outgoing(r))
-    const todo = out.filter((o) => o.offset >= t.next[o.partition]!)
-    if (todo.length === 0) return
     if (t.flights.length > 0) await turn()
     // From here to the append, one synchronous step: a failure reported before is seen (stalled), one reported
     // after finds this append asked for before it, and fails it too.
     if (t.stalled || this.#abort.signal.aborted) {
       if (this.#abort.signal.aborted) return
       await this.#redo(t, consumer)
-      return this.#serial(t, consumer, batch)
+      return this.#serial(t, consumer, out)
     }
-    const result = this.#append(
-      t.name,
-      todo.map((o) => o.record),
-    ).then(
+    const result = this.#append(t.name, out.records).then(
       () => null,
       (err: unknown) => {
         t.stalled = true
         return err ?? new Error('append failed')
       },
     )
-    const f: Flight = { batch, todo, touched, done: Promise.resolve() }
+    const f: Flight = { out, done: Promise.resolve() }
     const previous = t.flights.at(-1)?.done ?? Promise.resolve()
     f.done = previous.then(() => result).then((err) => this.#landed(t, consumer, f, err))
     t.flights.push(f)
@@ -604,12 +621,9 @@ class EventLogForwarder implements Forwarder {
   async #landed(t: TopicState, consumer: GroupConsumer, f: Flight, err: unknown): Promise<void> {
     t.flights.shift()
     if (err === null && t.redo.length === 0) {
-      for (const o of f.todo) t.next[o.partition] = o.offset + 1
-      this.#forwarded += f.todo.length
+      this.#acknowledged(t, f.out)
       this.#succeeded()
-      if (Date.now() - t.committedAt >= this.#commitIntervalMs && !this.#abort.signal.aborted) {
-        await this.#commit(t, consumer)
-      }
+      this.#commitSoon(t, consumer)
       this.#settleWaiters()
       return
     }
@@ -620,8 +634,8 @@ class EventLogForwarder implements Forwarder {
       this.#failed(err, `forwarding ${t.name}`)
     }
     t.stalled = true
-    t.redo.push(f.batch)
-    for (const p of f.touched) t.recovered[p] = false
+    t.redo.push(f.out)
+    for (const p of f.out.touched) t.recovered[p] = false
     // The last one in flight: redo now, not at the next batch (there may be none for a while). A fatal error
     // ends the reading, and the topic stops with it.
     if (t.flights.length === 0) {
@@ -651,10 +665,8 @@ class EventLogForwarder implements Forwarder {
     return t.redoing
   }
 
-  /** Forwards one batch from the consumer: retries until the target acknowledged it, then commits. */
-  async #forward(t: TopicState, consumer: GroupConsumer, batch: readonly LogRecord[]): Promise<void> {
-    const out = batch.map((r) => this.#outgoing(r))
-    const touched = [...new Set(batch.map((r) => r.partition))]
+  /** Forwards records: retries until the target acknowledged them, then commits (when it is time). */
+  async #forward(t: TopicState, consumer: GroupConsumer, out: Outgoing): Promise<void> {
     let backoff: Backoff | null = null
     for (;;) {
       if (this.#abort.signal.aborted) return
@@ -664,40 +676,45 @@ class EventLogForwarder implements Forwarder {
           asked = true
           await this.#ensureTargetTopic(t)
         }
-        for (const p of touched) {
+        // Every partition not recovered, not only this batch's: nothing of this topic is in flight here, so each
+        // resume point found now is right, and the pipeline need not drain later for a partition's first batch.
+        for (let p = 0; p < t.recovered.length; p++) {
           if (t.recovered[p]) continue
           asked = true
           t.next[p] = Math.max(t.next[p]!, await this.#recover(t, p))
           t.recovered[p] = true
         }
-        const todo = out.filter((o) => o.offset >= t.next[o.partition]!)
-        if (todo.length > 0) {
+        const todo = this.#missing(t, out)
+        if (todo.records.length > 0) {
           asked = true
-          await this.#append(
-            t.name,
-            todo.map((o) => o.record),
-          )
-          for (const o of todo) t.next[o.partition] = o.offset + 1
-          this.#forwarded += todo.length
+          await this.#append(t.name, todo.records)
+          this.#acknowledged(t, todo)
         }
         if (asked) this.#succeeded()
         break
       } catch (err) {
         if (FATAL.has(codeOf(err) ?? '')) throw err
         // The append may have landed in part: look at the target again before the next one.
-        for (const p of touched) t.recovered[p] = false
+        for (const p of out.touched) t.recovered[p] = false
         if (codeOf(err) === 'OFA_LOG_UNKNOWN_TOPIC') t.targetReady = false
         this.#failed(err, `forwarding ${t.name}`)
         backoff ??= new Backoff(this.#backoff)
         await this.#wait(backoff.next())
       }
     }
-    if (Date.now() - t.committedAt >= this.#commitIntervalMs) await this.#commit(t, consumer)
+    this.#commitSoon(t, consumer)
     this.#settleWaiters()
   }
 
+  /** The target acknowledged these records: `next` moves past them. */
+  #acknowledged(t: TopicState, out: Outgoing): void {
+    const { records, offsets } = out
+    for (let i = 0; i < records.length; i++) t.next[records[i]!.partition!] = offsets[i]! + 1
+    this.#forwarded += records.length
+  }
+
   /** Appends, counting an append unanswered for `appendTimeoutMs` as an outage; never abandons it. */
-  async #append(topic: string, records: ProducerRecord[]): Promise<void> {
+  async #append(topic: string, records: readonly ProducerRecord[]): Promise<void> {
     const timer = setTimeout(() => {
       this.#failed(
         new OpenFactoryError('OFA_LOG_IO', `no answer within ${this.#appendTimeoutMs} ms (still waiting)`, {
@@ -713,7 +730,28 @@ class EventLogForwarder implements Forwarder {
     }
   }
 
-  /** Commits the source offsets of every partition forwarded further than its last commit. */
+  /**
+   * Commits once `commitIntervalMs` has passed since the last commit, in the background: an fsync of the source's
+   * offsets does not hold up the appends settling behind it (bench/edge-forward.ts). A commit saves only a longer
+   * recovery scan after a restart, so a late one costs nothing else.
+   */
+  #commitSoon(t: TopicState, consumer: GroupConsumer): void {
+    if (t.committing !== null || this.#abort.signal.aborted) return
+    if (Date.now() - t.committedAt >= this.#commitIntervalMs) void this.#commitNext(t, consumer)
+  }
+
+  /** Commits after the commit under way, if any: one at a time, in order, so offsets never go back. */
+  #commitNext(t: TopicState, consumer: GroupConsumer): Promise<void> {
+    const c = (t.committing ?? Promise.resolve()).then(() => this.#commit(t, consumer))
+    const clear = (): void => {
+      if (t.committing === c) t.committing = null
+    }
+    c.then(clear, clear)
+    t.committing = c
+    return c
+  }
+
+  /** Commits the source offsets of every partition forwarded further than its last commit (never rejects). */
   async #commit(t: TopicState, consumer: GroupConsumer): Promise<void> {
     t.committedAt = Date.now()
     const offsets = t.next
@@ -735,23 +773,65 @@ class EventLogForwarder implements Forwarder {
     }
   }
 
-  #outgoing(r: LogRecord): Outgoing {
-    const headers: Record<string, RecordData> = {}
-    for (const [name, v] of Object.entries(r.headers)) {
-      if (name !== EDGE_HEADER && name !== EDGE_OFFSET_HEADER) headers[name] = Buffer.from(v)
+  /** The records of `batch` from index `from` to `to` at or after `next`, converted (see `Outgoing`). */
+  #outgoing(t: TopicState, batch: readonly LogRecord[], from: number, to: number): Outgoing {
+    const records: ProducerRecord[] = []
+    const offsets: number[] = []
+    const touched: number[] = []
+    let last = -1
+    for (let i = from; i < to; i++) {
+      const r = batch[i]!
+      if (r.offset < t.next[r.partition]!) continue
+      if (r.partition !== last) {
+        last = r.partition
+        if (!touched.includes(last)) touched.push(last)
+      }
+      records.push(this.#record(r))
+      offsets.push(r.offset)
     }
-    headers[EDGE_HEADER] = this.#edgeIdBytes // (one Buffer for every record: never encoded again)
-    headers[EDGE_OFFSET_HEADER] = String(r.offset)
+    return { records, offsets, touched }
+  }
+
+  /** Those of `out` still missing in the target (at or after `next`): after a recovery, some may be there. */
+  #missing(t: TopicState, out: Outgoing): Outgoing {
+    const { records, offsets } = out
+    let i = 0
+    while (i < records.length && offsets[i]! >= t.next[records[i]!.partition!]!) i++
+    if (i === records.length) return out
+    const keep: ProducerRecord[] = []
+    const kept: number[] = []
+    for (i = 0; i < records.length; i++) {
+      if (offsets[i]! < t.next[records[i]!.partition!]!) continue
+      keep.push(records[i]!)
+      kept.push(offsets[i]!)
+    }
+    return { records: keep, offsets: kept, touched: out.touched }
+  }
+
+  /**
+   * One record for the target, with the edge headers. Per record and on the hot path (bench/edge-forward.ts): a
+   * record without headers of its own, the usual case, gets one object literal of a fixed shape, and the edge id
+   * one Buffer for every record (never encoded again).
+   */
+  #record(r: LogRecord): ProducerRecord {
+    let headers: Record<string, RecordData>
+    if (hasHeaders(r)) {
+      headers = {}
+      for (const name in r.headers) {
+        if (name !== EDGE_HEADER && name !== EDGE_OFFSET_HEADER) headers[name] = Buffer.from(r.headers[name]!)
+      }
+      headers[EDGE_HEADER] = this.#edgeIdBytes
+      headers[EDGE_OFFSET_HEADER] = String(r.offset)
+    } else {
+      // (The names of EDGE_HEADER and EDGE_OFFSET_HEADER, written out: a literal V8 builds from one template.)
+      headers = { 'ofa-edge': this.#edgeIdBytes, 'ofa-edge-offset': String(r.offset) }
+    }
     return {
+      key: r.key === null ? null : Buffer.from(r.key),
+      value: r.value === null ? null : Buffer.from(r.value),
+      timestamp: r.timestamp,
+      headers,
       partition: r.partition,
-      offset: r.offset,
-      record: {
-        key: r.key === null ? null : Buffer.from(r.key),
-        value: r.value === null ? null : Buffer.from(r.value),
-        timestamp: r.timestamp,
-        headers,
-        partition: r.partition,
-      },
     }
   }
 

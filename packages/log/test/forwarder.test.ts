@@ -143,6 +143,47 @@ function faultyLog(log: EventLog, next: (topic: string, records: readonly Produc
   }
 }
 
+/**
+ * `faultyLog` that keeps its promise of `failsQueuedAppends`, as Kafka's batcher does: appends run one after the
+ * other in the order asked for, and a failure also fails every append asked for before it was reported.
+ */
+function queuedFaultyLog(
+  log: EventLog,
+  next: (topic: string, records: readonly ProducerRecord[]) => Fault | null,
+): EventLog & { readonly appends: { inFlight: number; maxInFlight: number } } {
+  const faulty = faultyLog(log, next)
+  let chain: Promise<unknown> = Promise.resolve()
+  let failures = 0
+  const state = { inFlight: 0, maxInFlight: 0 }
+  return {
+    ...faulty,
+    failsQueuedAppends: true,
+    appends: state,
+    append(topic: string, records: readonly ProducerRecord[]): Promise<RecordMetadata[]> {
+      const fence = failures
+      state.inFlight++
+      state.maxInFlight = Math.max(state.maxInFlight, state.inFlight)
+      const done = chain.then(async () => {
+        if (failures !== fence) {
+          throw new OpenFactoryError('OFA_LOG_IO', 'injected: failed behind an earlier append', { retryable: true })
+        }
+        try {
+          return await faulty.append(topic, records)
+        } catch (err) {
+          failures++
+          throw err
+        }
+      })
+      const settled = (): void => {
+        state.inFlight--
+      }
+      done.then(settled, settled)
+      chain = done.catch(() => {})
+      return done
+    },
+  }
+}
+
 /** Appends what the forwarder of `edgeId` would have appended for these source records (a crash before commit). */
 async function appendAsForwarded(target: EventLog, edgeId: string, records: readonly LogRecord[]): Promise<void> {
   await target.append(
@@ -264,6 +305,56 @@ describe('forwarder', () => {
     assert.equal(logger.lines.filter((l) => l.level === 'warn').length, faults.length)
     assert.equal(logger.lines.filter((l) => l.level === 'info').length, faults.length)
     assert.equal((await fwd.stats()).lastError?.message, 'injected: no answer')
+  })
+
+  it('pipelines appends to a target that fails queued appends, and redoes failed ones without duplicates', async (t) => {
+    const source = await createTestLog(t)
+    const realTarget = await createTestLog(t)
+    await source.createTopic({ name: TOPIC, partitions: 3 })
+    await source.append(TOPIC, keyed(0, 900))
+    const faults: Fault[] = ['fail', 'fail-after-half', 'fail-after-all', 'fail-after-half', 'fail-after-all']
+    let appends = 0
+    const injected: Fault[] = []
+    // Every seventh append fails, in turn in each of the ways; those queued behind it fail with it.
+    const target = queuedFaultyLog(realTarget, () => {
+      appends++
+      if (appends % 7 !== 0 || injected.length === faults.length) return null
+      const f = faults[injected.length]!
+      injected.push(f)
+      return f
+    })
+    const logger = memoryLogger()
+    const fwd = forwarder(t, {
+      source,
+      target,
+      logger,
+      maxBatchRecords: 20,
+      maxAppendsInFlight: 4,
+      commitIntervalMs: 0,
+    })
+    await fwd.start()
+    for (let i = 900; i < 1500; i += 30) await source.append(TOPIC, keyed(i, 30))
+    await fwd.caughtUp()
+    assert.deepEqual(injected, faults)
+    assert.ok(
+      target.appends.maxInFlight > 1,
+      `appends were pipelined (at most ${target.appends.maxInFlight} in flight)`,
+    )
+    assert.equal(await assertForwardedOnce(source, realTarget, 'edge-1'), 1500)
+    const records = (await Promise.all([0, 1, 2].map((p) => readAll(realTarget, TOPIC, p)))).flat()
+    assertKeysComplete(
+      records,
+      new Map(Array.from({ length: 12 }, (_, k) => [`asset-${k}`, Math.ceil((1500 - k) / 12)])),
+    )
+    await fwd.stop()
+    // Commits ran in the background (every time, with commitIntervalMs 0) and the last one at stop covers all.
+    const ends = (await source.describeTopic(TOPIC)).partitionStates.map((s) => s.endOffset)
+    const committed = await source.committedOffsets(forwarderGroup('edge-1'), TOPIC)
+    assert.deepEqual(
+      [0, 1, 2].map((p) => committed.get(p)),
+      ends,
+    )
+    assert.equal(logger.lines.filter((l) => l.level === 'error').length, 0)
   })
 
   it('keeps the source accepting while the target is down, warns once, and forwards everything after', async (t) => {

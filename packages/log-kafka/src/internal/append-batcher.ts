@@ -13,6 +13,7 @@
 // of one partition go into its batch in the order queued, so the n-th has `baseOffset + n`.
 import type { RecordMetadata } from '@openfactory/log'
 import { closedError } from './errors.ts'
+import type { BatchHeaders } from './produce-request.ts'
 import type { SendRecord, SendResult } from './producer.ts'
 
 /** One record, ready for the wire. */
@@ -21,7 +22,7 @@ export interface QueuedRecord {
   readonly partition: number
   readonly key: Buffer | undefined
   readonly value: Buffer | null
-  readonly headers: Map<Buffer, Buffer> | undefined
+  readonly headers: BatchHeaders | undefined
   readonly timestamp: number
   /** Bytes on the wire at most. */
   readonly size: number

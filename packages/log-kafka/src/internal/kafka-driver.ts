@@ -30,6 +30,7 @@ import { closedError, hasKafkaError, kafkaError, unknownTopic } from './errors.t
 import { FetchErrors, Fetcher, RETRIABLE_FETCH_ERRORS } from './fetcher.ts'
 import { type ConsumerHost, KafkaGroupConsumer } from './group-consumer.ts'
 import { MetadataCache } from './metadata.ts'
+import { type HeaderBytes, headerBytes } from './produce-request.ts'
 import { KafkaProducer } from './producer.ts'
 import { type RetryPolicy, retrying } from './retrying.ts'
 import { cleanupPolicyOf, topicConfigs } from './topic-spec.ts'
@@ -66,12 +67,17 @@ function bytes(data: RecordData): Buffer {
   return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
 }
 
-/** Header names as bytes, kept (a few distinct ones in practice, at most 256): one encoding per name. */
-const headerNames = new Map<string, Buffer>()
-function headerName(name: string): Buffer {
+/** A header value for the wire: short ASCII text as it is (see `HeaderBytes`), anything else as bytes. */
+function headerValue(data: RecordData): HeaderBytes {
+  return typeof data === 'string' ? headerBytes(data) : bytes(data)
+}
+
+/** Header names for the wire, kept (a few distinct ones in practice, at most 256): one check per name. */
+const headerNames = new Map<string, HeaderBytes>()
+function headerName(name: string): HeaderBytes {
   let b = headerNames.get(name)
   if (b === undefined) {
-    b = Buffer.from(name, 'utf8')
+    b = headerBytes(name)
     if (headerNames.size >= 256) headerNames.clear()
     headerNames.set(name, b)
   }
@@ -384,14 +390,14 @@ export class KafkaDriver implements LogDriver {
       const k = key === null || key === undefined ? undefined : bytes(key)
       const v = value === null ? null : bytes(value)
       let size = RECORD_FRAMING_BYTES + (k?.length ?? 0) + (v?.length ?? 0)
-      let hs: Map<Buffer, Buffer> | undefined
+      let hs: HeaderBytes[] | undefined
       if (headers !== undefined) {
-        hs = new Map()
-        for (const [hk, hv] of Object.entries(headers)) {
+        hs = []
+        for (const hk in headers) {
           const kb = headerName(hk)
-          const vb = bytes(hv)
+          const vb = headerValue(headers[hk]!)
           size += kb.length + vb.length + HEADER_FRAMING_BYTES
-          hs.set(kb, vb)
+          hs.push(kb, vb)
         }
       }
       queued[i] = {

@@ -25,11 +25,50 @@
 import { compressionsAlgorithms, crc32c } from '@platformatic/kafka'
 import type { KafkaCompression } from '../kafka-log-options.ts'
 
+/**
+ * A header name or value as it goes on the wire: bytes, or a string of ASCII characters only, written one byte per
+ * character (`headerBytes`). Short ASCII text — the forwarder's `ofa-edge-offset`, most header names — then costs
+ * no Buffer of its own per record (bench/edge-forward.ts).
+ */
+export type HeaderBytes = Buffer | string
+
+/** A record's headers, flat: name, value, name, value, ... */
+export type BatchHeaders = readonly HeaderBytes[]
+
 export interface BatchRecord {
   readonly key: Buffer | undefined
   readonly value: Buffer | null
-  readonly headers: Map<Buffer, Buffer> | undefined
+  readonly headers: BatchHeaders | undefined
   readonly timestamp: number
+}
+
+/** Strings at most this long are checked for ASCII and kept as they are; longer ones are encoded to bytes. */
+const ASCII_KEPT_MAX = 64
+
+/** `s` itself when it is short ASCII text (see `HeaderBytes`), else its UTF-8 bytes. */
+export function headerBytes(s: string): HeaderBytes {
+  if (s.length > ASCII_KEPT_MAX) return Buffer.from(s, 'utf8')
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return Buffer.from(s, 'utf8')
+  return s
+}
+
+/** Byte strings up to this long are copied byte by byte (`writeHeaderBytes`). */
+const SMALL_COPY_MAX = 32
+
+/**
+ * Writes a header name or value with its length before it (its length is its byte count, see `HeaderBytes`);
+ * returns the position after. Header names and values are mostly a few bytes: copied byte by byte, which costs
+ * less than a call to `Buffer.copy` at that size.
+ */
+function writeHeaderBytes(buf: Buffer, pos: number, b: HeaderBytes): number {
+  const len = b.length
+  pos = writeUvarint(buf, pos, zigzag(len))
+  if (typeof b === 'string') {
+    for (let i = 0; i < len; i++) buf[pos++] = b.charCodeAt(i)
+  } else if (len <= SMALL_COPY_MAX) {
+    for (let i = 0; i < len; i++) buf[pos++] = b[i]!
+  } else pos += b.copy(buf, pos)
+  return pos
 }
 
 export interface BatchOptions {
@@ -81,10 +120,10 @@ export function encodeRecordBatch(records: readonly BatchRecord[], opts: BatchOp
     size += r.key === undefined ? 1 : uvarintSize(zigzag(r.key.length)) + r.key.length
     size += r.value === null ? 1 : uvarintSize(zigzag(r.value.length)) + r.value.length
     const hs = r.headers
-    size += uvarintSize(zigzag(hs?.size ?? 0))
-    if (hs) {
-      for (const [k, v] of hs)
-        size += uvarintSize(zigzag(k.length)) + k.length + uvarintSize(zigzag(v.length)) + v.length
+    if (hs === undefined) size += 1
+    else {
+      size += uvarintSize(zigzag(hs.length >>> 1))
+      for (let j = 0; j < hs.length; j++) size += uvarintSize(zigzag(hs[j]!.length)) + hs[j]!.length
     }
     bodies[i] = size
     total += uvarintSize(zigzag(size)) + size
@@ -108,14 +147,10 @@ export function encodeRecordBatch(records: readonly BatchRecord[], opts: BatchOp
       p += r.value.copy(records_, p)
     }
     const hs = r.headers
-    p = writeUvarint(records_, p, zigzag(hs?.size ?? 0))
-    if (hs) {
-      for (const [k, v] of hs) {
-        p = writeUvarint(records_, p, zigzag(k.length))
-        p += k.copy(records_, p)
-        p = writeUvarint(records_, p, zigzag(v.length))
-        p += v.copy(records_, p)
-      }
+    if (hs === undefined) records_[p++] = 0
+    else {
+      p = writeUvarint(records_, p, zigzag(hs.length >>> 1))
+      for (let j = 0; j < hs.length; j++) p = writeHeaderBytes(records_, p, hs[j]!)
     }
   }
   const bits = COMPRESSION_BITS[opts.compression]

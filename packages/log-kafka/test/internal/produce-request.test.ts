@@ -4,16 +4,33 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { LogRecord } from '@openfactory/log'
 import { decodeBatches, decodeFetchResponse } from '../../src/internal/fetch-response.ts'
-import { decodeProduceResponse, encodeRecordBatch } from '../../src/internal/produce-request.ts'
+import { decodeProduceResponse, encodeRecordBatch, headerBytes } from '../../src/internal/produce-request.ts'
 
 describe('produce request codec', () => {
+  it('keeps short ASCII header text as it is and encodes any other text to UTF-8', () => {
+    assert.equal(headerBytes('ofa-edge-offset'), 'ofa-edge-offset')
+    assert.equal(headerBytes(''), '')
+    assert.deepEqual(headerBytes('größe'), Buffer.from('größe'))
+    assert.equal(headerBytes('a'.repeat(64)), 'a'.repeat(64))
+    assert.deepEqual(headerBytes('a'.repeat(65)), Buffer.from('a'.repeat(65)))
+  })
+
   it('encodes record batches our decoder (and Kafka) read back, timestamps months apart included', () => {
     const t0 = Date.UTC(2025, 4, 4)
     const records = [
       {
         key: Buffer.from('k'),
         value: Buffer.from('v'),
-        headers: new Map([[Buffer.from('h'), Buffer.from('x')]]),
+        headers: [
+          Buffer.from('h'),
+          Buffer.from('x'),
+          headerBytes('ofa-edge-offset'),
+          headerBytes('12'),
+          headerBytes('größe'),
+          headerBytes('ü'.repeat(40)),
+          headerBytes('long'),
+          Buffer.alloc(100, 7),
+        ],
         timestamp: t0,
       },
       { key: undefined, value: null, headers: undefined, timestamp: t0 + 400 * 86_400_000 },
@@ -34,6 +51,9 @@ describe('produce request codec', () => {
         ],
       )
       assert.equal(out[0]!.headers.h?.toString(), 'x')
+      assert.equal(out[0]!.headers['ofa-edge-offset']?.toString(), '12')
+      assert.equal(out[0]!.headers.größe?.toString(), 'ü'.repeat(40))
+      assert.deepEqual(out[0]!.headers.long, Buffer.alloc(100, 7))
     }
   })
 
