@@ -341,6 +341,10 @@ export class BufferedWriter {
   }
 
   async #pump(): Promise<void> {
+    // Started by a write while idle: the writes of the rest of this turn of the event loop (the other lines of that
+    // socket read, the reads of other connections ready at once) go in the same append, not after that record
+    // alone has been made durable (bench/serve-ws-latency.ts, SHDR case: records per append and latency).
+    await new Promise<void>((resolve) => setImmediate(resolve))
     try {
       while (this.#queue.length > 0 && !this.#stop.signal.aborted) {
         const batch = this.#take()

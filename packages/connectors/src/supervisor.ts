@@ -125,6 +125,14 @@ interface Slot {
 /** Records read per step when looking for a connector's last checkpoint from the end of its partition. */
 const CHECKPOINT_READ_STEP = 256
 
+/**
+ * The command reader commits at once after a batch with a command (a restart must not run it again), else at most
+ * this often: records passed over are harmless to read again after a restart. A commit replaces a file durably (two
+ * fsyncs and six more file operations on the thread pool); made after every batch of observations read back, it
+ * competed with the log's own writes on the disk and the thread pool (bench/serve-ws-latency.ts, SHDR case).
+ */
+const PASSED_OVER_COMMIT_MS = 1000
+
 export class Supervisor {
   readonly #eventLog: EventLog
   readonly #writer: BufferedWriter
@@ -538,17 +546,25 @@ export class Supervisor {
           signal: AbortSignal.any([this.#stop.signal, run.signal]),
         })
         this.#commandReader = consumer
+        // Batches read since the last commit, none with a command (PASSED_OVER_COMMIT_MS).
+        let passedOver = false
+        let committedAt = 0
         try {
           for await (const batch of consumer) {
             // Every record the connectors write to these partitions is read back here: nothing is allocated per record.
             let n = 0
+            let commands = 0
             for (const r of batch) {
-              if (r.value !== null && r.key !== null && r.value.indexOf(marker) >= 0) await this.#onCommandRecord(r)
+              if (r.value !== null && r.key !== null && r.value.indexOf(marker) >= 0) {
+                commands++
+                await this.#onCommandRecord(r)
+              }
               if (this.#stop.signal.aborted) break
               n++
             }
             if (this.#stop.signal.aborted) {
               // Stopped while a command waited for its connector: commit what was handled, so the rest is read again.
+              passedOver = false
               const handled = new Map<string, TopicPartitionOffset>()
               for (const { topic, partition, offset } of batch.slice(0, n)) {
                 handled.set(`${topic}/${partition}`, { topic, partition, offset: offset + 1 })
@@ -556,9 +572,16 @@ export class Supervisor {
               if (handled.size > 0) await consumer.commit([...handled.values()])
               break
             }
-            await consumer.commit()
+            if (commands > 0 || Date.now() - committedAt >= PASSED_OVER_COMMIT_MS) {
+              await consumer.commit()
+              committedAt = Date.now()
+              passedOver = false
+            } else passedOver = true
             backoff.reset()
           }
+          // Stopped or restarted between commits: what was passed over is committed too (every batch delivered was
+          // handled whole; not after a failure, where the batch in hand was not).
+          if (passedOver) await consumer.commit()
         } finally {
           await consumer.close()
         }

@@ -477,6 +477,41 @@ test('a connector whose start hangs holds commands up once, not once per command
   await second.stop()
 })
 
+test('the command reader commits at once after a command, and records passed over at most once a second', async (t) => {
+  const { log } = await createTestLog(t)
+  let commits = 0
+  const watched = new Proxy(log, {
+    get(target, prop, receiver) {
+      if (prop === 'consumer') {
+        return (opts: ConsumerOptions) => {
+          const consumer = target.consumer(opts)
+          const commit = consumer.commit.bind(consumer)
+          consumer.commit = (offsets) => {
+            commits++
+            return commit(offsets)
+          }
+          return consumer
+        }
+      }
+      const v = Reflect.get(target, prop, receiver)
+      return typeof v === 'function' ? v.bind(target) : v
+    },
+  })
+  const sup = supervisorFor(watched)
+  sup.add(createSimulatorConnector({ uuid: 'SIM-C', config: SIM })) // a batch every 20 ms, heartbeats every 50 ms
+  await sup.start()
+  t.after(() => sup.stop())
+  await eventually(() => (sup.status()[0]?.state === 'running' ? true : undefined))
+  const from = commits
+  await new Promise((r) => setTimeout(r, 1500))
+  assert.ok(commits - from <= 2, `${commits - from} commits in 1.5 s of observations only (one per batch before)`)
+  const before = commits
+  const answer = await resultFor(log, 'SIM-C', await sendCommand(log, 'SIM-C', 'SetSpeed', { rpm: 7 }))
+  assert.equal(answer.status, 'completed')
+  assert.ok(commits > before, 'committed after the command')
+  await sup.stop()
+})
+
 test('a supervisor without connectors reads no commands and fails at nothing; a connector added later gets its commands', {
   timeout: 30_000,
 }, async (t) => {
