@@ -109,14 +109,24 @@ export const authentication = fp<AuthOptions & { state: AssetState }>(
       return sendError(reply, err)
     }
 
-    // onRequest: after routing (path parameters, the asset, are known), before a body is read.
-    app.addHook('onRequest', async (request, reply) => {
-      const access = request.routeOptions.config?.access ?? 'public'
+    // onRequest: after routing (path parameters, the asset, are known), before a body is read. A callback hook:
+    // it runs on every request, and only a credential to check needs a promise (bench/serve-rest.ts).
+    app.addHook('onRequest', (request, reply, done) => {
       if (!opts.required) {
         request.principal = OPEN_PRINCIPAL
-        return
+        return done()
       }
-      if (access === 'public') return
+      const access = request.routeOptions.config?.access ?? 'public'
+      if (access === 'public') return done()
+      // As Fastify runs an async hook: a denial has sent its answer, and Fastify goes no further once one is sent.
+      check(request, reply, access).then(() => done(), done)
+    })
+
+    const check = async (
+      request: FastifyRequest,
+      reply: FastifyReply,
+      access: Exclude<Access, 'public'>,
+    ): Promise<unknown> => {
       const live = request.routeOptions.config?.checkOrigin === true
       const text = credential(request, live)
       if (text === undefined) {
@@ -183,7 +193,7 @@ export const authentication = fp<AuthOptions & { state: AssetState }>(
           principal.id,
         )
       }
-    })
+    }
   },
   { name: 'authentication' },
 )

@@ -3,7 +3,7 @@
  * It owns the cache of `GET /api/assets/{uuid}` answers (emptied when the app closes).
  */
 import { isoFromMs, OpenFactoryError } from '@openfactory/model'
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import { inScope } from '../auth/policy.ts'
 import { decodeCursor, encodeCursor } from '../internal/cursor.ts'
 import { matchUnsLevels, splitUns, validateUnsPattern } from '../state/uns-pattern.ts'
@@ -198,26 +198,26 @@ export const assetRoutes: FastifyPluginAsync<AssetRoutesOptions> = async (app, o
         response: { 200: { $ref: 'Asset#' }, 400: errorResponses[400], 404: errorResponses[404] },
       },
     },
-    async (request, reply) => {
+    // Not an async handler: the current state is answered without a promise (bench/serve-rest.ts); `at` returns one.
+    (request, reply) => {
       const uuid = request.params.uuid
       const version = state.version(uuid)
       if (version === undefined) throw assetNotFound(uuid)
-      const at = queryTime(request.query.at, 'at')
-      if (at !== undefined) {
-        const view = state.asset(uuid) as NonNullable<ReturnType<typeof state.asset>>
-        const then = await state.asOf(at, { maxScanRecords: opts.maxScanRecords }).asset(uuid)
-        if (then === undefined) throw assetNotFound(uuid)
-        const head = JSON.stringify({ ...view, availability: then.availability })
-        return sendJsonText(reply, `${head.slice(0, -1)},"state":[${then.items.join(',')}],"at":"${isoFromMs(at)}"}`)
-      }
+      if (request.query.at !== undefined) return answerAt(uuid, queryTime(request.query.at, 'at') as number, reply)
       let body = cache.get(uuid, version)
       if (body === undefined) {
-        // The view's JSON is kept by the state between changes of what it shows; the entries are built as text.
-        const head = state.assetJson(uuid) as string
-        body = `${head.slice(0, -1)},"state":[${state.entriesJson(uuid)}]}`
+        body = state.answerJson(uuid) as string
         cache.set(uuid, version, body)
       }
-      return reply.code(200).type(JSON_TYPE).send(body)
+      reply.code(200).type(JSON_TYPE).send(body)
     },
   )
+
+  async function answerAt(uuid: string, at: number, reply: FastifyReply): Promise<FastifyReply> {
+    const view = state.asset(uuid) as NonNullable<ReturnType<typeof state.asset>>
+    const then = await state.asOf(at, { maxScanRecords: opts.maxScanRecords }).asset(uuid)
+    if (then === undefined) throw assetNotFound(uuid)
+    const head = JSON.stringify({ ...view, availability: then.availability })
+    return sendJsonText(reply, `${head.slice(0, -1)},"state":[${then.items.join(',')}],"at":"${isoFromMs(at)}"}`)
+  }
 }

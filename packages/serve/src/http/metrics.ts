@@ -36,6 +36,11 @@ export interface ServeMetricsOptions {
 export interface ServeMetrics {
   /** HTTP answers by method, route pattern and status. */
   readonly httpRequests: Counter<'method' | 'route' | 'status'>
+  /**
+   * Counts one answer in `httpRequests` as `httpRequests.inc` would, as plain numbers added to the counter when it
+   * is read: the app counts every answer with it (prom-client hashes and checks the labels on each `inc`).
+   */
+  countAnswer(method: string, route: string, status: number): void
   /** Send → final result of commands sent through this server, by final status. */
   readonly commandDuration: Histogram<'status'>
   /** Ingestion → handed to a WebSocket/SSE client, per update message. */
@@ -102,12 +107,36 @@ export function createServeMetrics(opts: ServeMetricsOptions): ServeMetrics {
       },
     })
 
+  /** Answers counted since the counter was last read: route → method → status → count. */
+  let answers = new Map<string, Map<string, Map<number, number>>>()
   const httpRequests = new Counter({
     name: 'ofa_http_requests_total',
     help: 'HTTP requests answered, by method, route and status.',
     labelNames: ['method', 'route', 'status'] as const,
     registers,
+    collect() {
+      const counted = answers
+      answers = new Map()
+      for (const [route, byMethod] of counted) {
+        for (const [method, byStatus] of byMethod) {
+          for (const [status, n] of byStatus) this.inc({ method, route, status: String(status) }, n)
+        }
+      }
+    },
   })
+  const countAnswer = (method: string, route: string, status: number): void => {
+    let byMethod = answers.get(route)
+    if (byMethod === undefined) {
+      byMethod = new Map()
+      answers.set(route, byMethod)
+    }
+    let byStatus = byMethod.get(method)
+    if (byStatus === undefined) {
+      byStatus = new Map()
+      byMethod.set(method, byStatus)
+    }
+    byStatus.set(status, (byStatus.get(status) ?? 0) + 1)
+  }
   counter(
     'ofa_serve_observations_ingested_total',
     'Records applied from ofa_assets (replay included).',
@@ -179,6 +208,7 @@ export function createServeMetrics(opts: ServeMetricsOptions): ServeMetrics {
 
   return {
     httpRequests,
+    countAnswer,
     commandDuration,
     updateLatency,
     contentType: registry.contentType,
@@ -212,18 +242,16 @@ async function renderPlain(metrics: readonly Metric[]): Promise<string> {
 
 /**
  * The metrics as a Fastify plugin, not encapsulated (fastify-plugin): decorates the app with `metrics` and
- * counts every answer (onResponse) app-wide; on close, detaches from the tracker and the hub.
+ * counts every answer (onResponse, `countAnswer`) app-wide; on close, detaches from the tracker and the hub.
  */
 export const metricsPlugin = fp<{ readonly timeoutMs?: number }>(
   async (app, opts) => {
     const metrics = createServeMetrics({ serving: app.serving, hub: app.hub, timeoutMs: opts.timeoutMs })
     app.decorate('metrics', metrics)
-    app.addHook('onResponse', async (request, reply) => {
-      metrics.httpRequests.inc({
-        method: request.method,
-        route: request.routeOptions.url ?? 'unmatched',
-        status: String(reply.statusCode),
-      })
+    // A callback hook, not an async one: it runs on every request (bench/serve-rest.ts).
+    app.addHook('onResponse', (request, reply, done) => {
+      metrics.countAnswer(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode)
+      done()
     })
     app.addHook('onClose', async () => metrics.close())
   },

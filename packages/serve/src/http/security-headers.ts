@@ -73,7 +73,8 @@ export const securityHeaders = fp<SecurityHeadersOptions>(
     const { api, docs } = headerSets(opts)
     // A callback hook, not an async one: it runs on every request (request-guards.ts does the same).
     app.addHook('onRequest', (request, reply, done) => {
-      setAll(reply.raw, DOCS.test(request.url) ? docs : api)
+      const url = request.url
+      setAll(reply.raw, url.startsWith('/api/docs') && DOCS.test(url) ? docs : api)
       done()
     })
   },

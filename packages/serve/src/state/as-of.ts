@@ -134,7 +134,7 @@ export class AsOfReader {
       const cell = state.cells.get(id)
       if (cell === undefined) return
       const conditions = cell.shape.type === 'Condition' ? state.conditions?.get(id) : undefined
-      items.push(cellJson(live2.uuidJson, id, cell, conditions))
+      items.push(cellJson(live2.entryHead, id, cell, conditions))
     }
     for (const id of live2.cells.keys()) json(id)
     for (const id of state.cells.keys()) if (!live2.cells.has(id)) json(id)

@@ -147,6 +147,13 @@ export interface AssetState {
   ready(): Promise<void>
   /** Caught up with the log and following it. */
   readonly isReady: boolean
+  /**
+   * How far in the log's time the state has applied `ofa_assets`: `now` when no partition has records it has not
+   * applied yet, else the least record time, over the partitions it is behind on, of the last record it applied
+   * there (0 when none yet). A state behind the log has not seen the newest heartbeats: the availability expiry
+   * judges TTLs by this, not by the wall clock.
+   */
+  appliedThrough(now: number): Promise<number>
   /** The error that stopped the state from following the log, if one did. */
   readonly failure: Error | null
   /** Source times of `ofa_assets` by block of offsets, as far as the state has read (for history queries). */
@@ -176,6 +183,11 @@ export interface AssetState {
   itemJson(uuid: string, id: string): string | undefined
   /** Every entry of the asset as `itemJson` gives it, in `itemIds` order, joined by commas; built on each call. */
   entriesJson(uuid: string): string | undefined
+  /**
+   * The body of `GET /api/assets/{uuid}`: `assetJson` with a `state` member, every entry as `entriesJson` gives
+   * them; built on each call.
+   */
+  answerJson(uuid: string): string | undefined
   /** The entry's `ingestion_timestamp` in epoch ms (undefined: none, or not a time). */
   ingestedAt(uuid: string, id: string): number | undefined
   availability(uuid: string): Availability | undefined
@@ -252,6 +264,8 @@ class AssetStateImpl implements AssetState {
   /** Declared data item and method lists, shared between assets declared alike (one device model, many assets). */
   readonly #models = new Map<string, readonly unknown[]>()
   readonly #positions: { assets: Positions; registry: Positions } = { assets: {}, registry: {} }
+  /** Record time of the last record applied, per partition of `ofa_assets`. */
+  readonly #appliedTime: Positions = {}
   readonly #changeListeners: ((uuid: string, id: string) => void)[] = []
   readonly #assetListeners: ((uuid: string) => void)[] = []
   readonly #batchListeners: (() => void)[] = []
@@ -419,6 +433,7 @@ class AssetStateImpl implements AssetState {
 
   #applyAssets(r: LogRecord): void {
     this.#observations++
+    this.#appliedTime[r.partition] = r.timestamp
     this.asOfIndex.record(r.partition, r.offset, r.timestamp)
     if (r.key === null || r.value === null) {
       throw new OpenFactoryError('OFA_OBSERVATION_INVALID', 'ofa_assets record without a key or a value')
@@ -672,7 +687,7 @@ class AssetStateImpl implements AssetState {
     const a = this.#assets.get(uuid)
     const cell = a?.cells.get(id)
     if (!a || !cell) return undefined
-    return cellJson(a.uuidJson, id, cell, cell.shape.type === 'Condition' ? a.conditions?.get(id) : undefined)
+    return cellJson(a.entryHead, id, cell, cell.shape.type === 'Condition' ? a.conditions?.get(id) : undefined)
   }
 
   entriesJson(uuid: string): string | undefined {
@@ -680,10 +695,24 @@ class AssetStateImpl implements AssetState {
     if (!a) return undefined
     let out = ''
     for (const [id, cell] of a.cells) {
-      const json = cellJson(a.uuidJson, id, cell, cell.shape.type === 'Condition' ? a.conditions?.get(id) : undefined)
+      const json = cellJson(a.entryHead, id, cell, cell.shape.type === 'Condition' ? a.conditions?.get(id) : undefined)
       out = out === '' ? json : `${out},${json}`
     }
     return out
+  }
+
+  answerJson(uuid: string): string | undefined {
+    const a = this.#assets.get(uuid)
+    if (!a) return undefined
+    const head = this.assetJson(uuid) as string
+    let out = `${head.slice(0, -1)},"state":[`
+    let first = true
+    for (const [id, cell] of a.cells) {
+      const json = cellJson(a.entryHead, id, cell, cell.shape.type === 'Condition' ? a.conditions?.get(id) : undefined)
+      out = first ? out + json : `${out},${json}`
+      first = false
+    }
+    return `${out}]}`
   }
 
   ingestedAt(uuid: string, id: string): number | undefined {
@@ -746,6 +775,16 @@ class AssetStateImpl implements AssetState {
 
   async lag(): Promise<number> {
     return (await this.logHealth()).lag
+  }
+
+  async appliedThrough(now: number): Promise<number> {
+    const positions = this.#positions.assets
+    let through = now
+    for (const ps of (await this.#eventLog.describeTopic(this.#topics.assets.name)).partitionStates) {
+      const pos = Math.max(positions[ps.partition] ?? ps.startOffset, ps.startOffset)
+      if (ps.endOffset > pos) through = Math.min(through, this.#appliedTime[ps.partition] ?? 0)
+    }
+    return through
   }
 
   async logHealth(): Promise<LogHealth> {

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { decodeObservation, TOPICS } from '@openfactory/model'
+import type { EventLog } from '@openfactory/log'
+import { AssetEvents, decodeObservation, TOPICS } from '@openfactory/model'
+import type { AssetEventListener, AssetState } from '../../src/state/asset-state.ts'
+import { createAvailabilityExpiry } from '../../src/state/availability-expiry.ts'
 import { avail, createTestLog, createTestServing, declare, publish, readAll, sensor, waitFor } from '../helpers/log.ts'
 
 test('availability expires after ttl_ms without a heartbeat, once, and the expiry is on the log', async (t) => {
@@ -85,4 +88,43 @@ test('a removed asset is no longer watched; UNAVAILABLE and no TTL stop the watc
   await publish(log, 'down', [avail(false)])
   await waitFor('one left', () => serving.expiry.watched === 1)
   assert.equal(serving.state.availability('kept'), 'AVAILABLE')
+})
+
+test('a state behind the log judges TTLs by the log time it has applied, not by the wall clock', async (t) => {
+  // A state minutes behind under load (bench/soak.ts) has not applied the newest heartbeats: by the wall clock every
+  // asset would look expired. Its `appliedThrough` says how far in the log's time it has read.
+  let clock = 1_700_000_000_000
+  let through = 0
+  const listeners: AssetEventListener[] = []
+  const state = {
+    isReady: true,
+    onEvent: (l: AssetEventListener) => {
+      listeners.push(l)
+      return () => {}
+    },
+    onAssetChange: () => () => {},
+    appliedThrough: async (now: number) => Math.min(now, through),
+    applyLocal: () => {},
+  } as unknown as AssetState
+  const appended: string[] = []
+  const eventLog = {
+    append: async (_topic: string, records: { key: string }[]) => {
+      appended.push(...records.map((r) => r.key))
+      return []
+    },
+  } as unknown as EventLog
+  const expiry = createAvailabilityExpiry({ state, eventLog, ttlCheckMs: 5, now: () => clock })
+  t.after(() => expiry.close())
+  const beat = AssetEvents.availability({ available: true, ttlMs: 1000, ingestedAt: clock })
+  for (const l of listeners) l('hb', beat, clock)
+
+  through = clock + 500 // the state has applied half a second of the log past the heartbeat
+  clock += 60_000 // the wall clock is a minute past it
+  await new Promise((r) => setTimeout(r, 50))
+  assert.deepEqual(appended, [], 'no expiry while the state has not read past the TTL')
+
+  through = clock - 58_900 // 1100 ms of the log past the heartbeat: the TTL passed there
+  await waitFor('the expiry', () => appended.length === 1)
+  await new Promise((r) => setTimeout(r, 30))
+  assert.deepEqual(appended, ['hb'], 'written once')
 })
