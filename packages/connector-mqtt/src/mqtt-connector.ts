@@ -65,7 +65,7 @@ import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 
 import { type MqttCommandEntry, type MqttDeviceConfig, type MqttItem, SESSION_EXPIRY_S } from './mqtt-config.ts'
 import { readPayload } from './payload.ts'
 import { SparkplugHost } from './sparkplug/host.ts'
-import { topicMatches } from './topic-filter.ts'
+import { levelsMatch } from './topic-filter.ts'
 
 /** Packet ids are 16-bit: we remember at most this many acknowledged ones for the DUP check. */
 const ACKED_IDS_KEPT = 65_536
@@ -151,6 +151,12 @@ export class MqttConnector implements Connector {
   #client: MqttClient | null = null
   #ctx: ConnectorContext | null = null
   #available = false
+  /** The socket is corked until the event loop's check phase (`#holdAcks`). */
+  #acksHeld = false
+  /** The keep-alive timer of ours (`#keepAlive`), a message handled since its last tick, a wait for the log. */
+  #liveness: NodeJS.Timeout | null = null
+  #heard = false
+  #holding = false
   /** Resolves `start` once connected and subscribed. */
   #onReady: (() => void) | null = null
   readonly #acked = new Map<number, number>()
@@ -162,6 +168,10 @@ export class MqttConnector implements Connector {
   readonly #pending = new Map<string, PendingCommand>()
   /** Assets named by a topic level: level value → asset uuid (at most `assets.max` values, two may share a uuid). */
   readonly #named = new Map<string, string>()
+  /** The uuids of `#named`, each once (two names may give one uuid). */
+  readonly #namedUuids = new Set<string>()
+  /** Each item's topic filter split into levels, in `#config.items` order. */
+  #filterLevels: readonly (readonly string[])[] | undefined
   readonly #refusedNames = new Set<string>()
   readonly #deviceItems: readonly MqttItem[]
   readonly #assetItems: readonly MqttItem[]
@@ -222,10 +232,16 @@ export class MqttConnector implements Connector {
         ? { properties: { sessionExpiryInterval: SESSION_EXPIRY_S } }
         : {}),
       ...(this.sparkplug ? { will: this.sparkplug.will() } : {}),
+      // mqtt.js logs every step through `debug` (20 calls a message): 4 % of `ofa up`'s time at 20 000 messages/s
+      // (bench/soak.ts) while nobody reads them. DEBUG set: its logger, as usual.
+      ...(process.env.DEBUG ? {} : { log: () => {} }),
     }
     const client = mqtt.connect(c.url, opts)
     this.#client = client
+    this.#keepAlive(client)
     client.handleMessage = (packet, callback) => {
+      this.#heard = true
+      this.#holdAcks(client)
       this.#onMessage(packet).then(
         () => callback(),
         (err: unknown) => callback(err as Error),
@@ -302,6 +318,9 @@ export class MqttConnector implements Connector {
     const ctx = this.#ctx
     if (!this.#available || !ctx || ctx.signal.aborted) return
     this.#available = false
+    ctx.logger.warn(`OFA_MQTT_CONNECT: the connection to the broker is down: ${why}`, {
+      url: urlForDisplay(this.#config.url),
+    })
     if (this.sparkplug) {
       this.sparkplug.disconnected(ctx, `OFA_MQTT_CONNECT: ${why}`)
       return
@@ -323,6 +342,23 @@ export class MqttConnector implements Connector {
     }
     unavailable(this.#config.uuid, this.#deviceItems)
     for (const uuid of new Set(this.#named.values())) unavailable(uuid, this.#assetItems)
+  }
+
+  /**
+   * The acknowledgements of a burst of messages in one write: mqtt.js handles each message on its own tick and writes
+   * its PUBACK alone (one writev system call a message: 20-25 % of `ofa up`'s time at 20 000 messages/s in
+   * bench/soak.ts). The socket stays corked until the event loop's check phase, so what was written meanwhile goes
+   * out together; a PUBACK still leaves only after its observation was handed to the supervisor.
+   */
+  #holdAcks(client: MqttClient): void {
+    const stream = client.stream as { cork?: () => void; uncork?: () => void } | undefined
+    if (this.#acksHeld || typeof stream?.cork !== 'function') return
+    this.#acksHeld = true
+    stream.cork()
+    setImmediate(() => {
+      this.#acksHeld = false
+      stream.uncork?.()
+    })
   }
 
   /**
@@ -355,9 +391,10 @@ export class MqttConnector implements Connector {
       return undefined
     }
     // Two names may give one uuid (`a b` and `a_b`): the second is the same asset, declared once.
-    const declared = [...this.#named.values()].includes(uuid)
+    const declared = this.#namedUuids.has(uuid)
     this.#named.set(name, uuid)
     if (declared) return uuid
+    this.#namedUuids.add(uuid)
     ctx.declareAssets([this.#namedAsset(uuid)])
     if (this.#available) ctx.setAvailable(uuid, true)
     return uuid
@@ -394,20 +431,22 @@ export class MqttConnector implements Connector {
         return
       }
       await this.sparkplug.message(this.#client, ctx, topic, payload)
-      if (ctx.congested) await ctx.whenWritable()
+      if (ctx.congested) await this.#whenWritable(ctx)
       return
     }
     const now = this.#now()
     const byAsset = new Map<string, Observation[]>()
     let matched = false
-    let levels: string[] | undefined
-    for (const item of this.#config.items) {
-      if (!topicMatches(item.topic, topic)) continue
+    const levels = topic.split('/')
+    this.#filterLevels ??= this.#config.items.map((item) => item.topic.split('/'))
+    const filters = this.#filterLevels
+    for (let f = 0; f < filters.length; f++) {
+      if (!levelsMatch(filters[f] as readonly string[], levels)) continue
+      const item = this.#config.items[f] as MqttItem
       matched = true
       let uuid = this.#config.uuid
       let key = item.id
       if (item.assetLevel >= 0) {
-        levels ??= topic.split('/')
         const named = this.#assetNamed(ctx, levels[item.assetLevel] as string)
         if (named === undefined) continue
         uuid = named
@@ -451,7 +490,41 @@ export class MqttConnector implements Connector {
     }
     if (!published) return
     this.stats.received++
-    if (ctx.congested) await ctx.whenWritable()
+    if (ctx.congested) await this.#whenWritable(ctx)
+  }
+
+  /** Waits while the supervisor is congested: we read nothing meanwhile, so TCP holds the broker back. */
+  async #whenWritable(ctx: ConnectorContext): Promise<void> {
+    this.#holding = true
+    try {
+      await ctx.whenWritable()
+    } finally {
+      this.#holding = false
+    }
+  }
+
+  /**
+   * A subscriber's keep-alive that a busy connection does not break. mqtt.js takes only a PINGRESP (or an ack of a
+   * message of ours) as a sign of life, and a PINGRESP comes in line behind the messages the broker sent before it:
+   * behind a backlog handled at the log's pace, or all of them while we wait for the log, it came later than 1.5
+   * keep-alive intervals, mqtt.js closed the connection, and the reconnect marked every item UNAVAILABLE — 210 000
+   * records at once for 10 000 assets of 20 items, past the supervisor's buffer, whose oldest observations were then
+   * dropped (bench/soak.ts). So each half interval, when a message came since the last tick (the broker is alive) or we
+   * are holding the broker back ourselves, we send a PINGREQ (the broker hears from us, at QoS 0 too) and restart
+   * mqtt.js's clock; otherwise mqtt.js's own keep-alive judges, as before.
+   */
+  #keepAlive(client: MqttClient): void {
+    if (this.#liveness) clearInterval(this.#liveness)
+    this.#liveness = null
+    const everyMs = this.#config.keepaliveS * 500
+    if (everyMs === 0) return
+    this.#liveness = setInterval(() => {
+      if (!client.connected || !(this.#heard || this.#holding)) return
+      this.#heard = false
+      client.sendPing()
+      client.reschedulePing(true)
+    }, everyMs)
+    this.#liveness.unref()
   }
 
   /**
@@ -548,6 +621,8 @@ export class MqttConnector implements Connector {
   async stop(): Promise<void> {
     const client = this.#client
     this.#client = null
+    if (this.#liveness) clearInterval(this.#liveness)
+    this.#liveness = null
     for (const [id, p] of this.#pending) {
       clearTimeout(p.timer)
       p.reject(new OpenFactoryError('OFA_COMMAND_FAILED', 'the connector stopped'))

@@ -6,9 +6,15 @@
 
 /** True when `topic` (a topic name) matches `filter`. */
 export function topicMatches(filter: string, topic: string): boolean {
-  if (topic.startsWith('$') && (filter.startsWith('+') || filter.startsWith('#'))) return false
-  const f = filter.split('/')
-  const t = topic.split('/')
+  return levelsMatch(filter.split('/'), topic.split('/'))
+}
+
+/**
+ * `topicMatches` on filter and topic already split into levels: a connector splits its filters once and each
+ * message's topic once, however many filters it tries (bench/soak.ts: 20 filters a message, 20 000 messages/s).
+ */
+export function levelsMatch(f: readonly string[], t: readonly string[]): boolean {
+  if ((t[0] as string).startsWith('$') && (f[0] === '+' || f[0] === '#')) return false
   for (let i = 0; i < f.length; i++) {
     const level = f[i]
     if (level === '#') return true
