@@ -243,3 +243,53 @@ test('two level values that give one uuid are one asset, declared once (each val
     ['X-GW', 'X-a_b'],
   )
 })
+
+test('the broker goes away while the log is behind: the named sensors are marked UNAVAILABLE only as the log takes records', async (t) => {
+  const broker = await privateBroker(t)
+  const base = uniqueTopic()
+  const config = parseMqttDevice(
+    deviceConfig(block(broker.url, base, { uuid: 'DHT-{asset}', max: MAX }), { uuid: 'DHT-GW', uns: UNS }),
+  )
+  const c = new MqttConnector(config, { timings: TIMINGS })
+  const ctx = createRecordingContext()
+  // The log behind from `congested = true` until `release()` (the supervisor's write buffer past its mark).
+  let congested = false
+  let release: () => void = () => {}
+  const writable = new Promise<void>((resolve) => {
+    release = () => {
+      congested = false
+      resolve()
+    }
+  })
+  // (A getter: Object.assign would copy the value of the moment.)
+  Object.defineProperty(ctx, 'congested', { get: () => congested })
+  ctx.whenWritable = () => (congested ? writable : Promise.resolve())
+  await c.start(ctx)
+  t.after(async () => {
+    ctx.controller.abort()
+    await c.stop()
+  })
+  const lastAvail = (uuid: string) => ctx.availability.filter((a) => a.uuid === uuid).at(-1)
+  const sensors = ['DHT-s1', 'DHT-s2', 'DHT-s3']
+  await eventually(() => (lastAvail('DHT-GW')?.available ? true : undefined), 10_000, 'AVAILABLE')
+  await Promise.all(['s1', 's2', 's3'].map((s) => mosquittoPub(broker, `${base}/${s}/temperature`, ['20'])))
+  await eventually(() => (sensors.every((u) => lastAvail(u)?.available) ? true : undefined), 10_000, 'sensors')
+
+  congested = true
+  await stopBroker(broker)
+  // The device itself is marked at once (its own items: a few records); the sensors wait for the log.
+  await eventually(() => (lastAvail('DHT-GW')?.available === false ? true : undefined), 10_000, 'device UNAVAILABLE')
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  assert.deepEqual(
+    sensors.map((u) => lastAvail(u)?.available),
+    [true, true, true],
+  )
+  release()
+  await eventually(
+    () => (sensors.every((u) => lastAvail(u)?.available === false) ? true : undefined),
+    10_000,
+    'sensors UNAVAILABLE once the log took records',
+  )
+  const marks = ctx.published.filter((p) => p.uuid === 'DHT-s2' && p.observation.value === 'UNAVAILABLE')
+  assert.deepEqual(marks.map((p) => p.observation.id).sort(), ['humidity', 'temperature'])
+})
