@@ -350,37 +350,28 @@ test('while the log is congested, polls wait; they resume once it is writable', 
   const connector = spec.create(spec.parse(deviceConfig(plcBlock(peer), { uuid: 'PLC-1' })), {
     timings: FAST,
   }) as ModbusConnector
-  const base = createRecordingContext()
-  let congested = true
+  const ctx = createRecordingContext()
+  ctx.setCongested(true)
   let waits = 0
-  let release: () => void = () => {}
-  const writable = new Promise<void>((resolve) => {
-    release = resolve
-  })
-  const ctx = Object.create(base, {
-    congested: { get: () => congested },
-    whenWritable: {
-      value: () => {
-        waits++
-        return writable
-      },
-    },
-  }) as RecordingContext
+  const wait = ctx.whenWritable
+  ctx.whenWritable = () => {
+    waits++
+    return wait()
+  }
   await connector.start(ctx)
   t.after(async () => {
-    base.controller.abort()
-    release() // a loop waiting to write must see the abort, even if the test failed before releasing it
+    ctx.controller.abort()
+    ctx.setCongested(false) // a loop waiting to write must see the abort, even if the test failed before releasing it
     await connector.stop()
   })
   // Every unit's queue is held at whenWritable before its first read: nothing was read, nothing published.
   await eventually(() => (waits >= 3 ? true : undefined), 10_000, 'three units waiting')
   const { reads, registers } = connector.stats()
   assert.deepEqual({ reads, registers }, { reads: 0, registers: 0 })
-  assert.equal(base.published.length, 0)
-  congested = false
-  release()
+  assert.equal(ctx.published.length, 0)
+  ctx.setCongested(false)
   await eventually(
-    have(base, 'u16', (o) => o.value === 54321),
+    have(ctx, 'u16', (o) => o.value === 54321),
     10_000,
     'polls resumed',
   )

@@ -252,18 +252,6 @@ test('the broker goes away while the log is behind: the named sensors are marked
   )
   const c = new MqttConnector(config, { timings: TIMINGS })
   const ctx = createRecordingContext()
-  // The log behind from `congested = true` until `release()` (the supervisor's write buffer past its mark).
-  let congested = false
-  let release: () => void = () => {}
-  const writable = new Promise<void>((resolve) => {
-    release = () => {
-      congested = false
-      resolve()
-    }
-  })
-  // (A getter: Object.assign would copy the value of the moment.)
-  Object.defineProperty(ctx, 'congested', { get: () => congested })
-  ctx.whenWritable = () => (congested ? writable : Promise.resolve())
   await c.start(ctx)
   t.after(async () => {
     ctx.controller.abort()
@@ -275,7 +263,7 @@ test('the broker goes away while the log is behind: the named sensors are marked
   await Promise.all(['s1', 's2', 's3'].map((s) => mosquittoPub(broker, `${base}/${s}/temperature`, ['20'])))
   await eventually(() => (sensors.every((u) => lastAvail(u)?.available) ? true : undefined), 10_000, 'sensors')
 
-  congested = true
+  ctx.setCongested(true)
   await stopBroker(broker)
   // The device itself is marked at once (its own items: a few records); the sensors wait for the log.
   await eventually(() => (lastAvail('DHT-GW')?.available === false ? true : undefined), 10_000, 'device UNAVAILABLE')
@@ -284,7 +272,7 @@ test('the broker goes away while the log is behind: the named sensors are marked
     sensors.map((u) => lastAvail(u)?.available),
     [true, true, true],
   )
-  release()
+  ctx.setCongested(false)
   await eventually(
     () => (sensors.every((u) => lastAvail(u)?.available === false) ? true : undefined),
     10_000,

@@ -32,27 +32,6 @@ async function run(t: TestContext, c: MqttConnector): Promise<RecordingContext> 
   return ctx
 }
 
-/** A context whose log is behind (`congested`) until `release()`: the connector holds the broker back meanwhile. */
-function congestedContext(): { ctx: RecordingContext; release: () => void } {
-  const ctx = createRecordingContext()
-  let congested = true
-  let resolve: () => void = () => {}
-  const writable = new Promise<void>((r) => {
-    resolve = r
-  })
-  Object.assign(ctx, {
-    get congested() {
-      return congested
-    },
-    whenWritable: () => writable,
-  })
-  const release = () => {
-    congested = false
-    resolve()
-  }
-  return { ctx, release }
-}
-
 function valuesOf(ctx: RecordingContext, id: string) {
   return ctx.published.filter((p) => p.observation.id === id).map((p) => p.observation)
 }
@@ -279,7 +258,8 @@ test('a flood while the log is behind: nothing more is read (the broker keeps it
     max_messages_per_s: 0,
     topics: { n: { topic, tag: 'PartCount', type: 'Events' } },
   })
-  const { ctx, release } = congestedContext()
+  const ctx = createRecordingContext()
+  ctx.setCongested(true)
   await c.start(ctx)
   t.after(async () => {
     ctx.controller.abort()
@@ -301,7 +281,7 @@ test('a flood while the log is behind: nothing more is read (the broker keeps it
   // They are in our process, and none of them was handed on while the log is behind.
   assert.equal(valuesOf(ctx, 'n').length, 1)
   assert.equal(c.stats.received, 1)
-  release()
+  ctx.setCongested(false)
   await eventually(() => (valuesOf(ctx, 'n').length === 2000 ? true : undefined), 15_000, 'all of them')
   assert.deepEqual(
     valuesOf(ctx, 'n').map((o) => o.value),
@@ -320,7 +300,8 @@ test('a pause for the log longer than the keep-alive keeps the connection: no re
     keepalive_s: 1,
     topics: { n: { topic, tag: 'PartCount', type: 'Events' } },
   })
-  const { ctx, release } = congestedContext()
+  const ctx = createRecordingContext()
+  ctx.setCongested(true)
   await c.start(ctx)
   t.after(async () => {
     ctx.controller.abort()
@@ -331,7 +312,7 @@ test('a pause for the log longer than the keep-alive keeps the connection: no re
   await mosquittoPub(broker, topic, numbers)
   await eventually(() => (valuesOf(ctx, 'n').length === 1 ? true : undefined), 10_000, 'the first message')
   await new Promise((r) => setTimeout(r, 4000)) // four keep-alive intervals behind
-  release()
+  ctx.setCongested(false)
   await eventually(() => (valuesOf(ctx, 'n').length === 200 ? true : undefined), 15_000, 'all of them')
   assert.deepEqual(
     valuesOf(ctx, 'n').map((o) => o.value),

@@ -33,6 +33,11 @@ export interface RecordingContext extends ConnectorContext {
   readonly logs: LoggedLine[]
   /** Every checkpoint saved, in order (`loadCheckpoint` answers the last one, else the one given at creation). */
   readonly checkpoints: string[]
+  /**
+   * Plays the log falling behind (`true`: `congested`, `whenWritable()` waits) and taking records again (`false`:
+   * the waits resolve), as the supervisor's write buffer does past its mark.
+   */
+  setCongested(on: boolean): void
 }
 
 export interface RecordingContextOptions {
@@ -43,6 +48,7 @@ export interface RecordingContextOptions {
 export function createRecordingContext(opts: RecordingContextOptions = {}): RecordingContext {
   const controller = new AbortController()
   const logs: LoggedLine[] = []
+  let writable: { promise: Promise<void>; resolve: () => void } | null = null
   const at =
     (level: LoggedLine['level']) =>
     (message: string, fields?: Record<string, unknown>): void =>
@@ -64,8 +70,17 @@ export function createRecordingContext(opts: RecordingContextOptions = {}): Reco
       ctx.calls.push({ call: 'declareAssets', assets })
       ctx.declared.push(...assets)
     },
-    congested: false,
-    whenWritable: () => Promise.resolve(),
+    get congested() {
+      return writable !== null
+    },
+    whenWritable: () => writable?.promise ?? Promise.resolve(),
+    setCongested: (on) => {
+      if (on && writable === null) writable = Promise.withResolvers<void>()
+      else if (!on && writable !== null) {
+        writable.resolve()
+        writable = null
+      }
+    },
     publish: (uuid, observations) => {
       ctx.calls.push({ call: 'publish', uuid, observations })
       for (const observation of observations) ctx.published.push({ uuid, observation })
