@@ -198,6 +198,18 @@ async function appendAsForwarded(target: EventLog, edgeId: string, records: read
   )
 }
 
+/** Fails every `n`th append with the next of `faults` (recorded in `injected`), until all were used. */
+function everyNth(n: number, faults: readonly Fault[], injected: Fault[]): () => Fault | null {
+  let appends = 0
+  return () => {
+    appends++
+    if (appends % n !== 0 || injected.length === faults.length) return null
+    const f = faults[injected.length]!
+    injected.push(f)
+    return f
+  }
+}
+
 describe('forwarder', () => {
   it('forwards every record once, to the same partition, with key, value, timestamp and headers', async (t) => {
     const source = await createTestLog(t)
@@ -284,16 +296,9 @@ describe('forwarder', () => {
     const realTarget = await createTestLog(t)
     await source.createTopic({ name: TOPIC, partitions: 3 })
     const faults: Fault[] = ['fail', 'fail-after-half', 'fail-after-all', 'fail-after-half', 'fail-after-all']
-    let appends = 0
     const injected: Fault[] = []
     // Every third append fails, in turn in each of the ways.
-    const target = faultyLog(realTarget, () => {
-      appends++
-      if (appends % 3 !== 0 || injected.length === faults.length) return null
-      const f = faults[injected.length]!
-      injected.push(f)
-      return f
-    })
+    const target = faultyLog(realTarget, everyNth(3, faults, injected))
     const logger = memoryLogger()
     const fwd = forwarder(t, { source, target, logger, maxBatchRecords: 25 })
     await fwd.start()
@@ -313,16 +318,9 @@ describe('forwarder', () => {
     await source.createTopic({ name: TOPIC, partitions: 3 })
     await source.append(TOPIC, keyed(0, 900))
     const faults: Fault[] = ['fail', 'fail-after-half', 'fail-after-all', 'fail-after-half', 'fail-after-all']
-    let appends = 0
     const injected: Fault[] = []
     // Every seventh append fails, in turn in each of the ways; those queued behind it fail with it.
-    const target = queuedFaultyLog(realTarget, () => {
-      appends++
-      if (appends % 7 !== 0 || injected.length === faults.length) return null
-      const f = faults[injected.length]!
-      injected.push(f)
-      return f
-    })
+    const target = queuedFaultyLog(realTarget, everyNth(7, faults, injected))
     const logger = memoryLogger()
     const fwd = forwarder(t, {
       source,
