@@ -164,6 +164,11 @@ export function cellJson(
   return `${entryHead}${idMember(id)}${value}${shape.tagTypeJson}${ts},"attributes":{"timestamp":${ts}${itsMember(cell.ts, cell.its)}${shape.frag}}${conditions ? `,"conditions":${JSON.stringify(conditions)}` : ''}}`
 }
 
+/** The entry `id` of asset `a` as JSON text (`cellJson`, with the active conditions of a Condition entry). */
+export function entryJson(a: AssetRecord, id: string, cell: Cell): string {
+  return cellJson(a.entryHead, id, cell, cell.shape.type === 'Condition' ? a.conditions?.get(id) : undefined)
+}
+
 /** Everything the state holds about one asset. */
 export class AssetRecord {
   readonly uuid: string

@@ -25,7 +25,7 @@ import {
   type Observation,
   OpenFactoryError,
 } from '@openfactory/model'
-import { AssetRecord, cellJson, foldObservation, ShapeTable } from '../internal/compact-storage.ts'
+import { AssetRecord, entryJson, foldObservation, ShapeTable } from '../internal/compact-storage.ts'
 import { Interner } from '../internal/intern.ts'
 import { AsOfIndex, type AsOfWindow } from './as-of-index.ts'
 import type { Availability } from './asset-state.ts'
@@ -132,9 +132,7 @@ export class AsOfReader {
     const items: string[] = []
     const json = (id: string) => {
       const cell = state.cells.get(id)
-      if (cell === undefined) return
-      const conditions = cell.shape.type === 'Condition' ? state.conditions?.get(id) : undefined
-      items.push(cellJson(live2.entryHead, id, cell, conditions))
+      if (cell !== undefined) items.push(entryJson(state, id, cell))
     }
     for (const id of live2.cells.keys()) json(id)
     for (const id of state.cells.keys()) if (!live2.cells.has(id)) json(id)

@@ -52,7 +52,7 @@ import {
 import {
   AssetRecord,
   type Cell,
-  cellJson,
+  entryJson,
   foldObservation,
   ingestedAtMs,
   ShapeTable,
@@ -181,11 +181,9 @@ export interface AssetState {
   items(uuid: string): ItemState[]
   /** The entry as JSON text (the `ItemState` shape), built on each call. */
   itemJson(uuid: string, id: string): string | undefined
-  /** Every entry of the asset as `itemJson` gives it, in `itemIds` order, joined by commas; built on each call. */
-  entriesJson(uuid: string): string | undefined
   /**
-   * The body of `GET /api/assets/{uuid}`: `assetJson` with a `state` member, every entry as `entriesJson` gives
-   * them; built on each call.
+   * The body of `GET /api/assets/{uuid}`: `assetJson` with a `state` member, every entry as `itemJson` gives it, in
+   * `itemIds` order; built on each call.
    */
   answerJson(uuid: string): string | undefined
   /** The entry's `ingestion_timestamp` in epoch ms (undefined: none, or not a time). */
@@ -687,18 +685,7 @@ class AssetStateImpl implements AssetState {
     const a = this.#assets.get(uuid)
     const cell = a?.cells.get(id)
     if (!a || !cell) return undefined
-    return cellJson(a.entryHead, id, cell, cell.shape.type === 'Condition' ? a.conditions?.get(id) : undefined)
-  }
-
-  entriesJson(uuid: string): string | undefined {
-    const a = this.#assets.get(uuid)
-    if (!a) return undefined
-    let out = ''
-    for (const [id, cell] of a.cells) {
-      const json = cellJson(a.entryHead, id, cell, cell.shape.type === 'Condition' ? a.conditions?.get(id) : undefined)
-      out = out === '' ? json : `${out},${json}`
-    }
-    return out
+    return entryJson(a, id, cell)
   }
 
   answerJson(uuid: string): string | undefined {
@@ -708,7 +695,7 @@ class AssetStateImpl implements AssetState {
     let out = `${head.slice(0, -1)},"state":[`
     let first = true
     for (const [id, cell] of a.cells) {
-      const json = cellJson(a.entryHead, id, cell, cell.shape.type === 'Condition' ? a.conditions?.get(id) : undefined)
+      const json = entryJson(a, id, cell)
       out = first ? out + json : `${out},${json}`
       first = false
     }
