@@ -29,6 +29,12 @@ export interface HistorianConfig {
   readonly start: 'earliest' | 'latest'
   /** Records of the log whose append time is in [from, to) are stored once more (what is there already is kept). */
   readonly backfill?: { readonly from: number; readonly to: number; readonly text: string }
+  /**
+   * The `rows_written` and `lag` of the factory's historians (this one's and any other's) are stored as rows too.
+   * Off by default: each write of them changes `rows_written`, so they would make a row every 5 s for ever, even in
+   * a factory with nothing else to store.
+   */
+  readonly storeOwnStats: boolean
 }
 
 export const DEFAULTS = {
@@ -37,6 +43,7 @@ export const DEFAULTS = {
   batchMs: 500,
   partition: 'day',
   start: 'earliest',
+  storeOwnStats: false,
 } as const
 
 export function parseHistorian(app: AppConfig): HistorianConfig {
@@ -85,5 +92,6 @@ export function parseHistorian(app: AppConfig): HistorianConfig {
     ...(spec.assets ? { assets: new Set(spec.assets) } : {}),
     start: spec.start ?? DEFAULTS.start,
     ...(backfill ? { backfill } : {}),
+    storeOwnStats: spec.store_own_stats ?? DEFAULTS.storeOwnStats,
   }
 }

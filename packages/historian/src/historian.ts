@@ -14,14 +14,17 @@
  * ahead.
  *
  * Failures never stop the process: a database it cannot reach or log in to (`OFA_HISTORIAN_CONNECT`), a batch it
- * cannot write (`OFA_HISTORIAN_WRITE`), a schema newer than it knows (`OFA_HISTORIAN_SCHEMA`) each mark the app's
- * `avail` UNAVAILABLE with the coded reason, and it tries again with backoff (500 ms doubling to 10 s).
+ * cannot write (`OFA_HISTORIAN_WRITE`), a schema newer than it knows (`OFA_HISTORIAN_SCHEMA`), an `observations`
+ * table partitioned by another span than `partition` (`OFA_HISTORIAN_PARTITION`, checked before anything is written)
+ * each mark the app's `avail` UNAVAILABLE with the coded reason, and it tries again with backoff (500 ms doubling to
+ * 10 s).
  *
  * Its asset (type `OpenFactoryApp`) reports `rows_written` (rows committed since it started) and `lag` (records of
- * `ofa_assets` not yet committed), every 5 s when they change.
+ * `ofa_assets` not yet committed), every 5 s when they change. They are read on its asset (the API); no historian
+ * of the factory stores them (neither in `observations` nor in `latest`) unless `store_own_stats` is on.
  *
- * Test hook: `OFA_HISTORIAN_TEST_KILL_BEFORE_COMMIT=<n>` in its environment kills its process (SIGKILL) in the n-th
- * batch that holds observations, after every statement of the batch and before its COMMIT.
+ * Tests reach inside through `HistorianTestHooks` (a constructor argument the app kind never passes): the crash test
+ * kills the process between a batch's last statement and its COMMIT.
  */
 import { readFileSync } from 'node:fs'
 import { Readable } from 'node:stream'
@@ -50,16 +53,22 @@ import {
   observationsCopy,
   RowMaker,
 } from './rows.ts'
-import { ensurePartitions, ident, migrate, type SchemaState } from './schema.ts'
+import { checkPartitionSpan, ensurePartitions, ident, migrate, type SchemaState } from './schema.ts'
 
 const STATS_MS = 5000
-export const TEST_KILL_ENV = 'OFA_HISTORIAN_TEST_KILL_BEFORE_COMMIT'
 
-/** What the historian reports about itself beside `avail`. */
+/** A seam for tests only: what production passes is nothing (the app kind's `create` gives none). */
+export interface HistorianTestHooks {
+  /** In each batch's transaction, after its last statement and before its COMMIT (the crash test kills itself here). */
+  beforeCommit?(batch: { readonly observations: number }): void | Promise<void>
+}
+
+/** What the historian reports about itself beside `avail` (not stored unless `store_own_stats`). */
 export const HISTORIAN_DATA_ITEMS: readonly DataItem[] = [
   { id: 'rows_written', category: 'Samples', tag: 'Count', name: 'rows committed to PostgreSQL since start' },
   { id: 'lag', category: 'Samples', tag: 'Count', name: 'records of ofa_assets not yet committed' },
 ]
+const STAT_IDS: ReadonlySet<string> = new Set(HISTORIAN_DATA_ITEMS.map((d) => d.id))
 
 export interface HistorianStats {
   /** Rows committed since start (observations, conditions, commands, assets). */
@@ -89,19 +98,21 @@ export class PostgresHistorian implements Connector {
   #stop: AbortController | undefined
   #loop: Promise<void> | undefined
   #availReason: string | null | undefined
-  #killAt: number
-  #obsBatches = 0
+  readonly #hooks: HistorianTestHooks
+  /** The factory's historians' own stats: rows only with `store_own_stats`. */
+  readonly #passOver: (asset: string, item: string) => boolean
   /** The next offset committed per `ofa_assets` partition (for `lag`). */
   readonly #committed = new Map<number, number>()
 
-  constructor(app: AppConfig, cfg: HistorianConfig, deps: AppKindDeps) {
+  constructor(app: AppConfig, cfg: HistorianConfig, deps: AppKindDeps, testHooks: HistorianTestHooks = {}) {
     this.name = app.uuid
     this.#app = app
     this.#cfg = cfg
     this.#deps = deps
     this.#s = ident(cfg.schema)
-    const kill = Number(deps.env[TEST_KILL_ENV])
-    this.#killAt = Number.isInteger(kill) && kill > 0 ? kill : 0
+    this.#hooks = testHooks
+    const historians = new Set([app.uuid, ...deps.factory.apps.filter((a) => a.spec.historian).map((a) => a.uuid)])
+    this.#passOver = cfg.storeOwnStats ? () => false : (asset, item) => historians.has(asset) && STAT_IDS.has(item)
   }
 
   async start(ctx: ConnectorContext): Promise<void> {
@@ -145,6 +156,7 @@ export class PostgresHistorian implements Connector {
           session.abort()
         })
         const state = await migrate(client, this.#cfg.schema)
+        checkPartitionSpan(state, this.#cfg.schema, this.#cfg.partition)
         this.#available(true)
         logger.info('historian connected', { target: this.#cfg.target, schema: this.#cfg.schema })
         await this.#stream(client, state, session.signal, () => backoff.reset())
@@ -275,7 +287,7 @@ export class PostgresHistorian implements Connector {
     }
     if (this.#cfg.backfill) await this.#backfill(client, state, assetsFrom, signal)
 
-    const maker = new RowMaker(this.#cfg, assetsTopic, lastAvail)
+    const maker = new RowMaker(this.#cfg, assetsTopic, lastAvail, this.#passOver)
     const inner = new AbortController()
     const onAbort = () => inner.abort()
     signal.addEventListener('abort', onAbort)
@@ -359,10 +371,7 @@ export class PostgresHistorian implements Connector {
         byTopic.set(o.topic, list)
       }
       for (const [topic, list] of byTopic) await this.#saveOffsets(client, topic, list)
-      if (this.#killAt > 0 && b.observations.length > 0 && ++this.#obsBatches === this.#killAt) {
-        process.kill(process.pid, 'SIGKILL')
-        await sleep(60_000)
-      }
+      await this.#hooks.beforeCommit?.({ observations: b.observations.length })
       await client.query('COMMIT')
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {})
@@ -448,7 +457,7 @@ export class PostgresHistorian implements Connector {
     const logger = this.#deps.logger
     logger.info('historian: backfill starts', { range: bf.text })
     const desc = await this.#deps.eventLog.describeTopic(TOPICS.assets)
-    const maker = new RowMaker(this.#cfg, TOPICS.assets, new Map())
+    const maker = new RowMaker(this.#cfg, TOPICS.assets, new Map(), this.#passOver)
     let records = 0
     for (const p of desc.partitionStates) {
       const end = resume.get(p.partition) ?? p.endOffset

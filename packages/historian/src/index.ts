@@ -5,7 +5,12 @@ import { registerAppKind } from '@openfactory/connectors'
 import { PostgresHistorian } from './historian.ts'
 import { type HistorianConfig, parseHistorian } from './historian-config.ts'
 
-export { HISTORIAN_DATA_ITEMS, type HistorianStats, PostgresHistorian, TEST_KILL_ENV } from './historian.ts'
+export {
+  HISTORIAN_DATA_ITEMS,
+  type HistorianStats,
+  type HistorianTestHooks,
+  PostgresHistorian,
+} from './historian.ts'
 export { DEFAULTS, type HistorianConfig, parseHistorian, STORE_KINDS, type StoreKind } from './historian-config.ts'
 export { partitionRange, SCHEMA_VERSION } from './schema.ts'
 

@@ -5,7 +5,8 @@
  * An `ofa_assets` record is read with model's codec (`decodeObservation`, `classifyObservation`): a sample or an
  * event becomes a row of `observations`, an availability change too (heartbeats that repeat the last stored value
  * are not stored again), a condition a row of `conditions`, a command or its result a row of `commands`; identity
- * attributes and method contracts are not stored (the registry's `assets` table has them). A record that is not an
+ * attributes and method contracts are not stored (the registry's `assets` table has them), nor the `rows_written`
+ * and `lag` of the factory's historians unless `store_own_stats` is on. A record that is not an
  * observation at all is counted as skipped, never a reason to stop: the historian's position moves past it.
  *
  * Times: the observation's own time (`attributes.timestamp`); when it is missing, unreadable or outside years
@@ -138,11 +139,19 @@ export class RowMaker {
   readonly #cfg: HistorianConfig
   readonly #assetsTopic: string
   readonly lastAvail: Map<string, string>
+  /** Samples not stored though `store` has them: the historians' own stats (historian.ts). */
+  readonly #passOver: (asset: string, item: string) => boolean
 
-  constructor(cfg: HistorianConfig, assetsTopic: string, lastAvail: Map<string, string>) {
+  constructor(
+    cfg: HistorianConfig,
+    assetsTopic: string,
+    lastAvail: Map<string, string>,
+    passOver: (asset: string, item: string) => boolean = () => false,
+  ) {
     this.#cfg = cfg
     this.#assetsTopic = assetsTopic
     this.lastAvail = lastAvail
+    this.#passOver = passOver
   }
 
   add(batch: Batch, r: LogRecord): void {
@@ -270,6 +279,7 @@ export class RowMaker {
           return
         }
         if (!store.has(o.type === 'Samples' ? 'samples' : 'events')) return
+        if (this.#passOver(asset, o.id)) return
         batch.observations.push(this.#observationRow(o, a, time, r))
       }
     }

@@ -130,6 +130,11 @@ export interface SchemaState {
   readonly timescale: boolean
   /** The partitions that exist, by their first instant (epoch ms). */
   readonly partitions: Set<number>
+  /**
+   * The span `observations` is partitioned by, read from its partitions' bounds: that of the partition that starts
+   * last. Undefined while it has none (or on TimescaleDB): any span fits.
+   */
+  readonly span?: PartitionSpan
 }
 
 /**
@@ -174,7 +179,9 @@ export async function migrate(client: pg.Client, schema: string): Promise<Schema
     }
     await client.query('COMMIT')
     timescale = Boolean(timescale)
-    return { version, timescale, partitions: timescale ? new Set() : await listPartitions(client, schema) }
+    return timescale
+      ? { version, timescale, partitions: new Set() }
+      : { version, timescale, ...(await listPartitions(client, schema)) }
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {})
     throw err
@@ -197,19 +204,57 @@ async function tryTimescale(client: pg.Client): Promise<boolean> {
 }
 
 const PARTITION_NAME = /^observations_p(\d{4})(\d{2})(\d{2})$/
+const DAY_S = 86_400
 
-async function listPartitions(client: pg.Client, schema: string): Promise<Set<number>> {
+/** The span of a partition `days` long (a month: 28 to 31 days); undefined for bounds the historian does not make. */
+function spanOf(days: number): PartitionSpan | undefined {
+  if (days === 1) return 'day'
+  if (days === 7) return 'week'
+  return days >= 28 && days <= 31 ? 'month' : undefined
+}
+
+/**
+ * The partitions of `observations` and the span they were made with. The bounds come from the catalog
+ * (`pg_get_expr(relpartbound)`: `FOR VALUES FROM ('…') TO ('…')`, printed and read back in the same session, so its
+ * DateStyle and TimeZone do not matter); the span is that of the partition that starts last, the one the data
+ * goes on from. No metadata of our own: a database made before this check is read the same way.
+ */
+async function listPartitions(
+  client: pg.Client,
+  schema: string,
+): Promise<{ partitions: Set<number>; span?: PartitionSpan }> {
   const r = await client.query(
-    `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
-       JOIN pg_namespace n ON n.oid = p.relnamespace WHERE n.nspname = $1 AND p.relname = 'observations'`,
-    [schema],
+    `SELECT relname, extract(epoch FROM lo)::float8 AS lo, extract(epoch FROM hi)::float8 AS hi FROM (
+       SELECT c.relname,
+              (regexp_match(pg_get_expr(c.relpartbound, c.oid), $2))[1]::timestamptz AS lo,
+              (regexp_match(pg_get_expr(c.relpartbound, c.oid), $2))[2]::timestamptz AS hi
+       FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+         JOIN pg_namespace n ON n.oid = p.relnamespace WHERE n.nspname = $1 AND p.relname = 'observations') b
+     ORDER BY lo DESC NULLS LAST`,
+    [schema, `^FOR VALUES FROM \\('([^']+)'\\) TO \\('([^']+)'\\)$`],
   )
-  const out = new Set<number>()
-  for (const row of r.rows as { relname: string }[]) {
+  const partitions = new Set<number>()
+  let span: PartitionSpan | undefined
+  for (const row of r.rows as { relname: string; lo: number | null; hi: number | null }[]) {
     const m = PARTITION_NAME.exec(row.relname)
-    if (m) out.add(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])))
+    if (m) partitions.add(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])))
+    if (span === undefined && row.lo !== null && row.hi !== null) span = spanOf((row.hi - row.lo) / DAY_S)
   }
-  return out
+  return span === undefined ? { partitions } : { partitions, span }
+}
+
+/**
+ * `OFA_HISTORIAN_PARTITION` when `observations` is partitioned by another span than `configured`: partitions of
+ * the new span would overlap the old ones (PostgreSQL refuses them) or leave the table cut two ways.
+ */
+export function checkPartitionSpan(state: SchemaState, schema: string, configured: PartitionSpan): void {
+  if (state.span === undefined || state.span === configured) return
+  throw new OpenFactoryError(
+    'OFA_HISTORIAN_PARTITION',
+    `${schema}.observations is partitioned by ${state.span} (its existing partitions), but partition: ${configured} ` +
+      `is configured: set partition: ${state.span} back, or give the historian a new schema for the new span ` +
+      `(or move the rows of ${schema}.observations out and drop its partitions); nothing is written until then`,
+  )
 }
 
 /** The partition holding `ms`: its first instant and the first instant of the next one (UTC; weeks start on Monday). */

@@ -1,5 +1,5 @@
 // Exactly once across crashes: the historian runs in a process of its own (fixtures/run-historian.ts) and is killed
-// with SIGKILL between its COPY and its COMMIT (the test hook OFA_HISTORIAN_TEST_KILL_BEFORE_COMMIT), then killed
+// with SIGKILL between its COPY and its COMMIT (the fixture's HistorianTestHooks.beforeCommit), then killed
 // again by the test while batches flow; after each restart it resumes from the offsets it committed. Every record
 // of the log lands exactly once, and at every point what is stored is exactly the records below the stored offsets.
 import assert from 'node:assert/strict'
@@ -9,7 +9,6 @@ import { fileURLToPath } from 'node:url'
 import type { ProducerRecord } from '@openfactory/log'
 import { TOPICS } from '@openfactory/model'
 import type pg from 'pg'
-import { TEST_KILL_ENV } from '../src/index.ts'
 import {
   eventually,
   factoryLog,
@@ -30,8 +29,8 @@ function records(from: number, to: number): ProducerRecord[] {
   return out
 }
 
-function historian(dir: string, logDir: string, env: Record<string, string>) {
-  const child = spawn(process.execPath, [RUNNER, dir, logDir], {
+function historian(dir: string, logDir: string, env: Record<string, string>, killAt?: number) {
+  const child = spawn(process.execPath, [RUNNER, dir, logDir, ...(killAt === undefined ? [] : [String(killAt)])], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   })
@@ -83,7 +82,7 @@ test('killed with SIGKILL between COPY and COMMIT, and again while batches flow:
   const count = () => scalar(db.client, `SELECT count(*) FROM openfactory.observations`)
 
   // 1. The hook kills it in its third batch of observations, after every statement and before COMMIT.
-  const first = historian(dir, logDir, { ...env, [TEST_KILL_ENV]: '3' })
+  const first = historian(dir, logDir, env, 3)
   t.after(() => killed(first.child))
   assert.equal(await first.exited, 'SIGKILL', first.output())
   const afterCrash = await count()

@@ -409,6 +409,8 @@ test('the block is checked when the factory is loaded and by ofa validate: no pa
   assert.match((await problems('url: postgres://db/f\nbatch_rows: 100001')).join('\n'), /a count of rows \(1-100000\)/)
   assert.deepEqual(await problems('url: postgres://db/f\nbatch_rows: 100000'), [])
   assert.match((await problems('url: postgres://db/f\nstore: [samples, alarms]')).join('\n'), /samples, events/)
+  assert.match((await problems('url: postgres://db/f\nstore_own_stats: often')).join('\n'), /store_own_stats/)
+  assert.deepEqual(await problems('url: postgres://db/f\nstore_own_stats: true'), [])
 })
 
 test('partitions: a day, a week from Monday, a month, in UTC', () => {

@@ -15,6 +15,7 @@
  *     assets: [CNC-1, CNC-2]    # default: every asset
  *     start: earliest           # earliest | latest: where a new database starts in the log
  *     backfill: {from: 2026-01-01T00:00:00Z, to: 2026-01-02T00:00:00Z}
+ *     store_own_stats: false    # the historians' own rows_written and lag as rows too
  */
 import { Type } from '@sinclair/typebox'
 import { AssetUuid } from './common-schema.ts'
@@ -69,6 +70,7 @@ export const HistorianSpec = Type.Object(
       Type.Union([Type.Literal('earliest'), Type.Literal('latest')], { expected: 'earliest or latest' }),
     ),
     backfill: Type.Optional(HistorianBackfill),
+    store_own_stats: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 )
