@@ -3,7 +3,7 @@
 // packages `mosquitto` and `mosquitto-clients` once, and runs named brokers on 127.0.0.1, each in its own process
 // group, with a configuration we write. Run it through `scripts/mosquitto` (which picks the project's Node 24):
 //
-//   scripts/mosquitto start [--name N] [--port P] [--tls] [--user U:P]... [--json]
+//   scripts/mosquitto start [--name N] [--port P] [--tls] [--require-certificate] [--user U:P]... [--json]
 //                                                           start a broker, wait until it accepts connections
 //   scripts/mosquitto status [--name N] [--json]             list brokers, running or not
 //   scripts/mosquitto stop [--name N] [--clean]              stop one broker (default: all); --clean deletes its state
@@ -17,6 +17,8 @@
 // Security, for tests of TLS and passwords against a real broker (a private broker of a test, usually):
 // `tls` makes the listener TLS only (mqtts://), with a server certificate for 127.0.0.1 signed by a development CA
 // made at the first start (scripts/test-certs.ts, the one scripts/kafka.ts uses; kept in tls/ of the broker's folder).
+// `requireCertificate` (mutual TLS, implies `tls`) refuses a client without a certificate signed by that CA (Mosquitto's
+// `require_certificate true`); tls/client.pem and client.key are such a certificate.
 // `users` (name → password) writes a password file hashed by Debian's mosquitto_passwd and refuses anonymous clients.
 // A restart without these options keeps the ones the broker was started with.
 import { spawn, spawnSync } from 'node:child_process'
@@ -52,6 +54,8 @@ export interface BrokerState {
   readonly url: string
   /** The TLS material when the listener is TLS (`ca` is the PEM file a client pins), else null. */
   readonly tls: TestCertificates | null
+  /** Mutual TLS: a client must show a certificate signed by the CA of `tls` (absent in older state files: false). */
+  readonly requireCertificate?: boolean
   /** The user names of the password file when anonymous clients are refused, else null. */
   readonly users: readonly string[] | null
   readonly config: string
@@ -142,13 +146,20 @@ function accepts(port: number): Promise<boolean> {
  * The configuration we give the broker: one loopback listener (TLS when `tls`), anonymous clients unless there is a
  * password file, sessions persisted on stop.
  */
-function configText(dir: string, port: number, tls: TestCertificates | null, passwordFile: string | null): string {
+function configText(
+  dir: string,
+  port: number,
+  tls: TestCertificates | null,
+  passwordFile: string | null,
+  requireCertificate = false,
+): string {
   const user = os.userInfo().username
   return [
     `# written by scripts/mosquitto.ts`,
     `per_listener_settings false`,
     `listener ${port} ${HOST}`,
     ...(tls ? [`cafile ${tls.ca}`, `certfile ${tls.serverCert}`, `keyfile ${tls.serverKey}`] : []),
+    ...(tls && requireCertificate ? [`require_certificate true`] : []),
     ...(passwordFile ? [`allow_anonymous false`, `password_file ${passwordFile}`] : [`allow_anonymous true`]),
     `persistence true`,
     `persistence_location ${dir}/`,
@@ -175,6 +186,8 @@ export interface StartOptions {
   readonly port?: number
   /** A TLS listener (mqtts://) with a development CA; default: what the broker had, else plain TCP. */
   readonly tls?: boolean
+  /** Mutual TLS (implies `tls`): clients without a certificate signed by the development CA are refused. */
+  readonly requireCertificate?: boolean
   /**
    * Users and their passwords (name → password; names without `:`): anonymous clients are then refused. Default:
    * the password file the broker had, else anonymous clients allowed. An empty object allows anonymous ones again.
@@ -203,10 +216,12 @@ export async function start(opts: StartOptions = {}): Promise<BrokerState> {
   const binary = await install()
   return withLock(RUN, name, async () => {
     const old = states.read(name)
-    const wantsTls = opts.tls ?? old?.tls != null
+    const wantsMutual = opts.requireCertificate ?? old?.requireCertificate === true
+    const wantsTls = wantsMutual || (opts.tls ?? old?.tls != null)
     const same =
       (opts.port === undefined || opts.port === old?.port) &&
       wantsTls === (old?.tls != null) &&
+      wantsMutual === (old?.requireCertificate === true) &&
       opts.users === undefined
     if (old && isBroker(old.pid, old.config)) {
       if (same) return old
@@ -225,7 +240,7 @@ export async function start(opts: StartOptions = {}): Promise<BrokerState> {
       else fs.rmSync(passwordFile, { force: true })
     }
     const config = path.join(dir, 'mosquitto.conf')
-    fs.writeFileSync(config, configText(dir, port, tls, users ? passwordFile : null))
+    fs.writeFileSync(config, configText(dir, port, tls, users ? passwordFile : null, wantsMutual))
     const logFile = path.join(dir, 'broker.log')
     const out = fs.openSync(logFile, 'a')
     const started = Date.now()
@@ -238,6 +253,7 @@ export async function start(opts: StartOptions = {}): Promise<BrokerState> {
       port,
       url: `${tls ? 'mqtts' : 'mqtt'}://${HOST}:${port}`,
       tls,
+      ...(wantsMutual ? { requireCertificate: true } : {}),
       users,
       config,
       log: logFile,
@@ -293,7 +309,7 @@ export function envFor(state: BrokerState): Record<string, string> {
   return { [`${prefix}_URL`]: state.url, ...(state.tls ? { [`${prefix}_TLS_CA`]: state.tls.ca } : {}) }
 }
 
-const USAGE = `usage: scripts/mosquitto start [--name N] [--port P] [--tls] [--user NAME:PASSWORD]... [--json]
+const USAGE = `usage: scripts/mosquitto start [--name N] [--port P] [--tls] [--require-certificate] [--user NAME:PASSWORD]... [--json]
        scripts/mosquitto status [--name N] [--json]
        scripts/mosquitto stop [--name N] [--clean]
        scripts/mosquitto env [--name N]
@@ -333,6 +349,7 @@ async function main(argv: string[]): Promise<number> {
         ...(name ? { name } : {}),
         ...(port ? { port } : {}),
         ...(rest.includes('--tls') ? { tls: true } : {}),
+        ...(rest.includes('--require-certificate') ? { requireCertificate: true } : {}),
         ...(Object.keys(users).length > 0 ? { users } : {}),
       })
       console.log(json ? JSON.stringify(s) : s.url)

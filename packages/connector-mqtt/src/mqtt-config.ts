@@ -58,8 +58,17 @@ export interface MqttAssetsConfig {
 export interface MqttCommandEntry {
   /** The method name (the key under `commands`). */
   readonly name: string
+  /** The topic it is published to; may hold an `{asset}` level (see `assetLevel`). */
   readonly topic: string
-  /** MQTT 3.1.1: where the device answers (MQTT 5: the response topic; default ours). */
+  /**
+   * The index of the topic's `{asset}` level: the method belongs to each asset named by a topic level, and its command
+   * is published with that level replaced by the asset's name (the level value its topics used). -1: the device's.
+   */
+  readonly assetLevel: number
+  /**
+   * MQTT 3.1.1: where the device answers (MQTT 5: the response topic; default ours). May hold `{asset}` when `topic`
+   * does: replaced the same way, subscribed as `+`.
+   */
   readonly replyTopic?: string
   readonly description: string
   readonly arguments: readonly string[]
@@ -76,6 +85,10 @@ export interface MqttDeviceConfig {
   readonly password?: string
   /** A CA file's content (PEM), for `mqtts://` brokers with a private CA. */
   readonly ca?: string
+  /** Mutual TLS: our client certificate (PEM, the file's content; with `key`, or neither). */
+  readonly cert?: string
+  /** Mutual TLS: the client certificate's private key (PEM, unencrypted; the file's content). */
+  readonly key?: string
   readonly rejectUnauthorized: boolean
   readonly qos: 0 | 1 | 2
   readonly cleanSession: boolean

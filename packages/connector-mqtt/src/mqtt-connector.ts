@@ -43,6 +43,11 @@
  * `reply_topic` the answer is matched by its JSON `correlation_id`; without one the command completes once the
  * broker acknowledged it. An answer `{"error": "..."}` fails the command (OFA_COMMAND_FAILED); any other answer is
  * the result (its JSON, or its text). No answer within `timeout_ms`: OFA_COMMAND_TIMEOUT.
+ * A method whose topic has an `{asset}` level is a method of each asset named by a topic level, not of the device:
+ * its command to such an asset is published with `{asset}` (in `topic`, and in `reply_topic` if there) replaced by
+ * the level value that named the asset — the name its own topics use. A command is sent to one device or to none:
+ * an asset no topic named since the connector was made, or one whose uuid two level values give (`a b` and `a_b`),
+ * is refused (OFA_COMMAND_REJECTED) and nothing is published.
  */
 import { randomUUID } from 'node:crypto'
 import type {
@@ -62,16 +67,30 @@ import {
   UNAVAILABLE,
 } from '@openfactory/model'
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt'
-import { type MqttCommandEntry, type MqttDeviceConfig, type MqttItem, SESSION_EXPIRY_S } from './mqtt-config.ts'
+import {
+  ASSET_LEVEL,
+  type MqttCommandEntry,
+  type MqttDeviceConfig,
+  type MqttItem,
+  SESSION_EXPIRY_S,
+} from './mqtt-config.ts'
 import { readPayload } from './payload.ts'
 import { SparkplugHost } from './sparkplug/host.ts'
-import { levelsMatch } from './topic-filter.ts'
+import { assetFilter, levelsMatch } from './topic-filter.ts'
 
 /** Packet ids are 16-bit: we remember at most this many acknowledged ones for the DUP check. */
 const ACKED_IDS_KEPT = 65_536
 
 /** Refused asset names we remember (each told once in a warning); past this many, refusals are only counted. */
 const REFUSED_NAMES_TOLD = 100
+
+/** `topic` with its `{asset}` level replaced by `name` (a level value read from a topic: no `/`, `+` or `#`). */
+function withAssetLevel(topic: string, name: string): string {
+  return topic
+    .split('/')
+    .map((level) => (level === ASSET_LEVEL ? name : level))
+    .join('/')
+}
 
 /** 32-bit FNV-1a of a topic and a payload: tells a redelivered message from a new one that reuses its packet id. */
 function fingerprint(topic: string, payload: Uint8Array): number {
@@ -95,6 +114,22 @@ function urlForDisplay(url: string): string {
     // Not a URL mqtt.js could connect to either, yet it may hold user info: hide it whole.
     return url.replace(/\/\/[^/]*@/, '//***@')
   }
+}
+
+/**
+ * What the broker's TLS alerts mean for the device file, added to OpenSSL's text (which names the alert only):
+ * those a broker that requires a client certificate sends (Mosquitto's `require_certificate true`).
+ */
+const TLS_ALERT_HINTS: Readonly<Record<string, string>> = {
+  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: 'the broker requires a client certificate (tls.cert and tls.key)',
+  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: 'the broker does not trust the CA that signed our client certificate (tls.cert)',
+}
+
+/** An error of the connection as a reason: its message on one line, with what a TLS alert means. */
+function errorText(err: Error): string {
+  const hint = TLS_ALERT_HINTS[(err as NodeJS.ErrnoException).code ?? '']
+  const text = err.message.trim()
+  return hint ? `${hint}: ${text}` : text
 }
 
 interface PendingCommand {
@@ -175,7 +210,9 @@ export class MqttConnector implements Connector {
   readonly #refusedNames = new Set<string>()
   readonly #deviceItems: readonly MqttItem[]
   readonly #assetItems: readonly MqttItem[]
+  /** The reply topics we subscribe to: exact ones, and those with an `{asset}` level (as `+`, split into levels). */
   readonly #replyTopics: readonly string[]
+  readonly #replyFilters: readonly (readonly string[])[]
   readonly #defaultReplyTopic: string
   /** The Sparkplug B host application, when the device is a Sparkplug edge node. */
   readonly sparkplug: SparkplugHost | null
@@ -188,11 +225,16 @@ export class MqttConnector implements Connector {
     this.#assetItems = config.items.filter((i) => i.assetLevel >= 0)
     this.#defaultReplyTopic = `ofa/reply/${config.clientId}`
     const replies = new Set<string>()
+    const replyFilters = new Set<string>()
     for (const c of config.commands) {
       const t = this.#replyTopicOf(c)
-      if (t) replies.add(t)
+      if (!t) continue
+      const { filter, level } = assetFilter(t)
+      if (level >= 0) replyFilters.add(filter)
+      else replies.add(t)
     }
     this.#replyTopics = [...replies]
+    this.#replyFilters = [...replyFilters].map((f) => f.split('/'))
     this.sparkplug = config.sparkplug
       ? new SparkplugHost(config.sparkplug, config.uuid, config.uns, () => this.#now())
       : null
@@ -225,6 +267,7 @@ export class MqttConnector implements Connector {
       ...(c.username !== undefined ? { username: c.username } : {}),
       ...(c.password !== undefined ? { password: c.password } : {}),
       ...(c.ca !== undefined ? { ca: c.ca } : {}),
+      ...(c.cert !== undefined && c.key !== undefined ? { cert: c.cert, key: c.key } : {}),
       rejectUnauthorized: c.rejectUnauthorized,
       // A clean session (a Sparkplug host's, always) sends no Session Expiry Interval: 0, the session ends with the
       // connection.
@@ -249,7 +292,7 @@ export class MqttConnector implements Connector {
     }
     client.on('connect', () => this.#subscribe(client))
     client.on('close', () => this.#down('the connection to the broker closed'))
-    client.on('error', (err) => this.#down(err.message))
+    client.on('error', (err) => this.#down(errorText(err)))
     // Running once connected and subscribed (a message published after start resolves reaches us).
     await new Promise<void>((resolve, reject) => {
       const done = () => {
@@ -261,7 +304,7 @@ export class MqttConnector implements Connector {
       const failed = (err: Error) => {
         this.#onReady = null
         client.off('error', failed)
-        const why = `${urlForDisplay(c.url)}: ${err.message}`
+        const why = `${urlForDisplay(c.url)}: ${errorText(err)}`
         // Refused before it was ever up (a certificate not trusted, a wrong password): the asset says why.
         if (!this.sparkplug && !ctx.signal.aborted) ctx.setAvailable(c.uuid, false, `OFA_MQTT_CONNECT: ${why}`)
         reject(new OpenFactoryError('OFA_MQTT_CONNECT', why, { cause: err, retryable: true }))
@@ -279,6 +322,7 @@ export class MqttConnector implements Connector {
     const opts = c.protocolVersion === 5 ? { qos: c.qos, rh: 1 } : { qos: c.qos }
     for (const item of c.items) filters[item.topic] = opts
     for (const t of this.#replyTopics) filters[t] = opts
+    for (const f of this.#replyFilters) filters[f.join('/')] = opts
     for (const t of this.sparkplug?.filters() ?? []) filters[t] = opts
     if (Object.keys(filters).length === 0) {
       this.#up()
@@ -431,7 +475,7 @@ export class MqttConnector implements Connector {
       this.#acked.set(packet.messageId, fp)
       if (this.#acked.size > ACKED_IDS_KEPT) this.#acked.delete(this.#acked.keys().next().value as number)
     }
-    if (this.#replyTopics.includes(topic) && this.#onReply(packet, payload)) return
+    if (this.#isReplyTopic(topic) && this.#onReply(packet, payload)) return
     if (this.sparkplug?.owns(topic) && this.#client) {
       // Births, deaths and commands always pass: dropping a birth would leave the node's aliases unknown.
       const kind = topic.split('/')[2]
@@ -574,6 +618,13 @@ export class MqttConnector implements Connector {
     return true
   }
 
+  #isReplyTopic(topic: string): boolean {
+    if (this.#replyTopics.includes(topic)) return true
+    if (this.#replyFilters.length === 0) return false
+    const levels = topic.split('/')
+    return this.#replyFilters.some((f) => levelsMatch(f, levels))
+  }
+
   /** An answer to one of our commands; true when it was one (else the message is read as data too). */
   #onReply(packet: IPublishPacket, payload: Buffer): boolean {
     let id: string | undefined
@@ -606,9 +657,9 @@ export class MqttConnector implements Connector {
     if (this.sparkplug && client && this.#ctx) return this.sparkplug.execute(client, this.#ctx, req)
     const entry = this.#config.commands.find((c) => c.name === req.method)
     if (!entry) throw new OpenFactoryError('OFA_COMMAND_REJECTED', `no method ${req.method}`)
+    const { topic, replyTopic } = this.#addressOf(entry, req.assetUuid)
     if (!client) throw new OpenFactoryError('OFA_COMMAND_FAILED', 'the connector is not running')
     const correlationId = req.envelope.header.correlation_id || randomUUID()
-    const replyTopic = this.#replyTopicOf(entry)
     const body = JSON.stringify({ method: req.method, arguments: req.arguments, correlation_id: correlationId })
     const properties =
       this.#config.protocolVersion === 5 && replyTopic
@@ -624,14 +675,47 @@ export class MqttConnector implements Connector {
         })
       : undefined
     try {
-      await client.publishAsync(entry.topic, body, { qos: this.#config.qos, ...properties })
+      await client.publishAsync(topic, body, { qos: this.#config.qos, ...properties })
     } catch (err) {
       const p = this.#pending.get(correlationId)
       if (p) clearTimeout(p.timer)
       this.#pending.delete(correlationId)
       throw new OpenFactoryError('OFA_COMMAND_FAILED', `${req.method}: ${(err as Error).message}`, { cause: err })
     }
-    return answer ? await answer : { published: entry.topic }
+    return answer ? await answer : { published: topic }
+  }
+
+  /**
+   * Where a command of `entry` to the asset `uuid` is published, and where its answer comes: for a method of the
+   * assets named by topic levels, `{asset}` replaced by the one level value that named `uuid`. Refused
+   * (OFA_COMMAND_REJECTED) when the method is not that asset's, when no topic named the asset since this connector
+   * was made, or when two level values give its uuid: we cannot tell which device is meant, so we publish to neither.
+   */
+  #addressOf(entry: MqttCommandEntry, uuid: string): { topic: string; replyTopic: string | undefined } {
+    const device = this.#config.uuid
+    const reply = this.#replyTopicOf(entry)
+    const refuse = (why: string) => new OpenFactoryError('OFA_COMMAND_REJECTED', `${entry.name} to ${uuid}: ${why}`)
+    if (entry.assetLevel < 0) {
+      if (uuid !== device) throw refuse(`a method of ${device} only`)
+      return { topic: entry.topic, replyTopic: reply }
+    }
+    if (uuid === device) {
+      throw refuse(`a method of the assets named by the ${ASSET_LEVEL} level of the topics, not of ${device} itself`)
+    }
+    const names: string[] = []
+    if (this.#namedUuids.has(uuid)) for (const [name, u] of this.#named) if (u === uuid) names.push(name)
+    if (names.length === 0) {
+      throw refuse(
+        `no asset of ${device} has this uuid: no topic has named it since the connector started (an asset named by a topic level is known from its first message)`,
+      )
+    }
+    if (names.length > 1) {
+      throw refuse(
+        `the topic level values ${names.map((n) => JSON.stringify(n)).join(' and ')} both give this uuid: not sent, the device meant is unclear`,
+      )
+    }
+    const name = names[0] as string
+    return { topic: withAssetLevel(entry.topic, name), replyTopic: reply && withAssetLevel(reply, name) }
   }
 
   async stop(): Promise<void> {
@@ -659,7 +743,21 @@ export class MqttConnector implements Connector {
     return { messagesDropped: dropped }
   }
 
-  /** An asset named by a topic level: the `{asset}` items, below the device, beside it in the UNS. */
+  /** Commands as method contracts: the device's (`named` false) or those of the assets named by topic levels. */
+  #methods(named: boolean): MethodContract[] {
+    return this.#config.commands
+      .filter((m) => named === m.assetLevel >= 0)
+      .map((m) => ({
+        name: m.name,
+        description: m.description,
+        arguments: m.arguments.map((name) => ({ name, required: true })),
+      }))
+  }
+
+  /**
+   * An asset named by a topic level: the `{asset}` items and the methods whose topic has `{asset}`, below the device,
+   * beside it in the UNS.
+   */
   #namedAsset(uuid: string): Asset {
     const uns = this.#config.uns
     const levels = uns ? { ...uns.levels, asset: uuid } : undefined
@@ -677,17 +775,13 @@ export class MqttConnector implements Connector {
         tag: i.tag,
         ...(i.units ? { units: i.units } : {}),
       })),
-      methods: [],
+      methods: this.#methods(true),
     }
   }
 
   #asset(): Asset {
     const c = this.#config
-    const methods: MethodContract[] = c.commands.map((m) => ({
-      name: m.name,
-      description: m.description,
-      arguments: m.arguments.map((name) => ({ name, required: true })),
-    }))
+    const methods = this.#methods(false)
     return {
       uuid: c.uuid,
       type: 'Device',

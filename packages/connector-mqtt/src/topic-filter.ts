@@ -35,6 +35,14 @@ export function assetFilter(filter: string): { filter: string; level: number } {
   return { filter: levels.join('/'), level }
 }
 
+/** Why the `{asset}` levels of `topic` (a filter or a topic name) are misused, or undefined: at most once, a whole level. */
+export function assetLevelProblem(topic: string): string | undefined {
+  const levels = topic.split('/').filter((l) => l.includes('{asset}'))
+  if (levels.length > 1) return 'has {asset} more than once'
+  if (levels.some((l) => l !== '{asset}')) return 'has {asset} other than as a whole level'
+  return undefined
+}
+
 /** Why `filter` is not a valid topic filter, or undefined when it is. */
 export function filterProblem(filter: string): string | undefined {
   if (filter.length === 0) return 'is empty'

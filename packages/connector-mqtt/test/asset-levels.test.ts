@@ -1,14 +1,27 @@
 // One device, many sensors: a `{asset}` level of the topic filters names the asset, against Debian's Mosquitto fed by
 // Debian's mosquitto_pub. Each sensor is declared once with its items (below the device, beside it in the UNS), gets
 // its own availability (also when the broker goes away and comes back), and `assets.max` is held just past its edge:
-// the refused name's messages are counted exactly, told once, and the sensors already made keep flowing.
+// the refused name's messages are counted exactly, told once, and the sensors already made keep flowing. A command
+// whose topic has `{asset}` is each sensor's method: published with the sensor's name there, answered like the
+// device's own (directly and through a supervisor on the log); a sensor no topic named, a uuid two names give, or a
+// method on the wrong asset is refused and nothing is published.
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { createRecordingContext, deviceConfig, eventually } from '@openfactory/connectors/testing'
-import { validateFactory } from '@openfactory/model'
+import { checkConnectorConfigs, createSupervisor } from '@openfactory/connectors'
+import { createFactoryTestLog, createRecordingContext, deviceConfig, eventually } from '@openfactory/connectors/testing'
+import { readTopic } from '@openfactory/log/testing'
+import {
+  AssetEvents,
+  decodeAssetEvent,
+  encodeAssetEvent,
+  silentLogger,
+  TOPICS,
+  validateFactory,
+} from '@openfactory/model'
+import mqtt from 'mqtt'
 import { DEFAULT_MAX_ASSETS, MqttConnector, parseMqttDevice } from '../src/index.ts'
 import { mosquittoPub, privateBroker, restartBroker, sharedBroker, stopBroker, uniqueTopic } from './broker.ts'
 
@@ -280,4 +293,264 @@ test('the broker goes away while the log is behind: the named sensors are marked
   )
   const marks = ctx.published.filter((p) => p.uuid === 'DHT-s2' && p.observation.value === 'UNAVAILABLE')
   assert.deepEqual(marks.map((p) => p.observation.id).sort(), ['humidity', 'temperature'])
+})
+
+test('parse: {asset} in a command topic makes it a method of the named assets; misuse is refused naming the field', () => {
+  const base = block('mqtt://127.0.0.1:1883', 'p', undefined)
+  const c = parseMqttDevice(
+    deviceConfig(
+      {
+        ...base,
+        commands: {
+          SetPoint: { topic: 'p/{asset}/cmd/setpoint', reply_topic: 'p/{asset}/reply' },
+          Reset: { topic: 'p/gateway/cmd/reset' },
+        },
+      },
+      { uuid: 'DHT-GW' },
+    ),
+  )
+  assert.deepEqual(
+    c.commands.map((m) => [m.name, m.topic, m.assetLevel, m.replyTopic]),
+    [
+      ['SetPoint', 'p/{asset}/cmd/setpoint', 1, 'p/{asset}/reply'],
+      ['Reset', 'p/gateway/cmd/reset', -1, undefined],
+    ],
+  )
+  const problems = (connector: Record<string, unknown>) =>
+    checkConnectorConfigs([deviceConfig(connector, { uuid: 'BAD', name: 'bad' })]).map(
+      (p) => `${p.code} ${p.where?.path}: ${p.message.replace(/^\S+: /, '')}`,
+    )
+  assert.deepEqual(
+    problems({
+      ...base,
+      commands: {
+        Twice: { topic: 'p/{asset}/{asset}' },
+        Partial: { topic: 'p/x{asset}' },
+        DeviceReply: { topic: 'p/gateway/cmd', reply_topic: 'p/{asset}/reply' },
+        ReplyTwice: { topic: 'p/{asset}/cmd', reply_topic: '{asset}/{asset}' },
+      },
+    }),
+    [
+      'OFA_CONNECTOR_CONFIG devices.bad.connector.commands.Twice.topic: topic p/{asset}/{asset} has {asset} more than once',
+      'OFA_CONNECTOR_CONFIG devices.bad.connector.commands.Partial.topic: topic p/x{asset} has {asset} other than as a whole level',
+      "OFA_CONNECTOR_CONFIG devices.bad.connector.commands.DeviceReply.reply_topic: has {asset} but the command topic has none: the device's own command names no asset",
+      'OFA_CONNECTOR_CONFIG devices.bad.connector.commands.ReplyTwice.reply_topic: topic {asset}/{asset} has {asset} more than once',
+    ],
+  )
+  // No topic filter names assets: a command topic with {asset} would be nobody's method.
+  assert.deepEqual(
+    problems({
+      type: 'mqtt',
+      url: 'mqtt://h:1',
+      topics: { t: { topic: 'a/+', tag: 'T' } },
+      commands: { Go: { topic: 'a/{asset}/go' } },
+    }),
+    [
+      "OFA_CONNECTOR_CONFIG devices.bad.connector.commands.Go.topic: {asset} names an asset of the topics' {asset} level, and no topic filter has one",
+    ],
+  )
+})
+
+/** A command's envelope as the supervisor hands it over. */
+function envelope(id: string) {
+  return {
+    header: { correlation_id: id, sender_uuid: 'test', timestamp: new Date().toISOString(), signature: '' },
+    arguments: {},
+  }
+}
+
+test('commands to assets named by topic levels: published with {asset} replaced by the sensor name, answered like the device own; unknown, ambiguous and misplaced ones refused, nothing published', async (t) => {
+  const broker = await sharedBroker()
+  for (const version of [5, 4] as const) {
+    const base = uniqueTopic()
+    const config = parseMqttDevice(
+      deviceConfig(
+        {
+          ...block(broker.url, base, { uuid: 'DHT-{asset}' }),
+          protocol_version: version,
+          client_id: `ofa-cmd-${version}-${process.pid}`,
+          commands: {
+            // Each sensor answers on its own reply topic (MQTT 5: given as the response topic).
+            SetPoint: {
+              topic: `${base}/{asset}/cmd/setpoint`,
+              reply_topic: `${base}/{asset}/reply`,
+              arguments: ['value'],
+              description: 'sets the alarm threshold',
+            },
+            Reset: { topic: `${base}/gateway/cmd/reset`, ...(version === 4 ? { reply_topic: `${base}/reply` } : {}) },
+          },
+        },
+        { uuid: 'DHT-GW' },
+      ),
+    )
+    // The sensors' gateway: another MQTT client answering each command it gets (MQTT 5 on the response topic with
+    // the correlation data; MQTT 3.1.1 on the sensor's reply topic with the correlation_id).
+    const gateway = await mqtt.connectAsync(broker.url, {
+      protocolVersion: version,
+      clientId: `gw-${version}-${process.pid}`,
+    })
+    t.after(() => gateway.endAsync())
+    const got: {
+      topic: string
+      body: { method: string; arguments: { value?: number }; correlation_id: string }
+      responseTopic: string | undefined
+    }[] = []
+    gateway.on('message', (topic, payload, packet) => {
+      const body = JSON.parse(payload.toString())
+      got.push({ topic, body, responseTopic: packet.properties?.responseTopic })
+      const sensor = topic.slice(base.length + 1).split('/')[0] as string
+      const answer = JSON.stringify({ sensor, threshold: body.arguments.value, correlation_id: body.correlation_id })
+      const responseTopic = packet.properties?.responseTopic
+      if (responseTopic) {
+        gateway.publish(responseTopic, answer, {
+          qos: 1,
+          properties: { correlationData: packet.properties?.correlationData as Buffer },
+        })
+      } else {
+        gateway.publish(sensor === 'gateway' ? `${base}/reply` : `${base}/${sensor}/reply`, answer, { qos: 1 })
+      }
+    })
+    await gateway.subscribeAsync(`${base}/+/cmd/#`, { qos: 1 })
+
+    const c = new MqttConnector(config, { timings: TIMINGS })
+    const ctx = createRecordingContext()
+    await c.start(ctx)
+    t.after(async () => {
+      ctx.controller.abort()
+      await c.stop()
+    })
+    await mosquittoPub(broker, `${base}/s1/temperature`, ['20'])
+    await mosquittoPub(broker, `${base}/s2/temperature`, ['21'])
+    await mosquittoPub(broker, `${base}/a b/temperature`, ['22'])
+    await mosquittoPub(broker, `${base}/a_b/temperature`, ['23'])
+    await eventually(
+      () => (ctx.published.filter((p) => p.observation.id === 'temperature').length === 4 ? true : undefined),
+      10_000,
+      'the sensors',
+    )
+    // The device offers its own method; each sensor offers SetPoint.
+    const methodsOf = (uuid: string) => ctx.declared.find((a) => a.uuid === uuid)?.methods.map((m) => m.name)
+    assert.deepEqual(methodsOf('DHT-GW'), ['Reset'])
+    assert.deepEqual(methodsOf('DHT-s2'), ['SetPoint'])
+    assert.deepEqual(ctx.declared.find((a) => a.uuid === 'DHT-s1')?.methods, [
+      { name: 'SetPoint', description: 'sets the alarm threshold', arguments: [{ name: 'value', required: true }] },
+    ])
+
+    const send = (assetUuid: string, method: string, id: string) =>
+      c.execute({ assetUuid, method, arguments: { value: 30 }, envelope: envelope(`${id}-${version}`) })
+    // To s2: published on s2's topic, completed by s2's answer.
+    assert.deepEqual(await send('DHT-s2', 'SetPoint', 'c1'), {
+      sensor: 's2',
+      threshold: 30,
+      correlation_id: `c1-${version}`,
+    })
+    assert.deepEqual(await send('DHT-GW', 'Reset', 'c2'), {
+      sensor: 'gateway',
+      threshold: 30,
+      correlation_id: `c2-${version}`,
+    })
+    // Refused before anything is published: a sensor no topic named, one uuid from two names, a method on the
+    // wrong asset.
+    const refused = async (uuid: string, method: string, why: RegExp) =>
+      assert.rejects(send(uuid, method, 'no'), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'OFA_COMMAND_REJECTED')
+        assert.match(err.message, why)
+        return true
+      })
+    await refused('DHT-s9', 'SetPoint', /^SetPoint to DHT-s9: no asset of DHT-GW has this uuid: no topic has named it/)
+    await refused('DHT-a_b', 'SetPoint', /the topic level values "a b" and "a_b" both give this uuid: not sent/)
+    await refused('DHT-GW', 'SetPoint', /SetPoint to DHT-GW: a method of the assets named by the \{asset\} level/)
+    await refused('DHT-s1', 'Reset', /Reset to DHT-s1: a method of DHT-GW only/)
+    // To s1 afterwards: the gateway got exactly the three commands sent, in order.
+    assert.deepEqual(await send('DHT-s1', 'SetPoint', 'c3'), {
+      sensor: 's1',
+      threshold: 30,
+      correlation_id: `c3-${version}`,
+    })
+    const v5 = (topic: string) => (version === 5 ? topic : undefined)
+    assert.deepEqual(
+      got.map((g) => [g.topic, g.body.method, g.body.correlation_id, g.responseTopic]),
+      [
+        [`${base}/s2/cmd/setpoint`, 'SetPoint', `c1-${version}`, v5(`${base}/s2/reply`)],
+        [`${base}/gateway/cmd/reset`, 'Reset', `c2-${version}`, v5(`ofa/reply/ofa-cmd-5-${process.pid}`)],
+        [`${base}/s1/cmd/setpoint`, 'SetPoint', `c3-${version}`, v5(`${base}/s1/reply`)],
+      ],
+    )
+    // A reply topic with {asset} is read as replies, not data: nothing unmatched, no observation from it.
+    assert.equal(c.stats.unmatched, 0)
+  }
+})
+
+test('through a supervisor on the log: a command to a named sensor is accepted, published on its topic and completed by its answer', async (t) => {
+  const broker = await sharedBroker()
+  const base = uniqueTopic()
+  const config = parseMqttDevice(
+    deviceConfig(
+      {
+        ...block(broker.url, base, { uuid: 'SUP-{asset}', max: MAX }),
+        client_id: `ofa-sup-${process.pid}`,
+        commands: { SetPoint: { topic: `${base}/{asset}/cmd/setpoint`, arguments: ['value'] } },
+      },
+      { uuid: 'SUP-GW' },
+    ),
+  )
+  const gateway = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId: `gw-sup-${process.pid}` })
+  t.after(() => gateway.endAsync())
+  const topics: string[] = []
+  gateway.on('message', (topic, payload, packet) => {
+    topics.push(topic)
+    const body = JSON.parse(payload.toString())
+    gateway.publish(packet.properties?.responseTopic as string, JSON.stringify({ threshold: body.arguments.value }), {
+      qos: 1,
+      properties: { correlationData: packet.properties?.correlationData as Buffer },
+    })
+  })
+  await gateway.subscribeAsync(`${base}/+/cmd/#`, { qos: 1 })
+  const { log } = await createFactoryTestLog(t)
+  const supervisor = createSupervisor({ eventLog: log, logger: silentLogger, restartBackoff: { initialMs: 50 } })
+  t.after(() => supervisor.stop())
+  const c = new MqttConnector(config, { timings: TIMINGS })
+  supervisor.add(c)
+  await supervisor.start()
+  await mosquittoPub(broker, `${base}/s7/temperature`, ['20'])
+  const events = async (uuid: string) =>
+    (await readTopic(log, TOPICS.assets))
+      .filter((r) => r.key?.toString() === uuid && r.value !== null)
+      .map((r) => decodeAssetEvent(r.value as Buffer))
+  await eventually(
+    async () => ((await events('SUP-s7')).some((e) => e.kind === 'observation') ? true : undefined),
+    10_000,
+    'the sensor on the log',
+  )
+  const send = async (uuid: string) => {
+    const cmd = AssetEvents.command({ method: 'SetPoint', senderUuid: 'test', arguments: { value: 31 } })
+    await log.append(TOPICS.assets, [{ key: uuid, value: encodeAssetEvent(cmd) }])
+    const id = cmd.envelope.header.correlation_id
+    return eventually(
+      async () => {
+        const results = (await events(uuid)).flatMap((e) =>
+          e.kind === 'result' && e.result.correlation_id === id ? [e.result] : [],
+        )
+        return results.some((r) => r.status !== 'accepted') ? results : undefined
+      },
+      10_000,
+      `the result on ${uuid}`,
+    )
+  }
+  const results = await send('SUP-s7')
+  assert.deepEqual(
+    results.map((r) => [r.status, r.result]),
+    [
+      ['accepted', undefined],
+      ['completed', { threshold: 31 }],
+    ],
+  )
+  assert.deepEqual(topics, [`${base}/s7/cmd/setpoint`])
+  // The device itself does not offer the sensors' method.
+  const onDevice = await send('SUP-GW')
+  assert.equal(onDevice.at(-1)?.status, 'rejected')
+  assert.equal(onDevice.at(-1)?.error?.code, 'OFA_COMMAND_REJECTED')
+  assert.deepEqual(topics, [`${base}/s7/cmd/setpoint`])
+  // Stopped while the log is open (the `after` hooks close it first: the writer would wait for it in vain).
+  await supervisor.stop()
 })

@@ -12,6 +12,9 @@ export interface Broker {
   readonly port: number
   /** The CA file (PEM) that signed the broker's certificate, when its listener is TLS (mqtts://). */
   readonly ca?: string
+  /** A client certificate signed by that CA and its key (PEM files), for a broker that requires one (mutual TLS). */
+  readonly clientCert?: string
+  readonly clientKey?: string
   /** The broker's log file (a broker started here). */
   readonly log?: string
 }
@@ -31,12 +34,22 @@ export function sharedBroker(): Promise<Broker> {
 }
 
 function toBroker(s: BrokerState): Broker {
-  return { name: s.name, url: s.url, port: s.port, log: s.log, ...(s.tls ? { ca: s.tls.ca } : {}) }
+  return {
+    name: s.name,
+    url: s.url,
+    port: s.port,
+    log: s.log,
+    ...(s.tls ? { ca: s.tls.ca, clientCert: s.tls.clientCert, clientKey: s.tls.clientKey } : {}),
+  }
 }
 
-/** What a private broker is started with: a TLS listener, a password file (name → password, anonymous refused). */
+/**
+ * What a private broker is started with: a TLS listener, one that requires a client certificate signed by its CA
+ * (mutual TLS), a password file (name → password, anonymous refused).
+ */
 export interface PrivateBrokerOptions {
   readonly tls?: boolean
+  readonly requireCertificate?: boolean
   readonly users?: Readonly<Record<string, string>>
 }
 
@@ -66,8 +79,8 @@ export function uniqueTopic(): string {
 
 /**
  * Publishes `messages` to `topic` with Debian's mosquitto_pub (one connection; `-l` publishes each stdin line as a
- * message), QoS `qos`, MQTT `version` (mqttv311 or mqttv5), over TLS when the broker is (`ca` pinned), with a user
- * name and password when given; resolves when it exits 0.
+ * message), QoS `qos`, MQTT `version` (mqttv311 or mqttv5), over TLS when the broker is (`ca` pinned, our client
+ * certificate offered), with a user name and password when given; resolves when it exits 0.
  */
 export function mosquittoPub(
   b: Broker,
@@ -79,6 +92,8 @@ export function mosquittoPub(
     const args = ['-h', '127.0.0.1', '-p', String(b.port), '-t', topic, '-q', String(opts.qos ?? 1)]
     args.push('-V', opts.version ?? 'mqttv311', '-l')
     if (b.ca) args.push('--cafile', b.ca)
+    // Sent only to a broker that asks for a client certificate (mutual TLS).
+    if (b.clientCert && b.clientKey) args.push('--cert', b.clientCert, '--key', b.clientKey)
     if (opts.username !== undefined) args.push('-u', opts.username)
     if (opts.password !== undefined) args.push('-P', opts.password)
     const child = spawn('mosquitto_pub', args, { stdio: ['pipe', 'ignore', 'pipe'] })

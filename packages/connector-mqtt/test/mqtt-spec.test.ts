@@ -1,13 +1,15 @@
 // `connector.type: mqtt` in the registry: what model's schema refuses (file, line, field), what parse adds and
 // refuses, its defaults, and its reference section.
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { checkConnectorConfigs, connectorReference, connectorSpec, planDevice } from '@openfactory/connectors'
 import { deviceConfig } from '@openfactory/connectors/testing'
 import { validateFactory } from '@openfactory/model'
+import { makeCertificates } from '../../../scripts/test-certs.ts'
 import { parseMqttDevice, topicMatches } from '../src/index.ts'
 
 const DOC = new URL('../../../docs/reference/connectors.md', import.meta.url)
@@ -37,6 +39,7 @@ test('parse: defaults are QoS 1, a persistent session, MQTT 5, JSON payloads, Sa
   assert.deepEqual(c.commands[0], {
     name: 'Start',
     topic: 'plant/cmd',
+    assetLevel: -1,
     description: '',
     arguments: [],
     timeoutMs: 10000,
@@ -81,6 +84,85 @@ test('parse: bad topic filters, a path on a raw payload, a reserved id and a mis
   )
 })
 
+test('parse: mutual TLS reads tls.cert and tls.key beside the device file; each misuse is refused naming its field', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ofa-mqtt-mtls-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const mine = makeCertificates(join(dir, 'mine'))
+  const other = makeCertificates(join(dir, 'other'))
+  writeFileSync(join(dir, 'garbage.pem'), 'not a certificate\n')
+  // The same key, encrypted with a passphrase (PKCS#8): there is no passphrase field to open it.
+  const enc = spawnSync('openssl', [
+    'pkcs8',
+    '-topk8',
+    '-in',
+    mine.clientKey,
+    '-passout',
+    'pass:synthetic-7',
+    '-out',
+    join(dir, 'enc.key'),
+  ])
+  assert.equal(enc.status, 0, String(enc.stderr))
+  const file = join(dir, 'devices.yml')
+  const device = (name: string, tls: Record<string, unknown>, url = 'mqtts://127.0.0.1:8883') =>
+    deviceConfig({ type: 'mqtt', url, tls }, { uuid: name.toUpperCase(), name, file })
+
+  // Relative to the device file, read like tls.ca: the files' PEM text goes to mqtt.js.
+  const ok = parseMqttDevice(device('ok', { ca: 'mine/ca.pem', cert: 'mine/client.pem', key: 'mine/client.key' }))
+  assert.equal(ok.ca, readFileSync(mine.ca, 'utf8'))
+  assert.equal(ok.cert, readFileSync(mine.clientCert, 'utf8'))
+  assert.equal(ok.key, readFileSync(mine.clientKey, 'utf8'))
+  assert.equal(parseMqttDevice(device('plain', {})).cert, undefined)
+
+  const problems = checkConnectorConfigs([
+    device('keyonly', { key: 'mine/client.key' }),
+    device('certonly', { cert: 'mine/client.pem' }),
+    device('missing', { cert: 'mine/no-such.pem', key: 'mine/no-such.key' }),
+    device('unreadable', { cert: 'mine', key: 'mine/client.key' }),
+    device('notpem', { cert: 'garbage.pem', key: 'garbage.pem' }),
+    device('mismatch', { cert: 'mine/client.pem', key: other.clientKey }),
+    device('encrypted', { cert: 'mine/client.pem', key: 'enc.key' }),
+    device('plaintcp', { cert: 'mine/client.pem', key: 'mine/client.key' }, 'mqtt://127.0.0.1:1883'),
+  ])
+  assert.deepEqual(
+    problems.map((p) => [p.code, p.where?.path, p.message.replace(/^\S+: /, '')]),
+    [
+      [
+        'OFA_CONNECTOR_CONFIG',
+        'devices.keyonly.connector.tls.key',
+        'a client key needs its certificate: tls.cert is missing',
+      ],
+      [
+        'OFA_CONNECTOR_CONFIG',
+        'devices.certonly.connector.tls.cert',
+        'a client certificate needs its private key: tls.key is missing',
+      ],
+      ['OFA_CONNECTOR_CONFIG', 'devices.missing.connector.tls.cert', 'cannot read mine/no-such.pem: ENOENT'],
+      ['OFA_CONNECTOR_CONFIG', 'devices.missing.connector.tls.key', 'cannot read mine/no-such.key: ENOENT'],
+      ['OFA_CONNECTOR_CONFIG', 'devices.unreadable.connector.tls.cert', 'cannot read mine: EISDIR'],
+      ['OFA_CONNECTOR_CONFIG', 'devices.notpem.connector.tls.cert', 'garbage.pem holds no PEM certificate'],
+      ['OFA_CONNECTOR_CONFIG', 'devices.notpem.connector.tls.key', 'garbage.pem holds no PEM private key'],
+      [
+        'OFA_CONNECTOR_CONFIG',
+        'devices.mismatch.connector.tls.key',
+        `${other.clientKey} is not the private key of mine/client.pem`,
+      ],
+      [
+        'OFA_CONNECTOR_CONFIG',
+        'devices.encrypted.connector.tls.key',
+        "enc.key is encrypted: give the key unencrypted (readable by the connector's user only)",
+      ],
+      [
+        'OFA_CONNECTOR_CONFIG',
+        'devices.plaintcp.connector.tls.cert',
+        'a client certificate needs a TLS URL (mqtts://, ssl:// or wss://)',
+      ],
+    ],
+  )
+  // No problem quotes the key.
+  const keyLines = readFileSync(mine.clientKey, 'utf8').split('\n').slice(1, -2)
+  for (const p of problems) for (const line of keyLines) assert.ok(!p.message.includes(line))
+})
+
 test("model's schema: unknown fields, wrong QoS, wildcard command topics and limits past their edge name file and line", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ofa-mqtt-spec-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
@@ -97,6 +179,7 @@ test("model's schema: unknown fields, wrong QoS, wildcard command topics and lim
       keepalive_s: 65536
       max_messages_per_s: -1
       topik: x
+      tls: {ca: ca.pem, cert: client.pem, key: client.key, certificate: x}
       topics:
         t: {topic: a/b, tag: T, path: "a..b"}
       commands:
@@ -108,9 +191,11 @@ test("model's schema: unknown fields, wrong QoS, wildcard command topics and lim
   assert.deepEqual(brief, [
     '10 OFA_CONFIG_VALUE devices.s.connector.max_messages_per_s',
     '11 OFA_CONFIG_UNKNOWN_FIELD devices.s.connector.topik',
-    '13 OFA_CONFIG_VALUE devices.s.connector.topics.t.path',
-    '15 OFA_CONFIG_VALUE devices.s.connector.commands.Go.timeout_ms',
-    '15 OFA_CONFIG_VALUE devices.s.connector.commands.Go.topic',
+    // tls.cert and tls.key are known fields (mutual TLS); a misspelt one is not.
+    '12 OFA_CONFIG_UNKNOWN_FIELD devices.s.connector.tls.certificate',
+    '14 OFA_CONFIG_VALUE devices.s.connector.topics.t.path',
+    '16 OFA_CONFIG_VALUE devices.s.connector.commands.Go.timeout_ms',
+    '16 OFA_CONFIG_VALUE devices.s.connector.commands.Go.topic',
     '7 OFA_CONFIG_VALUE devices.s.connector.qos',
     '8 OFA_CONFIG_VALUE devices.s.connector.max_payload_bytes',
     '9 OFA_CONFIG_VALUE devices.s.connector.keepalive_s',

@@ -1,8 +1,9 @@
 // The MQTT connector's TLS and passwords against Debian's Mosquitto started with a TLS listener (a development CA
-// made by scripts/test-certs.ts) or a password file (hashed by Debian's mosquitto_passwd, anonymous clients
-// refused): it reads over mqtts:// with the CA pinned and with a user and password; a broker signed by another CA
-// and a wrong password are refused with OFA_MQTT_CONNECT saying why, and the password is in no error, reason or log
-// line (ours or the broker's).
+// made by scripts/test-certs.ts), one that requires a client certificate (mutual TLS), or a password file (hashed by
+// Debian's mosquitto_passwd, anonymous clients refused): it reads over mqtts:// with the CA pinned, with a client
+// certificate and with a user and password; a broker signed by another CA, no client certificate or one of another
+// CA, and a wrong password are refused with OFA_MQTT_CONNECT saying why, and the password and the private key are in
+// no error, reason or log line (ours or the broker's).
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -98,6 +99,49 @@ test('mqtts:// with the CA pinned reads; a broker signed by another CA is refuse
   )
   // No CA pinned: the system's CAs do not know ours either.
   await refused(t, connector(broker.url, 'MQTT-TLS-NO-CA', { topics }), 'MQTT-TLS-NO-CA', /certificate/)
+})
+
+test('mutual TLS: a client certificate signed by the CA connects; none, or one from another CA, is refused saying why', async (t) => {
+  // Mosquitto with require_certificate true: only clients showing a certificate signed by its CA get in.
+  const broker = await privateBroker(t, { requireCertificate: true })
+  assert.match(broker.url, /^mqtts:\/\//)
+  const base = uniqueTopic()
+  const topics = { load: { topic: `${base}/load`, tag: 'Load' } }
+  for (const version of [5, 4]) {
+    const tls = { ca: broker.ca, cert: broker.clientCert, key: broker.clientKey }
+    const c = connector(broker.url, `MQTT-MTLS-${version}`, { protocol_version: version, tls, topics })
+    await reads(t, broker, c, `${base}/load`)
+  }
+
+  // No client certificate: the broker ends the handshake (TLS 1.3 alert 116, certificate required).
+  await refused(
+    t,
+    connector(broker.url, 'MQTT-MTLS-NONE', { tls: { ca: broker.ca }, topics }),
+    'MQTT-MTLS-NONE',
+    /the broker requires a client certificate \(tls\.cert and tls\.key\): .*certificate required/,
+  )
+  // A client certificate of another CA: the broker does not know its issuer.
+  const other = fs.mkdtempSync(path.join(os.tmpdir(), 'ofa-mqtt-ca-'))
+  t.after(() => fs.rmSync(other, { recursive: true, force: true }))
+  const foreign = makeCertificates(other)
+  const ctx = await refused(
+    t,
+    connector(broker.url, 'MQTT-MTLS-FOREIGN', {
+      tls: { ca: broker.ca, cert: foreign.clientCert, key: foreign.clientKey },
+      topics,
+    }),
+    'MQTT-MTLS-FOREIGN',
+    /the broker does not trust the CA that signed our client certificate \(tls\.cert\): .*unknown ca/,
+  )
+  // No part of the private key is in a reason, a log line or the broker's log.
+  const texts = [
+    JSON.stringify(ctx.availability),
+    JSON.stringify(ctx.logs),
+    fs.readFileSync(broker.log as string, 'utf8'),
+  ]
+  for (const line of fs.readFileSync(foreign.clientKey, 'utf8').split('\n').slice(1, -2)) {
+    for (const text of texts) assert.ok(!text.includes(line), 'a line of the private key leaked')
+  }
 })
 
 test('a user and password are accepted (MQTT 5 and 3.1.1, plain and over TLS)', async (t) => {

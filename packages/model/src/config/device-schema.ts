@@ -269,7 +269,7 @@ export const ModbusConnectorConfig = Type.Object(
   { additionalProperties: true },
 )
 
-// MQTT: a closed shape, read by packages/connector-mqtt (its spec adds topic-filter syntax and the TLS CA file).
+// MQTT: a closed shape, read by packages/connector-mqtt (its spec adds topic-filter syntax and reads the TLS files).
 
 /** An MQTT data item: the topic filter it is read from (wildcards `+` and `#` allowed) and how its payload is read. */
 export const MqttTopicItem = Type.Object(
@@ -340,7 +340,13 @@ export const MqttConnectorConfig = Type.Object(
     password: Type.Optional(Type.String()),
     tls: Type.Optional(
       Type.Object(
-        { ca: Type.Optional(NonEmptyString), reject_unauthorized: Type.Optional(Type.Boolean()) },
+        {
+          ca: Type.Optional(NonEmptyString),
+          // Mutual TLS: our client certificate and its private key (PEM files; both or neither, checked by the spec).
+          cert: Type.Optional(NonEmptyString),
+          key: Type.Optional(NonEmptyString),
+          reject_unauthorized: Type.Optional(Type.Boolean()),
+        },
         { additionalProperties: false },
       ),
     ),
