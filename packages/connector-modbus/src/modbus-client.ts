@@ -17,8 +17,10 @@
  *   request's; ids of requests in flight are skipped too. When `MAX_QUARANTINED` ids are quarantined the connection
  *   is retired: new requests go to a new connection, the old one is closed once its requests are done.
  * - A timeout drops the connection only when the connection was silent: nothing at all came back on it since the
- *   request was sent and no other request is waiting (a dead link, or the only unit dead: as good as a fresh
- *   start). While other units answer, a dead unit's timeouts leave the connection alone.
+ *   request was sent, and either no other request is waiting (in flight, or queued behind it when not pipelined:
+ *   the only unit dead, as good as a fresh start) or an earlier timeout was just as silent and nothing came back
+ *   since (a dead link). While other units answer, a dead unit's timeouts leave the connection alone, `shared`
+ *   included: there the others' requests wait behind the dead unit's and are answered between its timeouts.
  * - The socket is ours, handed to modbus-serial (`linkTCP`): so a connect has our timeout, and a connection that
  *   closes or resets fails every request in flight at once (modbus-serial would leave them to their timeouts).
  * - Every response header is checked before modbus-serial reads it: a protocol id other than 0 or a length outside
@@ -89,6 +91,8 @@ class Link {
   readonly quarantined = new Set<number>()
   /** performance.now() of the last whole frame received. */
   lastFrameAt = 0
+  /** performance.now() when the last timed-out request that nothing came back during was sent (null: none yet). */
+  silentSince: number | null = null
   /** Bytes of a frame not yet whole (at most a header and 254 bytes: a longer length is refused). */
   rx: Buffer = Buffer.alloc(0)
   /** No new requests; closed once `pending` is empty. */
@@ -112,6 +116,8 @@ export class ModbusTcpClient {
   #closed = false
   /** Each unit's queue: the promise of its last request. */
   readonly #queues = new Map<number, Promise<unknown>>()
+  /** Requests waiting in the queues, not yet sent. */
+  #waiting = 0
   /** Connections opened since this client was made (the connector's `stats()`). */
   connections = 0
 
@@ -243,7 +249,11 @@ export class ModbusTcpClient {
   /** Runs `call` for `unitId` once the requests before it in its queue are done; errors come back coded. */
   #request<T>(unitId: number, fc: number, timeoutMs: number, call: (m: ModbusRTUType) => Promise<T>): Promise<T> {
     const queue = this.#pipelined ? unitId : -1
-    const run = () => this.#send(unitId, fc, timeoutMs, call)
+    this.#waiting++
+    const run = () => {
+      this.#waiting--
+      return this.#send(unitId, fc, timeoutMs, call)
+    }
     const before = this.#queues.get(queue) ?? Promise.resolve()
     const p = before.then(run, run)
     // One entry per unit id (at most 256), kept: its settled tail holds nothing else.
@@ -316,8 +326,13 @@ export class ModbusTcpClient {
             // Its answer may come late: the id is not used again on this connection.
             link.quarantined.add(id)
             finish()
-            if (link.lastFrameAt < sentAt && link.pending.size === 0) {
-              // Nothing came back on the connection while this waited, and nothing else waits: start over.
+            // Nothing came back on the connection while this waited: start over when nothing else waits (in
+            // flight, or queued behind it when not pipelined), or when an earlier timeout was just as silent and
+            // nothing came back since (a dead link). Other units answering between a dead unit's timeouts keep it.
+            const silent = link.lastFrameAt < sentAt
+            const again = silent && link.silentSince !== null && link.lastFrameAt < link.silentSince
+            if (silent && !again) link.silentSince = sentAt
+            if (silent && (again || (link.pending.size === 0 && this.#waiting === 0))) {
               this.#drop(link, new OpenFactoryError('OFA_MODBUS_CONNECT', `${this.host}:${this.port}: silent`))
             } else if (link.quarantined.size >= MAX_QUARANTINED) this.#retire(link)
           } else finish()

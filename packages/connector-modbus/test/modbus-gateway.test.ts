@@ -138,3 +138,98 @@ test('per_unit (the default): a connection per unit id', async (t) => {
   assert.equal(serverConnections(peer.port), 3)
   assert.equal(connector.stats().connections, 3)
 })
+
+test('shared: a muted unit times out, its items UNAVAILABLE, while the other units on the connection are still polled, on one connection', async (t) => {
+  // One request at a time: each poll of the muted unit holds the others back by its timeout (documented), but
+  // never stops them, and its timeouts leave the connection up while the others answer on it.
+  const peer = await startPeer(t, '1,2,3', { tick: 0.2 })
+  const { ctx, connector } = await startDevice(t, gatewayBlock(peer, { connection: 'shared', timeout_ms: 1000 }))
+  await eventually(allRead(ctx), 10_000, 'every unit read')
+  await eventually(() => (counts(ctx, 'count2').length >= 2 ? true : undefined), 10_000, 'unit 2 counting')
+  assert.equal(serverConnections(peer.port), 1, 'the server holds one connection')
+  await peer.control('mute 2')
+  await eventually(
+    () => (valuesOf(ctx, 'count2').at(-1)?.value === 'UNAVAILABLE' ? true : undefined),
+    10_000,
+    'unit 2 UNAVAILABLE',
+  )
+  const down = valuesOf(ctx, 'count2').at(-1) as Observation
+  assert.deepEqual(
+    [down.attributes.quality, down.attributes.reason],
+    ['BAD', 'OFA_MODBUS_TIMEOUT: unit 2: no response within 1000 ms'],
+  )
+  assert.equal(valuesOf(ctx, 'id2').at(-1)?.value, 'UNAVAILABLE')
+  // While unit 2 stays muted (several of its timeouts), units 1 and 3 count on.
+  const marks = [counts(ctx, 'count1').length, counts(ctx, 'count3').length]
+  await eventually(
+    () =>
+      counts(ctx, 'count1').length >= (marks[0] as number) + 8 &&
+      counts(ctx, 'count3').length >= (marks[1] as number) + 8
+        ? true
+        : undefined,
+    30_000,
+    'units 1 and 3 count on',
+  )
+  assert.equal(valuesOf(ctx, 'count2').at(-1)?.value, 'UNAVAILABLE', 'unit 2 still down meanwhile')
+  // Its timeouts never remade the connection the others answer on.
+  assert.equal(serverConnections(peer.port), 1)
+  assert.equal(connector.stats().connections, 1)
+  await peer.control('unmute 2')
+  await eventually(() => (valuesOf(ctx, 'id2').at(-1)?.value === 2 ? true : undefined), 10_000, 'unit 2 back')
+  await eventually(() => (valuesOf(ctx, 'count2').at(-1)?.value !== 'UNAVAILABLE' ? true : undefined), 10_000, 'count2')
+  for (const id of ['count1', 'count3']) {
+    const c = counts(ctx, id)
+    assert.ok(
+      c.every((x, i) => i === 0 || x > (c[i - 1] as number)),
+      `${id} counts up, in order: ${c.join(' ')}`,
+    )
+    assert.ok(
+      valuesOf(ctx, id).every((o) => o.value !== 'UNAVAILABLE'),
+      `${id} never UNAVAILABLE`,
+    )
+  }
+  assert.deepEqual(
+    valuesOf(ctx, 'id2').map((o) => o.value),
+    [2, 'UNAVAILABLE', 2],
+  )
+  assert.equal(valuesOf(ctx, 'count2').filter((o) => o.value === 'UNAVAILABLE').length, 1)
+  assert.ok(
+    ctx.availability.every((a) => a.available),
+    'the asset stays available while units answer',
+  )
+  assert.equal(serverConnections(peer.port), 1)
+  assert.equal(connector.stats().connections, 1)
+})
+
+test('shared: every unit silent is a dead link: the connection is remade, the asset UNAVAILABLE with the timeout, then back', async (t) => {
+  const peer = await startPeer(t)
+  const { ctx, connector } = await startDevice(t, gatewayBlock(peer, { connection: 'shared', timeout_ms: 500 }))
+  await eventually(allRead(ctx), 10_000, 'every unit read')
+  assert.equal(connector.stats().connections, 1)
+  for (const u of [1, 2, 3]) await peer.control(`mute ${u}`)
+  await eventually(
+    () => (ctx.availability.at(-1)?.available === false ? true : undefined),
+    10_000,
+    'the asset UNAVAILABLE',
+  )
+  assert.match(String(ctx.availability.at(-1)?.reason), /^OFA_MODBUS_TIMEOUT: unit \d: no response within 500 ms$/)
+  // Two timeouts in a row with nothing back between them: the connection is remade, though requests wait.
+  await eventually(() => (connector.stats().connections >= 2 ? true : undefined), 10_000, 'a new connection')
+  for (const u of [1, 2, 3]) await peer.control(`unmute ${u}`)
+  await eventually(
+    () => (ctx.availability.at(-1)?.available === true ? true : undefined),
+    10_000,
+    'the asset available again',
+  )
+  await eventually(
+    () => ([1, 2, 3].every((u) => valuesOf(ctx, `id${u}`).at(-1)?.value === u) ? true : undefined),
+    10_000,
+    'every unit back',
+  )
+  for (const u of [1, 2, 3]) {
+    assert.deepEqual(
+      valuesOf(ctx, `id${u}`).map((o) => o.value),
+      [u, 'UNAVAILABLE', u],
+    )
+  }
+})

@@ -23,12 +23,17 @@ export function tempDir(t: TestContext, prefix = 'ofa-integrations-'): string {
 export async function testLog(t: TestContext): Promise<EventLog> {
   const log = await openEmbeddedLog({ dir: join(tempDir(t), 'data') })
   t.after(() => log.close())
+  await createTopics(log)
+  return log
+}
+
+/** The factory's topics (ofa_assets: 6 partitions) and ofa_alerts (6 partitions). */
+export async function createTopics(log: EventLog): Promise<void> {
   await log.createTopic({ name: TOPICS.assets, partitions: 6 })
   for (const name of [TOPICS.registry, TOPICS.documents, TOPICS.connectorState]) {
     await log.createTopic({ name, partitions: 1, cleanupPolicy: 'compact' })
   }
   await log.createTopic({ name: ALERTS_TOPIC, partitions: 6 })
-  return log
 }
 
 /** A factory of the given files (name → text) in a temporary folder. */

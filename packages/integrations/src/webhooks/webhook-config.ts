@@ -20,7 +20,7 @@ export const DEFAULT_TIMEOUT_MS = 10_000
  * holds at most this many; the rest stay on the log (nothing is lost or dropped) and other webhooks are not held.
  */
 export const DEFAULT_QUEUE_MAX = 1000
-/** Deliveries of one webhook in flight at once (records of one asset are never in flight together). */
+/** Deliveries of one webhook in flight at once (records of one key are never in flight together). */
 export const DEFAULT_CONCURRENCY = 4
 
 export interface AlertSelectionConfig {

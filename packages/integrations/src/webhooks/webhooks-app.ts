@@ -8,8 +8,8 @@
  * - **Queue**: the records one webhook has read and not yet finished — at most `queue_max` (one consumer batch);
  *   the next batch is read once the current one is finished. What waits beyond stays on the log, so nothing is
  *   dropped while a receiver is away; it is delivered (in order) when the receiver is back, or dead-lettered.
- * - **Order**: the records of one asset (one key of one partition) are delivered one after the other, in log
- *   order; up to `concurrency` assets are in flight at once.
+ * - **Order**: the records of one key of one partition (an asset's observations; an asset's alerts of one rule, keyed
+ *   `<asset>/<rule>`) are delivered one after the other, in log order; up to `concurrency` keys are in flight at once.
  * - **Once**: at least once, with an id to deduplicate on. A delivery's id (`X-OpenFactory-Delivery`) is
  *   `<topic>:<partition>:<offset>` of its record: the same on every attempt and after a restart. The group's offset
  *   of a partition is committed as soon as every record before it is finished (a 2xx, filtered out, or
@@ -20,6 +20,10 @@
  *   `Retry-After` of 429/503 is honoured up to `max_backoff_ms`). Another status, or the last of `max_attempts`,
  *   sends the delivery to the topic `ofa_webhooks_dead` (key `<app>/<webhook>`; JSON with the reason, the attempts
  *   and the body) and the webhook goes on.
+ * - **Crash**: a `kill -9` is a restart without the stop: what was committed stays done; every record after a
+ *   partition's committed offset comes again, under its id — those answered 2xx but not yet committed (their own
+ *   commit not made yet, or held by an earlier record of the partition still in flight or retrying) and those in
+ *   flight when the process died (the receiver may have taken them).
  * - **Signature**: see signature.ts.
  * - **Status**: per webhook, items of the app's asset (`<webhook>_delivered`, `_failed`, `_retrying`,
  *   `_dead_lettered`, `_queued`, `_last_error`, `_last_success`), published at most once per `statusIntervalMs`
@@ -59,6 +63,17 @@ export interface WebhooksAppOptions {
   readonly deps: AppKindDeps
   /** Default `DEFAULT_STATUS_INTERVAL_MS`. */
   readonly statusIntervalMs?: number
+  /** For tests only (the app kind passes none): see `WebhooksTestHooks`. */
+  readonly testHooks?: WebhooksTestHooks
+}
+
+/** A seam for tests only: what production passes is nothing (the app kind's `create` gives none). */
+export interface WebhooksTestHooks {
+  /**
+   * After a delivery was answered 2xx, before it counts as finished (so before its offset can be committed): the
+   * crash test kills the process here.
+   */
+  afterDelivered?(delivery: { readonly webhook: string; readonly delivery: string }): void | Promise<void>
 }
 
 /** What a dead-letter record holds (JSON value on `ofa_webhooks_dead`). */
@@ -101,7 +116,7 @@ export class WebhooksApp implements Connector {
   constructor(opts: WebhooksAppOptions) {
     this.name = opts.app.uuid
     this.#opts = opts
-    this.#hooks = opts.config.webhooks.map((w) => new WebhookRunner(w, opts.app, opts.deps))
+    this.#hooks = opts.config.webhooks.map((w) => new WebhookRunner(w, opts.app, opts.deps, opts.testHooks ?? {}))
   }
 
   /** Each webhook's status, by name. */
@@ -278,12 +293,14 @@ class WebhookRunner {
   readonly #app: AppConfig
   readonly #deps: AppKindDeps
   readonly #selector: ObservationSelector | null
+  readonly #testHooks: WebhooksTestHooks
   #secret: Buffer = Buffer.alloc(0)
 
-  constructor(config: WebhookConfig, app: AppConfig, deps: AppKindDeps) {
+  constructor(config: WebhookConfig, app: AppConfig, deps: AppKindDeps, testHooks: WebhooksTestHooks) {
     this.config = config
     this.#app = app
     this.#deps = deps
+    this.#testHooks = testHooks
     this.#selector = config.observations ? new ObservationSelector(config.observations, deps.factory, app.uuid) : null
   }
 
@@ -338,7 +355,7 @@ class WebhookRunner {
   }
 
   /**
-   * Delivers a batch: lanes of one asset each, in order, `concurrency` lanes at a time; each partition's offset is
+   * Delivers a batch: lanes of one key each, in order, `concurrency` lanes at a time; each partition's offset is
    * committed as soon as every record before it is finished.
    */
   async #batch(batch: readonly LogRecord[], consumer: GroupConsumer, signal: AbortSignal): Promise<void> {
@@ -441,6 +458,7 @@ class WebhookRunner {
           this.status.lastSuccess = isoTimestamp(this.lastSuccessMs)
           if (attempt > 1) this.status.retrying--
           this.changed = true
+          await this.#testHooks.afterDelivered?.({ webhook: c.name, delivery: id })
           return true
         }
         reason = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`
