@@ -27,6 +27,9 @@
  *   costs about 2·log2(batch) appends per refused record. An append refused while it was being written (some
  *   of its records may be in the log) can, like any retried append, write a record twice.
  *
+ * Holds (`holdUntil`): no append starts until a given promise settles; records are queued meanwhile as usual. The
+ * supervisor reads where its command reader starts a new partition before the records that make it needed go out.
+ *
  * Trailing topics (`trailingTopics`; the supervisor's `ofa_connector_state`): a batch's records on them are
  * appended only once every other record of the batch is durable (or set aside), and go back to the queue with the
  * rest when an append of the batch fails. A record there — a connector's checkpoint — is thus never durable before
@@ -148,6 +151,8 @@ export class BufferedWriter {
   readonly #setAside = new Map<string, number>()
   #failedAppends = 0
   #pumping: Promise<void> | null = null
+  /** Settles when every hold asked for has (`holdUntil`); null when none is pending. */
+  #held: Promise<void> | null = null
   #closed = false
   readonly #stop = new AbortController()
   #waiters: Waiter[] = []
@@ -179,6 +184,17 @@ export class BufferedWriter {
     else if (this.#waiting > this.#maxBuffered) this.#dropFromLargest()
     if (!s.congested && s.waiting >= this.#highWater) s.congested = true
     this.#pumping ??= this.#pump()
+  }
+
+  /**
+   * Starts no append until `until` settles (fulfilled or rejected): the records queued before and after wait, in
+   * their order. An append under way goes on.
+   */
+  holdUntil(until: Promise<unknown>): void {
+    const held: Promise<void> = Promise.allSettled([this.#held, until]).then(() => {
+      if (this.#held === held) this.#held = null
+    })
+    this.#held = held
   }
 
   /** Whether `source` has more records waiting than its high-water mark (until the log took half of them). */
@@ -347,6 +363,10 @@ export class BufferedWriter {
     await new Promise<void>((resolve) => setImmediate(resolve))
     try {
       while (this.#queue.length > 0 && !this.#stop.signal.aborted) {
+        if (this.#held) {
+          await this.#held
+          continue
+        }
         const batch = this.#take()
         if (batch.length === 0) continue
         const { unwritten, error } = await this.#append(batch)

@@ -154,6 +154,12 @@ export class Supervisor {
   #commandReader: GroupConsumer | null = null
   /** The partitions of `ofa_assets` the command reader reads; it is restarted when an asset needs another. */
   #commandPartitions = new Set<number>()
+  /**
+   * Where the command reader starts each partition of `ofa_assets` the group has no committed offset on: the
+   * partition's end when the partition was first needed (undefined when that could not be read). Kept for good (one
+   * entry per partition at most): a committed offset wins over it anyway.
+   */
+  readonly #commandStarts = new Map<number, Promise<number | undefined>>()
   #assetPartitions = 0
   /** Aborted to restart the command reader (an asset declared on a partition it does not read). */
   #commandRun: AbortController | null = null
@@ -507,17 +513,48 @@ export class Supervisor {
     return keys
   }
 
-  /** An asset declared on a partition the command reader does not read: restart it with that partition too. */
+  /**
+   * An asset declared on a partition the command reader does not read: restart it with that partition too, from
+   * the partition's end as it is now. Called before the asset's records are written, and the writer starts no
+   * append until that end is read (`holdUntil`, one `describeTopic`, once per partition in the process's life): the
+   * end is at or before the asset's first record, whatever the backbone (a Kafka broker may answer a ListOffsets
+   * after a Produce sent later on another connection). Restarted with `resetTo: 'latest'` alone, the reader would
+   * start at the end as it is when it first reads, and a command appended meanwhile — right after the declaration
+   * — would never be executed.
+   */
   #checkCommandPartitions(uuid: string): void {
     if (this.#assetPartitions === 0 || this.#commandRun === null) return
     const [p] = partitionsForKeys([uuid], this.#assetPartitions)
-    if (p !== undefined && !this.#commandPartitions.has(p)) this.#commandRun.abort()
+    if (p === undefined || this.#commandPartitions.has(p)) return
+    if (!this.#commandStarts.has(p)) {
+      const end = this.#partitionEnd(p)
+      this.#commandStarts.set(p, end)
+      this.#writer.holdUntil(end)
+    }
+    this.#commandRun.abort()
+  }
+
+  /** The end offset of partition `p` of `ofa_assets` now; undefined (said) when it cannot be read. */
+  #partitionEnd(p: number): Promise<number | undefined> {
+    return this.#eventLog.describeTopic(TOPICS.assets).then(
+      (d) => d.partitionStates.find((s) => s.partition === p)?.endOffset,
+      (err: unknown) => {
+        this.#logger.warn('could not read the end of a partition the command reader needs; it starts later there', {
+          partition: p,
+          error: (err as Error).message,
+        })
+        return undefined
+      },
+    )
   }
 
   /**
    * Reads `<Method>_CMD` records from the partitions of `ofa_assets` that its assets' keys map to, and only those
    * (a consumer given its partitions, sharing the group's committed offsets): a process serving one device reads
-   * one partition's records, not the whole factory's.
+   * one partition's records, not the whole factory's. A partition the group has no committed offset on starts
+   * where `#commandStarts` says: its end when it was first needed, read before any record written after that
+   * was appended (the writer is held meanwhile) — for the partitions of the first start, the end described before
+   * the connectors start (`start()` waits for the reader).
    */
   async #readCommands(): Promise<void> {
     const marker = Buffer.from('_CMD"')
@@ -526,7 +563,12 @@ export class Supervisor {
       const run = new AbortController()
       this.#commandRun = run
       try {
-        this.#assetPartitions = (await this.#eventLog.describeTopic(TOPICS.assets)).partitions
+        // Held as in `#checkCommandPartitions`: a connector added meanwhile may declare an asset on a partition
+        // this reads first, and it starts from this end.
+        const described = this.#eventLog.describeTopic(TOPICS.assets)
+        this.#writer.holdUntil(described)
+        const description = await described
+        this.#assetPartitions = description.partitions
         const partitions = partitionsForKeys(this.#commandKeys(), this.#assetPartitions)
         this.#commandPartitions = new Set(partitions)
         if (partitions.length === 0) {
@@ -538,10 +580,21 @@ export class Supervisor {
           })
           continue
         }
+        // A partition's end from when it was first needed; else (not captured, or not readable then) from now.
+        const startAt: Record<number, number> = {}
+        for (const p of partitions) {
+          const offset =
+            (await this.#commandStarts.get(p)) ?? description.partitionStates.find((s) => s.partition === p)?.endOffset
+          if (offset === undefined) continue
+          startAt[p] = offset
+          this.#commandStarts.set(p, Promise.resolve(offset))
+        }
+        if (run.signal.aborted) continue
         const consumer = this.#eventLog.consumer({
           group: this.#opts.group,
           topics: [TOPICS.assets],
           partitions: { [TOPICS.assets]: partitions },
+          startAt: { [TOPICS.assets]: startAt },
           resetTo: 'latest',
           signal: AbortSignal.any([this.#stop.signal, run.signal]),
         })

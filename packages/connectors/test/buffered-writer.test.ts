@@ -154,6 +154,50 @@ test('a trailing topic is appended after the rest of its batch is durable, and w
   )
 })
 
+test('no append starts while a hold is pending: records wait, in order, until every hold settled (rejected too)', async (t) => {
+  const log = await smallRecordLog(t)
+  let appends = 0
+  const counted: EventLog = new Proxy(log, {
+    get(target, prop, receiver) {
+      if (prop === 'append') {
+        return (topic: string, records: Parameters<EventLog['append']>[1]) => {
+          appends++
+          return target.append(topic, records)
+        }
+      }
+      const v = Reflect.get(target, prop, receiver)
+      return typeof v === 'function' ? v.bind(target) : v
+    },
+  })
+  const writer = new BufferedWriter({ eventLog: counted })
+  t.after(() => writer.close(1000))
+  writer.write('a', { value: 'first' })
+  await writer.flush()
+  assert.equal(appends, 1)
+  let fulfil = () => {}
+  let reject = (_: Error) => {}
+  writer.holdUntil(new Promise<void>((resolve) => (fulfil = resolve)))
+  writer.holdUntil(new Promise<void>((_, rej) => (reject = rej)))
+  for (let i = 0; i < 3; i++) writer.write('a', { value: `held ${i}` })
+  const flushed = writer.flush()
+  await new Promise((r) => setImmediate(r))
+  await new Promise((r) => setImmediate(r))
+  assert.equal(appends, 1, 'nothing appended while held')
+  fulfil()
+  await new Promise((r) => setImmediate(r))
+  assert.equal(appends, 1, 'still held by the other')
+  reject(new Error('could not read it'))
+  await flushed
+  assert.equal(appends, 2)
+  assert.deepEqual(
+    (await readTopic(log, 'a')).map((r) => r.value?.toString()),
+    ['first', 'held 0', 'held 1', 'held 2'],
+  )
+  writer.write('a', { value: 'after' })
+  await writer.flush()
+  assert.equal(appends, 3, 'no hold left')
+})
+
 test('the writes of one turn of the event loop go in one append, not the first alone then the rest', async (t) => {
   const log = await smallRecordLog(t)
   const sizes: number[] = []

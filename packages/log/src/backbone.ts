@@ -117,8 +117,20 @@ export interface TopicPartitionOffset {
 export interface ConsumerOptions {
   readonly group: string
   readonly topics: readonly string[]
-  /** Where a partition with no committed offset starts. Default `earliest`: never skip data silently. */
+  /**
+   * Where a partition with no committed offset starts (unless `startAt` gives it an offset), and where reading
+   * goes on when its position falls out of the partition (retention). Default `earliest`: never skip data silently.
+   */
   readonly resetTo?: 'earliest' | 'latest'
+  /**
+   * Where a partition with no committed offset starts, per topic of `topics` and partition: an offset (a plain
+   * object or a Map of partition numbers to offsets); `resetTo` for the partitions it does not name. A committed
+   * offset always wins. An offset outside the partition when the consumer starts it is clamped into it: below its
+   * start, the start (the records before were deleted); past its end, the end. For a reader that captured a
+   * partition's end (`describeTopic`) when it first needed it and starts reading later: nothing appended between
+   * the two is skipped, as `resetTo: 'latest'` would. Every partition must exist (checked at the first read).
+   */
+  readonly startAt?: Readonly<Record<string, PartitionOffsets>>
   readonly signal?: AbortSignal
   readonly maxRecords?: number
   /** A member silent for this long leaves the group and its partitions move to others (at least 1000). */

@@ -213,16 +213,22 @@ export class LogCore implements EventLog {
       throw invalidArgument('signal must be an AbortSignal')
     }
     const partitions = opts.partitions === undefined ? undefined : assignedPartitions(opts.partitions, topics)
+    const startAt = opts.startAt === undefined ? undefined : startOffsets(opts.startAt, topics)
     const inner = this.#driver.consumer({
       group: opts.group,
       topics,
       resetTo,
+      ...(startAt ? { startAt } : {}),
       maxRecords,
       ...(s !== undefined ? { sessionTimeoutMs: s } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(partitions ? { partitions } : {}),
     })
-    return new CheckedConsumer(inner, topics, partitions, (topic) => this.#topicInfo(topic))
+    // Partitions named by `partitions` and `startAt`: their range is checked before the first read.
+    const named = new Map<string, number[]>()
+    for (const [topic, list] of partitions ?? []) named.set(topic, [...list])
+    for (const [topic, offsets] of startAt ?? []) named.set(topic, [...(named.get(topic) ?? []), ...offsets.keys()])
+    return new CheckedConsumer(inner, topics, named, (topic) => this.#topicInfo(topic))
   }
 
   async committedOffsets(group: string, topic: string): Promise<Map<number, number>> {
@@ -247,36 +253,36 @@ export class LogCore implements EventLog {
 }
 
 /**
- * The consumer the driver made, with the offsets given to `commit` checked and, for a consumer given
- * partitions, their range checked before the first read. Batches pass through untouched.
+ * The consumer the driver made, with the offsets given to `commit` checked and the partitions its options name
+ * (`partitions`, `startAt`) checked to exist before the first read. Batches pass through untouched.
  */
 class CheckedConsumer implements GroupConsumer {
   readonly group: string
   readonly #inner: GroupConsumer
   readonly #topics: readonly string[]
-  readonly #assigned: ReadonlyMap<string, readonly number[]> | undefined
+  readonly #named: ReadonlyMap<string, readonly number[]>
   readonly #topic: (topic: string) => Promise<DriverTopic>
 
   constructor(
     inner: GroupConsumer,
     topics: readonly string[],
-    assigned: ReadonlyMap<string, readonly number[]> | undefined,
+    named: ReadonlyMap<string, readonly number[]>,
     topic: (topic: string) => Promise<DriverTopic>,
   ) {
     this.group = inner.group
     this.#inner = inner
     this.#topics = topics
-    this.#assigned = assigned
+    this.#named = named
     this.#topic = topic
   }
 
   [Symbol.asyncIterator](): AsyncIterator<LogRecord[]> {
-    return this.#assigned ? this.#runAssigned(this.#assigned) : this.#inner[Symbol.asyncIterator]()
+    return this.#named.size > 0 ? this.#runChecked(this.#named) : this.#inner[Symbol.asyncIterator]()
   }
 
-  async *#runAssigned(assigned: ReadonlyMap<string, readonly number[]>): AsyncGenerator<LogRecord[]> {
+  async *#runChecked(named: ReadonlyMap<string, readonly number[]>): AsyncGenerator<LogRecord[]> {
     try {
-      for (const [topic, partitions] of assigned) {
+      for (const [topic, partitions] of named) {
         const t = await this.#topic(topic)
         for (const p of partitions) checkPartition(topic, t, p)
       }
@@ -355,7 +361,7 @@ function followStarts(
       `from must be 'earliest', 'latest', an offset or a map of offsets, got ${JSON.stringify(from)}`,
     )
   }
-  const given = offsetsByPartition(from)
+  const given = offsetsByPartition(from, 'from')
   for (const [p, offset] of given) {
     checkPartition(topic, t, p)
     checkOffset(offset, `from[${p}]`)
@@ -363,13 +369,37 @@ function followStarts(
   return partitions.map((partition) => ({ partition, from: given.get(partition) ?? 'earliest' }))
 }
 
-function offsetsByPartition(from: PartitionOffsets): Map<number, number> {
+function offsetsByPartition(from: PartitionOffsets, what: string): Map<number, number> {
   if (from instanceof Map) return new Map(from)
   const out = new Map<number, number>()
   for (const [k, v] of Object.entries(from)) {
     const p = /^(0|[1-9]\d{0,8})$/.test(k) ? Number(k) : Number.NaN
-    if (Number.isNaN(p)) throw invalidArgument(`from: ${JSON.stringify(k)} is not a partition number`)
+    if (Number.isNaN(p)) throw invalidArgument(`${what}: ${JSON.stringify(k)} is not a partition number`)
     out.set(p, v as number)
+  }
+  return out
+}
+
+/** `ConsumerOptions.startAt` checked against the consumer's topics (the range is checked at the first read). */
+function startOffsets(
+  given: Readonly<Record<string, PartitionOffsets>>,
+  topics: readonly string[],
+): Map<string, Map<number, number>> {
+  if (given === null || typeof given !== 'object' || Array.isArray(given) || given instanceof Map) {
+    throw invalidArgument('startAt must map topics to offsets per partition')
+  }
+  const out = new Map<string, Map<number, number>>()
+  for (const [topic, offsets] of Object.entries(given)) {
+    if (!topics.includes(topic)) throw invalidArgument(`startAt names ${topic}, which is not one of the topics`)
+    if (offsets === null || typeof offsets !== 'object' || Array.isArray(offsets)) {
+      throw invalidArgument(`startAt of ${topic} must map partition numbers to offsets`)
+    }
+    const byPartition = offsetsByPartition(offsets, `startAt of ${topic}`)
+    for (const [p, offset] of byPartition) {
+      if (!Number.isInteger(p) || p < 0) throw invalidArgument(`startAt of ${topic}: ${String(p)} is not a partition`)
+      checkOffset(offset, `startAt of ${topic}/${p}`)
+    }
+    out.set(topic, byPartition)
   }
   return out
 }

@@ -45,6 +45,12 @@ export interface DriverConsumerOptions {
   /** Distinct, valid topic names (not checked to exist). */
   readonly topics: readonly string[]
   readonly resetTo: 'earliest' | 'latest'
+  /**
+   * Per topic of `topics`, where a partition with no committed offset starts (see `ConsumerOptions.startAt`):
+   * partitions and offsets are non-negative integers, the range of partitions checked by the core before the first
+   * read; the driver clamps an offset into the partition when it takes the partition up.
+   */
+  readonly startAt?: ReadonlyMap<string, ReadonlyMap<number, number>>
   readonly maxRecords: number
   /** At least 1000 when given; the driver's default otherwise. */
   readonly sessionTimeoutMs?: number

@@ -466,6 +466,21 @@ describe('embedded log: segments, group commit, retention, compaction', () => {
     assert.equal((await log.describeTopic('keep')).partitionStates[0]!.startOffset, 0)
   })
 
+  it('starts a consumer whose startAt offset fell below the start (retention) at the start', async (t) => {
+    const log = await createTestLog(t)
+    await log.createTopic({ name: 'trimmed', partitions: 1, segmentBytes: 1024, retentionBytes: 3000, retentionMs: -1 })
+    await writeBatches(log, 'trimmed', 20)
+    await log.enforceRetention()
+    const { startOffset } = (await log.describeTopic('trimmed')).partitionStates[0]!
+    assert.ok(startOffset > 0)
+    const c = log.consumer({ group: 'g', topics: ['trimmed'], resetTo: 'latest', startAt: { trimmed: { 0: 0 } } })
+    t.after(() => c.close())
+    for await (const batch of c) {
+      assert.equal(batch[0]!.offset, startOffset, 'from the first record held, not from the end')
+      break
+    }
+  })
+
   it('drops tombstones only after the tombstone retention, and refuses records without key', async (t) => {
     let now = 1_700_000_000_000
     const log = await createTestLog(t, { now: () => now, tombstoneRetentionMs: 1000 })

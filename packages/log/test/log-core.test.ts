@@ -272,11 +272,30 @@ describe('LogCore: reads, follows, consumers', () => {
     invalid({ group: 'g', topics: ['t'], partitions: { c: [0] } })
     invalid({ group: 'g', topics: ['t'], partitions: { t: [] } })
     invalid({ group: 'g', topics: ['t'], partitions: { t: [-1] } })
+    invalid({ group: 'g', topics: ['t'], startAt: { c: { 0: 1 } } })
+    invalid({ group: 'g', topics: ['t'], startAt: { t: { 0: -1 } } })
+    invalid({ group: 'g', topics: ['t'], startAt: { t: { '-1': 1 } } })
+    invalid({ group: 'g', topics: ['t'], startAt: { t: new Map([[0.5, 1]]) } })
+    invalid({ group: 'g', topics: ['t'], startAt: new Map() })
+    invalid({ group: 'g', topics: ['t'], startAt: { t: null } })
     assert.equal(calls.consumer.length, 1)
     // Out of range: refused at the first read, the driver's consumer closed.
     const far = log.consumer({ group: 'g', topics: ['t'], partitions: { t: [9] } })
     await rejectsWith(async () => {
       for await (const _ of far) break
+    }, 'OFA_LOG_INVALID_ARGUMENT')
+    // startAt: a map per topic to the driver (Maps and objects alike); its partitions checked at the first read.
+    log.consumer({ group: 'g', topics: ['t', 'c'], startAt: { t: { 3: 7 }, c: new Map([[1, 0]]) } })
+    assert.deepEqual(
+      calls.consumer.at(-1)?.startAt,
+      new Map([
+        ['t', new Map([[3, 7]])],
+        ['c', new Map([[1, 0]])],
+      ]),
+    )
+    const farStart = log.consumer({ group: 'g', topics: ['t'], startAt: { t: { 4: 0 } } })
+    await rejectsWith(async () => {
+      for await (const _ of farStart) break
     }, 'OFA_LOG_INVALID_ARGUMENT')
   })
 })

@@ -254,8 +254,20 @@ export class KafkaGroupConsumer implements GroupConsumer {
         if (this.#closed) return
         throw kafkaError(`committed offsets of group ${this.group}`, err)
       }
-      const unset = partitions.filter((p) => !committed.has(p))
+      const startAt = this.#o.startAt?.get(topic)
+      const unset = partitions.filter((p) => !committed.has(p) && startAt?.get(p) === undefined)
       const reset = unset.length > 0 ? await this.#host.listOffsets(topic, unset, this.#o.resetTo) : new Map()
+      // No committed offset, an offset given: clamped into the partition (ConsumerOptions.startAt).
+      const given = partitions.filter((p) => !committed.has(p) && startAt?.get(p) !== undefined)
+      if (given.length > 0) {
+        const [first, end] = await Promise.all([
+          this.#host.listOffsets(topic, given, 'earliest'),
+          this.#host.listOffsets(topic, given, 'latest'),
+        ])
+        for (const p of given) {
+          reset.set(p, Math.min(Math.max(startAt!.get(p)!, first.get(p) ?? 0), end.get(p) ?? 0))
+        }
+      }
       for (const p of partitions) {
         const offset = committed.get(p) ?? reset.get(p) ?? 0
         this.#positions.set(key(topic, p), { topic, partition: p, offset })

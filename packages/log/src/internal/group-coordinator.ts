@@ -3,7 +3,8 @@
  * join order; each join, leave or expiry is a rebalance (a new generation) that shares every subscribed topic's
  * partitions among the members subscribed to it, range-style (Kafka's RangeAssignor: consecutive blocks, the
  * first members get one more when the count does not divide). A member that takes over a partition resumes from
- * the group's committed offset, or from `resetTo` where there is none. Delivery is at-least-once.
+ * the group's committed offset, or where there is none from its `startAt` offset (clamped into the partition),
+ * else from `resetTo`. Delivery is at-least-once.
  *
  * Range assignment keeps the lease rule of the backbone contract: the longest-standing member subscribed to a
  * topic comes first and gets its partition 0. A consumer given `partitions` is a member of no group: it owns
@@ -318,7 +319,16 @@ export class EmbeddedConsumer implements GroupConsumer {
           c = part.endOffset
         }
         if (c !== undefined) known.set(k, c)
-        positions.set(k, c ?? (this.#opts.resetTo === 'latest' ? part.endOffset : part.startOffset))
+        const start = this.#opts.startAt?.get(tp.topic)?.get(tp.partition)
+        positions.set(
+          k,
+          c ??
+            (start !== undefined
+              ? Math.min(Math.max(start, part.startOffset), part.endOffset)
+              : this.#opts.resetTo === 'latest'
+                ? part.endOffset
+                : part.startOffset),
+        )
       }
       this.#owned = assigned
       this.#positions = positions

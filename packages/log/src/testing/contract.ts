@@ -877,6 +877,69 @@ export function runBackboneContract(name: string, harness: BackboneHarness): voi
         assert.equal((await log.committedOffsets(uniqueName('g-none'), topic)).size, 0)
       })
 
+      it(
+        'a partition without committed offset starts at its startAt offset, clamped into it; a committed one wins',
+        opts,
+        async (t) => {
+          const log = await harness.open(t)
+          const topic = uniqueName('c-startat')
+          const group = uniqueName('g-startat')
+          await log.createTopic({ name: topic, partitions: 4 })
+          // Offsets 0-4 of each partition: a0 a4 a8 a12 a16 on 0, a1 a5 ... on 1, and so on.
+          await log.append(
+            topic,
+            Array.from({ length: 20 }, (_, i) => ({ value: `a${i}`, partition: i % 4 })),
+          )
+          const committer = log.consumer({ group, topics: [topic], partitions: { [topic]: [2] } })
+          await committer.commit([{ topic, partition: 2, offset: 1 }])
+          await committer.close()
+          // 0: from 3; 1: past the end, so from the end; 2: its committed offset, not 4; 3: not named, resetTo.
+          const c = log.consumer({
+            group,
+            topics: [topic],
+            resetTo: 'latest',
+            startAt: { [topic]: { 0: 3, 1: 1000, 2: 4 } },
+          })
+          t.after(() => c.close())
+          const got: Seen[] = []
+          const done = drain(c, got)
+          await eventually(() => c.assignment().length === 4, within, 'the member owns the partitions')
+          await sleep(100)
+          await log.append(topic, [
+            { value: 'b1', partition: 1 },
+            { value: 'b3', partition: 3 },
+          ])
+          const expected = ['a12', 'a16', 'a6', 'a10', 'a14', 'a18', 'b1', 'b3']
+          await eventually(() => got.length >= expected.length, within, 'the records from the starts')
+          await sleep(50)
+          assert.deepEqual(got.map((r) => r.value).sort(), expected.sort())
+          assert.deepEqual(
+            got.filter((r) => r.partition === 1).map((r) => r.offset),
+            [5],
+            'partition 1 from its end',
+          )
+          await c.close()
+          await done
+          // Bad offsets: refused at once when malformed, at the first read when the partition does not exist.
+          for (const startAt of [
+            { other: { 0: 1 } },
+            { [topic]: { 0: -1 } },
+            { [topic]: { 0: 1.5 } },
+            { [topic]: { x: 1 } as unknown as Record<number, number> },
+            { [topic]: [1, 2] as unknown as Record<number, number> },
+          ]) {
+            assert.throws(
+              () => log.consumer({ group, topics: [topic], startAt }),
+              (err: unknown) => isOpenFactoryError(err, 'OFA_LOG_INVALID_ARGUMENT'),
+              JSON.stringify(startAt),
+            )
+          }
+          const outOfRange = log.consumer({ group, topics: [topic], startAt: { [topic]: { 4: 0 } } })
+          t.after(() => outOfRange.close())
+          await rejectsWith(() => drain(outOfRange, []), 'OFA_LOG_INVALID_ARGUMENT')
+        },
+      )
+
       it('committed offsets survive a restart, and consumption resumes after them', opts, async (t) => {
         if (!harness.reopen) return t.skip('the harness cannot reopen its backbone')
         let log = await harness.open(t)
