@@ -52,6 +52,31 @@ const counts = (ctx: RecordingContext, id: string): number[] =>
   valuesOf(ctx, id)
     .filter((o) => o.value !== 'UNAVAILABLE')
     .map((o) => Number(o.value))
+
+/**
+ * After unit 2 was muted, then unmuted, while units 1 and 3 answered: they were never UNAVAILABLE, unit 2's id read
+ * 2, UNAVAILABLE, 2 (its count UNAVAILABLE once), the asset stayed available, and unit 2's timeouts never remade
+ * the one connection.
+ */
+function assertUnit2Recovered(ctx: RecordingContext, connector: ModbusConnector, port: number): void {
+  for (const id of ['count1', 'count3']) {
+    assert.ok(
+      valuesOf(ctx, id).every((o) => o.value !== 'UNAVAILABLE'),
+      `${id} never UNAVAILABLE`,
+    )
+  }
+  assert.deepEqual(
+    valuesOf(ctx, 'id2').map((o) => o.value),
+    [2, 'UNAVAILABLE', 2],
+  )
+  assert.equal(valuesOf(ctx, 'count2').filter((o) => o.value === 'UNAVAILABLE').length, 1)
+  assert.ok(
+    ctx.availability.every((a) => a.available),
+    'the asset stays available while units answer',
+  )
+  assert.equal(serverConnections(port), 1)
+  assert.equal(connector.stats().connections, 1)
+}
 const allRead = (ctx: RecordingContext) => () =>
   [1, 2, 3].every((u) => valuesOf(ctx, `id${u}`).some((o) => o.value === u)) ? true : undefined
 
@@ -98,24 +123,8 @@ test('pipelined: three units on one connection; a muted unit delays no other uni
       [],
       `${id}: ${c.join(' ')}`,
     )
-    assert.ok(
-      valuesOf(ctx, id).every((o) => o.value !== 'UNAVAILABLE'),
-      `${id} never UNAVAILABLE`,
-    )
   }
-  // Unit 2: its values, UNAVAILABLE once, its values again; its id published as 2, UNAVAILABLE, 2.
-  assert.deepEqual(
-    valuesOf(ctx, 'id2').map((o) => o.value),
-    [2, 'UNAVAILABLE', 2],
-  )
-  assert.equal(valuesOf(ctx, 'count2').filter((o) => o.value === 'UNAVAILABLE').length, 1)
-  assert.ok(
-    ctx.availability.every((a) => a.available),
-    'the asset stays available',
-  )
-  // One connection throughout: unit 2's timeouts never remade it.
-  assert.equal(serverConnections(peer.port), 1)
-  assert.equal(connector.stats().connections, 1)
+  assertUnit2Recovered(ctx, connector, peer.port)
 })
 
 test('shared: three units on one connection, one request at a time, with any server', async (t) => {
@@ -183,22 +192,8 @@ test('shared: a muted unit times out, its items UNAVAILABLE, while the other uni
       c.every((x, i) => i === 0 || x > (c[i - 1] as number)),
       `${id} counts up, in order: ${c.join(' ')}`,
     )
-    assert.ok(
-      valuesOf(ctx, id).every((o) => o.value !== 'UNAVAILABLE'),
-      `${id} never UNAVAILABLE`,
-    )
   }
-  assert.deepEqual(
-    valuesOf(ctx, 'id2').map((o) => o.value),
-    [2, 'UNAVAILABLE', 2],
-  )
-  assert.equal(valuesOf(ctx, 'count2').filter((o) => o.value === 'UNAVAILABLE').length, 1)
-  assert.ok(
-    ctx.availability.every((a) => a.available),
-    'the asset stays available while units answer',
-  )
-  assert.equal(serverConnections(peer.port), 1)
-  assert.equal(connector.stats().connections, 1)
+  assertUnit2Recovered(ctx, connector, peer.port)
 })
 
 test('shared: every unit silent is a dead link: the connection is remade, the asset UNAVAILABLE with the timeout, then back', async (t) => {
