@@ -512,6 +512,8 @@ test('through a supervisor on the log: a command to a named sensor is accepted, 
   const c = new MqttConnector(config, { timings: TIMINGS })
   supervisor.add(c)
   await supervisor.start()
+  // start() launches the connector without waiting for it: the sensor publishes once the connector is subscribed.
+  await eventually(() => (supervisor.status()[0]?.state === 'running' ? true : undefined), 10_000, 'connector running')
   await mosquittoPub(broker, `${base}/s7/temperature`, ['20'])
   const events = async (uuid: string) =>
     (await readTopic(log, TOPICS.assets))
