@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { checkConnectorConfigs, createSupervisor } from '@openfactory/connectors'
-import { createFactoryTestLog, createRecordingContext, deviceConfig, eventually } from '@openfactory/connectors/testing'
+import { createFactoryTestLog, deviceConfig, eventually, startRecorded } from '@openfactory/connectors/testing'
 import { readTopic } from '@openfactory/log/testing'
 import {
   AssetEvents,
@@ -124,12 +124,7 @@ test('each sensor named by a topic level is its own asset, declared once, availa
     deviceConfig(block(broker.url, base, { uuid: 'DHT-{asset}', max: MAX }), { uuid: 'DHT-GW', uns: UNS }),
   )
   const c = new MqttConnector(config, { timings: TIMINGS })
-  const ctx = createRecordingContext()
-  await c.start(ctx)
-  t.after(async () => {
-    ctx.controller.abort()
-    await c.stop()
-  })
+  const ctx = await startRecorded(t, c)
   const lastAvail = (uuid: string) => ctx.availability.filter((a) => a.uuid === uuid).at(-1)
   const values = (uuid: string, id: string) =>
     ctx.published.filter((p) => p.uuid === uuid && p.observation.id === id).map((p) => p.observation.value)
@@ -232,12 +227,7 @@ test('two level values that give one uuid are one asset, declared once (each val
     ),
   )
   const c = new MqttConnector(config, { timings: TIMINGS })
-  const ctx = createRecordingContext()
-  await c.start(ctx)
-  t.after(async () => {
-    ctx.controller.abort()
-    await c.stop()
-  })
+  const ctx = await startRecorded(t, c)
   await mosquittoPub(broker, `${base}/a b/v`, ['1'])
   await mosquittoPub(broker, `${base}/a_b/v`, ['2'])
   await mosquittoPub(broker, `${base}/c/v`, ['3'])
@@ -264,12 +254,7 @@ test('the broker goes away while the log is behind: the named sensors are marked
     deviceConfig(block(broker.url, base, { uuid: 'DHT-{asset}', max: MAX }), { uuid: 'DHT-GW', uns: UNS }),
   )
   const c = new MqttConnector(config, { timings: TIMINGS })
-  const ctx = createRecordingContext()
-  await c.start(ctx)
-  t.after(async () => {
-    ctx.controller.abort()
-    await c.stop()
-  })
+  const ctx = await startRecorded(t, c)
   const lastAvail = (uuid: string) => ctx.availability.filter((a) => a.uuid === uuid).at(-1)
   const sensors = ['DHT-s1', 'DHT-s2', 'DHT-s3']
   await eventually(() => (lastAvail('DHT-GW')?.available ? true : undefined), 10_000, 'AVAILABLE')
@@ -413,12 +398,7 @@ test('commands to assets named by topic levels: published with {asset} replaced 
     await gateway.subscribeAsync(`${base}/+/cmd/#`, { qos: 1 })
 
     const c = new MqttConnector(config, { timings: TIMINGS })
-    const ctx = createRecordingContext()
-    await c.start(ctx)
-    t.after(async () => {
-      ctx.controller.abort()
-      await c.stop()
-    })
+    const ctx = await startRecorded(t, c)
     await mosquittoPub(broker, `${base}/s1/temperature`, ['20'])
     await mosquittoPub(broker, `${base}/s2/temperature`, ['21'])
     await mosquittoPub(broker, `${base}/a b/temperature`, ['22'])

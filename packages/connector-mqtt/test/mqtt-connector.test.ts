@@ -9,6 +9,7 @@ import {
   deviceConfig,
   eventually,
   type RecordingContext,
+  startRecorded,
 } from '@openfactory/connectors/testing'
 import mqtt from 'mqtt'
 import { MqttConnector, parseMqttDevice } from '../src/index.ts'
@@ -22,12 +23,7 @@ function connector(broker: Broker, uuid: string, block: Record<string, unknown>)
 }
 
 async function run(t: TestContext, c: MqttConnector): Promise<RecordingContext> {
-  const ctx = createRecordingContext()
-  await c.start(ctx)
-  t.after(async () => {
-    ctx.controller.abort()
-    await c.stop()
-  })
+  const ctx = await startRecorded(t, c)
   await eventually(() => (ctx.availability.at(-1)?.available ? true : undefined), 10_000, 'AVAILABLE')
   return ctx
 }
@@ -258,13 +254,7 @@ test('a flood while the log is behind: nothing more is read (the broker keeps it
     max_messages_per_s: 0,
     topics: { n: { topic, tag: 'PartCount', type: 'Events' } },
   })
-  const ctx = createRecordingContext()
-  ctx.setCongested(true)
-  await c.start(ctx)
-  t.after(async () => {
-    ctx.controller.abort()
-    await c.stop()
-  })
+  const ctx = await startRecorded(t, c, { congested: true })
   const numbers = Array.from({ length: 2000 }, (_, i) => String(i + 1))
   await mosquittoPub(broker, topic, numbers)
   // Every message is with the broker (mosquitto_pub got its PUBACKs); we took the first and wait for the log.
@@ -300,13 +290,7 @@ test('a pause for the log longer than the keep-alive keeps the connection: no re
     keepalive_s: 1,
     topics: { n: { topic, tag: 'PartCount', type: 'Events' } },
   })
-  const ctx = createRecordingContext()
-  ctx.setCongested(true)
-  await c.start(ctx)
-  t.after(async () => {
-    ctx.controller.abort()
-    await c.stop()
-  })
+  const ctx = await startRecorded(t, c, { congested: true })
   await eventually(() => (ctx.availability.at(-1)?.available ? true : undefined), 10_000, 'AVAILABLE')
   const numbers = Array.from({ length: 200 }, (_, i) => String(i + 1))
   await mosquittoPub(broker, topic, numbers)

@@ -20,4 +20,5 @@ export {
   type RecordedCall,
   type RecordingContext,
   type RecordingContextOptions,
+  startRecorded,
 } from './recording-context.ts'

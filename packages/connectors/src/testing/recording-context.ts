@@ -2,8 +2,10 @@
  * A `ConnectorContext` in memory that records every call, in order: what connector tests (and the conformance
  * suite) start a connector on, instead of a supervisor and a log.
  */
+
+import type { TestContext } from 'node:test'
 import type { Asset, AssetDocument, DebugLogger, Observation } from '@openfactory/model'
-import type { ConnectorContext } from '../connector.ts'
+import type { Connector, ConnectorContext } from '../connector.ts'
 
 export type RecordedCall =
   | { readonly call: 'declareAssets'; readonly assets: readonly Asset[] }
@@ -104,5 +106,24 @@ export function createRecordingContext(opts: RecordingContextOptions = {}): Reco
       ctx.checkpoints.push(value)
     },
   }
+  return ctx
+}
+
+/**
+ * Starts `connector` on a new recording context (`congested`: the log behind from the start) and stops it after the
+ * test, the signal aborted first as the supervisor does.
+ */
+export async function startRecorded(
+  t: TestContext,
+  connector: Connector,
+  opts: RecordingContextOptions & { readonly congested?: boolean } = {},
+): Promise<RecordingContext> {
+  const ctx = createRecordingContext(opts)
+  if (opts.congested) ctx.setCongested(true)
+  await connector.start(ctx)
+  t.after(async () => {
+    ctx.controller.abort()
+    await connector.stop()
+  })
   return ctx
 }
