@@ -53,6 +53,22 @@ const counts = (ctx: RecordingContext, id: string): number[] =>
     .filter((o) => o.value !== 'UNAVAILABLE')
     .map((o) => Number(o.value))
 
+/** Mutes unit 2: its count goes UNAVAILABLE, BAD, with the timeout (`timeoutMs`) as reason, and so does its id. */
+async function muteUnit2(ctx: RecordingContext, peer: ModbusPeer, timeoutMs: number): Promise<void> {
+  await peer.control('mute 2')
+  await eventually(
+    () => (valuesOf(ctx, 'count2').at(-1)?.value === 'UNAVAILABLE' ? true : undefined),
+    10_000,
+    'unit 2 UNAVAILABLE',
+  )
+  const down = valuesOf(ctx, 'count2').at(-1) as Observation
+  assert.deepEqual(
+    [down.attributes.quality, down.attributes.reason],
+    ['BAD', `OFA_MODBUS_TIMEOUT: unit 2: no response within ${timeoutMs} ms`],
+  )
+  assert.equal(valuesOf(ctx, 'id2').at(-1)?.value, 'UNAVAILABLE')
+}
+
 /**
  * After unit 2 was muted, then unmuted, while units 1 and 3 answered: they were never UNAVAILABLE, unit 2's id read
  * 2, UNAVAILABLE, 2 (its count UNAVAILABLE once), the asset stayed available, and unit 2's timeouts never remade
@@ -93,18 +109,7 @@ test('pipelined: three units on one connection; a muted unit delays no other uni
   await eventually(allRead(ctx), 10_000, 'every unit read')
   assert.equal(serverConnections(peer.port), 1, 'the server holds one connection')
   await eventually(() => (counts(ctx, 'count2').length >= 2 ? true : undefined), 10_000, 'unit 2 counting')
-  await peer.control('mute 2')
-  await eventually(
-    () => (valuesOf(ctx, 'count2').at(-1)?.value === 'UNAVAILABLE' ? true : undefined),
-    10_000,
-    'unit 2 UNAVAILABLE',
-  )
-  const down = valuesOf(ctx, 'count2').at(-1) as Observation
-  assert.deepEqual(
-    [down.attributes.quality, down.attributes.reason],
-    ['BAD', 'OFA_MODBUS_TIMEOUT: unit 2: no response within 3000 ms'],
-  )
-  assert.equal(valuesOf(ctx, 'id2').at(-1)?.value, 'UNAVAILABLE')
+  await muteUnit2(ctx, peer, 3000)
   // While unit 2 stays muted (several of its 3 s timeouts), units 1 and 3 count on.
   const mark = counts(ctx, 'count3').length
   await eventually(() => (counts(ctx, 'count3').length >= mark + 8 ? true : undefined), 20_000, 'unit 3 counts on')
@@ -156,18 +161,7 @@ test('shared: a muted unit times out, its items UNAVAILABLE, while the other uni
   await eventually(allRead(ctx), 10_000, 'every unit read')
   await eventually(() => (counts(ctx, 'count2').length >= 2 ? true : undefined), 10_000, 'unit 2 counting')
   assert.equal(serverConnections(peer.port), 1, 'the server holds one connection')
-  await peer.control('mute 2')
-  await eventually(
-    () => (valuesOf(ctx, 'count2').at(-1)?.value === 'UNAVAILABLE' ? true : undefined),
-    10_000,
-    'unit 2 UNAVAILABLE',
-  )
-  const down = valuesOf(ctx, 'count2').at(-1) as Observation
-  assert.deepEqual(
-    [down.attributes.quality, down.attributes.reason],
-    ['BAD', 'OFA_MODBUS_TIMEOUT: unit 2: no response within 1000 ms'],
-  )
-  assert.equal(valuesOf(ctx, 'id2').at(-1)?.value, 'UNAVAILABLE')
+  await muteUnit2(ctx, peer, 1000)
   // While unit 2 stays muted (several of its timeouts), units 1 and 3 count on.
   const marks = [counts(ctx, 'count1').length, counts(ctx, 'count3').length]
   await eventually(
